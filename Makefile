@@ -1,0 +1,53 @@
+# The two commands of the README: `make run` (the main job) and `make test`.
+# Both bootstrap what they need; stamps make a second run do no network work.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCF    := $(BIN)/scf
+
+.PHONY: run test check setup bench clean devnet-down
+
+run: setup
+	$(SCF) contracts build
+	$(SCF) devnet up
+	$(SCF) deploy
+	$(SCF) deploy --verify
+	$(SCF) devnet status
+	@echo
+	@echo "The devnet keeps running: JSON-RPC at http://127.0.0.1:$${SCF_DEVNET_PORT:-8545}, addresses in deployments/31337.json."
+	@echo "Stop it with '$(SCF) devnet down' (state is kept) or '$(SCF) devnet reset' (start over)."
+
+test: setup check
+	$(BIN)/pytest
+
+check: setup
+	$(BIN)/ruff check ledger api oracles scoring tests bench
+	$(BIN)/ruff format --check ledger api oracles scoring tests bench
+	$(BIN)/mypy
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ is required (for solc-js and anvil)"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' || { echo "Node.js 20+ is required, found $$(node --version)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
+bench: setup
+	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b" || true; done
+
+devnet-down: setup
+	$(SCF) devnet down
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,148 @@
+"""The ``scf`` command line: the only place (with the HTTP service) that reads argv."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ledger import compiler, paths
+from ledger.chain import Chain, ErrorDecoder
+from ledger.deploy import deploy, enrol_dev_members, record_path_for, verify
+from ledger.devnet import Devnet
+from ledger.errors import LedgerError
+
+
+def _build(args: argparse.Namespace) -> compiler.BuildResult:
+    return compiler.build(backend=getattr(args, "backend", None), force=getattr(args, "force", False))
+
+
+def cmd_contracts_build(args: argparse.Namespace) -> int:
+    result = _build(args)
+    how = "cached, no source changed" if result.from_cache else f"compiled with {result.backend}"
+    print(f"solc {result.compiler_version} ({how}); artifacts in {result.out_dir}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for name, artifact in sorted(result.artifacts.items()):
+        if artifact.deployable:
+            print(f"  {name:<20} {len(artifact.deployed_bytecode) // 2:>6} bytes runtime  ({artifact.source})")
+    return 0
+
+
+def _devnet(args: argparse.Namespace) -> Devnet:
+    return Devnet(
+        port=getattr(args, "port", None),
+        mining=getattr(args, "mining", None) or "interval",
+        block_time=getattr(args, "block_time", None),
+    )
+
+
+def cmd_devnet_up(args: argparse.Namespace) -> int:
+    info = _devnet(args).up()
+    verb = "reusing the anvil already running" if info.reused else f"started anvil (pid {info.pid})"
+    mining = f"interval mining every {info.block_time:g}s" if info.block_time else f"mining: {info.mining}"
+    print(f"{verb} at {info.url}: chain {info.chain_id}, {mining}, state {info.state_file}")
+    return 0
+
+
+def cmd_devnet_status(args: argparse.Namespace) -> int:
+    status = _devnet(args).status()
+    if args.json:
+        info = status.info.to_json() if status.info else None
+        print(json.dumps({"running": status.running, "blockNumber": status.block_number, "detail": status.detail, "devnet": info}))
+        return 0 if status.running else 1
+    if not status.running or status.info is None:
+        print(f"devnet: {status.detail}")
+        return 1
+    info = status.info
+    print(f"devnet running at {info.url} (pid {info.pid}, chain {info.chain_id}, block {status.block_number})")
+    print(f"  client {info.client}; mining {info.mining}; state {info.state_file}; log {info.log_file}")
+    for role, address in info.accounts.items():
+        print(f"  {role:<10} {address}")
+    return 0
+
+
+def cmd_devnet_down(args: argparse.Namespace) -> int:
+    print(_devnet(args).down())
+    return 0
+
+
+def cmd_devnet_reset(args: argparse.Namespace) -> int:
+    print(_devnet(args).reset())
+    return 0
+
+
+def _connect(args: argparse.Namespace, build: compiler.BuildResult) -> Chain:
+    return Chain.connect(getattr(args, "chain", None), errors=ErrorDecoder(build.artifacts.values()))
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    build = _build(args)
+    chain = _connect(args, build)
+    record = record_path_for(paths.deployments_dir(), chain.chain_id)
+    if args.verify:
+        addresses = verify(chain, build, record)
+        print(f"verified on chain {chain.chain_id} against solc {build.compiler_version} ({record}):")
+        for name, address in addresses.items():
+            print(f"  {name:<20} {address}  runtime matches")
+        return 0
+    if chain.accounts is None:
+        raise LedgerError("deploying to a non-development network needs a deployer key; none is configured")
+    result = deploy(chain, build, chain.accounts["admin"], record)
+    enrolled = enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
+    state = "nothing changed, no-op" if not result.deployed else f"deployed {', '.join(result.deployed)}"
+    print(f"chain {chain.chain_id} ({chain.endpoint}): {state}; record {record}")
+    for name, address in result.addresses.items():
+        print(f"  {name:<20} {address}")
+    if enrolled:
+        print(f"  enrolled dev members: {', '.join(enrolled)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="scf", description="scf-ledger: multi-tier supply-chain finance on an EVM chain")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    contracts = sub.add_parser("contracts", help="Solidity sources and artifacts").add_subparsers(dest="action", required=True)
+    build = contracts.add_parser("build", help="compile contracts/ (cached by source hash)")
+    build.add_argument("--force", action="store_true", help="ignore the cache")
+    build.add_argument("--backend", choices=["auto", "native", "solcjs"], help="compiler (default: native if installed, else solc-js)")
+    build.set_defaults(func=cmd_contracts_build)
+
+    devnet = sub.add_parser("devnet", help="the local anvil chain").add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("up", cmd_devnet_up, "start anvil (or reuse the one running)"),
+        ("status", cmd_devnet_status, "what is running"),
+        ("down", cmd_devnet_down, "stop anvil, keeping its state"),
+        ("reset", cmd_devnet_reset, "stop anvil and forget its chain"),
+    ):
+        p = devnet.add_parser(name, help=text)
+        p.add_argument("--port", type=int, help="RPC port (default 8545, or SCF_DEVNET_PORT)")
+        if name == "up":
+            p.add_argument("--mining", choices=["interval", "auto"], help="interval (default) or a block per transaction")
+            p.add_argument("--block-time", type=float, help="seconds between blocks in interval mode")
+        if name == "status":
+            p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(func=func)
+
+    dep = sub.add_parser("deploy", help="deploy the contracts (a no-op when unchanged)")
+    dep.add_argument("--verify", action="store_true", help="compare deployed runtime bytecode with the local compile")
+    dep.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
+    dep.set_defaults(func=cmd_deploy)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except LedgerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def run() -> Any:
+    sys.exit(main())
