@@ -50,8 +50,9 @@ def cmd_devnet_up(args: argparse.Namespace) -> int:
 def cmd_devnet_status(args: argparse.Namespace) -> int:
     status = _devnet(args).status()
     if args.json:
-        info = status.info.to_json() if status.info else None
-        print(json.dumps({"running": status.running, "blockNumber": status.block_number, "detail": status.detail, "devnet": info}))
+        described = status.info.to_json() if status.info else None
+        summary = {"running": status.running, "blockNumber": status.block_number, "detail": status.detail}
+        print(json.dumps({**summary, "devnet": described}))
         return 0 if status.running else 1
     if not status.running or status.info is None:
         print(f"devnet: {status.detail}")
@@ -105,10 +106,14 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="scf", description="scf-ledger: multi-tier supply-chain finance on an EVM chain")
     sub = top.add_subparsers(dest="command", required=True)
 
-    contracts = sub.add_parser("contracts", help="Solidity sources and artifacts").add_subparsers(dest="action", required=True)
+    contracts = sub.add_parser("contracts", help="Solidity sources and artifacts").add_subparsers(
+        dest="action", required=True
+    )
     build = contracts.add_parser("build", help="compile contracts/ (cached by source hash)")
     build.add_argument("--force", action="store_true", help="ignore the cache")
-    build.add_argument("--backend", choices=["auto", "native", "solcjs"], help="compiler (default: native if installed, else solc-js)")
+    build.add_argument(
+        "--backend", choices=["auto", "native", "solcjs"], help="compiler (default: native if installed, else solc-js)"
+    )
     build.set_defaults(func=cmd_contracts_build)
 
     devnet = sub.add_parser("devnet", help="the local anvil chain").add_subparsers(dest="action", required=True)
@@ -121,7 +126,9 @@ def parser() -> argparse.ArgumentParser:
         p = devnet.add_parser(name, help=text)
         p.add_argument("--port", type=int, help="RPC port (default 8545, or SCF_DEVNET_PORT)")
         if name == "up":
-            p.add_argument("--mining", choices=["interval", "auto"], help="interval (default) or a block per transaction")
+            p.add_argument(
+                "--mining", choices=["interval", "auto"], help="interval (default) or a block per transaction"
+            )
             p.add_argument("--block-time", type=float, help="seconds between blocks in interval mode")
         if name == "status":
             p.add_argument("--json", action="store_true", help="print one JSON object")

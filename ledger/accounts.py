@@ -38,7 +38,7 @@ class DevnetConfig:
 
     @classmethod
     def load(cls, path: Path | None = None) -> DevnetConfig:
-        raw: dict[str, Any] = json.loads((path or paths.devnet_dir() / "devnet.json").read_text())
+        raw: dict[str, Any] = json.loads((path or paths.devnet_config_file()).read_text())
         return cls(
             host=raw["host"],
             port=int(raw["port"]),

@@ -15,13 +15,14 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
-from web3.types import TxReceipt
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from ledger import paths
 from ledger.accounts import DevAccounts, DevnetConfig, dev_accounts
@@ -89,16 +90,29 @@ class ErrorDecoder:
         return ContractReverted(known.name, args, contract=known.contract, data=raw.to_0x_hex(), tx_hash=tx_hash)
 
 
-def _revert_data(exc: Exception) -> str | None:
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return data
-    if isinstance(data, bytes | HexBytes):
-        return HexBytes(data).to_0x_hex()
-    if isinstance(data, dict):
-        inner = data.get("data")
-        if isinstance(inner, str):
-            return inner
+# eth-tester reports reverts as its own TransactionFailed (raw output in the cause chain).
+REVERTS: tuple[type[Exception], ...] = (ContractCustomError, ContractLogicError, ContractPanicError, TransactionFailed)
+
+
+def _revert_data(exc: BaseException) -> str | None:
+    """The raw revert output, wherever the backend put it on the exception."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, bytes | bytearray):
+            return HexBytes(item).to_0x_hex()
+        if isinstance(item, str) and item.startswith("0x"):
+            return item
+        if isinstance(item, dict):
+            pending.append(item.get("data"))
+        if isinstance(item, BaseException):
+            pending.append(getattr(item, "data", None))
+            pending.extend(item.args)
+            pending.extend([item.__cause__, item.__context__])
     return None
 
 
@@ -148,7 +162,7 @@ class Chain:
     ) -> Chain:
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
         try:
-            w3.eth.chain_id
+            _ = w3.eth.chain_id
         except Exception as exc:  # any transport failure means the same thing to the caller
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             raise ChainUnavailable(url, reason + (f"; {hint}" if hint else "")) from exc
@@ -188,21 +202,23 @@ class Chain:
         """Call a view; a revert raises ``ContractReverted`` with the custom error decoded."""
         try:
             return fn.call({"from": sender} if sender else {})
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        except REVERTS as exc:
             raise self.errors.decode(_revert_data(exc)) from exc
 
     # -- writing ------------------------------------------------------------------
 
-    def transact(self, fn: ContractFunction, sender: LocalAccount, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+    def transact(
+        self, fn: ContractFunction, sender: LocalAccount, *, value: int = 0, gas: int | None = None
+    ) -> TxReceipt:
         """Sign ``fn`` with ``sender``'s key, send it raw and wait for a successful receipt."""
-        params: dict[str, Any] = {"from": sender.address, "value": value}
+        params: TxParams = {"from": sender.address, "value": Wei(value)}
         try:
             if gas is None:
                 params["gas"] = self._with_margin(fn.estimate_gas(params))
             else:
                 params["gas"] = gas
             tx = fn.build_transaction(self._fill(params, sender.address))
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        except REVERTS as exc:
             raise self.errors.decode(_revert_data(exc)) from exc
         return self._send(tx, sender)
 
@@ -214,10 +230,10 @@ class Chain:
         """
         prepared = []
         for fn, sender in calls:
-            params: dict[str, Any] = {"from": sender.address}
+            params: TxParams = {"from": sender.address}
             try:
                 params["gas"] = self._with_margin(fn.estimate_gas(params))
-            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            except REVERTS as exc:
                 raise self.errors.decode(_revert_data(exc)) from exc
             prepared.append((fn, sender, params))
         hashes = []
@@ -232,31 +248,27 @@ class Chain:
             raise LedgerError(f"{artifact.name} has no bytecode (an interface or abstract contract)")
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         constructor = factory.constructor(*args)
-        params: dict[str, Any] = {"from": sender.address}
+        params: TxParams = {"from": sender.address}
         try:
             params["gas"] = self._with_margin(constructor.estimate_gas(params))
             tx = constructor.build_transaction(self._fill(params, sender.address))
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        except REVERTS as exc:
             raise self.errors.decode(_revert_data(exc)) from exc
         return self._send(tx, sender)
 
     def send_value(self, sender: LocalAccount, to: str, value: int) -> TxReceipt:
-        tx = self._fill({"from": sender.address, "to": to_checksum_address(to), "value": value, "gas": 21_000}, sender.address)
-        return self._send(tx, sender)
+        params: TxParams = {"from": sender.address, "to": to_checksum_address(to), "value": Wei(value), "gas": 21_000}
+        return self._send(self._fill(params, sender.address), sender)
 
     def _with_margin(self, estimate: int) -> int:
         return estimate + estimate // 5 + 10_000
 
-    def _fill(self, params: dict[str, Any], sender: str) -> dict[str, Any]:
+    def _fill(self, params: TxParams, sender: str) -> TxParams:
         base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-        params.update(
-            {
-                "chainId": self.chain_id,
-                "nonce": self._next_nonce(sender),
-                "maxPriorityFeePerGas": PRIORITY_FEE,
-                "maxFeePerGas": 2 * base_fee + PRIORITY_FEE,
-            }
-        )
+        params["chainId"] = self.chain_id
+        params["nonce"] = Nonce(self._next_nonce(sender))
+        params["maxPriorityFeePerGas"] = Wei(PRIORITY_FEE)
+        params["maxFeePerGas"] = Wei(2 * base_fee + PRIORITY_FEE)
         return params
 
     def _next_nonce(self, address: str) -> int:
@@ -266,30 +278,30 @@ class Chain:
         self._nonces[address] = nonce + 1
         return nonce
 
-    def _send(self, tx: dict[str, Any], sender: LocalAccount) -> TxReceipt:
+    def _send(self, tx: TxParams, sender: LocalAccount) -> TxReceipt:
         return self._wait(tx, self._send_only(tx, sender))
 
-    def _send_only(self, tx: dict[str, Any], sender: LocalAccount) -> HexBytes:
-        signed = sender.sign_transaction(tx)
+    def _send_only(self, tx: TxParams, sender: LocalAccount) -> HexBytes:
+        signed = sender.sign_transaction(dict(tx))  # type: ignore[arg-type]
         try:
             return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
         except Exception:
             self._nonces.pop(sender.address, None)  # the node's count is the truth again
             raise
 
-    def _wait(self, tx: dict[str, Any], tx_hash: HexBytes) -> TxReceipt:
+    def _wait(self, tx: TxParams, tx_hash: HexBytes) -> TxReceipt:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
         if receipt["status"] != 1:
             raise self._explain_failure(tx, receipt)
         return receipt
 
-    def _explain_failure(self, tx: Mapping[str, Any], receipt: TxReceipt) -> ContractReverted:
+    def _explain_failure(self, tx: TxParams, receipt: TxReceipt) -> ContractReverted:
         """Replay a failed transaction as a call at its block to recover the revert data."""
         call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
         tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        except REVERTS as exc:
             return self.errors.decode(_revert_data(exc), tx_hash=tx_hash)
         except Exception:  # a pruned node cannot replay; say what we know
             pass
@@ -302,7 +314,8 @@ class Chain:
         if seconds < 0:
             raise LedgerError("time only moves forward")
         if self.backend == EMBEDDED:
-            target = self.timestamp() + seconds
+            # time_travel mines a block stamped one second before its argument.
+            target = self.timestamp() + seconds + 1
             self.w3.provider.ethereum_tester.time_travel(target)  # type: ignore[attr-defined]
             return self.timestamp()
         self._require_dev_node("advance_time")
@@ -353,7 +366,7 @@ def _is_dev_node(w3: Web3) -> bool:
 
 def devnet_url() -> str:
     """The URL of the running devnet (its state file), or the configured default."""
-    running = paths.devnet_dir() / "run" / "devnet.json"
+    running = paths.devnet_run_dir() / "devnet.json"
     if running.is_file():
         try:
             return str(json.loads(running.read_text())["url"])

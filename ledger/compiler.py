@@ -174,9 +174,10 @@ def native_solc() -> Path | None:
     on_path = shutil.which("solc")
     if on_path:
         try:
-            if f"Version: {SOLC_VERSION}+" in subprocess.run(
-                [on_path, "--version"], capture_output=True, text=True, timeout=30
-            ).stdout:
+            if (
+                f"Version: {SOLC_VERSION}+"
+                in subprocess.run([on_path, "--version"], capture_output=True, text=True, timeout=30).stdout
+            ):
                 return Path(on_path)
         except (OSError, subprocess.SubprocessError):
             return None
@@ -287,7 +288,9 @@ def compile_sources(
     return version, _artifacts(output, sources), [d for d in diagnostics if d.severity != "error"]
 
 
-def build(root: Path | None = None, *, out_dir: Path | None = None, backend: str | None = None, force: bool = False) -> BuildResult:
+def build(
+    root: Path | None = None, *, out_dir: Path | None = None, backend: str | None = None, force: bool = False
+) -> BuildResult:
     """Compile ``contracts/`` into ``build/contracts``, reusing the cache when no source changed."""
     root = root or paths.project_root()
     out_dir = out_dir or paths.build_dir() / "contracts"

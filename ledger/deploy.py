@@ -140,7 +140,9 @@ def deploy(
             continue
         args = step.args(result.addresses, deployer)
         receipt = chain.deploy(artifact, args, deployer)
-        address = to_checksum_address(receipt["contractAddress"])
+        created = receipt["contractAddress"]
+        assert created is not None, "a deploy receipt always names the new contract"
+        address = to_checksum_address(created)
         result.addresses[step.name] = address
         result.deployed.append(step.name)
         entries[step.name] = {

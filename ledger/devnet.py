@@ -8,6 +8,7 @@ chain, and every deployment on it, survives ``down`` / ``up``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -118,10 +119,9 @@ def _alive(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    """Collect our own exited child so it does not linger as a zombie; others are not ours."""
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 class Devnet:
@@ -137,7 +137,7 @@ class Devnet:
         block_time: float | None = None,
     ) -> None:
         self.config = config or DevnetConfig.load()
-        self.run_dir = run_dir or paths.devnet_dir() / "run"
+        self.run_dir = run_dir or paths.devnet_run_dir()
         self.host = self.config.host
         self.port = port or int(os.environ.get("SCF_DEVNET_PORT") or self.config.port)
         self.mining = mining

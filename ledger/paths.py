@@ -30,6 +30,10 @@ def deployments_dir() -> Path:
     return Path(os.environ.get("SCF_DEPLOYMENTS_DIR") or project_root() / "deployments")
 
 
-def devnet_dir() -> Path:
-    """Config and runtime files of the local devnet (state, log, what is running)."""
-    return Path(os.environ.get("SCF_DEVNET_DIR") or project_root() / "hardhat-free-devnet")
+def devnet_config_file() -> Path:
+    return project_root() / "hardhat-free-devnet" / "devnet.json"
+
+
+def devnet_run_dir() -> Path:
+    """Runtime files of the local devnet: anvil's state, its log, and what is running."""
+    return Path(os.environ.get("SCF_DEVNET_RUN_DIR") or project_root() / "hardhat-free-devnet" / "run")

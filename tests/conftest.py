@@ -102,5 +102,5 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SCF_ROOT", str(root))
     monkeypatch.delenv("SCF_BUILD_DIR", raising=False)
     monkeypatch.delenv("SCF_DEPLOYMENTS_DIR", raising=False)
-    monkeypatch.delenv("SCF_DEVNET_DIR", raising=False)
+    monkeypatch.delenv("SCF_DEVNET_RUN_DIR", raising=False)
     return root

@@ -1,0 +1,113 @@
+"""The hardhat-free devnet: up, status, down, reset, and a chain that survives a restart."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.chain import Chain
+from ledger.devnet import Devnet, anvil_binary, rpc
+from ledger.errors import PortTaken, ToolchainMissing
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def devnet(tmp_path: Path) -> Iterator[Devnet]:
+    net = Devnet(run_dir=tmp_path / "run", port=free_port(), mining="auto")
+    yield net
+    net.down()
+
+
+def test_up_writes_what_is_running_and_status_reads_it(devnet: Devnet) -> None:
+    info = devnet.up()
+
+    assert info.url == devnet.url and info.chain_id == 31337 and info.client.startswith("anvil/")
+    written = json.loads(devnet.info_file.read_text())
+    assert written["pid"] == info.pid and written["accounts"]["bank"] == info.accounts["bank"]
+    status = devnet.status()
+    assert status.running and status.block_number == 0
+
+
+def test_up_when_running_reuses_the_same_node(devnet: Devnet) -> None:
+    first = devnet.up()
+
+    second = devnet.up()
+
+    assert second.reused and second.pid == first.pid
+
+
+def test_role_accounts_are_funded_and_match_the_embedded_chain(devnet: Devnet) -> None:
+    info = devnet.up()
+    chain = Chain.http(info.url, backend="devnet")
+    embedded = Chain.embedded()
+
+    assert chain.accounts is not None and embedded.accounts is not None
+    assert chain.accounts.addresses() == embedded.accounts.addresses() == info.accounts
+    for address in info.accounts.values():
+        assert chain.w3.eth.get_balance(address) == devnet.config.balance_eth * 10**18
+
+
+def test_chain_survives_down_and_up(devnet: Devnet) -> None:
+    chain = Chain.http(devnet.up().url, backend="devnet")
+    assert chain.accounts is not None
+    receipt = chain.send_value(chain.accounts["admin"], chain.accounts["relayer"].address, 12345)
+    balance = chain.w3.eth.get_balance(chain.accounts["relayer"].address)
+
+    devnet.down()
+    assert not devnet.status().running
+    chain = Chain.http(devnet.up().url, backend="devnet")
+
+    assert chain.block_number >= receipt["blockNumber"]
+    assert chain.w3.eth.get_balance(chain.accounts["relayer"].address) == balance  # type: ignore[index]
+
+
+def test_reset_starts_again_from_genesis(devnet: Devnet) -> None:
+    chain = Chain.http(devnet.up().url, backend="devnet")
+    assert chain.accounts is not None
+    chain.send_value(chain.accounts["admin"], chain.accounts["relayer"].address, 1)
+
+    devnet.reset()
+    devnet.up()
+
+    assert int(rpc(devnet.url, "eth_blockNumber"), 16) == 0
+    assert not devnet.state_file.exists() or devnet.status().block_number == 0
+
+
+def test_interval_mining_produces_blocks_on_its_own(tmp_path: Path) -> None:
+    net = Devnet(run_dir=tmp_path / "run", port=free_port(), mining="interval", block_time=0.2)
+    try:
+        net.up()
+        deadline = time.monotonic() + 20
+        while int(rpc(net.url, "eth_blockNumber"), 16) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert int(rpc(net.url, "eth_blockNumber"), 16) >= 2
+        assert net.read_info() is not None and net.read_info().block_time == 0.2  # type: ignore[union-attr]
+    finally:
+        net.down()
+
+
+def test_port_held_by_something_else_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        net = Devnet(run_dir=tmp_path / "run", port=server.server_address[1])
+        with pytest.raises(PortTaken, match="not anvil"):
+            net.up()
+        assert not net.info_file.exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_missing_anvil_package_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(ToolchainMissing, match="npm ci"):
+        anvil_binary(tmp_path)
