@@ -21,9 +21,11 @@ run: setup
 test: setup check
 	$(BIN)/pytest
 
+PY_SOURCES := ledger api oracles scoring tests $(wildcard bench)
+
 check: setup
-	$(BIN)/ruff check ledger api oracles scoring tests bench
-	$(BIN)/ruff format --check ledger api oracles scoring tests bench
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
 setup: $(VENV)/.installed node_modules/.installed

@@ -79,7 +79,9 @@ def suspend(deployed: Deployed, label: str) -> None:
     send(deployed, deployed.membership.functions.suspend(addr(deployed, label), keccak(text="suspended")), "admin")
 
 
-def permit_typed_data(deployed: Deployed, owner: str, spender: str, value: int, nonce: int, deadline: int) -> Any:
+def permit_typed_data(
+    deployed: Deployed, owner: str, spender: str, value: int, nonce: int, deadline: int
+) -> dict[str, Any]:
     """The EIP-712 Permit message the token expects, as eth_account's full_message."""
     return {
         "types": {
@@ -117,9 +119,11 @@ def permit_call(
     return deployed.token.functions.permit(owner, spender, value, deadline, signed.v, r, s)
 
 
-def recovered_signer(deployed: Deployed, signed: SignedMessage, owner: str, spender: str, value: int, **kw: int) -> str:
-    """Who the contract will recover `signed` to for these permit fields (nonce and deadline in kw)."""
-    typed = permit_typed_data(deployed, owner, spender, value, kw["nonce"], kw["deadline"])
+def recovered_signer(
+    deployed: Deployed, signed: SignedMessage, owner: str, spender: str, value: int, *, nonce: int, deadline: int
+) -> str:
+    """The address the contract recovers from `signed` when it hashes these permit fields."""
+    typed = permit_typed_data(deployed, owner, spender, value, nonce, deadline)
     return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signed.signature))
 
 
@@ -347,7 +351,9 @@ def test_domain_separator_matches_the_eip712_domain_computed_off_chain(deployed:
 
 
 def test_eip712_domain_reports_name_version_chain_and_contract(deployed: Deployed) -> None:
-    fields, name, version, chain_id, contract, salt, extensions = view(deployed, deployed.token.functions.eip712Domain())
+    fields, name, version, chain_id, contract, salt, extensions = view(
+        deployed, deployed.token.functions.eip712Domain()
+    )
 
     assert (fields, name, version, chain_id, contract) == (
         b"\x0f",
