@@ -43,6 +43,7 @@ DEV_MEMBERS: dict[str, tuple[int, int]] = {
     "carrier": (ROLE["oracle"], ORACLE_KIND["carrier"]),
     "inspector": (ROLE["oracle"], ORACLE_KIND["inspector"]),
     "auditor": (ROLE["auditor"], 0),
+    "arbiter": (ROLE["arbiter"], 0),
 }
 
 
@@ -56,6 +57,8 @@ class Step:
 PLAN: tuple[Step, ...] = (
     Step("Membership", (), lambda _deployed, deployer: [deployer.address, ZERO_HASH]),
     Step("SettlementToken", ("Membership",), lambda d, _deployer: [d["Membership"], TOKEN_NAME, TOKEN_SYMBOL]),
+    Step("CreditRegistry", ("Membership", "SettlementToken"), lambda d, _: [d["Membership"], d["SettlementToken"]]),
+    Step("TradeEscrow", ("Membership", "CreditRegistry"), lambda d, _: [d["Membership"], d["CreditRegistry"]]),
 )
 
 

@@ -131,7 +131,7 @@ def test_dev_members_are_enrolled_with_their_roles_kinds_and_kyc(deployed: Deplo
         assert (roles_, kind_, status, kyc_hash) == (roles, kind, ACTIVE, keccak(text=f"devnet-kyc:{label}")), label
         assert admitted_at > 0, label
     assert member(deployed, addr(deployed, "admin"))[:4] == (ADMIN, 0, ACTIVE, ZERO_HASH)
-    assert member_count(deployed) == 9
+    assert member_count(deployed) == len(DEV_MEMBERS) + 1
     assert admin_count(deployed) == 1
 
 
@@ -160,7 +160,7 @@ def test_admit_records_the_member_and_emits_member_admitted(deployed: Deployed) 
         }
     ]
     assert member(deployed, newcomer) == (CORE | SUPPLIER, 0, ACTIVE, kyc("newcomer"), block_time(deployed, receipt))
-    assert member_count(deployed) == 10
+    assert member_count(deployed) == len(DEV_MEMBERS) + 2
     assert admin_count(deployed) == 1
     assert has_role(deployed, "relayer", CORE) is True
     assert has_role(deployed, "relayer", SUPPLIER) is True
@@ -308,7 +308,7 @@ def test_set_roles_replaces_roles_and_emits_previous_and_new_roles(deployed: Dep
     ]
     assert member(deployed, tier1) == (SUPPLIER | CORE, 0, ACTIVE, before[3], before[4])
     assert has_role(deployed, "tier1", CORE) is True
-    assert member_count(deployed) == 9
+    assert member_count(deployed) == len(DEV_MEMBERS) + 1
 
 
 def test_set_roles_can_make_a_member_an_oracle_and_back(deployed: Deployed) -> None:
@@ -330,7 +330,7 @@ def test_set_roles_granting_admin_increments_active_admin_count(deployed: Deploy
 
     assert admin_count(deployed) == 2
     send(deployed, deployed.membership.functions.admit(OTHER_NEWCOMER, CORE, 0, kyc("x")), sender="core")
-    assert member_count(deployed) == 10
+    assert member_count(deployed) == len(DEV_MEMBERS) + 2
 
 
 def test_set_roles_removing_admin_decrements_active_admin_count(deployed: Deployed) -> None:
@@ -456,7 +456,7 @@ def test_suspend_makes_the_member_inactive_but_keeps_its_roles(deployed: Deploye
     assert member(deployed, bank) == (before[0], before[1], SUSPENDED, before[3], before[4])
     assert has_role(deployed, "bank", BANK) is False
     assert is_active(deployed, "bank") is False
-    assert member_count(deployed) == 9
+    assert member_count(deployed) == len(DEV_MEMBERS) + 1
 
 
 def test_reinstate_restores_the_members_roles(deployed: Deployed) -> None:
@@ -580,11 +580,11 @@ def test_is_oracle_answers_true_only_for_the_members_own_kind(
 def test_member_count_counts_admissions_and_ignores_suspensions(deployed: Deployed) -> None:
     send(deployed, deployed.membership.functions.admit(OTHER_NEWCOMER, CORE, 0, kyc("a")))
     send(deployed, deployed.membership.functions.admit(addr(deployed, "relayer"), SUPPLIER, 0, kyc("b")))
-    assert member_count(deployed) == 11
+    assert member_count(deployed) == len(DEV_MEMBERS) + 3
 
     send(deployed, deployed.membership.functions.suspend(OTHER_NEWCOMER, kyc("reason")))
 
-    assert member_count(deployed) == 11
+    assert member_count(deployed) == len(DEV_MEMBERS) + 3
 
 
 # -- failures change nothing ------------------------------------------------------------

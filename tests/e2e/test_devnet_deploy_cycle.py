@@ -37,7 +37,7 @@ def scf(env: dict[str, str], *args: str, code: int = 0) -> str:
 
 def test_up_deploy_verify_restart_keeps_the_deployment(env: dict[str, str], tmp_path: Path) -> None:
     assert "started anvil" in scf(env, "devnet", "up", "--block-time", "0.2")
-    assert "deployed Membership, SettlementToken" in scf(env, "deploy")
+    assert "deployed Membership, SettlementToken, CreditRegistry, TradeEscrow" in scf(env, "deploy")
     record = tmp_path / "deployments" / "31337.json"
     addresses = {n: c["address"] for n, c in json.loads(record.read_text())["contracts"].items()}
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.deploy import deploy, enrol_dev_members, runtime_hash, verify
+from ledger.deploy import PLAN, deploy, enrol_dev_members, runtime_hash, verify
 from ledger.errors import DeploymentError, DeploymentMissing, VerificationFailed
 from tests.conftest import Deployed
+
+ALL = [step.name for step in PLAN]
 
 
 def test_deploy_records_addresses_blocks_compiler_and_hashes(deployed: Deployed, tmp_path: Path) -> None:
@@ -18,7 +20,7 @@ def test_deploy_records_addresses_blocks_compiler_and_hashes(deployed: Deployed,
     result = deploy(deployed.chain, deployed.build, deployed.accounts["admin"], record)
 
     data = json.loads(record.read_text())
-    assert result.deployed == ["Membership", "SettlementToken"]
+    assert result.deployed == ALL
     assert data["chainId"] == deployed.chain.chain_id
     assert data["compiler"]["version"] == deployed.build.compiler_version
     token = data["contracts"]["SettlementToken"]
@@ -36,7 +38,7 @@ def test_deploying_unchanged_code_again_is_a_no_op(deployed: Deployed, tmp_path:
 
     again = deploy(deployed.chain, deployed.build, deployed.accounts["admin"], record)
 
-    assert again.deployed == [] and again.reused == ["Membership", "SettlementToken"]
+    assert again.deployed == [] and again.reused == ALL
     assert record.read_text() == written
     assert deployed.chain.block_number == block
 
@@ -50,7 +52,7 @@ def test_a_changed_contract_is_redeployed_with_its_dependents(deployed: Deployed
 
     second = deploy(deployed.chain, deployed.build, deployed.accounts["admin"], record)
 
-    assert second.deployed == ["Membership", "SettlementToken"]
+    assert second.deployed == ALL  # everything depends on Membership
     assert second.addresses["Membership"] != first.addresses["Membership"]
     token = deployed.chain.contract(deployed.build["SettlementToken"], second.addresses["SettlementToken"])
     assert deployed.chain.call(token.functions.membership()) == second.addresses["Membership"]
@@ -71,7 +73,7 @@ def test_verify_reports_every_contract_whose_runtime_differs(deployed: Deployed,
     contracts["Membership"]["address"], contracts["SettlementToken"]["address"] = (
         contracts["SettlementToken"]["address"],
         contracts["Membership"]["address"],
-    )
+    )  # the other contracts stay where they are and must still verify
     record.write_text(json.dumps(data))
 
     with pytest.raises(VerificationFailed) as caught:
