@@ -19,8 +19,11 @@ from ledger import compiler
 from ledger.accounts import DevAccounts
 from ledger.chain import Chain, ErrorDecoder
 from ledger.compiler import BuildResult
+from ledger.credit import CreditRegistryClient
 from ledger.deploy import deploy, enrol_dev_members
 from ledger.devnet import Devnet
+from ledger.escrow import TradeEscrowClient
+from ledger.token import TokenClient
 
 BACKENDS = ("anvil", "embedded")
 
@@ -60,6 +63,18 @@ class Deployed:
     @property
     def token(self) -> Contract:
         return self.chain.contract(self.build["SettlementToken"], self.addresses["SettlementToken"])
+
+    @property
+    def escrow(self) -> TradeEscrowClient:
+        return TradeEscrowClient(self.chain, self.build, self.addresses["TradeEscrow"])
+
+    @property
+    def registry(self) -> CreditRegistryClient:
+        return CreditRegistryClient(self.chain, self.build, self.addresses["CreditRegistry"])
+
+    @property
+    def tokens(self) -> TokenClient:
+        return TokenClient(self.chain, self.build, self.addresses["SettlementToken"])
 
 
 def connect(backend: str, request: pytest.FixtureRequest, build: BuildResult) -> Chain:

@@ -1,0 +1,403 @@
+"""Typed client of TradeEscrow: build and sign the typed data, send, and read state back.
+
+Every party signs with its own key; any account can submit. Reverts surface as
+``ContractReverted`` carrying the contract's custom error and its arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from ledger import typed_data
+from ledger.chain import Chain
+from ledger.compiler import BuildResult
+from ledger.typed_data import Domain
+
+
+class OrderStatus(IntEnum):
+    NONE = 0
+    CREATED = 1
+    FUNDED = 2
+    SHIPPED = 3
+    DELIVERED = 4
+    INSPECTED = 5
+    DISPUTED = 6
+    RELEASED = 7
+    REFUNDED = 8
+    SETTLED = 9
+    CANCELLED = 10
+
+
+class Milestone(IntEnum):
+    SHIPPED = 1
+    DELIVERED = 2
+    INSPECTION_PASSED = 3
+    INSPECTION_FAILED = 4
+
+
+class RefundReason(IntEnum):
+    UNSHIPPED = 1
+    INSPECTION_FAILED = 2
+
+
+class Resolution(IntEnum):
+    ARBITER = 1
+    SETTLEMENT = 2
+    UNANSWERED = 3
+    EXPIRED = 4
+
+
+TERMINAL = frozenset({OrderStatus.RELEASED, OrderStatus.REFUNDED, OrderStatus.SETTLED, OrderStatus.CANCELLED})
+
+ORDER_FIELDS = [
+    {"name": "buyer", "type": "address"},
+    {"name": "supplier", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "amount", "type": "uint256"},
+    {"name": "shipBy", "type": "uint64"},
+    {"name": "deliverBy", "type": "uint64"},
+    {"name": "inspectionRequired", "type": "bool"},
+    {"name": "termsHash", "type": "bytes32"},
+    {"name": "poRefHash", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
+ATTESTATION_FIELDS = [
+    {"name": "orderId", "type": "uint256"},
+    {"name": "milestone", "type": "uint8"},
+    {"name": "occurredAt", "type": "uint64"},
+    {"name": "evidenceHash", "type": "bytes32"},
+]
+SETTLEMENT_FIELDS = [
+    {"name": "orderId", "type": "uint256"},
+    {"name": "buyerAmount", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+]
+
+
+def po_ref_hash(reference: str) -> bytes:
+    """The on-chain key of a purchase-order reference, as logistics events quote it."""
+    return keccak(text=reference.strip())
+
+
+@dataclass(frozen=True)
+class OrderTerms:
+    buyer: str
+    supplier: str
+    token: str
+    amount: int
+    ship_by: int
+    deliver_by: int
+    inspection_required: bool
+    terms_hash: bytes
+    po_ref_hash: bytes
+    nonce: int
+    deadline: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "buyer": to_checksum_address(self.buyer),
+            "supplier": to_checksum_address(self.supplier),
+            "token": to_checksum_address(self.token),
+            "amount": self.amount,
+            "shipBy": self.ship_by,
+            "deliverBy": self.deliver_by,
+            "inspectionRequired": self.inspection_required,
+            "termsHash": self.terms_hash,
+            "poRefHash": self.po_ref_hash,
+            "nonce": self.nonce,
+            "deadline": self.deadline,
+        }
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(self.message().values())
+
+    @classmethod
+    def from_tuple(cls, raw: Any) -> OrderTerms:
+        buyer, supplier, token, amount, ship_by, deliver_by, inspection, terms_hash, po_ref, nonce, deadline = raw
+        return cls(
+            to_checksum_address(buyer),
+            to_checksum_address(supplier),
+            to_checksum_address(token),
+            int(amount),
+            int(ship_by),
+            int(deliver_by),
+            bool(inspection),
+            bytes(terms_hash),
+            bytes(po_ref),
+            int(nonce),
+            int(deadline),
+        )
+
+
+@dataclass(frozen=True)
+class Attestation:
+    order_id: int
+    milestone: Milestone
+    occurred_at: int
+    evidence_hash: bytes
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "orderId": self.order_id,
+            "milestone": int(self.milestone),
+            "occurredAt": self.occurred_at,
+            "evidenceHash": self.evidence_hash,
+        }
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.order_id, int(self.milestone), self.occurred_at, self.evidence_hash)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: int
+    terms: OrderTerms
+    status: OrderStatus
+    created_at: int
+    funded_at: int
+    shipped_at: int
+    delivered_at: int
+    delivered_recorded_at: int
+    inspected_at: int
+    closed_at: int
+    escrowed: int
+    prepaid: int
+    guarantor: str
+    paid_to_supplier: int
+    refunded_to_buyer: int
+    guarantee_claimed: int
+
+
+@dataclass(frozen=True)
+class Dispute:
+    opened_at: int
+    answer_by: int
+    resolve_by: int
+    answered: bool
+    reason_hash: bytes
+    response_hash: bytes
+
+
+@dataclass(frozen=True)
+class Windows:
+    claim_window: int
+    answer_window: int
+    resolve_window: int
+    max_attestation_age: int
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    """One decoded event, as the indexer and the auditor will see it."""
+
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+class TradeEscrowClient:
+    """TradeEscrow at ``address`` on ``chain``."""
+
+    def __init__(self, chain: Chain, build: BuildResult, address: str) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract(build["TradeEscrow"], address)
+        self.address = self.contract.address
+        self.domain = Domain("TradeEscrow", "1", chain.chain_id, self.address)
+
+    # -- typed data -------------------------------------------------------------------
+
+    def order_document(self, terms: OrderTerms) -> dict[str, Any]:
+        return typed_data.full_message(self.domain, "Order", ORDER_FIELDS, terms.message())
+
+    def attestation_document(self, attestation: Attestation) -> dict[str, Any]:
+        return typed_data.full_message(self.domain, "Attestation", ATTESTATION_FIELDS, attestation.message())
+
+    def settlement_document(self, order_id: int, buyer_amount: int, deadline: int) -> dict[str, Any]:
+        message = {"orderId": order_id, "buyerAmount": buyer_amount, "deadline": deadline}
+        return typed_data.full_message(self.domain, "Settlement", SETTLEMENT_FIELDS, message)
+
+    def sign_order(self, party: LocalAccount, terms: OrderTerms) -> bytes:
+        return typed_data.sign(party, self.order_document(terms))
+
+    def sign_attestation(self, oracle: LocalAccount, attestation: Attestation) -> bytes:
+        return typed_data.sign(oracle, self.attestation_document(attestation))
+
+    def sign_settlement(self, party: LocalAccount, order_id: int, buyer_amount: int, deadline: int) -> bytes:
+        return typed_data.sign(party, self.settlement_document(order_id, buyer_amount, deadline))
+
+    # -- orders -----------------------------------------------------------------------
+
+    def create_order(
+        self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes, sender: LocalAccount
+    ) -> tuple[int, TxReceipt]:
+        fn = self.contract.functions.createOrder(terms.as_tuple(), buyer_signature, supplier_signature)
+        receipt = self.chain.transact(fn, sender)
+        created = self.chain.receipt_events(self.contract, receipt, "OrderCreated")
+        return int(created[0]["orderId"]), receipt
+
+    def fund(self, order_id: int, buyer: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.fund(order_id), buyer)
+
+    def fund_with_permit(self, order_id: int, permit: tuple[int, int, bytes, bytes], sender: LocalAccount) -> TxReceipt:
+        deadline, v, r, s = permit
+        return self.chain.transact(self.contract.functions.fundWithPermit(order_id, deadline, v, r, s), sender)
+
+    def cancel_unfunded(self, order_id: int, party: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.cancelUnfunded(order_id), party)
+
+    def attest(self, attestation: Attestation, signatures: list[bytes], sender: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.attest(attestation.as_tuple(), signatures), sender)
+
+    def confirm_receipt(self, order_id: int, buyer: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.confirmReceipt(order_id), buyer)
+
+    def release(self, order_id: int, sender: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.release(order_id), sender)
+
+    def refund_unshipped(self, order_id: int, sender: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.refundUnshipped(order_id), sender)
+
+    # -- disputes ---------------------------------------------------------------------
+
+    def open_dispute(self, order_id: int, reason_hash: bytes, buyer: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.openDispute(order_id, reason_hash), buyer)
+
+    def answer_dispute(self, order_id: int, response_hash: bytes, supplier: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.answerDispute(order_id, response_hash), supplier)
+
+    def arbitrate(self, order_id: int, buyer_amount: int, arbiter: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.arbitrate(order_id, buyer_amount), arbiter)
+
+    def settle_dispute(
+        self,
+        order_id: int,
+        buyer_amount: int,
+        deadline: int,
+        buyer_signature: bytes,
+        supplier_signature: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        fn = self.contract.functions.settleDispute(
+            order_id, buyer_amount, deadline, buyer_signature, supplier_signature
+        )
+        return self.chain.transact(fn, sender)
+
+    def close_expired_dispute(self, order_id: int, sender: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.closeExpiredDispute(order_id), sender)
+
+    # -- assured pre-payment ----------------------------------------------------------
+
+    def request_prepayment(self, order_id: int, guarantor: str, amount: int, supplier: LocalAccount) -> TxReceipt:
+        fn = self.contract.functions.requestPrepayment(order_id, to_checksum_address(guarantor), amount)
+        return self.chain.transact(fn, supplier)
+
+    def fund_pool(self, amount: int, bank: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.fundPool(amount), bank)
+
+    def withdraw_pool(self, amount: int, bank: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.withdrawPool(amount), bank)
+
+    def repay_shortfall(self, supplier: str, guarantor: str, amount: int, payer: LocalAccount) -> TxReceipt:
+        fn = self.contract.functions.repayShortfall(
+            to_checksum_address(supplier), to_checksum_address(guarantor), amount
+        )
+        return self.chain.transact(fn, payer)
+
+    # -- administration ---------------------------------------------------------------
+
+    def set_threshold(self, kind: int, threshold: int, admin: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.setThreshold(kind, threshold), admin)
+
+    def set_windows(self, windows: Windows, admin: LocalAccount) -> TxReceipt:
+        raw = (windows.claim_window, windows.answer_window, windows.resolve_window, windows.max_attestation_age)
+        return self.chain.transact(self.contract.functions.setWindows(raw), admin)
+
+    def set_token_allowed(self, token: str, allowed: bool, admin: LocalAccount) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.setTokenAllowed(to_checksum_address(token), allowed), admin)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def order(self, order_id: int) -> Order:
+        raw = self.chain.call(self.contract.functions.orderOf(order_id))
+        (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
+         guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
+        return Order(
+            order_id,
+            OrderTerms.from_tuple(terms),
+            OrderStatus(status),
+            created,
+            funded,
+            shipped,
+            delivered,
+            recorded,
+            inspected,
+            closed,
+            escrowed,
+            prepaid,
+            to_checksum_address(guarantor),
+            to_supplier,
+            to_buyer,
+            claimed,
+        )
+
+    def dispute(self, order_id: int) -> Dispute:
+        return Dispute(*self.chain.call(self.contract.functions.disputeOf(order_id)))
+
+    def order_id_of_po(self, reference: str) -> int:
+        return int(self.chain.call(self.contract.functions.orderIdOfPoRef(po_ref_hash(reference))))
+
+    def windows(self) -> Windows:
+        return Windows(*self.chain.call(self.contract.functions.windows()))
+
+    def threshold(self, kind: int) -> int:
+        return int(self.chain.call(self.contract.functions.threshold(kind)))
+
+    def pool(self, guarantor: str) -> tuple[int, int]:
+        available, reserved = self.chain.call(self.contract.functions.pool(to_checksum_address(guarantor)))
+        return int(available), int(reserved)
+
+    def available_limit(self, guarantor: str, supplier: str) -> int:
+        fn = self.contract.functions.availableLimit(to_checksum_address(guarantor), to_checksum_address(supplier))
+        return int(self.chain.call(fn))
+
+    def exposure(self, guarantor: str, supplier: str) -> int:
+        fn = self.contract.functions.exposure(to_checksum_address(guarantor), to_checksum_address(supplier))
+        return int(self.chain.call(fn))
+
+    def shortfall(self, guarantor: str, supplier: str) -> int:
+        fn = self.contract.functions.shortfall(to_checksum_address(guarantor), to_checksum_address(supplier))
+        return int(self.chain.call(fn))
+
+    def events(self, receipt: TxReceipt) -> list[LedgerEvent]:
+        """Every TradeEscrow event in ``receipt``, decoded, in log order."""
+        found: list[LedgerEvent] = []
+        kinds = [self.contract.events[item["name"]]() for item in self.contract.abi if item["type"] == "event"]
+        for log in receipt["logs"]:
+            if log["address"] != self.address:
+                continue
+            for event in kinds:
+                try:
+                    decoded = event.process_log(log)
+                except Exception:  # not this event's topic
+                    continue
+                found.append(
+                    LedgerEvent(
+                        decoded["event"],
+                        dict(decoded["args"]),
+                        int(decoded["blockNumber"]),
+                        decoded["transactionHash"].to_0x_hex(),
+                        int(decoded["logIndex"]),
+                    )
+                )
+                break
+        return found

@@ -1,0 +1,70 @@
+"""The TradeEscrow client end to end: sign, send, read back, decode events (both backends)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import keccak
+
+from ledger.errors import ContractReverted
+from ledger.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_ref_hash
+from tests.conftest import Deployed
+
+AMOUNT = 250_000 * 10**6
+DAY = 86_400
+
+
+def terms_for(deployed: Deployed, reference: str, *, inspection: bool = False, nonce: int = 0) -> OrderTerms:
+    now = deployed.chain.timestamp()
+    return OrderTerms(
+        buyer=deployed.accounts["core"].address,
+        supplier=deployed.accounts["tier1"].address,
+        token=deployed.addresses["SettlementToken"],
+        amount=AMOUNT,
+        ship_by=now + 10 * DAY,
+        deliver_by=now + 20 * DAY,
+        inspection_required=inspection,
+        terms_hash=keccak(text="incoterms FCA; net 60"),
+        po_ref_hash=po_ref_hash(reference),
+        nonce=nonce,
+        deadline=now + DAY,
+    )
+
+
+def test_order_lifecycle_through_the_client(deployed: Deployed) -> None:
+    escrow, tokens, accounts = deployed.escrow, deployed.tokens, deployed.accounts
+    buyer, supplier, carrier = accounts["core"], accounts["tier1"], accounts["carrier"]
+    tokens.mint(buyer.address, AMOUNT, accounts["bank"])
+    terms = terms_for(deployed, "PO-2026-0001")
+
+    order_id, receipt = escrow.create_order(
+        terms, escrow.sign_order(buyer, terms), escrow.sign_order(supplier, terms), supplier
+    )
+    assert escrow.order_id_of_po(" PO-2026-0001 ") == order_id
+    assert [e.name for e in escrow.events(receipt)] == ["OrderCreated"]
+
+    escrow.fund_with_permit(
+        order_id, tokens.sign_permit(buyer, escrow.address, AMOUNT, terms.deadline), accounts["relayer"]
+    )
+    assert escrow.order(order_id).escrowed == AMOUNT
+
+    now = deployed.chain.timestamp()
+    shipped = Attestation(order_id, Milestone.SHIPPED, now, keccak(text="ni:///sha-256;shipping"))
+    escrow.attest(shipped, [escrow.sign_attestation(carrier, shipped)], accounts["relayer"])
+    delivered = Attestation(order_id, Milestone.DELIVERED, now, keccak(text="ni:///sha-256;receiving"))
+    receipt = escrow.attest(delivered, [escrow.sign_attestation(carrier, delivered)], accounts["relayer"])
+    event = escrow.events(receipt)[0]
+    assert event.name == "MilestoneAttested" and event.args["signers"] == [carrier.address]
+
+    with pytest.raises(ContractReverted) as caught:
+        escrow.release(order_id, accounts["relayer"])
+    assert caught.value.error == "TradeEscrowClaimWindowOpen"
+
+    deployed.chain.advance_time(escrow.windows().claim_window)
+    escrow.release(order_id, accounts["relayer"])
+
+    order = escrow.order(order_id)
+    assert order.status is OrderStatus.RELEASED
+    assert (order.escrowed, order.paid_to_supplier, order.refunded_to_buyer) == (0, AMOUNT, 0)
+    assert order.terms == terms
+    assert tokens.balance_of(supplier.address) == AMOUNT
+    assert tokens.balance_of(escrow.address) == 0
