@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCF    := $(BIN)/scf
 
-.PHONY: run test check setup bench clean devnet-down
+.PHONY: run test check setup bench fuzz clean devnet-down
 
 run: setup
 	$(SCF) contracts build
@@ -44,6 +44,10 @@ node_modules/.installed: package.json package-lock.json
 	@node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' || { echo "Node.js 20+ is required, found $$(node --version)"; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# The property-based suites with ten times the CI examples.
+fuzz: setup
+	SCF_FUZZ=long $(BIN)/pytest -q tests/contracts/test_trade_escrow_properties.py
 
 bench: setup
 	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b" || true; done

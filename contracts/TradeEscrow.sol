@@ -115,7 +115,11 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function fundWithPermit(uint256 orderId, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
         Order storage order = _expect(orderId, Status.CREATED);
-        IERC20Permit(order.terms.token).permit(order.terms.buyer, address(this), order.terms.amount, deadline, v, r, s);
+        // A permit seen in the mempool can be submitted to the token first; then it is spent
+        // but the allowance exists, so a failed permit falls through to the allowance check.
+        try IERC20Permit(order.terms.token).permit(
+            order.terms.buyer, address(this), order.terms.amount, deadline, v, r, s
+        ) {} catch {}
         _fund(orderId, order, true);
     }
 
