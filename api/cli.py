@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ledger import compiler, paths
@@ -13,6 +14,7 @@ from ledger.chain import Chain, ErrorDecoder
 from ledger.deploy import deploy, enrol_dev_members, record_path_for, verify
 from ledger.devnet import Devnet
 from ledger.errors import LedgerError
+from ledger.keys import load_keystore
 
 
 def _build(args: argparse.Namespace) -> compiler.BuildResult:
@@ -89,10 +91,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         for name, address in addresses.items():
             print(f"  {name:<20} {address}  runtime matches")
         return 0
-    if chain.accounts is None:
-        raise LedgerError("deploying to a non-development network needs a deployer key; none is configured")
-    result = deploy(chain, build, chain.accounts["admin"], record)
-    enrolled = enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
+    if args.keystore:
+        deployer = load_keystore(Path(args.keystore))
+    elif chain.accounts is not None:
+        deployer = chain.accounts["admin"]
+    else:
+        raise LedgerError("deploying to a non-development network needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
+    result = deploy(chain, build, deployer, record)
+    enrolled: list[str] = []
+    if chain.accounts is not None and deployer.address == chain.accounts["admin"].address:
+        enrolled = enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
     state = "nothing changed, no-op" if not result.deployed else f"deployed {', '.join(result.deployed)}"
     print(f"chain {chain.chain_id} ({chain.endpoint}): {state}; record {record}")
     for name, address in result.addresses.items():
@@ -136,6 +144,7 @@ def parser() -> argparse.ArgumentParser:
 
     dep = sub.add_parser("deploy", help="deploy the contracts (a no-op when unchanged)")
     dep.add_argument("--verify", action="store_true", help="compare deployed runtime bytecode with the local compile")
+    dep.add_argument("--keystore", help="deployer's encrypted keystore (password in SCF_KEYSTORE_PASSWORD)")
     dep.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
     dep.set_defaults(func=cmd_deploy)
     return top

@@ -97,3 +97,21 @@ def test_missing_node_modules_is_reported_with_the_fix(project_copy: Path) -> No
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["contracts", "build", "--help"], ["devnet", "up", "--help"], ["deploy", "--help"]):
         assert "usage: scf" in scf(dict(os.environ), *args)
+
+
+def test_deploy_with_a_keystore_records_that_deployer(env: dict[str, str], tmp_path: Path) -> None:
+    from ledger.accounts import dev_accounts
+    from ledger.keys import write_keystore
+
+    relayer = dev_accounts()["relayer"]  # funded on the devnet, and not the dev admin
+    keystore = write_keystore(relayer, tmp_path / "deployer.json", "s3cret")
+    scf(env, "devnet", "up", "--mining", "auto")
+
+    said = scf({**env, "SCF_KEYSTORE_PASSWORD": "s3cret"}, "deploy", "--keystore", str(keystore))
+
+    record = json.loads((tmp_path / "deployments" / "31337.json").read_text())
+    assert record["deployer"] == relayer.address
+    assert "enrolled dev members" not in said
+    assert "wrong password" in scf(
+        {**env, "SCF_KEYSTORE_PASSWORD": "nope"}, "deploy", "--keystore", str(keystore), code=2
+    )
