@@ -28,7 +28,8 @@ check: setup
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
-setup: $(VENV)/.installed node_modules/.installed
+SLITHER_VERSION := 0.11.6
+setup: $(VENV)/.installed node_modules/.installed $(VENV)/slither/.installed-$(SLITHER_VERSION)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -37,6 +38,13 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Slither pins web3<8 while the project needs web3 8, so it gets a virtualenv of its own.
+$(VENV)/slither/.installed-$(SLITHER_VERSION): | $(BIN)/python
+	$(BIN)/python -m venv $(VENV)/slither
+	$(VENV)/slither/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/slither/bin/python -m pip install --quiet 'slither-analyzer==$(SLITHER_VERSION)'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -116,10 +116,13 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     function fundWithPermit(uint256 orderId, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
         Order storage order = _expect(orderId, Status.CREATED);
         // A permit seen in the mempool can be submitted to the token first; then it is spent
-        // but the allowance exists, so a failed permit falls through to the allowance check.
+        // but the allowance exists. Only the buyer may fall back on that allowance: anyone
+        // else would be funding the buyer's order without the buyer's consent.
         try IERC20Permit(order.terms.token).permit(
             order.terms.buyer, address(this), order.terms.amount, deadline, v, r, s
-        ) {} catch {}
+        ) {} catch {
+            if (msg.sender != order.terms.buyer) revert TradeEscrowNotBuyer(orderId, msg.sender);
+        }
         _fund(orderId, order, true);
     }
 

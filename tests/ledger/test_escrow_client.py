@@ -68,3 +68,43 @@ def test_order_lifecycle_through_the_client(deployed: Deployed) -> None:
     assert order.terms == terms
     assert tokens.balance_of(supplier.address) == AMOUNT
     assert tokens.balance_of(escrow.address) == 0
+
+
+def _created(deployed: Deployed, reference: str) -> tuple[int, OrderTerms]:
+    escrow, accounts = deployed.escrow, deployed.accounts
+    terms = terms_for(deployed, reference)
+    order_id, _ = escrow.create_order(
+        terms, escrow.sign_order(accounts["core"], terms), escrow.sign_order(accounts["tier1"], terms), accounts["core"]
+    )
+    return order_id, terms
+
+
+def test_a_junk_permit_cannot_pull_the_buyers_allowance_for_someone_else(deployed: Deployed) -> None:
+    escrow, tokens, accounts = deployed.escrow, deployed.tokens, deployed.accounts
+    buyer = accounts["core"]
+    tokens.mint(buyer.address, AMOUNT, accounts["bank"])
+    tokens.approve(escrow.address, AMOUNT, buyer)  # a standing allowance, e.g. for another order
+    order_id, _ = _created(deployed, "PO-JUNK-PERMIT")
+
+    with pytest.raises(ContractReverted) as caught:
+        escrow.fund_with_permit(order_id, (0, 27, b"\x00" * 32, b"\x00" * 32), accounts["tier1"])
+
+    assert caught.value.error == "TradeEscrowNotBuyer"
+    assert escrow.order(order_id).status is OrderStatus.CREATED
+    assert tokens.balance_of(buyer.address) == AMOUNT
+
+
+def test_a_front_run_permit_still_lets_the_buyer_fund(deployed: Deployed) -> None:
+    escrow, tokens, accounts = deployed.escrow, deployed.tokens, deployed.accounts
+    buyer = accounts["core"]
+    tokens.mint(buyer.address, AMOUNT, accounts["bank"])
+    order_id, terms = _created(deployed, "PO-FRONT-RUN")
+    permit = tokens.sign_permit(buyer, escrow.address, AMOUNT, terms.deadline)
+    deadline, v, r, s = permit
+    permit_call = tokens.contract.functions.permit(buyer.address, escrow.address, AMOUNT, deadline, v, r, s)
+    deployed.chain.transact(permit_call, accounts["relayer"])  # someone spends the permit first
+
+    escrow.fund_with_permit(order_id, permit, buyer)
+
+    assert escrow.order(order_id).status is OrderStatus.FUNDED
+    assert tokens.balance_of(escrow.address) == AMOUNT
