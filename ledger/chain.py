@@ -37,10 +37,10 @@ DEVNET = "devnet"
 PRIORITY_FEE = 1_000_000_000
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
+def abi_type(param: Mapping[str, Any]) -> str:
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
+        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + kind[5:]
     return kind
 
 
@@ -67,7 +67,7 @@ class ErrorDecoder:
         for item in abi:
             if item.get("type") != "error":
                 continue
-            types = tuple(_abi_type(p) for p in item["inputs"])
+            types = tuple(abi_type(p) for p in item["inputs"])
             selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
             # The first contract to declare an error names it; interfaces share their errors.
             self._errors.setdefault(
@@ -100,7 +100,7 @@ REVERTS: tuple[type[Exception], ...] = (ContractCustomError, ContractLogicError,
 _TESTER_PREFIX = "execution reverted: "
 
 
-def _revert_data(exc: BaseException) -> str | None:
+def revert_data(exc: BaseException) -> str | None:
     """The raw revert output, wherever the backend put it on the exception."""
     seen: set[int] = set()
     pending: list[object] = [exc]
@@ -178,7 +178,7 @@ class Chain:
         except Exception as exc:  # any transport failure means the same thing to the caller
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             raise ChainUnavailable(url, reason + (f"; {hint}" if hint else "")) from exc
-        accounts = dev_accounts() if backend == DEVNET or _is_dev_node(w3) else None
+        accounts = dev_accounts() if backend == DEVNET or is_dev_node(w3) else None
         return cls(w3, backend, url, accounts, errors)
 
     @classmethod
@@ -215,7 +215,7 @@ class Chain:
         try:
             return fn.call({"from": sender} if sender else {})
         except REVERTS as exc:
-            raise self.errors.decode(_revert_data(exc)) from exc
+            raise self.errors.decode(revert_data(exc)) from exc
 
     # -- writing ------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ class Chain:
                 params["gas"] = gas
             tx = fn.build_transaction(self._fill(params, sender.address))
         except REVERTS as exc:
-            raise self.errors.decode(_revert_data(exc)) from exc
+            raise self.errors.decode(revert_data(exc)) from exc
         return self._send(tx, sender)
 
     def transact_batch(self, calls: Iterable[tuple[ContractFunction, LocalAccount]]) -> list[TxReceipt]:
@@ -246,7 +246,7 @@ class Chain:
             try:
                 params["gas"] = self._with_margin(fn.estimate_gas(params))
             except REVERTS as exc:
-                raise self.errors.decode(_revert_data(exc)) from exc
+                raise self.errors.decode(revert_data(exc)) from exc
             prepared.append((fn, sender, params))
         hashes = []
         for fn, sender, params in prepared:
@@ -265,7 +265,7 @@ class Chain:
             params["gas"] = self._with_margin(constructor.estimate_gas(params))
             tx = constructor.build_transaction(self._fill(params, sender.address))
         except REVERTS as exc:
-            raise self.errors.decode(_revert_data(exc)) from exc
+            raise self.errors.decode(revert_data(exc)) from exc
         return self._send(tx, sender)
 
     def send_value(self, sender: LocalAccount, to: str, value: int) -> TxReceipt:
@@ -278,17 +278,32 @@ class Chain:
     def _fill(self, params: TxParams, sender: str) -> TxParams:
         base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
         params["chainId"] = self.chain_id
-        params["nonce"] = Nonce(self._next_nonce(sender))
+        params["nonce"] = Nonce(self.take_nonce(sender))
         params["maxPriorityFeePerGas"] = Wei(PRIORITY_FEE)
         params["maxFeePerGas"] = Wei(2 * base_fee + PRIORITY_FEE)
         return params
 
-    def _next_nonce(self, address: str) -> int:
+    # Nonces are kept locally per sender so that single sends and batches (ledger.batch)
+    # never collide; the node's pending count is read only for a sender not seen yet.
+
+    def has_nonce(self, address: str) -> bool:
+        return address in self._nonces
+
+    def seed_nonce(self, address: str, next_nonce: int) -> None:
+        """Start counting ``address`` at ``next_nonce`` unless it is already counted."""
+        self._nonces.setdefault(address, next_nonce)
+
+    def take_nonce(self, address: str) -> int:
+        """The next nonce of ``address``, reserved for a transaction about to be signed."""
         if address not in self._nonces:
             self._nonces[address] = int(self.w3.eth.get_transaction_count(to_checksum_address(address), "pending"))
         nonce = self._nonces[address]
         self._nonces[address] = nonce + 1
         return nonce
+
+    def forget_nonce(self, address: str) -> None:
+        """Re-read ``address``'s nonce from the node next time (after a rejected send)."""
+        self._nonces.pop(address, None)
 
     def _send(self, tx: TxParams, sender: LocalAccount) -> TxReceipt:
         return self._wait(tx, self._send_only(tx, sender))
@@ -298,7 +313,7 @@ class Chain:
         try:
             return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
         except Exception:
-            self._nonces.pop(sender.address, None)  # the node's count is the truth again
+            self.forget_nonce(sender.address)  # the node's count is the truth again
             raise
 
     def _wait(self, tx: TxParams, tx_hash: HexBytes) -> TxReceipt:
@@ -314,7 +329,7 @@ class Chain:
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
         except REVERTS as exc:
-            return self.errors.decode(_revert_data(exc), tx_hash=tx_hash)
+            return self.errors.decode(revert_data(exc), tx_hash=tx_hash)
         except Exception:  # a pruned node cannot replay; say what we know
             pass
         return ContractReverted(None, reason="transaction failed (status 0)", tx_hash=tx_hash)
@@ -359,7 +374,7 @@ class Chain:
             raise LedgerError(f"could not revert to snapshot {snapshot_id}: {answer}")
 
     def _require_dev_node(self, operation: str) -> None:
-        if self.backend != DEVNET and not _is_dev_node(self.w3):
+        if self.backend != DEVNET and not is_dev_node(self.w3):
             raise UnsupportedOperation(self.backend, operation)
 
     def receipt_events(self, contract: Contract, receipt: TxReceipt, event: str) -> list[dict[str, Any]]:
@@ -369,7 +384,7 @@ class Chain:
         return [dict(item["args"]) for item in decoded if item["address"] == contract.address]
 
 
-def _is_dev_node(w3: Web3) -> bool:
+def is_dev_node(w3: Web3) -> bool:
     try:
         version = str(w3.client_version).lower()
     except Exception:
