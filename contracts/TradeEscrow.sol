@@ -24,6 +24,9 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     bytes32 private constant _ORDER_TYPEHASH = keccak256(
         "Order(address buyer,address supplier,address token,uint256 amount,uint64 shipBy,uint64 deliverBy,bool inspectionRequired,bytes32 termsHash,bytes32 poRefHash,uint256 nonce,uint64 deadline)"
     );
+    bytes32 private constant _OPEN_ACCOUNT_ORDER_TYPEHASH = keccak256(
+        "OpenAccountOrder(address buyer,address supplier,address token,uint256 amount,uint64 shipBy,uint64 deliverBy,bool inspectionRequired,bytes32 termsHash,bytes32 poRefHash,uint256 nonce,uint64 deadline)"
+    );
     bytes32 private constant _ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 orderId,uint8 milestone,uint64 occurredAt,bytes32 evidenceHash)");
     bytes32 private constant _SETTLEMENT_TYPEHASH =
@@ -43,6 +46,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     uint256 private _orderCount;
     mapping(uint256 orderId => Order) private _orders;
     mapping(uint256 orderId => Dispute) private _disputes;
+    mapping(uint256 orderId => bool) private _openAccount;
     mapping(bytes32 poRefHash => uint256 orderId) private _orderIdOfPoRef;
     mapping(address buyer => mapping(uint256 nonce => bool)) private _nonceUsed;
     mapping(bytes32 evidenceHash => bool) private _evidenceUsed;
@@ -85,29 +89,25 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         external
         returns (uint256 orderId)
     {
-        if (msg.sender != terms.buyer && msg.sender != terms.supplier) revert TradeEscrowNotParty(0, msg.sender);
-        if (terms.deadline < block.timestamp) revert TradeEscrowSignatureExpired(terms.deadline, block.timestamp);
-        _checkTerms(terms);
-        if (_nonceUsed[terms.buyer][terms.nonce]) revert TradeEscrowNonceUsed(terms.buyer, terms.nonce);
-        uint256 existing = _orderIdOfPoRef[terms.poRefHash];
-        if (existing != 0) revert TradeEscrowPoRefTaken(terms.poRefHash, existing);
-        bytes32 digest = _hashTypedDataV4(_hashTerms(terms));
-        _requireSigner(digest, buyerSignature, terms.buyer, 0);
-        _requireSigner(digest, supplierSignature, terms.supplier, 1);
+        orderId = _create(terms, _ORDER_TYPEHASH, buyerSignature, supplierSignature);
+    }
 
-        orderId = ++_orderCount;
-        _nonceUsed[terms.buyer][terms.nonce] = true;
-        _orderIdOfPoRef[terms.poRefHash] = orderId;
-        Order storage order = _orders[orderId];
-        order.terms = terms;
-        order.status = Status.CREATED;
-        order.createdAt = uint64(block.timestamp);
-        _emitCreated(orderId, terms);
+    /// @inheritdoc ITradeEscrow
+    function createOpenAccountOrder(
+        OrderTerms calldata terms,
+        bytes calldata buyerSignature,
+        bytes calldata supplierSignature
+    ) external returns (uint256 orderId) {
+        // A distinct type hash: an escrow order's signatures cannot be replayed as open account.
+        orderId = _create(terms, _OPEN_ACCOUNT_ORDER_TYPEHASH, buyerSignature, supplierSignature);
+        _openAccount[orderId] = true;
+        emit OpenAccountOrderCreated(orderId, terms.buyer, terms.supplier);
     }
 
     /// @inheritdoc ITradeEscrow
     function fund(uint256 orderId) external nonReentrant {
         Order storage order = _expect(orderId, Status.CREATED);
+        _refuseOpenAccount(orderId);
         if (msg.sender != order.terms.buyer) revert TradeEscrowNotBuyer(orderId, msg.sender);
         _fund(orderId, order, false);
     }
@@ -115,6 +115,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function fundWithPermit(uint256 orderId, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external nonReentrant {
         Order storage order = _expect(orderId, Status.CREATED);
+        _refuseOpenAccount(orderId);
         // A permit seen in the mempool can be submitted to the token first; then it is spent
         // but the allowance exists. Only the buyer may fall back on that allowance: anyone
         // else would be funding the buyer's order without the buyer's consent.
@@ -164,17 +165,21 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
             order.status = Status.DELIVERED;
         } else {
             order.inspectedAt = attestation.occurredAt;
-            order.status = milestone == Milestone.INSPECTION_PASSED ? Status.INSPECTED : Status.REFUNDED;
+            bool passed = milestone == Milestone.INSPECTION_PASSED;
+            // Rejected goods on open account: nothing was escrowed and nothing is owed.
+            order.status = passed ? Status.INSPECTED : (_openAccount[orderId] ? Status.CANCELLED : Status.REFUNDED);
+            if (!passed && _openAccount[orderId]) order.closedAt = uint64(block.timestamp);
         }
         emit MilestoneAttested(
             orderId, milestone, attestation.occurredAt, attestation.evidenceHash, signers, order.status
         );
-        if (milestone == Milestone.INSPECTION_FAILED) _refund(orderId, order, _REFUND_INSPECTION_FAILED);
+        if (order.status == Status.REFUNDED) _refund(orderId, order, _REFUND_INSPECTION_FAILED);
     }
 
     /// @inheritdoc ITradeEscrow
     function confirmReceipt(uint256 orderId) external nonReentrant {
         Order storage order = _existing(orderId);
+        _refuseOpenAccount(orderId);
         if (msg.sender != order.terms.buyer) revert TradeEscrowNotBuyer(orderId, msg.sender);
         Status status = order.status;
         if (status != Status.SHIPPED && status != Status.DELIVERED && status != Status.INSPECTED) {
@@ -187,6 +192,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function release(uint256 orderId) external nonReentrant {
         Order storage order = _existing(orderId);
+        _refuseOpenAccount(orderId);
         Status status = order.status;
         bool ready = status == Status.INSPECTED || (status == Status.DELIVERED && !order.terms.inspectionRequired);
         if (!ready) revert TradeEscrowInvalidStatus(orderId, status);
@@ -208,6 +214,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function openDispute(uint256 orderId, bytes32 reasonHash) external {
         Order storage order = _existing(orderId);
+        _refuseOpenAccount(orderId);
         if (msg.sender != order.terms.buyer) revert TradeEscrowNotBuyer(orderId, msg.sender);
         Status status = order.status;
         if (status == Status.DELIVERED || status == Status.INSPECTED) {
@@ -452,7 +459,17 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
 
     /// @inheritdoc ITradeEscrow
     function orderDigest(OrderTerms calldata terms) external view returns (bytes32) {
-        return _hashTypedDataV4(_hashTerms(terms));
+        return _hashTypedDataV4(_hashTerms(_ORDER_TYPEHASH, terms));
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function openAccountOrderDigest(OrderTerms calldata terms) external view returns (bytes32) {
+        return _hashTypedDataV4(_hashTerms(_OPEN_ACCOUNT_ORDER_TYPEHASH, terms));
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function isOpenAccount(uint256 orderId) external view returns (bool) {
+        return _openAccount[orderId];
     }
 
     /// @inheritdoc ITradeEscrow
@@ -468,6 +485,34 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
 
     // -- internals -----------------------------------------------------------------------
 
+    function _create(OrderTerms calldata terms, bytes32 typeHash, bytes calldata buyerSig, bytes calldata supplierSig)
+        private
+        returns (uint256 orderId)
+    {
+        if (msg.sender != terms.buyer && msg.sender != terms.supplier) revert TradeEscrowNotParty(0, msg.sender);
+        if (terms.deadline < block.timestamp) revert TradeEscrowSignatureExpired(terms.deadline, block.timestamp);
+        _checkTerms(terms);
+        if (_nonceUsed[terms.buyer][terms.nonce]) revert TradeEscrowNonceUsed(terms.buyer, terms.nonce);
+        uint256 existing = _orderIdOfPoRef[terms.poRefHash];
+        if (existing != 0) revert TradeEscrowPoRefTaken(terms.poRefHash, existing);
+        bytes32 digest = _hashTypedDataV4(_hashTerms(typeHash, terms));
+        _requireSigner(digest, buyerSig, terms.buyer, 0);
+        _requireSigner(digest, supplierSig, terms.supplier, 1);
+
+        orderId = ++_orderCount;
+        _nonceUsed[terms.buyer][terms.nonce] = true;
+        _orderIdOfPoRef[terms.poRefHash] = orderId;
+        Order storage order = _orders[orderId];
+        order.terms = terms;
+        order.status = Status.CREATED;
+        order.createdAt = uint64(block.timestamp);
+        _emitCreated(orderId, terms);
+    }
+
+    function _refuseOpenAccount(uint256 orderId) private view {
+        if (_openAccount[orderId]) revert TradeEscrowOpenAccountOrder(orderId);
+    }
+
     function _checkTerms(OrderTerms calldata terms) private view {
         if (terms.buyer == terms.supplier) revert TradeEscrowSelfTrade(terms.buyer);
         if (!_membership.hasRole(terms.buyer, Roles.CORE) && !_membership.hasRole(terms.buyer, Roles.SUPPLIER)) {
@@ -482,10 +527,10 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         if (terms.poRefHash == bytes32(0)) revert TradeEscrowMissingPoRef();
     }
 
-    function _hashTerms(OrderTerms calldata t) private pure returns (bytes32) {
+    function _hashTerms(bytes32 typeHash, OrderTerms calldata t) private pure returns (bytes32) {
         return keccak256(
             abi.encode(
-                _ORDER_TYPEHASH,
+                typeHash,
                 t.buyer,
                 t.supplier,
                 t.token,
@@ -569,7 +614,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         Status status = order.status;
         if (milestone == Milestone.SHIPPED) {
             if (order.shippedAt != 0) revert TradeEscrowMilestoneAlreadyRecorded(orderId, milestone);
-            if (status != Status.FUNDED) revert TradeEscrowMilestoneOutOfOrder(orderId, milestone, status);
+            Status ready = _openAccount[orderId] ? Status.CREATED : Status.FUNDED;
+            if (status != ready) revert TradeEscrowMilestoneOutOfOrder(orderId, milestone, status);
         } else if (milestone == Milestone.DELIVERED) {
             if (order.deliveredAt != 0) revert TradeEscrowMilestoneAlreadyRecorded(orderId, milestone);
             if (status != Status.SHIPPED) revert TradeEscrowMilestoneOutOfOrder(orderId, milestone, status);

@@ -219,6 +219,9 @@ class TradeEscrowClient:
     def order_document(self, terms: OrderTerms) -> dict[str, Any]:
         return typed_data.full_message(self.domain, "Order", ORDER_FIELDS, terms.message())
 
+    def open_account_document(self, terms: OrderTerms) -> dict[str, Any]:
+        return typed_data.full_message(self.domain, "OpenAccountOrder", ORDER_FIELDS, terms.message())
+
     def attestation_document(self, attestation: Attestation) -> dict[str, Any]:
         return typed_data.full_message(self.domain, "Attestation", ATTESTATION_FIELDS, attestation.message())
 
@@ -228,6 +231,9 @@ class TradeEscrowClient:
 
     def sign_order(self, party: LocalAccount, terms: OrderTerms) -> bytes:
         return typed_data.sign(party, self.order_document(terms))
+
+    def sign_open_account_order(self, party: LocalAccount, terms: OrderTerms) -> bytes:
+        return typed_data.sign(party, self.open_account_document(terms))
 
     def sign_attestation(self, oracle: LocalAccount, attestation: Attestation) -> bytes:
         return typed_data.sign(oracle, self.attestation_document(attestation))
@@ -244,6 +250,17 @@ class TradeEscrowClient:
         receipt = self.chain.transact(fn, sender)
         created = self.chain.receipt_events(self.contract, receipt, "OrderCreated")
         return int(created[0]["orderId"]), receipt
+
+    def create_open_account_order(
+        self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes, sender: LocalAccount
+    ) -> tuple[int, TxReceipt]:
+        fn = self.contract.functions.createOpenAccountOrder(terms.as_tuple(), buyer_signature, supplier_signature)
+        receipt = self.chain.transact(fn, sender)
+        created = self.chain.receipt_events(self.contract, receipt, "OrderCreated")
+        return int(created[0]["orderId"]), receipt
+
+    def is_open_account(self, order_id: int) -> bool:
+        return bool(self.chain.call(self.contract.functions.isOpenAccount(order_id)))
 
     def fund(self, order_id: int, buyer: LocalAccount) -> TxReceipt:
         return self.chain.transact(self.contract.functions.fund(order_id), buyer)

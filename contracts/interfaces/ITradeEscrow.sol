@@ -144,6 +144,7 @@ interface ITradeEscrow {
     error TradeEscrowPoolInsufficient(address guarantor, uint256 requested, uint256 available);
     error TradeEscrowShortfallExceeded(address supplier, uint256 amount, uint256 shortfall);
     error TradeEscrowInvalidWindows();
+    error TradeEscrowOpenAccountOrder(uint256 orderId);
 
     // -- events --------------------------------------------------------------------------
 
@@ -161,6 +162,9 @@ interface ITradeEscrow {
         uint256 nonce,
         address submitter
     );
+    /// @notice Order `orderId` is on open-account terms: nothing is escrowed; once delivered
+    ///         (and inspected when required) the buyer owes the supplier, e.g. by a receivable.
+    event OpenAccountOrderCreated(uint256 indexed orderId, address indexed buyer, address indexed supplier);
     event OrderFunded(uint256 indexed orderId, address indexed buyer, uint256 amount, bool viaPermit);
     event OrderCancelled(uint256 indexed orderId, address indexed by);
     event MilestoneAttested(
@@ -204,6 +208,14 @@ interface ITradeEscrow {
     function createOrder(OrderTerms calldata terms, bytes calldata buyerSignature, bytes calldata supplierSignature)
         external
         returns (uint256 orderId);
+
+    /// @notice Records an open-account order (EIP-712 type `OpenAccountOrder`, same fields):
+    ///         milestones are attested as usual but nothing is escrowed, released or refunded.
+    function createOpenAccountOrder(
+        OrderTerms calldata terms,
+        bytes calldata buyerSignature,
+        bytes calldata supplierSignature
+    ) external returns (uint256 orderId);
 
     /// @notice The buyer escrows the amount from its allowance.
     function fund(uint256 orderId) external;
@@ -284,6 +296,9 @@ interface ITradeEscrow {
     /// @notice The one order quoting a purchase-order reference hash (0 when none).
     function orderIdOfPoRef(bytes32 poRefHash) external view returns (uint256);
 
+    /// @notice True for an order created with `createOpenAccountOrder`.
+    function isOpenAccount(uint256 orderId) external view returns (bool);
+
     function orderCount() external view returns (uint256);
 
     function nonceUsed(address buyer, uint256 nonce) external view returns (bool);
@@ -311,6 +326,8 @@ interface ITradeEscrow {
     function creditRegistry() external view returns (address);
 
     function orderDigest(OrderTerms calldata terms) external view returns (bytes32);
+
+    function openAccountOrderDigest(OrderTerms calldata terms) external view returns (bytes32);
 
     function attestationDigest(Attestation calldata attestation) external view returns (bytes32);
 

@@ -108,3 +108,40 @@ def test_a_front_run_permit_still_lets_the_buyer_fund(deployed: Deployed) -> Non
 
     assert escrow.order(order_id).status is OrderStatus.FUNDED
     assert tokens.balance_of(escrow.address) == AMOUNT
+
+
+def test_open_account_order_moves_by_attestations_and_escrows_nothing(deployed: Deployed) -> None:
+    escrow, accounts = deployed.escrow, deployed.accounts
+    buyer, supplier, carrier = accounts["core"], accounts["tier1"], accounts["carrier"]
+    terms = terms_for(deployed, "PO-OPEN-ACCOUNT")
+    escrow_signature = escrow.sign_order(buyer, terms)
+
+    with pytest.raises(ContractReverted) as caught:  # an escrow order's signature is not an open-account one
+        escrow.create_open_account_order(
+            terms, escrow_signature, escrow.sign_open_account_order(supplier, terms), buyer
+        )
+    assert caught.value.error == "TradeEscrowInvalidSigner"
+
+    order_id, receipt = escrow.create_open_account_order(
+        terms, escrow.sign_open_account_order(buyer, terms), escrow.sign_open_account_order(supplier, terms), buyer
+    )
+    assert [e.name for e in escrow.events(receipt)] == ["OrderCreated", "OpenAccountOrderCreated"]
+    assert escrow.is_open_account(order_id)
+    with pytest.raises(ContractReverted) as caught:
+        escrow.fund(order_id, buyer)
+    assert caught.value.error == "TradeEscrowOpenAccountOrder"
+
+    now = deployed.chain.timestamp()
+    for milestone in (Milestone.SHIPPED, Milestone.DELIVERED):
+        attestation = Attestation(order_id, milestone, now, keccak(text=f"open-account {milestone.name}"))
+        escrow.attest(attestation, [escrow.sign_attestation(carrier, attestation)], accounts["relayer"])
+    deployed.chain.advance_time(escrow.windows().claim_window + 1)
+
+    for refused in (lambda: escrow.release(order_id, buyer), lambda: escrow.confirm_receipt(order_id, buyer)):
+        with pytest.raises(ContractReverted) as caught:
+            refused()
+        assert caught.value.error == "TradeEscrowOpenAccountOrder"
+    order = escrow.order(order_id)
+    assert order.status is OrderStatus.DELIVERED
+    assert (order.escrowed, order.paid_to_supplier, order.refunded_to_buyer) == (0, 0, 0)
+    assert deployed.tokens.balance_of(escrow.address) == 0
