@@ -59,6 +59,11 @@ PLAN: tuple[Step, ...] = (
     Step("SettlementToken", ("Membership",), lambda d, _deployer: [d["Membership"], TOKEN_NAME, TOKEN_SYMBOL]),
     Step("CreditRegistry", ("Membership", "SettlementToken"), lambda d, _: [d["Membership"], d["SettlementToken"]]),
     Step("TradeEscrow", ("Membership", "CreditRegistry"), lambda d, _: [d["Membership"], d["CreditRegistry"]]),
+    Step(
+        "Receivables",
+        ("Membership", "SettlementToken", "TradeEscrow"),
+        lambda d, _: [d["Membership"], d["SettlementToken"], d["TradeEscrow"]],
+    ),
 )
 
 

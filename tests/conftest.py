@@ -23,6 +23,7 @@ from ledger.credit import CreditRegistryClient
 from ledger.deploy import deploy, enrol_dev_members
 from ledger.devnet import Devnet
 from ledger.escrow import TradeEscrowClient
+from ledger.receivables import ReceivablesClient
 from ledger.token import TokenClient
 
 BACKENDS = ("anvil", "embedded")
@@ -67,6 +68,10 @@ class Deployed:
     @property
     def escrow(self) -> TradeEscrowClient:
         return TradeEscrowClient(self.chain, self.build, self.addresses["TradeEscrow"])
+
+    @property
+    def receivables(self) -> ReceivablesClient:
+        return ReceivablesClient(self.chain, self.build, self.addresses["Receivables"])
 
     @property
     def registry(self) -> CreditRegistryClient:
