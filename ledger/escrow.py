@@ -18,6 +18,7 @@ from web3.types import TxReceipt
 from ledger import typed_data
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
+from ledger.events import EventDecoder, LedgerEvent
 from ledger.typed_data import Domain
 
 
@@ -194,17 +195,6 @@ class Windows:
     max_attestation_age: int
 
 
-@dataclass(frozen=True)
-class LedgerEvent:
-    """One decoded event, as the indexer and the auditor will see it."""
-
-    name: str
-    args: dict[str, Any]
-    block_number: int
-    tx_hash: str
-    log_index: int
-
-
 class TradeEscrowClient:
     """TradeEscrow at ``address`` on ``chain``."""
 
@@ -213,6 +203,7 @@ class TradeEscrowClient:
         self.contract: Contract = chain.contract(build["TradeEscrow"], address)
         self.address = self.contract.address
         self.domain = Domain("TradeEscrow", "1", chain.chain_id, self.address)
+        self._events = EventDecoder(self.contract)
 
     # -- typed data -------------------------------------------------------------------
 
@@ -397,24 +388,4 @@ class TradeEscrowClient:
 
     def events(self, receipt: TxReceipt) -> list[LedgerEvent]:
         """Every TradeEscrow event in ``receipt``, decoded, in log order."""
-        found: list[LedgerEvent] = []
-        kinds = [self.contract.events[item["name"]]() for item in self.contract.abi if item["type"] == "event"]
-        for log in receipt["logs"]:
-            if log["address"] != self.address:
-                continue
-            for event in kinds:
-                try:
-                    decoded = event.process_log(log)
-                except Exception:  # not this event's topic
-                    continue
-                found.append(
-                    LedgerEvent(
-                        decoded["event"],
-                        dict(decoded["args"]),
-                        int(decoded["blockNumber"]),
-                        decoded["transactionHash"].to_0x_hex(),
-                        int(decoded["logIndex"]),
-                    )
-                )
-                break
-        return found
+        return self._events.decode(receipt)

@@ -21,7 +21,7 @@ from ledger import typed_data
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.errors import LedgerError
-from ledger.escrow import LedgerEvent
+from ledger.events import EventDecoder, LedgerEvent
 from ledger.typed_data import Domain
 
 MAX_INVOICE_NUMBER_LENGTH = 64  # bytes of the invoice number as submitted (UTF-8)
@@ -278,6 +278,7 @@ class ReceivablesClient:
         self.contract: Contract = chain.contract(build["Receivables"], address)
         self.address = self.contract.address
         self.domain = Domain("Receivables", "1", chain.chain_id, self.address)
+        self._events = EventDecoder(self.contract)
 
     # -- typed data -------------------------------------------------------------------
 
@@ -382,24 +383,4 @@ class ReceivablesClient:
 
     def events(self, receipt: TxReceipt) -> list[LedgerEvent]:
         """Every Receivables event in ``receipt`` (ERC-721 ones included), decoded, in log order."""
-        found: list[LedgerEvent] = []
-        kinds = [self.contract.events[item["name"]]() for item in self.contract.abi if item["type"] == "event"]
-        for log in receipt["logs"]:
-            if log["address"] != self.address:
-                continue
-            for event in kinds:
-                try:
-                    decoded = event.process_log(log)
-                except Exception:  # not this event's topic
-                    continue
-                found.append(
-                    LedgerEvent(
-                        decoded["event"],
-                        dict(decoded["args"]),
-                        int(decoded["blockNumber"]),
-                        decoded["transactionHash"].to_0x_hex(),
-                        int(decoded["logIndex"]),
-                    )
-                )
-                break
-        return found
+        return self._events.decode(receipt)
