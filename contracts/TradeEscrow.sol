@@ -38,6 +38,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     uint8 private constant _RESOLVED_BY_SETTLEMENT = 2;
     uint8 private constant _RESOLVED_UNANSWERED = 3;
     uint8 private constant _RESOLVED_EXPIRED = 4;
+    uint64 private constant _MAX_WINDOW = 365 days;
 
     IMembership private immutable _membership;
     ICreditRegistry private immutable _registry;
@@ -119,12 +120,15 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         // A permit seen in the mempool can be submitted to the token first; then it is spent
         // but the allowance exists. Only the buyer may fall back on that allowance: anyone
         // else would be funding the buyer's order without the buyer's consent.
+        bool permitted = false; // true only once the token accepted this permit
         try IERC20Permit(order.terms.token).permit(
             order.terms.buyer, address(this), order.terms.amount, deadline, v, r, s
-        ) {} catch {
+        ) {
+            permitted = true;
+        } catch {
             if (msg.sender != order.terms.buyer) revert TradeEscrowNotBuyer(orderId, msg.sender);
         }
-        _fund(orderId, order, true);
+        _fund(orderId, order, permitted);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -152,7 +156,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
             revert TradeEscrowStaleAttestation(attestation.occurredAt, maxAge, block.timestamp);
         }
         if (_evidenceUsed[attestation.evidenceHash]) revert TradeEscrowEvidenceReused(attestation.evidenceHash);
-        _checkMilestone(orderId, order, milestone);
+        _checkMilestone(orderId, order, milestone, attestation.occurredAt);
         address[] memory signers = _recoverQuorum(_attestationDigest(attestation), signatures, kind);
 
         _evidenceUsed[attestation.evidenceHash] = true;
@@ -197,7 +201,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         bool ready = status == Status.INSPECTED || (status == Status.DELIVERED && !order.terms.inspectionRequired);
         if (!ready) revert TradeEscrowInvalidStatus(orderId, status);
         uint64 endsAt = order.deliveredRecordedAt + _windows.claimWindow;
-        if (block.timestamp < endsAt) revert TradeEscrowClaimWindowOpen(orderId, endsAt);
+        // The window's last second (now == endsAt) still belongs to the buyer's dispute.
+        if (block.timestamp <= endsAt) revert TradeEscrowClaimWindowOpen(orderId, endsAt);
         _release(orderId, order);
     }
 
@@ -259,6 +264,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     function arbitrate(uint256 orderId, uint256 buyerAmount) external nonReentrant {
         if (!_membership.hasRole(msg.sender, Roles.ARBITER)) revert TradeEscrowNotArbiter(msg.sender);
         Order storage order = _expect(orderId, Status.DISPUTED);
+        _requireUnexpired(orderId);
         _resolve(orderId, order, buyerAmount, Status.SETTLED, _RESOLVED_BY_ARBITER);
     }
 
@@ -271,6 +277,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         bytes calldata supplierSignature
     ) external nonReentrant {
         Order storage order = _expect(orderId, Status.DISPUTED);
+        _requireUnexpired(orderId);
         if (deadline < block.timestamp) revert TradeEscrowSignatureExpired(deadline, block.timestamp);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_SETTLEMENT_TYPEHASH, orderId, buyerAmount, deadline)));
         _requireSigner(digest, buyerSignature, order.terms.buyer, 0);
@@ -300,6 +307,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         Order storage order = _expect(orderId, Status.FUNDED);
         address supplier = order.terms.supplier;
         if (msg.sender != supplier) revert TradeEscrowNotSupplier(orderId, msg.sender);
+        // A supplier suspended (or stripped of the role) since the order was signed draws nothing.
+        if (!_membership.hasRole(supplier, Roles.SUPPLIER)) revert TradeEscrowSupplierNotEligible(supplier);
         if (order.prepaid != 0) revert TradeEscrowAlreadyPrepaid(orderId);
         if (order.terms.token != address(_currency)) {
             revert TradeEscrowPrepaymentCurrency(order.terms.token, address(_currency));
@@ -367,8 +376,12 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
 
     /// @inheritdoc ITradeEscrow
     function setWindows(Windows calldata w) external onlyAdmin {
+        // At most 365 days each: `deliveredRecordedAt + claimWindow` and `now + resolveWindow`
+        // then never overflow uint64.
         if (
             w.claimWindow == 0 || w.answerWindow == 0 || w.resolveWindow < w.answerWindow || w.maxAttestationAge == 0
+                || w.claimWindow > _MAX_WINDOW || w.answerWindow > _MAX_WINDOW || w.resolveWindow > _MAX_WINDOW
+                || w.maxAttestationAge > _MAX_WINDOW
         ) revert TradeEscrowInvalidWindows();
         _windows = w;
         emit WindowsSet(w.claimWindow, w.answerWindow, w.resolveWindow, w.maxAttestationAge, msg.sender);
@@ -610,8 +623,14 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         revert TradeEscrowUnknownMilestone(uint8(milestone));
     }
 
-    function _checkMilestone(uint256 orderId, Order storage order, Milestone milestone) private view {
+    /// @dev Event times run in sequence (DELIVERED not before SHIPPED, an inspection not before
+    ///      DELIVERED); SHIPPED itself may predate the order, as a PO is sometimes signed after dispatch.
+    function _checkMilestone(uint256 orderId, Order storage order, Milestone milestone, uint64 occurredAt)
+        private
+        view
+    {
         Status status = order.status;
+        uint64 previousAt = 0; // SHIPPED has no predecessor
         if (milestone == Milestone.SHIPPED) {
             if (order.shippedAt != 0) revert TradeEscrowMilestoneAlreadyRecorded(orderId, milestone);
             Status ready = _openAccount[orderId] ? Status.CREATED : Status.FUNDED;
@@ -619,11 +638,24 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         } else if (milestone == Milestone.DELIVERED) {
             if (order.deliveredAt != 0) revert TradeEscrowMilestoneAlreadyRecorded(orderId, milestone);
             if (status != Status.SHIPPED) revert TradeEscrowMilestoneOutOfOrder(orderId, milestone, status);
+            previousAt = order.shippedAt;
         } else {
             if (!order.terms.inspectionRequired) revert TradeEscrowInspectionNotRequired(orderId);
             if (order.inspectedAt != 0) revert TradeEscrowMilestoneAlreadyRecorded(orderId, milestone);
             if (status != Status.DELIVERED) revert TradeEscrowMilestoneOutOfOrder(orderId, milestone, status);
+            previousAt = order.deliveredAt;
         }
+        if (occurredAt < previousAt) revert TradeEscrowMilestoneOutOfSequence(orderId, occurredAt, previousAt);
+    }
+
+    /// @dev An expired dispute (unanswered past answer-by, or past resolve-by) can only be closed
+    ///      in the buyer's favour, by `closeExpiredDispute`.
+    function _requireUnexpired(uint256 orderId) private view {
+        Dispute storage dispute = _disputes[orderId];
+        if (!dispute.answered && block.timestamp > dispute.answerBy) {
+            revert TradeEscrowDisputeExpired(orderId, dispute.answerBy);
+        }
+        if (block.timestamp > dispute.resolveBy) revert TradeEscrowDisputeExpired(orderId, dispute.resolveBy);
     }
 
     function _existing(uint256 orderId) private view returns (Order storage order) {

@@ -104,7 +104,7 @@ interface ITradeEscrow {
     error TradeEscrowNotBuyer(uint256 orderId, address caller);
     error TradeEscrowNotSupplier(uint256 orderId, address caller);
     error TradeEscrowNotArbiter(address caller);
-    error TradeEscrowNotGuarantor(address caller);
+    error TradeEscrowNotGuarantor(address account);
     error TradeEscrowBuyerNotEligible(address buyer);
     error TradeEscrowSupplierNotEligible(address supplier);
     error TradeEscrowSelfTrade(address party);
@@ -123,6 +123,7 @@ interface ITradeEscrow {
     error TradeEscrowMilestoneOutOfOrder(uint256 orderId, Milestone milestone, Status status);
     error TradeEscrowInspectionNotRequired(uint256 orderId);
     error TradeEscrowMilestoneAlreadyRecorded(uint256 orderId, Milestone milestone);
+    error TradeEscrowMilestoneOutOfSequence(uint256 orderId, uint64 occurredAt, uint64 previousAt);
     error TradeEscrowEvidenceReused(bytes32 evidenceHash);
     error TradeEscrowAttestationFromFuture(uint64 occurredAt, uint256 nowTimestamp);
     error TradeEscrowStaleAttestation(uint64 occurredAt, uint64 maxAge, uint256 nowTimestamp);
@@ -137,6 +138,7 @@ interface ITradeEscrow {
     error TradeEscrowAnswerWindowClosed(uint256 orderId, uint64 answerBy);
     error TradeEscrowDisputeStillOpen(uint256 orderId, uint64 answerBy, uint64 resolveBy);
     error TradeEscrowAlreadyAnswered(uint256 orderId);
+    error TradeEscrowDisputeExpired(uint256 orderId, uint64 deadline);
     error TradeEscrowInvalidSplit(uint256 orderId, uint256 buyerAmount, uint256 amount);
     error TradeEscrowAlreadyPrepaid(uint256 orderId);
     error TradeEscrowPrepaymentCurrency(address token, address currency);
@@ -165,6 +167,8 @@ interface ITradeEscrow {
     /// @notice Order `orderId` is on open-account terms: nothing is escrowed; once delivered
     ///         (and inspected when required) the buyer owes the supplier, e.g. by a receivable.
     event OpenAccountOrderCreated(uint256 indexed orderId, address indexed buyer, address indexed supplier);
+    /// @param viaPermit true only when this call's permit was accepted by the token (false when
+    ///        `fundWithPermit` fell back on an allowance the buyer already had)
     event OrderFunded(uint256 indexed orderId, address indexed buyer, uint256 amount, bool viaPermit);
     event OrderCancelled(uint256 indexed orderId, address indexed by);
     event MilestoneAttested(
@@ -226,14 +230,17 @@ interface ITradeEscrow {
     /// @notice Either party drops an order nobody funded.
     function cancelUnfunded(uint256 orderId) external;
 
-    /// @notice Records a milestone signed by a quorum of oracles of the right kind.
+    /// @notice Records a milestone signed by a quorum of oracles of the right kind. Event times
+    ///         run in sequence: DELIVERED not before the recorded shipment, an inspection not
+    ///         before the delivery (SHIPPED may predate the order: POs get signed after dispatch).
     function attest(Attestation calldata attestation, bytes[] calldata signatures) external;
 
     /// @notice The buyer confirms receipt: the escrow goes to the supplier now.
     function confirmReceipt(uint256 orderId) external;
 
     /// @notice Pays the supplier once delivery (and a passed inspection when required) is
-    ///         attested and the buyer's claim window has closed without a dispute.
+    ///         attested and the buyer's claim window has closed without a dispute: strictly after
+    ///         `deliveredRecordedAt + claimWindow`, the window's last second being the buyer's.
     function release(uint256 orderId) external;
 
     /// @notice Refunds the buyer when ship-by has passed with no SHIPPED attestation.
@@ -241,17 +248,21 @@ interface ITradeEscrow {
 
     // -- disputes ------------------------------------------------------------------------
 
-    /// @notice The buyer opens a dispute within the claim window after delivery, or after
-    ///         deliver-by when the goods never arrived.
+    /// @notice The buyer opens a dispute within the claim window after delivery (up to and
+    ///         including `deliveredRecordedAt + claimWindow`), or after deliver-by when the goods
+    ///         never arrived.
     function openDispute(uint256 orderId, bytes32 reasonHash) external;
 
     /// @notice The supplier answers within the answer window.
     function answerDispute(uint256 orderId, bytes32 responseHash) external;
 
     /// @notice An arbiter splits the escrow: `buyerAmount` to the buyer, the rest to the supplier.
+    ///         Refused once the dispute has expired (unanswered past `answerBy`, or past
+    ///         `resolveBy`): then only `closeExpiredDispute` can end it, in the buyer's favour.
     function arbitrate(uint256 orderId, uint256 buyerAmount) external;
 
     /// @notice A split both parties signed (EIP-712 Settlement); anyone may submit it.
+    ///         Refused once the dispute has expired, as `arbitrate` is.
     function settleDispute(
         uint256 orderId,
         uint256 buyerAmount,
@@ -266,8 +277,8 @@ interface ITradeEscrow {
 
     // -- assured pre-payment -------------------------------------------------------------
 
-    /// @notice The supplier draws `amount` of a funded order now, against `guarantor`'s limit
-    ///         and guarantee pool.
+    /// @notice The supplier, still an active SUPPLIER member, draws `amount` of a funded order
+    ///         now, against `guarantor`'s limit and guarantee pool.
     function requestPrepayment(uint256 orderId, address guarantor, uint256 amount) external;
 
     /// @notice A bank adds currency to its guarantee pool.
@@ -283,6 +294,7 @@ interface ITradeEscrow {
 
     function setThreshold(uint8 kind, uint256 threshold) external;
 
+    /// @notice Replaces the windows: each non-zero (resolve at least answer), none above 365 days.
     function setWindows(Windows calldata windows) external;
 
     function setTokenAllowed(address token, bool allowed) external;

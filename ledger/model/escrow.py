@@ -60,6 +60,8 @@ ROLE_AUDITOR: Final = 1 << 6
 
 # What the constructor sets: claim 30 days, answer 3, resolve 15, attestations at most 30 days old.
 DEFAULT_WINDOWS: Final = Windows(30 * DAY, 3 * DAY, 15 * DAY, 30 * DAY)
+# setWindows refuses any window longer than this (so no deadline can overflow uint64).
+MAX_WINDOW: Final = 365 * DAY
 
 _K = TypeVar("_K")
 
@@ -455,7 +457,7 @@ class EscrowModel:
             raise _reject("TradeEscrowStaleAttestation", occurredAt=occurred_at, maxAge=max_age, nowTimestamp=now)
         if evidence_hash in self._evidence_used:
             raise _reject("TradeEscrowEvidenceReused", evidenceHash=evidence_hash)
-        self._check_milestone(order_id, order, Milestone(milestone))
+        self._check_milestone(order_id, order, Milestone(milestone), occurred_at)
         self._check_quorum(signers, kind)
 
         self._evidence_used.add(bytes(evidence_hash))
@@ -493,7 +495,8 @@ class EscrowModel:
         if not ready:
             raise _reject("TradeEscrowInvalidStatus", orderId=order_id, status=int(status))
         ends_at = self.claim_window_end(order_id)
-        if now < ends_at:
+        # The window's last second (now == ends_at) still belongs to the buyer's dispute.
+        if now <= ends_at:
             raise _reject("TradeEscrowClaimWindowOpen", orderId=order_id, endsAt=ends_at)
         return self._release(order, now)
 
@@ -551,6 +554,7 @@ class EscrowModel:
         if not self.roster.has_role(caller, ROLE_ARBITER):
             raise _reject("TradeEscrowNotArbiter", caller=caller)
         order = self._expect(order_id, OrderStatus.DISPUTED)
+        self._require_unexpired(order_id, now)
         return self._resolve(order_id, order, buyer_amount, OrderStatus.SETTLED, now)
 
     def settle_dispute(
@@ -568,6 +572,7 @@ class EscrowModel:
         _uint(buyer_amount, 256, "buyerAmount")
         _uint(deadline, 64, "deadline")
         order = self._expect(order_id, OrderStatus.DISPUTED)
+        self._require_unexpired(order_id, now)
         if deadline < now:
             raise _reject("TradeEscrowSignatureExpired", deadline=deadline, nowTimestamp=now)
         _require_signer(buyer_signer, order.terms.buyer)
@@ -606,6 +611,9 @@ class EscrowModel:
         caller, guarantor = address(caller), address(guarantor)
         if caller != supplier:
             raise _reject("TradeEscrowNotSupplier", orderId=order_id, caller=caller)
+        if not self.roster.has_role(supplier, ROLE_SUPPLIER):
+            # Suspended (or stripped of the role) since the order was signed.
+            raise _reject("TradeEscrowSupplierNotEligible", supplier=supplier)
         if order.prepaid != 0:
             raise _reject("TradeEscrowAlreadyPrepaid", orderId=order_id)
         if order.terms.token != self.currency:
@@ -613,8 +621,7 @@ class EscrowModel:
         if amount == 0 or amount > order.terms.amount:
             raise _reject("TradeEscrowInvalidAmount", amount=amount)
         if not self.roster.has_role(guarantor, ROLE_BANK):
-            # The error's only argument is named `caller`, but it carries the guarantor.
-            raise _reject("TradeEscrowNotGuarantor", caller=guarantor)
+            raise _reject("TradeEscrowNotGuarantor", account=guarantor)
         available = self.available_limit(guarantor, supplier, now)
         if amount > available:
             raise _reject("TradeEscrowLimitExceeded", supplier=supplier, requested=amount, available=available)
@@ -638,7 +645,7 @@ class EscrowModel:
         _uint(amount, 256, "amount")
         caller = address(caller)
         if not self.roster.has_role(caller, ROLE_BANK):
-            raise _reject("TradeEscrowNotGuarantor", caller=caller)
+            raise _reject("TradeEscrowNotGuarantor", account=caller)
         if amount == 0:
             raise _reject("TradeEscrowInvalidAmount", amount=amount)
         _add(self._pool_available, caller, amount)
@@ -687,6 +694,7 @@ class EscrowModel:
             or w.answer_window == 0
             or w.max_attestation_age == 0
             or w.resolve_window < w.answer_window
+            or max(w.claim_window, w.answer_window, w.resolve_window, w.max_attestation_age) > MAX_WINDOW
         ):
             raise _reject("TradeEscrowInvalidWindows")
         self.windows = w
@@ -748,7 +756,8 @@ class EscrowModel:
         return order_id in self._disputes
 
     def claim_window_end(self, order_id: int) -> int:
-        """When the buyer's claim window after delivery closes (release may start then)."""
+        """The last second of the buyer's claim window after delivery: a dispute may still be
+        opened at it, release only strictly after it."""
         return self._orders[order_id].delivered_recorded_at + self.windows.claim_window
 
     def order_id_of_po_ref(self, po_ref_hash: bytes) -> int:
@@ -852,22 +861,35 @@ class EscrowModel:
         if t.po_ref_hash == ZERO_HASH:
             raise _reject("TradeEscrowMissingPoRef")
 
-    def _check_milestone(self, order_id: int, order: _Order, milestone: Milestone) -> None:
+    def _check_milestone(self, order_id: int, order: _Order, milestone: Milestone, occurred_at: int) -> None:
         status = order.status
+        # Event times run in sequence; SHIPPED may predate the order (a PO signed after dispatch).
         if milestone == Milestone.SHIPPED:
-            recorded, expected = order.shipped_at != 0, OrderStatus.FUNDED
+            recorded, expected, previous_at = order.shipped_at != 0, OrderStatus.FUNDED, 0
         elif milestone == Milestone.DELIVERED:
-            recorded, expected = order.delivered_at != 0, OrderStatus.SHIPPED
+            recorded, expected, previous_at = order.delivered_at != 0, OrderStatus.SHIPPED, order.shipped_at
         else:
             if not order.terms.inspection_required:
                 raise _reject("TradeEscrowInspectionNotRequired", orderId=order_id)
-            recorded, expected = order.inspected_at != 0, OrderStatus.DELIVERED
+            recorded, expected, previous_at = order.inspected_at != 0, OrderStatus.DELIVERED, order.delivered_at
         if recorded:
             raise _reject("TradeEscrowMilestoneAlreadyRecorded", orderId=order_id, milestone=int(milestone))
         if status != expected:
             raise _reject(
                 "TradeEscrowMilestoneOutOfOrder", orderId=order_id, milestone=int(milestone), status=int(status)
             )
+        if occurred_at < previous_at:
+            raise _reject(
+                "TradeEscrowMilestoneOutOfSequence", orderId=order_id, occurredAt=occurred_at, previousAt=previous_at
+            )
+
+    def _require_unexpired(self, order_id: int, now: int) -> None:
+        """An expired dispute can only be closed in the buyer's favour, by ``close_expired_dispute``."""
+        dispute = self._disputes[order_id]
+        if not dispute.answered and now > dispute.answer_by:
+            raise _reject("TradeEscrowDisputeExpired", orderId=order_id, deadline=dispute.answer_by)
+        if now > dispute.resolve_by:
+            raise _reject("TradeEscrowDisputeExpired", orderId=order_id, deadline=dispute.resolve_by)
 
     def _check_quorum(self, signers: Sequence[str | None], kind: int) -> None:
         seen: list[str] = []

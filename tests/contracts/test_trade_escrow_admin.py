@@ -40,6 +40,7 @@ from tests.contracts.escrow_helpers import (
 )
 
 DEFAULT_WINDOWS = Windows(CLAIM_WINDOW, ANSWER_WINDOW, RESOLVE_WINDOW, MAX_ATTESTATION_AGE)
+YEAR = 365 * DAY  # the longest window setWindows accepts
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +164,9 @@ def test_a_suspended_admin_is_unauthorized_and_another_admin_is_not(deployed: De
         Windows(7 * DAY, DAY, 2 * DAY, 3 * DAY),
         Windows(1, 1, 1, 1),
         Windows(CLAIM_WINDOW, 5 * DAY, 5 * DAY, MAX_ATTESTATION_AGE),
+        Windows(YEAR, YEAR, YEAR, YEAR),
     ],
-    ids=["shorter", "one-second", "resolve-equals-answer"],
+    ids=["shorter", "one-second", "resolve-equals-answer", "a-year-each"],
 )
 def test_set_windows_by_the_admin_replaces_them(deployed: Deployed, world: World, windows: Windows) -> None:
     escrow, admin = escrow_of(deployed), addr(deployed, "admin")
@@ -199,6 +201,27 @@ def test_set_windows_by_the_admin_replaces_them(deployed: Deployed, world: World
 def test_set_windows_with_an_empty_or_inverted_window_reverts_with_invalid_windows(
     deployed: Deployed, world: World, windows: Windows
 ) -> None:
+    escrow = escrow_of(deployed)
+
+    assert refused(lambda: escrow.set_windows(windows, acct(deployed, "admin"))) == ("TradeEscrowInvalidWindows", {})
+    assert escrow.windows() == DEFAULT_WINDOWS
+
+
+@pytest.mark.parametrize(
+    "windows",
+    [
+        Windows(YEAR + 1, ANSWER_WINDOW, RESOLVE_WINDOW, MAX_ATTESTATION_AGE),
+        Windows(CLAIM_WINDOW, YEAR + 1, YEAR + 1, MAX_ATTESTATION_AGE),
+        Windows(CLAIM_WINDOW, ANSWER_WINDOW, YEAR + 1, MAX_ATTESTATION_AGE),
+        Windows(CLAIM_WINDOW, ANSWER_WINDOW, RESOLVE_WINDOW, YEAR + 1),
+        Windows(2**64 - 1, ANSWER_WINDOW, RESOLVE_WINDOW, MAX_ATTESTATION_AGE),
+    ],
+    ids=["claim", "answer", "resolve", "attestation-age", "claim-max-uint64"],
+)
+def test_set_windows_with_a_window_above_a_year_reverts_with_invalid_windows(
+    deployed: Deployed, world: World, windows: Windows
+) -> None:
+    """No window above 365 days, so `deliveredRecordedAt + claimWindow` and `now + resolveWindow` never overflow."""
     escrow = escrow_of(deployed)
 
     assert refused(lambda: escrow.set_windows(windows, acct(deployed, "admin"))) == ("TradeEscrowInvalidWindows", {})

@@ -127,18 +127,20 @@ def test_shipped_attestation_records_the_event_time_and_emits_signers_and_eviden
 
 
 def test_delivered_attestation_keeps_the_event_time_and_the_block_time_apart(deployed: Deployed, world: World) -> None:
+    order_id = new_order(deployed, po="PO-LATE-NEWS")
+    attest(deployed, order_id, Milestone.SHIPPED, occurred_at=deployed.chain.timestamp() - 3 * DAY)
     occurred = deployed.chain.timestamp() - 2 * DAY
 
-    receipt = attest(deployed, world.shipped, Milestone.DELIVERED, occurred_at=occurred)
+    receipt = attest(deployed, order_id, Milestone.DELIVERED, occurred_at=occurred)
 
-    order = escrow_of(deployed).order(world.shipped)
+    order = escrow_of(deployed).order(order_id)
     assert order.status is OrderStatus.DELIVERED
     assert (order.delivered_at, order.delivered_recorded_at) == (occurred, block_time(deployed, receipt))
     assert events(deployed, receipt)[0][1]["status"] == OrderStatus.DELIVERED
 
 
 def test_inspection_passed_moves_a_delivered_order_to_inspected(deployed: Deployed, world: World) -> None:
-    occurred = deployed.chain.timestamp() - 1
+    occurred = escrow_of(deployed).order(world.inspecting).delivered_at  # the same second is in sequence
 
     receipt = attest(deployed, world.inspecting, Milestone.INSPECTION_PASSED, occurred_at=occurred)
 
@@ -463,6 +465,58 @@ def test_an_inspection_before_delivery_reverts_with_milestone_out_of_order(
         "TradeEscrowMilestoneOutOfOrder",
         {"orderId": order_id, "milestone": milestone, "status": status},
     )
+
+
+def test_shipment_may_predate_the_order(deployed: Deployed, world: World) -> None:
+    """A purchase order is sometimes signed after dispatch: SHIPPED before createdAt is accepted."""
+    created_at = escrow_of(deployed).order(world.funded).created_at
+    attest(deployed, world.funded, Milestone.SHIPPED, occurred_at=created_at - DAY)
+
+    assert escrow_of(deployed).order(world.funded).shipped_at == created_at - DAY
+
+
+def sequenced_order(deployed: Deployed, *, inspection: bool) -> tuple[int, int]:
+    """A new order shipped two days ago (and, for an inspection, delivered a day ago); the last event time."""
+    now = deployed.chain.timestamp()
+    order_id = new_order(deployed, po="PO-SEQUENCE", inspection=inspection)
+    attest(deployed, order_id, Milestone.SHIPPED, occurred_at=now - 2 * DAY)
+    if not inspection:
+        return order_id, now - 2 * DAY
+    attest(deployed, order_id, Milestone.DELIVERED, occurred_at=now - DAY)
+    return order_id, now - DAY
+
+
+@pytest.mark.parametrize("milestone", [Milestone.DELIVERED, Milestone.INSPECTION_PASSED, Milestone.INSPECTION_FAILED])
+def test_a_milestone_dated_before_its_predecessor_reverts_with_milestone_out_of_sequence_and_changes_nothing(
+    deployed: Deployed, world: World, milestone: Milestone
+) -> None:
+    order_id, previous_at = sequenced_order(deployed, inspection=milestone != Milestone.DELIVERED)
+    attestation = attestation_of(deployed, order_id, milestone, occurred_at=previous_at - 1)
+    oracle = acct(deployed, "carrier" if milestone == Milestone.DELIVERED else "inspector")
+    fn = attest_fn(deployed, attestation, oracle_signatures(deployed, attestation, [oracle]))
+    keys: dict[str, Any] = {"orders": [order_id], "holders": [addr(deployed, "core")]}
+    before = escrow_state(deployed, **keys)
+
+    caught = mined_revert(deployed, fn, acct(deployed, "relayer"))
+
+    assert (caught.error, caught.error_args) == (
+        "TradeEscrowMilestoneOutOfSequence",
+        {"orderId": order_id, "occurredAt": previous_at - 1, "previousAt": previous_at},
+    )
+    assert escrow_state(deployed, **keys) == before
+    assert view(deployed, escrow_of(deployed).contract.functions.evidenceUsed(attestation.evidence_hash)) is False
+
+
+@pytest.mark.parametrize("milestone", [Milestone.DELIVERED, Milestone.INSPECTION_PASSED, Milestone.INSPECTION_FAILED])
+def test_a_milestone_dated_the_same_second_as_its_predecessor_is_in_sequence(
+    deployed: Deployed, world: World, milestone: Milestone
+) -> None:
+    order_id, previous_at = sequenced_order(deployed, inspection=milestone != Milestone.DELIVERED)
+
+    attest(deployed, order_id, milestone, occurred_at=previous_at)
+
+    order = escrow_of(deployed).order(order_id)
+    assert (order.delivered_at if milestone == Milestone.DELIVERED else order.inspected_at) == previous_at
 
 
 @pytest.mark.parametrize(

@@ -531,6 +531,23 @@ def test_fund_with_a_refused_permit_by_the_buyer_without_allowance_reverts_with_
     assert escrow_state(deployed, orders=[world.created], holders=[addr(deployed, "core")]) == before
 
 
+@pytest.mark.parametrize("flaw", ["wrong-owner", "wrong-value", "expired"])
+def test_the_buyer_with_a_refused_permit_funds_from_its_allowance_and_the_event_says_not_via_permit(
+    deployed: Deployed, world: World, flaw: str
+) -> None:
+    escrow, tokens = escrow_of(deployed), tokens_of(deployed)  # the world approved the escrow for core
+    fn = escrow.contract.functions.fundWithPermit(world.created, *bad_permit(deployed, flaw))
+
+    receipt = send(deployed, fn, acct(deployed, "core"))
+
+    buyer = addr(deployed, "core")
+    assert events(deployed, receipt) == [
+        ("OrderFunded", {"orderId": world.created, "buyer": buyer, "amount": AMOUNT, "viaPermit": False})
+    ]
+    assert (escrow.order(world.created).status, tokens.nonce(buyer)) == (OrderStatus.FUNDED, 0)
+    assert_money_accounted(deployed)
+
+
 def front_run_permit(deployed: Deployed) -> tuple[int, int, bytes, bytes]:
     """The buyer's permit for the order, already submitted to the token by someone else."""
     escrow, tokens = escrow_of(deployed), tokens_of(deployed)
@@ -548,8 +565,9 @@ def test_the_buyer_still_funds_with_a_permit_that_was_front_run_to_the_token(dep
     receipt = escrow.fund_with_permit(world.created, permit, acct(deployed, "core"))
 
     buyer = addr(deployed, "core")
+    # The permit call itself failed (already spent): the buyer's allowance paid, so not via permit.
     assert events(deployed, receipt) == [
-        ("OrderFunded", {"orderId": world.created, "buyer": buyer, "amount": AMOUNT, "viaPermit": True})
+        ("OrderFunded", {"orderId": world.created, "buyer": buyer, "amount": AMOUNT, "viaPermit": False})
     ]
     assert escrow.order(world.created).status is OrderStatus.FUNDED
     assert_money_accounted(deployed)

@@ -35,6 +35,7 @@ from tests.contracts.escrow_helpers import (
     open_world,
     publish,
     registry_of,
+    reinstate,
     revert_of,
     send,
     ship,
@@ -178,8 +179,23 @@ def test_a_suspended_bank_reverts_with_not_guarantor(deployed: Deployed, world: 
     assert escrow_of(deployed).available_limit(addr(deployed, "bank"), addr(deployed, "tier1")) == 0
     assert refused(lambda: prepay(deployed, world.funded)) == (
         "TradeEscrowNotGuarantor",
-        {"caller": addr(deployed, "bank")},
+        {"account": addr(deployed, "bank")},
     )
+
+
+def test_a_supplier_suspended_since_the_order_was_signed_reverts_with_supplier_not_eligible(
+    deployed: Deployed, world: World
+) -> None:
+    suspend(deployed, addr(deployed, "tier1"))
+
+    assert refused(lambda: prepay(deployed, world.funded)) == (
+        "TradeEscrowSupplierNotEligible",
+        {"supplier": addr(deployed, "tier1")},
+    )
+    assert (escrow_of(deployed).order(world.funded).prepaid, credit(deployed)["exposure"]) == (0, 0)
+    reinstate(deployed, addr(deployed, "tier1"))
+    prepay(deployed, world.funded)
+    assert escrow_of(deployed).order(world.funded).prepaid == PREPAID
 
 
 @pytest.mark.parametrize("guarantor", ["core", "arbiter", "relayer"])
@@ -190,7 +206,7 @@ def test_a_guarantor_that_is_no_bank_reverts_with_not_guarantor(
 
     assert refused(
         lambda: escrow.request_prepayment(world.funded, addr(deployed, guarantor), PREPAID, acct(deployed, "tier1"))
-    ) == ("TradeEscrowNotGuarantor", {"caller": addr(deployed, guarantor)})
+    ) == ("TradeEscrowNotGuarantor", {"account": addr(deployed, guarantor)})
 
 
 def test_prepayment_above_the_pool_reverts_with_pool_insufficient(deployed: Deployed, world: World) -> None:
@@ -281,7 +297,7 @@ def test_a_prepaid_order_that_succeeds_frees_the_exposure_and_the_pool(
     if path == "confirm":
         receipt = escrow.confirm_receipt(world.funded, acct(deployed, "core"))
     else:
-        advance_to(deployed, escrow.order(world.funded).delivered_recorded_at + escrow.windows().claim_window)
+        advance_to(deployed, escrow.order(world.funded).delivered_recorded_at + escrow.windows().claim_window + 1)
         receipt = escrow.release(world.funded, acct(deployed, "relayer"))
 
     bank, supplier = addr(deployed, "bank"), addr(deployed, "tier1")
@@ -554,7 +570,7 @@ def test_fund_pool_by_anyone_but_a_bank_reverts_with_not_guarantor(
 ) -> None:
     assert refused(lambda: escrow_of(deployed).fund_pool(UNIT, acct(deployed, caller))) == (
         "TradeEscrowNotGuarantor",
-        {"caller": addr(deployed, caller)},
+        {"account": addr(deployed, caller)},
     )
 
 
@@ -563,7 +579,7 @@ def test_fund_pool_by_a_suspended_bank_reverts_with_not_guarantor(deployed: Depl
 
     assert refused(lambda: escrow_of(deployed).fund_pool(UNIT, acct(deployed, "bank"))) == (
         "TradeEscrowNotGuarantor",
-        {"caller": addr(deployed, "bank")},
+        {"account": addr(deployed, "bank")},
     )
 
 

@@ -1276,11 +1276,6 @@ def succeeds(call: Callable[[], TxReceipt]) -> bool:
     return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TradeEscrow bug: at deliveredRecordedAt + claimWindow release() (now >= endsAt) and openDispute() "
-    "(now <= endsAt) are both accepted, so the buyer's last second races the supplier's release",
-)
 def test_the_last_second_of_the_claim_window_belongs_to_release_or_to_a_dispute_not_both(deployed: Deployed) -> None:
     chain, escrow, accounts = deployed.chain, deployed.escrow, deployed.accounts
     buyer, supplier, carrier, relayer = accounts["core"], accounts["tier1"], accounts["carrier"], accounts["relayer"]
@@ -1322,3 +1317,4 @@ def test_the_last_second_of_the_claim_window_belongs_to_release_or_to_a_dispute_
     clock.before_tx()
     disputed = succeeds(lambda: escrow.open_dispute(order_id, keccak(text="damaged"), buyer))
     assert not (released and disputed), f"at t={ends} both release() and openDispute() were accepted"
+    assert (released, disputed) == (False, True), "the claim window's last second belongs to the buyer"

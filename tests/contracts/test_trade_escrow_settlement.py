@@ -35,6 +35,8 @@ from tests.contracts.escrow_helpers import (
     high_s,
     inspect,
     mined_revert,
+    new_order,
+    next_block_at,
     open_dispute,
     open_world,
     passes_at,
@@ -159,7 +161,7 @@ def test_release_after_the_claim_window_pays_the_supplier_whoever_asks(
 ) -> None:
     order_id = order_in(deployed, world, state)
     before = balances(deployed)
-    advance_to(deployed, escrow_of(deployed).order(order_id).delivered_recorded_at + CLAIM_WINDOW)
+    advance_to(deployed, escrow_of(deployed).order(order_id).delivered_recorded_at + CLAIM_WINDOW + 1)
 
     receipt = escrow_of(deployed).release(order_id, acct(deployed, "relayer"))
 
@@ -244,12 +246,6 @@ def test_each_deadline_holds_to_the_second(
     assert (at_boundary, after) == (open_at_the_boundary, not open_at_the_boundary)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="off by one at the end of the claim window: release() refuses only while now < endsAt but openDispute() "
-    "accepts while now <= endsAt, so in the block stamped endsAt the window is both closed (the supplier can be "
-    "paid) and open (the buyer can dispute); whoever is mined first wins",
-)
 def test_at_the_second_the_claim_window_ends_release_and_dispute_are_not_both_possible(
     deployed: Deployed, world: World
 ) -> None:
@@ -262,22 +258,39 @@ def test_at_the_second_the_claim_window_ends_release_and_dispute_are_not_both_po
     disputed = passes_at(deployed, ends_at, dispute, acct(deployed, "core"))
 
     assert (released, disputed) != (True, True), "both release and openDispute succeed in the block stamped endsAt"
+    # The window's last second is the buyer's.
+    assert (released, disputed) == (False, True)
+
+
+def test_release_in_the_block_stamped_ends_at_reverts_with_claim_window_open(deployed: Deployed, world: World) -> None:
+    escrow = escrow_of(deployed)
+    ends_at = escrow.order(world.delivered).delivered_recorded_at + CLAIM_WINDOW
+    next_block_at(deployed, ends_at)
+
+    caught = mined_revert(deployed, escrow.contract.functions.release(world.delivered), acct(deployed, "relayer"))
+
+    assert (caught.error, caught.error_args) == (
+        "TradeEscrowClaimWindowOpen",
+        {"orderId": world.delivered, "endsAt": ends_at},
+    )
 
 
 def test_the_claim_window_runs_from_when_delivery_was_recorded_not_from_the_event_time(
     deployed: Deployed, world: World
 ) -> None:
     escrow = escrow_of(deployed)
-    receipt = attest(deployed, world.shipped, Milestone.DELIVERED, occurred_at=deployed.chain.timestamp() - 20 * DAY)
+    order_id = new_order(deployed, po="PO-LATE-NEWS")
+    attest(deployed, order_id, Milestone.SHIPPED, occurred_at=deployed.chain.timestamp() - 25 * DAY)
+    receipt = attest(deployed, order_id, Milestone.DELIVERED, occurred_at=deployed.chain.timestamp() - 20 * DAY)
     recorded = block_time(deployed, receipt)
     advance_to(deployed, recorded + 11 * DAY)  # 31 days after the event, 11 after the record
 
-    assert refused(lambda: escrow.release(world.shipped, acct(deployed, "tier1"))) == (
+    assert refused(lambda: escrow.release(order_id, acct(deployed, "tier1"))) == (
         "TradeEscrowClaimWindowOpen",
-        {"orderId": world.shipped, "endsAt": recorded + CLAIM_WINDOW},
+        {"orderId": order_id, "endsAt": recorded + CLAIM_WINDOW},
     )
-    open_dispute(deployed, world.shipped)
-    assert escrow.order(world.shipped).status is OrderStatus.DISPUTED
+    open_dispute(deployed, order_id)
+    assert escrow.order(order_id).status is OrderStatus.DISPUTED
 
 
 def test_release_of_an_order_awaiting_its_inspection_reverts_with_invalid_status(
@@ -833,6 +846,49 @@ def test_a_settlement_of_an_order_not_in_dispute_reverts(deployed: Deployed, wor
         assert caught == invalid_status(order_id, OrderStatus.DELIVERED)
     else:
         assert caught == ("TradeEscrowUnknownOrder", {"orderId": order_id})
+
+
+# -- expired disputes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["arbitrate", "settle"])
+@pytest.mark.parametrize("answered", [False, True], ids=["unanswered-past-answer-by", "answered-past-resolve-by"])
+def test_an_expired_dispute_reverts_arbitrate_and_settle_with_dispute_expired_and_only_closes_for_the_buyer(
+    deployed: Deployed, world: World, answered: bool, how: str
+) -> None:
+    escrow = escrow_of(deployed)
+    order_id = disputed(deployed, world, answered=answered)
+    dispute = escrow.dispute(order_id)
+    deadline = dispute.resolve_by if answered else dispute.answer_by
+    if how == "arbitrate":
+        fn, sender = escrow.contract.functions.arbitrate(order_id, 0), acct(deployed, "arbiter")
+    else:
+        signed_until = dispute.resolve_by + DAY  # the signatures themselves are still valid
+        sigs = settlement_sigs(deployed, order_id, 0, signed_until)
+        fn, sender = settle_fn(deployed, order_id, 0, signed_until, sigs), acct(deployed, "relayer")
+
+    assert passes_at(deployed, deadline, fn, sender) is True  # the deadline's own second is still in time
+    advance_to(deployed, deadline + 1)
+    caught = mined_revert(deployed, fn, sender)
+
+    assert (caught.error, caught.error_args) == (
+        "TradeEscrowDisputeExpired",
+        {"orderId": order_id, "deadline": deadline},
+    )
+    before = balances(deployed)
+    escrow.close_expired_dispute(order_id, acct(deployed, "relayer"))
+    assert escrow.order(order_id).status is OrderStatus.REFUNDED
+    assert_paid_out(deployed, order_id, before, to_buyer=AMOUNT, to_supplier=0)
+
+
+def test_an_answered_dispute_can_still_be_arbitrated_after_answer_by(deployed: Deployed, world: World) -> None:
+    escrow = escrow_of(deployed)
+    order_id = disputed(deployed, world, answered=True)
+    advance_to(deployed, escrow.dispute(order_id).answer_by + 1)
+
+    escrow.arbitrate(order_id, 0, acct(deployed, "arbiter"))
+
+    assert escrow.order(order_id).status is OrderStatus.SETTLED
 
 
 # -- closeExpiredDispute ----------------------------------------------------------------------

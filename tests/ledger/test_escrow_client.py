@@ -59,7 +59,8 @@ def test_order_lifecycle_through_the_client(deployed: Deployed) -> None:
         escrow.release(order_id, accounts["relayer"])
     assert caught.value.error == "TradeEscrowClaimWindowOpen"
 
-    deployed.chain.advance_time(escrow.windows().claim_window)
+    # Release waits until the claim window's last second (recorded + claim window) has passed.
+    deployed.chain.advance_time(escrow.windows().claim_window + 1)
     escrow.release(order_id, accounts["relayer"])
 
     order = escrow.order(order_id)

@@ -225,23 +225,24 @@ def test_release_waits_for_the_claim_window_counted_from_when_delivery_was_recor
     attest(model, order_id, Milestone.DELIVERED, recorded, occurred_at=T0 + 5 * DAY)
     order = model.order(order_id)
     assert (order.delivered_at, order.delivered_recorded_at) == (T0 + 5 * DAY, recorded)
-    early = rejected(lambda: model.release(order_id, caller=STRANGER, now=recorded + CLAIM - 1))
+    early = rejected(lambda: model.release(order_id, caller=STRANGER, now=recorded + CLAIM))
     assert early.error_args == {"orderId": order_id, "endsAt": recorded + CLAIM}
-    effect = model.release(order_id, caller=STRANGER, now=recorded + CLAIM)
+    effect = model.release(order_id, caller=STRANGER, now=recorded + CLAIM + 1)
     assert effect == Effect(("OrderReleased",), (Transfer(TOKEN, ESCROW, SUPPLIER, AMOUNT),))
     order = model.order(order_id)
     assert (order.status, order.paid_to_supplier, order.escrowed, model.held()) == (OrderStatus.RELEASED, AMOUNT, 0, 0)
 
 
-def test_on_the_last_second_of_the_claim_window_both_release_and_a_dispute_are_allowed() -> None:
+def test_the_last_second_of_the_claim_window_allows_only_a_dispute_and_the_next_only_a_release() -> None:
     model = new_model()
     order_id = delivered(model)
     ends = model.claim_window_end(order_id)
-    what_if = model.clone()
-    assert what_if.release(order_id, caller=STRANGER, now=ends).events == ("OrderReleased",)
-    assert model.open_dispute(order_id, ZERO_HASH, caller=BUYER, now=ends).events == ("DisputeOpened",)
+    at_end = rejected(lambda: model.clone().release(order_id, caller=STRANGER, now=ends))
+    assert (at_end.error, at_end.error_args) == ("TradeEscrowClaimWindowOpen", {"orderId": order_id, "endsAt": ends})
+    assert model.clone().open_dispute(order_id, ZERO_HASH, caller=BUYER, now=ends).events == ("DisputeOpened",)
     closed = rejected(lambda: new_dispute_after(ends + 1))
     assert (closed.error, closed.error_args) == ("TradeEscrowClaimWindowClosed", {"orderId": 1, "endedAt": ends})
+    assert model.release(order_id, caller=STRANGER, now=ends + 1).events == ("OrderReleased",)
 
 
 def new_dispute_after(now: int) -> Effect:
@@ -264,7 +265,7 @@ def test_the_buyer_may_confirm_receipt_as_soon_as_goods_ship() -> None:
 def test_an_order_needing_inspection_is_released_only_after_it_passes() -> None:
     model = new_model()
     order_id = delivered(model, terms(inspection_required=True))
-    late = T0 + CLAIM
+    late = T0 + CLAIM + 1
     assert rejected(lambda: model.release(order_id, caller=STRANGER, now=late)).error == "TradeEscrowInvalidStatus"
     attest(model, order_id, Milestone.INSPECTION_PASSED, T0 + DAY)
     assert model.order(order_id).status is OrderStatus.INSPECTED
@@ -330,6 +331,27 @@ def test_milestones_come_once_and_in_order() -> None:
     assert (unknown.error, unknown.error_args) == ("TradeEscrowUnknownMilestone", {"milestone": 0})
     with pytest.raises(ModelInputError):
         model.attest(order_id, 5, T0, b"\x05" * 32, [CARRIER], caller=STRANGER, now=T0)
+
+
+def test_milestone_times_run_in_sequence_but_shipment_may_predate_the_order() -> None:
+    model = new_model()
+    order_id = funded(model, terms(inspection_required=True))
+    shipped = T0 - DAY  # a PO signed after dispatch: SHIPPED before the order existed is fine
+    attest(model, order_id, Milestone.SHIPPED, T0 + DAY, occurred_at=shipped)
+    before = rejected(lambda: attest(model, order_id, Milestone.DELIVERED, T0 + DAY, occurred_at=shipped - 1))
+    assert (before.error, before.error_args) == (
+        "TradeEscrowMilestoneOutOfSequence",
+        {"orderId": order_id, "occurredAt": shipped - 1, "previousAt": shipped},
+    )
+    attest(model, order_id, Milestone.DELIVERED, T0 + DAY, occurred_at=shipped)  # the same second is in sequence
+    for milestone in (Milestone.INSPECTION_PASSED, Milestone.INSPECTION_FAILED):
+        early = rejected(partial(attest, model, order_id, milestone, T0 + 2 * DAY, occurred_at=shipped - 1))
+        assert (early.error, early.error_args) == (
+            "TradeEscrowMilestoneOutOfSequence",
+            {"orderId": order_id, "occurredAt": shipped - 1, "previousAt": shipped},
+        )
+    attest(model, order_id, Milestone.INSPECTION_PASSED, T0 + 2 * DAY, occurred_at=shipped)
+    assert model.order(order_id).status is OrderStatus.INSPECTED
 
 
 @pytest.mark.parametrize(
@@ -450,6 +472,38 @@ def test_an_arbiter_splits_the_escrow_and_is_checked_before_the_order() -> None:
     )
 
 
+@pytest.mark.parametrize("answered", [False, True])
+def test_an_expired_dispute_can_no_longer_be_arbitrated_or_settled_only_closed_for_the_buyer(answered: bool) -> None:
+    model = new_model()
+    order_id = delivered(model)
+    model.open_dispute(order_id, ZERO_HASH, caller=BUYER, now=T0)
+    if answered:
+        model.answer_dispute(order_id, ZERO_HASH, caller=SUPPLIER, now=T0)
+    d = model.dispute(order_id)
+    deadline = d.resolve_by if answered else d.answer_by
+
+    def arbitrate(now: int) -> Effect:
+        return model.clone().arbitrate(order_id, 0, caller=ARBITER, now=now)
+
+    def settle(now: int) -> Effect:
+        return model.clone().settle_dispute(
+            order_id, 0, now, buyer_signer=BUYER, supplier_signer=SUPPLIER, caller=STRANGER, now=now
+        )
+
+    for call in (arbitrate, settle):
+        assert call(deadline).events == ("DisputeResolved",)  # the deadline's own second is still in time
+        late = rejected(partial(call, deadline + 1))
+        assert (late.error, late.error_args) == (
+            "TradeEscrowDisputeExpired",
+            {"orderId": order_id, "deadline": deadline},
+        )
+    # An answered dispute past resolve-by names resolve-by, an unanswered one answer-by.
+    very_late = rejected(lambda: arbitrate(d.resolve_by + 1))
+    assert very_late.error_args == {"orderId": order_id, "deadline": deadline}
+    effect = model.close_expired_dispute(order_id, caller=STRANGER, now=deadline + 1)
+    assert effect.transfers == (Transfer(TOKEN, ESCROW, BUYER, AMOUNT),)
+
+
 def test_a_settlement_needs_both_signatures_before_its_deadline() -> None:
     model = new_model()
     order_id = delivered(model)
@@ -476,7 +530,7 @@ def test_a_prepayment_draws_on_the_limit_and_reserves_the_pool() -> None:
         "TradeEscrowNotSupplier"
     )
     assert rejected(lambda: model.request_prepayment(order_id, BUYER, 400_000, caller=SUPPLIER, now=T0)).error_args == {
-        "caller": BUYER
+        "account": BUYER
     }
     too_much = rejected(lambda: model.request_prepayment(order_id, BANK, 500_001, caller=SUPPLIER, now=T0))
     assert (too_much.error, too_much.error_args) == (
@@ -494,6 +548,21 @@ def test_a_prepayment_draws_on_the_limit_and_reserves_the_pool() -> None:
     second = funded(model)
     over_limit = rejected(lambda: model.request_prepayment(second, BANK, 200_001, caller=SUPPLIER, now=T0))
     assert over_limit.error_args == {"supplier": SUPPLIER, "requested": 200_001, "available": 200_000}
+
+
+def test_a_supplier_suspended_since_the_order_was_signed_cannot_draw_a_prepayment() -> None:
+    model = new_model()
+    with_credit(model)
+    order_id = funded(model)
+    model.roster.set_active(SUPPLIER, False)
+    suspended = rejected(lambda: model.request_prepayment(order_id, BANK, 1, caller=SUPPLIER, now=T0))
+    assert (suspended.error, suspended.error_args) == ("TradeEscrowSupplierNotEligible", {"supplier": SUPPLIER})
+    # Checked after who is asking: a stranger still hears that only the supplier may draw.
+    assert rejected(lambda: model.request_prepayment(order_id, BANK, 1, caller=STRANGER, now=T0)).error == (
+        "TradeEscrowNotSupplier"
+    )
+    model.roster.set_active(SUPPLIER, True)
+    assert model.request_prepayment(order_id, BANK, 1, caller=SUPPLIER, now=T0).events == ("PrepaymentReleased",)
 
 
 def test_releasing_a_prepaid_order_frees_the_guarantee() -> None:
@@ -577,7 +646,7 @@ def test_a_limit_lapses_at_valid_until_and_with_the_banks_role() -> None:
 def test_pools_take_and_return_only_positive_available_amounts() -> None:
     model = new_model()
     assert rejected(lambda: model.fund_pool(0, caller=BANK, now=T0)).error_args == {"amount": 0}
-    assert rejected(lambda: model.fund_pool(5, caller=STRANGER, now=T0)).error_args == {"caller": STRANGER}
+    assert rejected(lambda: model.fund_pool(5, caller=STRANGER, now=T0)).error_args == {"account": STRANGER}
     model.fund_pool(10, caller=BANK, now=T0)
     assert rejected(lambda: model.withdraw_pool(0, caller=BANK, now=T0)).error == "TradeEscrowInvalidAmount"
     assert rejected(lambda: model.withdraw_pool(11, caller=BANK, now=T0)).error_args == {
@@ -629,6 +698,15 @@ def test_only_an_admin_changes_thresholds_windows_and_tokens_and_only_to_sane_va
         assert failure.error_args == {"kind": kind, "threshold": threshold}
     bad = Windows(DAY, 3 * DAY, 2 * DAY, DAY)  # resolve window shorter than the answer window
     assert rejected(lambda: model.set_windows(bad, caller=ADMIN)).error == "TradeEscrowInvalidWindows"
+    year = 365 * DAY
+    for too_long in (
+        Windows(year + 1, DAY, DAY, DAY),
+        Windows(DAY, year + 1, year + 1, DAY),
+        Windows(DAY, DAY, year + 1, DAY),
+        Windows(DAY, DAY, DAY, year + 1),
+    ):
+        assert rejected(partial(model.set_windows, too_long, caller=ADMIN)).error == "TradeEscrowInvalidWindows"
+    model.set_windows(Windows(year, year, year, year), caller=ADMIN)  # a year each is the most allowed
     model.set_windows(Windows(DAY, DAY, DAY, DAY), caller=ADMIN)
     model.set_token_allowed(OTHER_TOKEN, True, caller=ADMIN)
     t = terms(token=OTHER_TOKEN)
