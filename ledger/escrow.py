@@ -176,6 +176,30 @@ class Order:
     refunded_to_buyer: int
     guarantee_claimed: int
 
+    @classmethod
+    def from_view(cls, order_id: int, raw: Any) -> Order:
+        """``orderOf(order_id)`` as returned by the ABI decoder."""
+        (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
+         guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
+        return cls(
+            order_id,
+            OrderTerms.from_tuple(terms),
+            OrderStatus(status),
+            created,
+            funded,
+            shipped,
+            delivered,
+            recorded,
+            inspected,
+            closed,
+            escrowed,
+            prepaid,
+            to_checksum_address(guarantor),
+            to_supplier,
+            to_buyer,
+            claimed,
+        )
+
 
 @dataclass(frozen=True)
 class Dispute:
@@ -336,27 +360,7 @@ class TradeEscrowClient:
     # -- reading ----------------------------------------------------------------------
 
     def order(self, order_id: int) -> Order:
-        raw = self.chain.call(self.contract.functions.orderOf(order_id))
-        (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
-         guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
-        return Order(
-            order_id,
-            OrderTerms.from_tuple(terms),
-            OrderStatus(status),
-            created,
-            funded,
-            shipped,
-            delivered,
-            recorded,
-            inspected,
-            closed,
-            escrowed,
-            prepaid,
-            to_checksum_address(guarantor),
-            to_supplier,
-            to_buyer,
-            claimed,
-        )
+        return Order.from_view(order_id, self.chain.call(self.contract.functions.orderOf(order_id)))
 
     def dispute(self, order_id: int) -> Dispute:
         return Dispute(*self.chain.call(self.contract.functions.disputeOf(order_id)))

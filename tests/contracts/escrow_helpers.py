@@ -462,27 +462,7 @@ def balances(deployed: Deployed, buyer: str = "core", supplier: str = "tier1") -
 def read_order(deployed: Deployed, order_id: int) -> Order:
     """``orderOf(order_id)`` as the client's ``Order`` (what ``TradeEscrowClient.order`` returns)."""
     contract = escrow_of(deployed).contract
-    raw = quick(deployed).call(bound(deployed, contract, "orderOf", order_id))
-    (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
-     guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
-    return Order(
-        order_id,
-        OrderTerms.from_tuple(terms),
-        OrderStatus(status),
-        created,
-        funded,
-        shipped,
-        delivered,
-        recorded,
-        inspected,
-        closed,
-        escrowed,
-        prepaid,
-        to_checksum_address(guarantor),
-        to_supplier,
-        to_buyer,
-        claimed,
-    )
+    return Order.from_view(order_id, quick(deployed).call(bound(deployed, contract, "orderOf", order_id)))
 
 
 def all_orders(deployed: Deployed) -> list[Order]:

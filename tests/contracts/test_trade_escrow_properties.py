@@ -28,7 +28,7 @@ import pytest
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak
 from hexbytes import HexBytes
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -190,26 +190,7 @@ class ViewReader:
 
 def order_from_raw(order_id: int, raw: tuple[Any, ...]) -> Order:
     """``orderOf`` decoded exactly as ``TradeEscrowClient.order`` decodes it."""
-    (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
-     guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
-    return Order(
-        order_id,
-        OrderTerms.from_tuple(terms),
-        OrderStatus(status),
-        created,
-        funded,
-        shipped,
-        delivered,
-        recorded,
-        inspected,
-        closed,
-        escrowed,
-        prepaid,
-        to_checksum_address(guarantor),
-        to_supplier,
-        to_buyer,
-        claimed,
-    )
+    return Order.from_view(order_id, raw)
 
 
 def event_topics(*abis: list[dict[str, Any]]) -> dict[bytes, str]:
