@@ -58,7 +58,7 @@ fuzz: setup
 	SCF_FUZZ=long $(BIN)/pytest -q tests/contracts/test_trade_escrow_properties.py
 
 bench: setup
-	@for b in bench/*.py; do [ -f "$$b" ] && $(BIN)/python "$$b" || true; done
+	@for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
 
 devnet-down: setup
 	$(SCF) devnet down
