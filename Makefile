@@ -55,7 +55,7 @@ node_modules/.installed: package.json package-lock.json
 
 # The property-based suites with ten times the CI examples.
 fuzz: setup
-	SCF_FUZZ=long $(BIN)/pytest -q tests/contracts/test_trade_escrow_properties.py
+	SCF_FUZZ=long $(BIN)/pytest -q tests/contracts/test_trade_escrow_properties.py tests/contracts/test_receivables_properties.py
 
 bench: setup
 	@for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done

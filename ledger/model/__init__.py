@@ -1,11 +1,7 @@
 """Pure-Python models of the contracts' rules, shared by the property tests and the audit replay."""
 
-from ledger.model.escrow import (
-    CreditLimits,
+from ledger.model.common import (
     Effect,
-    EscrowModel,
-    EscrowState,
-    LimitRecord,
     Member,
     ModelError,
     ModelInconsistent,
@@ -15,6 +11,8 @@ from ledger.model.escrow import (
     Roster,
     Transfer,
 )
+from ledger.model.escrow import CreditLimits, EscrowModel, EscrowState, LimitRecord
+from ledger.model.receivables import OrderBook, ReceivablesModel, ReceivablesState
 
 __all__ = [
     "CreditLimits",
@@ -28,6 +26,9 @@ __all__ = [
     "ModelInputError",
     "ModelRejected",
     "OracleKind",
+    "OrderBook",
+    "ReceivablesModel",
+    "ReceivablesState",
     "Roster",
     "Transfer",
 ]

@@ -25,15 +25,10 @@ when it recovers to nothing) instead of the signature itself.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
-from functools import lru_cache
-from typing import Final, TypeVar
+from typing import Final
 
-from eth_utils import to_checksum_address
-
-from ledger.errors import LedgerError
 from ledger.escrow import (
     Dispute,
     Milestone,
@@ -44,99 +39,76 @@ from ledger.escrow import (
     Resolution,
     Windows,
 )
+from ledger.model.common import (
+    DAY,
+    ROLE_ADMIN,
+    ROLE_ARBITER,
+    ROLE_AUDITOR,
+    ROLE_BANK,
+    ROLE_CORE,
+    ROLE_ORACLE,
+    ROLE_SUPPLIER,
+    ZERO_ADDRESS,
+    ZERO_HASH,
+    Effect,
+    Member,
+    ModelError,
+    ModelInconsistent,
+    ModelInputError,
+    ModelRejected,
+    OracleKind,
+    Roster,
+    Transfer,
+    add,
+    address,
+    transfers_by_holder,
+    uint,
+)
 
-ZERO_ADDRESS: Final = "0x0000000000000000000000000000000000000000"
-ZERO_HASH: Final = bytes(32)
-DAY: Final = 86_400
-
-# contracts/Roles.sol
-ROLE_ADMIN: Final = 1 << 0
-ROLE_CORE: Final = 1 << 1
-ROLE_SUPPLIER: Final = 1 << 2
-ROLE_BANK: Final = 1 << 3
-ROLE_ORACLE: Final = 1 << 4
-ROLE_ARBITER: Final = 1 << 5
-ROLE_AUDITOR: Final = 1 << 6
+__all__ = [
+    "CREDIT_REGISTRY",
+    "DAY",
+    "DEFAULT_WINDOWS",
+    "MAX_WINDOW",
+    "ROLE_ADMIN",
+    "ROLE_ARBITER",
+    "ROLE_AUDITOR",
+    "ROLE_BANK",
+    "ROLE_CORE",
+    "ROLE_ORACLE",
+    "ROLE_SUPPLIER",
+    "TRADE_ESCROW",
+    "ZERO_ADDRESS",
+    "ZERO_HASH",
+    "CreditLimits",
+    "Effect",
+    "EscrowModel",
+    "EscrowState",
+    "LimitRecord",
+    "Member",
+    "ModelError",
+    "ModelInconsistent",
+    "ModelInputError",
+    "ModelRejected",
+    "OracleKind",
+    "Roster",
+    "Transfer",
+    "address",
+    "normalize_terms",
+    "transfers_by_holder",
+]
 
 # What the constructor sets: claim 30 days, answer 3, resolve 15, attestations at most 30 days old.
 DEFAULT_WINDOWS: Final = Windows(30 * DAY, 3 * DAY, 15 * DAY, 30 * DAY)
 # setWindows refuses any window longer than this (so no deadline can overflow uint64).
 MAX_WINDOW: Final = 365 * DAY
 
-_K = TypeVar("_K")
-
 TRADE_ESCROW: Final = "TradeEscrow"
 CREDIT_REGISTRY: Final = "CreditRegistry"
 
 
-class OracleKind(IntEnum):
-    """IMembership.OracleKind."""
-
-    NONE = 0
-    CARRIER = 1
-    INSPECTOR = 2
-    CUSTOMS = 3
-
-
-# -- errors ----------------------------------------------------------------------------
-
-
-class ModelError(LedgerError):
-    """Root of the model's errors."""
-
-
-class ModelRejected(ModelError):
-    """The contract reverts this call with custom error ``error`` and arguments ``error_args``.
-
-    ``error_args`` uses the ABI parameter names, so it compares equal to
-    ``ContractReverted.error_args`` of the real revert.
-    """
-
-    def __init__(self, error: str, contract: str = TRADE_ESCROW, **error_args: object) -> None:
-        self.error = error
-        self.contract = contract
-        self.error_args: dict[str, object] = dict(error_args)
-        rendered = ", ".join(f"{k}={_render(v)}" for k, v in self.error_args.items())
-        super().__init__(f"{contract}.{error}({rendered})")
-
-
-class ModelInconsistent(ModelError):
-    """The model's own books no longer add up (an underflow the contract would panic on)."""
-
-
-class ModelInputError(ModelError, ValueError):
-    """A call the contract's ABI would not even accept (negative amount, unknown enum value)."""
-
-
-def _render(value: object) -> str:
-    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
-
-
 def _reject(error: str, **error_args: object) -> ModelRejected:
     return ModelRejected(error, TRADE_ESCROW, **error_args)
-
-
-# -- values ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """``amount`` of ``token`` moving from ``source`` to ``destination``."""
-
-    token: str
-    source: str
-    destination: str
-    amount: int
-
-
-@dataclass(frozen=True)
-class Effect:
-    """What a successful call did: the contract's own events in emission order, the token
-    transfers in execution order and, for ``create_order``, the new order's id."""
-
-    events: tuple[str, ...] = ()
-    transfers: tuple[Transfer, ...] = ()
-    order_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,77 +128,25 @@ class EscrowState:
     held: Mapping[str, int]
 
 
-@lru_cache(maxsize=4096)
-def address(value: str) -> str:
-    """The EIP-55 form of ``value``: how the model stores and compares every address."""
-    return str(to_checksum_address(value))
-
-
-def _uint(value: int, bits: int, what: str) -> int:
-    if not isinstance(value, int) or value < 0 or value >= 1 << bits:
-        raise ModelInputError(f"{what} must be a uint{bits}, got {value!r}")
-    return value
-
-
 def normalize_terms(terms: OrderTerms) -> OrderTerms:
     """``terms`` with checksum addresses and validated integer widths."""
     return OrderTerms(
         buyer=address(terms.buyer),
         supplier=address(terms.supplier),
         token=address(terms.token),
-        amount=_uint(terms.amount, 256, "amount"),
-        ship_by=_uint(terms.ship_by, 64, "shipBy"),
-        deliver_by=_uint(terms.deliver_by, 64, "deliverBy"),
+        amount=uint(terms.amount, 256, "amount"),
+        ship_by=uint(terms.ship_by, 64, "shipBy"),
+        deliver_by=uint(terms.deliver_by, 64, "deliverBy"),
         inspection_required=bool(terms.inspection_required),
         terms_hash=bytes(terms.terms_hash),
         po_ref_hash=bytes(terms.po_ref_hash),
-        nonce=_uint(terms.nonce, 256, "nonce"),
-        deadline=_uint(terms.deadline, 64, "deadline"),
+        nonce=uint(terms.nonce, 256, "nonce"),
+        deadline=uint(terms.deadline, 64, "deadline"),
     )
 
 
 ZERO_TERMS: Final = OrderTerms(ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, False, ZERO_HASH, ZERO_HASH, 0, 0)
 ZERO_DISPUTE: Final = Dispute(0, 0, 0, False, ZERO_HASH, ZERO_HASH)
-
-
-# -- membership ------------------------------------------------------------------------
-
-
-@dataclass
-class Member:
-    roles: int
-    oracle_kind: int = OracleKind.NONE
-    active: bool = True
-
-
-class Roster:
-    """What TradeEscrow and CreditRegistry ask Membership: roles, oracle kinds, active status."""
-
-    def __init__(self, members: Mapping[str, Member] | None = None) -> None:
-        self._members: dict[str, Member] = {address(k): v for k, v in (members or {}).items()}
-
-    def set_member(self, party: str, roles: int, oracle_kind: int = OracleKind.NONE, *, active: bool = True) -> None:
-        self._members[address(party)] = Member(roles, oracle_kind, active)
-
-    def set_active(self, party: str, active: bool) -> None:
-        self._members[address(party)].active = active
-
-    def has_role(self, party: str, role: int) -> bool:
-        member = self._members.get(address(party))
-        return member is not None and member.active and role != 0 and member.roles & role == role
-
-    def is_active(self, party: str) -> bool:
-        member = self._members.get(address(party))
-        return member is not None and member.active
-
-    def is_oracle(self, party: str, kind: int) -> bool:
-        member = self._members.get(address(party))
-        return (
-            self.has_role(party, ROLE_ORACLE)
-            and kind != OracleKind.NONE
-            and member is not None
-            and member.oracle_kind == kind
-        )
 
 
 # -- credit registry -------------------------------------------------------------------
@@ -263,8 +183,8 @@ class CreditLimits:
     ) -> Effect:
         """``publish(grant, signature)``; ``signer`` is what the signature recovers to."""
         bank, party = address(bank), address(party)
-        _uint(limit, 256, "limit")
-        _uint(valid_until, 64, "validUntil")
+        uint(limit, 256, "limit")
+        uint(valid_until, 64, "validUntil")
         if not self.roster.has_role(bank, ROLE_BANK):
             raise ModelRejected("CreditRegistryNotBank", CREDIT_REGISTRY, bank=bank)
         if not self.roster.is_active(party):
@@ -367,6 +287,8 @@ class EscrowModel:
         self._orders: dict[int, _Order] = {}
         self._disputes: dict[int, _Dispute] = {}
         self._order_of_po_ref: dict[bytes, int] = {}
+        # Open-account orders: co-signed and attested, but paid later (by a receivable), never escrowed.
+        self._open_account: set[int] = set()
         self._nonces_used: set[tuple[str, int]] = set()
         self._evidence_used: set[bytes] = set()
         self._pool_available: dict[str, int] = {}
@@ -412,8 +334,26 @@ class EscrowModel:
         self._orders[order_id] = _Order(terms=t, status=OrderStatus.CREATED, created_at=now)
         return Effect(events=("OrderCreated",), order_id=order_id)
 
+    def create_open_account_order(
+        self,
+        terms: OrderTerms,
+        *,
+        buyer_signer: str | None,
+        supplier_signer: str | None,
+        caller: str,
+        now: int,
+    ) -> Effect:
+        """``createOpenAccountOrder``: the same checks (over the OpenAccountOrder type hash)."""
+        created = self.create_order(
+            terms, buyer_signer=buyer_signer, supplier_signer=supplier_signer, caller=caller, now=now
+        )
+        assert created.order_id is not None
+        self._open_account.add(created.order_id)
+        return _then(created, Effect(events=("OpenAccountOrderCreated",)))
+
     def fund(self, order_id: int, *, caller: str, now: int) -> Effect:
         order = self._expect(order_id, OrderStatus.CREATED)
+        self._refuse_open_account(order_id)
         caller = address(caller)
         if caller != order.terms.buyer:
             raise _reject("TradeEscrowNotBuyer", orderId=order_id, caller=caller)
@@ -422,6 +362,7 @@ class EscrowModel:
     def fund_with_permit(self, order_id: int, *, caller: str, now: int) -> Effect:
         """Anyone may submit the buyer's permit; the permit's own checks are the token's."""
         order = self._expect(order_id, OrderStatus.CREATED)
+        self._refuse_open_account(order_id)
         return self._fund(order, now)
 
     def cancel_unfunded(self, order_id: int, *, caller: str, now: int) -> Effect:
@@ -447,7 +388,7 @@ class EscrowModel:
         """``attest``; ``signers`` are what the signatures recover to, in the order sent."""
         if milestone not in range(5):
             raise ModelInputError(f"milestone {milestone} is not an ITradeEscrow.Milestone")
-        _uint(occurred_at, 64, "occurredAt")
+        uint(occurred_at, 64, "occurredAt")
         order = self._existing(order_id)
         kind = _oracle_kind_for(milestone)
         if occurred_at > now:
@@ -471,14 +412,21 @@ class EscrowModel:
         else:
             order.inspected_at = occurred_at
             passed = milestone == Milestone.INSPECTION_PASSED
-            order.status = OrderStatus.INSPECTED if passed else OrderStatus.REFUNDED
+            open_account = order_id in self._open_account
+            # Rejected goods on open account: nothing was escrowed and nothing is owed.
+            order.status = (
+                OrderStatus.INSPECTED if passed else OrderStatus.CANCELLED if open_account else OrderStatus.REFUNDED
+            )
+            if not passed and open_account:
+                order.closed_at = now
         effect = Effect(events=("MilestoneAttested",))
-        if milestone == Milestone.INSPECTION_FAILED:
+        if order.status == OrderStatus.REFUNDED:
             return _then(effect, self._refund(order, now, RefundReason.INSPECTION_FAILED))
         return effect
 
     def confirm_receipt(self, order_id: int, *, caller: str, now: int) -> Effect:
         order = self._existing(order_id)
+        self._refuse_open_account(order_id)
         caller = address(caller)
         if caller != order.terms.buyer:
             raise _reject("TradeEscrowNotBuyer", orderId=order_id, caller=caller)
@@ -488,6 +436,7 @@ class EscrowModel:
 
     def release(self, order_id: int, *, caller: str, now: int) -> Effect:
         order = self._existing(order_id)
+        self._refuse_open_account(order_id)
         status = order.status
         ready = status == OrderStatus.INSPECTED or (
             status == OrderStatus.DELIVERED and not order.terms.inspection_required
@@ -511,6 +460,7 @@ class EscrowModel:
 
     def open_dispute(self, order_id: int, reason_hash: bytes, *, caller: str, now: int) -> Effect:
         order = self._existing(order_id)
+        self._refuse_open_account(order_id)
         caller = address(caller)
         if caller != order.terms.buyer:
             raise _reject("TradeEscrowNotBuyer", orderId=order_id, caller=caller)
@@ -550,7 +500,7 @@ class EscrowModel:
 
     def arbitrate(self, order_id: int, buyer_amount: int, *, caller: str, now: int) -> Effect:
         caller = address(caller)
-        _uint(buyer_amount, 256, "buyerAmount")
+        uint(buyer_amount, 256, "buyerAmount")
         if not self.roster.has_role(caller, ROLE_ARBITER):
             raise _reject("TradeEscrowNotArbiter", caller=caller)
         order = self._expect(order_id, OrderStatus.DISPUTED)
@@ -569,8 +519,8 @@ class EscrowModel:
         now: int,
     ) -> Effect:
         """A split both parties signed; ``*_signer`` are what their signatures recover to."""
-        _uint(buyer_amount, 256, "buyerAmount")
-        _uint(deadline, 64, "deadline")
+        uint(buyer_amount, 256, "buyerAmount")
+        uint(deadline, 64, "deadline")
         order = self._expect(order_id, OrderStatus.DISPUTED)
         self._require_unexpired(order_id, now)
         if deadline < now:
@@ -605,7 +555,7 @@ class EscrowModel:
     # -- assured pre-payment ---------------------------------------------------------
 
     def request_prepayment(self, order_id: int, guarantor: str, amount: int, *, caller: str, now: int) -> Effect:
-        _uint(amount, 256, "amount")
+        uint(amount, 256, "amount")
         order = self._expect(order_id, OrderStatus.FUNDED)
         supplier = order.terms.supplier
         caller, guarantor = address(caller), address(guarantor)
@@ -635,26 +585,26 @@ class EscrowModel:
         order.guarantor = guarantor
         order.escrowed -= amount
         order.paid_to_supplier = amount
-        _add(self._exposure, (guarantor, supplier), amount)
+        add(self._exposure, (guarantor, supplier), amount)
         self._pool_available[guarantor] = pool_available - amount
-        _add(self._pool_reserved, guarantor, amount)
+        add(self._pool_reserved, guarantor, amount)
         transfer = self._transfer(self.currency, self.escrow, supplier, amount)
         return Effect(events=("PrepaymentReleased",), transfers=(transfer,))
 
     def fund_pool(self, amount: int, *, caller: str, now: int) -> Effect:
-        _uint(amount, 256, "amount")
+        uint(amount, 256, "amount")
         caller = address(caller)
         if not self.roster.has_role(caller, ROLE_BANK):
             raise _reject("TradeEscrowNotGuarantor", account=caller)
         if amount == 0:
             raise _reject("TradeEscrowInvalidAmount", amount=amount)
-        _add(self._pool_available, caller, amount)
+        add(self._pool_available, caller, amount)
         transfer = self._transfer(self.currency, caller, self.escrow, amount)
         return Effect(events=("PoolFunded",), transfers=(transfer,))
 
     def withdraw_pool(self, amount: int, *, caller: str, now: int) -> Effect:
         """No role check: only a bank can have funded a pool, and a suspended bank keeps its money."""
-        _uint(amount, 256, "amount")
+        uint(amount, 256, "amount")
         caller = address(caller)
         available = self._pool_available.get(caller, 0)
         if amount == 0:
@@ -666,14 +616,14 @@ class EscrowModel:
         return Effect(events=("PoolWithdrawn",), transfers=(transfer,))
 
     def repay_shortfall(self, supplier: str, guarantor: str, amount: int, *, caller: str, now: int) -> Effect:
-        _uint(amount, 256, "amount")
+        uint(amount, 256, "amount")
         supplier, guarantor, caller = address(supplier), address(guarantor), address(caller)
         owed = self._shortfall.get((guarantor, supplier), 0)
         if amount == 0 or amount > owed:
             raise _reject("TradeEscrowShortfallExceeded", supplier=supplier, amount=amount, shortfall=owed)
-        _add(self._shortfall, (guarantor, supplier), -amount)
-        _add(self._exposure, (guarantor, supplier), -amount)
-        _add(self._pool_available, guarantor, amount)
+        add(self._shortfall, (guarantor, supplier), -amount)
+        add(self._exposure, (guarantor, supplier), -amount)
+        add(self._pool_available, guarantor, amount)
         transfer = self._transfer(self.currency, caller, self.escrow, amount)
         return Effect(events=("ShortfallRepaid", "ExposureReleased"), transfers=(transfer,))
 
@@ -717,6 +667,9 @@ class EscrowModel:
     def status_of(self, order_id: int) -> OrderStatus:
         order = self._orders.get(order_id)
         return order.status if order else OrderStatus.NONE
+
+    def is_open_account(self, order_id: int) -> bool:
+        return order_id in self._open_account
 
     def terms_of(self, order_id: int) -> OrderTerms:
         order = self._orders.get(order_id)
@@ -810,7 +763,10 @@ class EscrowModel:
         exposure: dict[tuple[str, str], int] = dict(self._shortfall)
         for order_id, o in self._orders.items():
             amount = o.terms.amount
-            if o.status in _FUNDED_TERMINAL:
+            if order_id in self._open_account:
+                if (o.escrowed, o.prepaid, o.paid_to_supplier, o.refunded_to_buyer) != (0, 0, 0, 0):
+                    problems.append(f"open-account order {order_id} moved money")
+            elif o.status in _FUNDED_TERMINAL:
                 if o.escrowed != 0:
                     problems.append(f"order {order_id} is {o.status.name} but still escrows {o.escrowed}")
                 if o.paid_to_supplier + o.refunded_to_buyer != amount + o.guarantee_claimed:
@@ -822,14 +778,14 @@ class EscrowModel:
                 if (o.escrowed, o.prepaid, o.paid_to_supplier, o.refunded_to_buyer) != (0, 0, 0, 0):
                     problems.append(f"order {order_id} is {o.status.name} but moved money")
             else:
-                _add(owed, o.terms.token, o.escrowed)
+                add(owed, o.terms.token, o.escrowed)
                 if o.escrowed + o.prepaid != amount or o.paid_to_supplier != o.prepaid:
                     problems.append(f"open order {order_id}: escrowed {o.escrowed} + prepaid {o.prepaid} != {amount}")
                 if o.prepaid:
-                    _add(reserved, o.guarantor, o.prepaid)
-                    _add(exposure, (o.guarantor, o.terms.supplier), o.prepaid)
+                    add(reserved, o.guarantor, o.prepaid)
+                    add(exposure, (o.guarantor, o.terms.supplier), o.prepaid)
         for guarantor in set(self._pool_available) | set(self._pool_reserved):
-            _add(owed, self.currency, sum(self.pool(guarantor)))
+            add(owed, self.currency, sum(self.pool(guarantor)))
         for token in set(owed) | set(self._held):
             if owed.get(token, 0) != self._held.get(token, 0):
                 problems.append(f"escrow holds {self._held.get(token, 0)} of {token}, owes {owed.get(token, 0)}")
@@ -865,7 +821,8 @@ class EscrowModel:
         status = order.status
         # Event times run in sequence; SHIPPED may predate the order (a PO signed after dispatch).
         if milestone == Milestone.SHIPPED:
-            recorded, expected, previous_at = order.shipped_at != 0, OrderStatus.FUNDED, 0
+            ready = OrderStatus.CREATED if order_id in self._open_account else OrderStatus.FUNDED
+            recorded, expected, previous_at = order.shipped_at != 0, ready, 0
         elif milestone == Milestone.DELIVERED:
             recorded, expected, previous_at = order.delivered_at != 0, OrderStatus.SHIPPED, order.shipped_at
         else:
@@ -903,6 +860,10 @@ class EscrowModel:
         needed = self.thresholds.get(kind, 0)
         if len(signers) < needed:
             raise _reject("TradeEscrowQuorumNotMet", signers=len(signers), threshold=needed)
+
+    def _refuse_open_account(self, order_id: int) -> None:
+        if order_id in self._open_account:
+            raise _reject("TradeEscrowOpenAccountOrder", orderId=order_id)
 
     def _existing(self, order_id: int) -> _Order:
         order = self._orders.get(order_id)
@@ -958,11 +919,11 @@ class EscrowModel:
         if prepaid:
             guarantor, supplier = order.guarantor, order.terms.supplier
             released = prepaid - payout.from_pool
-            _add(self._pool_reserved, guarantor, -prepaid)
-            _add(self._pool_available, guarantor, released)
-            _add(self._exposure, (guarantor, supplier), -released)
+            add(self._pool_reserved, guarantor, -prepaid)
+            add(self._pool_available, guarantor, released)
+            add(self._exposure, (guarantor, supplier), -released)
             if payout.from_pool:
-                _add(self._shortfall, (guarantor, supplier), payout.from_pool)
+                add(self._shortfall, (guarantor, supplier), payout.from_pool)
                 payout.events.append("GuaranteeClaimed")
             if released:
                 payout.events.append("ExposureReleased")
@@ -979,9 +940,9 @@ class EscrowModel:
 
     def _transfer(self, token: str, source: str, destination: str, amount: int) -> Transfer:
         if destination == self.escrow:
-            _add(self._held, token, amount)
+            add(self._held, token, amount)
         if source == self.escrow:
-            _add(self._held, token, -amount)
+            add(self._held, token, -amount)
         return Transfer(token, source, destination, amount)
 
 
@@ -1001,22 +962,3 @@ def _require_signer(recovered: str | None, expected: str) -> None:
 
 def _then(first: Effect, second: Effect) -> Effect:
     return Effect(first.events + second.events, first.transfers + second.transfers, first.order_id)
-
-
-def _add(table: dict[_K, int], key: _K, delta: int) -> None:
-    value = table.get(key, 0) + delta
-    if value < 0:
-        # Unreachable while the rules hold; the contract would panic (arithmetic underflow).
-        raise ModelInconsistent(f"{key!r} would go below zero ({value})")
-    table[key] = value
-
-
-def transfers_by_holder(transfers: Iterable[Transfer], token: str) -> dict[str, int]:
-    """Net change of every holder's ``token`` balance after ``transfers``."""
-    net: dict[str, int] = {}
-    for t in transfers:
-        if t.token != token:
-            continue
-        net[t.source] = net.get(t.source, 0) - t.amount
-        net[t.destination] = net.get(t.destination, 0) + t.amount
-    return net

@@ -16,21 +16,15 @@ closes. ``SCF_FUZZ=long`` runs ten times as many examples.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import pytest
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, keccak
-from hexbytes import HexBytes
-from hypothesis import HealthCheck, settings
+from eth_utils import keccak
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -40,19 +34,29 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from web3 import HTTPProvider
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import TxReceipt
 
-from ledger.chain import Chain
 from ledger.credit import CreditLimit
 from ledger.deploy import DEV_MEMBERS, ROLE
 from ledger.errors import ContractReverted
 from ledger.escrow import Attestation, Dispute, Milestone, Order, OrderStatus, OrderTerms, Windows
 from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, ModelRejected, Roster
 from tests.conftest import Deployed
+from tests.contracts.lockstep import (
+    HOUR,
+    AnvilClock,
+    Clock,
+    EmbeddedClock,
+    RawView,
+    ViewBatch,
+    event_topics,
+    fuzz_settings,
+    register_fuzz_profiles,
+    succeeds,
+    summary,
+)
 
 UNIT = 10**6
-HOUR = 3_600
 DAY = 86_400
 MAX_UINT = 2**256 - 1
 FUNDS = 10**9 * UNIT  # per paying account: never the limiting factor within one example
@@ -86,83 +90,14 @@ SEED_ORDERS = st.tuples(
 # Where advance_an_order takes an order next; see its branches for what each means per status.
 PATHS = ("happy", "happy", "prepay", "dispute", "dispute", "fail", "cancel")
 
-# -- settings ---------------------------------------------------------------------------
-
-# Chosen by SCF_FUZZ: unset or "ci" for every test run (about two minutes), "long" for
-# `make fuzz`. anvil carries the volume; eth-tester mines a few dozen transactions a second,
-# so it only gets a short smoke run of the same machine (backend parity, not coverage).
-settings.register_profile(
-    "scf-escrow-ci",
-    max_examples=100,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("scf-escrow-long", settings.get_profile("scf-escrow-ci"), max_examples=1_000)
-settings.register_profile(
-    "scf-escrow-ci-embedded", settings.get_profile("scf-escrow-ci"), max_examples=2, stateful_step_count=6
-)
-settings.register_profile(
-    "scf-escrow-long-embedded", settings.get_profile("scf-escrow-ci"), max_examples=10, stateful_step_count=10
-)
-FUZZ_LEVELS = {"": "ci", "ci": "ci", "long": "long"}
+register_fuzz_profiles("escrow", examples=100, steps=30)
 
 
-def fuzz_settings(backend: str) -> settings:
-    choice = os.environ.get("SCF_FUZZ", "")
-    if choice not in FUZZ_LEVELS:
-        pytest.fail(f"SCF_FUZZ={choice!r}: use 'ci' (the default) or 'long'")
-    suffix = "" if backend == "anvil" else "-embedded"
-    return settings.get_profile(f"scf-escrow-{FUZZ_LEVELS[choice]}{suffix}")
-
-
-# -- raw views --------------------------------------------------------------------------
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
-
-
-@dataclass(frozen=True)
-class RawView:
-    """One view function, encoded and decoded by hand: web3's per-call machinery costs ~5 ms,
-    and the invariants read about forty views after every step."""
-
-    address: str
-    selector: bytes
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-    @classmethod
-    def of(cls, address: str, abi: list[dict[str, Any]], name: str) -> RawView:
-        item = next(i for i in abi if i.get("type") == "function" and i["name"] == name)
-        inputs = tuple(_abi_type(p) for p in item["inputs"])
-        outputs = tuple(_abi_type(p) for p in item["outputs"])
-        return cls(address, function_signature_to_4byte_selector(f"{name}({','.join(inputs)})"), inputs, outputs)
-
-    def request(self, *args: Any) -> dict[str, str]:
-        return {"to": self.address, "data": _calldata(self, args)}
-
-    def decode(self, raw: bytes) -> tuple[Any, ...]:
-        if self.outputs == ("uint256",):  # most views: no need for the general decoder
-            return (int.from_bytes(raw, "big"),)
-        return tuple(abi_decode(list(self.outputs), raw))
-
-
-@lru_cache(maxsize=4096)
-def _calldata(view: RawView, args: tuple[Any, ...]) -> str:
-    """The same few dozen calls run after every step: encode each once."""
-    return "0x" + (view.selector + abi_encode(list(view.inputs), list(args))).hex()
-
-
-class ViewReader:
-    """Reads many views at the latest block: one JSON-RPC batch on anvil, one by one elsewhere."""
+class ViewReader(ViewBatch):
+    """TradeEscrow's views and the token's balances."""
 
     def __init__(self, deployed: Deployed) -> None:
-        self.chain = deployed.chain
+        super().__init__(deployed.chain)
         escrow_abi = deployed.build["TradeEscrow"].abi
         escrow = deployed.addresses["TradeEscrow"]
         self.order_of = RawView.of(escrow, escrow_abi, "orderOf")
@@ -175,111 +110,10 @@ class ViewReader:
         token_abi = deployed.build["SettlementToken"].abi
         self.balance_of = RawView.of(deployed.addresses["SettlementToken"], token_abi, "balanceOf")
 
-    def read(self, calls: list[tuple[RawView, tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
-        provider = self.chain.w3.provider
-        requests = [view.request(*args) for view, args in calls]
-        if isinstance(provider, HTTPProvider):
-            batch = [(RPCEndpoint("eth_call"), [req, "latest"]) for req in requests]
-            answers = provider.make_batch_request(batch)
-            assert isinstance(answers, list), f"batch eth_call failed: {answers}"
-            raws = [bytes(HexBytes(answer["result"])) for answer in answers]
-        else:
-            raws = [bytes(self.chain.w3.eth.call(req)) for req in requests]  # type: ignore[arg-type]
-        return [view.decode(raw) for (view, _), raw in zip(calls, raws, strict=True)]
-
 
 def order_from_raw(order_id: int, raw: tuple[Any, ...]) -> Order:
     """``orderOf`` decoded exactly as ``TradeEscrowClient.order`` decodes it."""
     return Order.from_view(order_id, raw)
-
-
-def event_topics(*abis: list[dict[str, Any]]) -> dict[bytes, str]:
-    """topic0 → event name for every event of the given ABIs."""
-    topics: dict[bytes, str] = {}
-    for abi in abis:
-        for item in abi:
-            if item.get("type") == "event":
-                signature = f"{item['name']}({','.join(_abi_type(p) for p in item['inputs'])})"
-                topics[keccak(text=signature)] = item["name"]
-    return topics
-
-
-# -- time -------------------------------------------------------------------------------
-
-
-class Clock(Protocol):
-    """When the next transaction executes (``now``) and when views read (``view_time``)."""
-
-    now: int
-
-    @property
-    def view_time(self) -> int: ...
-
-    def before_tx(self) -> None: ...
-
-    def after_tx(self) -> None: ...
-
-    def jump(self, seconds: int) -> None: ...
-
-
-class AnvilClock:
-    """Every transaction mines at the latest block's timestamp.
-
-    ``eth_estimateGas`` (where ``Chain.transact`` meets a revert) runs at the latest block's
-    time, while automine would stamp the block with the wall clock; pinning the next block to
-    the latest timestamp makes both the same second. ``evm_increaseTime`` drifts with the wall
-    clock and is overridden by a pin, so jumps pin their target and mine a block there.
-    """
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-        self.now = chain.timestamp()
-
-    @property
-    def view_time(self) -> int:
-        return self.now
-
-    def _pin(self, timestamp: int) -> None:
-        answer = self.chain.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
-        assert "error" not in answer, answer
-
-    def before_tx(self) -> None:
-        self._pin(self.now)
-
-    def after_tx(self) -> None:
-        pass
-
-    def jump(self, seconds: int) -> None:
-        self.now += seconds
-        self._pin(self.now)
-        self.chain.mine()
-
-
-class EmbeddedClock:
-    """eth-tester estimates and mines the next transaction at ``latest + 1`` once the chain is
-    ahead of the wall clock (each mined transaction moves time on by a second), but runs calls
-    in the latest block, a second earlier."""
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-        latest = chain.timestamp()
-        chain.advance_time(max(0, int(time.time()) - latest) + HOUR)
-        self.now = chain.timestamp() + 1
-
-    @property
-    def view_time(self) -> int:
-        return self.now - 1
-
-    def before_tx(self) -> None:
-        pass
-
-    def after_tx(self) -> None:
-        self.now += 1
-
-    def jump(self, seconds: int) -> None:
-        if seconds:
-            self.chain.advance_time(seconds)
-            self.now += seconds
 
 
 # -- the world: one per backend, under its own snapshot ----------------------------------
@@ -346,15 +180,6 @@ def fuzz_world(deployed_session: Deployed) -> Iterator[World]:
         print(f"\n[{d.backend}] TradeEscrow fuzz: {summary(world.stats, elapsed)}")
     finally:
         chain.revert(base)
-
-
-def summary(stats: Counter[str], elapsed: float) -> str:
-    # The invariant runs once before the first step of every example, then after each step.
-    steps = stats["checks"] - stats["examples"]
-    lines = [f"{stats['examples']} examples, {steps} steps in {elapsed:.1f}s"]
-    outcomes = sorted((k, v) for k, v in stats.items() if ":" in k)
-    lines += [f"  {key}: {count}" for key, count in outcomes]
-    return "\n".join(lines)
 
 
 # -- strategies -------------------------------------------------------------------------
@@ -1241,20 +1066,12 @@ class TradeEscrowMachine(RuleBasedStateMachine):
 def test_trade_escrow_matches_its_model(fuzz_world: World) -> None:
     TradeEscrowMachine.world = fuzz_world
     try:
-        run_state_machine_as_test(TradeEscrowMachine, settings=fuzz_settings(fuzz_world.backend))
+        run_state_machine_as_test(TradeEscrowMachine, settings=fuzz_settings("escrow", fuzz_world.backend))
     finally:
         TradeEscrowMachine.world = None
 
 
 # -- what the fuzzing turned up -----------------------------------------------------------
-
-
-def succeeds(call: Callable[[], TxReceipt]) -> bool:
-    try:
-        call()
-    except ContractReverted:
-        return False
-    return True
 
 
 def test_the_last_second_of_the_claim_window_belongs_to_release_or_to_a_dispute_not_both(deployed: Deployed) -> None:

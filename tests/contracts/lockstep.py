@@ -1,0 +1,233 @@
+"""What the lock-step property suites share: fuzz settings, batched view reads, exact time.
+
+A suite drives a contract and its pure-Python model (``ledger.model``) side by side with a
+hypothesis state machine; these helpers keep each suite to its own rules.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import pytest
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, keccak
+from hexbytes import HexBytes
+from hypothesis import HealthCheck, settings
+from web3 import HTTPProvider
+from web3.types import RPCEndpoint, TxReceipt
+
+from ledger.chain import Chain
+from ledger.errors import ContractReverted
+
+HOUR = 3_600
+
+# -- settings ---------------------------------------------------------------------------
+
+FUZZ_LEVELS = {"": "ci", "ci": "ci", "long": "long"}
+
+
+def register_fuzz_profiles(name: str, *, examples: int, steps: int) -> None:
+    """Profiles ``scf-<name>-{ci,long}[-embedded]``, chosen by ``fuzz_settings``.
+
+    SCF_FUZZ unset or "ci" for every test run, "long" (ten times the examples) for `make
+    fuzz`. anvil carries the volume; eth-tester mines a few dozen transactions a second, so it
+    only gets a short smoke run of the same machine (backend parity, not coverage).
+    """
+    ci = f"scf-{name}-ci"
+    settings.register_profile(
+        ci,
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(f"scf-{name}-long", settings.get_profile(ci), max_examples=10 * examples)
+    settings.register_profile(
+        f"scf-{name}-ci-embedded", settings.get_profile(ci), max_examples=2, stateful_step_count=6
+    )
+    settings.register_profile(
+        f"scf-{name}-long-embedded", settings.get_profile(ci), max_examples=10, stateful_step_count=10
+    )
+
+
+def fuzz_settings(name: str, backend: str) -> settings:
+    choice = os.environ.get("SCF_FUZZ", "")
+    if choice not in FUZZ_LEVELS:
+        pytest.fail(f"SCF_FUZZ={choice!r}: use 'ci' (the default) or 'long'")
+    suffix = "" if backend == "anvil" else "-embedded"
+    return settings.get_profile(f"scf-{name}-{FUZZ_LEVELS[choice]}{suffix}")
+
+
+def summary(stats: Counter[str], elapsed: float) -> str:
+    """Examples, steps and every rule's outcome counts (``rule:outcome`` keys of ``stats``)."""
+    # The invariant runs once before the first step of every example, then after each step.
+    steps = stats["checks"] - stats["examples"]
+    lines = [f"{stats['examples']} examples, {steps} steps in {elapsed:.1f}s"]
+    outcomes = sorted((k, v) for k, v in stats.items() if ":" in k)
+    lines += [f"  {key}: {count}" for key, count in outcomes]
+    return "\n".join(lines)
+
+
+def succeeds(call: Callable[[], TxReceipt]) -> bool:
+    try:
+        call()
+    except ContractReverted:
+        return False
+    return True
+
+
+# -- raw views --------------------------------------------------------------------------
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+@dataclass(frozen=True)
+class RawView:
+    """One view function, encoded and decoded by hand: web3's per-call machinery costs ~5 ms,
+    and the invariants read about forty views after every step."""
+
+    address: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @classmethod
+    def of(cls, address: str, abi: list[dict[str, Any]], name: str) -> RawView:
+        item = next(i for i in abi if i.get("type") == "function" and i["name"] == name)
+        inputs = tuple(_abi_type(p) for p in item["inputs"])
+        outputs = tuple(_abi_type(p) for p in item["outputs"])
+        return cls(address, function_signature_to_4byte_selector(f"{name}({','.join(inputs)})"), inputs, outputs)
+
+    def request(self, *args: Any) -> dict[str, str]:
+        return {"to": self.address, "data": _calldata(self, args)}
+
+    def decode(self, raw: bytes) -> tuple[Any, ...]:
+        if self.outputs == ("uint256",):  # most views: no need for the general decoder
+            return (int.from_bytes(raw, "big"),)
+        return tuple(abi_decode(list(self.outputs), raw))
+
+
+@lru_cache(maxsize=4096)
+def _calldata(view: RawView, args: tuple[Any, ...]) -> str:
+    """The same few dozen calls run after every step: encode each once."""
+    return "0x" + (view.selector + abi_encode(list(view.inputs), list(args))).hex()
+
+
+class ViewBatch:
+    """Reads many views at the latest block: one JSON-RPC batch on anvil, one by one elsewhere."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    def read(self, calls: list[tuple[RawView, tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        provider = self.chain.w3.provider
+        requests = [view.request(*args) for view, args in calls]
+        if isinstance(provider, HTTPProvider):
+            batch = [(RPCEndpoint("eth_call"), [req, "latest"]) for req in requests]
+            answers = provider.make_batch_request(batch)
+            assert isinstance(answers, list), f"batch eth_call failed: {answers}"
+            raws = [bytes(HexBytes(answer["result"])) for answer in answers]
+        else:
+            raws = [bytes(self.chain.w3.eth.call(req)) for req in requests]  # type: ignore[arg-type]
+        return [view.decode(raw) for (view, _), raw in zip(calls, raws, strict=True)]
+
+
+def event_topics(*abis: list[dict[str, Any]]) -> dict[bytes, str]:
+    """topic0 → event name for every event of the given ABIs."""
+    topics: dict[bytes, str] = {}
+    for abi in abis:
+        for item in abi:
+            if item.get("type") == "event":
+                signature = f"{item['name']}({','.join(_abi_type(p) for p in item['inputs'])})"
+                topics[keccak(text=signature)] = item["name"]
+    return topics
+
+
+# -- time -------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """When the next transaction executes (``now``) and when views read (``view_time``)."""
+
+    now: int
+
+    @property
+    def view_time(self) -> int: ...
+
+    def before_tx(self) -> None: ...
+
+    def after_tx(self) -> None: ...
+
+    def jump(self, seconds: int) -> None: ...
+
+
+class AnvilClock:
+    """Every transaction mines at the latest block's timestamp.
+
+    ``eth_estimateGas`` (where ``Chain.transact`` meets a revert) runs at the latest block's
+    time, while automine would stamp the block with the wall clock; pinning the next block to
+    the latest timestamp makes both the same second. ``evm_increaseTime`` drifts with the wall
+    clock and is overridden by a pin, so jumps pin their target and mine a block there.
+    """
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.now = chain.timestamp()
+
+    @property
+    def view_time(self) -> int:
+        return self.now
+
+    def _pin(self, timestamp: int) -> None:
+        answer = self.chain.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
+        assert "error" not in answer, answer
+
+    def before_tx(self) -> None:
+        self._pin(self.now)
+
+    def after_tx(self) -> None:
+        pass
+
+    def jump(self, seconds: int) -> None:
+        self.now += seconds
+        self._pin(self.now)
+        self.chain.mine()
+
+
+class EmbeddedClock:
+    """eth-tester estimates and mines the next transaction at ``latest + 1`` once the chain is
+    ahead of the wall clock (each mined transaction moves time on by a second), but runs calls
+    in the latest block, a second earlier."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        latest = chain.timestamp()
+        chain.advance_time(max(0, int(time.time()) - latest) + HOUR)
+        self.now = chain.timestamp() + 1
+
+    @property
+    def view_time(self) -> int:
+        return self.now - 1
+
+    def before_tx(self) -> None:
+        pass
+
+    def after_tx(self) -> None:
+        self.now += 1
+
+    def jump(self, seconds: int) -> None:
+        if seconds:
+            self.chain.advance_time(seconds)
+            self.now += seconds
