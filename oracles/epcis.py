@@ -1,0 +1,479 @@
+"""EPCIS 2.0 capture: bytes, text or a parsed object in, typed events out.
+
+Accepted shapes (JSON and JSON-LD alike; ``@context`` is kept for hashing, never fetched):
+
+- ``EPCISDocument``: events in ``epcisBody.eventList``;
+- ``EPCISQueryDocument``: events in ``epcisBody.queryResults.resultsBody.eventList``;
+- a bare event (``{"type": "ObjectEvent", ...}``), e.g. one pushed by a capture client.
+
+**All or nothing.** A document with one invalid event is refused as a whole with an
+:class:`~oracles.errors.EpcisDocumentError` naming the JSON path of the fault (e.g.
+``epcisBody.eventList[2].eventTime``), so that a document is never half-captured and a
+sender can fix and resend it. Only what this package relies on is validated (event type,
+times, vocabulary fields, business transactions, locations, error declarations); other
+fields pass through untouched in :attr:`EpcisEvent.raw`.
+
+**Not an error:** an event that is valid EPCIS but that the event-hash library cannot hash
+(see :mod:`oracles.hashing`) is kept with ``event_hash=None`` and ``hash_error`` set; the
+mapping ignores it with that reason. It is our limitation, not the sender's fault.
+
+**Times.** ``eventTime`` must carry its offset (``Z`` or ``+hh:mm``), as ``xsd:dateTimeStamp``
+requires: a time without a zone names no instant, and a milestone's ``occurredAt`` must be
+one. :attr:`EpcisEvent.event_time` shows that instant in the event's own
+``eventTimeZoneOffset`` (the local time where it happened); ``occurred_at`` is UTC seconds.
+
+Vocabulary fields (``bizStep``, ``disposition``, business transaction ``type``, error
+``reason``) are reduced to bare CBV words whatever their spelling (see :mod:`oracles.vocab`).
+Duplicate JSON keys resolve to the last one, as in JavaScript's ``JSON.parse``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from itertools import accumulate
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from oracles.errors import DocumentTooLarge, EpcisDocumentError, EventHashError, MalformedJson
+from oracles.hashing import JsonLdContext, event_hash
+from oracles.vocab import Vocabulary, bare_word
+
+#: Default limit on a raw document: about a thousand typical events. The HTTP layer may pass
+#: its own; the limit is checked before any parsing.
+DEFAULT_MAX_BYTES = 1 << 20
+
+#: The event types of EPCIS 2.0. Other (extension) types inside an event list are kept, and
+#: the mapping ignores them.
+EVENT_TYPES = frozenset(
+    {"ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"}
+)
+
+#: Deepest JSON nesting accepted (EPCIS documents nest about 10 levels). Checked before
+#: decoding: web3 raises Python's recursion limit to 100,000, so a hostile ``[[[[...`` would
+#: overflow the C stack in the JSON decoder (a crash, not a RecursionError).
+MAX_NESTING = 100
+
+_ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
+# A JSON string, or the rest of the text after an unterminated quote (linear, never backtracks).
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.S)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_DATE_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d+))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+)
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{2}):(?P<m>\d{2})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class DocumentKind(StrEnum):
+    """What the input was."""
+
+    EPCIS_DOCUMENT = "EPCISDocument"
+    QUERY_DOCUMENT = "EPCISQueryDocument"
+    SINGLE_EVENT = "event"
+
+
+@dataclass(frozen=True)
+class BizTransaction:
+    """One ``bizTransactionList`` entry. ``type`` is a bare CBV word (``po``, ``inv``,
+    ``desadv``...) or a custom type URI as written, ``None`` when the entry has no type."""
+
+    type: str | None
+    value: str
+
+
+@dataclass(frozen=True)
+class ErrorDeclaration:
+    """An event's ``errorDeclaration``: the event it repeats is declared erroneous.
+
+    The declared event is identified by the declaring event's own ``eventID`` and event hash
+    (an error declaration is a copy of the original event, and ``errorDeclaration`` is not
+    part of the hash). ``reason`` is a bare CBV word (``incorrect_data``, ``did_not_occur``)
+    or a custom URI.
+    """
+
+    declaration_time: datetime
+    declared_at: int
+    reason: str | None
+    corrective_event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EpcisEvent:
+    """One EPCIS event, validated where this package depends on it.
+
+    ``path`` is where it sits in its document (``epcisBody.eventList[3]``; empty for a bare
+    event). ``raw`` is the event as received (read-only, without any ``@context``), kept for
+    auditing and re-hashing; it takes no part in equality.
+    """
+
+    path: str
+    type: str
+    event_id: str | None
+    event_time: datetime
+    occurred_at: int
+    time_zone_offset: str
+    action: str | None
+    biz_step: str | None
+    disposition: str | None
+    biz_transactions: tuple[BizTransaction, ...]
+    read_point: str | None
+    biz_location: str | None
+    error_declaration: ErrorDeclaration | None
+    event_hash: str | None
+    hash_error: str | None
+    raw: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @property
+    def po_refs(self) -> tuple[str, ...]:
+        """The purchase-order references of the event (``type`` ``po``), without repeats."""
+        return tuple(dict.fromkeys(t.value for t in self.biz_transactions if t.type == "po"))
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A parsed EPCIS input: its kind, its events in document order, and its header."""
+
+    kind: DocumentKind
+    events: tuple[EpcisEvent, ...]
+    context: JsonLdContext | None = field(compare=False, repr=False)
+    schema_version: str | None = None
+    creation_date: str | None = None
+    document_id: str | None = None
+
+
+def parse_document(
+    data: bytes | bytearray | str | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ParsedDocument:
+    """Parse an EPCIS 2.0 document, query document or single event.
+
+    ``data`` is the raw body (``bytes``/``str``, UTF-8 JSON) or an already decoded object
+    (the size limit then does not apply). Raises :class:`~oracles.errors.DocumentTooLarge`,
+    :class:`~oracles.errors.MalformedJson` or :class:`~oracles.errors.EpcisDocumentError`.
+    """
+    if isinstance(data, Mapping):
+        _check_nesting(data, "")
+        document: Any = data
+    else:
+        document = _decode(data, max_bytes)
+    if not isinstance(document, Mapping):
+        _fail("", f"expected a JSON object, got {_json_type(document)}")
+    context = _context(document.get("@context"), "@context")
+    kind, events, base = _locate_events(document)
+    if kind is DocumentKind.SINGLE_EVENT:
+        parsed: tuple[EpcisEvent, ...] = (_parse_event(document, context, ""),)
+    else:
+        parsed = tuple(_parse_event(event, context, f"{base}[{i}]") for i, event in enumerate(events))
+    return ParsedDocument(
+        kind=kind,
+        events=parsed,
+        context=context,
+        schema_version=_optional_scalar_text(document.get("schemaVersion")),
+        creation_date=_optional_scalar_text(document.get("creationDate")),
+        document_id=_optional_scalar_text(document.get("id")),
+    )
+
+
+def parse_event(event: Any, *, context: JsonLdContext | None = None, path: str = "") -> EpcisEvent:
+    """Validate one event object (as found in an ``eventList``) and hash it.
+
+    ``context`` is the ``@context`` of its document (``None``: plain JSON, read with the EPCIS
+    2.0 context); ``path`` prefixes the JSON paths in error messages.
+    """
+    _check_nesting(event, path)
+    return _parse_event(event, context, path)
+
+
+def _parse_event(event: Any, context: JsonLdContext | None, path: str) -> EpcisEvent:
+    if not isinstance(event, Mapping):
+        _fail(path, f"an event must be a JSON object, got {_json_type(event)}")
+    raw = {k: v for k, v in event.items() if k != "@context"}
+    event_type = _required_text(raw, "type", path)
+    event_time, occurred_at = _date_time(raw, "eventTime", path)
+    offset_text, offset = _time_zone_offset(raw, path, event_time)
+    action = _optional_text(raw, "action", path)
+    if action is not None and action not in _ACTIONS:
+        _fail(_join(path, "action"), f"must be ADD, OBSERVE or DELETE, got {action!r}")
+    event_id = _optional_text(raw, "eventID", path)
+    biz_step = _vocabulary(raw, "bizStep", path, Vocabulary.BIZ_STEP)
+    disposition = _vocabulary(raw, "disposition", path, Vocabulary.DISPOSITION)
+    biz_transactions = _biz_transactions(raw, path)
+    read_point = _location(raw, "readPoint", path)
+    biz_location = _location(raw, "bizLocation", path)
+    error_declaration = _error_declaration(raw, path)
+    # Hash last: only an event that passed validation is worth the JSON-LD work.
+    try:
+        digest: str | None = event_hash(raw, context)
+        hash_error = None
+    except EventHashError as exc:
+        digest, hash_error = None, exc.reason
+    return EpcisEvent(
+        path=path,
+        type=event_type,
+        event_id=event_id,
+        event_time=event_time.astimezone(offset),
+        occurred_at=occurred_at,
+        time_zone_offset=offset_text,
+        action=action,
+        biz_step=biz_step,
+        disposition=disposition,
+        biz_transactions=biz_transactions,
+        read_point=read_point,
+        biz_location=biz_location,
+        error_declaration=error_declaration,
+        event_hash=digest,
+        hash_error=hash_error,
+        raw=MappingProxyType(raw),
+    )
+
+
+def parse_date_time(value: str, *, path: str = "") -> datetime:
+    """An ``xsd:dateTimeStamp`` as an aware datetime (fractions beyond microseconds dropped).
+
+    Raises :class:`~oracles.errors.EpcisDocumentError` naming ``path`` when the value is not
+    such a timestamp, in particular when it has no time zone.
+    """
+    match = _DATE_TIME.fullmatch(value)
+    if match is None:
+        _fail(path, f"{value!r} is not an ISO 8601 date-time such as 2024-03-01T09:30:00.000+01:00")
+    if match["zone"] is None:
+        _fail(path, f"{value!r} has no time zone; EPCIS requires an offset such as Z or +01:00")
+    zone = UTC if match["zone"] in ("Z", "z") else _offset_zone(match["zone"], path)
+    micros = int((match["frac"] or "0")[:6].ljust(6, "0"))
+    try:
+        year, month, day = (int(part) for part in match["date"].split("-"))
+        return datetime(year, month, day, int(match["h"]), int(match["m"]), int(match["s"]), micros, tzinfo=zone)
+    except ValueError as exc:
+        _fail(path, f"{value!r} is not a valid date-time: {exc}")
+
+
+def utc_seconds(moment: datetime) -> int:
+    """Whole UTC seconds since the epoch (floored, also before 1970), the chain's time unit."""
+    return (moment - _EPOCH) // timedelta(seconds=1)
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+
+def _decode(data: bytes | bytearray | str, max_bytes: int) -> Any:
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if size > max_bytes:
+        raise DocumentTooLarge(size, max_bytes)
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise MalformedJson(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    else:
+        text = data
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > MAX_NESTING:
+        raise MalformedJson(f"nested deeper than {MAX_NESTING} levels")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(exc.msg, line=exc.lineno, column=exc.colno) from exc
+
+
+def _check_nesting(value: Any, path: str) -> None:
+    """Iteratively (never recursing) refuse objects nested deeper than :data:`MAX_NESTING`."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > MAX_NESTING:
+            _fail(path, f"nested deeper than {MAX_NESTING} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise MalformedJson(f"{name} is not a JSON value")
+
+
+def _locate_events(document: Mapping[str, Any]) -> tuple[DocumentKind, Sequence[Any], str]:
+    doc_type = document.get("type")
+    if doc_type is not None and not isinstance(doc_type, str):
+        _fail("type", f"must be a string, got {_json_type(doc_type)}")
+    if doc_type == DocumentKind.EPCIS_DOCUMENT:
+        body = _object(document.get("epcisBody"), "epcisBody")
+        return DocumentKind.EPCIS_DOCUMENT, _list(body.get("eventList"), "epcisBody.eventList"), "epcisBody.eventList"
+    if doc_type == DocumentKind.QUERY_DOCUMENT:
+        base = "epcisBody.queryResults.resultsBody"
+        body = _object(document.get("epcisBody"), "epcisBody")
+        results = _object(body.get("queryResults"), "epcisBody.queryResults")
+        results_body = _object(results.get("resultsBody"), base)
+        return (
+            DocumentKind.QUERY_DOCUMENT,
+            _list(results_body.get("eventList"), f"{base}.eventList"),
+            f"{base}.eventList",
+        )
+    if doc_type in EVENT_TYPES:
+        return DocumentKind.SINGLE_EVENT, (), ""
+    expected = "EPCISDocument, EPCISQueryDocument or an EPCIS event type"
+    if doc_type is None:
+        _fail("type", f"missing; expected {expected}")
+    _fail("type", f"unsupported document type {doc_type!r}; expected {expected}")
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _fail(path: str, reason: str) -> NoReturn:
+    raise EpcisDocumentError(path, reason)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _object(value: Any, path: str) -> Mapping[str, Any]:
+    if value is None:
+        _fail(path, "missing")
+    if not isinstance(value, Mapping):
+        _fail(path, f"must be an object, got {_json_type(value)}")
+    return value
+
+
+def _list(value: Any, path: str) -> Sequence[Any]:
+    if value is None:
+        _fail(path, "missing")
+    if not isinstance(value, list):
+        _fail(path, f"must be an array, got {_json_type(value)}")
+    return value
+
+
+def _context(value: Any, path: str) -> JsonLdContext | None:
+    if value is None or isinstance(value, str | Mapping | list):
+        return value
+    _fail(path, f"must be a URL, an object or an array, got {_json_type(value)}")
+
+
+def _required_text(event: Mapping[str, Any], key: str, path: str) -> str:
+    value = _optional_text(event, key, path)
+    if value is None:
+        _fail(_join(path, key), "missing")
+    return value
+
+
+def _optional_text(event: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        _fail(_join(path, key), f"must be a string, got {_json_type(value)}")
+    if not value.strip():
+        _fail(_join(path, key), "must not be empty")
+    return value
+
+
+def _optional_scalar_text(value: Any) -> str | None:
+    """Header fields are informational only: keep them as text, never refuse a document for them."""
+    if value is None or isinstance(value, Mapping | list):
+        return None
+    return str(value)
+
+
+def _offset_zone(text: str, path: str) -> timezone:
+    match = _OFFSET.fullmatch(text)
+    if match is None:
+        _fail(path, f"{text!r} is not a time zone offset such as +01:00 or -06:00")
+    hours, minutes = int(match["h"]), int(match["m"])
+    if minutes >= 60 or (hours, minutes) > (14, 0):
+        _fail(path, f"{text!r} is out of range (-14:00 to +14:00)")
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if match["sign"] == "-" else delta)
+
+
+def _date_time(event: Mapping[str, Any], key: str, path: str) -> tuple[datetime, int]:
+    text = _required_text(event, key, path)
+    moment = parse_date_time(text, path=_join(path, key))
+    return moment, utc_seconds(moment)
+
+
+def _time_zone_offset(event: Mapping[str, Any], path: str, event_time: datetime) -> tuple[str, timezone]:
+    """``eventTimeZoneOffset`` as written, or the offset of ``eventTime`` when it is absent."""
+    text = _optional_text(event, "eventTimeZoneOffset", path)
+    if text is None:
+        delta = event_time.utcoffset() or timedelta(0)
+        sign = "-" if delta < timedelta(0) else "+"
+        minutes = abs(delta) // timedelta(minutes=1)
+        return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}", timezone(delta)
+    return text, _offset_zone(text, _join(path, "eventTimeZoneOffset"))
+
+
+def _vocabulary(event: Mapping[str, Any], key: str, path: str, vocabulary: Vocabulary) -> str | None:
+    value = _optional_text(event, key, path)
+    return None if value is None else bare_word(value.strip(), vocabulary)
+
+
+def _biz_transactions(event: Mapping[str, Any], path: str) -> tuple[BizTransaction, ...]:
+    value = event.get("bizTransactionList")
+    if value is None:
+        return ()
+    list_path = _join(path, "bizTransactionList")
+    entries = []
+    for i, entry in enumerate(_list(value, list_path)):
+        entry_path = f"{list_path}[{i}]"
+        entry = _object(entry, entry_path)
+        kind = _optional_text(entry, "type", entry_path)
+        entries.append(
+            BizTransaction(
+                type=None if kind is None else bare_word(kind.strip(), Vocabulary.BIZ_TRANSACTION_TYPE),
+                value=_required_text(entry, "bizTransaction", entry_path),
+            )
+        )
+    return tuple(entries)
+
+
+def _location(event: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    location = _object(value, _join(path, key))
+    return _required_text(location, "id", _join(path, key))
+
+
+def _error_declaration(event: Mapping[str, Any], path: str) -> ErrorDeclaration | None:
+    value = event.get("errorDeclaration")
+    if value is None:
+        return None
+    decl_path = _join(path, "errorDeclaration")
+    declaration = _object(value, decl_path)
+    declared, declared_at = _date_time(declaration, "declarationTime", decl_path)
+    reason = _optional_text(declaration, "reason", decl_path)
+    corrective: list[str] = []
+    ids = declaration.get("correctiveEventIDs")
+    if ids is not None:
+        ids_path = _join(decl_path, "correctiveEventIDs")
+        for i, item in enumerate(_list(ids, ids_path)):
+            if not isinstance(item, str) or not item.strip():
+                _fail(f"{ids_path}[{i}]", "must be a non-empty string")
+            corrective.append(item)
+    return ErrorDeclaration(
+        declaration_time=declared,
+        declared_at=declared_at,
+        reason=None if reason is None else bare_word(reason.strip(), Vocabulary.ERROR_REASON),
+        corrective_event_ids=tuple(corrective),
+    )

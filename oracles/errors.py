@@ -1,0 +1,84 @@
+"""Errors of the oracles package: one root, typed subclasses that keep their context.
+
+``OracleError`` is the only root here (``ledger.errors.LedgerError`` is the ledger's own and
+is deliberately not a base): the API maps each family to one HTTP answer in one place.
+
+- ``InvalidEpcis`` and its subclasses: the caller sent something that is not an acceptable
+  EPCIS 2.0 document (HTTP 400/413/422). Each carries a machine ``code`` and what failed.
+- ``EventHashError``: the GS1 event hash could not be computed for an otherwise valid event.
+- ``InvalidEventHash``: a string is not a SHA-256 ``ni:///`` event hash (cannot become bytes32).
+- ``SimulationError``: a simulator scenario is inconsistent (a programming error in a caller).
+"""
+
+from __future__ import annotations
+
+
+class OracleError(Exception):
+    """Root of every error raised by ``oracles``."""
+
+
+class InvalidEpcis(OracleError):
+    """The input is not an acceptable EPCIS 2.0 document; ``code`` names the kind of problem."""
+
+    code = "invalid_epcis"
+
+
+class DocumentTooLarge(InvalidEpcis):
+    """The raw document is bigger than the configured limit; it was not parsed at all."""
+
+    code = "document_too_large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"document is {size} bytes, over the limit of {limit} bytes")
+
+
+class MalformedJson(InvalidEpcis):
+    """The input is not JSON (or not UTF-8); ``line`` and ``column`` point at the fault when known."""
+
+    code = "malformed_json"
+
+    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        self.column = column
+        where = f" at line {line} column {column}" if line is not None else ""
+        super().__init__(f"malformed JSON{where}: {reason}")
+
+
+class EpcisDocumentError(InvalidEpcis):
+    """A field is missing or invalid. ``path`` is the JSON path of the field, e.g.
+    ``epcisBody.eventList[2].eventTime`` (empty for the document itself)."""
+
+    code = "invalid_document"
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path or 'document'}: {reason}")
+
+
+class EventHashError(OracleError):
+    """The GS1 event hash of an event could not be computed (``reason`` says why)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"cannot compute the EPCIS event hash: {reason}")
+
+
+class InvalidEventHash(OracleError):
+    """``value`` is not a SHA-256 EPCIS event hash of the form ``ni:///sha-256;<64 hex>?ver=CBV2.0``."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"not a SHA-256 event hash ({reason}): {value[:120]!r}")
+
+
+class SimulationError(OracleError):
+    """A simulated scenario is inconsistent, e.g. a deliver-by before the ship-by."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
