@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
+
 from ledger import compiler, paths
+from ledger.accounts import dev_accounts
 from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import deploy, enrol_dev_members, record_path_for, verify
+from ledger.deploy import deploy, enrol_dev_members, load_record, record_path_for, verify
 from ledger.devnet import Devnet
-from ledger.errors import LedgerError
-from ledger.keys import load_keystore
+from ledger.errors import DeploymentMissing, LedgerError
+from ledger.keys import PASSWORD_ENV, load_keystore, write_keystore
+from ledger.model.common import OracleKind
+from oracles.epcis import DEFAULT_MAX_BYTES
+from oracles.errors import OracleError
 
 
 def _build(args: argparse.Namespace) -> compiler.BuildResult:
@@ -110,6 +117,87 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _addresses(chain: Chain) -> dict[str, str]:
+    record_path = record_path_for(paths.deployments_dir(), chain.chain_id)
+    record = load_record(record_path)
+    if record is None:
+        raise DeploymentMissing(chain.chain_id, str(record_path))
+    return {name: str(entry["address"]) for name, entry in record["contracts"].items()}
+
+
+def _key(args: argparse.Namespace) -> LocalAccount:
+    if not args.keystore:
+        raise LedgerError("a service signs with its own key: pass --keystore FILE (password in SCF_KEYSTORE_PASSWORD)")
+    return load_keystore(Path(args.keystore))
+
+
+def cmd_keys_export_dev(args: argparse.Namespace) -> int:
+    """A dev account's key, encrypted: so that services on the devnet start as they would anywhere."""
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        raise LedgerError(f"set {PASSWORD_ENV} to the password the keystore is encrypted with")
+    account = dev_accounts()[args.role]
+    path = write_keystore(account, Path(args.out), password)
+    print(f"{args.role} {account.address} -> {path}")
+    return 0
+
+
+def cmd_oracle_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.aggregator_client import HttpAggregator
+    from api.oracle_app import create_oracle_app
+    from oracles.capture import CaptureService
+    from oracles.store import open_database
+    from oracles.witness import Witness
+
+    build = _build(args)
+    chain = _connect(args, build)
+    addresses = _addresses(chain)
+    key = _key(args)
+    kind = OracleKind[args.kind.upper()]
+    witness = Witness(
+        chain,
+        build,
+        escrow=addresses["TradeEscrow"],
+        membership=addresses["Membership"],
+        key=key,
+        kind=kind,
+        max_age=args.max_age,
+    )
+    db = args.db or f"sqlite:///{paths.devnet_run_dir() / f'oracle-{args.kind}-{args.port}.db'}"
+    service = CaptureService(witness, HttpAggregator.at(args.aggregator), open_database(db), max_bytes=args.max_bytes)
+    state = "active" if witness.is_active() else "NOT ACTIVE on chain (captures are refused until it is)"
+    print(f"{args.kind} oracle {key.address} ({state}) on http://{args.host}:{args.port}; aggregator {args.aggregator}")
+    uvicorn.run(create_oracle_app(service), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_oracle_aggregate(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.oracle_app import create_aggregator_app
+    from oracles.aggregator import Aggregator
+    from oracles.store import open_database
+
+    build = _build(args)
+    chain = _connect(args, build)
+    addresses = _addresses(chain)
+    relayer = _key(args)
+    db = args.db or f"sqlite:///{paths.devnet_run_dir() / f'aggregator-{args.port}.db'}"
+    aggregator = Aggregator(
+        chain,
+        build,
+        escrow=addresses["TradeEscrow"],
+        membership=addresses["Membership"],
+        relayer=relayer,
+        engine=open_database(db),
+    )
+    print(f"aggregator on http://{args.host}:{args.port}; submits as {relayer.address} to chain {chain.chain_id}")
+    uvicorn.run(create_aggregator_app(aggregator), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="scf", description="scf-ledger: multi-tier supply-chain finance on an EVM chain")
     sub = top.add_subparsers(dest="command", required=True)
@@ -147,6 +235,28 @@ def parser() -> argparse.ArgumentParser:
     dep.add_argument("--keystore", help="deployer's encrypted keystore (password in SCF_KEYSTORE_PASSWORD)")
     dep.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
     dep.set_defaults(func=cmd_deploy)
+
+    keys = sub.add_parser("keys", help="encrypted keystores").add_subparsers(dest="action", required=True)
+    export = keys.add_parser("export-dev", help="write a dev account's key as an encrypted keystore")
+    export.add_argument("role", help="dev account role (carrier, inspector, relayer, ...)")
+    export.add_argument("--out", required=True, help="keystore file to write")
+    export.set_defaults(func=cmd_keys_export_dev)
+
+    oracle = sub.add_parser("oracle", help="EPCIS oracle services").add_subparsers(dest="action", required=True)
+    serve = oracle.add_parser("serve", help="run one oracle service (EPCIS 2.0 capture, signed attestations)")
+    serve.add_argument("--kind", required=True, choices=["carrier", "inspector", "customs"])
+    serve.add_argument("--aggregator", default="http://127.0.0.1:8700", help="the aggregator's URL")
+    serve.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest document accepted")
+    serve.add_argument("--max-age", type=int, help="refuse events older than this many seconds (default: the chain's)")
+    aggregate = oracle.add_parser("aggregate", help="run the aggregator: quorum of signatures, then one transaction")
+    for p in (serve, aggregate):
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--keystore", help="the service's encrypted keystore (password in SCF_KEYSTORE_PASSWORD)")
+        p.add_argument("--db", help="SQLAlchemy URL of the service's own database (default: a SQLite file in run/)")
+        p.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
+    serve.set_defaults(func=cmd_oracle_serve)
+    aggregate.set_defaults(func=cmd_oracle_aggregate)
     return top
 
 
@@ -154,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except LedgerError as exc:
+    except (LedgerError, OracleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -29,6 +29,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     );
     bytes32 private constant _ATTESTATION_TYPEHASH =
         keccak256("Attestation(uint256 orderId,uint8 milestone,uint64 occurredAt,bytes32 evidenceHash)");
+    bytes32 private constant _ERROR_DECLARATION_TYPEHASH =
+        keccak256("ErrorDeclaration(bytes32 evidenceHash,bytes32 reasonHash,uint64 declaredAt)");
     bytes32 private constant _SETTLEMENT_TYPEHASH =
         keccak256("Settlement(uint256 orderId,uint256 buyerAmount,uint64 deadline)");
 
@@ -40,6 +42,13 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     uint8 private constant _RESOLVED_EXPIRED = 4;
     uint64 private constant _MAX_WINDOW = 365 days;
 
+    /// @dev What an evidence hash was attested for (milestone NONE: never used). One slot: order
+    ///      ids count up from 1 by one per order and never reach 2^64.
+    struct EvidenceUse {
+        uint64 orderId;
+        Milestone milestone;
+    }
+
     IMembership private immutable _membership;
     ICreditRegistry private immutable _registry;
     IERC20 private immutable _currency;
@@ -50,7 +59,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     mapping(uint256 orderId => bool) private _openAccount;
     mapping(bytes32 poRefHash => uint256 orderId) private _orderIdOfPoRef;
     mapping(address buyer => mapping(uint256 nonce => bool)) private _nonceUsed;
-    mapping(bytes32 evidenceHash => bool) private _evidenceUsed;
+    mapping(bytes32 evidenceHash => EvidenceUse) private _evidence;
     mapping(uint8 kind => uint256) private _thresholds;
     mapping(address token => bool) private _tokenAllowed;
     mapping(address guarantor => uint256) private _poolAvailable;
@@ -148,18 +157,15 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         Order storage order = _existing(orderId);
         Milestone milestone = attestation.milestone;
         uint8 kind = _oracleKindFor(milestone);
-        if (attestation.occurredAt > block.timestamp) {
-            revert TradeEscrowAttestationFromFuture(attestation.occurredAt, block.timestamp);
+        _requireRecent(attestation.occurredAt);
+        if (_evidence[attestation.evidenceHash].milestone != Milestone.NONE) {
+            revert TradeEscrowEvidenceReused(attestation.evidenceHash);
         }
-        uint64 maxAge = _windows.maxAttestationAge;
-        if (block.timestamp - attestation.occurredAt > maxAge) {
-            revert TradeEscrowStaleAttestation(attestation.occurredAt, maxAge, block.timestamp);
-        }
-        if (_evidenceUsed[attestation.evidenceHash]) revert TradeEscrowEvidenceReused(attestation.evidenceHash);
         _checkMilestone(orderId, order, milestone, attestation.occurredAt);
         address[] memory signers = _recoverQuorum(_attestationDigest(attestation), signatures, kind);
 
-        _evidenceUsed[attestation.evidenceHash] = true;
+        // orderId <= _orderCount (the order exists), far below 2^64.
+        _evidence[attestation.evidenceHash] = EvidenceUse(uint64(orderId), milestone);
         if (milestone == Milestone.SHIPPED) {
             order.shippedAt = attestation.occurredAt;
             order.status = Status.SHIPPED;
@@ -233,19 +239,28 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         } else {
             revert TradeEscrowInvalidStatus(orderId, status);
         }
-        Windows memory w = _windows;
-        uint64 answerBy = uint64(block.timestamp) + w.answerWindow;
-        uint64 resolveBy = uint64(block.timestamp) + w.resolveWindow;
-        order.status = Status.DISPUTED;
-        _disputes[orderId] = Dispute({
-            openedAt: uint64(block.timestamp),
-            answerBy: answerBy,
-            resolveBy: resolveBy,
-            answered: false,
-            reasonHash: reasonHash,
-            responseHash: bytes32(0)
-        });
-        emit DisputeOpened(orderId, msg.sender, reasonHash, answerBy, resolveBy);
+        _openDispute(orderId, order, reasonHash);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function contestMilestone(ErrorDeclaration calldata declaration, bytes[] calldata signatures) external {
+        EvidenceUse memory use = _evidence[declaration.evidenceHash];
+        if (use.milestone == Milestone.NONE) revert TradeEscrowEvidenceUnknown(declaration.evidenceHash);
+        _requireRecent(declaration.declaredAt);
+        uint256 orderId = use.orderId;
+        _refuseOpenAccount(orderId);
+        Order storage order = _orders[orderId];
+        Status status = order.status;
+        // No claim window here: an oracle quorum retracting its own evidence outranks a buyer's claim.
+        if (status != Status.SHIPPED && status != Status.DELIVERED && status != Status.INSPECTED) {
+            revert TradeEscrowInvalidStatus(orderId, status);
+        }
+        address[] memory signers =
+            _recoverQuorum(_errorDeclarationDigest(declaration), signatures, _oracleKindFor(use.milestone));
+        emit MilestoneContested(
+            orderId, use.milestone, declaration.evidenceHash, declaration.reasonHash, declaration.declaredAt, signers
+        );
+        _openDispute(orderId, order, declaration.reasonHash);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -422,7 +437,13 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
 
     /// @inheritdoc ITradeEscrow
     function evidenceUsed(bytes32 evidenceHash) external view returns (bool) {
-        return _evidenceUsed[evidenceHash];
+        return _evidence[evidenceHash].milestone != Milestone.NONE;
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function evidenceOf(bytes32 evidenceHash) external view returns (uint256 orderId, Milestone milestone) {
+        EvidenceUse memory use = _evidence[evidenceHash];
+        return (use.orderId, use.milestone);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -488,6 +509,11 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function attestationDigest(Attestation calldata attestation) external view returns (bytes32) {
         return _attestationDigest(attestation);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function errorDeclarationDigest(ErrorDeclaration calldata declaration) external view returns (bytes32) {
+        return _errorDeclarationDigest(declaration);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -562,6 +588,12 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     function _attestationDigest(Attestation calldata a) private view returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(abi.encode(_ATTESTATION_TYPEHASH, a.orderId, uint8(a.milestone), a.occurredAt, a.evidenceHash))
+        );
+    }
+
+    function _errorDeclarationDigest(ErrorDeclaration calldata d) private view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(_ERROR_DECLARATION_TYPEHASH, d.evidenceHash, d.reasonHash, d.declaredAt))
         );
     }
 
@@ -646,6 +678,31 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
             previousAt = order.deliveredAt;
         }
         if (occurredAt < previousAt) revert TradeEscrowMilestoneOutOfSequence(orderId, occurredAt, previousAt);
+    }
+
+    /// @dev A time an oracle reports (an event or a declaration): neither in the future nor older
+    ///      than `maxAttestationAge`.
+    function _requireRecent(uint64 at) private view {
+        if (at > block.timestamp) revert TradeEscrowAttestationFromFuture(at, block.timestamp);
+        uint64 maxAge = _windows.maxAttestationAge;
+        if (block.timestamp - at > maxAge) revert TradeEscrowStaleAttestation(at, maxAge, block.timestamp);
+    }
+
+    /// @dev The dispute starts now, whoever opened it; `DisputeOpened` names the order's buyer.
+    function _openDispute(uint256 orderId, Order storage order, bytes32 reasonHash) private {
+        Windows memory w = _windows;
+        uint64 answerBy = uint64(block.timestamp) + w.answerWindow;
+        uint64 resolveBy = uint64(block.timestamp) + w.resolveWindow;
+        order.status = Status.DISPUTED;
+        _disputes[orderId] = Dispute({
+            openedAt: uint64(block.timestamp),
+            answerBy: answerBy,
+            resolveBy: resolveBy,
+            answered: false,
+            reasonHash: reasonHash,
+            responseHash: bytes32(0)
+        });
+        emit DisputeOpened(orderId, order.terms.buyer, reasonHash, answerBy, resolveBy);
     }
 
     /// @dev An expired dispute (unanswered past answer-by, or past resolve-by) can only be closed

@@ -76,6 +76,11 @@ ATTESTATION_FIELDS = [
     {"name": "occurredAt", "type": "uint64"},
     {"name": "evidenceHash", "type": "bytes32"},
 ]
+ERROR_DECLARATION_FIELDS = [
+    {"name": "evidenceHash", "type": "bytes32"},
+    {"name": "reasonHash", "type": "bytes32"},
+    {"name": "declaredAt", "type": "uint64"},
+]
 SETTLEMENT_FIELDS = [
     {"name": "orderId", "type": "uint256"},
     {"name": "buyerAmount", "type": "uint256"},
@@ -155,6 +160,26 @@ class Attestation:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.order_id, int(self.milestone), self.occurred_at, self.evidence_hash)
+
+
+@dataclass(frozen=True)
+class ErrorDeclaration:
+    """What the oracles sign to declare the event behind an attested milestone erroneous.
+
+    ``evidence_hash`` is the GS1 event hash the milestone was attested with (it names the order
+    and the milestone on chain), ``reason_hash`` the keccak256 of the EPCIS declaration's reason
+    (or of the declaring event's hash), ``declared_at`` its declaration time in UTC seconds.
+    """
+
+    evidence_hash: bytes
+    reason_hash: bytes
+    declared_at: int
+
+    def message(self) -> dict[str, Any]:
+        return {"evidenceHash": self.evidence_hash, "reasonHash": self.reason_hash, "declaredAt": self.declared_at}
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.evidence_hash, self.reason_hash, self.declared_at)
 
 
 @dataclass(frozen=True)
@@ -240,6 +265,9 @@ class TradeEscrowClient:
     def attestation_document(self, attestation: Attestation) -> dict[str, Any]:
         return typed_data.full_message(self.domain, "Attestation", ATTESTATION_FIELDS, attestation.message())
 
+    def error_declaration_document(self, declaration: ErrorDeclaration) -> dict[str, Any]:
+        return typed_data.full_message(self.domain, "ErrorDeclaration", ERROR_DECLARATION_FIELDS, declaration.message())
+
     def settlement_document(self, order_id: int, buyer_amount: int, deadline: int) -> dict[str, Any]:
         message = {"orderId": order_id, "buyerAmount": buyer_amount, "deadline": deadline}
         return typed_data.full_message(self.domain, "Settlement", SETTLEMENT_FIELDS, message)
@@ -252,6 +280,9 @@ class TradeEscrowClient:
 
     def sign_attestation(self, oracle: LocalAccount, attestation: Attestation) -> bytes:
         return typed_data.sign(oracle, self.attestation_document(attestation))
+
+    def sign_error_declaration(self, oracle: LocalAccount, declaration: ErrorDeclaration) -> bytes:
+        return typed_data.sign(oracle, self.error_declaration_document(declaration))
 
     def sign_settlement(self, party: LocalAccount, order_id: int, buyer_amount: int, deadline: int) -> bytes:
         return typed_data.sign(party, self.settlement_document(order_id, buyer_amount, deadline))
@@ -303,6 +334,13 @@ class TradeEscrowClient:
 
     def open_dispute(self, order_id: int, reason_hash: bytes, buyer: LocalAccount) -> TxReceipt:
         return self.chain.transact(self.contract.functions.openDispute(order_id, reason_hash), buyer)
+
+    def contest_milestone(
+        self, declaration: ErrorDeclaration, signatures: list[bytes], sender: LocalAccount
+    ) -> TxReceipt:
+        """Dispute the order whose milestone was attested with ``declaration.evidence_hash``."""
+        fn = self.contract.functions.contestMilestone(declaration.as_tuple(), signatures)
+        return self.chain.transact(fn, sender)
 
     def answer_dispute(self, order_id: int, response_hash: bytes, supplier: LocalAccount) -> TxReceipt:
         return self.chain.transact(self.contract.functions.answerDispute(order_id, response_hash), supplier)
@@ -367,6 +405,11 @@ class TradeEscrowClient:
 
     def order_id_of_po(self, reference: str) -> int:
         return int(self.chain.call(self.contract.functions.orderIdOfPoRef(po_ref_hash(reference))))
+
+    def evidence_of(self, evidence_hash: bytes) -> tuple[int, Milestone] | None:
+        """(order id, milestone) ``evidence_hash`` was attested for; None when it never was."""
+        order_id, milestone = self.chain.call(self.contract.functions.evidenceOf(evidence_hash))
+        return (int(order_id), Milestone(milestone)) if milestone else None
 
     def windows(self) -> Windows:
         return Windows(*self.chain.call(self.contract.functions.windows()))

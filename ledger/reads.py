@@ -63,6 +63,11 @@ class ViewBatch:
         self.chain = chain
 
     def read(self, calls: Sequence[tuple[RawView, tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        raws = self.read_raw(calls)
+        return [view.decode(raw) for (view, _), raw in zip(calls, raws, strict=True)]
+
+    def read_raw(self, calls: Sequence[tuple[RawView, tuple[Any, ...]]]) -> list[bytes]:
+        """The undecoded return data, for callers that need a few words of a large struct."""
         if not calls:
             return []
         provider = self.chain.w3.provider
@@ -88,4 +93,4 @@ class ViewBatch:
                     raws.append(bytes(self.chain.w3.eth.call(req)))  # type: ignore[arg-type]
                 except REVERTS as exc:
                     raise self.chain.errors.decode(revert_data(exc)) from exc
-        return [view.decode(raw) for (view, _), raw in zip(calls, raws, strict=True)]
+        return raws

@@ -13,6 +13,9 @@ its transaction), ``already_attested`` (the chain had this evidence already: ide
 ``waiting`` (the contract wants an earlier milestone first; retried at the next flush),
 ``failed`` (the contract refused it for good; the error is kept), ``withdrawn`` (its
 signers retracted it, by an EPCIS error declaration, before it reached the quorum).
+
+Error declarations about evidence already on chain are gathered the same way, and a quorum
+of the milestone's kind contests the milestone (``declare``).
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from sqlalchemy import Connection, Engine, Update, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Update, bindparam, func, insert, select, update
 
 from ledger.batch import BatchSender, FunctionEncoder, recover_typed_data
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
-from ledger.escrow import Attestation, Milestone, TradeEscrowClient
+from ledger.escrow import Attestation, ErrorDeclaration, Milestone, TradeEscrowClient
 from ledger.model.common import OracleKind
 from ledger.reads import RawView, ViewBatch
-from oracles.store import attestation_signatures, attestations
+from oracles.store import attestation_signatures, attestations, declaration_signatures, declarations
 from oracles.witness import MILESTONE_KIND
 
 #: Contract errors after which the same attestation may succeed later.
@@ -64,6 +67,26 @@ class Rejection(StrEnum):
     NOT_AN_ORACLE = "not_an_oracle"
     WRONG_KIND = "wrong_kind"
     CLOSED = "closed"
+
+
+class DeclarationStatus(StrEnum):
+    WITHDRAWN = "withdrawn"  # the oracle's signature left a pending attestation
+    NOT_SIGNED = "not_signed"  # the attestation is pending, but this oracle never signed it
+    COLLECTING = "collecting"  # on chain already: declarations gathered toward a contest
+    CONTESTED = "contested"  # the quorum's contestMilestone put the order in dispute
+    FAILED = "failed"  # the contract refused the contest (e.g. the order is closed)
+    UNKNOWN_EVIDENCE = "unknown_evidence"  # neither pending here nor on chain
+    REJECTED = "rejected"  # bad signature, or not an active oracle of the kind
+
+
+@dataclass(frozen=True)
+class DeclarationReceipt:
+    status: DeclarationStatus
+    detail: str = ""
+    signers: int = 0
+    threshold: int = 0
+    tx_hash: str | None = None
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,8 @@ class Aggregator:
         self._is_oracle = RawView.of(membership, build["Membership"].abi, "isOracle")
         self._threshold = RawView.of(self.escrow.address, build["TradeEscrow"].abi, "threshold")
         self._attest = FunctionEncoder(self.escrow.contract, "attest")
+        self._contest_fn = FunctionEncoder(self.escrow.contract, "contestMilestone")
+        self._evidence = RawView.of(self.escrow.address, build["TradeEscrow"].abi, "evidenceOf")
         self._sender = BatchSender(chain, raise_on_failure=False)
         self._lock = threading.Lock()
 
@@ -138,31 +163,123 @@ class Aggregator:
         with self._lock:
             return self._flush()
 
-    def withdraw(self, evidence_hash: bytes, oracle: str) -> list[str]:
-        """``oracle`` retracts its signatures on ``evidence_hash`` (an EPCIS error declaration).
+    def declare(self, declaration: ErrorDeclaration, oracle: str, signature: bytes) -> DeclarationReceipt:
+        """``oracle`` declares the event behind ``declaration.evidence_hash`` erroneous.
 
-        Attestations it leaves below their quorum, not yet submitted, become ``withdrawn``.
-        Returns the keys of the attestations that changed.
+        While attestations with that evidence are still open, this withdraws the oracle's own
+        signature from them (those left below their quorum become ``withdrawn``). Once the
+        evidence is on chain, declarations are gathered like attestations and a quorum of
+        the milestone's kind contests it (``contestMilestone``: the order goes to dispute).
         """
+        with self._lock:
+            document = self.escrow.error_declaration_document(declaration)
+            recovered = recover_typed_data(document, signature)
+            if recovered is None or recovered != oracle:
+                detail = "the signature recovers to no address" if recovered is None else f"signed by {recovered}"
+                return DeclarationReceipt(DeclarationStatus.REJECTED, detail)
+            evidence = "0x" + declaration.evidence_hash.hex()
+            with self.engine.connect() as db:
+                open_rows = db.execute(
+                    select(attestations).where(
+                        attestations.c.evidence_hash == evidence, attestations.c.status.in_([str(s) for s in OPEN])
+                    )
+                ).all()
+            if open_rows:
+                return self._withdraw(open_rows, oracle)
+            order_id, milestone = self._evidence_of(declaration.evidence_hash)
+            if not order_id:
+                return DeclarationReceipt(DeclarationStatus.UNKNOWN_EVIDENCE, f"{evidence} was never attested")
+            kind = int(MILESTONE_KIND[Milestone(milestone)])
+            if not self._active({(oracle, kind)})[(oracle, kind)]:
+                return DeclarationReceipt(
+                    DeclarationStatus.REJECTED, f"{oracle} is not an active {OracleKind(kind).name.lower()} oracle"
+                )
+            return self._contest(declaration, oracle, signature, order_id, kind)
+
+    def _withdraw(self, rows: Sequence[Row[Any]], oracle: str) -> DeclarationReceipt:
         changed: list[str] = []
-        with self._lock, self.engine.begin() as db:
-            rows = db.execute(
-                select(attestations).where(attestations.c.evidence_hash == "0x" + evidence_hash.hex())
-            ).all()
+        with self.engine.begin() as db:
             for row in rows:
-                if Status(row.status) not in OPEN:
-                    continue
                 result = db.execute(
                     update(attestation_signatures)
-                    .where(attestation_signatures.c.key == row.key, attestation_signatures.c.oracle == oracle)
+                    .where(
+                        attestation_signatures.c.key == row.key,
+                        attestation_signatures.c.oracle == oracle,
+                        attestation_signatures.c.withdrawn.is_(False),
+                    )
                     .values(withdrawn=True)
                 )
-                if result.rowcount:
-                    changed.append(row.key)
-                    remaining = self._signature_count(db, row.key)
-                    if remaining < self._thresholds([row.kind])[row.kind]:
-                        db.execute(self._set(row.key, Status.WITHDRAWN, error=f"withdrawn by {oracle}"))
-        return changed
+                if not result.rowcount:
+                    continue
+                changed.append(row.key)
+                if self._signature_count(db, row.key) < self._thresholds([row.kind])[row.kind]:
+                    db.execute(self._set(row.key, Status.WITHDRAWN, error=f"withdrawn by {oracle}"))
+        if not changed:
+            return DeclarationReceipt(DeclarationStatus.NOT_SIGNED, f"{oracle} had not signed the pending attestation")
+        return DeclarationReceipt(DeclarationStatus.WITHDRAWN, f"{oracle}'s signature withdrawn", keys=tuple(changed))
+
+    def _contest(
+        self, declaration: ErrorDeclaration, oracle: str, signature: bytes, order_id: int, kind: int
+    ) -> DeclarationReceipt:
+        key = (
+            "0x"
+            + keccak(
+                declaration.evidence_hash + declaration.reason_hash + declaration.declared_at.to_bytes(8, "big")
+            ).hex()
+        )
+        threshold = self._thresholds([kind])[kind]
+        with self.engine.begin() as db:
+            row = db.execute(select(declarations).where(declarations.c.key == key)).first()
+            if row is None:
+                db.execute(
+                    insert(declarations).values(
+                        key=key,
+                        evidence_hash="0x" + declaration.evidence_hash.hex(),
+                        reason_hash="0x" + declaration.reason_hash.hex(),
+                        declared_at=declaration.declared_at,
+                        kind=kind,
+                        order_id=order_id,
+                        status=DeclarationStatus.COLLECTING,
+                    )
+                )
+            elif row.status != DeclarationStatus.COLLECTING:
+                return DeclarationReceipt(DeclarationStatus(row.status), row.error or "", tx_hash=row.tx_hash)
+            have = db.execute(
+                select(declaration_signatures.c.oracle).where(
+                    declaration_signatures.c.key == key, declaration_signatures.c.oracle == oracle
+                )
+            ).first()
+            if have is None:
+                db.execute(insert(declaration_signatures).values(key=key, oracle=oracle, signature=signature))
+            signed = sorted(
+                (r.oracle, bytes(r.signature))
+                for r in db.execute(select(declaration_signatures).where(declaration_signatures.c.key == key))
+            )
+        if len(signed) < threshold:
+            return DeclarationReceipt(
+                DeclarationStatus.COLLECTING,
+                f"{len(signed)} of {threshold} signatures",
+                signers=len(signed),
+                threshold=threshold,
+            )
+        call = self._contest_fn.call(self.relayer, declaration.as_tuple(), [sig for _, sig in signed], label=key)
+        result = self._sender.send([call])
+        if result.failures:
+            status, error, tx_hash = DeclarationStatus.FAILED, str(result.failures[0]), None
+        else:
+            status, error, tx_hash = DeclarationStatus.CONTESTED, None, result.tx_hashes[0]
+        with self.engine.begin() as db:
+            db.execute(
+                update(declarations)
+                .where(declarations.c.key == key)
+                .values(status=status, tx_hash=tx_hash, error=error)
+            )
+        detail = f"order {order_id} disputed" if error is None else error
+        return DeclarationReceipt(status, detail, signers=len(signed), threshold=threshold, tx_hash=tx_hash)
+
+    def _evidence_of(self, evidence_hash: bytes) -> tuple[int, int]:
+        order_id, milestone = self._reads.read([(self._evidence, (evidence_hash,))])[0]
+        return int(order_id), int(milestone)
 
     def status(self, key: str) -> Receipt | None:
         with self.engine.connect() as db:
@@ -182,102 +299,130 @@ class Aggregator:
     # -- internals ------------------------------------------------------------------------
 
     def _collect(self, submissions: Sequence[Submission]) -> list[Receipt]:
-        kinds = {int(MILESTONE_KIND.get(Milestone(s.attestation.milestone), OracleKind.NONE)) for s in submissions}
-        thresholds = self._thresholds(sorted(kinds - {int(OracleKind.NONE)}))
-        checked: list[tuple[Submission, str, int, str | None]] = []
-        for s in submissions:
-            kind = int(MILESTONE_KIND.get(Milestone(s.attestation.milestone), OracleKind.NONE))
-            document = self.escrow.attestation_document(s.attestation)
-            recovered = recover_typed_data(document, s.signature)
-            checked.append((s, attestation_key(s.attestation), kind, recovered))
-        active = self._active({(r, k) for _, _, k, r in checked if r is not None and k})
-        receipts: list[Receipt] = []
+        """Verify every signature, then keep the good ones with a handful of set-based statements
+        (a document brings hundreds: one statement per row would cost more than the chain)."""
+        kind_of = [int(MILESTONE_KIND.get(Milestone(s.attestation.milestone), OracleKind.NONE)) for s in submissions]
+        thresholds = self._thresholds(sorted(set(kind_of) - {int(OracleKind.NONE)}))
+        keys = [attestation_key(s.attestation) for s in submissions]
+        recovered = [
+            recover_typed_data(self.escrow.attestation_document(s.attestation), s.signature) for s in submissions
+        ]
+        active = self._active({(r, k) for r, k in zip(recovered, kind_of, strict=True) if r is not None and k})
+        rejected: dict[int, Receipt] = {}
+        good: dict[int, str] = {}  # index -> signer
+        for i, (s, key, kind, signer) in enumerate(zip(submissions, keys, kind_of, recovered, strict=True)):
+            threshold = thresholds.get(kind, 0)
+            if not kind:
+                detail = f"milestone {s.attestation.milestone} has no oracle kind"
+                rejected[i] = Receipt(key, None, 0, 0, Rejection.WRONG_KIND, detail)
+            elif signer is None:
+                detail = "the signature recovers to no address"
+                rejected[i] = Receipt(key, None, 0, threshold, Rejection.BAD_SIGNATURE, detail)
+            elif signer != s.oracle:
+                detail = f"signed by {signer}, not by {s.oracle}"
+                rejected[i] = Receipt(key, None, 0, threshold, Rejection.SIGNER_MISMATCH, detail)
+            elif not active[(signer, kind)]:
+                detail = f"{signer} is not an active {OracleKind(kind).name.lower()} oracle on chain"
+                rejected[i] = Receipt(key, None, 0, threshold, Rejection.NOT_AN_ORACLE, detail)
+            else:
+                good[i] = signer
+        wanted = sorted({keys[i] for i in good})
         now = int(time.time())
         with self.engine.begin() as db:
-            for s, key, kind, recovered in checked:
-                threshold = thresholds.get(kind, 0)
-                if not kind:
-                    receipts.append(
-                        Receipt(
-                            key,
-                            None,
-                            0,
-                            0,
-                            Rejection.WRONG_KIND,
-                            f"milestone {s.attestation.milestone} has no oracle kind",
-                        )
+            status = {
+                row.key: Status(row.status)
+                for row in db.execute(
+                    select(attestations.c.key, attestations.c.status).where(attestations.c.key.in_(wanted))
+                )
+            }
+            fresh: dict[str, dict[str, Any]] = {}
+            for i in good:
+                key, a = keys[i], submissions[i].attestation
+                if key not in status and key not in fresh:
+                    fresh[key] = {
+                        "key": key,
+                        "order_id": a.order_id,
+                        "milestone": int(a.milestone),
+                        "occurred_at": a.occurred_at,
+                        "evidence_hash": "0x" + a.evidence_hash.hex(),
+                        "kind": kind_of[i],
+                        "status": Status.COLLECTING,
+                        "tx_hash": None,
+                        "error": None,
+                        "updated_at": now,
+                    }
+            if fresh:
+                db.execute(insert(attestations), list(fresh.values()))
+                status.update(dict.fromkeys(fresh, Status.COLLECTING))
+            open_keys = [k for k in wanted if status[k] in OPEN]
+            have = {
+                (row.key, row.oracle)
+                for row in db.execute(
+                    select(attestation_signatures.c.key, attestation_signatures.c.oracle).where(
+                        attestation_signatures.c.key.in_(open_keys)
                     )
-                    continue
-                if recovered is None:
-                    receipts.append(
-                        Receipt(
-                            key, None, 0, threshold, Rejection.BAD_SIGNATURE, "the signature recovers to no address"
-                        )
-                    )
-                    continue
-                if recovered != s.oracle:
-                    detail = f"signed by {recovered}, not by {s.oracle}"
-                    receipts.append(Receipt(key, None, 0, threshold, Rejection.SIGNER_MISMATCH, detail))
-                    continue
-                if not active[(recovered, kind)]:
-                    detail = f"{recovered} is not an active {OracleKind(kind).name.lower()} oracle on chain"
-                    receipts.append(Receipt(key, None, 0, threshold, Rejection.NOT_AN_ORACLE, detail))
-                    continue
-                row = db.execute(select(attestations).where(attestations.c.key == key)).first()
-                if row is None:
-                    a = s.attestation
-                    db.execute(
-                        insert(attestations).values(
-                            key=key,
-                            order_id=a.order_id,
-                            milestone=int(a.milestone),
-                            occurred_at=a.occurred_at,
-                            evidence_hash="0x" + a.evidence_hash.hex(),
-                            kind=kind,
-                            status=Status.COLLECTING,
-                            updated_at=now,
-                        )
-                    )
-                    status = Status.COLLECTING
-                else:
-                    status = Status(row.status)
-                if status in OPEN:
-                    have = db.execute(
-                        select(attestation_signatures.c.oracle).where(
-                            attestation_signatures.c.key == key, attestation_signatures.c.oracle == recovered
-                        )
-                    ).first()
-                    if have is None:
-                        db.execute(
-                            insert(attestation_signatures).values(key=key, oracle=recovered, signature=s.signature)
-                        )
-                    signers = self._signature_count(db, key)
-                    if status == Status.COLLECTING and signers >= threshold:
-                        status = Status.READY
-                        db.execute(self._set(key, status))
-                else:
-                    signers = self._signature_count(db, key)
-                receipts.append(Receipt(key, status, signers, threshold))
-        return receipts
+                )
+            }
+            new_signatures: dict[tuple[str, str], bytes] = {}
+            for i, signer in good.items():
+                pair = (keys[i], signer)
+                if status[keys[i]] in OPEN and pair not in have:
+                    new_signatures.setdefault(pair, submissions[i].signature)
+            if new_signatures:
+                db.execute(
+                    insert(attestation_signatures),
+                    [
+                        {"key": k, "oracle": o, "signature": sig, "withdrawn": False}
+                        for (k, o), sig in new_signatures.items()
+                    ],
+                )
+            counts = self._signature_counts(db, wanted)
+            kind_by_key = {keys[i]: kind_of[i] for i in good}
+            ready = [
+                k
+                for k in open_keys
+                if status[k] == Status.COLLECTING and counts.get(k, 0) >= thresholds[kind_by_key[k]]
+            ]
+            if ready:
+                db.execute(
+                    update(attestations)
+                    .where(attestations.c.key.in_(ready))
+                    .values(status=Status.READY, updated_at=now)
+                )
+                status.update(dict.fromkeys(ready, Status.READY))
+        return [
+            rejected[i]
+            if i in rejected
+            else Receipt(keys[i], status[keys[i]], counts.get(keys[i], 0), thresholds[kind_of[i]])
+            for i in range(len(submissions))
+        ]
 
     def _flush(self) -> dict[str, Receipt]:
+        """Submit what is ready; again while a submission unblocks an attestation that waited
+        for it (a DELIVERED behind its SHIPPED: a batch's gas estimates run before either is mined)."""
+        outcome: dict[str, Receipt] = {}
+        for _ in range(len(Milestone) + 1):
+            round_ = self._flush_once()
+            outcome.update(round_)
+            statuses = {r.status for r in round_.values()}
+            if Status.SUBMITTED not in statuses or Status.WAITING not in statuses:
+                break
+        return outcome
+
+    def _flush_once(self) -> dict[str, Receipt]:
         with self.engine.connect() as db:
             rows = db.execute(
                 select(attestations)
                 .where(attestations.c.status.in_([Status.READY, Status.WAITING]))
                 .order_by(attestations.c.order_id, attestations.c.milestone)
             ).all()
-            signatures = {
-                row.key: [
-                    (r.oracle, r.signature)
-                    for r in db.execute(
-                        select(attestation_signatures).where(
-                            attestation_signatures.c.key == row.key, attestation_signatures.c.withdrawn.is_(False)
-                        )
-                    )
-                ]
-                for row in rows
-            }
+            signatures: dict[str, list[tuple[str, bytes]]] = {row.key: [] for row in rows}
+            for sig in db.execute(
+                select(attestation_signatures).where(
+                    attestation_signatures.c.key.in_(list(signatures)), attestation_signatures.c.withdrawn.is_(False)
+                )
+            ):
+                signatures[sig.key].append((sig.oracle, bytes(sig.signature)))
         if not rows:
             return {}
         calls = []
@@ -290,25 +435,30 @@ class Aggregator:
         result = self._sender.send(calls)
         failures = {f.index: f for f in result.failures}
         outcome: dict[str, Receipt] = {}
-        with self.engine.begin() as db:
-            for i, row in enumerate(rows):
-                failure = failures.get(i)
-                tx_hash: str | None
-                error: str | None
-                if failure is None:
-                    status, tx_hash, error = Status.SUBMITTED, result.tx_hashes[i], None
+        changes: list[dict[str, Any]] = []
+        now = int(time.time())
+        for i, row in enumerate(rows):
+            failure = failures.get(i)
+            tx_hash: str | None = result.tx_hashes[i] if i < len(result.tx_hashes) else None
+            error: str | None = None
+            status = Status.SUBMITTED
+            if failure is not None:
+                error = str(failure)
+                if failure.error_name in RETRYABLE:
+                    status = Status.WAITING
+                elif failure.error_name in ALREADY:
+                    status = Status.ALREADY_ATTESTED
                 else:
-                    name = failure.error_name
-                    error = str(failure)
-                    tx_hash = result.tx_hashes[i] if i < len(result.tx_hashes) else None
-                    if name in RETRYABLE:
-                        status = Status.WAITING
-                    elif name in ALREADY:
-                        status = Status.ALREADY_ATTESTED
-                    else:
-                        status = Status.FAILED
-                db.execute(self._set(row.key, status, tx_hash=tx_hash, error=error))
-                outcome[row.key] = Receipt(row.key, status, len(signatures[row.key]), 0, tx_hash=tx_hash, error=error)
+                    status = Status.FAILED
+            changes.append({"k": row.key, "s": str(status), "t": tx_hash, "e": error, "u": now})
+            outcome[row.key] = Receipt(row.key, status, len(signatures[row.key]), 0, tx_hash=tx_hash, error=error)
+        with self.engine.begin() as db:
+            db.execute(
+                update(attestations)
+                .where(attestations.c.key == bindparam("k"))
+                .values(status=bindparam("s"), tx_hash=bindparam("t"), error=bindparam("e"), updated_at=bindparam("u")),
+                changes,
+            )
         return outcome
 
     def _refresh(self, receipt: Receipt, submitted: dict[str, Receipt]) -> Receipt:
@@ -327,6 +477,15 @@ class Aggregator:
         ordered = sorted(pairs)
         answers = self._reads.read([(self._is_oracle, pair) for pair in ordered])
         return {pair: bool(a[0]) for pair, a in zip(ordered, answers, strict=True)}
+
+    @staticmethod
+    def _signature_counts(db: Connection, keys: Sequence[str]) -> dict[str, int]:
+        rows = db.execute(
+            select(attestation_signatures.c.key, func.count())
+            .where(attestation_signatures.c.key.in_(list(keys)), attestation_signatures.c.withdrawn.is_(False))
+            .group_by(attestation_signatures.c.key)
+        )
+        return {key: int(count) for key, count in rows}
 
     @staticmethod
     def _signature_count(db: Connection, key: str) -> int:

@@ -8,8 +8,10 @@ from the record (idempotent); if part of it failed for a passing reason (the agg
 not answer), capturing it again retries exactly that part. An event this oracle signed
 before, in whatever document, is not signed again: it is reported as a ``duplicate``.
 
-An EPCIS error declaration about an event this oracle signed withdraws its signature from
-the aggregator while the attestation is still below its quorum.
+An EPCIS error declaration is signed and sent to the aggregator: while the declared event's
+attestation is still below its quorum it withdraws this oracle's signature; once the event
+is attested on chain, a quorum of declarations contests the milestone and the order goes to
+dispute.
 """
 
 from __future__ import annotations
@@ -24,37 +26,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
-from ledger.escrow import Attestation, Milestone
-from oracles.aggregator import OPEN, Receipt, Status, Submission
+from ledger.escrow import Attestation, ErrorDeclaration, Milestone
+from oracles.aggregator import OPEN, DeclarationReceipt, Receipt, Status, Submission
 from oracles.epcis import DEFAULT_MAX_BYTES, EpcisEvent, parse_document
-from oracles.errors import OracleError
+from oracles.errors import AggregatorUnavailable, CaptureNotFound, OracleInactive
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import ErrorDeclared, Ignored, Mapped, map_event
 from oracles.store import capture_events, captures, signed
 from oracles.witness import Refused, SignedAttestation, Witness
-
-
-class OracleInactive(OracleError):
-    """The chain does not count this service's key as an active oracle of its kind."""
-
-    def __init__(self, oracle: str, kind: str) -> None:
-        self.oracle = oracle
-        self.kind = kind
-        super().__init__(f"{oracle} is not an active {kind} oracle on chain (suspended or never admitted)")
-
-
-class CaptureNotFound(OracleError):
-    def __init__(self, capture_id: str) -> None:
-        self.capture_id = capture_id
-        super().__init__(f"no capture {capture_id!r}")
-
-
-class AggregatorUnavailable(OracleError):
-    """The aggregator did not answer; the capture keeps the signatures and can be retried."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"the aggregator did not answer: {reason}")
 
 
 class AttestationSink(Protocol):
@@ -62,7 +41,7 @@ class AttestationSink(Protocol):
 
     def add(self, submissions: Sequence[Submission]) -> list[Receipt]: ...
 
-    def withdraw(self, evidence_hash: bytes, oracle: str) -> list[str]: ...
+    def declare(self, declaration: ErrorDeclaration, oracle: str, signature: bytes) -> DeclarationReceipt: ...
 
 
 class Outcome(StrEnum):
@@ -313,25 +292,29 @@ class CaptureService:
         return outcomes, fresh, delivered
 
     def _declared(self, event: EpcisEvent, position: int, declared: ErrorDeclared) -> EventOutcome:
-        """Withdraw this oracle's signature on the declared event while it is still pending."""
+        """Sign the declaration and hand it to the aggregator: it withdraws this oracle's
+        signature while the attestation is pending, or gathers a quorum to contest it on chain."""
         po_ref = _first(declared.po_refs)
-        target = declared.declared_event_hash
-        ours: Sequence[Row[Any]] = []
-        if target is not None:
-            with self.engine.connect() as db:
-                ours = db.execute(select(signed).where(signed.c.evidence_hash == target)).all()
-        if not ours:
-            detail = "this oracle never signed the declared event"
-            return _outcome(event, position, po_ref, Outcome.DECLARED, "not_signed", detail)
-        assert target is not None
-        first = ours[0]
-        where = {"order_id": first.order_id, "milestone": first.milestone}
-        name = Milestone(first.milestone).name
-        if self.sink.withdraw(evidence_bytes32(target), self.witness.address):
-            detail = f"signature on {name} of order {first.order_id} withdrawn before it reached the chain"
-            return _outcome(event, position, po_ref, Outcome.DECLARED, "withdrawn", detail, **where)
-        detail = f"{name} of order {first.order_id} is no longer pending (already attested or closed)"
-        return _outcome(event, position, po_ref, Outcome.DECLARED, "not_pending", detail, **where)
+        signed_declaration = self.witness.declare(declared)
+        if signed_declaration is None:
+            detail = "the declared event has no event hash to name it by"
+            return _outcome(event, position, po_ref, Outcome.DECLARED, "unidentified", detail)
+        d = signed_declaration
+        try:
+            receipt = self.sink.declare(d.declaration, d.oracle, d.signature)
+        except AggregatorUnavailable as exc:
+            return _outcome(event, position, po_ref, Outcome.FAILED, "aggregator_unavailable", exc.reason)
+        where = {"milestone": None if declared.milestone is None else int(declared.milestone)}
+        return _outcome(
+            event,
+            position,
+            po_ref,
+            Outcome.DECLARED,
+            str(receipt.status),
+            receipt.detail,
+            tx_hash=receipt.tx_hash,
+            **where,
+        )
 
     # -- records ------------------------------------------------------------------------
 

@@ -82,3 +82,28 @@ class SimulationError(OracleError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class OracleInactive(OracleError):
+    """The chain does not count this service's key as an active oracle of its kind."""
+
+    def __init__(self, oracle: str, kind: str) -> None:
+        self.oracle = oracle
+        self.kind = kind
+        super().__init__(f"{oracle} is not an active {kind} oracle on chain (suspended or never admitted)")
+
+
+class CaptureNotFound(OracleError):
+    """No capture has this id."""
+
+    def __init__(self, capture_id: str) -> None:
+        self.capture_id = capture_id
+        super().__init__(f"no capture {capture_id!r}")
+
+
+class AggregatorUnavailable(OracleError):
+    """The aggregator did not answer; the capture keeps the signatures and can be retried."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the aggregator did not answer: {reason}")

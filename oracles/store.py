@@ -86,7 +86,7 @@ attestations = Table(
     Column("occurred_at", Integer, nullable=False),
     Column("evidence_hash", String(66), nullable=False, index=True),
     Column("kind", Integer, nullable=False),
-    Column("status", String(24), nullable=False),
+    Column("status", String(24), nullable=False, index=True),  # each flush looks for the ready ones
     Column("tx_hash", String(66)),
     Column("error", Text),
     Column("updated_at", Integer, nullable=False),
@@ -99,6 +99,30 @@ attestation_signatures = Table(
     Column("oracle", String(42), primary_key=True),
     Column("signature", LargeBinary, nullable=False),
     Column("withdrawn", Boolean, nullable=False, default=False),
+)
+
+
+# Error declarations about evidence already on chain: signatures gathered toward a contest.
+declarations = Table(
+    "aggregator_declarations",
+    metadata,
+    Column("key", String(66), primary_key=True),  # keccak of (evidence, reason, declaredAt)
+    Column("evidence_hash", String(66), nullable=False, index=True),
+    Column("reason_hash", String(66), nullable=False),
+    Column("declared_at", Integer, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("order_id", Integer, nullable=False),
+    Column("status", String(24), nullable=False),  # collecting | contested | failed
+    Column("tx_hash", String(66)),
+    Column("error", Text),
+)
+
+declaration_signatures = Table(
+    "aggregator_declaration_signatures",
+    metadata,
+    Column("key", String(66), primary_key=True),
+    Column("oracle", String(42), primary_key=True),
+    Column("signature", LargeBinary, nullable=False),
 )
 
 

@@ -59,6 +59,18 @@ interface ITradeEscrow {
         bytes32 evidenceHash;
     }
 
+    /// @notice What the oracles sign to declare the logistics event behind an attested milestone
+    ///         erroneous (an EPCIS 2.0 `errorDeclaration` of that event).
+    /// @param evidenceHash the GS1 EPCIS event hash the milestone was attested with; it names the
+    ///        order and the milestone (see `evidenceOf`)
+    /// @param reasonHash keccak256 of the declaration's reason (or of the declaring event's hash)
+    /// @param declaredAt the declaration time (EPCIS `declarationTime`), UTC seconds
+    struct ErrorDeclaration {
+        bytes32 evidenceHash;
+        bytes32 reasonHash;
+        uint64 declaredAt;
+    }
+
     /// @notice An order's full on-chain state.
     /// @param escrowed tokens the contract holds for this order now
     /// @param prepaid tokens released early to the supplier under a guarantee
@@ -147,6 +159,7 @@ interface ITradeEscrow {
     error TradeEscrowShortfallExceeded(address supplier, uint256 amount, uint256 shortfall);
     error TradeEscrowInvalidWindows();
     error TradeEscrowOpenAccountOrder(uint256 orderId);
+    error TradeEscrowEvidenceUnknown(bytes32 evidenceHash);
 
     // -- events --------------------------------------------------------------------------
 
@@ -179,11 +192,23 @@ interface ITradeEscrow {
         address[] signers,
         Status status
     );
+    /// @notice A quorum of oracles of the milestone's kind declared the event behind it
+    ///         erroneous; `DisputeOpened` for the order follows in the same transaction.
+    event MilestoneContested(
+        uint256 indexed orderId,
+        Milestone indexed milestone,
+        bytes32 evidenceHash,
+        bytes32 reasonHash,
+        uint64 declaredAt,
+        address[] signers
+    );
     event ReceiptConfirmed(uint256 indexed orderId, address indexed buyer);
     event OrderReleased(uint256 indexed orderId, address indexed supplier, uint256 amount, address by);
     event OrderRefunded(
         uint256 indexed orderId, address indexed buyer, uint256 fromEscrow, uint256 fromPool, uint8 reason
     );
+    /// @param buyer the order's buyer, who opened the dispute or on whose behalf an oracle quorum's
+    ///        `contestMilestone` opened it
     event DisputeOpened(uint256 indexed orderId, address indexed buyer, bytes32 reasonHash, uint64 answerBy, uint64 resolveBy);
     event DisputeAnswered(uint256 indexed orderId, address indexed supplier, bytes32 responseHash);
     event DisputeResolved(
@@ -253,6 +278,17 @@ interface ITradeEscrow {
     ///         never arrived.
     function openDispute(uint256 orderId, bytes32 reasonHash) external;
 
+    /// @notice Opens a dispute on the order of an attested milestone whose logistics event a quorum
+    ///         of oracles of the milestone's kind declared erroneous; anyone may submit it. As
+    ///         with `openDispute` the order must be SHIPPED, DELIVERED or INSPECTED (a closed or
+    ///         already disputed order is not reopened) and not on open account, but the buyer's
+    ///         claim window and deliver-by do not apply. `declaredAt` must be neither in the
+    ///         future nor older than `maxAttestationAge`. The dispute then runs as the buyer's
+    ///         would, with `reasonHash` as its reason.
+    /// @dev No replay guard is needed: the order leaves those statuses for good, so a declaration
+    ///      (and any other for the same order) is accepted at most once.
+    function contestMilestone(ErrorDeclaration calldata declaration, bytes[] calldata signatures) external;
+
     /// @notice The supplier answers within the answer window.
     function answerDispute(uint256 orderId, bytes32 responseHash) external;
 
@@ -317,6 +353,9 @@ interface ITradeEscrow {
 
     function evidenceUsed(bytes32 evidenceHash) external view returns (bool);
 
+    /// @notice The order and milestone `evidenceHash` was attested for ((0, NONE) when unused).
+    function evidenceOf(bytes32 evidenceHash) external view returns (uint256 orderId, Milestone milestone);
+
     function threshold(uint8 kind) external view returns (uint256);
 
     function windows() external view returns (Windows memory);
@@ -342,6 +381,8 @@ interface ITradeEscrow {
     function openAccountOrderDigest(OrderTerms calldata terms) external view returns (bytes32);
 
     function attestationDigest(Attestation calldata attestation) external view returns (bytes32);
+
+    function errorDeclarationDigest(ErrorDeclaration calldata declaration) external view returns (bytes32);
 
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 }

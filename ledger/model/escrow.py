@@ -126,6 +126,7 @@ class EscrowState:
     exposure: Mapping[tuple[str, str], int]
     shortfall: Mapping[tuple[str, str], int]
     held: Mapping[str, int]
+    evidence: Mapping[bytes, tuple[int, Milestone]]  # evidenceOf, for every evidence hash attested
 
 
 def normalize_terms(terms: OrderTerms) -> OrderTerms:
@@ -290,7 +291,8 @@ class EscrowModel:
         # Open-account orders: co-signed and attested, but paid later (by a receivable), never escrowed.
         self._open_account: set[int] = set()
         self._nonces_used: set[tuple[str, int]] = set()
-        self._evidence_used: set[bytes] = set()
+        # Every evidence hash attested, with the order and milestone it was attested for.
+        self._evidence: dict[bytes, tuple[int, Milestone]] = {}
         self._pool_available: dict[str, int] = {}
         self._pool_reserved: dict[str, int] = {}
         self._exposure: dict[tuple[str, str], int] = {}
@@ -391,17 +393,13 @@ class EscrowModel:
         uint(occurred_at, 64, "occurredAt")
         order = self._existing(order_id)
         kind = _oracle_kind_for(milestone)
-        if occurred_at > now:
-            raise _reject("TradeEscrowAttestationFromFuture", occurredAt=occurred_at, nowTimestamp=now)
-        max_age = self.windows.max_attestation_age
-        if now - occurred_at > max_age:
-            raise _reject("TradeEscrowStaleAttestation", occurredAt=occurred_at, maxAge=max_age, nowTimestamp=now)
-        if evidence_hash in self._evidence_used:
+        self._require_recent(occurred_at, now)
+        if bytes(evidence_hash) in self._evidence:
             raise _reject("TradeEscrowEvidenceReused", evidenceHash=evidence_hash)
         self._check_milestone(order_id, order, Milestone(milestone), occurred_at)
         self._check_quorum(signers, kind)
 
-        self._evidence_used.add(bytes(evidence_hash))
+        self._evidence[bytes(evidence_hash)] = (order_id, Milestone(milestone))
         if milestone == Milestone.SHIPPED:
             order.shipped_at = occurred_at
             order.status = OrderStatus.SHIPPED
@@ -475,14 +473,35 @@ class EscrowModel:
                 raise _reject("TradeEscrowDisputeWindowNotReached", orderId=order_id, deliverBy=order.terms.deliver_by)
         else:
             raise _reject("TradeEscrowInvalidStatus", orderId=order_id, status=int(status))
-        order.status = OrderStatus.DISPUTED
-        self._disputes[order_id] = _Dispute(
-            opened_at=now,
-            answer_by=now + self.windows.answer_window,
-            resolve_by=now + self.windows.resolve_window,
-            reason_hash=bytes(reason_hash),
-        )
-        return Effect(events=("DisputeOpened",))
+        return self._open_dispute(order_id, order, reason_hash, now)
+
+    def contest_milestone(
+        self,
+        evidence_hash: bytes,
+        reason_hash: bytes,
+        declared_at: int,
+        signers: Sequence[str | None],
+        *,
+        caller: str,
+        now: int,
+    ) -> Effect:
+        """``contestMilestone``: a quorum declared the event behind an attested milestone erroneous.
+
+        Anyone may submit it; ``signers`` are what the signatures over the ErrorDeclaration
+        recover to. The order is disputed as by its buyer, but without the claim-window rules.
+        """
+        uint(declared_at, 64, "declaredAt")
+        use = self._evidence.get(bytes(evidence_hash))
+        if use is None:
+            raise _reject("TradeEscrowEvidenceUnknown", evidenceHash=bytes(evidence_hash))
+        self._require_recent(declared_at, now)
+        order_id, milestone = use
+        self._refuse_open_account(order_id)
+        order = self._orders[order_id]
+        if order.status not in _CONFIRMABLE:
+            raise _reject("TradeEscrowInvalidStatus", orderId=order_id, status=int(order.status))
+        self._check_quorum(signers, _oracle_kind_for(milestone))
+        return _then(Effect(events=("MilestoneContested",)), self._open_dispute(order_id, order, reason_hash, now))
 
     def answer_dispute(self, order_id: int, response_hash: bytes, *, caller: str, now: int) -> Effect:
         order = self._expect(order_id, OrderStatus.DISPUTED)
@@ -720,7 +739,11 @@ class EscrowModel:
         return (address(buyer), nonce) in self._nonces_used
 
     def evidence_used(self, evidence_hash: bytes) -> bool:
-        return bytes(evidence_hash) in self._evidence_used
+        return bytes(evidence_hash) in self._evidence
+
+    def evidence_of(self, evidence_hash: bytes) -> tuple[int, Milestone] | None:
+        """``evidenceOf``: (order id, milestone) the evidence was attested for; None when unused."""
+        return self._evidence.get(bytes(evidence_hash))
 
     def available_limit(self, guarantor: str, supplier: str, now: int) -> int:
         limit = self.credit.limit_of(guarantor, supplier, now)
@@ -753,6 +776,7 @@ class EscrowModel:
             exposure={k: v for k, v in self._exposure.items() if v},
             shortfall={k: v for k, v in self._shortfall.items() if v},
             held={k: v for k, v in self._held.items() if v},
+            evidence=dict(self._evidence),
         )
 
     def invariant_violations(self) -> list[str]:
@@ -784,6 +808,19 @@ class EscrowModel:
                 if o.prepaid:
                     add(reserved, o.guarantor, o.prepaid)
                     add(exposure, (o.guarantor, o.terms.supplier), o.prepaid)
+        # Each evidence hash names a milestone its order recorded, and no milestone has two
+        # (an inspection, passed or failed, is one milestone).
+        per_milestone: dict[tuple[int, int], int] = {}
+        for evidence_hash, (order_id, milestone) in self._evidence.items():
+            add(per_milestone, (order_id, min(milestone, Milestone.INSPECTION_PASSED)), 1)
+            recorded = order_id in self._orders and _recorded_at(self._orders[order_id], milestone) != 0
+            if not recorded:
+                problems.append(
+                    f"evidence {evidence_hash.hex()} names {milestone.name} of order {order_id}: unrecorded"
+                )
+        problems += [
+            f"order {i} has {n} evidence hashes for milestone {m}" for (i, m), n in per_milestone.items() if n > 1
+        ]
         for guarantor in set(self._pool_available) | set(self._pool_reserved):
             add(owed, self.currency, sum(self.pool(guarantor)))
         for token in set(owed) | set(self._held):
@@ -839,6 +876,24 @@ class EscrowModel:
             raise _reject(
                 "TradeEscrowMilestoneOutOfSequence", orderId=order_id, occurredAt=occurred_at, previousAt=previous_at
             )
+
+    def _require_recent(self, at: int, now: int) -> None:
+        """A time an oracle reports (an event or a declaration): not in the future, not stale."""
+        if at > now:
+            raise _reject("TradeEscrowAttestationFromFuture", occurredAt=at, nowTimestamp=now)
+        max_age = self.windows.max_attestation_age
+        if now - at > max_age:
+            raise _reject("TradeEscrowStaleAttestation", occurredAt=at, maxAge=max_age, nowTimestamp=now)
+
+    def _open_dispute(self, order_id: int, order: _Order, reason_hash: bytes, now: int) -> Effect:
+        order.status = OrderStatus.DISPUTED
+        self._disputes[order_id] = _Dispute(
+            opened_at=now,
+            answer_by=now + self.windows.answer_window,
+            resolve_by=now + self.windows.resolve_window,
+            reason_hash=bytes(reason_hash),
+        )
+        return Effect(events=("DisputeOpened",))
 
     def _require_unexpired(self, order_id: int, now: int) -> None:
         """An expired dispute can only be closed in the buyer's favour, by ``close_expired_dispute``."""
@@ -952,6 +1007,15 @@ def _oracle_kind_for(milestone: int) -> int:
     if milestone in (Milestone.INSPECTION_PASSED, Milestone.INSPECTION_FAILED):
         return OracleKind.INSPECTOR
     raise _reject("TradeEscrowUnknownMilestone", milestone=milestone)
+
+
+def _recorded_at(order: _Order, milestone: Milestone) -> int:
+    """The event time ``order`` recorded for ``milestone`` (0: none; stale checks keep real ones above 0)."""
+    if milestone == Milestone.SHIPPED:
+        return order.shipped_at
+    if milestone == Milestone.DELIVERED:
+        return order.delivered_at
+    return order.inspected_at
 
 
 def _require_signer(recovered: str | None, expected: str) -> None:

@@ -39,7 +39,16 @@ from ledger.compiler import Artifact
 from ledger.credit import CreditLimit, CreditRegistryClient
 from ledger.deploy import ORACLE_KIND, ROLE
 from ledger.errors import ContractReverted
-from ledger.escrow import Attestation, Milestone, Order, OrderStatus, OrderTerms, TradeEscrowClient, po_ref_hash
+from ledger.escrow import (
+    Attestation,
+    ErrorDeclaration,
+    Milestone,
+    Order,
+    OrderStatus,
+    OrderTerms,
+    TradeEscrowClient,
+    po_ref_hash,
+)
 from ledger.token import TokenClient
 from tests.conftest import Deployed
 
@@ -413,6 +422,44 @@ def inspect(deployed: Deployed, order_id: int, passed: bool = True) -> TxReceipt
     return attest(deployed, order_id, Milestone.INSPECTION_PASSED if passed else Milestone.INSPECTION_FAILED)
 
 
+# -- error declarations ---------------------------------------------------------------------
+
+
+def declaration_of(
+    deployed: Deployed, evidence_hash: bytes, *, declared_at: int | None = None, reason: str = "did_not_occur"
+) -> ErrorDeclaration:
+    """An EPCIS error declaration of the event behind ``evidence_hash``, declared now unless told."""
+    when = deployed.chain.timestamp() if declared_at is None else declared_at
+    return ErrorDeclaration(evidence_hash, keccak(text=f"urn:epcglobal:cbv:er:{reason}"), when)
+
+
+def declaration_signatures(
+    deployed: Deployed, declaration: ErrorDeclaration, oracles: Iterable[LocalAccount]
+) -> list[bytes]:
+    return [escrow_of(deployed).sign_error_declaration(oracle, declaration) for oracle in oracles]
+
+
+def contest_fn(deployed: Deployed, declaration: ErrorDeclaration, sigs: list[bytes]) -> ContractFunction:
+    return escrow_of(deployed).contract.functions.contestMilestone(declaration.as_tuple(), sigs)
+
+
+def contest(
+    deployed: Deployed,
+    evidence_hash: bytes,
+    *,
+    oracles: Iterable[LocalAccount] | None = None,
+    declared_at: int | None = None,
+    kind: int = CARRIER,
+) -> TxReceipt:
+    """Contest the milestone attested with ``evidence_hash``, signed by ``oracles`` (the dev oracle
+    of ``kind``) and relayed by a non-member."""
+    declaration = declaration_of(deployed, evidence_hash, declared_at=declared_at)
+    if oracles is None:
+        oracles = [acct(deployed, "carrier" if kind == CARRIER else "inspector")]
+    sigs = declaration_signatures(deployed, declaration, oracles)
+    return send_trusted(deployed, contest_fn(deployed, declaration, sigs), acct(deployed, "relayer"))
+
+
 def open_dispute(deployed: Deployed, order_id: int, reason: str = "goods damaged", buyer: str = "core") -> TxReceipt:
     fn = escrow_of(deployed).contract.functions.openDispute(order_id, keccak(text=reason))
     return send_trusted(deployed, fn, acct(deployed, buyer))
@@ -536,7 +583,7 @@ def escrow_state(
         "disputes": [escrow.dispute(i) for i in disputes],
         "nonces": [call(fns.nonceUsed(to_checksum_address(b), n)) for b, n in nonces],
         "poRefs": [call(fns.orderIdOfPoRef(p)) for p in po_refs],
-        "evidences": [call(fns.evidenceUsed(e)) for e in evidences],
+        "evidences": [(call(fns.evidenceUsed(e)), call(fns.evidenceOf(e))) for e in evidences],
         "balances": [balance(deployed, h) for h in (escrow.address, *holders)],
         "pool": call(bound(deployed, escrow.contract, "pool", addr(deployed, "bank"))),
     }

@@ -1,7 +1,8 @@
 """TradeEscrow against its Python model, in lock-step, under random operation sequences.
 
-A hypothesis state machine creates co-signed orders, funds them, attests milestones with
-oracle signatures, lets time pass, confirms, releases, refunds, runs disputes to every end,
+A hypothesis state machine creates co-signed orders (a few on open account), funds them,
+attests milestones with oracle signatures, contests attested milestones with oracle error
+declarations, lets time pass, confirms, releases, refunds, runs disputes to every end,
 publishes bank limits, funds and drains guarantee pools, draws pre-payments and repays
 shortfalls. Every operation goes to the real contracts through the typed clients and to
 ``ledger.model.EscrowModel``; it must succeed on both or revert on the chain with exactly the
@@ -39,7 +40,7 @@ from web3.types import TxReceipt
 from ledger.credit import CreditLimit
 from ledger.deploy import DEV_MEMBERS, ROLE
 from ledger.errors import ContractReverted
-from ledger.escrow import Attestation, Dispute, Milestone, Order, OrderStatus, OrderTerms, Windows
+from ledger.escrow import Attestation, Dispute, ErrorDeclaration, Milestone, Order, OrderStatus, OrderTerms, Windows
 from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, ModelRejected, Roster
 from ledger.reads import RawView, ViewBatch
 from tests.conftest import Deployed
@@ -85,9 +86,10 @@ SEED_ORDERS = st.tuples(
     st.sampled_from(STAGES),
     st.booleans(),  # drew a pre-payment while funded
     st.integers(1, 10_000),  # how much of what it could draw, in basis points
+    st.integers(0, 7).map(lambda n: n == 5),  # on open account: never funded, prepaid or disputed
 )
 # Where advance_an_order takes an order next; see its branches for what each means per status.
-PATHS = ("happy", "happy", "prepay", "dispute", "dispute", "fail", "cancel")
+PATHS = ("happy", "happy", "prepay", "dispute", "dispute", "fail", "cancel", "contest")
 
 register_fuzz_profiles("escrow", examples=100, steps=30)
 
@@ -106,6 +108,8 @@ class ViewReader(ViewBatch):
         self.exposure = RawView.of(escrow, escrow_abi, "exposure")
         self.shortfall = RawView.of(escrow, escrow_abi, "shortfall")
         self.available_limit = RawView.of(escrow, escrow_abi, "availableLimit")
+        self.evidence_of = RawView.of(escrow, escrow_abi, "evidenceOf")
+        self.is_open_account = RawView.of(escrow, escrow_abi, "isOpenAccount")
         token_abi = deployed.build["SettlementToken"].abi
         self.balance_of = RawView.of(deployed.addresses["SettlementToken"], token_abi, "balanceOf")
 
@@ -259,7 +263,10 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         if stray and pick % 8 == 0:
             return len(ids) + 1  # no such order
         if not stray and wanted:
-            ids = [i for i in ids if self.model.status_of(i) in wanted] or ids
+            # Open-account orders take milestones only (advance_an_order moves them); the other
+            # calls reach them when straying.
+            wanted_ids = [i for i in ids if self.model.status_of(i) in wanted]
+            ids = [i for i in wanted_ids if not self.model.is_open_account(i)] or wanted_ids or ids
         return ids[pick % len(ids)]
 
     def someone(self, pick: int) -> LocalAccount:
@@ -274,7 +281,10 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         return self.acct(self.label_of(terms.buyer if role == "buyer" else terms.supplier))
 
     def any_in(self, statuses: frozenset[OrderStatus]) -> bool:
-        return any(self.model.status_of(i) in statuses for i in self.model.order_ids())
+        """Some escrowed order is in ``statuses`` (most calls refuse open-account orders)."""
+        return any(
+            self.model.status_of(i) in statuses and not self.model.is_open_account(i) for i in self.model.order_ids()
+        )
 
     def execute(
         self, rule: str, predict: Callable[[], Effect], send: Callable[[], TxReceipt], order_id: int = 0
@@ -344,6 +354,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         po_mode: str = "fresh",
         submitter: str = "supplier",
         forged: bool = False,
+        open_account: bool = False,
     ) -> None:
         b, s = self.acct(buyer), self.acct(supplier)
         if nonce_mode == "reuse" and self.nonces[b.address]:
@@ -373,18 +384,21 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         # A forged co-signature: someone else signs in the supplier's place.
         supplier_signer = self.acct("relayer") if forged else s
         sender = {"supplier": s, "buyer": b}.get(submitter, self.acct("relayer"))
-        buyer_signature = self.escrow.sign_order(b, terms)
-        supplier_signature = self.escrow.sign_order(supplier_signer, terms)
+        sign = self.escrow.sign_open_account_order if open_account else self.escrow.sign_order
+        buyer_signature = sign(b, terms)
+        supplier_signature = sign(supplier_signer, terms)
+        create = self.escrow.create_open_account_order if open_account else self.escrow.create_order
+        predict = self.model.create_open_account_order if open_account else self.model.create_order
         created: list[int] = []
 
         def send() -> TxReceipt:
-            order_id, receipt = self.escrow.create_order(terms, buyer_signature, supplier_signature, sender)
+            order_id, receipt = create(terms, buyer_signature, supplier_signature, sender)
             created.append(order_id)
             return receipt
 
         effect = self.execute(
-            "createOrder",
-            lambda: self.model.create_order(
+            "createOpenAccountOrder" if open_account else "createOrder",
+            lambda: predict(
                 terms,
                 buyer_signer=b.address,
                 supplier_signer=supplier_signer.address,
@@ -440,6 +454,57 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         )
         if effect is not None:
             self.evidence.append(evidence)
+
+    def contest(self, evidence: bytes, age: int | str, signers: str, sender: LocalAccount) -> None:
+        """Declare the event behind ``evidence`` erroneous, signed by ``signers`` (see SIGNERS)."""
+        max_age = self.model.windows.max_attestation_age
+        seconds = {"max": max_age, "max+1": max_age + 1, "future": -1}.get(str(age), age)
+        assert isinstance(seconds, int)
+        declaration = ErrorDeclaration(evidence, self.fresh("did_not_occur"), self.now - seconds)
+        use = self.model.evidence_of(evidence)
+        order_id, milestone = use if use else (0, Milestone.SHIPPED)
+        carrier, inspector, relayer = self.acct("carrier"), self.acct("inspector"), self.acct("relayer")
+        right, wrong = (carrier, inspector) if milestone <= Milestone.DELIVERED else (inspector, carrier)
+        oracles = {
+            "right": [right],
+            "none": [],
+            "twice": [right, right],
+            "wrong": [wrong],
+            "stranger": [relayer],
+            "right+wrong": [right, wrong],
+        }[signers]
+        signatures = [self.escrow.sign_error_declaration(oracle, declaration) for oracle in oracles]
+        self.execute(
+            "contestMilestone",
+            lambda: self.model.contest_milestone(
+                evidence,
+                declaration.reason_hash,
+                declaration.declared_at,
+                [o.address for o in oracles],
+                caller=sender.address,
+                now=self.now,
+            ),
+            lambda: self.escrow.contest_milestone(declaration, signatures, sender),
+            order_id,
+        )
+
+    def advanceable(self) -> list[int]:
+        """Orders with a next step here: open ones, except open-account orders whose goods were
+        accepted (delivered, and inspected when required): a receivable pays for those elsewhere."""
+        found = []
+        for order_id in self.model.order_ids():
+            order = self.model.order(order_id)
+            accepted = order.status is OrderStatus.INSPECTED or (
+                order.status is OrderStatus.DELIVERED and not order.terms.inspection_required
+            )
+            if order.status in LIVE and not (accepted and self.model.is_open_account(order_id)):
+                found.append(order_id)
+        return found
+
+    def evidence_for(self, order_id: int, pick: int) -> bytes | None:
+        """One of the evidence hashes attested for ``order_id`` (None: it has none)."""
+        mine = [e for e in self.evidence if (use := self.model.evidence_of(e)) and use[0] == order_id]
+        return mine[pick % len(mine)] if mine else None
 
     def confirm(self, order_id: int, actor: LocalAccount) -> None:
         self.execute(
@@ -603,7 +668,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
     def seed_ledger(
         self,
         credit: tuple[int, int, bool],
-        orders: list[tuple[str, str, int, bool, str, bool, int]],
+        orders: list[tuple[str, str, int, bool, str, bool, int, bool]],
         ship_in: int,
     ) -> None:
         """Start most examples with bank limits and a pool, and every example with a few orders
@@ -614,15 +679,16 @@ class TradeEscrowMachine(RuleBasedStateMachine):
             for supplier in SUPPLIERS:
                 self.publish("bank", supplier, limit, 90 * DAY)
             self.fund_pool_as("bank", pool)
-        for buyer, supplier, amount, inspection, stage, prepaid, bps in orders:
+        for buyer, supplier, amount, inspection, stage, prepaid, bps, open_account in orders:
             if buyer == supplier:
                 supplier = SUPPLIERS[(SUPPLIERS.index(supplier) + 1) % len(SUPPLIERS)]
-            self.create(buyer, supplier, amount, ship_in, 10 * DAY, inspection)
+            self.create(buyer, supplier, amount, ship_in, 10 * DAY, inspection, open_account=open_account)
             order_id = self.model.order_count
             reached = STAGES.index(stage)
-            if reached >= STAGES.index("funded"):
+            escrowed = not open_account
+            if reached >= STAGES.index("funded") and escrowed:
                 self.fund(order_id, self.acct(buyer))
-            if reached >= STAGES.index("funded") and prepaid:
+            if reached >= STAGES.index("funded") and prepaid and escrowed:
                 bank = self.addr("bank")
                 self.prepay(
                     order_id, bank, self.prepayment_amount(order_id, bank, "fraction", bps), self.acct(supplier)
@@ -633,24 +699,37 @@ class TradeEscrowMachine(RuleBasedStateMachine):
                 self.attest(order_id, Milestone.DELIVERED, 0, "fresh", "right")
             if reached >= STAGES.index("inspected") and inspection:
                 self.attest(order_id, Milestone.INSPECTION_PASSED, 0, "fresh", "right")
-            if stage == "disputed":
+            if stage == "disputed" and escrowed:
                 self.dispute(order_id, self.acct(buyer))
 
     # -- rules: the lifecycle, one legitimate step at a time --------------------------------
 
     # Hypothesis sorts rules by their number of arguments and favours the first: one tuple
     # argument puts this rule there, so most examples travel deep into the lifecycle.
-    @precondition(lambda self: self.any_in(LIVE))
+    @precondition(lambda self: bool(self.advanceable()))
     @rule(move=st.tuples(PICK, st.sampled_from(PATHS), st.sampled_from(["most", "fraction"]), SPLITS, BPS))
     def advance_an_order(self, move: tuple[int, str, str, str, int]) -> None:
         """The next step of some open order along a path: the happy one, pre-payment, dispute."""
         pick, path, prepay_how, split_how, bps = move
-        order_id = self.pick_order(pick, LIVE, False)
+        ids = self.advanceable()
+        order_id = ids[pick % len(ids)]
         order = self.model.order(order_id)
         buyer, supplier = self.party(order_id, "buyer", False, 0), self.party(order_id, "supplier", False, 0)
         relayer = self.acct("relayer")
         status = order.status
-        if status is OrderStatus.CREATED:
+        open_account = self.model.is_open_account(order_id)
+        if path == "contest":
+            evidence = self.evidence_for(order_id, pick)
+            if status in RECEIVABLE and evidence is not None and not open_account:
+                # The oracles retract what they attested: the order goes into dispute.
+                self.contest(evidence, 0, "right", relayer)
+                return
+            path = "happy"
+        if open_account and path not in ("happy", "fail", "cancel"):
+            path = "happy"  # only milestones move an open-account order
+        if status is OrderStatus.CREATED and open_account and path != "cancel":
+            self.attest(order_id, Milestone.SHIPPED, 0, "fresh", "right")  # nothing to fund
+        elif status is OrderStatus.CREATED:
             if path == "cancel":
                 self.execute(
                     "cancelUnfunded",
@@ -709,6 +788,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         po_mode=st.sampled_from(["fresh"] * 6 + ["reuse", "missing"]),
         submitter=st.sampled_from(["supplier", "buyer", "relayer"]),
         forged=STRAY,
+        open_account=st.integers(0, 7).map(lambda n: n == 5),
     )
     def create_order(
         self,
@@ -723,6 +803,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         po_mode: str,
         submitter: str,
         forged: bool,
+        open_account: bool,
     ) -> None:
         self.create(
             buyer,
@@ -736,6 +817,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
             po_mode=po_mode,
             submitter=submitter,
             forged=forged,
+            open_account=open_account,
         )
 
     @precondition(lambda self: self.any_in(CREATED))
@@ -808,6 +890,35 @@ class TradeEscrowMachine(RuleBasedStateMachine):
     def open_dispute(self, pick: int, stray: bool, who: int) -> None:
         order_id = self.pick_order(pick, RECEIVABLE, stray)
         self.dispute(order_id, self.party(order_id, "buyer", stray, who))
+
+    @precondition(lambda self: bool(self.contestable()))
+    @rule(
+        pick=PICK,
+        evidence_of=st.sampled_from(["contestable"] * 7 + ["any", "any", "unknown"]),
+        age=AGES,
+        signers=SIGNERS,
+        who=PICK,
+    )
+    def contest_milestone(self, pick: int, evidence_of: str, age: int | str, signers: str, who: int) -> None:
+        """Oracles declare the event behind an attested milestone erroneous; anyone relays it. Of
+        what: evidence of an order one can contest, of any order (closed, disputed, on open
+        account), or never attested."""
+        if evidence_of == "unknown":
+            evidence = self.fresh("epcis")
+        else:
+            candidates = self.evidence if evidence_of == "any" else self.contestable()
+            evidence = candidates[pick % len(candidates)]
+        self.contest(evidence, age, signers, self.someone(who))
+
+    def contestable(self) -> list[bytes]:
+        """Evidence of escrowed orders still SHIPPED, DELIVERED or INSPECTED."""
+        return [
+            e
+            for e in self.evidence
+            if (use := self.model.evidence_of(e))
+            and self.model.status_of(use[0]) in RECEIVABLE
+            and not self.model.is_open_account(use[0])
+        ]
 
     @precondition(lambda self: self.any_in(DISPUTED))
     @rule(pick=PICK, stray=STRAY, who=PICK)
@@ -1018,6 +1129,8 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         for s in suppliers:
             calls += [(views.exposure, (bank, s)), (views.shortfall, (bank, s)), (views.available_limit, (bank, s))]
         calls += [(views.balance_of, (h,)) for h in holders]
+        calls += [(views.is_open_account, (i,)) for i in order_ids]
+        calls += [(views.evidence_of, (e,)) for e in self.evidence]
         answers = iter(views.read(calls))
 
         assert next(answers)[0] == model.order_count, "orderCount"
@@ -1041,6 +1154,12 @@ class TradeEscrowMachine(RuleBasedStateMachine):
             )
         balances = {h: next(answers)[0] for h in holders}
         assert balances == self.balances, f"token balances: chain {balances}, expected {self.balances}"
+        open_account = {i for i in order_ids if next(answers)[0]}
+        assert open_account == {i for i in order_ids if model.is_open_account(i)}, "isOpenAccount"
+        for e in self.evidence:
+            got = tuple(next(answers))
+            use = model.evidence_of(e)
+            assert got == ((use[0], int(use[1])) if use else (0, 0)), f"evidenceOf({e.hex()}): chain {got}, model {use}"
 
         # The escrow holds exactly the open escrows plus the guarantee pools, read from the chain alone.
         escrowed = sum(order.escrowed for order in orders.values())

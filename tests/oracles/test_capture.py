@@ -14,17 +14,18 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger.escrow import OrderStatus
+from ledger.escrow import ErrorDeclaration, OrderStatus
 from ledger.model.common import OracleKind
-from oracles.aggregator import Aggregator, Receipt, Rejection, Status, Submission
-from oracles.capture import AggregatorUnavailable, CaptureService, OracleInactive, Outcome
+from ledger.reads import RawView, ViewBatch
+from oracles.aggregator import Aggregator, DeclarationReceipt, Receipt, Rejection, Status, Submission
+from oracles.capture import CaptureService, Outcome
 from oracles.epcis import parse_document
-from oracles.errors import EpcisDocumentError
+from oracles.errors import AggregatorUnavailable, EpcisDocumentError, OracleInactive
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import Mapped, map_event
 from oracles.simulator import SimOrder, declare_error, epcis_document, simulate
 from oracles.store import open_database
-from oracles.witness import Witness
+from oracles.witness import OrderFacts, Witness
 from tests.conftest import Deployed
 from tests.contracts.escrow_helpers import (
     CARRIER,
@@ -205,8 +206,8 @@ class Unreachable:
             raise AggregatorUnavailable("connection refused")
         return self.aggregator.add(submissions)
 
-    def withdraw(self, evidence_hash: bytes, oracle: str) -> list[str]:
-        return self.aggregator.withdraw(evidence_hash, oracle)
+    def declare(self, declaration: ErrorDeclaration, oracle: str, signature: bytes) -> DeclarationReceipt:
+        return self.aggregator.declare(declaration, oracle, signature)
 
 
 def test_a_capture_the_aggregator_missed_is_completed_by_capturing_it_again(
@@ -272,3 +273,38 @@ def test_an_error_declaration_withdraws_a_signature_still_below_the_quorum(
     )
     assert [e.outcome for e in later.events] == [Outcome.REFUSED] and later.events[0].reason == "withdrawn"
     assert read_order(deployed, order_id).status == OrderStatus.FUNDED
+
+
+def test_an_error_declaration_by_a_quorum_contests_an_attested_milestone(oracles: Oracles, deployed: Deployed) -> None:
+    order_id, document = shipped_order(deployed, "PO-CAPTURE-11")
+    for carrier in oracles.carriers:
+        carrier.capture(document)
+    assert read_order(deployed, order_id).status == OrderStatus.DELIVERED
+    receiving = json.loads(document)["epcisBody"]["eventList"][1]
+    declaration = declare_error(receiving, declared_at=deployed.chain.timestamp(), reason="did_not_occur")
+    body = json.dumps(epcis_document([declaration], created_at=deployed.chain.timestamp())).encode()
+    first = oracles.carriers[0].capture(body)
+    assert [(e.outcome, e.reason) for e in first.events] == [(Outcome.DECLARED, "collecting")]
+    second = oracles.carriers[1].capture(body)
+    assert [(e.outcome, e.reason) for e in second.events] == [(Outcome.DECLARED, "contested")]
+    assert read_order(deployed, order_id).status == OrderStatus.DISPUTED
+    dispute = escrow_of(deployed).dispute(order_id)
+    assert dispute.reason_hash == keccak(text="did_not_occur")
+
+
+def test_the_witness_reads_the_same_order_facts_as_the_full_decoder(oracles: Oracles, deployed: Deployed) -> None:
+    escrow = escrow_of(deployed)
+    view = RawView.of(escrow.address, deployed.build["TradeEscrow"].abi, "orderOf")
+    ids = list(range(1, int(escrow.contract.functions.orderCount().call()) + 1))
+    raws = ViewBatch(deployed.chain).read_raw([(view, (i,)) for i in ids])
+    assert len(ids) >= 5
+    for order_id, raw in zip(ids, raws, strict=True):
+        order = read_order(deployed, order_id)
+        facts = OrderFacts.of(order_id, raw)
+        assert (facts.status, facts.inspection_required, facts.shipped_at, facts.delivered_at, facts.inspected_at) == (
+            order.status,
+            order.terms.inspection_required,
+            order.shipped_at,
+            order.delivered_at,
+            order.inspected_at,
+        )

@@ -1,0 +1,239 @@
+"""The oracle services over HTTP: capture, bad input as 4xx, and the whole quorum path.
+
+Every service runs in process behind its ASGI app (FastAPI's TestClient speaks HTTP to it);
+the oracle services reach the aggregator through ``HttpAggregator`` on that aggregator's
+own TestClient, so signatures cross a real HTTP boundary, and the aggregator sends real
+transactions to the test chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from fastapi.testclient import TestClient
+
+from api.aggregator_client import HttpAggregator
+from api.oracle_app import create_aggregator_app, create_oracle_app
+from ledger.escrow import OrderStatus
+from ledger.model.common import OracleKind
+from oracles.aggregator import Aggregator
+from oracles.capture import CaptureService
+from oracles.epcis import parse_document
+from oracles.hashing import event_hash, evidence_bytes32
+from oracles.mapping import Mapped, map_event
+from oracles.simulator import SimOrder, simulate
+from oracles.store import open_database
+from oracles.witness import Witness
+from tests.conftest import Deployed
+from tests.contracts.escrow_helpers import (
+    CARRIER,
+    CLAIM_WINDOW,
+    DAY,
+    HOUR,
+    INSPECTOR,
+    World,
+    acct,
+    advance_to,
+    balances,
+    escrow_of,
+    new_order,
+    open_world,
+    read_order,
+    reinstate,
+    send_trusted,
+    suspend,
+)
+from tests.oracles.conftest import EPCIS_DIR
+
+LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def module_world(deployed_session: Deployed) -> Iterator[World]:
+    yield from open_world(deployed_session)
+
+
+@dataclass
+class Services:
+    aggregator: TestClient
+    carriers: tuple[TestClient, TestClient]
+    inspectors: tuple[TestClient, TestClient]
+
+
+def oracle_client(deployed: Deployed, key: LocalAccount, kind: OracleKind, aggregator: TestClient) -> TestClient:
+    witness = Witness(
+        deployed.chain,
+        deployed.build,
+        escrow=deployed.addresses["TradeEscrow"],
+        membership=deployed.addresses["Membership"],
+        key=key,
+        kind=kind,
+    )
+    service = CaptureService(witness, HttpAggregator(aggregator), open_database("sqlite://"), max_bytes=LIMIT)
+    return TestClient(create_oracle_app(service))
+
+
+@pytest.fixture
+def services(module_world: World, deployed: Deployed) -> Iterator[Services]:
+    escrow = escrow_of(deployed)
+    admin = acct(deployed, "admin")
+    send_trusted(deployed, escrow.contract.functions.setThreshold(CARRIER, 2), admin)
+    send_trusted(deployed, escrow.contract.functions.setThreshold(INSPECTOR, 2), admin)
+    aggregator = Aggregator(
+        deployed.chain,
+        deployed.build,
+        escrow=deployed.addresses["TradeEscrow"],
+        membership=deployed.addresses["Membership"],
+        relayer=acct(deployed, "relayer"),
+        engine=open_database("sqlite://"),
+    )
+    hub = TestClient(create_aggregator_app(aggregator))
+    carriers = tuple(oracle_client(deployed, k, OracleKind.CARRIER, hub) for k in module_world.carriers[:2])
+    inspectors = tuple(oracle_client(deployed, k, OracleKind.INSPECTOR, hub) for k in module_world.inspectors[:2])
+    yield Services(hub, carriers, inspectors)  # type: ignore[arg-type]
+    aggregator.close()
+
+
+def shipment(
+    deployed: Deployed, po: str, *, inspection: bool, outcome: str = "on_time"
+) -> tuple[int, dict[str, object]]:
+    nonce = int.from_bytes(keccak(text=po)[:4], "big")
+    order_id = new_order(deployed, po=po, ship_in=2 * DAY, deliver_in=5 * DAY, nonce=nonce, inspection=inspection)
+    terms = read_order(deployed, order_id).terms
+    simulated = simulate(SimOrder(po, terms.ship_by, terms.deliver_by, inspection), outcome, seed=3)
+    advance_to(deployed, max(e.occurred_at for e in simulated.expected) + HOUR)
+    return order_id, simulated.document
+
+
+def post(client: TestClient, document: object, content_type: str = "application/ld+json") -> object:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return client.post("/capture", content=body, headers={"content-type": content_type})
+
+
+def test_shipping_receiving_and_inspection_through_two_carriers_and_two_inspectors_release_the_order(
+    services: Services, deployed: Deployed
+) -> None:
+    order_id, document = shipment(deployed, "PO-HTTP-1", inspection=True)
+    events = document["epcisBody"]["eventList"]  # type: ignore[index]
+    inspecting = [e for e in events if "inspecting" in e.get("bizStep", "")]
+    logistics = {**document, "epcisBody": {"eventList": [e for e in events if e not in inspecting]}}
+    inspection = {**document, "epcisBody": {"eventList": inspecting}}
+    captured = []
+    for client in services.carriers:
+        answer = post(client, logistics)
+        assert answer.status_code == 202 and answer.headers["location"] == f"/capture/{answer.json()['captureID']}"
+        captured.append((client, answer.json()["captureID"]))
+    assert read_order(deployed, order_id).status == OrderStatus.DELIVERED
+    for client in services.inspectors:
+        answer = post(client, inspection)
+        assert answer.status_code == 202
+        captured.append((client, answer.json()["captureID"]))
+    order = read_order(deployed, order_id)
+    assert order.status == OrderStatus.INSPECTED
+
+    # the claim window passes; anyone releases; the supplier is paid
+    advance_to(deployed, order.delivered_recorded_at + CLAIM_WINDOW + 1)
+    _, supplier_before = balances(deployed)
+    escrow_of(deployed).release(order_id, acct(deployed, "relayer"))
+    assert read_order(deployed, order_id).status == OrderStatus.RELEASED
+    assert balances(deployed)[1] == supplier_before + order.terms.amount
+
+    # An auditor fetches each stored document and recomputes the evidence behind every milestone.
+    recomputed = []
+    for client, capture_id in captured[::2]:  # one service of each kind holds each document
+        stored = client.get(f"/capture/{capture_id}/document")
+        assert stored.status_code == 200
+        parsed = parse_document(stored.content)
+        milestones = [e for e in parsed.events if isinstance(map_event(e), Mapped)]
+        recomputed += [evidence_bytes32(event_hash(dict(e.raw), parsed.context)) for e in milestones]
+    logs = escrow_of(deployed).contract.events.MilestoneAttested().get_logs(from_block=0)
+    assert [bytes(log["args"]["evidenceHash"]) for log in logs if log["args"]["orderId"] == order_id] == recomputed
+
+
+def test_a_capture_job_can_be_polled_and_the_same_document_is_answered_200(
+    services: Services, deployed: Deployed
+) -> None:
+    _, document = shipment(deployed, "PO-HTTP-2", inspection=False)
+    first = post(services.carriers[0], document)
+    job = services.carriers[0].get(first.headers["location"])
+    assert job.status_code == 200 and job.json() == first.json()
+    assert job.headers["gs1-epcis-version"] == "2.0.0"
+    assert [e["outcome"] for e in job.json()["events"]] == ["pending", "ignored", "pending"]  # transporting
+    again = post(services.carriers[0], document)
+    assert again.status_code == 200 and again.json()["captureID"] == first.json()["captureID"]
+    assert again.json()["repeated"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "error", "field"),
+    [
+        (b'{"type": "EPCISDocument", "epcisBody": ', "application/json", 400, "malformed_json", None),
+        (b"[1, 2, 3]", "application/json", 422, "invalid_epcis", None),
+        (b"{}", "text/plain", 415, "unsupported_media_type", None),
+        (b"x" * (LIMIT + 1), "application/json", 413, "document_too_large", None),
+        ("missing eventTime", "application/ld+json", 422, "invalid_epcis", "epcisBody.eventList[0].eventTime"),
+        ("eventTime without zone", "application/ld+json", 422, "invalid_epcis", "epcisBody.eventList[0].eventTime"),
+    ],
+)
+def test_bad_documents_get_a_4xx_naming_the_problem_and_leave_nothing_behind(
+    services: Services, deployed: Deployed, body: object, content_type: str, status: int, error: str, field: str | None
+) -> None:
+    _, document = shipment(deployed, "PO-HTTP-3", inspection=False)
+    if body == "missing eventTime":
+        del document["epcisBody"]["eventList"][0]["eventTime"]  # type: ignore[index]
+        body = document
+    elif body == "eventTime without zone":
+        document["epcisBody"]["eventList"][0]["eventTime"] = "2026-11-26T10:00:00"  # type: ignore[index]
+        document["epcisBody"]["eventList"][0].pop("eventTimeZoneOffset", None)  # type: ignore[index]
+        body = document
+    answer = post(services.carriers[0], body, content_type)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"] == error
+    assert answer.json().get("field") == field
+
+
+def test_an_unknown_capture_is_404_and_a_suspended_oracle_403_until_reinstated(
+    services: Services, deployed: Deployed, module_world: World
+) -> None:
+    assert services.carriers[0].get("/capture/cap_nothing").status_code == 404
+    _, document = shipment(deployed, "PO-HTTP-4", inspection=False)
+    suspend(deployed, module_world.carriers[0].address)
+    refused = post(services.carriers[0], document)
+    assert refused.status_code == 403 and refused.json()["error"] == "oracle_inactive"
+    assert services.carriers[0].get("/health").json()["active"] is False
+    reinstate(deployed, module_world.carriers[0].address)
+    assert post(services.carriers[0], document).status_code == 202
+
+
+def test_the_aggregator_names_the_field_of_a_malformed_submission_and_refuses_forgeries(
+    services: Services, deployed: Deployed, module_world: World
+) -> None:
+    bad = services.aggregator.post("/attestations", json=[{"attestation": {"orderId": 1}, "oracle": "0x12"}])
+    assert bad.status_code == 422
+    fields = {tuple(item["loc"]) for item in bad.json()["detail"]}
+    assert ("body", 0, "attestation", "milestone") in fields and ("body", 0, "oracle") in fields
+    forged = {
+        "attestation": {"orderId": 1, "milestone": 1, "occurredAt": 1, "evidenceHash": "0x" + "11" * 32},
+        "oracle": module_world.carriers[0].address,
+        "signature": "0x" + "22" * 65,
+    }
+    answer = services.aggregator.post("/attestations", json=[forged])
+    assert answer.status_code == 200 and answer.json()[0]["rejection"] in ("bad_signature", "signer_mismatch")
+
+
+def test_every_gs1_example_is_answered_with_a_job_or_a_4xx_never_a_500(services: Services) -> None:
+    if not (EPCIS_DIR / "examples").is_dir():
+        pytest.skip(f"GS1 EPCIS reference data not found at {EPCIS_DIR}")
+    answered = {}
+    for path in sorted((EPCIS_DIR / "examples").glob("*.jsonld")):
+        for client in (services.carriers[0], services.inspectors[0]):
+            answer = post(client, path.read_bytes())
+            assert answer.status_code < 500, f"{path.name}: {answer.status_code} {answer.text[:300]}"
+            answered[path.name] = answer.status_code
+    assert answered["Example_9.6.1-ObjectEvent.jsonld"] == 202
+    assert set(answered.values()) <= {200, 202, 413, 422}
