@@ -12,36 +12,30 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from fastapi.testclient import TestClient
 
 from api.aggregator_client import HttpAggregator
 from api.oracle_app import create_aggregator_app, create_oracle_app
 from ledger.escrow import OrderStatus
 from ledger.model.common import OracleKind
-from oracles.aggregator import Aggregator
 from oracles.capture import CaptureService
 from oracles.epcis import parse_document
 from oracles.hashing import event_hash, evidence_bytes32
 from oracles.mapping import Mapped, map_event
-from oracles.simulator import SimOrder, simulate
 from oracles.store import open_database
-from oracles.witness import Witness
 from tests.conftest import Deployed
 from tests.contracts.escrow_helpers import (
     CARRIER,
     CLAIM_WINDOW,
-    DAY,
-    HOUR,
     INSPECTOR,
     World,
     acct,
     advance_to,
     balances,
     escrow_of,
-    new_order,
     open_world,
     read_order,
     reinstate,
@@ -49,6 +43,7 @@ from tests.contracts.escrow_helpers import (
     suspend,
 )
 from tests.oracles.conftest import EPCIS_DIR
+from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
 
 LIMIT = 64 * 1024
 
@@ -66,14 +61,7 @@ class Services:
 
 
 def oracle_client(deployed: Deployed, key: LocalAccount, kind: OracleKind, aggregator: TestClient) -> TestClient:
-    witness = Witness(
-        deployed.chain,
-        deployed.build,
-        escrow=deployed.addresses["TradeEscrow"],
-        membership=deployed.addresses["Membership"],
-        key=key,
-        kind=kind,
-    )
+    witness = witness_of(deployed, key, kind)
     service = CaptureService(witness, HttpAggregator(aggregator), open_database("sqlite://"), max_bytes=LIMIT)
     return TestClient(create_oracle_app(service))
 
@@ -84,14 +72,7 @@ def services(module_world: World, deployed: Deployed) -> Iterator[Services]:
     admin = acct(deployed, "admin")
     send_trusted(deployed, escrow.contract.functions.setThreshold(CARRIER, 2), admin)
     send_trusted(deployed, escrow.contract.functions.setThreshold(INSPECTOR, 2), admin)
-    aggregator = Aggregator(
-        deployed.chain,
-        deployed.build,
-        escrow=deployed.addresses["TradeEscrow"],
-        membership=deployed.addresses["Membership"],
-        relayer=acct(deployed, "relayer"),
-        engine=open_database("sqlite://"),
-    )
+    aggregator = aggregator_of(deployed)
     hub = TestClient(create_aggregator_app(aggregator))
     carriers = tuple(oracle_client(deployed, k, OracleKind.CARRIER, hub) for k in module_world.carriers[:2])
     inspectors = tuple(oracle_client(deployed, k, OracleKind.INSPECTOR, hub) for k in module_world.inspectors[:2])
@@ -99,18 +80,7 @@ def services(module_world: World, deployed: Deployed) -> Iterator[Services]:
     aggregator.close()
 
 
-def shipment(
-    deployed: Deployed, po: str, *, inspection: bool, outcome: str = "on_time"
-) -> tuple[int, dict[str, object]]:
-    nonce = int.from_bytes(keccak(text=po)[:4], "big")
-    order_id = new_order(deployed, po=po, ship_in=2 * DAY, deliver_in=5 * DAY, nonce=nonce, inspection=inspection)
-    terms = read_order(deployed, order_id).terms
-    simulated = simulate(SimOrder(po, terms.ship_by, terms.deliver_by, inspection), outcome, seed=3)
-    advance_to(deployed, max(e.occurred_at for e in simulated.expected) + HOUR)
-    return order_id, simulated.document
-
-
-def post(client: TestClient, document: object, content_type: str = "application/ld+json") -> object:
+def post(client: TestClient, document: object, content_type: str = "application/ld+json") -> httpx.Response:
     body = document if isinstance(document, bytes) else json.dumps(document).encode()
     return client.post("/capture", content=body, headers={"content-type": content_type})
 
@@ -118,8 +88,8 @@ def post(client: TestClient, document: object, content_type: str = "application/
 def test_shipping_receiving_and_inspection_through_two_carriers_and_two_inspectors_release_the_order(
     services: Services, deployed: Deployed
 ) -> None:
-    order_id, document = shipment(deployed, "PO-HTTP-1", inspection=True)
-    events = document["epcisBody"]["eventList"]  # type: ignore[index]
+    order_id, document = shipment(deployed, "PO-HTTP-1", inspection=True, seed=3)
+    events = document["epcisBody"]["eventList"]
     inspecting = [e for e in events if "inspecting" in e.get("bizStep", "")]
     logistics = {**document, "epcisBody": {"eventList": [e for e in events if e not in inspecting]}}
     inspection = {**document, "epcisBody": {"eventList": inspecting}}
@@ -158,7 +128,7 @@ def test_shipping_receiving_and_inspection_through_two_carriers_and_two_inspecto
 def test_a_capture_job_can_be_polled_and_the_same_document_is_answered_200(
     services: Services, deployed: Deployed
 ) -> None:
-    _, document = shipment(deployed, "PO-HTTP-2", inspection=False)
+    _, document = shipment(deployed, "PO-HTTP-2", seed=3)
     first = post(services.carriers[0], document)
     job = services.carriers[0].get(first.headers["location"])
     assert job.status_code == 200 and job.json() == first.json()
@@ -183,13 +153,13 @@ def test_a_capture_job_can_be_polled_and_the_same_document_is_answered_200(
 def test_bad_documents_get_a_4xx_naming_the_problem_and_leave_nothing_behind(
     services: Services, deployed: Deployed, body: object, content_type: str, status: int, error: str, field: str | None
 ) -> None:
-    _, document = shipment(deployed, "PO-HTTP-3", inspection=False)
+    _, document = shipment(deployed, "PO-HTTP-3", seed=3)
     if body == "missing eventTime":
-        del document["epcisBody"]["eventList"][0]["eventTime"]  # type: ignore[index]
+        del document["epcisBody"]["eventList"][0]["eventTime"]
         body = document
     elif body == "eventTime without zone":
-        document["epcisBody"]["eventList"][0]["eventTime"] = "2026-11-26T10:00:00"  # type: ignore[index]
-        document["epcisBody"]["eventList"][0].pop("eventTimeZoneOffset", None)  # type: ignore[index]
+        document["epcisBody"]["eventList"][0]["eventTime"] = "2026-11-26T10:00:00"
+        document["epcisBody"]["eventList"][0].pop("eventTimeZoneOffset", None)
         body = document
     answer = post(services.carriers[0], body, content_type)
     assert answer.status_code == status, answer.text
@@ -201,7 +171,7 @@ def test_an_unknown_capture_is_404_and_a_suspended_oracle_403_until_reinstated(
     services: Services, deployed: Deployed, module_world: World
 ) -> None:
     assert services.carriers[0].get("/capture/cap_nothing").status_code == 404
-    _, document = shipment(deployed, "PO-HTTP-4", inspection=False)
+    _, document = shipment(deployed, "PO-HTTP-4", seed=3)
     suspend(deployed, module_world.carriers[0].address)
     refused = post(services.carriers[0], document)
     assert refused.status_code == 403 and refused.json()["error"] == "oracle_inactive"

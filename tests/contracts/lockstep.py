@@ -19,6 +19,7 @@ from web3.types import RPCEndpoint, TxReceipt
 
 from ledger.chain import Chain, abi_type
 from ledger.errors import ContractReverted
+from ledger.model import Effect, ModelRejected
 
 HOUR = 3_600
 
@@ -67,6 +68,33 @@ def summary(stats: Counter[str], elapsed: float) -> str:
     outcomes = sorted((k, v) for k, v in stats.items() if ":" in k)
     lines += [f"  {key}: {count}" for key, count in outcomes]
     return "\n".join(lines)
+
+
+def agree(
+    rule: str, at: int, predict: Callable[[], Effect], send: Callable[[], TxReceipt], stats: Counter[str]
+) -> tuple[Effect, TxReceipt] | None:
+    """One operation on the model and on the chain: both reject it with the same custom error
+    and arguments (None), or both accept it (the model's effect and the receipt)."""
+    try:
+        effect = predict()
+    except ModelRejected as rejected:
+        try:
+            send()
+        except ContractReverted as reverted:
+            got = (reverted.error, reverted.error_args)
+            assert got == (rejected.error, rejected.error_args), (
+                f"{rule} at t={at}: the model predicted {rejected}, the contract reverted with {reverted}"
+            )
+            stats[f"{rule}:{rejected.error}"] += 1
+            return None
+        raise AssertionError(f"{rule} at t={at}: the model predicted {rejected}, the contract accepted") from None
+    try:
+        receipt = send()
+    except ContractReverted as reverted:
+        raise AssertionError(
+            f"{rule} at t={at}: the model accepted ({', '.join(effect.events)}), the contract reverted: {reverted}"
+        ) from reverted
+    return effect, receipt
 
 
 def succeeds(call: Callable[[], TxReceipt]) -> bool:

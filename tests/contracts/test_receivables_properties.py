@@ -38,9 +38,8 @@ from hypothesis.stateful import (
 from web3.types import TxReceipt
 
 from ledger.deploy import DEV_MEMBERS, ROLE
-from ledger.errors import ContractReverted
 from ledger.escrow import Order
-from ledger.model import Effect, Member, ModelRejected, ReceivablesModel, Roster
+from ledger.model import Effect, Member, ReceivablesModel, Roster
 from ledger.reads import RawView, ViewBatch
 from ledger.receivables import Child, FinanceOffer, IssueTerms, Piece, ReceivableStatus, Root
 from tests.conftest import Deployed
@@ -50,6 +49,7 @@ from tests.contracts.lockstep import (
     AnvilClock,
     Clock,
     EmbeddedClock,
+    agree,
     event_topics,
     fuzz_settings,
     register_fuzz_profiles,
@@ -263,25 +263,10 @@ class ReceivablesMachine(RuleBasedStateMachine):
         """Run one operation on the model and on the chain; both must agree on its outcome."""
         self.clock.before_tx()
         at = self.now
-        try:
-            effect = predict()
-        except ModelRejected as rejected:
-            try:
-                send()
-            except ContractReverted as reverted:
-                got = (reverted.error, reverted.error_args)
-                assert got == (rejected.error, rejected.error_args), (
-                    f"{rule} at t={at}: the model predicted {rejected}, the contract reverted with {reverted}"
-                )
-                self.w.stats[f"{rule}:{rejected.error}"] += 1
-                return None
-            raise AssertionError(f"{rule} at t={at}: the model predicted {rejected}, the contract accepted") from None
-        try:
-            receipt = send()
-        except ContractReverted as reverted:
-            raise AssertionError(
-                f"{rule} at t={at}: the model accepted ({', '.join(effect.events)}), the contract reverted: {reverted}"
-            ) from reverted
+        agreed = agree(rule, at, predict, send, self.w.stats)
+        if agreed is None:
+            return None
+        effect, receipt = agreed
         self.clock.after_tx()
         emitted = [
             self.w.topics[bytes(log["topics"][0])] for log in receipt["logs"] if log["address"] == self.client.address

@@ -39,9 +39,8 @@ from web3.types import TxReceipt
 
 from ledger.credit import CreditLimit
 from ledger.deploy import DEV_MEMBERS, ROLE
-from ledger.errors import ContractReverted
 from ledger.escrow import Attestation, Dispute, ErrorDeclaration, Milestone, Order, OrderStatus, OrderTerms, Windows
-from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, ModelRejected, Roster
+from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, Roster
 from ledger.reads import RawView, ViewBatch
 from tests.conftest import Deployed
 from tests.contracts.lockstep import (
@@ -49,6 +48,7 @@ from tests.contracts.lockstep import (
     AnvilClock,
     Clock,
     EmbeddedClock,
+    agree,
     event_topics,
     fuzz_settings,
     register_fuzz_profiles,
@@ -292,25 +292,10 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         """Run one operation on the model and on the chain; both must agree on its outcome."""
         self.clock.before_tx()
         at = self.now
-        try:
-            effect = predict()
-        except ModelRejected as rejected:
-            try:
-                send()
-            except ContractReverted as reverted:
-                got = (reverted.error, reverted.error_args)
-                assert got == (rejected.error, rejected.error_args), (
-                    f"{rule} at t={at}: the model predicted {rejected}, the contract reverted with {reverted}"
-                )
-                self.w.stats[f"{rule}:{rejected.error}"] += 1
-                return None
-            raise AssertionError(f"{rule} at t={at}: the model predicted {rejected}, the contract accepted") from None
-        try:
-            receipt = send()
-        except ContractReverted as reverted:
-            raise AssertionError(
-                f"{rule} at t={at}: the model accepted ({', '.join(effect.events)}), the contract reverted: {reverted}"
-            ) from reverted
+        agreed = agree(rule, at, predict, send, self.w.stats)
+        if agreed is None:
+            return None
+        effect, receipt = agreed
         self.clock.after_tx()
         emitted = self.events_of(receipt)
         assert emitted == list(effect.events), f"{rule}: events {emitted}, the model expected {list(effect.events)}"

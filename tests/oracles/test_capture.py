@@ -23,25 +23,24 @@ from oracles.epcis import parse_document
 from oracles.errors import AggregatorUnavailable, EpcisDocumentError, OracleInactive
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import Mapped, map_event
-from oracles.simulator import SimOrder, declare_error, epcis_document, simulate
+from oracles.simulator import declare_error, epcis_document
 from oracles.store import open_database
-from oracles.witness import OrderFacts, Witness
+from oracles.witness import OrderFacts
 from tests.conftest import Deployed
 from tests.contracts.escrow_helpers import (
     CARRIER,
     DAY,
-    HOUR,
     World,
     acct,
     advance_to,
     escrow_of,
-    new_order,
     open_world,
     read_order,
     reinstate,
     send_trusted,
     suspend,
 )
+from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
 
 
 @pytest.fixture(scope="module")
@@ -57,30 +56,14 @@ class Oracles:
     inspector: CaptureService
 
     def service(self, key: LocalAccount, kind: OracleKind) -> CaptureService:
-        d = self.deployed
-        witness = Witness(
-            d.chain,
-            d.build,
-            escrow=d.addresses["TradeEscrow"],
-            membership=d.addresses["Membership"],
-            key=key,
-            kind=kind,
-        )
-        return CaptureService(witness, self.aggregator, open_database("sqlite://"))
+        return CaptureService(witness_of(self.deployed, key, kind), self.aggregator, open_database("sqlite://"))
 
 
 @pytest.fixture
 def oracles(module_world: World, deployed: Deployed) -> Iterator[Oracles]:
     escrow = escrow_of(deployed)
     send_trusted(deployed, escrow.contract.functions.setThreshold(CARRIER, 2), acct(deployed, "admin"))
-    aggregator = Aggregator(
-        deployed.chain,
-        deployed.build,
-        escrow=deployed.addresses["TradeEscrow"],
-        membership=deployed.addresses["Membership"],
-        relayer=acct(deployed, "relayer"),
-        engine=open_database("sqlite://"),
-    )
+    aggregator = aggregator_of(deployed)
     o = Oracles(deployed, aggregator, None, None)  # type: ignore[arg-type]
     o.carriers = (
         o.service(module_world.carriers[0], OracleKind.CARRIER),
@@ -94,13 +77,8 @@ def oracles(module_world: World, deployed: Deployed) -> Iterator[Oracles]:
 def shipped_order(
     deployed: Deployed, po: str, *, outcome: str = "on_time", inspection: bool = False
 ) -> tuple[int, bytes]:
-    """A funded order and the EPCIS document of its shipment, the chain clock moved past it."""
-    nonce = int.from_bytes(keccak(text=po)[:4], "big")
-    order_id = new_order(deployed, po=po, ship_in=2 * DAY, deliver_in=5 * DAY, nonce=nonce, inspection=inspection)
-    terms = read_order(deployed, order_id).terms
-    shipment = simulate(SimOrder(po, terms.ship_by, terms.deliver_by, inspection), outcome, seed=7)
-    advance_to(deployed, max(e.occurred_at for e in shipment.expected) + HOUR)
-    return order_id, json.dumps(shipment.document).encode()
+    order_id, document = shipment(deployed, po, inspection=inspection, outcome=outcome)
+    return order_id, json.dumps(document).encode()
 
 
 def outcomes(job_events: Sequence[object]) -> list[tuple[str, str | None]]:
