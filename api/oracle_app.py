@@ -25,6 +25,7 @@ from eth_utils import to_checksum_address
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.errors import UnsupportedMediaType
@@ -69,7 +70,8 @@ def create_oracle_app(service: CaptureService) -> FastAPI:
         if declared is not None and declared.isdigit() and int(declared) > service.max_bytes:
             raise DocumentTooLarge(int(declared), service.max_bytes)
         body = await _read_limited(request, service.max_bytes)
-        job = service.capture(body)
+        # Chain reads, signing and SQL block: off the event loop, so /health and polls still answer.
+        job = await run_in_threadpool(service.capture, body)
         status = 200 if job.repeated else 202
         headers = {"Location": f"/capture/{job.capture_id}", **EPCIS_HEADERS}
         return JSONResponse(job_json(job), status_code=status, headers=headers)

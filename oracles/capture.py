@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from ledger.escrow import Attestation, ErrorDeclaration, Milestone
 from oracles.aggregator import OPEN, DeclarationReceipt, Receipt, Status, Submission
-from oracles.epcis import DEFAULT_MAX_BYTES, EpcisEvent, parse_document
+from oracles.epcis import DEFAULT_MAX_BYTES, EpcisEvent, ParsedDocument, parse_document
 from oracles.errors import AggregatorUnavailable, CaptureNotFound, OracleInactive
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import ErrorDeclared, Ignored, Mapped, map_event
@@ -120,6 +121,7 @@ class CaptureService:
         self.engine = engine
         self.max_bytes = max_bytes
         self.clock = clock or witness.chain.timestamp
+        self._lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -138,8 +140,16 @@ class CaptureService:
     # -- capturing ----------------------------------------------------------------------
 
     def capture(self, body: bytes) -> CaptureJob:
-        """Capture one EPCIS document (JSON or JSON-LD bytes); see the module docstring."""
+        """Capture one EPCIS document (JSON or JSON-LD bytes); see the module docstring.
+
+        Captures run one at a time: the same document posted twice at once must meet the
+        record of the first, not race it (parsing, the expensive part, runs outside the lock).
+        """
         parsed = parse_document(body, max_bytes=self.max_bytes)
+        with self._lock:
+            return self._capture(body, parsed)
+
+    def _capture(self, body: bytes, parsed: ParsedDocument) -> CaptureJob:
         sha256 = hashlib.sha256(body).hexdigest()
         with self.engine.connect() as db:
             row = db.execute(select(captures).where(captures.c.sha256 == sha256)).first()
