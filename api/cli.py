@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from api import audit_cli, index_cli
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
 from ledger.chain import Chain, ErrorDecoder
@@ -257,6 +258,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
     serve.set_defaults(func=cmd_oracle_serve)
     aggregate.set_defaults(func=cmd_oracle_aggregate)
+
+    index_cli.register(sub)
+    audit_cli.register(sub)
     return top
 
 

@@ -1,0 +1,24 @@
+"""The auditor's replay: re-read the chain, re-derive the ledger with the models, compare, report.
+
+``replay`` (in ``ledger.audit.replay``) is the entry point; ``scf audit replay`` its command line.
+"""
+
+from ledger.audit.machine import LedgerModels, LedgerState, Replayer
+from ledger.audit.replay import AuditError, Deployment, ReplayResult, check_continuity, replay
+from ledger.audit.report import Gap, Kind, Location, Mismatch, Report
+
+__all__ = [
+    "AuditError",
+    "Deployment",
+    "Gap",
+    "Kind",
+    "LedgerModels",
+    "LedgerState",
+    "Location",
+    "Mismatch",
+    "ReplayResult",
+    "Replayer",
+    "Report",
+    "check_continuity",
+    "replay",
+]

@@ -1,0 +1,810 @@
+"""The contracts' rules, driven by the chain's transactions: each mined call into the models.
+
+``LedgerModels`` wires the pure-Python models together as the contracts are wired: one
+``Roster`` kept by the Membership model and read by all, CreditRegistry's limits read by the
+escrow, the escrow's orders read by Receivables, every token movement the escrow or
+Receivables causes checked and booked by the token model (OpenZeppelin's ERC-20 rules:
+balances, allowances, permits).
+
+``Replayer.apply`` takes one decoded call with its sender (``tx.from``) and its block's
+timestamp, recovers every EIP-712 signature in the calldata under the contract's own domain
+(``ledger.batch.recover_typed_data`` over the documents the clients build), runs the models
+and returns the ``Outcome``: each contract's events in order, the settlement-token transfers
+in order and the event arguments the replay can vouch for, read off the calldata and the models
+once the call is applied: the recovered signers, the ids the models assign, the parties, the
+amounts paid out, refunded, financed, repaid and claimed, the new statuses and deadlines (the
+arguments an indexer turns into rows). A ``ModelRejected`` it raises is the contract's custom
+error the models predict: for a transaction the chain mined successfully, a mismatch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import coincurve
+from eth_utils import keccak
+
+from ledger.batch import SECP256K1_HALF_N, recover_typed_data, typed_data_digest
+from ledger.batch import keccak as keccak256
+from ledger.credit import LIMIT_FIELDS
+from ledger.escrow import (
+    ATTESTATION_FIELDS,
+    ERROR_DECLARATION_FIELDS,
+    ORDER_FIELDS,
+    SETTLEMENT_FIELDS,
+    Milestone,
+    OrderStatus,
+    OrderTerms,
+    Windows,
+)
+from ledger.model.common import ROLE_ADMIN, Effect, ModelRejected, Roster, Transfer, address
+from ledger.model.escrow import CreditLimits, EscrowModel, EscrowState
+from ledger.model.membership import MemberRecord, MembershipModel
+from ledger.model.receivables import ReceivablesModel, ReceivablesState
+from ledger.model.token import TokenModel
+from ledger.receivables import ISSUE_FIELDS, OFFER_FIELDS, Child, FinanceOffer, IssueTerms
+from ledger.token import PERMIT_FIELDS
+from ledger.typed_data import Domain
+
+MEMBERSHIP: Final = "Membership"
+TOKEN: Final = "SettlementToken"
+CREDIT: Final = "CreditRegistry"
+ESCROW: Final = "TradeEscrow"
+RECEIVABLES: Final = "Receivables"
+CONTRACTS: Final = (MEMBERSHIP, TOKEN, CREDIT, ESCROW, RECEIVABLES)
+
+#: What each constructor emits (the models start in the state the constructors leave).
+CONSTRUCTOR_EVENTS: Final[dict[str, tuple[str, ...]]] = {
+    ESCROW: ("TokenAllowed", "ThresholdSet", "ThresholdSet", "ThresholdSet", "WindowsSet"),
+    RECEIVABLES: ("GracePeriodSet",),
+    TOKEN: (),
+    CREDIT: (),
+}
+
+
+class Unmodelled(Exception):
+    """A call no model covers: the replay reports it as a gap."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The ``nth`` log of ``contract.event`` in the transaction must carry these arguments."""
+
+    contract: str
+    event: str
+    nth: int
+    args: Mapping[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What the models predict a transaction did."""
+
+    events: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    transfers: list[tuple[str, str, int]] = field(default_factory=list)  # settlement token: (from, to, value)
+    expect: list[Expectation] = field(default_factory=list)
+    signatures: int = 0
+    other_token_transfers: list[Transfer] = field(default_factory=list)  # tokens whose logs are not read
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """Everything the models re-derived, as plain data keyed as the contracts key it: what a
+    comparison with another projection of the ledger (the SQL tables) reads row by row."""
+
+    escrow: EscrowState
+    receivables: ReceivablesState
+    members: Mapping[str, MemberRecord]
+    balances: Mapping[str, int]  # settlement token, every holder ever credited or debited
+    allowances: Mapping[tuple[str, str], int]
+    permit_nonces: Mapping[str, int]
+    total_supply: int
+    #: (bank, party) → (limit, score, grade, modelHash, validUntil, publishedAt); revoked pairs are absent
+    limits: Mapping[tuple[str, str], tuple[int, int, int, bytes, int, int]]
+    bank_nonces: Mapping[str, int]
+
+
+class LedgerModels:
+    """Every contract's model, wired as the contracts are."""
+
+    def __init__(self, addresses: Mapping[str, str]) -> None:
+        self.addresses = {name: address(a) for name, a in addresses.items()}
+        self.roster = Roster()
+        self.membership = MembershipModel(self.roster)
+        self.token = TokenModel(token=self.addresses[TOKEN], roster=self.roster)
+        self.credit = CreditLimits(self.roster)
+        self.escrow = EscrowModel(
+            escrow=self.addresses[ESCROW], currency=self.addresses[TOKEN], roster=self.roster, credit=self.credit
+        )
+        self.receivables = ReceivablesModel(
+            receivables=self.addresses[RECEIVABLES],
+            currency=self.addresses[TOKEN],
+            roster=self.roster,
+            orders=self.escrow,
+        )
+        # What CreditRegistry keeps beyond what the escrow reads: (score, grade, modelHash).
+        self.limit_details: dict[tuple[str, str], tuple[int, int, bytes]] = {}
+        self.limit_pairs: set[tuple[str, str]] = set()  # every (bank, party) ever published
+        # Tokens other than the settlement token the escrow moved (their logs are not read).
+        self.other_tokens: set[str] = set()
+
+    def state(self) -> LedgerState:
+        limits = {
+            key: (
+                record.limit,
+                *self.limit_details.get(key, (0, 0, bytes(32))),
+                record.valid_until,
+                record.published_at,
+            )
+            for key, record in self.credit.records.items()
+        }
+        return LedgerState(
+            escrow=self.escrow.state(),
+            receivables=self.receivables.state(),
+            members=self.membership.state(),
+            balances=self.token.balances(),
+            allowances=self.token.allowances(),
+            permit_nonces=self.token.nonces(),
+            total_supply=self.token.total_supply,
+            limits=limits,
+            bank_nonces=dict(self.credit.nonces),
+        )
+
+    def invariant_violations(self) -> list[tuple[str, str]]:
+        found = [(ESCROW, p) for p in self.escrow.invariant_violations()]
+        found += [(RECEIVABLES, p) for p in self.receivables.invariant_violations()]
+        found += [(TOKEN, p) for p in self.token.invariant_violations()]
+        escrow_held = self.escrow.held()
+        if escrow_held != self.token.balance_of(self.escrow.escrow):
+            found.append(
+                (ESCROW, f"escrow books {escrow_held}, token books {self.token.balance_of(self.escrow.escrow)}")
+            )
+        held = self.receivables.held
+        if held != self.token.balance_of(self.receivables.receivables):
+            found.append(
+                (RECEIVABLES, f"books {held}, token books {self.token.balance_of(self.receivables.receivables)}")
+            )
+        return found
+
+
+def recover_signer(document: dict[str, Any], signature: bytes) -> str | None:
+    """``ledger.batch.recover_typed_data``, with the signer's EIP-55 form from the models' cache:
+    the same answer (None where ``ECDSA.tryRecover`` fails), without re-checksumming the same
+    few hundred signers tens of thousands of times."""
+    digest = typed_data_digest(document)
+    if digest is None:
+        return recover_typed_data(document, signature)
+    return signer_of(digest, signature)
+
+
+def signer_of(digest: bytes, signature: bytes) -> str | None:
+    """Who signed ``digest`` (an EIP-712 digest): None where ``ECDSA.tryRecover`` fails (not 65
+    bytes, v not 27/28, s in the upper half, no point)."""
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
+        return None
+    try:
+        public = coincurve.PublicKey.from_signature_and_message(
+            signature[:64] + bytes((signature[64] - 27,)), digest, hasher=None
+        )
+    except ValueError:
+        return None
+    return address("0x" + keccak256(public.format(compressed=False)[1:])[12:].hex())
+
+
+def _word_encoder(kind: str) -> Callable[[Any], bytes]:
+    """EIP-712 ``encodeData`` of one atomic member of ``kind`` (values as the calldata decoder gives them)."""
+    if kind == "address":
+        return lambda value: bytes(12) + bytes.fromhex(value[2:])
+    if kind == "bool":
+        return lambda value: bytes(31) + (b"\x01" if value else b"\x00")
+    if kind == "string":
+        return lambda value: keccak256(value.encode())
+    if kind == "bytes":
+        return lambda value: keccak256(bytes(value))
+    if kind.startswith("bytes"):
+        return lambda value: bytes(value).ljust(32, b"\x00")
+    if kind.startswith("uint"):
+        return lambda value: value.to_bytes(32, "big")
+    raise ValueError(f"EIP-712 member type {kind} is not one the ledger's documents use")
+
+
+class TypedHasher:
+    """EIP-712 digests of one document type (flat, atomic members), encoders built once: the
+    digest ``typed_data_digest`` computes for the same document, a few times faster."""
+
+    def __init__(self, primary: str, fields: Sequence[Mapping[str, str]]) -> None:
+        self.names = tuple(f["name"] for f in fields)
+        members = ",".join(f"{f['type']} {f['name']}" for f in fields)
+        encoded_type = f"{primary}({members})"
+        self.type_hash = keccak256(encoded_type.encode())
+        self.encoders = tuple(_word_encoder(f["type"]) for f in fields)
+
+    def digest(self, separator: bytes, message: Mapping[str, Any]) -> bytes:
+        words = b"".join(encode(message[name]) for encode, name in zip(self.encoders, self.names, strict=True))
+        return keccak256(b"\x19\x01" + separator + keccak256(self.type_hash + words))
+
+
+def domain_separator(domain: Domain) -> bytes:
+    """EIP-712 ``hashStruct(EIP712Domain)``: what the contract's ``DOMAIN_SEPARATOR()`` returns."""
+    type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    return keccak(
+        type_hash
+        + keccak(text=domain.name)
+        + keccak(text=domain.version)
+        + domain.chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(domain.verifying_contract[2:])
+    )
+
+
+_Handler = Callable[[tuple[Any, ...], str, int, Outcome], None]
+
+
+def _hex(value: bytes) -> str:
+    """bytes as the logs' JSON-ready form (``ledger.history.LogDecoder``)."""
+    return "0x" + bytes(value).hex()
+
+
+def _names(fields: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
+    return tuple(f["name"] for f in fields)
+
+
+ORDER_NAMES, ATTESTATION_NAMES = _names(ORDER_FIELDS), _names(ATTESTATION_FIELDS)
+DECLARATION_NAMES, SETTLEMENT_NAMES = _names(ERROR_DECLARATION_FIELDS), _names(SETTLEMENT_FIELDS)
+ISSUE_NAMES, OFFER_NAMES, LIMIT_NAMES = _names(ISSUE_FIELDS), _names(OFFER_FIELDS), _names(LIMIT_FIELDS)
+PERMIT_NAMES = _names(PERMIT_FIELDS)
+
+
+class Replayer:
+    """Applies decoded calls of the deployed contracts to ``models``."""
+
+    def __init__(self, models: LedgerModels, chain_id: int, token_name: str) -> None:
+        self.models = models
+        at = models.addresses
+        self.domains = {
+            ESCROW: Domain(ESCROW, "1", chain_id, at[ESCROW]),
+            RECEIVABLES: Domain(RECEIVABLES, "1", chain_id, at[RECEIVABLES]),
+            CREDIT: Domain(CREDIT, "1", chain_id, at[CREDIT]),
+            TOKEN: Domain(token_name, "1", chain_id, at[TOKEN]),
+        }
+        self._hashers: dict[tuple[str, str], tuple[bytes, TypedHasher]] = {}
+        self.escrow_address = at[ESCROW]
+        self.receivables_address = at[RECEIVABLES]
+        self.currency = at[TOKEN]
+        m, t, c, e, r = MEMBERSHIP, TOKEN, CREDIT, ESCROW, RECEIVABLES
+        self.handlers: dict[tuple[str, str], _Handler] = {
+            (m, "admit"): self._admit,
+            (m, "setRoles"): self._set_roles,
+            (m, "updateKyc"): self._update_kyc,
+            (m, "suspend"): self._suspend,
+            (m, "reinstate"): self._reinstate,
+            (t, "mint"): self._mint,
+            (t, "redeem"): self._redeem,
+            (t, "transfer"): self._transfer,
+            (t, "approve"): self._approve,
+            (t, "transferFrom"): self._transfer_from,
+            (t, "permit"): self._permit,
+            (c, "publish"): self._publish,
+            (c, "revoke"): self._revoke,
+            (e, "createOrder"): self._create_order,
+            (e, "createOpenAccountOrder"): self._create_open_account_order,
+            (e, "fund"): self._fund,
+            (e, "fundWithPermit"): self._fund_with_permit,
+            (e, "cancelUnfunded"): self._order_call("cancel_unfunded"),
+            (e, "attest"): self._attest,
+            (e, "confirmReceipt"): self._order_call("confirm_receipt"),
+            (e, "release"): self._order_call("release"),
+            (e, "refundUnshipped"): self._order_call("refund_unshipped"),
+            (e, "openDispute"): self._open_dispute,
+            (e, "contestMilestone"): self._contest,
+            (e, "answerDispute"): self._answer_dispute,
+            (e, "arbitrate"): self._arbitrate,
+            (e, "settleDispute"): self._settle_dispute,
+            (e, "closeExpiredDispute"): self._order_call("close_expired_dispute"),
+            (e, "requestPrepayment"): self._request_prepayment,
+            (e, "fundPool"): self._fund_pool,
+            (e, "withdrawPool"): self._withdraw_pool,
+            (e, "repayShortfall"): self._repay_shortfall,
+            (e, "setThreshold"): self._set_threshold,
+            (e, "setWindows"): self._set_windows,
+            (e, "setTokenAllowed"): self._set_token_allowed,
+            (r, "issue"): self._issue,
+            (r, "split"): self._split,
+            (r, "finance"): self._finance,
+            (r, "repay"): self._repay,
+            (r, "claim"): self._claim,
+            (r, "markDefaulted"): self._mark_defaulted,
+            (r, "setGracePeriod"): self._set_grace_period,
+            (r, "transferFrom"): self._transfer_piece,
+            (r, "safeTransferFrom"): self._transfer_piece,
+        }
+
+    # -- entry points -------------------------------------------------------------------
+
+    def apply(self, contract: str, function: str, args: tuple[Any, ...], caller: str, now: int) -> Outcome:
+        handler = self.handlers.get((contract, function))
+        if handler is None:
+            raise Unmodelled(f"{contract}.{function} is not modelled")
+        out = Outcome()
+        handler(args, caller, now, out)
+        return out
+
+    def construct(self, contract: str, args: tuple[Any, ...] | None, caller: str, now: int) -> Outcome:
+        """The creation of ``contract`` (its constructor ``args`` when static)."""
+        out = Outcome()
+        if contract == MEMBERSHIP:
+            if args is None:
+                raise Unmodelled("Membership's constructor arguments could not be read")
+            admin, kyc_hash = args
+            self._effect(out, MEMBERSHIP, self.models.membership.constructor(admin, kyc_hash, now=now))
+            admitted = {"party": admin, "roles": ROLE_ADMIN, "oracleKind": 0, "kycHash": _hex(kyc_hash), "admin": admin}
+            out.expect.append(Expectation(MEMBERSHIP, "MemberAdmitted", 0, admitted))
+        else:
+            out.events[contract].extend(CONSTRUCTOR_EVENTS[contract])
+        return out
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _recover(
+        self, contract: str, primary: str, fields: list[dict[str, str]], message: dict[str, Any], sig: bytes
+    ) -> str | None:
+        key = (contract, primary)
+        hasher = self._hashers.get(key)
+        if hasher is None:
+            hasher = self._hashers[key] = (domain_separator(self.domains[contract]), TypedHasher(primary, fields))
+        separator, typed = hasher
+        return signer_of(typed.digest(separator, message), bytes(sig))
+
+    @staticmethod
+    def _effect(out: Outcome, contract: str, effect: Effect) -> Effect:
+        out.events[contract].extend(effect.events)
+        return effect
+
+    def _token_effect(self, out: Outcome, effect: Effect) -> None:
+        out.events[TOKEN].extend(effect.events)
+        out.transfers.extend((t.source, t.destination, t.amount) for t in effect.transfers)
+
+    def _move(self, out: Outcome, acting: str, transfers: Sequence[Transfer]) -> None:
+        """The token transfers ``acting`` (the escrow or Receivables) makes: pushes from its own
+        balance, pulls with ``transferFrom`` against the payer's allowance."""
+        token = self.models.token
+        for t in transfers:
+            if t.token != self.currency:
+                self.models.other_tokens.add(t.token)
+                out.other_token_transfers.append(t)
+                continue
+            if t.source == acting:
+                self._token_effect(out, token.transfer(t.destination, t.amount, caller=acting))
+            else:
+                self._token_effect(out, token.transfer_from(t.source, t.destination, t.amount, caller=acting))
+
+    def _escrow(self, out: Outcome, effect: Effect, caller: str | None = None, order_id: int | None = None) -> Effect:
+        self._effect(out, ESCROW, effect)
+        self._move(out, self.escrow_address, effect.transfers)
+        if order_id is not None and caller is not None:
+            self._order_events(out, effect, order_id, caller)
+        return effect
+
+    def _order_events(self, out: Outcome, effect: Effect, order_id: int, caller: str) -> None:
+        """What the escrow's events of ``order_id`` must say, read off the models once the call is applied."""
+        escrow = self.models.escrow
+        o = escrow.order(order_id)
+        t = o.terms
+        to_supplier = sum(
+            x.amount for x in effect.transfers if x.source == self.escrow_address and x.destination == t.supplier
+        )
+        caller = address(caller)
+        for name in effect.events:
+            args: dict[str, Any]
+            if name == "OrderCreated":
+                args = {"buyer": t.buyer, "supplier": t.supplier, "token": t.token, "amount": t.amount,
+                        "shipBy": t.ship_by, "deliverBy": t.deliver_by, "inspectionRequired": t.inspection_required,
+                        "termsHash": _hex(t.terms_hash), "poRefHash": _hex(t.po_ref_hash), "nonce": t.nonce,
+                        "submitter": caller}  # fmt: skip
+            elif name == "OpenAccountOrderCreated":
+                args = {"buyer": t.buyer, "supplier": t.supplier}
+            elif name == "OrderFunded":
+                args = {"buyer": t.buyer, "amount": t.amount}
+            elif name == "OrderCancelled":
+                args = {"by": caller}
+            elif name == "ReceiptConfirmed":
+                args = {"buyer": t.buyer}
+            elif name == "OrderReleased":
+                args = {"supplier": t.supplier, "amount": to_supplier, "by": caller}
+            elif name == "OrderRefunded":
+                from_pool = o.guarantee_claimed
+                args = {"buyer": t.buyer, "fromEscrow": o.refunded_to_buyer - from_pool, "fromPool": from_pool}
+            elif name == "DisputeOpened":
+                d = escrow.dispute(order_id)
+                args = {"buyer": t.buyer, "reasonHash": _hex(d.reason_hash), "answerBy": d.answer_by,
+                        "resolveBy": d.resolve_by}  # fmt: skip
+            elif name == "DisputeAnswered":
+                args = {"supplier": t.supplier, "responseHash": _hex(escrow.dispute(order_id).response_hash)}
+            elif name == "DisputeResolved":
+                args = {"toBuyer": o.refunded_to_buyer, "toSupplier": to_supplier, "fromPool": o.guarantee_claimed,
+                        "by": caller}  # fmt: skip
+            elif name == "PrepaymentReleased":
+                args = {"supplier": t.supplier, "guarantor": o.guarantor, "amount": o.prepaid}
+            elif name == "GuaranteeClaimed":
+                args = {"guarantor": o.guarantor, "supplier": t.supplier, "amount": o.guarantee_claimed}
+            elif name == "MilestoneAttested":
+                args = {"status": int(o.status)}
+            else:
+                continue
+            out.expect.append(Expectation(ESCROW, name, 0, {"orderId": order_id, **args}))
+
+    def _receivables(self, out: Outcome, effect: Effect) -> Effect:
+        self._effect(out, RECEIVABLES, effect)
+        self._move(out, self.receivables_address, effect.transfers)
+        return effect
+
+    # -- Membership -----------------------------------------------------------------------
+
+    def _admit(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        party, roles, kind, kyc = args
+        self._effect(out, MEMBERSHIP, self.models.membership.admit(party, roles, kind, kyc, caller=caller, now=now))
+        admitted = {"party": party, "roles": roles, "oracleKind": kind, "kycHash": _hex(kyc), "admin": address(caller)}
+        out.expect.append(Expectation(MEMBERSHIP, "MemberAdmitted", 0, admitted))
+
+    def _set_roles(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        party, roles, kind = args
+        previous = self.models.membership.member(party).roles
+        self._effect(out, MEMBERSHIP, self.models.membership.set_roles(party, roles, kind, caller=caller, now=now))
+        changed = {"party": party, "previousRoles": previous, "roles": roles, "oracleKind": kind,
+                   "admin": address(caller)}  # fmt: skip
+        out.expect.append(Expectation(MEMBERSHIP, "MemberRolesChanged", 0, changed))
+
+    def _update_kyc(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        party, kyc = args
+        previous = self.models.membership.member(party).kyc_hash
+        self._effect(out, MEMBERSHIP, self.models.membership.update_kyc(party, kyc, caller=caller, now=now))
+        updated = {"party": party, "previousKycHash": _hex(previous), "kycHash": _hex(kyc), "admin": address(caller)}
+        out.expect.append(Expectation(MEMBERSHIP, "MemberKycUpdated", 0, updated))
+
+    def _suspend(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        party, reason = args
+        self._effect(out, MEMBERSHIP, self.models.membership.suspend(party, reason, caller=caller, now=now))
+        suspended = {"party": party, "reasonHash": _hex(reason), "admin": address(caller)}
+        out.expect.append(Expectation(MEMBERSHIP, "MemberSuspended", 0, suspended))
+
+    def _reinstate(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (party,) = args
+        self._effect(out, MEMBERSHIP, self.models.membership.reinstate(party, caller=caller, now=now))
+        out.expect.append(Expectation(MEMBERSHIP, "MemberReinstated", 0, {"party": party, "admin": address(caller)}))
+
+    # -- SettlementToken ------------------------------------------------------------------
+
+    def _mint(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        to, amount = args
+        self._token_effect(out, self.models.token.mint(to, amount, caller=caller))
+        out.expect.append(
+            Expectation(TOKEN, "DepositsMinted", 0, {"bank": address(caller), "to": to, "amount": amount})
+        )
+
+    def _redeem(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (amount,) = args
+        self._token_effect(out, self.models.token.redeem(amount, caller=caller))
+        out.expect.append(Expectation(TOKEN, "DepositsRedeemed", 0, {"holder": address(caller), "amount": amount}))
+
+    def _transfer(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        to, value = args
+        self._token_effect(out, self.models.token.transfer(to, value, caller=caller))
+
+    def _approve(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        spender, value = args
+        self._token_effect(out, self.models.token.approve(spender, value, caller=caller))
+        approved = {"owner": address(caller), "spender": spender, "value": value}
+        out.expect.append(Expectation(TOKEN, "Approval", 0, approved))
+
+    def _transfer_from(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        source, to, value = args
+        self._token_effect(out, self.models.token.transfer_from(source, to, value, caller=caller))
+
+    def _permit_signer(
+        self, owner: str, spender: str, value: int, deadline: int, v: int, r: bytes, s: bytes
+    ) -> str | None:
+        nonce = self.models.token.nonce(owner)
+        message = dict(zip(PERMIT_NAMES, (owner, spender, value, nonce, deadline), strict=True))
+        return self._recover(TOKEN, "Permit", PERMIT_FIELDS, message, bytes(r) + bytes(s) + bytes([v % 256]))
+
+    def _permit(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        owner, spender, value, deadline, v, r, s = args
+        signer = self._permit_signer(owner, spender, value, deadline, v, r, s)
+        out.signatures += 1
+        effect = self.models.token.permit(owner, spender, value, deadline, signer=signer, now=now)
+        self._token_effect(out, effect)
+        out.expect.append(Expectation(TOKEN, "Approval", 0, {"owner": owner, "spender": spender, "value": value}))
+
+    # -- CreditRegistry -------------------------------------------------------------------
+
+    def _publish(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        grant, signature = args
+        message = dict(zip(LIMIT_NAMES, grant, strict=True))
+        signer = self._recover(CREDIT, "CreditLimit", LIMIT_FIELDS, message, signature)
+        out.signatures += 1
+        effect = self.models.credit.publish(
+            bank=message["bank"],
+            party=message["party"],
+            limit=message["limit"],
+            valid_until=message["validUntil"],
+            nonce=message["nonce"],
+            signer=signer,
+            now=now,
+        )
+        self._effect(out, CREDIT, effect)
+        key = (address(message["bank"]), address(message["party"]))
+        self.models.limit_details[key] = (message["score"], message["grade"], bytes(message["modelHash"]))
+        self.models.limit_pairs.add(key)
+        published = {**{name: _hex(v) if isinstance(v, bytes) else v for name, v in message.items()},
+                     "submitter": address(caller)}  # fmt: skip
+        out.expect.append(Expectation(CREDIT, "LimitPublished", 0, published))
+
+    def _revoke(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (party,) = args
+        self._effect(out, CREDIT, self.models.credit.revoke(party, caller=caller))
+        out.expect.append(Expectation(CREDIT, "LimitRevoked", 0, {"bank": address(caller), "party": party}))
+        self.models.limit_details.pop((address(caller), address(party)), None)
+
+    # -- TradeEscrow ----------------------------------------------------------------------
+
+    def _create(self, primary: str, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        raw_terms, buyer_signature, supplier_signature = args
+        message = dict(zip(ORDER_NAMES, raw_terms, strict=True))
+        buyer = self._recover(ESCROW, primary, ORDER_FIELDS, message, buyer_signature)
+        supplier = self._recover(ESCROW, primary, ORDER_FIELDS, message, supplier_signature)
+        out.signatures += 2
+        terms = OrderTerms(*raw_terms)
+        create = self.models.escrow.create_order if primary == "Order" else self.models.escrow.create_open_account_order
+        effect = create(terms, buyer_signer=buyer, supplier_signer=supplier, caller=caller, now=now)
+        self._escrow(out, effect, caller, effect.order_id)
+
+    def _create_order(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        self._create("Order", args, caller, now, out)
+
+    def _create_open_account_order(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        self._create("OpenAccountOrder", args, caller, now, out)
+
+    def _fund(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (order_id,) = args
+        self._escrow(out, self.models.escrow.fund(order_id, caller=caller, now=now), caller, order_id)
+        out.expect.append(Expectation(ESCROW, "OrderFunded", 0, {"viaPermit": False}))
+
+    def _fund_with_permit(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        """``fundWithPermit``: the escrow's status checks, then the token's ``permit`` (its failure
+        tolerated for the buyer only, who may already have an allowance), then the funding."""
+        order_id, deadline, v, r, s = args
+        escrow = self.models.escrow
+        if escrow.status_of(order_id) != OrderStatus.CREATED or escrow.is_open_account(order_id):
+            escrow.fund_with_permit(order_id, caller=caller, now=now)  # raises the contract's error
+            raise AssertionError("unreachable: the escrow model accepted an order it cannot fund")
+        terms = escrow.terms_of(order_id)
+        signer = self._permit_signer(terms.buyer, escrow.escrow, terms.amount, deadline, v, r, s)
+        out.signatures += 1
+        try:
+            permit = self.models.token.permit(
+                terms.buyer, escrow.escrow, terms.amount, deadline, signer=signer, now=now
+            )
+        except ModelRejected:
+            if address(caller) != terms.buyer:
+                raise ModelRejected("TradeEscrowNotBuyer", ESCROW, orderId=order_id, caller=address(caller)) from None
+            permitted = False
+        else:
+            self._token_effect(out, permit)
+            out.expect.append(Expectation(TOKEN, "Approval", 0, {"owner": terms.buyer, "spender": escrow.escrow,
+                                                                  "value": terms.amount}))  # fmt: skip
+            permitted = True
+        self._escrow(out, escrow.fund_with_permit(order_id, caller=caller, now=now), caller, order_id)
+        out.expect.append(Expectation(ESCROW, "OrderFunded", 0, {"viaPermit": permitted}))
+
+    def _order_call(self, method: str) -> _Handler:
+        def handle(args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+            (order_id,) = args
+            self._escrow(out, getattr(self.models.escrow, method)(order_id, caller=caller, now=now), caller, order_id)
+
+        return handle
+
+    def _attest(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        raw, signatures = args
+        message = dict(zip(ATTESTATION_NAMES, raw, strict=True))
+        signers = [self._recover(ESCROW, "Attestation", ATTESTATION_FIELDS, message, sig) for sig in signatures]
+        out.signatures += len(signers)
+        order_id, milestone, occurred_at, evidence = raw
+        effect = self.models.escrow.attest(order_id, milestone, occurred_at, evidence, signers, caller=caller, now=now)
+        self._escrow(out, effect, caller, order_id)
+        attested = {
+            "milestone": milestone,
+            "occurredAt": occurred_at,
+            "evidenceHash": _hex(evidence),
+            "signers": signers,
+        }
+        out.expect.append(Expectation(ESCROW, "MilestoneAttested", 0, attested))
+
+    def _contest(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        raw, signatures = args
+        message = dict(zip(DECLARATION_NAMES, raw, strict=True))
+        signers = [
+            self._recover(ESCROW, "ErrorDeclaration", ERROR_DECLARATION_FIELDS, message, sig) for sig in signatures
+        ]
+        out.signatures += len(signers)
+        evidence, reason, declared_at = raw
+        use = self.models.escrow.evidence_of(evidence)
+        effect = self.models.escrow.contest_milestone(evidence, reason, declared_at, signers, caller=caller, now=now)
+        assert use is not None, "a contested milestone was attested"
+        self._escrow(out, effect, caller, use[0])
+        contested = {"orderId": use[0], "milestone": int(use[1]), "evidenceHash": _hex(evidence),
+                     "reasonHash": _hex(reason), "declaredAt": declared_at, "signers": signers}  # fmt: skip
+        out.expect.append(Expectation(ESCROW, "MilestoneContested", 0, contested))
+
+    def _open_dispute(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        order_id, reason = args
+        self._escrow(out, self.models.escrow.open_dispute(order_id, reason, caller=caller, now=now), caller, order_id)
+
+    def _answer_dispute(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        order_id, response = args
+        self._escrow(
+            out, self.models.escrow.answer_dispute(order_id, response, caller=caller, now=now), caller, order_id
+        )
+
+    def _arbitrate(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        order_id, buyer_amount = args
+        self._escrow(
+            out, self.models.escrow.arbitrate(order_id, buyer_amount, caller=caller, now=now), caller, order_id
+        )
+
+    def _settle_dispute(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        order_id, buyer_amount, deadline, buyer_signature, supplier_signature = args
+        message = dict(zip(SETTLEMENT_NAMES, (order_id, buyer_amount, deadline), strict=True))
+        buyer = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, buyer_signature)
+        supplier = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, supplier_signature)
+        out.signatures += 2
+        effect = self.models.escrow.settle_dispute(
+            order_id,
+            buyer_amount,
+            deadline,
+            buyer_signer=buyer,
+            supplier_signer=supplier,
+            caller=caller,
+            now=now,
+        )
+        self._escrow(out, effect, caller, order_id)
+
+    def _request_prepayment(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        order_id, guarantor, amount = args
+        effect = self.models.escrow.request_prepayment(order_id, guarantor, amount, caller=caller, now=now)
+        self._escrow(out, effect, caller, order_id)
+
+    def _fund_pool(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (amount,) = args
+        self._escrow(out, self.models.escrow.fund_pool(amount, caller=caller, now=now))
+        pooled = {"guarantor": address(caller), "amount": amount, "available": self.models.escrow.pool(caller)[0]}
+        out.expect.append(Expectation(ESCROW, "PoolFunded", 0, pooled))
+
+    def _withdraw_pool(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (amount,) = args
+        self._escrow(out, self.models.escrow.withdraw_pool(amount, caller=caller, now=now))
+        left = {"guarantor": address(caller), "amount": amount, "available": self.models.escrow.pool(caller)[0]}
+        out.expect.append(Expectation(ESCROW, "PoolWithdrawn", 0, left))
+
+    def _repay_shortfall(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        supplier, guarantor, amount = args
+        self._escrow(out, self.models.escrow.repay_shortfall(supplier, guarantor, amount, caller=caller, now=now))
+        remaining = self.models.escrow.shortfall(guarantor, supplier)
+        repaid = {"supplier": supplier, "guarantor": guarantor, "amount": amount, "remaining": remaining,
+                  "payer": address(caller)}  # fmt: skip
+        out.expect.append(Expectation(ESCROW, "ShortfallRepaid", 0, repaid))
+
+    def _set_threshold(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        kind, threshold = args
+        self._escrow(out, self.models.escrow.set_threshold(kind, threshold, caller=caller))
+        set_to = {"kind": kind, "threshold": threshold, "admin": address(caller)}
+        out.expect.append(Expectation(ESCROW, "ThresholdSet", 0, set_to))
+
+    def _set_windows(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (raw,) = args
+        self._escrow(out, self.models.escrow.set_windows(Windows(*raw), caller=caller))
+        names = ("claimWindow", "answerWindow", "resolveWindow", "maxAttestationAge")
+        out.expect.append(
+            Expectation(ESCROW, "WindowsSet", 0, {**dict(zip(names, raw, strict=True)), "admin": address(caller)})
+        )
+
+    def _set_token_allowed(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        token, allowed = args
+        self._escrow(out, self.models.escrow.set_token_allowed(token, allowed, caller=caller))
+        out.expect.append(
+            Expectation(ESCROW, "TokenAllowed", 0, {"token": token, "allowed": allowed, "admin": address(caller)})
+        )
+
+    # -- Receivables ----------------------------------------------------------------------
+
+    def _issue(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        raw, signature = args
+        message = dict(zip(ISSUE_NAMES, raw, strict=True))
+        signer = self._recover(RECEIVABLES, "ReceivableIssue", ISSUE_FIELDS, message, signature)
+        out.signatures += 1
+        effect = self._receivables(
+            out, self.models.receivables.issue(IssueTerms(*raw), signer=signer, caller=caller, now=now)
+        )
+        root = self.models.receivables.root(effect.piece_ids[0])
+        issued = {"rootId": root.root_id, "debtor": root.debtor, "creditor": root.creditor, "token": root.token,
+                  "faceValue": root.face_value, "maturity": root.maturity, "invoiceHash": _hex(root.invoice_hash),
+                  "invoiceKey": _hex(root.invoice_key), "orderId": root.order_id, "nonce": message["nonce"],
+                  "submitter": address(caller)}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "ReceivableIssued", 0, issued))
+
+    def _split(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        piece_id, raw_children = args
+        children = [Child(amount, holder, ref) for amount, holder, ref in raw_children]
+        effect = self._receivables(out, self.models.receivables.split(piece_id, children, caller=caller, now=now))
+        parent = self.models.receivables.piece(piece_id)
+        split = {"pieceId": piece_id, "rootId": parent.root_id, "holder": address(caller),
+                 "firstChildId": effect.piece_ids[0], "childCount": len(children)}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "PieceSplit", 0, split))
+        for nth, (child_id, child) in enumerate(zip(effect.piece_ids, children, strict=True)):
+            created = {"pieceId": child_id, "parentId": piece_id, "rootId": parent.root_id,
+                       "holder": address(child.holder), "amount": child.amount, "ref": _hex(child.ref),
+                       "financed": parent.financed}  # fmt: skip
+            out.expect.append(Expectation(RECEIVABLES, "PieceCreated", nth, created))
+
+    def _finance(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        raw, signature = args
+        message = dict(zip(OFFER_NAMES, raw, strict=True))
+        signer = self._recover(RECEIVABLES, "FinanceOffer", OFFER_FIELDS, message, signature)
+        out.signatures += 1
+        offer = FinanceOffer(*raw)
+        self._receivables(out, self.models.receivables.finance(offer, signer=signer, caller=caller, now=now))
+        piece = self.models.receivables.piece(offer.piece_id)
+        financed = {"pieceId": offer.piece_id, "rootId": piece.root_id, "bank": offer.bank, "seller": address(caller),
+                    "price": offer.price, "amount": piece.amount, "nonce": offer.nonce}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "PieceFinanced", 0, financed))
+
+    def _repay(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        root_id, amount = args
+        self._receivables(out, self.models.receivables.repay(root_id, amount, caller=caller, now=now))
+        root = self.models.receivables.root(root_id)
+        repaid = {"rootId": root_id, "payer": address(caller), "amount": amount, "repaid": root.repaid,
+                  "outstanding": root.face_value - root.repaid, "afterDefault": root.defaulted_at != 0}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "ReceivableRepaid", 0, repaid))
+
+    def _claim(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (piece_id,) = args
+        effect = self._receivables(out, self.models.receivables.claim(piece_id, caller=caller, now=now))
+        piece = self.models.receivables.piece(piece_id)
+        claimed = {"pieceId": piece_id, "rootId": piece.root_id, "holder": address(caller),
+                   "amount": sum(t.amount for t in effect.transfers), "claimed": piece.claimed}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "PieceClaimed", 0, claimed))
+
+    def _mark_defaulted(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (root_id,) = args
+        self._receivables(out, self.models.receivables.mark_defaulted(root_id, caller=caller, now=now))
+        root = self.models.receivables.root(root_id)
+        defaulted = {"rootId": root_id, "debtor": root.debtor, "outstanding": root.face_value - root.repaid,
+                     "by": address(caller)}  # fmt: skip
+        out.expect.append(Expectation(RECEIVABLES, "ReceivableDefaulted", 0, defaulted))
+
+    def _set_grace_period(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        (seconds,) = args
+        self._receivables(out, self.models.receivables.set_grace_period(seconds, caller=caller))
+        out.expect.append(
+            Expectation(RECEIVABLES, "GracePeriodSet", 0, {"gracePeriod": seconds, "admin": address(caller)})
+        )
+
+    def _transfer_piece(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
+        """ERC-721 ``transferFrom`` / ``safeTransferFrom`` by the holder itself (a successful safe
+        transfer moves the piece exactly as ``transferFrom``; approvals are not modelled)."""
+        source, to, piece_id = args[:3]
+        if address(source) != address(caller):
+            raise Unmodelled(
+                f"piece {piece_id} moved by {caller}, an approved operator of {source}: approvals are not modelled"
+            )
+        self._receivables(out, self.models.receivables.transfer(piece_id, to, caller=caller, now=now))
+        moved = {"from": address(source), "to": address(to), "tokenId": piece_id}
+        out.expect.append(Expectation(RECEIVABLES, "Transfer", 0, moved))
+
+
+#: For reports: the milestone names of MilestoneAttested's indexed argument.
+MILESTONES: Final = {int(m): m.name for m in Milestone}
