@@ -26,7 +26,8 @@ from ledger.chain import Chain, ErrorDecoder
 from ledger.errors import LedgerError
 from ledger.indexer import DEFAULT_WINDOW, START_SPAN, Indexer
 from ledger.indexer import Progress as IndexProgress
-from ledger.sql import database_url, open_engine
+from ledger.sql import database_url
+from ledger.sql.db import make_engine
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +69,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_index(args: argparse.Namespace) -> int:
     build = compiler.build()
     chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    url = database_url(args.db)
-    engine = open_engine(url)
+    engine = make_engine(database_url(args.db))  # migrated by the indexer, once it holds the database
     options: dict[str, Any] = {
         "confirmations": args.confirmations,
         "window": args.window,
@@ -95,7 +95,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         block = indexer.cursor[0]
         console.print(
             f"indexing chain {chain.chain_id} ({chain.endpoint}) into {where} from block {block + 1}; "
-            f"{indexer.confirmations} confirmations, reorg window {indexer.window}"
+            f"{indexer.confirmations} confirmations, reorg window {indexer.window}",
+            highlight=False,
         )
         _on_signals(stop)
         if args.quiet or not console.is_terminal:

@@ -2,11 +2,12 @@
 
 How it works, page after page:
 
-* **Read.** ``ledger.history.fetch_logs`` reads a block range with raw ``eth_getLogs``; the
-  range adapts so that a page holds about ``PAGE_EVENTS`` events. ``LogDecoder.decode_many``
-  decodes with functions generated once per event (topic → event map), the history digest
-  is folded on, and the rows to insert are made ready (arguments as JSON, integers wider
-  than 64 bits as decimal strings).
+* **Read.** ``ledger.history.fetch_raw_logs`` (``fetch_logs``'s pages, as the node's JSON)
+  reads a block range with raw ``eth_getLogs``; the range adapts so that a page holds about
+  ``PAGE_EVENTS`` events. Each log is decoded by the function ``LogDecoder.reader`` generated
+  once for its (address, topic0), its arguments written as JSON by a function generated from
+  the ABI (integers wider than 64 bits as decimal strings), and the history digest folded on
+  (``HistoryDigest.add_json``): the rows to insert come out ready, no object per log between.
 * **Check.** Before the logs, the headers of the page's first and last blocks (and, near the
   chain head, of every block within the reorg window) are read in one batch: the first
   block's parent hash must be the cursor's hash (else the chain reorganised under the
@@ -48,6 +49,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +65,10 @@ from ledger.chain import Chain, abi_type
 from ledger.compiler import BuildResult
 from ledger.deploy import load_record, record_path_for
 from ledger.errors import ChainUnavailable, DeploymentMissing, LedgerError
-from ledger.history import MAX_SPAN, HistoryDigest, LedgerLog, LogDecoder, RawLog, checksum, fetch_raw_logs
+from ledger.history import MAX_SPAN, ArgsReader, HistoryDigest, LedgerLog, LogDecoder, RawLog, checksum, fetch_raw_logs
 from ledger.projections import FACTS, STATEFUL, Event, Key, Projector, handled, touches
 from ledger.sql import models
-from ledger.sql.db import WAL_CHECKPOINT_PAGES, sqlite_path
+from ledger.sql.db import WAL_CHECKPOINT_PAGES, sqlite_path, upgrade
 from ledger.sql.lock import DatabaseLock, DatabaseLocked
 from ledger.sql.types import ZERO_HASH
 
@@ -253,55 +255,74 @@ class _Pager:
         self.settings = settings
         self.decoder = LogDecoder(settings.addresses, settings.abis)
         self.writers = _json_writers(settings.abis)
-        self.rpc = _Rpc(chain)
+        self.rpc = _Rpc(chain)  # the preparing side's (headers of logs without a time)
+        self._fetch_rpc = _Rpc(chain)  # the fetching side's
         self._entries: dict[tuple[str, str], _Reading] = {}
+        self._ahead: tuple[tuple[int, str, int], Future[_Fetched]] | None = None
+        self._fetcher: ThreadPoolExecutor | None = None
 
     def fresh(self) -> None:
         """New connections (after a fork: never share the parent's sockets). The inherited ones are
         kept, not dropped: their finalisers would close descriptor numbers now reused."""
-        self._inherited = self.rpc
-        self.rpc = _Rpc(self.chain)
+        self._inherited = (self.rpc, self._fetch_rpc)
+        self.rpc, self._fetch_rpc = _Rpc(self.chain), _Rpc(self.chain)
+        self._ahead, self._fetcher = None, None
 
     def next(self, cursor: _Cursor, span: int, generation: int) -> _Message:
-        """What comes after ``cursor``: a page of at most ``span`` blocks, nothing yet, or a reorg."""
-        head = self.rpc.block_number()
+        """What comes after ``cursor``: a page of at most ``span`` blocks, nothing yet, or a reorg.
+
+        Over HTTP the next page's logs are fetched (by a thread) while this one is prepared: the
+        node works on them meanwhile. ``span`` for that page is ``next_span`` of this one."""
+        key = (cursor.number, cursor.hash, span)
+        ahead, self._ahead = self._ahead, None
+        fetched = ahead[1].result() if ahead is not None and ahead[0] == key else self._fetch(*key)
+        if fetched.page is None:
+            kind: Literal["idle", "reorg"] = "reorg" if fetched.reorg else "idle"
+            return _Message(kind, generation, fetched.head, fetched.target)
+        low, high, logs, headers = fetched.page
+        if high < fetched.target and self.rpc.url is not None:
+            following = (high, headers[high].hash, next_span(span, len(logs), high - low + 1, self.settings.max_span))
+            if self._fetcher is None:
+                self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="scf-index-fetch")
+            self._ahead = (following, self._fetcher.submit(self._fetch, *following))
+        page = self._prepare(cursor, low, high, logs, headers)
+        return _Message("page", generation, fetched.head, fetched.target, page)
+
+    def _fetch(self, number: int, block_hash: str, span: int) -> _Fetched:
+        """The logs after block ``number`` (``block_hash``), checked against the headers: nothing
+        when the head is not past it, a reorg when it is no longer the node's block."""
+        rpc = self._fetch_rpc
+        head = rpc.block_number()
         target = head - self.settings.confirmations
-        number, block_hash = cursor.number, cursor.hash
         low = number + 1
         if low > target:
             if number >= 0:
-                header = self.rpc.headers([number]).get(number)
+                header = rpc.headers([number]).get(number)
                 if header is None or header.hash != block_hash:
-                    return _Message("reorg", generation, head, target)
-            return _Message("idle", generation, head, target)
+                    return _Fetched(head, target, reorg=True)
+            return _Fetched(head, target)
         high = min(target, low + span - 1)
-        page = self._read(cursor, low, high, head)
-        if page is None:
-            return _Message("reorg", generation, head, target)
-        return _Message("page", generation, head, target, page)
-
-    def _read(self, cursor: _Cursor, low: int, high: int, head: int) -> _Prepared | None:
         window = self.settings.window
         window_from = max(low, head - window + 1, high - window + 1)
-        headers = self.rpc.headers(sorted({low, high, *range(window_from, high + 1)}))
+        headers = rpc.headers(sorted({low, high, *range(window_from, high + 1)}))
         first = headers.get(low)
         if first is None:
             raise _Retry  # the node's head went back below the page
-        if cursor.number >= 0 and first.parent_hash != cursor.hash:
-            return None
-        for number in range(window_from + 1, high + 1):
-            this, before = headers.get(number), headers.get(number - 1)
+        if number >= 0 and first.parent_hash != block_hash:
+            return _Fetched(head, target, reorg=True)
+        for at in range(window_from + 1, high + 1):
+            this, before = headers.get(at), headers.get(at - 1)
             if this is None or before is None or this.parent_hash != before.hash:
                 raise _Retry
         logs: list[dict[str, Any]] = []
-        for _first, _last, page in fetch_raw_logs(self.chain, self.decoder.addresses, low, high, span=high - low + 1):
-            logs.extend(page)
+        for _first, _last, found in fetch_raw_logs(self.chain, self.decoder.addresses, low, high, span=high - low + 1):
+            logs.extend(found)
         last = headers.get(high)
-        again = self.rpc.headers([high]).get(high)
+        again = rpc.headers([high]).get(high)
         if last is None or again is None or again.hash != last.hash:
             raise _Retry
         kept = {n: h for n, h in sorted(headers.items()) if h is not None and (n >= window_from or n == high)}
-        return self._prepare(cursor, low, high, logs, kept)
+        return _Fetched(head, target, page=(low, high, logs, kept))
 
     def _entry(self, address: str, topic0: str) -> _Reading:
         """How to read the logs of ``address`` with first topic ``topic0`` (made once)."""
@@ -310,7 +331,7 @@ class _Pager:
         if entry is None:
             found = self.decoder.reader(address, topic0)
             if found is None:
-                entry = _Reading(checksum(address), "", "", None, None, False)
+                entry = _Reading(checksum(address), "", "", None, _no_writer, False)
             else:
                 contract, event, read = found
                 entry = _Reading(
@@ -363,9 +384,9 @@ class _Pager:
             if args is None:  # not the plan's encoding (or no plan): the ABI decoder decides, or refuses
                 decoded = self.decoder.decode(RawLog.of(log))
                 args, contract, event = decoded.args, decoded.contract, decoded.event
-                write = self.writers[(contract, event)]
+                write, projected = self.writers[(contract, event)], handled(contract, event)
             else:
-                contract, event, write = entry.contract, entry.event, entry.write
+                contract, event, write, projected = entry.contract, entry.event, entry.write, entry.handled
             tx_hash, log_index = log["transactionHash"], int(log["logIndex"], 16)
             append(
                 (
@@ -387,7 +408,7 @@ class _Pager:
                     write(args),
                 )
             )
-            if entry.handled:
+            if projected:
                 add_event(Event(contract, event, args, number, log_index, tx_hash, entry.address, stamp))
         if number >= 0:
             ends.append((number, len(logs)))
@@ -418,6 +439,20 @@ class _Pager:
         return _Prepared(cursor, end, low, high, rows, events, blocks)
 
 
+def _no_writer(_args: dict[str, Any]) -> str:
+    raise AssertionError("a log without a reader is written with its decoded event's writer")
+
+
+@dataclass
+class _Fetched:
+    """What a fetch found: a page of the node's logs with its headers, nothing new, or a reorg."""
+
+    head: int
+    target: int
+    page: tuple[int, int, list[dict[str, Any]], dict[int, Header]] | None = None
+    reorg: bool = False
+
+
 @dataclass(frozen=True)
 class _Reading:
     """How the reader makes a row of one kind of log."""
@@ -425,8 +460,8 @@ class _Reading:
     address: str  # EIP-55
     contract: str
     event: str
-    read: Any  # ArgsReader, or None: decode with eth_abi
-    write: Any  # the JSON writer of the arguments
+    read: ArgsReader | None  # None: decode with eth_abi (and write with the decoded event's writer)
+    write: _JsonWriter  # the JSON writer of the arguments
     handled: bool  # projections want it
 
 
@@ -709,9 +744,12 @@ class Indexer:
     # -- lifetime -------------------------------------------------------------------------------
 
     def open(self) -> Indexer:
-        """Take the database (``DatabaseLocked`` when another indexer has it) and read the cursor."""
+        """Take the database (``DatabaseLocked`` when another indexer has it), bring its schema to
+        the newest migration (under the lock: one migrator) and read the cursor."""
         self._lock.acquire()
+        self.projector.forget()  # rows remembered from before: another indexer may have written since
         try:
+            upgrade(self.engine)
             self._cursor = self._load_or_start()
         except BaseException:
             self._lock.release()
@@ -721,6 +759,7 @@ class Indexer:
     def close(self) -> None:
         self._lock.release()
         self._cursor = None
+        self.projector.forget()
 
     def __enter__(self) -> Indexer:
         return self.open()
@@ -866,7 +905,7 @@ class Indexer:
 
     def _write(self, page: _Prepared) -> None:
         chain_id = self.chain_id
-        with self._transaction() as conn, self._forgetting():
+        with self._forgetting(), self._transaction() as conn:
             if page.rows:
                 self._insert_events(conn, page.rows)
                 self.projector.apply(conn, page.events)
@@ -922,7 +961,7 @@ class Indexer:
             oldest = min((row.number for row in kept), default=cursor.number)
             raise ReorgTooDeep(self.chain_id, cursor.number, oldest, self.window)
         self.projector.forget()
-        with self._transaction() as conn, self._forgetting():
+        with self._forgetting(), self._transaction() as conn:
             removed = self._forget_above(conn, ancestor.number)
             self._save_cursor(conn, ancestor)
         self._cursor = ancestor

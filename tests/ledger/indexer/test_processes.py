@@ -171,3 +171,15 @@ def test_the_database_defaults_to_scf_db_url(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.delenv("SCF_DB_URL")
     monkeypatch.setenv("SCF_DEVNET_RUN_DIR", str(tmp_path))
     assert database_url() == f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def test_register_adds_the_index_command_to_a_command_line() -> None:
+    import argparse
+
+    from api.index_cli import cmd_index, register
+
+    top = argparse.ArgumentParser(prog="scf")
+    register(top.add_subparsers(dest="command", required=True))
+    args = top.parse_args(["index", "--follow", "--db", "sqlite://", "--confirmations", "3", "--from-block", "7"])
+    chosen = (args.func, args.follow, args.db, args.confirmations, args.from_block)
+    assert chosen == (cmd_index, True, "sqlite://", 3, 7)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ledger.chain import Chain, ErrorDecoder
 from ledger.compiler import BuildResult
 from ledger.deploy import deploy, enrol_dev_members
-from ledger.history import HistoryDigest, LogDecoder, RawLog, fetch_logs
+from ledger.history import HistoryDigest, LogDecoder, RawLog, fetch_logs, fetch_raw_logs
 from ledger.indexer import PAGE_EVENTS, Indexer, next_span
 from ledger.projections import _HANDLERS
 from ledger.sql import database_digest, models, open_engine
@@ -57,12 +57,21 @@ def test_the_stored_json_is_the_arguments_with_wide_integers_as_strings(index_ch
             )
 
 
-def test_the_fast_digest_is_the_history_digest(index_chain: IndexChain) -> None:
-    _, raws = all_logs(index_chain)
-    slow, fast = HistoryDigest(index_chain.chain.chain_id), HistoryDigest(index_chain.chain.chain_id)
+def test_the_fast_digests_are_the_history_digest(index_chain: IndexChain) -> None:
+    decoder, raws = all_logs(index_chain)
+    chain_id = index_chain.chain.chain_id
+    slow, fast, by_json, by_fields = (HistoryDigest(chain_id) for _ in range(4))
     slow.extend(raws)
     fast.add_many(raws)
-    assert (fast.hex, fast.count) == (slow.hex, slow.count)
+    dicts = [
+        log
+        for _, _, page in fetch_raw_logs(index_chain.chain, decoder.addresses, 0, raws[-1].block_number)
+        for log in page
+    ]
+    assert [RawLog.of(log) for log in dicts] == raws
+    by_json.add_json(dicts)
+    by_fields.add_fields((r.block_hash, r.tx_hash, r.log_index, r.address, r.topics, r.data) for r in raws)
+    assert {(d.hex, d.count) for d in (fast, by_json, by_fields)} == {(slow.hex, slow.count)}
 
 
 def test_the_range_aims_at_a_page_of_events_and_moves_by_at_most_a_factor_of_two() -> None:
