@@ -21,7 +21,7 @@ run: setup
 test: setup check
 	$(BIN)/pytest
 
-PY_SOURCES := ledger api oracles scoring tests $(wildcard bench)
+PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
 
 check: setup
 	$(BIN)/ruff check $(PY_SOURCES)

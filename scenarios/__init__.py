@@ -1,0 +1,1 @@
+"""A synthetic multi-tier supply-chain world, played through the real ledger (contracts, oracles, signatures)."""
