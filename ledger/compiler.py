@@ -36,6 +36,7 @@ SETTINGS: dict[str, Any] = {
                 "evm.deployedBytecode.object",
                 "evm.deployedBytecode.immutableReferences",
                 "evm.methodIdentifiers",
+                "storageLayout",  # where each private variable lives: storage proofs (eth_getProof) need it
             ]
         }
     },
@@ -60,6 +61,7 @@ class Artifact:
     immutable_references: dict[str, list[dict[str, int]]]
     metadata: str
     source_hash: str
+    storage_layout: dict[str, Any] = field(default_factory=dict)
 
     @property
     def deployable(self) -> bool:
@@ -76,6 +78,7 @@ class Artifact:
             "immutableReferences": self.immutable_references,
             "metadata": self.metadata,
             "sourceHash": self.source_hash,
+            "storageLayout": self.storage_layout,
             "compiler": compiler,
             "inputHash": input_hash,
         }
@@ -91,6 +94,7 @@ class Artifact:
             immutable_references=data["immutableReferences"],
             metadata=data["metadata"],
             source_hash=data["sourceHash"],
+            storage_layout=data.get("storageLayout", {}),
         )
 
 
@@ -271,6 +275,7 @@ def _artifacts(output: dict[str, Any], sources: dict[str, str]) -> dict[str, Art
                 immutable_references=evm.get("deployedBytecode", {}).get("immutableReferences", {}),
                 metadata=data.get("metadata", ""),
                 source_hash=source_hash,
+                storage_layout=data.get("storageLayout", {}),
             )
     return found
 
