@@ -1,14 +1,19 @@
 """``scf audit replay``: the auditor's command (wired into ``api.cli`` by ``register``).
 
     scf audit replay [--from-block N] [--to-block N] [--json FILE] [--chain devnet|embedded|URL]
-                     [--deployment FILE] [--no-views] [--strict] [--show N] [--quiet]
+                     [--deployment FILE] [--db [URL]] [--no-views] [--strict] [--show N] [--quiet]
 
 Reads the chain (never the SQL projection), replays every transaction of the deployed ledger
 into the contracts' Python models, checks block-hash continuity, every signature, every event
-and token transfer, then every view at the last block; prints the counts, every mismatch with
-its location and the one-line digest of the event history. Exit status: 0 when the chain and
-the replay agree, 1 on any mismatch, 3 with ``--strict`` when some transaction could not be
-checked (a function no model covers), 2 when the replay could not run.
+and token transfer, then every view at the last block; with --db, also every row of the
+indexer's database (cursor, blocks, events, every projection) against what the chain and the
+replay say. Prints the counts, every mismatch with its location and the one-line digest of the
+event history. Exit status: 0 when the chain, the replay (and the database) agree, 1 on any
+mismatch, 3 with ``--strict`` when some transaction could not be checked (a function no model
+covers), 2 when the replay could not run.
+
+With --db (no URL: SCF_DB_URL, else the SQLite file ``scf index`` writes by default) and no
+--to-block, the replay stops at the database's cursor block, so that both describe one state.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import Any
 
 from ledger import compiler, paths
 from ledger.audit import Deployment, replay
+from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
 from ledger.chain import Chain, ErrorDecoder
 from ledger.deploy import load_record, record_path_for
 from ledger.errors import DeploymentMissing, LedgerError
+from ledger.sql.db import database_url, make_engine
 
 EXIT_MISMATCH = 1
 EXIT_UNCHECKED = 3
@@ -37,15 +44,32 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     if record is None:
         raise DeploymentMissing(chain.chain_id, str(record_file))
     deployment = Deployment.from_record(record, build)
+    engine = make_engine(database_url(args.db or None)) if args.db is not None else None
+    to_block = args.to_block
+    cursor = None
+    if engine is not None:
+        where = engine.url.render_as_string(hide_password=True)
+        cursor = read_cursor(engine, deployment.chain_id)
+        if cursor is None:
+            raise SqlCompareError(f"{where} has indexed nothing of chain {deployment.chain_id}")
+        if to_block is None:
+            to_block = cursor.block_number
+            print(f"comparing with {where}: replaying to its cursor's block {to_block}", file=sys.stderr)
     result = replay(
         chain,
         deployment,
         from_block=args.from_block,
-        to_block=args.to_block,
+        to_block=to_block,
         progress=not args.quiet,
         check_views=not args.no_views,
+        keep_logs=engine is not None,
     )
     report = result.report
+    if engine is not None:
+        try:
+            compare_sql(result, deployment, engine, cursor=cursor).add_to(report, where)
+        finally:
+            engine.dispose()
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +98,14 @@ def register(subparsers: Any) -> None:
     run.add_argument("--json", metavar="FILE", help="write the full report (every mismatch and gap) as JSON")
     run.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
     run.add_argument("--deployment", metavar="FILE", help="deployment record (default: deployments/<chainId>.json)")
+    run.add_argument(
+        "--db",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="also compare every row of the indexer's database (default URL: SCF_DB_URL, else the SQLite file "
+        "scf index writes); without --to-block the replay stops at the database's cursor",
+    )
     run.add_argument("--no-views", action="store_true", help="skip the comparison with the views at the last block")
     run.add_argument(
         "--strict", action="store_true", help=f"exit {EXIT_UNCHECKED} when a transaction could not be checked"

@@ -17,6 +17,8 @@ stay ints (uint256 does not fit a float: JSON writers must keep them exact).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -509,3 +511,52 @@ def _keccak_function() -> Callable[[bytes], bytes]:
 
 _keccak = _keccak_function()
 _TOPIC_COUNT = tuple(f"{n:02x}" for n in range(256))
+
+# -- the JSON form of arguments (what the indexer stores, what the audit compares) --------------
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+_WIDE = re.compile(r"u?int(\d+)(\[\d*\])?$")
+_ONE_WORD = re.compile(r"(address|bool|bytes\d+|u?int\d+)$")
+#: Writes one event's decoded arguments (``LedgerLog.args``) as JSON text.
+JsonWriter = Callable[[dict[str, Any]], str]
+
+
+def json_args_writers(abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[tuple[str, str], JsonWriter]:
+    """(contract, event) → a function writing a decoded event's arguments as the JSON the indexer stores
+    in ``events.args`` (integers of ABI types wider than 64 bits as decimal strings, compact), generated once
+    from the ABI: one string format per event instead of the JSON encoder's walk over every value."""
+    writers: dict[tuple[str, str], JsonWriter] = {}
+    for contract, abi in abis.items():
+        for item in abi:
+            if item.get("type") != "event" or item.get("anonymous"):
+                continue
+            parts, values = [], []
+            for param in item["inputs"]:
+                name, kind, indexed = param["name"], abi_type(param), bool(param.get("indexed"))
+                key, at = json.dumps(name), f"a[{name!r}]"
+                wide = _WIDE.match(kind)
+                is_wide = bool(wide and int(wide.group(1)) > 64)
+                if indexed and (kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")):
+                    parts.append(f'{key}:"%s"')  # the value's keccak, hex
+                    values.append(at)
+                elif kind in ("address", "bytes") or (kind.startswith("bytes") and _ONE_WORD.match(kind)):
+                    parts.append(f'{key}:"%s"')
+                    values.append(at)
+                elif kind == "bool":
+                    parts.append(f"{key}:%s")
+                    values.append(f'("true" if {at} else "false")')
+                elif _ONE_WORD.match(kind):
+                    parts.append(f'{key}:"%d"' if is_wide else f"{key}:%d")
+                    values.append(at)
+                elif kind.endswith("[]") and is_wide:
+                    parts.append(f"{key}:%s")
+                    values.append(f"dumps([str(v) for v in {at}])")
+                else:  # strings (escaped), arrays of one-word values
+                    parts.append(f"{key}:%s")
+                    values.append(f"dumps({at})")
+            template = "{" + ",".join(parts) + "}"
+            source = f"def write(a):\n    return {template!r} % ({', '.join(values)}{',' if values else ''})"
+            helpers: dict[str, Any] = {"dumps": _compact_json}
+            exec(source, helpers)  # generated from the ABI: names (as repr) and types only
+            writers[(contract, item["name"])] = helpers["write"]
+    return writers

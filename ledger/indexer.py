@@ -65,7 +65,18 @@ from ledger.chain import Chain, abi_type
 from ledger.compiler import BuildResult
 from ledger.deploy import load_record, record_path_for
 from ledger.errors import ChainUnavailable, DeploymentMissing, LedgerError
-from ledger.history import MAX_SPAN, ArgsReader, HistoryDigest, LedgerLog, LogDecoder, RawLog, checksum, fetch_raw_logs
+from ledger.history import (
+    MAX_SPAN,
+    ArgsReader,
+    HistoryDigest,
+    JsonWriter,
+    LedgerLog,
+    LogDecoder,
+    RawLog,
+    checksum,
+    fetch_raw_logs,
+    json_args_writers,
+)
 from ledger.projections import FACTS, STATEFUL, Event, Key, Projector, handled, touches
 from ledger.sql import models
 from ledger.sql.db import WAL_CHECKPOINT_PAGES, sqlite_path, upgrade
@@ -254,7 +265,7 @@ class _Pager:
         self.chain = chain
         self.settings = settings
         self.decoder = LogDecoder(settings.addresses, settings.abis)
-        self.writers = _json_writers(settings.abis)
+        self.writers = json_args_writers(settings.abis)
         self.rpc = _Rpc(chain)  # the preparing side's (headers of logs without a time)
         self._fetch_rpc = _Rpc(chain)  # the fetching side's
         self._entries: dict[tuple[str, str], _Reading] = {}
@@ -1094,51 +1105,8 @@ _INSERT_EVENTS = (
     f"INSERT INTO {models.EVENTS.name} ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(['{mark}'] * (len(_EVENT_COLUMNS) - 1))}, {{json}})"
 )
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 _WIDE = re.compile(r"u?int(\d+)(\[\d*\])?$")
-_ONE_WORD = re.compile(r"(address|bool|bytes\d+|u?int\d+)$")
-_JsonWriter = Callable[[dict[str, Any]], str]
-
-
-def _json_writers(abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[tuple[str, str], _JsonWriter]:
-    """(contract, event) → a function writing the event's arguments as the JSON stored with it
-    (what ``json.dumps(json_args(log))`` gives, compact), generated once from the ABI: one string
-    format per event instead of the JSON encoder's walk over every value."""
-    writers: dict[tuple[str, str], _JsonWriter] = {}
-    for contract, abi in abis.items():
-        for item in abi:
-            if item.get("type") != "event" or item.get("anonymous"):
-                continue
-            parts, values = [], []
-            for param in item["inputs"]:
-                name, kind, indexed = param["name"], abi_type(param), bool(param.get("indexed"))
-                key, at = json.dumps(name), f"a[{name!r}]"
-                wide = _WIDE.match(kind)
-                is_wide = bool(wide and int(wide.group(1)) > 64)
-                if indexed and (kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")):
-                    parts.append(f'{key}:"%s"')  # the value's keccak, hex
-                    values.append(at)
-                elif kind in ("address", "bytes") or (kind.startswith("bytes") and _ONE_WORD.match(kind)):
-                    parts.append(f'{key}:"%s"')
-                    values.append(at)
-                elif kind == "bool":
-                    parts.append(f"{key}:%s")
-                    values.append(f'("true" if {at} else "false")')
-                elif _ONE_WORD.match(kind):
-                    parts.append(f'{key}:"%d"' if is_wide else f"{key}:%d")
-                    values.append(at)
-                elif kind.endswith("[]") and is_wide:
-                    parts.append(f"{key}:%s")
-                    values.append(f"dumps([str(v) for v in {at}])")
-                else:  # strings (escaped), arrays of one-word values
-                    parts.append(f"{key}:%s")
-                    values.append(f"dumps({at})")
-            template = "{" + ",".join(parts) + "}"
-            source = f"def write(a):\n    return {template!r} % ({', '.join(values)}{',' if values else ''})"
-            helpers: dict[str, Any] = {"dumps": _compact_json}
-            exec(source, helpers)  # generated from the ABI: names (as repr) and types only
-            writers[(contract, item["name"])] = helpers["write"]
-    return writers
+_JsonWriter = JsonWriter
 
 
 def _wide_arguments(abis: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[tuple[str, str], tuple[str, ...]]:

@@ -118,6 +118,12 @@ class ReplayResult:
     models: LedgerModels
     to_block_timestamp: int
     domains: Mapping[str, Any] = field(default_factory=dict)
+    #: With ``keep_logs``: every log the replay read, in chain order, and every header of the range
+    #: (what a comparison with the indexer's ``events`` and ``blocks`` rows reads); else None and empty.
+    logs: list[RawLog] | None = None
+    headers: Mapping[int, Header] = field(default_factory=dict)
+    #: The transactions to the deployed contracts that left no log (reverted, or changed nothing).
+    quiet_calls: list[Tx] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -262,8 +268,14 @@ def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
 class _Run:
     """One replay's state: the models, the decoders, the findings."""
 
-    def __init__(self, deployment: Deployment, models: LedgerModels, replayer: Replayer, digest_from: int) -> None:
+    def __init__(
+        self, deployment: Deployment, models: LedgerModels, replayer: Replayer, digest_from: int, keep: bool = False
+    ) -> None:
         self.deployment = deployment
+        self.keep = keep
+        self.kept_logs: list[RawLog] = []
+        self.kept_headers: dict[int, Header] = {}
+        self.quiet_calls: list[Tx] = []
         self.models = models
         self.replayer = replayer
         self.digest_from = digest_from
@@ -290,6 +302,9 @@ class _Run:
             self.counts.blocks += len(page.headers)
         digest_from = self.digest_from
         self.digest.add_many(raw for raw in page.logs if raw.block_number >= digest_from)
+        if self.keep:
+            self.kept_logs.extend(page.logs)
+            self.kept_headers.update(headers)
         with_logs: set[str] = set()
         start = 0
         logs = page.logs
@@ -511,6 +526,7 @@ def _classify_quiet(rpc: Rpc, run: _Run) -> None:
     for tx in txs:
         if tx.to in ours:
             run.counts.quiet_calls += 1
+            run.quiet_calls.append(tx)
         else:
             run.counts.other_transactions += 1
 
@@ -524,8 +540,11 @@ def replay(
     models: LedgerModels | None = None,
     progress: bool = False,
     check_views: bool = True,
+    keep_logs: bool = False,
 ) -> ReplayResult:
-    """Replay the ledger's history up to ``to_block`` (default: the latest block) and compare."""
+    """Replay the ledger's history up to ``to_block`` (default: the latest block) and compare.
+
+    ``keep_logs`` keeps every log and header read in the result (for ``ledger.audit.sql``)."""
     started = time.perf_counter()
     if deployment.chain_id != chain.chain_id:
         raise AuditError(f"the deployment is of chain {deployment.chain_id}, the node is chain {chain.chain_id}")
@@ -544,7 +563,7 @@ def replay(
     models = models if models is not None else LedgerModels(deployment.addresses)
     replayer = Replayer(models, deployment.chain_id, token_name)
     mismatches += _check_domains(rpc, deployment, replayer, last)
-    run = _Run(deployment, models, replayer, digest_from)
+    run = _Run(deployment, models, replayer, digest_from, keep_logs)
     run.mismatches += mismatches
     timings["setup"] += time.perf_counter() - started
 
@@ -609,4 +628,13 @@ def replay(
         timings=dict(timings),
         addresses=dict(deployment.addresses),
     )
-    return ReplayResult(report, models, header.timestamp, dict(replayer.domains))
+    run.quiet_calls.sort(key=lambda tx: (tx.block_number, tx.index))
+    return ReplayResult(
+        report,
+        models,
+        header.timestamp,
+        dict(replayer.domains),
+        run.kept_logs if keep_logs else None,
+        run.kept_headers,
+        run.quiet_calls,
+    )

@@ -37,7 +37,8 @@ def jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding is: a block, a transaction and log, a contract's function, or a view."""
+    """Where a finding is: a block, a transaction and log, a contract's function, a view, or a
+    SQL row (``table``, ``key`` naming the row, e.g. ``orders[order_id=17]``, and ``column``)."""
 
     block: int | None = None
     tx: str | None = None
@@ -46,6 +47,8 @@ class Location:
     function: str | None = None
     view: str | None = None
     key: str | None = None
+    table: str | None = None
+    column: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -63,6 +66,9 @@ class Location:
             parts.append(called)
         if self.view:
             parts.append(f"view {self.view}({self.key or ''})")
+        if self.table:
+            row = self.key or self.table
+            parts.append(f"sql {row}.{self.column}" if self.column else f"sql {row}")
         return ", ".join(parts) or "-"
 
 
@@ -80,6 +86,7 @@ class Kind(enum.StrEnum):
     VIEW = "view"  # a view at the last block disagrees with the re-derived state
     INVARIANT = "invariant"  # the re-derived state breaks an accounting invariant
     WIRING = "wiring"  # the contracts are linked to, or sign under, something else than the deployment
+    SQL = "sql"  # a row of the indexer's database differs from what the chain and the replay say
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,10 @@ class Mismatch:
         if self.detail:
             text += f": {self.detail}"
         if self.expected is not None or self.actual is not None:
-            text += f" (expected {_short(self.expected)}, chain {_short(self.actual)})"
+            if self.kind is Kind.SQL:  # the chain's value against the row's
+                text += f" (chain {_short(self.expected)}, row {_short(self.actual)})"
+            else:
+                text += f" (expected {_short(self.expected)}, chain {_short(self.actual)})"
         return text
 
 
@@ -167,6 +177,9 @@ class Report:
     replayed_from: int  # the models' state is re-derived from here (the deployment), whatever from_block says
     timings: dict[str, float] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)
+    #: When a database was compared (``ledger.audit.sql``): its URL (password hidden) and rows checked per table.
+    database: str | None = None
+    sql_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -197,6 +210,7 @@ class Report:
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "addresses": self.addresses,
+            **({"database": self.database, "sqlRows": dict(self.sql_rows)} if self.database is not None else {}),
         }
 
     def lines(self, *, limit: int | None = None) -> list[str]:
@@ -214,6 +228,9 @@ class Report:
             out.append("  calls: " + ", ".join(f"{k} {v}" for k, v in sorted(c.calls.items())))
         if c.events:
             out.append("  events: " + ", ".join(f"{k} {v}" for k, v in sorted(c.events.items())))
+        if self.database is not None:
+            rows = ", ".join(f"{k} {v}" for k, v in self.sql_rows.items())
+            out.append(f"  sql rows checked in {self.database}: {sum(self.sql_rows.values())} ({rows})")
         shown = self.mismatches if limit is None else self.mismatches[:limit]
         out.append(f"  mismatches: {len(self.mismatches)}")
         out += [f"    {m}" for m in shown]
