@@ -1,0 +1,108 @@
+"""The ``/v1`` FastAPI application: ``create_app(settings)``.
+
+Reads come from the indexer's SQL projection (fast, per-party filtered); writes never hold a
+key: the API serves EIP-712 typed data and unsigned transactions, the party signs them with
+its own key, and the signed transaction comes back to ``POST /v1/submissions`` to be checked
+and broadcast (a ``202`` with its status URL: it shows up in the reads once mined and
+indexed). OpenAPI at ``/openapi.json``; interactive docs at ``/docs`` served from the
+``swagger-ui-bundle`` package's files, so they work without the internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.v1 import store
+from api.v1.auth import Authenticator, Tokens
+from api.v1.deps import Services
+from api.v1.gate import Gate
+from api.v1.idempotency import IdempotencyStore
+from api.v1.reads import Reads
+from api.v1.routes import auth as auth_routes
+from api.v1.routes import health, orders, parties, receivables
+from api.v1.settings import Settings
+from ledger.sql.db import make_engine, upgrade
+
+PREFIX = "/v1"
+DOCUMENT_PATHS = (f"{PREFIX}/documents",)
+
+
+def _swagger_files() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:  # pragma: no cover - a dependency of the project; docs say how to get it
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.db_url)
+    upgrade(engine)  # the projection's schema (a no-op at head), so reads work before the first index run
+    store_engine = engine if not settings.store_url else make_engine(settings.store_url)
+    store.create(store_engine)
+    tokens = Tokens(settings.token_secret, settings.token_ttl, settings.auditors)
+    auth = Authenticator(
+        settings.chain,
+        settings.build,
+        settings.addresses["Membership"],
+        store_engine,
+        tokens,
+        domain=settings.domain,
+        uri=settings.uri,
+        challenge_ttl=settings.challenge_ttl,
+    )
+    reads = Reads(engine, store_engine, settings.chain.chain_id)
+    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, {})
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    svc = services or build_services(settings)
+    app = FastAPI(
+        title="scf-ledger API",
+        description=(
+            "Multi-tier supply-chain finance on an EVM chain. Sign in by signing a challenge with your key "
+            "(POST /v1/auth/challenge, then /v1/auth/token); send the token as `Authorization: Bearer`. "
+            "Writes return typed data or a transaction for you to sign; POST the signed transaction to "
+            "/v1/submissions. Every POST accepts an Idempotency-Key."
+        ),
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = svc
+    app.state.tokens = svc.tokens
+    errors.install(app)
+
+    for module in (health, auth_routes, parties, orders, receivables):
+        app.include_router(module.router, prefix=PREFIX)
+
+    files = _swagger_files()
+    if files is not None:
+        app.mount("/docs/static", StaticFiles(directory=files), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="scf-ledger API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
+
+    app.add_middleware(
+        Gate,
+        tokens=svc.tokens,
+        idempotency=IdempotencyStore(svc.store, settings.idempotency_wait),
+        max_body=settings.max_body,
+        large_paths=DOCUMENT_PATHS,
+        max_large_body=settings.max_document * 4 // 3 + 4096,  # base64 in JSON
+    )
+    return app

@@ -1,0 +1,339 @@
+"""Reads from the indexer's SQL projection, filtered per party (commercial privacy).
+
+Who sees what:
+
+* an **auditor** (AUDITOR or ADMIN on chain, or configured) sees everything, read-only;
+* an **order** is seen by its buyer and its supplier, by the bank that guaranteed a
+  pre-payment on it, and, once it is disputed, by arbiters;
+* a **receivable** (the root) is seen by its debtor and creditor, and by any party that holds
+  a piece of its tree, financed one, or was asked to finance one (a financing request);
+* inside a tree, the debtor, the creditor and auditors see every piece; any other party sees
+  the pieces it holds, financed or was offered, the children of pieces it holds (it made
+  them), and the path from those up to the root: a tier-3 supplier sees what its claim
+  rests on, not what its tier-2 peers hold.
+
+Anything a party may not see answers exactly like something that does not exist (404), so
+ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, union
+
+from api.errors import NotFound
+from api.v1 import store
+from api.v1.auth import Party
+from api.v1.schemas import (
+    DisputeOut,
+    MemberOut,
+    MilestoneOut,
+    OrderDetailOut,
+    OrderOut,
+    PieceOut,
+    ReceivableDetailOut,
+    ReceivableOut,
+)
+from ledger.sql.models import Dispute, Financing, Milestone, Order, Piece, Root
+from ledger.sql.models import Party as Member
+
+MAX_PAGE = 200
+ZERO = "0x" + "00" * 20
+
+
+def member_out(row: Member) -> MemberOut:
+    from api.v1.auth import role_names
+
+    return MemberOut(
+        address=row.address,
+        roles=role_names(row.roles),
+        oracleKind=row.oracle_kind,
+        status=row.status,
+        kycHash=row.kyc_hash,
+        admittedAt=row.admitted_at,
+        updatedBlock=row.updated_block,
+    )
+
+
+def order_out(row: Order) -> dict[str, Any]:
+    return {
+        "orderId": row.order_id,
+        "buyer": row.buyer,
+        "supplier": row.supplier,
+        "token": row.token,
+        "amount": str(row.amount),
+        "shipBy": row.ship_by,
+        "deliverBy": row.deliver_by,
+        "inspectionRequired": row.inspection_required,
+        "termsHash": row.terms_hash,
+        "poRefHash": row.po_ref_hash,
+        "openAccount": row.open_account,
+        "status": row.status,
+        "createdAt": row.created_at,
+        "fundedAt": row.funded_at,
+        "shippedAt": row.shipped_at,
+        "deliveredAt": row.delivered_at,
+        "closedAt": row.closed_at,
+        "escrowed": str(row.escrowed),
+        "prepaid": str(row.prepaid),
+        "paidToSupplier": str(row.paid_to_supplier),
+        "refundedToBuyer": str(row.refunded_to_buyer),
+        "updatedBlock": row.updated_block,
+    }
+
+
+def root_out(row: Root) -> dict[str, Any]:
+    return {
+        "rootId": row.root_id,
+        "debtor": row.debtor,
+        "creditor": row.creditor,
+        "token": row.token,
+        "faceValue": str(row.face_value),
+        "maturity": row.maturity,
+        "issuedAt": row.issued_at,
+        "defaultedAt": row.defaulted_at,
+        "invoiceHash": row.invoice_hash,
+        "invoiceNumber": row.invoice_number,
+        "orderId": row.order_id,
+        "repaid": str(row.repaid),
+        "claimed": str(row.claimed),
+        "status": row.status,
+        "updatedBlock": row.updated_block,
+    }
+
+
+def piece_out(row: Piece) -> PieceOut:
+    return PieceOut(
+        pieceId=row.piece_id,
+        rootId=row.root_id,
+        parentId=row.parent_id,
+        amount=str(row.amount),
+        claimed=str(row.claimed),
+        ref=row.ref,
+        childCount=row.child_count,
+        financed=row.financed,
+        holder=row.holder,
+        createdAt=row.created_at,
+        updatedBlock=row.updated_block,
+    )
+
+
+class Reads:
+    """Per-party reads over ``engine`` (the projection) and ``store_engine`` (financing requests)."""
+
+    def __init__(self, engine: Engine, store_engine: Engine, chain_id: int) -> None:
+        self.engine = engine
+        self.store = store_engine
+        self.chain_id = chain_id
+
+    # -- parties ---------------------------------------------------------------------------
+
+    def members(self, after: str | None, limit: int) -> list[MemberOut]:
+        """Membership is public to members: a party needs its counterparties' addresses and roles."""
+        query = select(Member).where(Member.chain_id == self.chain_id)
+        if after:
+            query = query.where(Member.address > after)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(Member.address).limit(min(limit, MAX_PAGE))).all()
+        return [member_out(Member(**row._mapping)) for row in rows]
+
+    def member(self, address: str) -> MemberOut:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(Member).where(Member.chain_id == self.chain_id, Member.address == address)
+            ).one_or_none()
+        if row is None:
+            raise NotFound("party", address)
+        return member_out(Member(**row._mapping))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def _order_visible(self, party: Party) -> Any:
+        clauses = [Order.buyer == party.address, Order.supplier == party.address, Order.guarantor == party.address]
+        if party.has("arbiter"):
+            disputed = select(Dispute.order_id).where(Dispute.chain_id == self.chain_id)
+            clauses.append(Order.order_id.in_(disputed))
+        return or_(*clauses)
+
+    def orders(self, party: Party, after: int, limit: int, status: str | None) -> tuple[list[OrderOut], int | None]:
+        query = select(Order).where(Order.chain_id == self.chain_id, Order.order_id > after)
+        if not party.auditor:
+            query = query.where(self._order_visible(party))
+        if status:
+            query = query.where(Order.status == status)
+        limit = min(limit, MAX_PAGE)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(Order.order_id).limit(limit + 1)).all()
+        items = [OrderOut(**order_out(Order(**row._mapping))) for row in rows[:limit]]
+        return items, (items[-1].orderId if len(rows) > limit else None)
+
+    def order_row(self, party: Party, order_id: int) -> Order:
+        query = select(Order).where(Order.chain_id == self.chain_id, Order.order_id == order_id)
+        if not party.auditor:
+            query = query.where(self._order_visible(party))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            raise NotFound("order", order_id)
+        return Order(**row._mapping)
+
+    def order(self, party: Party, order_id: int) -> OrderDetailOut:
+        order = self.order_row(party, order_id)
+        with self.engine.connect() as connection:
+            milestones = connection.execute(
+                select(Milestone)
+                .where(Milestone.chain_id == self.chain_id, Milestone.order_id == order_id)
+                .order_by(Milestone.milestone)
+            ).all()
+            dispute = connection.execute(
+                select(Dispute).where(Dispute.chain_id == self.chain_id, Dispute.order_id == order_id)
+            ).one_or_none()
+        return OrderDetailOut(
+            **order_out(order),
+            milestones=[
+                MilestoneOut(
+                    milestone=m.milestone,
+                    name=m.name,
+                    occurredAt=m.occurred_at,
+                    recordedAt=m.recorded_at,
+                    evidenceHash=m.evidence_hash,
+                    signers=list(m.signers),
+                    statusAfter=m.status_after,
+                    txHash=m.tx_hash,
+                )
+                for m in milestones
+            ],
+            dispute=None
+            if dispute is None
+            else DisputeOut(
+                openedAt=dispute.opened_at,
+                answerBy=dispute.answer_by,
+                resolveBy=dispute.resolve_by,
+                answered=dispute.answered,
+                reasonHash=dispute.reason_hash,
+                responseHash=dispute.response_hash,
+                resolvedAt=dispute.resolved_at,
+                resolution=dispute.resolution,
+                toBuyer=None if dispute.to_buyer is None else str(dispute.to_buyer),
+                toSupplier=None if dispute.to_supplier is None else str(dispute.to_supplier),
+            ),
+        )
+
+    # -- receivables -------------------------------------------------------------------------
+
+    def _offered_pieces(self, bank: str) -> list[int]:
+        with self.store.connect() as connection:
+            return list(
+                connection.execute(
+                    select(store.financing_requests.c.piece_id).where(store.financing_requests.c.bank == bank)
+                ).scalars()
+            )
+
+    def _touched_roots(self, party: Party) -> Any:
+        """Root ids of trees where ``party`` holds, financed or was offered a piece (a subquery)."""
+        held = select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.holder == party.address)
+        financed = select(Financing.root_id).where(Financing.chain_id == self.chain_id, Financing.bank == party.address)
+        offered = self._offered_pieces(party.address)
+        parts = [held, financed]
+        if offered:
+            parts.append(select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(offered)))
+        return union(*parts)
+
+    def _root_visible(self, party: Party) -> Any:
+        return or_(
+            Root.debtor == party.address,
+            Root.creditor == party.address,
+            Root.root_id.in_(self._touched_roots(party)),
+        )
+
+    def receivables(
+        self, party: Party, after: int, limit: int, status: str | None
+    ) -> tuple[list[ReceivableOut], int | None]:
+        query = select(Root).where(Root.chain_id == self.chain_id, Root.root_id > after)
+        if not party.auditor:
+            query = query.where(self._root_visible(party))
+        if status:
+            query = query.where(Root.status == status)
+        limit = min(limit, MAX_PAGE)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(Root.root_id).limit(limit + 1)).all()
+        items = [ReceivableOut(**root_out(Root(**row._mapping))) for row in rows[:limit]]
+        return items, (items[-1].rootId if len(rows) > limit else None)
+
+    def root_row(self, party: Party, root_id: int) -> Root:
+        query = select(Root).where(Root.chain_id == self.chain_id, Root.root_id == root_id)
+        if not party.auditor:
+            query = query.where(self._root_visible(party))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            raise NotFound("receivable", root_id)
+        return Root(**row._mapping)
+
+    def _tree(self, root_id: int) -> list[Piece]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(Piece).where(Piece.chain_id == self.chain_id, Piece.root_id == root_id).order_by(Piece.piece_id)
+            ).all()
+        return [Piece(**row._mapping) for row in rows]
+
+    def _visible_pieces(self, party: Party, root: Root, pieces: Sequence[Piece]) -> list[Piece]:
+        if party.auditor or party.address in (root.debtor, root.creditor):
+            return list(pieces)
+        by_id = {p.piece_id: p for p in pieces}
+        with self.engine.connect() as connection:
+            financed = set(
+                connection.execute(
+                    select(Financing.piece_id).where(
+                        Financing.chain_id == self.chain_id,
+                        Financing.root_id == root.root_id,
+                        Financing.bank == party.address,
+                    )
+                ).scalars()
+            )
+        offered = set(self._offered_pieces(party.address))
+        held = {p.piece_id for p in pieces if p.holder == party.address}
+        seeds = held | financed | offered
+        seeds |= {p.piece_id for p in pieces if p.parent_id in held}
+        visible: set[int] = set()
+        for piece_id in seeds & by_id.keys():
+            current: int | None = piece_id
+            while current and current in by_id and current not in visible:
+                visible.add(current)
+                parent = by_id[current].parent_id
+                current = parent if parent else None
+        return [p for p in pieces if p.piece_id in visible]
+
+    def receivable(self, party: Party, root_id: int) -> ReceivableDetailOut:
+        root = self.root_row(party, root_id)
+        pieces = self._visible_pieces(party, root, self._tree(root_id))
+        return ReceivableDetailOut(**root_out(root), pieces=[piece_out(p) for p in pieces])
+
+    def piece_row(self, party: Party, piece_id: int) -> tuple[Piece, Root]:
+        """A piece this party may see, with its root (404 otherwise, for both)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(Piece).where(Piece.chain_id == self.chain_id, Piece.piece_id == piece_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound("piece", piece_id)
+        piece = Piece(**row._mapping)
+        try:
+            root = self.root_row(party, piece.root_id)
+        except NotFound:
+            raise NotFound("piece", piece_id) from None
+        if piece_id not in {p.piece_id for p in self._visible_pieces(party, root, self._tree(root.root_id))}:
+            raise NotFound("piece", piece_id)
+        return piece, root
+
+    def pieces_held(self, party: Party, after: int, limit: int) -> tuple[list[PieceOut], int | None]:
+        query = select(Piece).where(
+            Piece.chain_id == self.chain_id, Piece.holder == party.address, Piece.piece_id > after
+        )
+        limit = min(limit, MAX_PAGE)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(Piece.piece_id).limit(limit + 1)).all()
+        items = [piece_out(Piece(**row._mapping)) for row in rows[:limit]]
+        return items, (items[-1].pieceId if len(rows) > limit else None)

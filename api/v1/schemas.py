@@ -1,0 +1,249 @@
+"""The ``/v1`` request and response bodies (pydantic v2).
+
+Conventions: amounts are integers in token units, sent as a JSON integer or a decimal string
+(0 < x < 2^256) and answered as decimal strings (exact in every JSON reader); addresses must
+be EIP-55 checksummed (a wrong checksum is a typo that would send money elsewhere); hashes
+and signatures are ``0x`` hex of fixed length; times are UTC seconds. Every request model
+forbids unknown fields, so a client cannot set what the server owns (the token, a status, a
+nonce the chain assigns): such a field is a 422 naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from eth_utils import to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+UINT256_MAX = 2**256 - 1
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_DIGITS = re.compile(r"^[0-9]{1,78}$")
+
+
+def _checksummed(value: str) -> str:
+    if not _ADDRESS.fullmatch(value):
+        raise ValueError("must be a 0x-prefixed 20-byte hex address")
+    expected = to_checksum_address(value)
+    if value != expected:
+        raise ValueError(f"EIP-55 checksum does not match (did you mean {expected}?)")
+    return expected
+
+
+def _amount(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be an integer in token units, as a JSON integer or a decimal string")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("must be a decimal string of digits only (token units, no sign, no decimals)")
+        value = int(value)
+    if not 0 < value <= UINT256_MAX:
+        raise ValueError("must be more than 0 and less than 2**256")
+    return value
+
+
+Address = Annotated[
+    str,
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]),
+    AfterValidator(_checksummed),
+]
+Amount = Annotated[
+    int,
+    PlainValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]{1,78}$"},
+                {"type": "integer", "minimum": 1, "maximum": UINT256_MAX},
+            ],
+            "description": "token units, 0 < x < 2**256",
+        }
+    ),
+]
+Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte r||s||v")]
+Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
+Nonce = Annotated[int, Field(ge=0, lt=2**64)]
+Id = Annotated[int, Field(ge=1, lt=2**63)]
+AmountOut = Annotated[str, Field(pattern=r"^[0-9]+$", description="token units, decimal")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ErrorOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+    field: str | None = None
+
+
+# -- auth ----------------------------------------------------------------------------------
+
+
+class ChallengeIn(Request):
+    address: Address
+
+
+class ChallengeOut(BaseModel):
+    nonce: str
+    message: str = Field(description="EIP-4361 text to sign with personal_sign (EIP-191)")
+    issuedAt: int
+    expiresAt: int
+
+
+class SignInIn(Request):
+    nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    signature: Signature
+
+
+class PartyOut(BaseModel):
+    address: str
+    roles: list[str]
+    auditor: bool
+
+
+class TokenOut(BaseModel):
+    accessToken: str
+    tokenType: str = "bearer"
+    expiresAt: int
+    party: PartyOut
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+class HealthOut(BaseModel):
+    status: str
+    chainId: int
+    headBlock: int | None
+    indexedBlock: int | None
+    lagBlocks: int | None
+    database: str
+    contracts: dict[str, str]
+
+
+# -- parties --------------------------------------------------------------------------------
+
+
+class MemberOut(BaseModel):
+    address: str
+    roles: list[str]
+    oracleKind: int
+    status: str
+    kycHash: str
+    admittedAt: int
+    updatedBlock: int
+
+
+# -- orders ---------------------------------------------------------------------------------
+
+
+class MilestoneOut(BaseModel):
+    milestone: int
+    name: str
+    occurredAt: int
+    recordedAt: int
+    evidenceHash: str
+    signers: list[str]
+    statusAfter: str
+    txHash: str
+
+
+class DisputeOut(BaseModel):
+    openedAt: int
+    answerBy: int
+    resolveBy: int
+    answered: bool
+    reasonHash: str
+    responseHash: str
+    resolvedAt: int | None
+    resolution: int | None
+    toBuyer: AmountOut | None
+    toSupplier: AmountOut | None
+
+
+class OrderOut(BaseModel):
+    orderId: int
+    buyer: str
+    supplier: str
+    token: str
+    amount: AmountOut
+    shipBy: int
+    deliverBy: int
+    inspectionRequired: bool
+    termsHash: str
+    poRefHash: str
+    openAccount: bool
+    status: str
+    createdAt: int
+    fundedAt: int
+    shippedAt: int
+    deliveredAt: int
+    closedAt: int
+    escrowed: AmountOut
+    prepaid: AmountOut
+    paidToSupplier: AmountOut
+    refundedToBuyer: AmountOut
+    updatedBlock: int
+
+
+class OrderDetailOut(OrderOut):
+    milestones: list[MilestoneOut]
+    dispute: DisputeOut | None
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    nextAfter: int | None = Field(description="pass as ?after= for the next page; null on the last page")
+
+
+# -- receivables ------------------------------------------------------------------------------
+
+
+class PieceOut(BaseModel):
+    pieceId: int
+    rootId: int
+    parentId: int
+    amount: AmountOut
+    claimed: AmountOut
+    ref: str
+    childCount: int
+    financed: bool
+    holder: str
+    createdAt: int
+    updatedBlock: int
+
+
+class ReceivableOut(BaseModel):
+    rootId: int
+    debtor: str
+    creditor: str
+    token: str
+    faceValue: AmountOut
+    maturity: int
+    issuedAt: int
+    defaultedAt: int
+    invoiceHash: str
+    invoiceNumber: str
+    orderId: int
+    repaid: AmountOut
+    claimed: AmountOut
+    status: str
+    updatedBlock: int
+
+
+class ReceivableDetailOut(ReceivableOut):
+    pieces: list[PieceOut] = Field(description="the pieces of the tree this party may see, parents first")
+
+
+class ReceivablePage(BaseModel):
+    items: list[ReceivableOut]
+    nextAfter: int | None
+
+
+class PiecePage(BaseModel):
+    items: list[PieceOut]
+    nextAfter: int | None

@@ -1,0 +1,106 @@
+"""Fixtures of the ``/v1`` suite: a real anvil with the indexer scenario's history, indexed into
+SQLite, and the API in process behind FastAPI's TestClient (real HTTP semantics, no sockets).
+
+``world`` is shared by the read-only tests (one chain, one index, session scope); tests that
+write get ``fresh`` (a chain of their own with a clean deployment, indexed on demand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.v1.app import create_app
+from api.v1.settings import Settings
+from ledger.chain import Chain, ErrorDecoder
+from ledger.compiler import BuildResult
+from ledger.deploy import deploy, enrol_dev_members
+from ledger.devnet import Devnet
+from ledger.indexer import Indexer
+from ledger.sql import open_engine
+from tests.conftest import Deployed, free_port
+from tests.ledger.indexer.scenario import Scenario, play
+
+
+@dataclass
+class World:
+    devnet: Devnet
+    deployed: Deployed
+    record: Path
+    db_url: str
+    scenario: Scenario | None
+    settings: Settings
+    client: TestClient
+
+    @property
+    def chain(self) -> Chain:
+        return self.deployed.chain
+
+    def account(self, role: str) -> LocalAccount:
+        return self.deployed.accounts[role]
+
+    def index(self) -> None:
+        engine = open_engine(self.db_url)
+        try:
+            with Indexer.for_deployment(
+                self.chain, engine, self.deployed.build, self.record, confirmations=0, reader="thread"
+            ) as indexer:
+                indexer.run()
+        finally:
+            engine.dispose()
+
+    def sign_in(self, role_or_account: str | LocalAccount) -> dict[str, str]:
+        account = self.account(role_or_account) if isinstance(role_or_account, str) else role_or_account
+        return sign_in(self.client, account)
+
+
+def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
+    challenge = client.post("/v1/auth/challenge", json={"address": account.address})
+    assert challenge.status_code == 200, challenge.text
+    body = challenge.json()
+    signature = Account.sign_message(encode_defunct(text=body["message"]), account.key).signature
+    answer = client.post("/v1/auth/token", json={"nonce": body["nonce"], "signature": "0x" + signature.hex()})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['accessToken']}"}
+
+
+def _start(
+    build: BuildResult, root: Path, scenario: Callable[[Deployed], Scenario] | None, **options: object
+) -> Iterator[World]:
+    devnet = Devnet(run_dir=root / "anvil", port=free_port(), mining="auto")
+    devnet.up()
+    try:
+        chain = Chain.http(devnet.url, backend="devnet", errors=ErrorDecoder(build.artifacts.values()))
+        assert chain.accounts is not None
+        record = root / "deployments" / f"{chain.chain_id}.json"
+        result = deploy(chain, build, chain.accounts["admin"], record)
+        enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
+        deployed = Deployed("anvil", chain, build, chain.accounts, result.addresses)
+        played = scenario(deployed) if scenario else None
+        db_url = f"sqlite:///{root / 'ledger.db'}"
+        settings = Settings(
+            chain, build, result.addresses, db_url, domain="testserver", relayer=chain.accounts["relayer"], **options
+        )  # type: ignore[arg-type]
+        with TestClient(create_app(settings)) as client:
+            world = World(devnet, deployed, record, db_url, played, settings, client)
+            world.index()
+            yield world
+    finally:
+        devnet.down()
+
+
+@pytest.fixture(scope="session")
+def world(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from _start(build, tmp_path_factory.mktemp("api-world"), play)
+
+
+@pytest.fixture(scope="module")
+def fresh(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from _start(build, tmp_path_factory.mktemp("api-fresh"), None)
