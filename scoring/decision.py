@@ -1,0 +1,232 @@
+"""One credit decision per party: score, PD, grade, limit, the top four reasons, and what it rests on.
+
+Rules on top of the points, applied the same way every time:
+
+* **Insufficient history**: fewer verified deliveries in 12 months than the model's minimum is
+  an explicit ``INSUFFICIENT_HISTORY`` decision (no score, no grade, limit 0, the reason in
+  words), never a zero score.
+* **Flags first**: a party that signed a refused attempt to finance an already financed
+  receivable (or to issue an invoice twice), or that sits in a possible circular-trading cycle,
+  gets that reason among its top four whatever the points say (flags come first), its grade
+  capped at the model's ``flagged_grade_cap`` and a limit of 0.
+* Reasons otherwise: the features that cost the most points against their best bin.
+
+A decision serialises to canonical JSON (sorted keys, integers only apart from nothing): the
+same history and the same model version give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scoring.errors import UnknownParty
+from scoring.features import ROLE_CORE, ROLE_SUPPLIER, FeatureTable
+from scoring.scorecard import SPEC_BY_NAME, Model, canonical, describe
+
+SCORED = "SCORED"
+INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
+TOP_REASONS = 4
+UNSEEN_REFUSED = (
+    "refused calls are not in this history (no refused_calls table): double-financing attempts cannot be seen"
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    party: str
+    status: str
+    score: int | None
+    pd_bps: int | None
+    grade: str | None
+    grade_code: int
+    limit: int
+    reasons: list[dict[str, Any]]
+    flags: list[str]
+    points: dict[str, int]
+    features: dict[str, int | None]
+    model: str
+    chain_id: int
+    as_of_block: int
+    as_of_time: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scored(self) -> bool:
+        return self.status == SCORED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "status": self.status,
+            "score": self.score,
+            "pd_bps": self.pd_bps,
+            "grade": self.grade,
+            "grade_code": self.grade_code,
+            "limit": self.limit,
+            "reasons": self.reasons,
+            "flags": self.flags,
+            "points": self.points,
+            "features": self.features,
+            "model": self.model,
+            "chain_id": self.chain_id,
+            "as_of_block": self.as_of_block,
+            "as_of_time": self.as_of_time,
+            "notes": self.notes,
+        }
+
+    def canonical(self) -> bytes:
+        return canonical(self.to_json())
+
+
+class Scorer:
+    """Decisions from one feature table and one model; points are computed for every party at once."""
+
+    def __init__(self, table: FeatureTable, model: Model) -> None:
+        self.table = table
+        self.model = model
+        self.version = model.version
+        self.features = model.features
+        n = len(table.parties)
+        self.points = np.zeros((n, len(self.features)), dtype=np.int64)
+        for j, f in enumerate(self.features):
+            column = table.values.get(f.name, np.full(n, np.nan))
+            bins = np.searchsorted(np.asarray(f.edges, dtype=np.float64), column, side="right")
+            table_points = np.asarray(f.points, dtype=np.int64)
+            self.points[:, j] = np.where(
+                np.isnan(column), f.missing_points, table_points[np.minimum(bins, len(f.edges))]
+            )
+        self.scores = model.base_points + self.points.sum(axis=1)
+        self.best = np.asarray([f.best for f in self.features], dtype=np.int64)
+
+    def eligible(self) -> list[int]:
+        """Members (active) that trade: suppliers and core enterprises, in address order."""
+        t = self.table
+        wanted = (t.roles & (ROLE_SUPPLIER | ROLE_CORE)) != 0
+        return sorted((i for i in range(len(t.parties)) if t.member[i] and wanted[i]), key=lambda i: t.parties[i])
+
+    def decide(self, party: str) -> Decision:
+        i = self.table.index.get(party)
+        if i is None or not self.table.member[i]:
+            raise UnknownParty(party, int(self.table.history["as_of_block"]))
+        return self.decide_index(i)
+
+    def decide_all(self, rows: Iterable[int] | None = None) -> list[Decision]:
+        return [self.decide_index(i) for i in (self.eligible() if rows is None else rows)]
+
+    def pd_of(self, i: int) -> int:
+        """The PD a decision uses (the thin-file PD without a score): what evaluation ranks by."""
+        if self._thin(i):
+            return self.model.thin_file_pd_bps
+        return self.model.pd_bps(int(self.scores[i]))
+
+    def _thin(self, i: int) -> bool:
+        return float(self.table.values["deliveries_12m"][i]) < self.model.min_deliveries
+
+    def flags_of(self, i: int) -> list[tuple[str, str]]:
+        values = self.table.values
+        flags: list[tuple[str, str]] = []
+        attempts = values["double_financing_attempts"][i]
+        if not np.isnan(attempts) and attempts > 0:
+            flags.append(
+                (
+                    "DOUBLE_FINANCING",
+                    f"signed {int(attempts)} refused attempt(s) to finance an already financed receivable "
+                    "or to issue an invoice twice (possible double financing)",
+                )
+            )
+        circle = self.table.circular.get(i)
+        if circle:
+            names = ", ".join(_short(a) for a in circle[:3]) + (
+                f" and {len(circle) - 3} more" if len(circle) > 3 else ""
+            )
+            flags.append(("CIRCULAR_TRADING", f"possible circular trading with {names}"))
+        return flags
+
+    def decide_index(self, i: int) -> Decision:
+        t, model = self.table, self.model
+        values = t.values
+        flags = self.flags_of(i)
+        flag_reasons: list[dict[str, Any]] = [{"code": code, "text": text, "points_lost": None} for code, text in flags]
+        notes = [] if t.refused_visible else [UNSEEN_REFUSED]
+        shown = {f.name: _int_or_none(values[f.name][i]) for f in self.features if f.name in values}
+        for extra in ("deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles"):
+            shown[extra] = _int_or_none(values[extra][i])
+        common: dict[str, Any] = {
+            "party": t.parties[i],
+            "model": self.version,
+            "chain_id": int(t.history["chain_id"]),
+            "as_of_block": int(t.history["as_of_block"]),
+            "as_of_time": int(t.history["as_of_time"]),
+            "flags": [code for code, _ in flags],
+            "features": shown,
+            "notes": notes,
+        }
+        if self._thin(i):
+            deliveries = int(values["deliveries_12m"][i])
+            reason = {
+                "code": "INSUFFICIENT_HISTORY",
+                "text": f"only {deliveries} verified deliveries in the last 12 months "
+                f"(a score needs at least {model.min_deliveries})",
+                "points_lost": None,
+            }
+            return Decision(
+                status=INSUFFICIENT_HISTORY,
+                score=None,
+                pd_bps=None,
+                grade=None,
+                grade_code=0,
+                limit=0,
+                reasons=([*flag_reasons, reason])[:TOP_REASONS],
+                points={},
+                **common,
+            )
+        score = int(max(0, min(65_535, int(self.scores[i]))))
+        pd = model.pd_bps(score)
+        grade, code = model.grade(pd)
+        volume = int(values["volume_12m"][i])
+        limit = model.limit(grade, volume)
+        if flags:
+            grade, code = model.cap_grade(grade, code)
+            limit = 0
+        lost = self.best - self.points[i]
+        order = sorted(range(len(self.features)), key=lambda j: (-int(lost[j]), j))
+        reasons = list(flag_reasons)
+        for j in order:
+            if len(reasons) >= TOP_REASONS or lost[j] <= 0:
+                break
+            f = self.features[j]
+            value = values[f.name][i]
+            reasons.append(
+                {
+                    "code": f.name.upper(),
+                    "text": describe(SPEC_BY_NAME[f.name], None if np.isnan(value) else float(value)),
+                    "points_lost": int(lost[j]),
+                }
+            )
+        return Decision(
+            status=SCORED,
+            score=score,
+            pd_bps=pd,
+            grade=grade,
+            grade_code=code,
+            limit=limit,
+            reasons=reasons[:TOP_REASONS],
+            points={"base": model.base_points, **{f.name: int(self.points[i, j]) for j, f in enumerate(self.features)}},
+            **common,
+        )
+
+
+def _int_or_none(value: float) -> int | None:
+    return None if np.isnan(value) else int(value)
+
+
+def _short(address: str) -> str:
+    return address[:6] + "…" + address[-4:]
+
+
+def decisions_json(decisions: Sequence[Decision]) -> bytes:
+    return canonical([d.to_json() for d in decisions])

@@ -1,0 +1,576 @@
+"""Per-party features from a verified history, for every party at once (numpy arrays indexed by party).
+
+One pass over the events (``History.events``, chain order) collects orders, milestones, refunds,
+disputes, receivable trees, repayments, financings and memberships into flat arrays; every feature
+is then a vectorised expression over those arrays (``np.bincount`` by party), never a loop per
+party. Everything is point in time: the history holds nothing after the as-of point and the
+windows end at it.
+
+Values are exact integers carried in float64 arrays (amounts are capped at 2**53 - 1 token units
+so that sums stay exact), NaN where the party has nothing to measure (no order due, no debt due,
+no inspection): the scorecard gives "no data" its own bin. Rates are basis points, amounts token
+units, times UTC seconds, durations whole days.
+
+Windows are trailing 3, 6 and 12 months of 91, 182 and 365 days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from eth_utils import to_checksum_address
+
+from scoring.graph import CircularTrading, TradeGraph, core_distance, find_cycles, propagate_trust
+from scoring.history import History
+
+#: Bumped whenever a feature's definition changes: part of every model's version hash.
+FEATURES_VERSION = "scf-features/1"
+
+DAY = 86_400
+WINDOWS = {3: 91 * DAY, 6: 182 * DAY, 12: 365 * DAY}
+MONTH = 30 * DAY
+MAX_AMOUNT = 2**53 - 1  # float64 holds every integer up to here exactly
+ROLE_CORE = 1 << 1
+ROLE_SUPPLIER = 1 << 2
+ROLE_BANK = 1 << 3
+#: Refused calls that are attempts to get paid twice for one claim.
+DOUBLE_FINANCING_ERRORS = ("ReceivablesAlreadyFinanced", "ReceivablesInvoiceAlreadyIssued")
+#: PAYDEX-like map of days beyond terms (negative: early) to 1..100, as D&B describes it.
+PAYDEX_DAYS = (-20.0, -10.0, 0.0, 15.0, 22.0, 30.0, 60.0, 90.0, 120.0, 180.0)
+PAYDEX_SCORE = (100.0, 90.0, 80.0, 70.0, 60.0, 50.0, 40.0, 30.0, 20.0, 1.0)
+
+NONE = -1
+SHIPPED, DELIVERED, INSPECTION_PASSED, INSPECTION_FAILED = 1, 2, 3, 4
+
+
+def _int(value: Any) -> int:
+    return int(value)
+
+
+def _amount(value: Any) -> int:
+    return min(int(value), MAX_AMOUNT)
+
+
+class _Collector:
+    """The one pass over the events: flat lists of what each event says, by party index."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.parties: list[str] = []
+        self.roles: list[int] = []
+        self.admitted: list[int] = []
+        self.member: list[bool] = []
+        self.suspended: list[bool] = []
+        # orders
+        self.order_of: dict[int, int] = {}
+        self.o_buyer: list[int] = []
+        self.o_supplier: list[int] = []
+        self.o_amount: list[int] = []
+        self.o_ship_by: list[int] = []
+        self.o_deliver_by: list[int] = []
+        self.o_created: list[int] = []
+        self.o_shipped: list[int] = []
+        self.o_delivered: list[int] = []
+        self.o_delivered_recorded: list[int] = []
+        self.o_inspection: list[int] = []  # 0 none, 3 passed, 4 failed
+        self.o_inspected_recorded: list[int] = []
+        self.o_refunded: list[int] = []
+        self.o_disputed: list[int] = []
+        self.o_cancelled: list[bool] = []
+        self.o_contested: list[int] = []
+        # receivables
+        self.root_of: dict[int, int] = {}
+        self.r_debtor: list[int] = []
+        self.r_creditor: list[int] = []
+        self.r_face: list[int] = []
+        self.r_maturity: list[int] = []
+        self.r_issued: list[int] = []
+        self.r_repaid: list[int] = []
+        self.r_repaid_at: list[int] = []
+        self.r_defaulted: list[int] = []
+        self.piece_of: dict[int, int] = {}
+        self.p_root: list[int] = []
+        self.p_amount: list[int] = []
+        self.p_holder: list[int] = []
+        self.p_split: list[bool] = []
+        self.p_financed: list[bool] = []
+        # who received a piece (issue, split, transfer), from whom, when
+        self.rc_party: list[int] = []
+        self.rc_from: list[int] = []
+        self.rc_piece: list[int] = []
+        self.rc_time: list[int] = []
+        # guarantees paid out because a pre-paid supplier failed
+        self.g_supplier: list[int] = []
+        self.g_time: list[int] = []
+        self.handlers = {
+            ("Membership", "MemberAdmitted"): self.admitted_event,
+            ("Membership", "MemberRolesChanged"): self.roles_changed,
+            ("Membership", "MemberSuspended"): self.suspended_event,
+            ("Membership", "MemberReinstated"): self.reinstated,
+            ("TradeEscrow", "OrderCreated"): self.order_created,
+            ("TradeEscrow", "OrderCancelled"): self.order_cancelled,
+            ("TradeEscrow", "MilestoneAttested"): self.milestone,
+            ("TradeEscrow", "MilestoneContested"): self.contested,
+            ("TradeEscrow", "OrderRefunded"): self.refunded,
+            ("TradeEscrow", "DisputeOpened"): self.disputed,
+            ("TradeEscrow", "GuaranteeClaimed"): self.guarantee_claimed,
+            ("Receivables", "ReceivableIssued"): self.issued,
+            ("Receivables", "PieceSplit"): self.split,
+            ("Receivables", "PieceCreated"): self.piece_created,
+            ("Receivables", "Transfer"): self.piece_transfer,
+            ("Receivables", "PieceFinanced"): self.financed,
+            ("Receivables", "ReceivableRepaid"): self.repaid,
+            ("Receivables", "ReceivableDefaulted"): self.defaulted,
+        }
+
+    def party(self, address: str) -> int:
+        i = self.index.get(address)
+        if i is None:
+            i = self.index[address] = len(self.parties)
+            self.parties.append(address)
+            self.roles.append(0)
+            self.admitted.append(NONE)
+            self.member.append(False)
+            self.suspended.append(False)
+        return i
+
+    # -- Membership
+    def admitted_event(self, t: int, a: Mapping[str, Any]) -> None:
+        i = self.party(a["party"])
+        self.roles[i] = _int(a["roles"])
+        self.member[i] = True
+        if self.admitted[i] == NONE:
+            self.admitted[i] = t
+
+    def roles_changed(self, t: int, a: Mapping[str, Any]) -> None:
+        self.roles[self.party(a["party"])] = _int(a["roles"])
+
+    def suspended_event(self, t: int, a: Mapping[str, Any]) -> None:
+        self.suspended[self.party(a["party"])] = True
+
+    def reinstated(self, t: int, a: Mapping[str, Any]) -> None:
+        self.suspended[self.party(a["party"])] = False
+
+    # -- TradeEscrow
+    def order_created(self, t: int, a: Mapping[str, Any]) -> None:
+        self.order_of[_int(a["orderId"])] = len(self.o_buyer)
+        self.o_buyer.append(self.party(a["buyer"]))
+        self.o_supplier.append(self.party(a["supplier"]))
+        self.o_amount.append(_amount(a["amount"]))
+        self.o_ship_by.append(_int(a["shipBy"]))
+        self.o_deliver_by.append(_int(a["deliverBy"]))
+        self.o_created.append(t)
+        self.o_shipped.append(NONE)
+        self.o_delivered.append(NONE)
+        self.o_delivered_recorded.append(NONE)
+        self.o_inspection.append(0)
+        self.o_inspected_recorded.append(NONE)
+        self.o_refunded.append(NONE)
+        self.o_disputed.append(NONE)
+        self.o_cancelled.append(False)
+        self.o_contested.append(0)
+
+    def order_cancelled(self, t: int, a: Mapping[str, Any]) -> None:
+        o = self.order_of.get(_int(a["orderId"]))
+        if o is not None:
+            self.o_cancelled[o] = True
+
+    def milestone(self, t: int, a: Mapping[str, Any]) -> None:
+        o = self.order_of.get(_int(a["orderId"]))
+        if o is None:
+            return
+        m = _int(a["milestone"])
+        if m == SHIPPED:
+            self.o_shipped[o] = _int(a["occurredAt"])
+        elif m == DELIVERED:
+            self.o_delivered[o] = _int(a["occurredAt"])
+            self.o_delivered_recorded[o] = t
+        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
+            self.o_inspection[o] = m
+            self.o_inspected_recorded[o] = t
+
+    def contested(self, t: int, a: Mapping[str, Any]) -> None:
+        """A quorum declared the milestone's logistics event erroneous: it no longer counts."""
+        o = self.order_of.get(_int(a["orderId"]))
+        if o is None:
+            return
+        self.o_contested[o] += 1
+        m = _int(a["milestone"])
+        if m == SHIPPED:
+            self.o_shipped[o] = NONE
+        elif m == DELIVERED:
+            self.o_delivered[o] = self.o_delivered_recorded[o] = NONE
+        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
+            self.o_inspection[o] = 0
+
+    def refunded(self, t: int, a: Mapping[str, Any]) -> None:
+        o = self.order_of.get(_int(a["orderId"]))
+        if o is not None:
+            self.o_refunded[o] = t
+
+    def disputed(self, t: int, a: Mapping[str, Any]) -> None:
+        o = self.order_of.get(_int(a["orderId"]))
+        if o is not None and self.o_disputed[o] == NONE:
+            self.o_disputed[o] = t
+
+    def guarantee_claimed(self, t: int, a: Mapping[str, Any]) -> None:
+        self.g_supplier.append(self.party(a["supplier"]))
+        self.g_time.append(t)
+
+    # -- Receivables
+    def issued(self, t: int, a: Mapping[str, Any]) -> None:
+        root_id = _int(a["rootId"])
+        r = self.root_of[root_id] = len(self.r_debtor)
+        debtor, creditor = self.party(a["debtor"]), self.party(a["creditor"])
+        face = _amount(a["faceValue"])
+        self.r_debtor.append(debtor)
+        self.r_creditor.append(creditor)
+        self.r_face.append(face)
+        self.r_maturity.append(_int(a["maturity"]))
+        self.r_issued.append(t)
+        self.r_repaid.append(0)
+        self.r_repaid_at.append(NONE)
+        self.r_defaulted.append(NONE)
+        self._new_piece(root_id, r, face, creditor, debtor, t)
+
+    def _new_piece(self, piece_id: int, root: int, amount: int, holder: int, giver: int, t: int) -> None:
+        p = self.piece_of[piece_id] = len(self.p_root)
+        self.p_root.append(root)
+        self.p_amount.append(amount)
+        self.p_holder.append(holder)
+        self.p_split.append(False)
+        self.p_financed.append(False)
+        self._received(holder, giver, p, t)
+
+    def _received(self, party: int, giver: int, piece: int, t: int) -> None:
+        if party == giver:
+            return  # a holder keeping a child of its own split received nothing new
+        self.rc_party.append(party)
+        self.rc_from.append(giver)
+        self.rc_piece.append(piece)
+        self.rc_time.append(t)
+
+    def split(self, t: int, a: Mapping[str, Any]) -> None:
+        p = self.piece_of.get(_int(a["pieceId"]))
+        if p is not None:
+            self.p_split[p] = True
+
+    def piece_created(self, t: int, a: Mapping[str, Any]) -> None:
+        root = self.root_of.get(_int(a["rootId"]))
+        parent = self.piece_of.get(_int(a["parentId"]))
+        if root is None or parent is None:
+            return
+        self._new_piece(
+            _int(a["pieceId"]), root, _amount(a["amount"]), self.party(a["holder"]), self.p_holder[parent], t
+        )
+        if a.get("financed"):
+            self.p_financed[self.piece_of[_int(a["pieceId"])]] = True
+
+    def piece_transfer(self, t: int, a: Mapping[str, Any]) -> None:
+        p = self.piece_of.get(_int(a["tokenId"]))
+        if p is None:
+            return  # the mint, before ReceivableIssued / PieceCreated names the piece
+        giver, holder = self.p_holder[p], self.party(a["to"])
+        if holder != giver:
+            self.p_holder[p] = holder
+            self._received(holder, giver, p, t)
+
+    def financed(self, t: int, a: Mapping[str, Any]) -> None:
+        p = self.piece_of.get(_int(a["pieceId"]))
+        if p is not None:
+            self.p_financed[p] = True
+
+    def repaid(self, t: int, a: Mapping[str, Any]) -> None:
+        r = self.root_of.get(_int(a["rootId"]))
+        if r is None:
+            return
+        self.r_repaid[r] = _amount(a["repaid"])
+        if _int(a["outstanding"]) == 0 and self.r_repaid_at[r] == NONE:
+            self.r_repaid_at[r] = t
+
+    def defaulted(self, t: int, a: Mapping[str, Any]) -> None:
+        r = self.root_of.get(_int(a["rootId"]))
+        if r is not None and self.r_defaulted[r] == NONE:
+            self.r_defaulted[r] = t
+
+
+def _i64(values: Sequence[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _count(index: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(index[mask], minlength=n).astype(np.float64)
+
+
+def _sum(index: np.ndarray, mask: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(index[mask], weights=weights[mask].astype(np.float64), minlength=n)
+
+
+def _rate_bps(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator in whole basis points (floor), NaN where nothing was due."""
+    out = np.full(numerator.shape, np.nan)
+    has = denominator > 0
+    out[has] = np.floor(numerator[has] * 10_000 / denominator[has])
+    return out
+
+
+def paydex(days_beyond_terms: np.ndarray) -> np.ndarray:
+    """PAYDEX-like 1..100 (100: 20+ days early, 90: 10 early, 80: on time, 50: 30 days late, 1: 180+ late)."""
+    return np.interp(days_beyond_terms, PAYDEX_DAYS, PAYDEX_SCORE)
+
+
+@dataclass
+class FeatureTable:
+    """Every party's features as of one point: ``values[name][index[address]]``."""
+
+    history: dict[str, Any]
+    parties: list[str]
+    index: dict[str, int]
+    roles: np.ndarray
+    member: np.ndarray
+    values: dict[str, np.ndarray]
+    circular: dict[int, list[str]] = field(default_factory=dict)
+    refused_visible: bool = False
+
+    def row(self, address: str) -> dict[str, float | None]:
+        i = self.index[address]
+        return {name: (None if np.isnan(v[i]) else float(v[i])) for name, v in sorted(self.values.items())}
+
+    def is_core(self, i: int) -> bool:
+        return bool(self.roles[i] & ROLE_CORE)
+
+
+def build(history: History, *, view: str = "ledger") -> FeatureTable:
+    """The feature table of every party in ``history``.
+
+    ``view="ledger"`` is the scorer's view: the whole verified multi-tier history. ``view="direct"``
+    is what a bank sees that only knows a core enterprise's direct suppliers (the tier-1-only
+    baseline): orders placed by a core, nothing else (no receivable trees, no graph).
+    """
+    c = _Collector()
+    handlers = c.handlers
+    for e in history.events:
+        handler = handlers.get((e.contract, e.event))
+        if handler is not None:
+            handler(e.timestamp, e.args)
+    return _features(c, history, view)
+
+
+def _features(c: _Collector, history: History, view: str) -> FeatureTable:
+    n = len(c.parties)
+    t = history.as_of_time
+    roles = _i64(c.roles)
+    is_core = (roles & ROLE_CORE) != 0
+    is_bank = (roles & ROLE_BANK) != 0
+    values: dict[str, np.ndarray] = {}
+
+    buyer, supplier, amount = _i64(c.o_buyer), _i64(c.o_supplier), _i64(c.o_amount)
+    ship_by, deliver_by = _i64(c.o_ship_by), _i64(c.o_deliver_by)
+    shipped, delivered, delivered_rec = _i64(c.o_shipped), _i64(c.o_delivered), _i64(c.o_delivered_recorded)
+    inspection, inspected_rec = _i64(c.o_inspection), _i64(c.o_inspected_recorded)
+    refunded, disputed = _i64(c.o_refunded), _i64(c.o_disputed)
+    cancelled = np.asarray(c.o_cancelled, dtype=bool)
+    contested = _i64(c.o_contested)
+    seen = ~cancelled
+    if view == "direct":
+        seen &= is_core[buyer] if len(buyer) else seen
+    verified = seen & (delivered_rec != NONE) & (refunded == NONE)
+
+    # Circular trading: short cycles of similar amounts; their orders are not verified business.
+    in_year = verified & (delivered_rec > t - WINDOWS[12])
+    circular = CircularTrading({}, np.zeros(0, dtype=np.int64))
+    if view == "ledger":
+        circular = find_cycles(supplier, buyer, amount, delivered_rec, in_year)
+    business = verified.copy()
+    business[circular.orders] = False
+    values["circular_cycles"] = np.zeros(n)
+    for i, counterparts in circular.counterparties.items():
+        values["circular_cycles"][i] = len(counterparts)
+
+    for months, span in WINDOWS.items():
+        start = t - span
+        due_ship = seen & (ship_by > start) & (ship_by <= t)
+        ok_ship = due_ship & (shipped != NONE) & (shipped <= ship_by)
+        due_delivery = seen & (deliver_by > start) & (deliver_by <= t)
+        ok_delivery = due_delivery & (delivered != NONE) & (delivered <= deliver_by)
+        n_due = _count(supplier, due_delivery, n)
+        values[f"orders_due_{months}m"] = n_due
+        values[f"on_time_ship_{months}m"] = _rate_bps(_count(supplier, ok_ship, n), _count(supplier, due_ship, n))
+        values[f"on_time_delivery_{months}m"] = _rate_bps(_count(supplier, ok_delivery, n), n_due)
+        inspected = seen & (inspection != 0) & (inspected_rec > start)
+        passed = inspected & (inspection == INSPECTION_PASSED)
+        values[f"inspection_pass_{months}m"] = _rate_bps(_count(supplier, passed, n), _count(supplier, inspected, n))
+        n_disputes = _count(supplier, seen & (disputed > start), n)
+        n_refunds = _count(supplier, seen & (refunded > start), n)
+        values[f"dispute_rate_{months}m"] = _rate_bps(n_disputes, np.maximum(n_due, n_disputes))
+        values[f"refund_rate_{months}m"] = _rate_bps(n_refunds, np.maximum(n_due, n_refunds))
+        in_window = business & (delivered_rec > start)
+        values[f"volume_{months}m"] = _sum(supplier, in_window, amount, n)
+        values[f"deliveries_{months}m"] = _count(supplier, in_window, n)
+
+    v3 = values["volume_3m"]
+    previous = values["volume_6m"] - v3
+    trend = np.full(n, np.nan)
+    has = (previous > 0) | (v3 > 0)
+    trend[has] = np.clip(np.floor((v3[has] - previous[has]) * 10_000 / np.maximum(previous[has], 1.0)), -10_000, 30_000)
+    values["volume_trend"] = trend
+
+    # Months of the last twelve with at least one verified delivery, and tenure.
+    year = business & (delivered_rec > t - 12 * MONTH)
+    month_keys = np.unique(supplier[year] * 12 + (t - delivered_rec[year]) // MONTH)
+    values["active_months_12m"] = np.bincount(month_keys // 12, minlength=n).astype(np.float64)
+    first = np.full(n, np.iinfo(np.int64).max)
+    if business.any():
+        np.minimum.at(first, supplier[business], delivered_rec[business])
+        np.minimum.at(first, buyer[business], delivered_rec[business])
+    tenure = np.full(n, np.nan)
+    known = first != np.iinfo(np.int64).max
+    tenure[known] = (t - first[known]) // DAY
+    values["tenure_days"] = tenure
+
+    # Counterparties and concentration of sales over twelve months.
+    year12 = business & (delivered_rec > t - WINDOWS[12])
+    pairs = np.unique(supplier[year12] * n + buyer[year12]) if n else np.zeros(0, dtype=np.int64)
+    values["counterparties_12m"] = (np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)).astype(
+        np.float64
+    )
+    pair_volume = np.bincount(
+        np.searchsorted(pairs, supplier[year12] * n + buyer[year12]),
+        weights=amount[year12].astype(np.float64),
+        minlength=len(pairs),
+    )
+    seller = pairs // n
+    total = np.bincount(seller, weights=pair_volume, minlength=n)
+    share = pair_volume / np.maximum(total[seller], 1.0)
+    hhi = np.full(n, np.nan)
+    sold = total > 0
+    hhi[sold] = np.floor(np.bincount(seller, weights=share * share, minlength=n)[sold] * 10_000)
+    values["concentration_12m"] = hhi
+
+    values["guarantee_failures_12m"] = _count(_i64(c.g_supplier), _i64(c.g_time) > t - WINDOWS[12], n)
+    recent = seen & (contested > 0) & (_i64(c.o_created) > t - WINDOWS[12])
+    values["contested_12m"] = _sum(supplier, recent, contested, n)
+
+    _receivable_features(c, values, n, t, is_core, is_bank, view)
+    graph = TradeGraph(n)
+    if view == "ledger":
+        _graph_edges(c, graph, business, buyer, supplier, amount, t)
+        distance = core_distance(graph, is_core)
+        values["core_distance"] = distance
+        values["trust"] = propagate_trust(graph, is_core)
+    else:
+        values["core_distance"] = np.where(is_core, 0.0, np.nan)
+        values["trust"] = np.full(n, np.nan)
+        if len(buyer):
+            direct = np.zeros(n, dtype=bool)
+            direct[supplier[seen]] = True
+            values["core_distance"][direct & ~is_core] = 1.0
+
+    refused = history.refused
+    attempts = np.full(n, np.nan)
+    if refused is not None:
+        attempts[:] = 0
+        for call in refused:
+            if call.error in DOUBLE_FINANCING_ERRORS and call.block_number <= history.as_of_block:
+                signer = c.index.get(call.sender)
+                if signer is not None:
+                    attempts[signer] += 1
+    values["double_financing_attempts"] = attempts
+
+    return FeatureTable(
+        history=history.describe(),
+        parties=c.parties,
+        index=c.index,
+        roles=roles,
+        member=np.asarray(c.member, dtype=bool) & ~np.asarray(c.suspended, dtype=bool),
+        values=values,
+        circular={i: sorted(c.parties[j] for j in js) for i, js in circular.counterparties.items()},
+        refused_visible=refused is not None,
+    )
+
+
+def _receivable_features(
+    c: _Collector,
+    values: dict[str, np.ndarray],
+    n: int,
+    t: int,
+    is_core: np.ndarray,
+    is_bank: np.ndarray,
+    view: str,
+) -> None:
+    debtor, face, maturity = _i64(c.r_debtor), _i64(c.r_face), _i64(c.r_maturity)
+    repaid_at, defaulted = _i64(c.r_repaid_at), _i64(c.r_defaulted)
+    # Repayment timeliness as a debtor, PAYDEX-like, weighted by face value, debts due in the window.
+    for months, span in WINDOWS.items():
+        due = (maturity > t - span) & (maturity <= t)
+        settled = np.where(repaid_at != NONE, repaid_at, t)
+        days = (settled - maturity) // DAY
+        score = paydex(days.astype(np.float64))
+        weight = face.astype(np.float64)
+        total = np.bincount(debtor[due], weights=weight[due], minlength=n)
+        weighted = np.bincount(debtor[due], weights=(score * weight)[due], minlength=n)
+        out = np.full(n, np.nan)
+        has = total > 0
+        out[has] = np.floor(weighted[has] / total[has] + 0.5)
+        values[f"paydex_{months}m"] = out
+    values["defaults_12m"] = _count(debtor, (defaulted != NONE) & (defaulted > t - WINDOWS[12]), n)
+
+    if view != "ledger":
+        values["core_receivables_12m"] = np.full(n, np.nan)
+        values["core_receivables_held"] = np.full(n, np.nan)
+        return
+    p_root, p_amount, p_holder = _i64(c.p_root), _i64(c.p_amount), _i64(c.p_holder)
+    p_split = np.asarray(c.p_split, dtype=bool)
+    core_root = is_core[debtor] if len(debtor) else np.zeros(0, dtype=bool)
+    piece_core = core_root[p_root] if len(p_root) else np.zeros(0, dtype=bool)
+    rc_party, rc_piece, rc_time = _i64(c.rc_party), _i64(c.rc_piece), _i64(c.rc_time)
+    received = (rc_time > t - WINDOWS[12]) & ~is_bank[rc_party] if len(rc_party) else np.zeros(0, dtype=bool)
+    if len(rc_piece):
+        received &= piece_core[rc_piece]
+    values["core_receivables_12m"] = _sum(rc_party, received, p_amount[rc_piece] if len(rc_piece) else rc_piece, n)
+    live = ~p_split
+    if len(p_root):
+        live &= piece_core & (repaid_at[p_root] == NONE) & (defaulted[p_root] == NONE)
+    values["core_receivables_held"] = _sum(p_holder, live, p_amount, n)
+
+
+def _graph_edges(
+    c: _Collector,
+    graph: TradeGraph,
+    business: np.ndarray,
+    buyer: np.ndarray,
+    supplier: np.ndarray,
+    amount: np.ndarray,
+    t: int,
+) -> None:
+    """Edges along which trust flows: paid, verified trade (buyer → supplier) and receivables
+    (giver → receiver) weighted by how good the root debt is: repaid 1, not yet due 1/2,
+    overdue or defaulted 0."""
+    graph.add(buyer[business], supplier[business], amount[business].astype(np.float64))
+    if not c.rc_party:
+        return
+    rc_party, rc_from, rc_piece = _i64(c.rc_party), _i64(c.rc_from), _i64(c.rc_piece)
+    p_root, p_amount = _i64(c.p_root), _i64(c.p_amount)
+    repaid_at, defaulted, maturity = _i64(c.r_repaid_at), _i64(c.r_defaulted), _i64(c.r_maturity)
+    root = p_root[rc_piece]
+    quality = np.where(
+        repaid_at[root] != NONE, 1.0, np.where((defaulted[root] == NONE) & (maturity[root] > t), 0.5, 0.0)
+    )
+    graph.add(rc_from, rc_party, p_amount[rc_piece].astype(np.float64) * quality)
+
+
+def checksum_party(text: str) -> str:
+    """EIP-55 form of an address given in any case (``InvalidParty`` when it is not one)."""
+    from scoring.errors import InvalidParty
+
+    stripped = text.strip()
+    if len(stripped) != 42 or not stripped.startswith(("0x", "0X")):
+        raise InvalidParty(text)
+    try:
+        int(stripped[2:], 16)
+        return to_checksum_address("0x" + stripped[2:])
+    except ValueError as exc:
+        raise InvalidParty(text) from exc

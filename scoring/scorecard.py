@@ -1,0 +1,497 @@
+"""The points scorecard: fit, PDO scaling, PD, grades, limits, and the model's version hash.
+
+**Fit.** Each model feature is cut into bins at the training parties' quintiles (integer edges)
+plus a "no data" bin. A bin stands for the mean of its training values on the feature's scale
+(log for amounts, counts and durations), standardised. A logistic regression of failure on
+those values is fitted with an L2 penalty and **sign constraints** (scipy L-BFGS-B bounds): a
+feature whose higher values are better may only lower the log-odds of failure, and the other
+way round, so every effect is monotone, as a bank's credit policy requires (more on-time
+deliveries never cost points). A feature whose fitted effect is zero keeps all bins at 0 points.
+
+**Points.** PDO scaling: ``score = offset + factor * ln(odds good:bad)`` with ``BASE_SCORE``
+points at odds ``BASE_ODDS``:1 and ``PDO`` points to double the odds; each bin's points are
+``-factor * coefficient * value`` rounded to an integer, the intercept goes to the base points.
+A decision's score is the integer sum of its bins' points: no float survives into a decision
+except the PD, computed from the integer score by one formula. The PD is calibrated because the
+logistic fit is (its intercept is not penalised), and `evaluate` checks it on held-out parties.
+
+**Grades** AAA..C are PD bands (``GRADES``: the on-chain code is 1 for AAA .. 9 for C; 0 means no
+grade, e.g. insufficient history). **Limit** = average monthly verified business (12 months)
+times the grade's multiple, in whole tokens (token units rounded down to ``LIMIT_UNIT``).
+
+**Version.** A model is one canonical JSON object (keys sorted, no spaces, ASCII); its version is
+the keccak-256 of those bytes, the ``modelHash`` published on chain, so an auditor holding the
+file can check it is the model that made a limit and recompute the limit byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_utils import keccak
+from scipy.optimize import minimize
+
+from scoring.errors import FitError, ModelError
+from scoring.features import FEATURES_VERSION, FeatureTable
+
+FORMAT = 1
+BASE_SCORE = 600
+BASE_ODDS = 50
+PDO = 20
+L2 = 1.0
+QUANTILES = (0.2, 0.4, 0.6, 0.8)
+MIN_DELIVERIES = 3  # verified deliveries in 12 months below which there is no score
+VALIDITY = 30 * 86_400  # a published limit is valid this long after its as-of time
+LIMIT_UNIT = 10**6  # whole tokens of a 6-decimal settlement token
+MAX_LIMIT = 10**15
+#: (grade, on-chain code, largest PD in basis points, limit as bps of average monthly business)
+GRADES: tuple[tuple[str, int, int, int], ...] = (
+    ("AAA", 1, 25, 30_000),
+    ("AA", 2, 50, 25_000),
+    ("A", 3, 100, 20_000),
+    ("BBB", 4, 200, 15_000),
+    ("BB", 5, 500, 10_000),
+    ("B", 6, 1_000, 6_000),
+    ("CCC", 7, 2_000, 3_000),
+    ("CC", 8, 3_500, 1_000),
+    ("C", 9, 10_000, 0),
+)
+#: The best grade a party flagged for double financing or circular trading can get.
+FLAGGED_GRADE_CAP = "CCC"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A model feature: its column, which way is better, its scale, and how to say it in words."""
+
+    name: str
+    better: int  # +1: higher is better; -1: higher is worse
+    scale: str  # "linear" or "log"
+    unit: str  # how to print a value: "pct", "tokens", "days", "count", "hops", "trust", "paydex"
+    words: str  # "{v}" is the value printed in its unit
+    missing: str  # what "no data" means, in words
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec(
+        "on_time_delivery_6m",
+        1,
+        "linear",
+        "pct",
+        "few on-time deliveries in the last 6 months ({v})",
+        "no delivery due in the last 6 months",
+    ),
+    Spec(
+        "on_time_delivery_3m",
+        1,
+        "linear",
+        "pct",
+        "few on-time deliveries in the last 3 months ({v})",
+        "no delivery due in the last 3 months",
+    ),
+    Spec(
+        "on_time_ship_6m",
+        1,
+        "linear",
+        "pct",
+        "few on-time shipments in the last 6 months ({v})",
+        "no shipment due in the last 6 months",
+    ),
+    Spec(
+        "inspection_pass_6m",
+        1,
+        "linear",
+        "pct",
+        "inspections passed in the last 6 months: {v}",
+        "no inspection in the last 6 months",
+    ),
+    Spec(
+        "refund_rate_6m",
+        -1,
+        "linear",
+        "pct",
+        "orders refunded to the buyer in the last 6 months: {v}",
+        "no order due in the last 6 months",
+    ),
+    Spec(
+        "refund_rate_3m",
+        -1,
+        "linear",
+        "pct",
+        "orders refunded to the buyer in the last 3 months: {v}",
+        "no order due in the last 3 months",
+    ),
+    Spec(
+        "dispute_rate_6m",
+        -1,
+        "linear",
+        "pct",
+        "orders disputed by the buyer in the last 6 months: {v}",
+        "no order due in the last 6 months",
+    ),
+    Spec("volume_12m", 1, "log", "tokens", "verified sales in the last 12 months: {v}", "no verified sales"),
+    Spec(
+        "volume_trend",
+        1,
+        "linear",
+        "pct",
+        "verified sales trend, last 3 months against the 3 before: {v}",
+        "no verified sales in the last 6 months",
+    ),
+    Spec(
+        "counterparties_12m",
+        1,
+        "log",
+        "count",
+        "few verified trading partners in 12 months ({v})",
+        "no verified trading partner",
+    ),
+    Spec("concentration_12m", -1, "linear", "pct", "sales concentrated on few buyers (HHI {v})", "no verified sales"),
+    Spec("tenure_days", 1, "log", "days", "short verified trading history ({v})", "no verified trade"),
+    Spec(
+        "paydex_12m",
+        1,
+        "linear",
+        "paydex",
+        "pays its own receivables late (PAYDEX {v})",
+        "no receivable of its own due in 12 months",
+    ),
+    Spec(
+        "core_receivables_12m",
+        1,
+        "log",
+        "tokens",
+        "receivables received from a core enterprise in 12 months: {v}",
+        "receivables received from a core enterprise: none",
+    ),
+    Spec(
+        "core_distance",
+        -1,
+        "linear",
+        "hops",
+        "far from a core enterprise in the trade graph ({v})",
+        "no verified link to a core enterprise",
+    ),
+    Spec(
+        "trust",
+        1,
+        "log",
+        "trust",
+        "little trust propagated from core enterprises ({v})",
+        "no trust propagated from a core enterprise",
+    ),
+    Spec(
+        "guarantee_failures_12m",
+        -1,
+        "log",
+        "count",
+        "pre-payments it failed to deliver on in 12 months: {v}",
+        "no pre-payment failure",
+    ),
+)
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+VOLUME_ONLY = ("volume_12m",)
+
+
+def describe(spec: Spec, value: float | None) -> str:
+    if value is None:
+        return spec.missing
+    return spec.words.format(v=format_value(spec.unit, value))
+
+
+def format_value(unit: str, value: float) -> str:
+    v = int(value)
+    if unit == "pct":
+        return f"{v // 100}.{abs(v) % 100:02d}%" if v % 100 else f"{v // 100}%"
+    if unit == "tokens":
+        return f"{v // LIMIT_UNIT:,} tokens"
+    if unit == "days":
+        return f"{v} days"
+    if unit == "hops":
+        return "no link" if v >= 9 else f"{v} hops"
+    if unit == "trust":
+        return f"{v / 1000:.3f} times an average party"
+    return str(v)
+
+
+def transform(scale: str, values: np.ndarray) -> np.ndarray:
+    if scale == "log":
+        return np.log1p(np.maximum(values, 0.0))
+    return values.astype(np.float64)
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, ASCII (what the version hash covers)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class ModelFeature:
+    name: str
+    edges: tuple[int, ...]  # bin i holds edges[i-1] <= value < edges[i]
+    points: tuple[int, ...]  # len(edges) + 1 bins
+    missing_points: int
+
+    def bin_of(self, value: float | None) -> int | None:
+        if value is None or math.isnan(value):
+            return None
+        return sum(1 for e in self.edges if value >= e)
+
+    def points_of(self, value: float | None) -> int:
+        b = self.bin_of(value)
+        return self.missing_points if b is None else self.points[b]
+
+    @property
+    def best(self) -> int:
+        return max(max(self.points), self.missing_points)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted scorecard (``body`` is its canonical JSON object, ``version`` its hash)."""
+
+    body: dict[str, Any]
+
+    @property
+    def raw(self) -> bytes:
+        return canonical(self.body)
+
+    @property
+    def version(self) -> str:
+        return "0x" + keccak(self.raw).hex()
+
+    @property
+    def features(self) -> list[ModelFeature]:
+        return [
+            ModelFeature(f["name"], tuple(f["edges"]), tuple(f["points"]), int(f["missing_points"]))
+            for f in self.body["features"]
+        ]
+
+    @property
+    def base_points(self) -> int:
+        return int(self.body["base_points"])
+
+    @property
+    def validity(self) -> int:
+        return int(self.body["validity"])
+
+    @property
+    def min_deliveries(self) -> int:
+        return int(self.body["min_history"]["deliveries_12m"])
+
+    @property
+    def thin_file_pd_bps(self) -> int:
+        return int(self.body["thin_file_pd_bps"])
+
+    def pd_bps(self, score: int) -> int:
+        """PD of an integer score in whole basis points (at least 1, at most 9999)."""
+        s = self.body["scaling"]
+        factor = s["pdo"] / math.log(2)
+        offset = s["base_score"] - factor * math.log(s["base_odds"])
+        odds_good = math.exp(min(700.0, (score - offset) / factor))
+        return min(9_999, max(1, math.floor(10_000 / (1 + odds_good) + 0.5)))
+
+    def grade(self, pd_bps: int) -> tuple[str, int]:
+        for name, code, max_pd, _ in self._grades():
+            if pd_bps <= max_pd:
+                return name, code
+        last = self._grades()[-1]
+        return last[0], last[1]
+
+    def _grades(self) -> list[tuple[str, int, int, int]]:
+        return [(g["grade"], g["code"], g["max_pd_bps"], g["multiple_bps"]) for g in self.body["grades"]]
+
+    def multiple_bps(self, grade: str) -> int:
+        return next(g[3] for g in self._grades() if g[0] == grade)
+
+    def cap_grade(self, grade: str, code: int) -> tuple[str, int]:
+        cap = self.body["overrides"]["flagged_grade_cap"]
+        cap_code = next(g[1] for g in self._grades() if g[0] == cap)
+        return (grade, code) if code >= cap_code else (cap, cap_code)
+
+    def limit(self, grade: str, volume_12m: int) -> int:
+        policy = self.body["limit_policy"]
+        monthly = volume_12m // 12
+        raw = monthly * self.multiple_bps(grade) // 10_000
+        unit = int(policy["unit"])
+        return min(int(policy["max_limit"]), raw // unit * unit)
+
+    def save(self, path: Path) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.raw + b"\n")
+        return self.version
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ModelError(str(path), f"not JSON: {exc}") from exc
+        return cls.from_body(body, str(path))
+
+    @classmethod
+    def from_body(cls, body: Any, where: str = "<memory>") -> Model:
+        if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("kind") != "scf-scorecard":
+            raise ModelError(where, f"not a format {FORMAT} scf-scorecard")
+        if body.get("features_version") != FEATURES_VERSION:
+            raise ModelError(
+                where, f"built for features {body.get('features_version')!r}, this scorer computes {FEATURES_VERSION!r}"
+            )
+        try:
+            model = cls(body)
+            for f in model.features:
+                if len(f.points) != len(f.edges) + 1:
+                    raise ModelError(where, f"feature {f.name}: {len(f.edges)} edges but {len(f.points)} bins")
+            model.pd_bps(BASE_SCORE)
+            model.grade(1)
+        except (KeyError, TypeError, ValueError, StopIteration) as exc:
+            raise ModelError(where, f"malformed: {exc!r}") from exc
+        return model
+
+
+def _edges(values: np.ndarray) -> tuple[int, ...]:
+    known = values[~np.isnan(values)]
+    if len(known) == 0:
+        return ()
+    cuts = np.floor(np.quantile(known, QUANTILES, method="lower")).astype(np.int64)
+    low = int(np.floor(known.min()))
+    return tuple(sorted({int(c) for c in cuts if c > low}))
+
+
+def fit(
+    table: FeatureTable,
+    rows: Sequence[int],
+    failed: Sequence[bool],
+    *,
+    specs: Sequence[Spec] = SPECS,
+    training: Mapping[str, Any] | None = None,
+    l2: float = L2,
+) -> Model:
+    """A scorecard fitted on the parties ``rows`` of ``table`` with labels ``failed``.
+
+    Parties with too little history (fewer than ``MIN_DELIVERIES`` verified deliveries in 12
+    months) are left out of the fit; their failure rate becomes the model's thin-file PD.
+    """
+    rows_a = np.asarray(rows, dtype=np.int64)
+    y_all = np.asarray(failed, dtype=np.float64)
+    deliveries = table.values["deliveries_12m"][rows_a] if len(rows_a) else np.zeros(0)
+    thick = deliveries >= MIN_DELIVERIES
+    thin_bad, thin_n = float(y_all[~thick].sum()), int((~thick).sum())
+    base_rate = float(y_all.mean()) if len(y_all) else 0.0
+    thin_pd = (thin_bad + base_rate) / (thin_n + 1)  # shrunk towards the overall rate
+    idx, y = rows_a[thick], y_all[thick]
+    if len(idx) < 20 or y.sum() < 2 or y.sum() > len(y) - 2:
+        raise FitError(f"{len(idx)} parties with enough history and {int(y.sum())} failures among them")
+
+    columns: list[np.ndarray] = []
+    shaped: list[dict[str, Any]] = []
+    for spec in specs:
+        raw = table.values[spec.name][idx]
+        edges = _edges(raw)
+        x = transform(spec.scale, raw)
+        known = ~np.isnan(raw)
+        neutral = float(x[known].mean()) if known.any() else 0.0
+        bins = np.searchsorted(np.asarray(edges, dtype=np.float64), raw, side="right")
+        stands_for = []
+        for b in range(len(edges) + 1):
+            inside = known & (bins == b)
+            if inside.any():
+                stands_for.append(float(x[inside].mean()))
+            elif edges:  # an empty bin: its lower edge on the feature's scale
+                edge = edges[b - 1] if b > 0 else edges[0]
+                stands_for.append(float(transform(spec.scale, np.asarray([float(edge)]))[0]))
+            else:
+                stands_for.append(neutral)
+        value = np.where(known, np.asarray(stands_for)[np.minimum(bins, len(edges))], neutral)
+        mean, sd = float(value.mean()), float(value.std())
+        sd = sd if sd > 1e-9 else 1.0
+        columns.append((value - mean) / sd)
+        shaped.append(
+            {"spec": spec, "edges": edges, "stands_for": stands_for, "neutral": neutral, "mean": mean, "sd": sd}
+        )
+
+    x_matrix = np.column_stack(columns) if columns else np.zeros((len(idx), 0))
+    coef, intercept = _logistic(x_matrix, y, [s.better for s in specs], l2)
+
+    factor = PDO / math.log(2)
+    offset = BASE_SCORE - factor * math.log(BASE_ODDS)
+    features = []
+    for beta, s in zip(coef.tolist(), shaped, strict=True):
+
+        def pts(v: float, beta: float = beta, s: dict[str, Any] = s) -> int:
+            return math.floor(-factor * beta * (v - s["mean"]) / s["sd"] + 0.5)
+
+        features.append(
+            {
+                "name": s["spec"].name,
+                "better": s["spec"].better,
+                "scale": s["spec"].scale,
+                "edges": list(s["edges"]),
+                "points": [pts(v) for v in s["stands_for"]],
+                "missing_points": pts(s["neutral"]),
+                "coefficient": round(beta, 6),
+                "mean": round(s["mean"], 6),
+                "sd": round(s["sd"], 6),
+            }
+        )
+    body = {
+        "format": FORMAT,
+        "kind": "scf-scorecard",
+        "features_version": FEATURES_VERSION,
+        "scaling": {"base_score": BASE_SCORE, "base_odds": BASE_ODDS, "pdo": PDO},
+        "base_points": math.floor(offset - factor * intercept + 0.5),
+        "features": features,
+        "grades": [{"grade": g, "code": c, "max_pd_bps": p, "multiple_bps": m} for g, c, p, m in GRADES],
+        "limit_policy": {
+            "scale": "average monthly verified sales over 12 months (volume_12m // 12)",
+            "unit": LIMIT_UNIT,
+            "max_limit": MAX_LIMIT,
+        },
+        "min_history": {"deliveries_12m": MIN_DELIVERIES},
+        "thin_file_pd_bps": min(9_999, max(1, math.floor(thin_pd * 10_000 + 0.5))),
+        "overrides": {
+            "flagged_grade_cap": FLAGGED_GRADE_CAP,
+            "flagged_limit": 0,
+            "flags": ["double_financing", "circular_trading"],
+        },
+        "validity": VALIDITY,
+        "training": {
+            "parties": len(idx),
+            "failures": int(y.sum()),
+            "thin_file_parties": thin_n,
+            "l2": l2,
+            **dict(training or {}),
+        },
+    }
+    return Model(body)
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, better: Sequence[int], l2: float) -> tuple[np.ndarray, float]:
+    """Penalised logistic regression of ``y`` on ``x`` with each coefficient's sign bounded:
+    a feature whose higher values are better gets a coefficient <= 0 on the log-odds of failure."""
+    _n, k = x.shape
+    prior = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = w[0] + x @ w[1:]
+        p = 1.0 / (1.0 + np.exp(-z))
+        nll = float(np.sum(np.logaddexp(0.0, z) - y * z))
+        grad = np.concatenate([[np.sum(p - y)], x.T @ (p - y) + l2 * w[1:]])
+        return nll + 0.5 * l2 * float(w[1:] @ w[1:]), grad
+
+    start = np.zeros(k + 1)
+    start[0] = math.log(prior / (1 - prior))
+    bounds = [(None, None)] + [((None, 0.0) if b > 0 else (0.0, None)) for b in better]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})
+    w = result.x
+    return w[1:], float(w[0])
