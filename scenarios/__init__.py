@@ -1,1 +1,35 @@
-"""A synthetic multi-tier supply-chain world, played through the real ledger (contracts, oracles, signatures)."""
+"""A synthetic multi-tier supply-chain world, played through the real ledger (contracts, oracles, signatures).
+
+    from scenarios import ScenarioConfig, play
+    result = play(chain, build, ScenarioConfig(firms=300, months=12, seed=7), Path("out/world-7"))
+
+``play(chain, build, config, out_dir, *, deployment=None, admin=None, progress=False) -> PlayResult``
+generates the world (``world.generate``: parties, tiers, hidden traits, bad actors), plans
+its orders week by week (``plan.make_plan``) and plays them on an anvil devnet
+(``play``): every fact is a transaction signed by its party, oracle attestations go through
+the oracle services' code path. It writes ``world.json`` (public) and ``ground_truth.json``
+(hidden; for the scorer's evaluation only) into ``out_dir`` (``truth``) and returns the
+summary counted from the chain (``summary``) with the digest of every on-chain fact
+(``facts``): the same settings give the same digest on any fresh chain.
+
+Every error is a ``ScenarioError`` (``errors``).
+"""
+
+from scenarios.errors import ChainNotSupported, InvalidConfig, PlayFailed, ScenarioError, WorldAlreadyPlayed
+from scenarios.play import Checkpoint, PlayResult, Refusal, play
+from scenarios.world import ScenarioConfig, World, generate
+
+__all__ = [
+    "ChainNotSupported",
+    "Checkpoint",
+    "InvalidConfig",
+    "PlayFailed",
+    "PlayResult",
+    "Refusal",
+    "ScenarioConfig",
+    "ScenarioError",
+    "World",
+    "WorldAlreadyPlayed",
+    "generate",
+    "play",
+]

@@ -1,0 +1,104 @@
+"""The world's two files: public facts (``world.json``) and the hidden ground truth (``ground_truth.json``).
+
+``world.json`` holds what any member of the ledger could know: the deployment, the blocks
+that bound the observation and hold-out periods, the parties' addresses, names and public
+kinds, and the summary. ``ground_truth.json`` holds what only the simulator knows, for the
+scorer to read when evaluating and never before: every party's hidden traits, its part in a
+scheme (``bad_actor``), whether and when it failed in the hold-out period, its first trade
+and whether it ever sold to a core directly, and the bad actors' refused attempts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scenarios.facts import ChainFacts
+from scenarios.plan import Plan
+from scenarios.world import CORE, World
+
+if TYPE_CHECKING:
+    from scenarios.play import Checkpoint, Refusal
+
+FORMAT = 1
+WORLD_FILE = "world.json"
+TRUTH_FILE = "ground_truth.json"
+
+
+def write_outputs(
+    out_dir: Path,
+    world: World,
+    plan: Plan,
+    facts: ChainFacts,
+    chain_id: int,
+    addresses: Mapping[str, str],
+    start: Checkpoint,
+    observation_end: Checkpoint,
+    end: Checkpoint,
+    summary: Mapping[str, Any],
+    refusals: Sequence[Refusal],
+) -> tuple[Path, Path]:
+    config = world.config
+    out_dir.mkdir(parents=True, exist_ok=True)
+    public = {
+        "format": FORMAT,
+        "seed": config.seed,
+        "firms": config.firms,
+        "months": config.months,
+        "holdout_months": config.holdout_months,
+        "chain_id": chain_id,
+        "addresses": {name: addresses[name] for name in sorted(addresses)},
+        "start": start.to_json(),
+        "observation_end": observation_end.to_json(),
+        "end": end.to_json(),
+        "weeks": plan.ticks,
+        "observed_weeks": plan.observation_ticks,
+        "parties": [{"address": p.address, "name": p.name, "kind": p.kind} for p in world.parties],
+        "banks": [p.address for p in world.parties if p.kind == "bank"],
+        "relayer": world.relayer.address,
+        "facts_digest": facts.digest,
+        "summary": dict(summary),
+    }
+    first_trade: dict[str, int] = {}
+    sells_to_core: set[str] = set()
+    cores = {p.address for p in world.parties if p.kind == CORE}
+    for fact in facts.named("OrderCreated"):
+        for role in ("buyer", "supplier"):
+            address = fact.args[role]
+            first_trade.setdefault(address, fact.timestamp)
+        if fact.args["buyer"] in cores:
+            sells_to_core.add(fact.args["supplier"])
+    parties: dict[str, Any] = {}
+    for p in world.parties:
+        failed_at = plan.start + p.fail_offset if p.fail_offset is not None else None
+        parties[p.address] = {
+            "name": p.name,
+            "kind": p.kind,
+            "tier": p.tier,
+            "traits": p.traits.to_json() if p.traits is not None else None,
+            "bad_actor": p.bad_actor,
+            "failed": p.fails,
+            "failed_at": failed_at,
+            "deteriorated": p.deteriorates,
+            "weak_payer": p.weak_payer,
+            "first_trade": first_trade.get(p.address),
+            "sells_to_core": p.address in sells_to_core if p.kind == "supplier" else None,
+        }
+    hidden = {
+        "format": FORMAT,
+        "seed": config.seed,
+        "firms": config.firms,
+        "months": config.months,
+        "observation_end": observation_end.to_json(),
+        "end": end.to_json(),
+        "parties": parties,
+        "circle": [world.parties[i].address for i in world.circle],
+        "double_financer": world.parties[world.double_financer].address,
+        "refused_attempts": [r.to_json() for r in refusals],
+    }
+    world_path, truth_path = out_dir / WORLD_FILE, out_dir / TRUTH_FILE
+    world_path.write_text(json.dumps(public, indent=1) + "\n")
+    truth_path.write_text(json.dumps(hidden, indent=1) + "\n")
+    return world_path, truth_path
