@@ -24,8 +24,9 @@ from api.v1.deps import Services
 from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
 from api.v1.reads import Reads
+from api.v1.relayer import Transactions
 from api.v1.routes import auth as auth_routes
-from api.v1.routes import health, orders, parties, receivables
+from api.v1.routes import health, orders, parties, receivables, submissions
 from api.v1.settings import Settings
 from ledger.sql.db import make_engine, upgrade
 
@@ -58,7 +59,10 @@ def build_services(settings: Settings) -> Services:
         challenge_ttl=settings.challenge_ttl,
     )
     reads = Reads(engine, store_engine, settings.chain.chain_id)
-    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, {})
+    tx = Transactions(
+        settings.chain, settings.build, settings.addresses, store_engine, engine, settings.relayer, settings.gas_float
+    )
+    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {})
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -80,7 +84,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.tokens = svc.tokens
     errors.install(app)
 
-    for module in (health, auth_routes, parties, orders, receivables):
+    for module in (health, auth_routes, parties, orders, receivables, submissions):
         app.include_router(module.router, prefix=PREFIX)
 
     files = _swagger_files()

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from api.v1.auth import Authenticator, Party, Tokens, current_party
 from api.v1.reads import Reads
+from api.v1.relayer import Transactions
 from api.v1.settings import Settings
 from ledger.chain import Chain
 
@@ -23,6 +24,7 @@ class Services:
     tokens: Tokens
     auth: Authenticator
     reads: Reads
+    tx: Transactions
     extra: dict[str, Any]
 
     @property

@@ -247,3 +247,152 @@ class ReceivablePage(BaseModel):
 class PiecePage(BaseModel):
     items: list[PieceOut]
     nextAfter: int | None
+
+
+# -- writes: what to sign, and signed transactions ----------------------------------------------
+
+
+class TransactionOut(BaseModel):
+    type: int
+    chainId: int
+    to: str
+    data: str
+    value: int
+    nonce: int
+    gas: int
+    maxFeePerGas: int
+    maxPriorityFeePerGas: int
+    from_: str = Field(alias="from")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class PreparedOut(BaseModel):
+    action: str
+    transaction: TransactionOut = Field(description="sign this with your key, then POST it to submitUrl")
+    submitUrl: str = "/v1/submissions"
+
+
+class TypedDataOut(BaseModel):
+    typedData: dict[str, Any] = Field(description="EIP-712 document for eth_signTypedData_v4")
+    digest: str = Field(description="the EIP-712 digest the contract will check")
+
+
+class SubmissionIn(Request):
+    rawTransaction: Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=131_074)]
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    txHash: str
+    contract: str
+    function: str
+    party: str
+    status: str = Field(description="pending, mined or reverted")
+    blockNumber: int | None
+    indexed: bool = Field(description="the indexer has reached the block: the reads show the change")
+    error: str | None
+    statusUrl: str | None = None
+
+
+class OrderTermsIn(Request):
+    buyer: Address
+    supplier: Address
+    amount: Amount
+    shipBy: Uint64
+    deliverBy: Uint64
+    inspectionRequired: bool
+    termsHash: Bytes32 = Field(description="keccak256 of the terms document (POST /v1/documents gives it)")
+    poReference: Annotated[str, Field(min_length=1, max_length=128)]
+    nonce: Nonce
+    deadline: Uint64
+    openAccount: bool = False
+
+
+class OrderIn(Request):
+    terms: OrderTermsIn
+    buyerSignature: Signature
+    supplierSignature: Signature
+
+
+class HashIn(Request):
+    hash: Bytes32
+
+
+class PrepaymentIn(Request):
+    guarantor: Address
+    amount: Amount
+
+
+class IssueTermsIn(Request):
+    debtor: Address
+    creditor: Address
+    faceValue: Amount
+    maturity: Uint64
+    invoiceHash: Bytes32
+    invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)]
+    orderId: Annotated[int, Field(ge=0, lt=2**63)]
+    nonce: Nonce
+    deadline: Uint64
+
+
+class IssueIn(Request):
+    terms: IssueTermsIn
+    debtorSignature: Signature
+
+
+class ChildIn(Request):
+    amount: Amount
+    holder: Address
+    ref: Bytes32
+
+
+class SplitIn(Request):
+    children: Annotated[list[ChildIn], Field(min_length=2, max_length=32)]
+
+
+class TransferIn(Request):
+    to: Address
+
+
+class RepayIn(Request):
+    amount: Amount
+
+
+class ApprovalIn(Request):
+    spender: Annotated[str, Field(pattern=r"^(TradeEscrow|Receivables)$")]
+    amount: Amount
+
+
+class FinancingRequestIn(Request):
+    bank: Address
+
+
+class FinancingRequestOut(BaseModel):
+    id: str
+    pieceId: int
+    holder: str
+    bank: str
+    createdAt: int
+
+
+class OfferTermsIn(Request):
+    price: Amount
+    deadline: Uint64
+    nonce: Nonce
+
+
+class OfferIn(OfferTermsIn):
+    signature: Signature
+
+
+class OfferOut(BaseModel):
+    id: str
+    pieceId: int
+    holder: str
+    bank: str
+    price: AmountOut
+    deadline: int
+    nonce: int
+    signature: str
+    createdAt: int

@@ -1,13 +1,26 @@
-"""``/v1/orders``: purchase orders the party is a side of (reads); the write flow is in ``order_writes``."""
+"""``/v1/orders``: purchase orders the party is a side of, and the actions its side may take on them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from api.errors import Forbidden
+from api.v1.auth import Party
 from api.v1.deps import AUTH_ERRORS, Me, Svc
-from api.v1.schemas import OrderDetailOut, OrderPage
+from api.v1.routes.common import prepared, require_signer, typed
+from api.v1.schemas import (
+    HashIn,
+    OrderDetailOut,
+    OrderIn,
+    OrderPage,
+    OrderTermsIn,
+    PreparedOut,
+    PrepaymentIn,
+    TypedDataOut,
+)
+from ledger.escrow import OrderTerms, TradeEscrowClient, po_ref_hash
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=AUTH_ERRORS)
 
@@ -30,3 +43,115 @@ def orders(
 @router.get("/{order_id}", response_model=OrderDetailOut)
 def order(svc: Svc, party: Me, order_id: OrderId) -> OrderDetailOut:
     return svc.reads.order(party, order_id)
+
+
+# -- writes: typed data to co-sign, then transactions the party signs -----------------------------
+
+
+def _terms(svc: Svc, body: OrderTermsIn) -> OrderTerms:
+    return OrderTerms(
+        body.buyer,
+        body.supplier,
+        svc.settings.addresses["SettlementToken"],  # server-owned: the ledger's settlement token
+        body.amount,
+        body.shipBy,
+        body.deliverBy,
+        body.inspectionRequired,
+        bytes.fromhex(body.termsHash[2:]),
+        po_ref_hash(body.poReference),
+        body.nonce,
+        body.deadline,
+    )
+
+
+def _document(svc: Svc, body: OrderTermsIn) -> dict[str, Any]:
+    escrow = _escrow(svc)
+    terms = _terms(svc, body)
+    return escrow.open_account_document(terms) if body.openAccount else escrow.order_document(terms)
+
+
+def _escrow(svc: Svc) -> TradeEscrowClient:
+    client: TradeEscrowClient | None = svc.extra.get("escrow")
+    if client is None:
+        client = svc.extra["escrow"] = TradeEscrowClient(
+            svc.chain, svc.settings.build, svc.settings.addresses["TradeEscrow"]
+        )
+    return client
+
+
+def _side(party: Party, body: OrderTermsIn, action: str) -> None:
+    if party.address not in (body.buyer, body.supplier):
+        raise Forbidden(party.address, action, "only the buyer or the supplier of an order may")
+
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {409: {"description": "the contract would revert"}, 422: {}}
+
+
+@router.post("/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+def order_typed_data(svc: Svc, party: Me, body: OrderTermsIn) -> TypedDataOut:
+    """The EIP-712 order both buyer and supplier sign (the settlement token is set by the server)."""
+    _side(party, body, "draft this order")
+    return typed(_document(svc, body))
+
+
+@router.post("", response_model=PreparedOut, responses=WRITE_ERRORS)
+def create_order(svc: Svc, party: Me, body: OrderIn) -> PreparedOut:
+    """Checks both signatures, then the createOrder transaction for the caller (buyer or supplier) to sign."""
+    _side(party, body.terms, "create this order")
+    document = _document(svc, body.terms)
+    require_signer(document, body.buyerSignature, body.terms.buyer, "buyerSignature")
+    require_signer(document, body.supplierSignature, body.terms.supplier, "supplierSignature")
+    terms = _terms(svc, body.terms).as_tuple()
+    functions = _escrow(svc).contract.functions
+    sigs = (bytes.fromhex(body.buyerSignature[2:]), bytes.fromhex(body.supplierSignature[2:]))
+    if body.terms.openAccount:
+        return prepared(svc, "createOpenAccountOrder", functions.createOpenAccountOrder(terms, *sigs), party.address)
+    return prepared(svc, "createOrder", functions.createOrder(terms, *sigs), party.address)
+
+
+def _order_for(svc: Svc, party: Party, order_id: int, action: str, sides: tuple[str, ...]) -> None:
+    order = svc.reads.order_row(party, order_id)  # 404 unless the party sees it
+    allowed = {"buyer": order.buyer, "supplier": order.supplier}
+    if party.address not in {allowed[side] for side in sides}:
+        raise Forbidden(party.address, action, f"only the {' or the '.join(sides)} of order {order_id} may")
+
+
+def _simple(action: str, function: str, sides: tuple[str, ...]) -> None:
+    def route(svc: Svc, party: Me, order_id: OrderId) -> PreparedOut:
+        _order_for(svc, party, order_id, action, sides)
+        fn = getattr(_escrow(svc).contract.functions, function)(order_id)
+        return prepared(svc, function, fn, party.address)
+
+    route.__name__ = function
+    route.__doc__ = f"The {function} transaction ({' or '.join(sides)} only)."
+    router.post(f"/{{order_id}}/{action}", response_model=PreparedOut, responses=WRITE_ERRORS)(route)
+
+
+_simple("fund", "fund", ("buyer",))
+_simple("confirm-receipt", "confirmReceipt", ("buyer",))
+_simple("cancel", "cancelUnfunded", ("buyer", "supplier"))
+_simple("release", "release", ("buyer", "supplier"))
+_simple("refund", "refundUnshipped", ("buyer", "supplier"))
+_simple("close-dispute", "closeExpiredDispute", ("buyer", "supplier"))
+
+
+@router.post("/{order_id}/disputes", response_model=PreparedOut, responses=WRITE_ERRORS)
+def open_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
+    """The buyer opens a dispute; ``hash`` is the keccak256 of the reason document."""
+    _order_for(svc, party, order_id, "open a dispute", ("buyer",))
+    fn = _escrow(svc).contract.functions.openDispute(order_id, bytes.fromhex(body.hash[2:]))
+    return prepared(svc, "openDispute", fn, party.address)
+
+
+@router.post("/{order_id}/disputes/answer", response_model=PreparedOut, responses=WRITE_ERRORS)
+def answer_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
+    _order_for(svc, party, order_id, "answer the dispute", ("supplier",))
+    fn = _escrow(svc).contract.functions.answerDispute(order_id, bytes.fromhex(body.hash[2:]))
+    return prepared(svc, "answerDispute", fn, party.address)
+
+
+@router.post("/{order_id}/prepayment", response_model=PreparedOut, responses=WRITE_ERRORS)
+def request_prepayment(svc: Svc, party: Me, order_id: OrderId, body: PrepaymentIn) -> PreparedOut:
+    _order_for(svc, party, order_id, "request a pre-payment", ("supplier",))
+    fn = _escrow(svc).contract.functions.requestPrepayment(order_id, body.guarantor, body.amount)
+    return prepared(svc, "requestPrepayment", fn, party.address)

@@ -1,14 +1,48 @@
-"""``/v1/receivables``: receivable roots, their trees (as far as the party may see) and pieces (reads)."""
+"""``/v1/receivables``: receivable roots, their trees as far as the party may see, and the actions on them:
+issue, split, transfer, financing (request, signed offer, acceptance), repay, claim."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy import insert, or_, select
+from sqlalchemy.exc import IntegrityError
 
+from api.errors import Forbidden, InvalidField, NotFound
+from api.v1 import store
+from api.v1.auth import Party
 from api.v1.deps import AUTH_ERRORS, Me, Svc
 from api.v1.reads import piece_out
-from api.v1.schemas import PieceOut, PiecePage, ReceivableDetailOut, ReceivablePage
+from api.v1.routes.common import prepared, require_signer, typed
+from api.v1.schemas import (
+    FinancingRequestIn,
+    FinancingRequestOut,
+    IssueIn,
+    IssueTermsIn,
+    OfferIn,
+    OfferOut,
+    OfferTermsIn,
+    PieceOut,
+    PiecePage,
+    PreparedOut,
+    ReceivableDetailOut,
+    ReceivablePage,
+    RepayIn,
+    SplitIn,
+    TransferIn,
+    TypedDataOut,
+)
+from ledger.receivables import (
+    Child,
+    FinanceOffer,
+    InvalidInvoiceNumber,
+    IssueTerms,
+    ReceivablesClient,
+    normalise_invoice_number,
+)
 
 router = APIRouter(prefix="/receivables", tags=["receivables"], responses=AUTH_ERRORS)
 
@@ -48,3 +82,215 @@ def piece(svc: Svc, party: Me, piece_id: Id) -> PieceOut:
 @router.get("/{root_id}", response_model=ReceivableDetailOut)
 def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
     return svc.reads.receivable(party, root_id)
+
+
+# -- writes ---------------------------------------------------------------------------------------
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {409: {"description": "the contract would revert"}, 422: {}}
+
+
+def _client(svc: Svc) -> ReceivablesClient:
+    client: ReceivablesClient | None = svc.extra.get("receivables")
+    if client is None:
+        address = svc.settings.addresses["Receivables"]
+        client = svc.extra["receivables"] = ReceivablesClient(svc.chain, svc.settings.build, address)
+    return client
+
+
+def _issue_terms(svc: Svc, body: IssueTermsIn) -> IssueTerms:
+    try:
+        normalise_invoice_number(body.invoiceNumber)
+    except InvalidInvoiceNumber as exc:
+        raise InvalidField("invoiceNumber", exc.reason) from exc
+    return IssueTerms(
+        body.debtor,
+        body.creditor,
+        svc.settings.addresses["SettlementToken"],
+        body.faceValue,
+        body.maturity,
+        bytes.fromhex(body.invoiceHash[2:]),
+        body.invoiceNumber,
+        body.orderId,
+        body.nonce,
+        body.deadline,
+    )
+
+
+def _issuer(party: Party, body: IssueTermsIn, action: str) -> None:
+    if party.address not in (body.debtor, body.creditor):
+        raise Forbidden(party.address, action, "only the debtor or the creditor of a receivable may")
+
+
+@router.post("/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+def issue_typed_data(svc: Svc, party: Me, body: IssueTermsIn) -> TypedDataOut:
+    """The EIP-712 acknowledgement the debtor signs to issue a receivable to its creditor."""
+    _issuer(party, body, "draft this receivable")
+    return typed(_client(svc).issue_document(_issue_terms(svc, body)))
+
+
+@router.post("", response_model=PreparedOut, responses=WRITE_ERRORS)
+def issue(svc: Svc, party: Me, body: IssueIn) -> PreparedOut:
+    _issuer(party, body.terms, "issue this receivable")
+    client = _client(svc)
+    terms = _issue_terms(svc, body.terms)
+    require_signer(client.issue_document(terms), body.debtorSignature, body.terms.debtor, "debtorSignature")
+    fn = client.contract.functions.issue(terms.as_tuple(), bytes.fromhex(body.debtorSignature[2:]))
+    return prepared(svc, "issue", fn, party.address)
+
+
+def _held(svc: Svc, party: Party, piece_id: int, action: str) -> None:
+    piece, _root = svc.reads.piece_row(party, piece_id)  # 404 unless visible
+    if piece.holder != party.address:
+        raise Forbidden(party.address, action, f"only the holder of piece {piece_id} may")
+
+
+@router.post("/pieces/{piece_id}/split", response_model=PreparedOut, responses=WRITE_ERRORS)
+def split(svc: Svc, party: Me, piece_id: Id, body: SplitIn) -> PreparedOut:
+    _held(svc, party, piece_id, "split this piece")
+    children = [Child(c.amount, c.holder, bytes.fromhex(c.ref[2:])).as_tuple() for c in body.children]
+    return prepared(svc, "split", _client(svc).contract.functions.split(piece_id, children), party.address)
+
+
+@router.post("/pieces/{piece_id}/transfer", response_model=PreparedOut, responses=WRITE_ERRORS)
+def transfer(svc: Svc, party: Me, piece_id: Id, body: TransferIn) -> PreparedOut:
+    _held(svc, party, piece_id, "transfer this piece")
+    fn = _client(svc).contract.functions.transferFrom(party.address, body.to, piece_id)
+    return prepared(svc, "transferFrom", fn, party.address)
+
+
+@router.post("/pieces/{piece_id}/claim", response_model=PreparedOut, responses=WRITE_ERRORS)
+def claim(svc: Svc, party: Me, piece_id: Id) -> PreparedOut:
+    _held(svc, party, piece_id, "claim on this piece")
+    return prepared(svc, "claim", _client(svc).contract.functions.claim(piece_id), party.address)
+
+
+@router.post("/{root_id}/repay", response_model=PreparedOut, responses=WRITE_ERRORS)
+def repay(svc: Svc, party: Me, root_id: Id, body: RepayIn) -> PreparedOut:
+    root = svc.reads.root_row(party, root_id)
+    if party.address != root.debtor:
+        raise Forbidden(party.address, "repay this receivable", f"only its debtor {root.debtor} repays through the API")
+    return prepared(svc, "repay", _client(svc).contract.functions.repay(root_id, body.amount), party.address)
+
+
+# -- financing: the holder asks a bank, the bank signs an offer, the holder accepts ------------------
+
+
+@router.post(
+    "/pieces/{piece_id}/financing-requests",
+    status_code=201,
+    response_model=FinancingRequestOut,
+    responses=WRITE_ERRORS,
+)
+def request_financing(svc: Svc, party: Me, piece_id: Id, body: FinancingRequestIn) -> FinancingRequestOut:
+    """Show the piece (and the path to its root) to ``bank``, which may then send a signed offer."""
+    _held(svc, party, piece_id, "offer this piece for financing")
+    bank = svc.reads.member(body.bank)
+    if "bank" not in bank.roles or bank.status != "ACTIVE":
+        raise InvalidField("bank", f"{body.bank} is not an active bank on the ledger")
+    row: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "piece_id": piece_id,
+        "holder": party.address,
+        "bank": body.bank,
+        "created_at": int(time.time()),
+    }
+    with svc.store.begin() as connection:
+        existing = connection.execute(
+            select(store.financing_requests).where(
+                store.financing_requests.c.piece_id == piece_id,
+                store.financing_requests.c.holder == party.address,
+                store.financing_requests.c.bank == body.bank,
+            )
+        ).one_or_none()
+        if existing is None:
+            connection.execute(insert(store.financing_requests).values(**row))
+        else:
+            row = dict(existing._mapping)
+    return FinancingRequestOut(
+        id=row["id"], pieceId=row["piece_id"], holder=row["holder"], bank=row["bank"], createdAt=row["created_at"]
+    )
+
+
+def _bank_sees(svc: Svc, party: Party, piece_id: int, action: str) -> Any:
+    piece, _root = svc.reads.piece_row(party, piece_id)  # 404 unless offered to (or held by) this party
+    if not party.has("bank"):
+        raise Forbidden(party.address, action, "only a bank signs financing offers")
+    return piece
+
+
+def _offer(piece_id: int, bank: str, body: OfferTermsIn) -> FinanceOffer:
+    return FinanceOffer(piece_id, bank, body.price, body.deadline, body.nonce)
+
+
+@router.post("/pieces/{piece_id}/offers/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+def offer_typed_data(svc: Svc, party: Me, piece_id: Id, body: OfferTermsIn) -> TypedDataOut:
+    _bank_sees(svc, party, piece_id, "offer to finance this piece")
+    return typed(_client(svc).offer_document(_offer(piece_id, party.address, body)))
+
+
+@router.post("/pieces/{piece_id}/offers", status_code=201, response_model=OfferOut, responses=WRITE_ERRORS)
+def make_offer(svc: Svc, party: Me, piece_id: Id, body: OfferIn) -> OfferOut:
+    piece = _bank_sees(svc, party, piece_id, "offer to finance this piece")
+    offer = _offer(piece_id, party.address, body)
+    require_signer(_client(svc).offer_document(offer), body.signature, party.address, "signature")
+    if _client(svc).offer_nonce_used(party.address, body.nonce):
+        raise InvalidField("nonce", f"offer nonce {body.nonce} of {party.address} is already used on chain")
+    row = {
+        "id": str(uuid.uuid4()),
+        "piece_id": piece_id,
+        "holder": piece.holder,
+        "bank": party.address,
+        "price": body.price,
+        "deadline": body.deadline,
+        "nonce": body.nonce,
+        "signature": body.signature,
+        "created_at": int(time.time()),
+    }
+    try:
+        with svc.store.begin() as connection:
+            connection.execute(insert(store.offers).values(**row))
+    except IntegrityError as exc:
+        raise InvalidField("nonce", f"offer nonce {body.nonce} was already used for another offer") from exc
+    return _offer_out(row)
+
+
+def _offer_out(row: Any) -> OfferOut:
+    return OfferOut(
+        id=row["id"],
+        pieceId=row["piece_id"],
+        holder=row["holder"],
+        bank=row["bank"],
+        price=str(row["price"]),
+        deadline=row["deadline"],
+        nonce=row["nonce"],
+        signature=row["signature"],
+        createdAt=row["created_at"],
+    )
+
+
+@router.get("/pieces/{piece_id}/offers", response_model=list[OfferOut])
+def offers(svc: Svc, party: Me, piece_id: Id) -> list[OfferOut]:
+    """The holder sees every offer on its piece; a bank its own."""
+    svc.reads.piece_row(party, piece_id)
+    query = select(store.offers).where(store.offers.c.piece_id == piece_id)
+    if not party.auditor:
+        query = query.where(or_(store.offers.c.holder == party.address, store.offers.c.bank == party.address))
+    with svc.store.connect() as connection:
+        rows = connection.execute(query.order_by(store.offers.c.created_at)).all()
+    return [_offer_out(row._mapping) for row in rows]
+
+
+OfferId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+
+
+@router.post("/offers/{offer_id}/accept", response_model=PreparedOut, responses=WRITE_ERRORS)
+def accept_offer(svc: Svc, party: Me, offer_id: OfferId) -> PreparedOut:
+    """The finance transaction for the holder: the bank pays the price and becomes holder, atomically."""
+    with svc.store.connect() as connection:
+        row = connection.execute(select(store.offers).where(store.offers.c.id == offer_id)).one_or_none()
+    if row is None or party.address not in (row.holder, row.bank):
+        raise NotFound("offer", offer_id)
+    _held(svc, party, row.piece_id, "accept this offer")
+    offer = FinanceOffer(row.piece_id, row.bank, int(row.price), row.deadline, int(row.nonce))
+    fn = _client(svc).contract.functions.finance(offer.as_tuple(), bytes.fromhex(row.signature[2:]))
+    return prepared(svc, "finance", fn, party.address)

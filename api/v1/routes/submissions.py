@@ -1,0 +1,54 @@
+"""``/v1/submissions``: signed transactions in, broadcast (202), and their status; token approvals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+
+from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.routes.common import prepared
+from api.v1.schemas import ApprovalIn, PreparedOut, SubmissionIn, SubmissionOut
+
+router = APIRouter(tags=["submissions"], responses=AUTH_ERRORS)
+
+SubmissionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
+
+
+@router.post(
+    "/submissions",
+    status_code=202,
+    response_model=SubmissionOut,
+    responses={409: {"description": "the node refused the transaction"}, 422: {}},
+)
+def submit(svc: Svc, party: Me, body: SubmissionIn) -> JSONResponse:
+    submitted = svc.tx.submit(bytes.fromhex(body.rawTransaction[2:]), party)
+    url = f"/v1/submissions/{submitted.id}"
+    answer = SubmissionOut(
+        id=submitted.id,
+        txHash=submitted.tx_hash,
+        contract=submitted.contract,
+        function=submitted.function,
+        party=party.address,
+        status="pending",
+        blockNumber=None,
+        indexed=False,
+        error=None,
+        statusUrl=url,
+    )
+    return JSONResponse(answer.model_dump(), status_code=202, headers={"Location": url})
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut)
+def submission(svc: Svc, party: Me, submission_id: SubmissionId) -> SubmissionOut:
+    found = svc.tx.status(submission_id, party)
+    return SubmissionOut(**found, statusUrl=f"/v1/submissions/{submission_id}")
+
+
+@router.post("/token/approvals", response_model=PreparedOut, responses={409: {}, 422: {}})
+def approve(svc: Svc, party: Me, body: ApprovalIn) -> PreparedOut:
+    """An ERC-20 approval of a ledger contract: funding escrow, repaying and financing pull tokens."""
+    token = svc.tx.contracts["SettlementToken"]
+    spender = svc.tx.contracts[body.spender].address
+    return prepared(svc, "approve", token.functions.approve(spender, body.amount), party.address)
