@@ -26,6 +26,12 @@ every log (no topic map), one ``get_transaction`` per log's transaction, ``decod
 for its calldata, on a sample of logs; its rate is extrapolated. The last line of stdout is
 one JSON object; progress goes to stderr. ``--profile`` prints cProfile's top functions of the
 timed replay to stderr.
+
+Then the SQL side (``details.sql``): the same history indexed by ``ledger.indexer`` into a fresh
+SQLite file (untimed here; ``bench/indexer.py`` measures it), and ``ledger.audit.sql.compare_sql``
+timed on its own: every row of the cursor, blocks, events and projection tables against the
+replay's logs and state. It must find no mismatch; its time is reported against the replay's
+(the target: a small fraction of the 20 s).
 """
 
 from __future__ import annotations
@@ -53,10 +59,13 @@ from web3 import Web3
 
 from ledger import compiler
 from ledger.audit import Deployment, replay
+from ledger.audit.sql import compare_sql
 from ledger.batch import BatchSender, sign_typed_data, sign_typed_data_by
 from ledger.compiler import BuildResult
 from ledger.escrow import TradeEscrowClient
+from ledger.indexer import Indexer
 from ledger.receivables import ReceivablesClient
+from ledger.sql import open_engine
 from ledger.token import TokenClient
 
 TARGET_EVENTS = 100_000
@@ -187,6 +196,38 @@ def measure_baseline(url: str, build: BuildResult, addresses: dict[str, str], he
     return {"events_per_s": len(raw_logs) / seconds, "seconds": seconds, "logs": len(raw_logs), "decoded": decoded}
 
 
+def measure_sql(
+    chain: Any, build: BuildResult, addresses: dict[str, str], deployment: Deployment, result: Any, tmp: Path
+) -> dict[str, Any]:
+    """Index the history into a fresh SQLite file (untimed), then time the comparison of every row."""
+    engine = open_engine(f"sqlite:///{tmp / 'ledger.db'}")
+    abis = {name: build[name].abi for name in addresses}
+    started = time.perf_counter()
+    with Indexer(chain, engine, addresses, abis, from_block=0, confirmations=0) as indexer:
+        indexed = indexer.run()
+    index_seconds = time.perf_counter() - started
+    log(f"indexed {indexed.written} events in {index_seconds:.1f}s; comparing every row with the replay")
+    started = time.perf_counter()
+    comparison = compare_sql(result, deployment, engine)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    if comparison.mismatches:
+        for mismatch in comparison.mismatches[:20]:
+            log(str(mismatch))
+        raise SystemExit(f"the comparison of a faithful database found {len(comparison.mismatches)} mismatches")
+    rows = sum(comparison.rows.values())
+    log(f"compared {rows} rows in {seconds:.2f}s")
+    return {
+        "compare_seconds": round(seconds, 2),
+        "rows": rows,
+        "rows_per_s": round(rows / seconds, 1),
+        "rows_by_table": dict(sorted(comparison.rows.items())),
+        "index_seconds": round(index_seconds, 2),
+        "what": "ledger.audit.sql.compare_sql of a fresh SQLite index of the same history: cursor, blocks, every "
+        "events row (columns and JSON args) and every projection row against the replay's logs and state",
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a smaller history (about 21,000 logs)")
@@ -221,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        result = replay(chain, deployment, to_block=head, progress=True)
+        result = replay(chain, deployment, to_block=head, progress=True, keep_logs=True)
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
@@ -234,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         second = replay(chain, deployment, to_block=head, check_views=False)
         if second.report.digest != report.digest:
             raise SystemExit("two replays of the same history gave two digests")
+        sql = measure_sql(chain, build, addresses, deployment, result, Path(tmp))
         log("ceiling: the same logs, headers and transactions fetched with requests, nothing replayed")
         ceiling = measure_ceiling(devnet.url, sorted(addresses.values()), head)
         by_hash = measure_ceiling(devnet.url, sorted(addresses.values()), head, by_hash=True)
@@ -255,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
         "python_cpu_s": round(own_cpu, 2),
         "anvil_cpu_s": round(anvil_cpu, 2),
+        "sql": {**sql, "fraction_of_replay": round(sql["compare_seconds"] / seconds, 3)},
         "history": {"order_lifecycles": sizes.orders, "receivable_lifecycles": sizes.receivables, **history},
         "ceiling_run": {k: round(v, 2) if isinstance(v, float) else v for k, v in ceiling.items()},
         "ceiling": "eth_getLogs (10,000-block pages), every header (batches of 1,000) and the top-level call of "

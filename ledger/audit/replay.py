@@ -124,6 +124,8 @@ class ReplayResult:
     headers: Mapping[int, Header] = field(default_factory=dict)
     #: The transactions to the deployed contracts that left no log (reverted, or changed nothing).
     quiet_calls: list[Tx] = field(default_factory=list)
+    #: With ``keep_logs``: (block, digest after it, logs so far) for each block with logs of the digest's range.
+    checkpoints: list[tuple[int, str, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -275,6 +277,7 @@ class _Run:
         self.keep = keep
         self.kept_logs: list[RawLog] = []
         self.kept_headers: dict[int, Header] = {}
+        self.checkpoints: list[tuple[int, str, int]] = []
         self.quiet_calls: list[Tx] = []
         self.models = models
         self.replayer = replayer
@@ -301,10 +304,20 @@ class _Run:
             self.previous = page.headers[-1]
             self.counts.blocks += len(page.headers)
         digest_from = self.digest_from
-        self.digest.add_many(raw for raw in page.logs if raw.block_number >= digest_from)
-        if self.keep:
+        if self.keep:  # the digest after each block with logs, for the indexer's rows of recent blocks
             self.kept_logs.extend(page.logs)
             self.kept_headers.update(headers)
+            counted = [raw for raw in page.logs if raw.block_number >= digest_from]
+            start = 0
+            while start < len(counted):
+                number, end = counted[start].block_number, start + 1
+                while end < len(counted) and counted[end].block_number == number:
+                    end += 1
+                self.digest.add_many(counted[start:end])
+                self.checkpoints.append((number, self.digest.hex, self.digest.count))
+                start = end
+        else:
+            self.digest.add_many(raw for raw in page.logs if raw.block_number >= digest_from)
         with_logs: set[str] = set()
         start = 0
         logs = page.logs
@@ -637,4 +650,5 @@ def replay(
         run.kept_logs if keep_logs else None,
         run.kept_headers,
         run.quiet_calls,
+        run.checkpoints,
     )

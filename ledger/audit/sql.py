@@ -33,8 +33,10 @@ rows' internal ids are not compared.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -339,6 +341,7 @@ class _Compare:
         self.writers = json_args_writers(deployment.abis)
         self.timestamps = {n: h.timestamp for n, h in result.headers.items()}
         self.decoded = self.decoder.decode_many(self.logs)
+        self.state = result.models.state()
 
     # reporting
 
@@ -399,8 +402,10 @@ class _Compare:
         self.derived = _Derived(self.timestamps, self.cursor.from_block)
         for log in self.decoded:
             self.derived.add(log)
-        self.compare_cursor()
-        self.compare_blocks()
+        kept = self.rows(models.Block, order=("number",))
+        after, whole = self.digests([int(row["number"]) for row in kept])
+        self.compare_cursor(whole)
+        self.compare_blocks(kept, after)
         self.compare_events()
         first_log = self.logs[0].block_number if self.logs else self.to_block + 1
         if self.cursor.from_block > min(first_log, self.result.report.replayed_from):
@@ -422,17 +427,15 @@ class _Compare:
         self.out.seconds = time.perf_counter() - started
         return self.out
 
-    def compare_cursor(self) -> None:
+    def compare_cursor(self, digest: tuple[str, int]) -> None:
         report, cursor = self.result.report, self.cursor
         key = _key("cursor", ("chain_id",), (self.chain_id,))
         self.out.rows["cursor"] += 1
-        digest = HistoryDigest(self.chain_id)
-        digest.add_many(raw for raw in self.logs if raw.block_number >= cursor.from_block)
         expected = {
             "block_number": report.to_block,
             "block_hash": report.to_block_hash,
-            "digest": digest.hex,
-            "event_count": digest.count,
+            "digest": digest[0],
+            "event_count": digest[1],
             "addresses": dict(self.deployment.addresses),
         }
         actual = {
@@ -458,33 +461,51 @@ class _Compare:
             columns = ["block_hash", "digest", "event_count", "addresses"]
         self.compare_row("cursor", key, report.to_block, expected, actual, columns)
 
-    def compare_blocks(self) -> None:
-        kept = self.rows(models.Block, order=("number",))
-        if not kept:
-            return
-        # The digest after each kept block, folded from the cursor's first block on.
+    def digests(self, numbers: Sequence[int]) -> tuple[dict[int, tuple[str, int]], tuple[str, int]]:
+        """The history digest (and event count) after each block of ``numbers``, and after the last
+        log, from the cursor's first block on: the replay's own checkpoints when its digest starts
+        there, else folded here in one pass."""
+        report = self.result.report
+        if report.from_block == self.cursor.from_block and (self.result.checkpoints or not self.logs):
+            checkpoints = self.result.checkpoints
+            ends = [number for number, _, _ in checkpoints]
+            found: dict[int, tuple[str, int]] = {}
+            for number in numbers:
+                at = bisect_right(ends, number)
+                found[number] = (checkpoints[at - 1][1], checkpoints[at - 1][2]) if at else (ZERO_HASH, 0)
+            return found, (report.digest, report.counts.logs)
+        logs = [raw for raw in self.logs if raw.block_number >= self.cursor.from_block]
+        blocks = [raw.block_number for raw in logs]
         digest = HistoryDigest(self.chain_id)
-        logs = iter(raw for raw in self.logs if raw.block_number >= self.cursor.from_block)
-        pending = next(logs, None)
+        after: dict[int, tuple[str, int]] = {}
+        done = 0
+        for number in sorted(numbers):
+            end = bisect_right(blocks, number)
+            digest.add_many(logs[done:end])
+            done = max(done, end)
+            after[number] = (digest.hex, digest.count)
+        digest.add_many(logs[done:])
+        return after, (digest.hex, digest.count)
+
+    def compare_blocks(self, kept: list[Row], after: Mapping[int, tuple[str, int]]) -> None:
         headers = self.result.headers
         for row in kept:
             number = int(row["number"])
-            while pending is not None and pending.block_number <= number:
-                digest.add_many([pending])
-                pending = next(logs, None)
-            key = _key("blocks", ("number",), (number,))
             header = headers.get(number)
             if number < 0:
                 expected: Row | None = {"hash": ZERO_HASH, "parent_hash": ZERO_HASH, "timestamp": 0}
             elif header is None:
-                if number <= self.to_block and number >= self.result.report.replayed_from:
+                if self.result.report.replayed_from <= number <= self.to_block:
                     continue  # not read by the replay (before its first page's anchor): nothing to say
                 expected = None
             else:
                 expected = {"hash": header.hash, "parent_hash": header.parent_hash, "timestamp": header.timestamp}
             if expected is not None:
-                expected.update(digest=digest.hex, event_count=digest.count)
-            self.compare_row("blocks", key, number, expected, row, list(expected or ()))
+                digest, count = after.get(number, (ZERO_HASH, 0))
+                expected.update(digest=digest, event_count=count)
+            self.compare_row(
+                "blocks", _key("blocks", ("number",), (number,)), number, expected, row, list(expected or ())
+            )
 
     def compare_events(self) -> None:
         e = models.EVENTS.c
@@ -516,40 +537,34 @@ class _Compare:
         }
         seen: set[Key] = set()
         count = 0
-        for found in self.conn.execute(query, {"chain": self.chain_id}):
+        timestamps, writers, padding = self.timestamps, self.writers, (None, None, None, None)
+        result = self.conn.execute(query.execution_options(yield_per=5_000), {"chain": self.chain_id})
+        for found in (row for rows in result.partitions() for row in rows):
             count += 1
-            row = dict(zip(columns, found, strict=True))
-            position = (int(row["block_number"]), int(row["log_index"]))
-            key = _key("events", ("block_number", "log_index"), position)
+            position = (int(found[0]), int(found[1]))
             pair = expected.get(position)
             if pair is None or position in seen:
+                key = _key("events", ("block_number", "log_index"), position)
+                row = dict(zip(columns, found, strict=True))
                 self.found("events", key, None, position[0], None, _plain(row), "a row no log of the chain explains")
                 continue
             seen.add(position)
             raw, log = pair
-            topics = list(raw.topics) + [None] * (4 - len(raw.topics))
-            want: Row = {
-                "block_hash": raw.block_hash,
-                "block_timestamp": self.timestamps.get(raw.block_number, raw.block_timestamp),
-                "tx_hash": raw.tx_hash,
-                "tx_index": raw.tx_index,
-                "address": raw.address,
-                "contract": log.contract,
-                "event": log.event,
-                "topic0": topics[0],
-                "topic1": topics[1],
-                "topic2": topics[2],
-                "topic3": topics[3],
-                "data": raw.data,
-            }
-            self.compare_row("events", key, position[0], want, row, want)
-            write = self.writers.get((log.contract, log.event))
-            if write is None:
+            topics = (*raw.topics, *padding[len(raw.topics) :])
+            want = (raw.block_hash, timestamps.get(raw.block_number, raw.block_timestamp), raw.tx_hash, raw.tx_index,
+                    raw.address, log.contract, log.event, *topics, raw.data)  # fmt: skip
+            write = writers.get((log.contract, log.event))
+            written = write(log.args) if write is not None else None
+            stored = found[14]
+            if tuple(found[2:14]) == want and (write is None or stored == written):
+                continue  # the same row (SQLite keeps the indexer's JSON text as written)
+            key = _key("events", ("block_number", "log_index"), position)
+            row = dict(zip(columns, found, strict=True))
+            self.compare_row(
+                "events", key, position[0], dict(zip(columns[2:14], want, strict=True)), row, columns[2:14]
+            )
+            if written is None:
                 continue
-            written = write(log.args)
-            stored = row["args"]
-            if stored == written:
-                continue  # SQLite keeps the indexer's text as written
             wanted_args, stored_args = json.loads(written), _json(stored)
             if wanted_args != stored_args:
                 names = (
@@ -581,7 +596,7 @@ class _Compare:
 
     def compare_parties(self) -> None:
         expected: dict[Key, Row] = {}
-        for party, record in self.result.models.membership.state().items():
+        for party, record in self.state.members.items():
             extra = self.derived.parties.get(party, {})
             expected[(party,)] = {
                 "roles": record.roles,
@@ -599,7 +614,7 @@ class _Compare:
     def compare_orders(self) -> None:
         escrow = self.result.models.escrow
         expected: dict[Key, Row] = {}
-        for order_id, o in escrow.state().orders.items():
+        for order_id, o in self.state.escrow.orders.items():
             t, extra = o.terms, self.derived.orders.get(order_id, {})
             expected[(order_id,)] = {
                 "buyer": t.buyer,
@@ -636,7 +651,7 @@ class _Compare:
         self.stateful(models.Order, ("order_id",), expected)
 
     def compare_disputes(self) -> None:
-        state = self.result.models.escrow.state().disputes
+        state = self.state.escrow.disputes
         expected: dict[Key, Row] = {}
         for order_id in sorted(set(state) | set(self.derived.disputes)):
             d = state.get(order_id)
@@ -671,7 +686,7 @@ class _Compare:
 
     def compare_guarantees_and_pools(self) -> None:
         escrow = self.result.models.escrow
-        state = escrow.state()
+        state = self.state.escrow
         pairs = set(state.exposure) | set(state.shortfall) | set(self.derived.guarantees)
         guarantees: dict[Key, Row] = {}
         for pair in pairs:
@@ -739,7 +754,7 @@ class _Compare:
         self.stateful(models.Piece, ("piece_id",), pieces)
 
     def compare_limits(self) -> None:
-        state = self.result.models.state().limits
+        state = self.state.limits
         expected: dict[Key, Row] = {}
         for pair in set(self.result.models.limit_pairs) | set(self.derived.limits) | set(state):
             extra = self.derived.limits.get(pair, {"nonce": None, "submitter": None, "revoked_at": None})
@@ -864,8 +879,14 @@ def compare_sql(
 ) -> SqlComparison:
     """Every row the indexer wrote for ``deployment``'s chain against the replay's ``result`` (run with
     ``keep_logs=True``, to the cursor's block to compare the same state)."""
-    with _connection(bind) as conn:
-        found = cursor or read_cursor(conn, deployment.chain_id)
-        if found is None:
-            raise SqlCompareError(f"the database has no cursor for chain {deployment.chain_id}: nothing indexed")
-        return _Compare(result, deployment, conn, found).run()
+    enabled = gc.isenabled()
+    gc.disable()  # tens of thousands of short-lived rows: the collector's passes over the replay's objects cost more
+    try:
+        with _connection(bind) as conn:
+            found = cursor or read_cursor(conn, deployment.chain_id)
+            if found is None:
+                raise SqlCompareError(f"the database has no cursor for chain {deployment.chain_id}: nothing indexed")
+            return _Compare(result, deployment, conn, found).run()
+    finally:
+        if enabled:
+            gc.enable()
