@@ -1,0 +1,285 @@
+"""``scf score``: credit decisions from verified history (wired into ``api.cli`` by ``register``).
+
+    scf score PARTY [--as-of-block N] [--json] [--db URL] [--model FILE] [--confirmations N]
+    scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
+    scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json]
+    scf score fit --world DIR --out MODEL.json [--db URL | --chain URL] [--all-parties]
+
+Decisions read the indexer's database (``--db``, else SCF_DB_URL, else the devnet's SQLite
+file) as of a final block: ``--as-of-block`` or the indexed head less ``--confirmations``. The
+model is ``--model``, else SCF_SCORE_MODEL, else the shipped ``scoring/models/default.json``.
+``--publish`` signs each scored limit with the bank's key and publishes it to CreditRegistry,
+valid until the as-of time plus the model's validity (which is how an auditor finds the as-of
+point again). A world's events come from ``--db``, else ``--chain`` (its logs), else
+``DIR/ledger.db``. Exit status: 0 done, 2 bad input (unknown party, as-of block in the future,
+no model, no history ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import LedgerError
+from scoring import evaluate as evaluation
+from scoring import features
+from scoring.decision import Decision, Scorer
+from scoring.errors import ModelError, NoHistory, ScoringError
+from scoring.features import checksum_party
+from scoring.history import History
+from scoring.scorecard import Model, canonical
+from scoring.source import DEFAULT_CONFIRMATIONS, SqlSource
+from scoring.world import WorldFiles, load
+
+MODEL_ENV = "SCF_SCORE_MODEL"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "scoring" / "models" / "default.json"
+EXIT_BAD_INPUT = 2
+
+
+def _model(args: argparse.Namespace) -> Model:
+    chosen = args.model or os.environ.get(MODEL_ENV)
+    path = Path(chosen) if chosen else DEFAULT_MODEL
+    if not chosen and not path.is_file():
+        raise ModelError(str(path), "no model shipped or given: fit one with `scf score fit` and pass --model FILE")
+    return Model.load(path)
+
+
+def _print_decision(d: Decision) -> None:
+    if d.scored:
+        print(
+            f"{d.party}: score {d.score}, PD {d.pd_bps / 100:.2f}%, grade {d.grade}, "  # type: ignore[operator]
+            f"limit {d.limit:,} units ({d.limit // 10**6:,} tokens)"
+        )
+    else:
+        print(f"{d.party}: {d.status}, no score, limit 0")
+    for r in d.reasons:
+        lost = f" (-{r['points_lost']} points)" if r.get("points_lost") else ""
+        print(f"  - {r['text']}{lost}")
+    for note in d.notes:
+        print(f"  note: {note}")
+    print(f"  model {d.model}, as of block {d.as_of_block} (time {d.as_of_time}), chain {d.chain_id}")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    if not args.all and not args.party:
+        raise NoHistory("say which party to score (PARTY) or --all")
+    if args.publish and not args.all:
+        raise NoHistory("--publish goes with --all")
+    model = _model(args)
+    source = SqlSource.open(args.db)
+    history = source.history(args.as_of_block, args.confirmations)
+    chain = None
+    if args.publish:
+        chain, history = _exact_time(args, history)
+    scorer = Scorer(features.build(history), model)
+    decisions = scorer.decide_all() if args.all else [scorer.decide(checksum_party(args.party))]
+    if args.json:
+        payload: Any = [d.to_json() for d in decisions] if args.all else decisions[0].to_json()
+        sys.stdout.write(canonical(payload).decode() + "\n")
+    else:
+        for d in decisions:
+            _print_decision(d)
+    if args.publish:
+        assert chain is not None
+        published = _publish(args, chain, decisions, model)
+        print(f"published {published} limits signed by the bank", file=sys.stderr)
+    return 0
+
+
+def _exact_time(args: argparse.Namespace, history: History) -> tuple[Any, History]:
+    """The chain, and the history with the as-of block's own timestamp (what the auditor will derive)."""
+    from ledger import compiler
+    from ledger.chain import Chain, ErrorDecoder
+
+    build = compiler.build()
+    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
+    if chain.chain_id != history.chain_id:
+        raise NoHistory(f"the database indexes chain {history.chain_id}, the node is chain {chain.chain_id}")
+    stamp = int(chain.w3.eth.get_block(history.as_of_block)["timestamp"])
+    return chain, dataclasses.replace(history, as_of_time=stamp)
+
+
+def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], model: Model) -> int:
+    from ledger import compiler, paths
+    from ledger.credit import CreditLimit, CreditRegistryClient
+    from ledger.deploy import load_record, record_path_for
+    from ledger.errors import DeploymentMissing
+    from ledger.keys import load_keystore
+
+    if args.bank == "dev-bank":
+        if chain.accounts is None:
+            raise NoHistory("dev-bank exists only on a development chain; give --bank ADDR --keystore FILE")
+        bank = chain.accounts["bank"]
+    else:
+        if not args.keystore:
+            raise NoHistory("--bank ADDR needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
+        bank = load_keystore(Path(args.keystore))
+        if bank.address.lower() != checksum_party(args.bank).lower():
+            raise NoHistory(f"the keystore holds {bank.address}, not {args.bank}")
+    record_file = Path(args.deployment) if args.deployment else record_path_for(paths.deployments_dir(), chain.chain_id)
+    record = load_record(record_file)
+    if record is None:
+        raise DeploymentMissing(chain.chain_id, str(record_file))
+    registry = CreditRegistryClient(chain, compiler.build(), record["contracts"]["CreditRegistry"]["address"])
+    nonce = registry.nonce(bank.address)
+    count = 0
+    for d in decisions:
+        if not d.scored:
+            continue
+        grant = CreditLimit(
+            bank=bank.address,
+            party=d.party,
+            limit=d.limit,
+            score=int(d.score or 0),
+            grade=d.grade_code,
+            model_hash=bytes.fromhex(model.version[2:]),
+            valid_until=d.as_of_time + model.validity,
+            nonce=nonce,
+        )
+        registry.publish(grant, registry.sign(bank, grant), bank)
+        nonce += 1
+        count += 1
+    return count
+
+
+def _world_history(args: argparse.Namespace, world: WorldFiles) -> History:
+    block = world.observation_end[0]
+    db = args.db or (
+        f"sqlite:///{world.directory / 'ledger.db'}" if (world.directory / "ledger.db").is_file() else None
+    )
+    if db:
+        return SqlSource.open(db, world.chain_id).history(block, args.confirmations)
+    if args.chain:
+        from ledger import compiler
+        from ledger.chain import Chain, ErrorDecoder
+        from scoring.chain_source import ChainEvents
+
+        build = compiler.build()
+        chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
+        names = list(world.addresses)
+        events = ChainEvents(chain, world.addresses, {n: build[n].abi for n in names}, block)
+        return events.history(block)
+    raise NoHistory(f"no events for the world in {world.directory}: give --db URL (an index of its chain) or --chain")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    world = load(Path(args.world))
+    history = _world_history(args, world)
+    report, model = evaluation.evaluate(history, world.truth, training={"world_seed": world.seed})
+    if args.out:
+        model.save(Path(args.out))
+    if args.json:
+        sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
+        return 0
+    print(f"held-out parties: {report['n']} ({report['failures']} failed); trained on {report['train']['n']}")
+    rows = [("scorer", report), *report["baselines"].items()]
+    print(f"  {'':<12} {'AUC':>6} {'KS':>6} {'Brier':>6} {'coverage t2/3':>14}")
+    for name, r in rows:
+        print(f"  {name:<12} {_f(r['auc'])} {_f(r['ks'])} {_f(r['brier'])} {_f(r['coverage_tier23']):>14}")
+    print(
+        "  calibration (predicted vs observed failure rate, bps): "
+        + ", ".join(f"{c['predicted_bps']}/{c['observed_bps']}" for c in report["calibration"])
+    )
+    for a in report["bad_actors"]:
+        print(f"  {a['bad_actor']} {a['party']}: {'named' if a['named'] else 'NOT named'} in {a['reasons']}")
+    print(f"  model {report['model']}" + (f" saved to {args.out}" if args.out else ""))
+    return 0
+
+
+def _f(x: float | None) -> str:
+    return f"{x:6.3f}" if x is not None else "     -"
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from scoring import scorecard
+
+    world = load(Path(args.world))
+    history = _world_history(args, world)
+    table = features.build(history)
+    s = evaluation.split(table, world.truth)
+    people = sorted(s.train + s.test) if args.all_parties else s.train
+    model = scorecard.fit(
+        table,
+        [table.index[a] for a in people],
+        [s.failed[a] for a in people],
+        training={
+            "world_seed": world.seed,
+            "as_of_block": history.as_of_block,
+            "as_of_time": history.as_of_time,
+            "parties_used": "all" if args.all_parties else "training split",
+        },
+    )
+    version = model.save(Path(args.out))
+    print(f"model {version} fitted on {len(people)} parties; saved to {args.out}")
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "party", nargs="?", metavar="PARTY|evaluate|fit", help="the party's address, or the action evaluate / fit"
+    )
+    parser.add_argument("--all", action="store_true", help="every supplier and core enterprise")
+    parser.add_argument("--as-of-block", type=int, help="decide as of this block (default: the last final block)")
+    parser.add_argument("--json", action="store_true", help="canonical JSON (byte-identical for the same inputs)")
+    parser.add_argument("--model", help=f"model file (default: {MODEL_ENV}, else the shipped default model)")
+    parser.add_argument("--publish", action="store_true", help="sign and publish each scored limit to CreditRegistry")
+    parser.add_argument("--bank", default="dev-bank", help="the bank's address, or dev-bank on a devnet")
+    parser.add_argument("--keystore", help="the bank's encrypted keystore (with --bank ADDR)")
+    parser.add_argument("--deployment", help="deployment record (default: deployments/<chainId>.json)")
+    parser.add_argument("--world", help="evaluate / fit: the world's directory (world.json, ground_truth.json)")
+    parser.add_argument("--out", help="fit: where to write the model; evaluate: also save the fitted model there")
+    parser.add_argument("--all-parties", action="store_true", help="fit: every party, not only the training split")
+    parser.add_argument("--db", help="indexer database URL (default: SCF_DB_URL, else the devnet's SQLite file)")
+    parser.add_argument(
+        "--confirmations",
+        type=int,
+        default=DEFAULT_CONFIRMATIONS,
+        help=f"blocks below the indexed head that count as final (default {DEFAULT_CONFIRMATIONS})",
+    )
+    parser.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
+
+
+def cmd(args: argparse.Namespace) -> int:
+    """Runs the action; domain errors become a message and exit status 2."""
+    try:
+        if args.party in ("evaluate", "fit"):
+            if not args.world:
+                raise NoHistory(f"`scf score {args.party}` needs --world DIR")
+            if args.party == "fit" and not args.out:
+                raise NoHistory("`scf score fit` needs --out MODEL.json")
+            return cmd_evaluate(args) if args.party == "evaluate" else cmd_fit(args)
+        return cmd_score(args)
+    except (ScoringError, LedgerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``scf score`` to ``scf``'s subcommands (``subparsers`` of the top-level parser)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "score",
+        help="credit decisions from verified history; evaluate and fit models",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scf score ...`` on its own (tests, or before the command is wired into ``scf``)."""
+    parser = argparse.ArgumentParser(
+        prog="scf score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    return cmd(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""``scf score``: decisions, bad input with exit status 2, evaluation of a world, fitting a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api import score_cli
+from scoring import synthetic
+from tests.scoring.conftest import Fitted
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str, str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    url = synthetic.write_sqlite(fitted.world, root / "ledger.db")
+    model = root / "model.json"
+    fitted.model.save(model)
+    world = root / "world"
+    world.mkdir()
+    (world / "ledger.db").symlink_to(root / "ledger.db")
+    block, stamp = fitted.world.observation_end
+    kinds = {0: "core", -1: "bank"}
+    (world / "world.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "seed": 11,
+                "chain_id": synthetic.CHAIN_ID,
+                "addresses": synthetic.CONTRACTS,
+                "observation_end": {"block": block, "timestamp": stamp},
+                "parties": [
+                    {"address": p.address, "kind": kinds.get(p.tier, "supplier")} for p in fitted.world.parties
+                ],
+            }
+        )
+    )
+    (world / "ground_truth.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "parties": {
+                    p.address: {
+                        "kind": kinds.get(p.tier, "supplier"),
+                        "tier": None if p.tier < 0 else p.tier,
+                        "bad_actor": p.bad_actor,
+                        "failed": p.failed,
+                        "sells_to_core": p.tier == 1,
+                    }
+                    for p in fitted.world.parties
+                },
+            }
+        )
+    )
+    return url, str(model), world
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = score_cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_one_party_as_json_is_the_same_bytes_twice(
+    setup: tuple[str, str, Path], fitted: Fitted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, model, _ = setup
+    party = next(p for p in fitted.world.parties if p.tier == 1).address
+    args = (party.lower(), "--db", url, "--model", model, "--json", "--confirmations", "0")
+    code, first, _ = run(capsys, *args)
+    assert code == 0
+    _, second, _ = run(capsys, *args)
+    assert first == second
+    decision = json.loads(first)
+    assert decision["party"] == party and decision["model"] == fitted.model.version
+
+
+def test_bad_input_is_a_clear_error_with_exit_status_2(
+    setup: tuple[str, str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, model, _ = setup
+    code, _, err = run(capsys, "0x" + "77" * 20, "--db", url, "--model", model)
+    assert code == 2 and "not a member" in err
+    code, _, err = run(capsys, "not-an-address", "--db", url, "--model", model)
+    assert code == 2 and "not an address" in err
+    code, _, err = run(capsys, "0x" + "77" * 20, "--db", url, "--model", model, "--as-of-block", "999999999")
+    assert code == 2 and "in the future" in err
+    code, _, err = run(capsys, "--all", "--db", url, "--model", str(Path(model).with_name("none.json")))
+    assert code == 2 and "cannot read" in err
+
+
+def test_evaluate_reports_the_model_and_both_baselines_on_held_out_parties(
+    setup: tuple[str, str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, _, world = setup
+    code, out, _ = run(
+        capsys, "evaluate", "--world", str(world), "--json", "--confirmations", "0", "--out", str(tmp_path / "m.json")
+    )
+    assert code == 0
+    report = json.loads(out.strip().splitlines()[-1])
+    for key in ("auc", "ks", "coverage_tier23"):
+        assert key in report
+        assert set(report["baselines"]) == {"tier1_only", "volume_only"}
+        assert all(key in b for b in report["baselines"].values())
+    assert report["baselines"]["tier1_only"]["coverage_tier23"] == 0.0  # tier 2/3 never sell to a core here
+    assert report["coverage_tier23"] > 0.5
+    assert all(a["named"] for a in report["bad_actors"])
+    assert (tmp_path / "m.json").is_file()
+    code, out, _ = run(
+        capsys, "fit", "--world", str(world), "--out", str(tmp_path / "fit.json"), "--confirmations", "0"
+    )
+    assert code == 0 and "fitted on" in out
