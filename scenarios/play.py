@@ -857,11 +857,13 @@ def play(
     facts = read_facts(chain, build, addresses, start.block, end.block)
     phases = dict(player.phases)
     phases["facts"] = time.perf_counter() - mark
-    summary = summarise(world, facts, player.refusals, player.epcis, seconds)
+    summary = summarise(world, facts, player.refusals, player.epcis)
     world_path, truth_path = write_outputs(
         Path(out_dir), world, plan, facts, chain.chain_id, addresses, start, observation_end, end, summary,
         player.refusals,
     )  # fmt: skip
+    summary["seconds"] = round(seconds, 2)
+    summary["tx_per_s"] = round(facts.transactions / seconds, 1) if seconds else 0.0
     return PlayResult(
         config,
         Path(out_dir),

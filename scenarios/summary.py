@@ -21,8 +21,9 @@ class _Refusal(Protocol):
 
 
 def summarise(
-    world: World, facts: ChainFacts, refusals: Sequence[_Refusal], epcis: Mapping[str, int], seconds: float
+    world: World, facts: ChainFacts, refusals: Sequence[_Refusal], epcis: Mapping[str, int]
 ) -> dict[str, Any]:
+    """Counts of what happened, from the chain; no timings, so that a replay writes the same file."""
     tier_of = {p.address: p.tier for p in world.parties}
     kind_of = {p.address: p.kind for p in world.parties}
     counts = facts.counts()
@@ -88,7 +89,5 @@ def summarise(
         "events": len(facts.facts),
         "blocks": facts.blocks,
         "transactions": facts.transactions,
-        "seconds": round(seconds, 2),
-        "tx_per_s": round(facts.transactions / seconds, 1) if seconds else 0.0,
         "amount_unit": f"smallest token unit ({UNIT} = 1 dUSD)",
     }

@@ -1,0 +1,143 @@
+"""A 30-firm, 6-month world played on anvil: its shape, its bad actors and its ground truth, read from the chain."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from ledger.compiler import BuildResult
+from ledger.receivables import ReceivablesClient
+from scenarios.facts import read_facts
+from tests.scenarios.world_fixture import PlayedWorld
+
+
+def world_file(world: PlayedWorld) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(world.result.world_path.read_text())
+    return data
+
+
+def truth_file(world: PlayedWorld) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(world.result.truth_path.read_text())
+    return data
+
+
+def test_world_file_names_the_deployment_the_periods_and_the_parties(world: PlayedWorld) -> None:
+    public = world_file(world)
+    assert public["format"] == 1 and (public["seed"], public["firms"], public["months"]) == (7, 30, 6)
+    assert public["chain_id"] == world.chain.chain_id
+    assert set(public["addresses"]) >= {"Membership", "SettlementToken", "TradeEscrow", "Receivables", "CreditRegistry"}
+    start, middle, end = public["start"], public["observation_end"], public["end"]
+    assert start["block"] < middle["block"] < end["block"]
+    assert start["timestamp"] == 1893456000  # 2030-01-01 UTC on a fresh chain
+    assert start["timestamp"] < middle["timestamp"] < end["timestamp"]
+    kinds = [p["kind"] for p in public["parties"]]
+    assert kinds.count("core") == 2 and kinds.count("supplier") == 28 and kinds.count("bank") == 2
+    assert all(p["address"] == to_checksum_address(p["address"]) for p in public["parties"])
+    assert "traits" not in json.dumps(public)  # hidden traits stay in the ground truth
+    assert world.chain.w3.eth.get_block(middle["block"])["timestamp"] == middle["timestamp"]
+
+
+def test_every_kind_of_activity_happened(world: PlayedWorld) -> None:
+    summary = world.result.summary
+    assert summary["parties"] == {
+        "cores": 2, "tier1": 3, "tier2": 9, "tier3": 16, "banks": 2, "carriers": 3, "inspectors": 3, "arbiters": 1,
+    }  # fmt: skip
+    assert summary["escrowed_orders"] > 20 and summary["open_account_orders"] > 20
+    assert summary["attested_milestones"] > 2 * summary["released"]
+    assert summary["refunds"] > 0 and summary["disputes"] > 0 and summary["disputes_resolved"] > 0
+    assert summary["receivables_issued"] > 10 and summary["receivables_split"] > 5
+    assert summary["financings"] > 0 and 0 < summary["financed_amount"] < summary["financed_face"]
+    assert summary["repayments"] > 0 and summary["claims"] > 0
+    assert summary["transactions"] > 500
+
+
+def test_core_receivables_reach_tier_three(world: PlayedWorld) -> None:
+    assert world.result.summary["tier_depth"] == 3
+    assert world.result.summary["split_depth"] >= 3
+
+
+def test_most_lower_tier_suppliers_never_sell_to_a_core(world: PlayedWorld) -> None:
+    parties = truth_file(world)["parties"].values()
+    lower = [p for p in parties if p["tier"] in (2, 3)]
+    traded = [p for p in lower if p["first_trade"] is not None]
+    assert len(traded) >= 0.8 * len(lower)
+    assert sum(1 for p in lower if p["sells_to_core"]) <= 0.15 * len(lower)
+    assert all(p["sells_to_core"] for p in parties if p["tier"] == 1 and p["first_trade"] is not None)
+
+
+def test_the_double_financing_attempts_are_mined_reverted_and_recorded(world: PlayedWorld, build: BuildResult) -> None:
+    truth = truth_file(world)
+    actor = truth["double_financer"]
+    attempts = {a["scheme"]: a for a in truth["refused_attempts"]}
+    assert set(attempts) == {"second_sale", "duplicate_invoice"}
+    expected = {"second_sale": "ReceivablesNotHolder", "duplicate_invoice": "ReceivablesInvoiceAlreadyIssued"}
+    w3 = world.chain.w3
+    for scheme, attempt in attempts.items():
+        tx = w3.eth.get_transaction(attempt["tx_hash"])
+        receipt = w3.eth.get_transaction_receipt(attempt["tx_hash"])
+        assert tx["from"] == actor and receipt["status"] == 0 and receipt["blockNumber"] == attempt["block"]
+        # The error as the transaction ran inside its block, decoded from the node's trace.
+        trace = w3.provider.make_request(
+            "debug_traceTransaction",  # type: ignore[arg-type]
+            [attempt["tx_hash"], {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": True}}],
+        )["result"]
+        error = world.chain.errors.decode(trace["output"])
+        assert error.error == attempt["error"] == expected[scheme]
+    assert world.result.summary["refused_double_financing"] == 2
+    # The piece stays with the bank that bought it first; the invoice keeps its one receivable.
+    receivables = ReceivablesClient(world.chain, build, world.result.addresses["Receivables"])
+    assert receivables.holder_of(attempts["second_sale"]["piece_id"]) in world_file(world)["banks"]
+    root_id = attempts["duplicate_invoice"]["root_id"]
+    root = receivables.root(root_id)
+    issued = [
+        f for f in world.result.facts.named("ReceivableIssued") if f.args["invoiceKey"] == "0x" + root.invoice_key.hex()
+    ]
+    assert [int(f.args["rootId"]) for f in issued] == [root_id]
+    cosmetic = " " + issued[0].args["invoiceNumber"].lower().replace("-0", "-") + " "
+    assert receivables.root_id_of_invoice(root.debtor, root.creditor, cosmetic) == root_id
+
+
+def test_the_circular_traders_trade_in_both_directions(world: PlayedWorld) -> None:
+    first, second = truth_file(world)["circle"]
+    orders = world.result.facts.named("OrderCreated")
+    circle = [f for f in orders if {f.args["buyer"], f.args["supplier"]} == {first, second}]
+    assert len(circle) >= 6
+    assert {f.args["buyer"] for f in circle} == {first, second}
+
+
+def test_a_failed_suppliers_orders_after_its_failure_are_never_shipped(world: PlayedWorld) -> None:
+    truth = truth_file(world)
+    failed = {a: p["failed_at"] for a, p in truth["parties"].items() if p["failed"]}
+    assert failed
+    facts = world.result.facts
+    shipped = {int(f.args["orderId"]) for f in facts.named("MilestoneAttested") if int(f.args["milestone"]) == 1}
+    closed = {int(f.args["orderId"]) for f in facts.named("OrderRefunded", "OrderCancelled")}
+    end = truth["end"]["timestamp"]
+    due = [
+        f for f in facts.named("OrderCreated")
+        if f.args["supplier"] in failed and int(f.args["shipBy"]) >= failed[f.args["supplier"]]
+    ]  # fmt: skip
+    assert due
+    for order in due:
+        order_id = int(order.args["orderId"])
+        assert order_id not in shipped
+        if int(order.args["shipBy"]) < end - 7 * 86_400:
+            assert order_id in closed
+
+
+def test_ground_truth_holds_every_partys_hidden_side(world: PlayedWorld) -> None:
+    truth = truth_file(world)
+    public = world_file(world)
+    assert set(truth["parties"]) == {p["address"] for p in public["parties"]}
+    suppliers = [p for p in truth["parties"].values() if p["kind"] == "supplier"]
+    assert all(set(p["traits"]) >= {"reliability", "late_rate", "scale", "growth", "p_fail"} for p in suppliers)
+    assert all(p["tier"] == 0 and p["traits"] is None for p in truth["parties"].values() if p["kind"] == "core")
+    assert truth["observation_end"] == public["observation_end"]
+
+
+def test_the_facts_read_again_give_the_recorded_digest(world: PlayedWorld, build: BuildResult) -> None:
+    result = world.result
+    again = read_facts(world.chain, build, result.addresses, result.start.block, result.end.block)
+    assert again.digest == result.digest == world_file(world)["facts_digest"]
