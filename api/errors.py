@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
+from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
 from oracles.errors import (
     AggregatorUnavailable,
     CaptureNotFound,
@@ -160,6 +161,10 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 503, _body("aggregator_unavailable", exc)
     if isinstance(exc, ChainUnavailable):
         return 503, _body("chain_unavailable", exc)
+    if isinstance(exc, ProofUnavailable):
+        return 503, _body("proof_unavailable", exc)
+    if isinstance(exc, ProofInvalid | ClaimMismatch):
+        return 422, _body("proof_invalid", exc)
     if isinstance(exc, ContractReverted):
         return 409, _body("contract_reverted", exc, contract_error=exc.error)
     if isinstance(exc, EventHashError):

@@ -396,3 +396,24 @@ class OfferOut(BaseModel):
     nonce: int
     signature: str
     createdAt: int
+
+
+class BlockOut(BaseModel):
+    number: int
+    hash: str
+    stateRoot: str
+
+
+class ProofOut(BaseModel):
+    """A piece's state with the EIP-1186 proof of every storage slot it is read from.
+
+    Verify it without trusting this API: ``scf verify receivable ID --rpc YOUR_NODE --proof FILE``
+    fetches block ``block.number`` from your node, checks its hash and state root, walks every
+    proof up to that root and compares the proved values with ``claim``.
+    """
+
+    contract: str
+    pieceId: int
+    block: BlockOut
+    claim: dict[str, Any]
+    proof: dict[str, Any] = Field(description="eth_getProof's answer for the contract and the slots")

@@ -28,6 +28,7 @@ from api.v1.schemas import (
     PieceOut,
     PiecePage,
     PreparedOut,
+    ProofOut,
     ReceivableDetailOut,
     ReceivablePage,
     RepayIn,
@@ -35,6 +36,7 @@ from api.v1.schemas import (
     TransferIn,
     TypedDataOut,
 )
+from ledger.proofs import ReceivableLayout, fetch_bundle, web3_rpc
 from ledger.receivables import (
     Child,
     FinanceOffer,
@@ -77,6 +79,24 @@ def pieces_held(
 def piece(svc: Svc, party: Me, piece_id: Id) -> PieceOut:
     found, _root = svc.reads.piece_row(party, piece_id)
     return piece_out(found)
+
+
+@router.get("/pieces/{piece_id}/proof", response_model=ProofOut, responses={503: {"description": "no proof"}})
+def proof(svc: Svc, party: Me, piece_id: Id, block: Annotated[int | None, Query(ge=0, lt=2**63)] = None) -> ProofOut:
+    """The piece's on-chain state with a storage proof against block ``block`` (default: the latest)."""
+    svc.reads.piece_row(party, piece_id)
+    if block is not None and block > svc.chain.block_number:
+        raise InvalidField("block", f"block {block} is not mined yet")
+    layout = svc.extra.get("layout")
+    if layout is None:
+        layout = svc.extra["layout"] = ReceivableLayout.from_storage_layout(
+            svc.settings.build["Receivables"].storage_layout
+        )
+    rpc = web3_rpc(svc.chain.w3, svc.chain.endpoint)
+    bundle = fetch_bundle(rpc, svc.settings.addresses["Receivables"], piece_id, layout, block)
+    if "claim" not in bundle:
+        raise NotFound("piece", piece_id)  # indexed but not on chain at that block (before it existed)
+    return ProofOut(**bundle)
 
 
 @router.get("/{root_id}", response_model=ReceivableDetailOut)
