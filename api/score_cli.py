@@ -72,10 +72,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise NoHistory("--publish goes with --all")
     model = _model(args)
     source = SqlSource.open(args.db)
-    history = source.history(args.as_of_block, args.confirmations)
     chain = None
     if args.publish:
-        chain, history = _exact_time(args, history)
+        chain, history = _publishable(args, source)
+    else:
+        history = source.history(args.as_of_block, args.confirmations)
     scorer = Scorer(features.build(history), model)
     decisions = scorer.decide_all() if args.all else [scorer.decide(checksum_party(args.party))]
     if args.json:
@@ -91,17 +92,20 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _exact_time(args: argparse.Namespace, history: History) -> tuple[Any, History]:
-    """The chain, and the history with the as-of block's own timestamp (what the auditor will derive)."""
+def _publishable(args: argparse.Namespace, source: SqlSource) -> tuple[Any, History]:
+    """The chain, and the history as of the decision point an auditor will derive from the published
+    validity end (``scoring.chain_source.decision_point``)."""
     from ledger import compiler
     from ledger.chain import Chain, ErrorDecoder
+    from scoring.chain_source import decision_point
 
     build = compiler.build()
     chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    if chain.chain_id != history.chain_id:
-        raise NoHistory(f"the database indexes chain {history.chain_id}, the node is chain {chain.chain_id}")
-    stamp = int(chain.w3.eth.get_block(history.as_of_block)["timestamp"])
-    return chain, dataclasses.replace(history, as_of_time=stamp)
+    if chain.chain_id != source.chain_id:
+        raise NoHistory(f"the database indexes chain {source.chain_id}, the node is chain {chain.chain_id}")
+    final, _ = source.resolve(args.as_of_block, args.confirmations)
+    block, when = decision_point(chain, final)
+    return chain, dataclasses.replace(source.history(block, args.confirmations), as_of_time=when)
 
 
 def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], model: Model) -> int:

@@ -3,7 +3,9 @@
 Every ``CreditRegistry.LimitPublished`` log names the model (``modelHash``, the model file's
 keccak-256) and a validity end. The as-of point is derived from those alone: the decision was
 made as of time ``t = validUntil - validity`` (``validity`` is part of the model, so covered by
-its hash), and its as-of block is the last block with a timestamp at or before ``t``. The
+its hash), and its as-of block is the last block with a timestamp at or before ``t``. A publisher
+picks ``t`` one second before a final block's time (``chain_source.decision_point``), so that no
+block sharing a timestamp with the as-of block lies beyond it. The
 auditor reads the ledger's logs from the chain (never the SQL), rebuilds the features as of
 that block, scores the party with the model whose hash was published, and compares limit,
 score, grade and model hash. A limit whose model the auditor does not hold is a mismatch
@@ -17,7 +19,7 @@ the result says they were not seen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.chain import Chain
@@ -125,7 +127,7 @@ def recompute_published(
         key = (as_of_block, found.version)
         scorer = scorers.get(key)
         if scorer is None:
-            history = replace(events.history(as_of_block, refused), as_of_time=as_of_time)
+            history = events.history(as_of_block, refused, as_of_time=as_of_time)
             scorer = scorers[key] = Scorer(features.build(history), found)
         try:
             decision = scorer.decide(a["party"])

@@ -40,6 +40,17 @@ def block_at(chain: Chain, timestamp: int, *, head: int | None = None) -> int:
     return low
 
 
+def decision_point(chain: Chain, final_block: int) -> tuple[int, int]:
+    """(block, time) of a decision to publish, made with ``final_block`` the last final block.
+
+    The time is one second before ``final_block``'s and the block the last one at or before it:
+    several blocks may share a timestamp (a node mining on demand), and stepping back one second
+    leaves none of them on the far side, so ``block_at(time)`` finds exactly this block again.
+    """
+    when = block_time(chain, final_block) - 1
+    return block_at(chain, when, head=final_block), when
+
+
 class ChainEvents:
     """Every ledger event up to a block, read once; histories as of earlier points are slices of it."""
 
@@ -71,14 +82,16 @@ class ChainEvents:
         self.blocks = [e.block_number for e in self.events]
         self.to_block = to_block
 
-    def history(self, as_of_block: int, refused: Sequence[RefusedCall] | None = None) -> History:
+    def history(
+        self, as_of_block: int, refused: Sequence[RefusedCall] | None = None, *, as_of_time: int | None = None
+    ) -> History:
         if as_of_block > self.to_block:
             raise NoHistory(f"events were read up to block {self.to_block}, not {as_of_block}")
         cut = bisect.bisect_right(self.blocks, as_of_block)
         return History(
             self.chain_id,
             as_of_block,
-            block_time(self.chain, as_of_block),
+            block_time(self.chain, as_of_block) if as_of_time is None else as_of_time,
             self.events[:cut],
             None if refused is None else [c for c in refused if c.block_number <= as_of_block],
             "chain",
