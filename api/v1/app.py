@@ -21,12 +21,13 @@ from api import errors
 from api.v1 import store
 from api.v1.auth import Authenticator, Tokens
 from api.v1.deps import Services
+from api.v1.documents import DocumentVault
 from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
 from api.v1.reads import Reads
 from api.v1.relayer import Transactions
 from api.v1.routes import auth as auth_routes
-from api.v1.routes import health, orders, parties, receivables, submissions
+from api.v1.routes import documents, health, orders, parties, receivables, submissions
 from api.v1.settings import Settings
 from ledger.sql.db import make_engine, upgrade
 
@@ -62,7 +63,8 @@ def build_services(settings: Settings) -> Services:
     tx = Transactions(
         settings.chain, settings.build, settings.addresses, store_engine, engine, settings.relayer, settings.gas_float
     )
-    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {})
+    vault = DocumentVault(store_engine, engine, settings.chain.chain_id, settings.document_key)
+    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {"documents": vault})
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -84,7 +86,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.tokens = svc.tokens
     errors.install(app)
 
-    for module in (health, auth_routes, parties, orders, receivables, submissions):
+    for module in (health, auth_routes, parties, orders, receivables, submissions, documents):
         app.include_router(module.router, prefix=PREFIX)
 
     files = _swagger_files()

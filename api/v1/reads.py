@@ -139,14 +139,18 @@ class Reads:
             rows = connection.execute(query.order_by(Member.address).limit(min(limit, MAX_PAGE))).all()
         return [member_out(Member(**row._mapping)) for row in rows]
 
-    def member(self, address: str) -> MemberOut:
+    def member_or_none(self, address: str) -> MemberOut | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(Member).where(Member.chain_id == self.chain_id, Member.address == address)
             ).one_or_none()
-        if row is None:
+        return None if row is None else member_out(Member(**row._mapping))
+
+    def member(self, address: str) -> MemberOut:
+        found = self.member_or_none(address)
+        if found is None:
             raise NotFound("party", address)
-        return member_out(Member(**row._mapping))
+        return found
 
     # -- orders ----------------------------------------------------------------------------
 

@@ -417,3 +417,37 @@ class ProofOut(BaseModel):
     block: BlockOut
     claim: dict[str, Any]
     proof: dict[str, Any] = Field(description="eth_getProof's answer for the contract and the slots")
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+class DocumentIn(Request):
+    kind: Annotated[str, Field(pattern=r"^(invoice|bill_of_lading|terms|other)$")]
+    filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+    mediaType: Annotated[str, Field(pattern=r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", max_length=127)]
+    contentBase64: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
+    parties: Annotated[list[Address], Field(max_length=32, description="who else may download it")] = []
+
+
+class AnchorOut(BaseModel):
+    kind: str
+    id: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    owner: str
+    kind: str
+    filename: str
+    mediaType: str
+    size: int
+    keccak256: str = Field(description="put this on chain (termsHash, invoiceHash)")
+    sha256: str
+    parties: list[str]
+    createdAt: int
+    anchors: list[AnchorOut] = Field(description="where this hash is on chain, as indexed")
+
+
+class ShareIn(Request):
+    party: Address
