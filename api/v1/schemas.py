@@ -451,3 +451,17 @@ class DocumentOut(BaseModel):
 
 class ShareIn(Request):
     party: Address
+
+
+# -- audit -----------------------------------------------------------------------------------------
+
+
+class AuditRunOut(BaseModel):
+    id: str
+    requestedBy: str
+    state: str = Field(description="running, done or failed")
+    createdAt: int
+    finishedAt: int | None
+    ok: bool | None = Field(description="the replay agrees with the chain (null until done)")
+    report: dict[str, Any] | None = Field(description="the replay report (mismatches, counts, history digest)")
+    error: str | None

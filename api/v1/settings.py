@@ -62,6 +62,8 @@ class Settings:
     max_body: int = 256 * 1024
     max_document: int = 4 * 1024 * 1024
     idempotency_wait: float = 10.0
+    #: First block of the deployment: where an audit replay starts.
+    start_block: int = 0
 
     def __post_init__(self) -> None:
         missing = [name for name in CONTRACTS if name not in self.addresses]
