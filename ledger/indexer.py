@@ -51,7 +51,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +61,8 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from web3 import HTTPProvider
 
 from ledger import paths
+from ledger.audit.refusals import RefusalDecoder, outcomes
+from ledger.audit.rpc import Rpc as AuditRpc
 from ledger.chain import Chain, abi_type
 from ledger.compiler import BuildResult
 from ledger.deploy import load_record, record_path_for
@@ -143,6 +145,7 @@ class Header:
     hash: str
     parent_hash: str
     timestamp: int
+    transactions: tuple[str, ...] = ()  # the block's transaction hashes (lowercase hex)
 
 
 @dataclass
@@ -189,6 +192,7 @@ class _Prepared:
     rows: list[tuple[Any, ...]]  # events rows, in ``_EVENT_COLUMNS`` order, args as JSON text
     events: list[Event]  # the events projections handle, in chain order
     blocks: list[dict[str, Any]]  # the kept blocks' rows: hashes, and the digest and count after each
+    refused: list[dict[str, Any]] = field(default_factory=list)  # refused_calls rows: reverted calls of the ledger
 
 
 @dataclass
@@ -256,6 +260,7 @@ class _ReaderSettings:
     window: int
     max_span: int
     poll: float
+    refusals: bool = True
 
 
 class _Pager:
@@ -268,6 +273,8 @@ class _Pager:
         self.writers = json_args_writers(settings.abis)
         self.rpc = _Rpc(chain)  # the preparing side's (headers of logs without a time)
         self._fetch_rpc = _Rpc(chain)  # the fetching side's
+        self._calls_rpc = AuditRpc(chain)  # the fetching side's: transactions, traces, receipts
+        self.refusals = RefusalDecoder(settings.addresses, settings.abis)
         self._entries: dict[tuple[str, str], _Reading] = {}
         self._ahead: tuple[tuple[int, str, int], Future[_Fetched]] | None = None
         self._fetcher: ThreadPoolExecutor | None = None
@@ -275,8 +282,8 @@ class _Pager:
     def fresh(self) -> None:
         """New connections (after a fork: never share the parent's sockets). The inherited ones are
         kept, not dropped: their finalisers would close descriptor numbers now reused."""
-        self._inherited = (self.rpc, self._fetch_rpc)
-        self.rpc, self._fetch_rpc = _Rpc(self.chain), _Rpc(self.chain)
+        self._inherited = (self.rpc, self._fetch_rpc, self._calls_rpc)
+        self.rpc, self._fetch_rpc, self._calls_rpc = _Rpc(self.chain), _Rpc(self.chain), AuditRpc(self.chain)
         self._ahead, self._fetcher = None, None
 
     def next(self, cursor: _Cursor, span: int, generation: int) -> _Message:
@@ -290,13 +297,14 @@ class _Pager:
         if fetched.page is None:
             kind: Literal["idle", "reorg"] = "reorg" if fetched.reorg else "idle"
             return _Message(kind, generation, fetched.head, fetched.target)
-        low, high, logs, headers = fetched.page
+        low, high, logs, headers = fetched.page[:4]
         if high < fetched.target and self.rpc.url is not None:
             following = (high, headers[high].hash, next_span(span, len(logs), high - low + 1, self.settings.max_span))
             if self._fetcher is None:
                 self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="scf-index-fetch")
             self._ahead = (following, self._fetcher.submit(self._fetch, *following))
         page = self._prepare(cursor, low, high, logs, headers)
+        page.refused = fetched.page[4]
         return _Message("page", generation, fetched.head, fetched.target, page)
 
     def _fetch(self, number: int, block_hash: str, span: int) -> _Fetched:
@@ -315,25 +323,50 @@ class _Pager:
         high = min(target, low + span - 1)
         window = self.settings.window
         window_from = max(low, head - window + 1, high - window + 1)
-        headers = rpc.headers(sorted({low, high, *range(window_from, high + 1)}))
+        # Every block's transactions where refused calls are recorded (a reverted call leaves no log).
+        linked_from = low if self.settings.refusals else window_from
+        headers = rpc.headers(sorted({low, high, *range(linked_from, high + 1)}))
         first = headers.get(low)
         if first is None:
             raise _Retry  # the node's head went back below the page
         if number >= 0 and first.parent_hash != block_hash:
             return _Fetched(head, target, reorg=True)
-        for at in range(window_from + 1, high + 1):
+        for at in range(linked_from + 1, high + 1):
             this, before = headers.get(at), headers.get(at - 1)
             if this is None or before is None or this.parent_hash != before.hash:
                 raise _Retry
         logs: list[dict[str, Any]] = []
         for _first, _last, found in fetch_raw_logs(self.chain, self.decoder.addresses, low, high, span=high - low + 1):
             logs.extend(found)
+        refused = self._refused(headers, logs) if self.settings.refusals else []
         last = headers.get(high)
         again = rpc.headers([high]).get(high)
         if last is None or again is None or again.hash != last.hash:
             raise _Retry
         kept = {n: h for n, h in sorted(headers.items()) if h is not None and (n >= window_from or n == high)}
-        return _Fetched(head, target, page=(low, high, logs, kept))
+        return _Fetched(head, target, page=(low, high, logs, kept, refused))
+
+    def _refused(self, headers: Mapping[int, Header | None], logs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The refused_calls rows of the page's blocks: the transactions that left no log, sent to a
+        ledger contract, that reverted. Nothing is fetched beyond the headers when every
+        transaction left a log; else the quiet ones by hash, and their outcome for those to the ledger."""
+        logged = {log["transactionHash"] for log in logs}
+        quiet = [h for header in headers.values() if header is not None for h in header.transactions if h not in logged]
+        if not quiet:
+            return []
+        rpc, ours = self._calls_rpc, self.refusals.calls.contract_of
+        candidates = [tx for tx in rpc.transactions(quiet) if tx.to is not None and tx.to in ours]
+        for tx in candidates:
+            header = headers.get(tx.block_number)
+            if header is None or header.hash != tx.block_hash:
+                raise _Retry  # the chain moved while the page was read
+        chain_id = self.settings.chain_id
+        found = []
+        for tx in outcomes(rpc, candidates):
+            refusal = self.refusals.refusal(tx) if tx.reverted else None
+            if refusal is not None:
+                found.append(refusal.row(chain_id))
+        return found
 
     def _entry(self, address: str, topic0: str) -> _Reading:
         """How to read the logs of ``address`` with first topic ``topic0`` (made once)."""
@@ -460,7 +493,7 @@ class _Fetched:
 
     head: int
     target: int
-    page: tuple[int, int, list[dict[str, Any]], dict[int, Header]] | None = None
+    page: tuple[int, int, list[dict[str, Any]], dict[int, Header], list[dict[str, Any]]] | None = None
     reorg: bool = False
 
 
@@ -689,6 +722,7 @@ class Indexer:
         pause: float = 0.0,
         poll: float = 1.0,
         reader: Reader = "auto",
+        refusals: bool = True,
     ) -> None:
         if window < 1:
             raise IndexerError("the reorg window must keep at least one block")
@@ -720,7 +754,14 @@ class Indexer:
         self._pager = _Pager(
             chain,
             _ReaderSettings(
-                self.chain_id, self.addresses, self.abis, self.confirmations, self.window, self.max_span, self.poll
+                self.chain_id,
+                self.addresses,
+                self.abis,
+                self.confirmations,
+                self.window,
+                self.max_span,
+                self.poll,
+                refusals,
             ),
         )
 
@@ -920,6 +961,8 @@ class Indexer:
             if page.rows:
                 self._insert_events(conn, page.rows)
                 self.projector.apply(conn, page.events)
+            if page.refused:
+                conn.execute(insert(models.REFUSED_CALLS), page.refused)
             table = models.BLOCKS
             conn.execute(delete(table).where(table.c.chain_id == chain_id, table.c.number >= page.low))
             conn.execute(insert(table), page.blocks)
@@ -991,7 +1034,7 @@ class Indexer:
             for name, key in touches(event):
                 affected[name].add(key)
         conn.execute(delete(events).where(events.c.chain_id == self.chain_id, events.c.block_number > number))
-        for table in FACTS.values():
+        for table in (*FACTS.values(), models.REFUSED_CALLS):
             conn.execute(delete(table).where(table.c.chain_id == self.chain_id, table.c.block_number > number))
         blocks = models.BLOCKS
         conn.execute(delete(blocks).where(blocks.c.chain_id == self.chain_id, blocks.c.number > number))
@@ -1167,6 +1210,7 @@ class _Rpc:
                     HexBytes(block["hash"]).to_0x_hex(),
                     HexBytes(block["parentHash"]).to_0x_hex(),
                     int(block["timestamp"]),
+                    tuple(HexBytes(t).to_0x_hex() for t in block["transactions"] if isinstance(t, bytes | str)),
                 )
             return found
         for start in range(0, len(numbers), 500):
@@ -1187,6 +1231,12 @@ class _Rpc:
                 found[number] = (
                     None
                     if block is None
-                    else Header(number, block["hash"], block["parentHash"], int(block["timestamp"], 16))
+                    else Header(
+                        number,
+                        block["hash"],
+                        block["parentHash"],
+                        int(block["timestamp"], 16),
+                        tuple(block.get("transactions", ())),
+                    )
                 )
         return found

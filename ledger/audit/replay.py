@@ -60,6 +60,7 @@ from ledger.audit.machine import (
     Unmodelled,
     domain_separator,
 )
+from ledger.audit.refusals import outcomes
 from ledger.audit.report import Counts, Gap, Kind, Location, Mismatch, Report
 from ledger.audit.rpc import Header, Rpc, RpcFailed, Tx
 from ledger.audit.views import Views, compare, state_checks
@@ -542,6 +543,8 @@ def _classify_quiet(rpc: Rpc, run: _Run) -> None:
             run.quiet_calls.append(tx)
         else:
             run.counts.other_transactions += 1
+    # Whether each reverted, and its revert data: what the indexer's refused_calls rows say.
+    run.quiet_calls = outcomes(rpc, run.quiet_calls)
 
 
 def replay(

@@ -58,6 +58,9 @@ class Tx:
     sender: str
     to: str | None
     input: bytes
+    #: Whether the call reverted and its revert data (hex), where known (from a trace): None otherwise.
+    reverted: bool | None = None
+    output: str | None = None
 
 
 def quantity(value: Any) -> int:
@@ -255,6 +258,7 @@ class Rpc:
                 action = trace["action"]
                 creation = trace.get("type") == "create"
                 data = action.get("init" if creation else "input") or "0x"
+                failed = trace.get("error") is not None
                 found.append(
                     Tx(
                         tx_hash,
@@ -264,6 +268,8 @@ class Rpc:
                         address(hex_str(action["from"])),
                         None if creation else address(hex_str(action["to"])),
                         bytes.fromhex(data[2:]),
+                        failed,
+                        (trace.get("result") or {}).get("output") if failed else None,
                     )
                 )
         return found

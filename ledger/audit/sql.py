@@ -42,9 +42,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from ledger.audit.machine import ESCROW, RECEIVABLES, TOKEN
+from ledger.audit.refusals import RefusalDecoder
 from ledger.audit.replay import AuditError, Deployment, ReplayResult
 from ledger.audit.report import Kind, Location, Mismatch, Report
 from ledger.escrow import Milestone, OrderStatus
@@ -424,6 +425,7 @@ class _Compare:
             self.compare_settings()
         self.compare_milestones()
         self.compare_facts()
+        self.compare_refused_calls()
         self.out.seconds = time.perf_counter() - started
         return self.out
 
@@ -860,6 +862,39 @@ class _Compare:
                 want = expected.get(position)
                 key = _key(table, ("block_number", "log_index"), position)
                 self.compare_row(table, key, position[0], want, actual.get(position), list(want or ()))
+
+    def compare_refused_calls(self) -> None:
+        table = models.REFUSED_CALLS
+        if not inspect(self.conn).has_table(table.name):
+            self.out.skipped.append("refused_calls: the database has no such table (an older schema)")
+            return
+        decoder = RefusalDecoder(self.deployment.addresses, self.deployment.abis)
+        expected: dict[Key, tuple[Row, int]] = {}
+        for tx in self.result.quiet_calls:
+            if tx.block_number < self.cursor.from_block or not tx.reverted:
+                continue
+            refusal = decoder.refusal(tx)
+            if refusal is None:
+                continue
+            row = refusal.row(self.chain_id)
+            expected[(tx.hash,)] = ({k: v for k, v in row.items() if k not in ("chain_id", "tx_hash")}, tx.block_number)
+        actual = {(row["tx_hash"],): row for row in self.rows(models.RefusedCall)}
+        for key in sorted(set(expected) | set(actual)):
+            want = expected.get(key)
+            have = actual.get(key)
+            block = want[1] if want else int(have["block_number"]) if have else None
+            columns = list(want[0]) if want else []
+            if want is not None and have is not None and want[0]["error"] is None:
+                columns.remove("error")  # the replay could not tell the error (no traces): the row may know it
+                columns.remove("error_args")
+            self.compare_row(
+                "refused_calls",
+                _key("refused_calls", ("tx_hash",), key),
+                block,
+                want[0] if want else None,
+                have,
+                columns,
+            )
 
 
 def _json(value: Any) -> Any:

@@ -421,6 +421,34 @@ class Setting(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+# -- refused calls ----------------------------------------------------------------------------------
+
+
+class RefusedCall(Base):
+    """A transaction to a ledger contract that was mined and reverted (it left no log): who tried
+    what, and the contract's custom error. ``args`` and ``error_args`` are JSON in the encoding of
+    ``events.args`` (structs as objects by component name); ``error`` is NULL when the revert data
+    names no known error (or the node gives none), ``args`` NULL when the calldata does not decode."""
+
+    __tablename__ = "refused_calls"
+    __table_args__ = (
+        UniqueConstraint("chain_id", "block_hash", "tx_hash"),
+        Index(None, "chain_id", "sender"),
+    )
+
+    chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(Hash)
+    tx_index: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(Address)
+    contract: Mapped[str] = mapped_column(String(64))
+    function: Mapped[str] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(80))
+    error_args: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    args: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
 metadata = Base.metadata
 
 
@@ -434,3 +462,4 @@ def table_of(model: type[Base]) -> Table:
 EVENTS = table_of(Event)
 CURSOR = table_of(Cursor)
 BLOCKS = table_of(Block)
+REFUSED_CALLS = table_of(RefusedCall)
