@@ -67,7 +67,10 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     report = result.report
     if engine is not None:
         try:
-            compare_sql(result, deployment, engine, cursor=cursor).add_to(report, where)
+            comparison = compare_sql(result, deployment, engine, cursor=cursor)
+            comparison.add_to(report, where)
+            for note in comparison.skipped:
+                print(f"not compared: {note}", file=sys.stderr)
         finally:
             engine.dispose()
     if args.json:

@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-span", type=int, help="largest eth_getLogs block range")
     parser.add_argument("--reader", choices=["auto", "thread", "process"], default="auto", help=argparse.SUPPRESS)
     parser.add_argument("--pause", type=float, default=0.0, help=argparse.SUPPRESS)  # between pages (tests)
+    parser.add_argument(
+        "--no-refusals",
+        action="store_true",
+        help="do not record refused calls (reverted transactions to the ledger; they need every block's header)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
 
 
@@ -77,6 +82,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         "span": args.span,
         "pause": args.pause,
         "reader": args.reader,
+        "refusals": not args.no_refusals,
     }
     if args.max_span:
         options["max_span"] = args.max_span

@@ -19,6 +19,14 @@ How it works, page after page:
   digest, event count) are written in ONE transaction. A crash (kill -9 included) leaves
   the database at the end of the last committed page; a restart resumes there. The events'
   unique key (chain id, block hash, tx hash, log index) refuses any duplicate.
+* **Refused calls.** A transaction to a ledger contract that reverted leaves no log, yet it is
+  mined and signed by its sender: the scorer must see who tried what. With ``refusals`` (the
+  default) every header of the page is read with its transaction hashes; those that left no
+  log are fetched by hash, those sent to a ledger contract get their outcome (``trace_transaction``
+  where the node keeps traces, else the receipt and an ``eth_call`` at the parent block) and the
+  reverted ones become ``refused_calls`` rows (``ledger.audit.refusals``: function, arguments,
+  custom error), written with the page and its cursor, deleted by a reorg like the events.
+  When every transaction left a log this costs the page's headers only.
 * **Reorgs.** When the parent hash does not match (or the cursor's block is gone), the
   newest kept block whose hash the node still has is the common ancestor: in one
   transaction the events above it are deleted, the rows they touched are rebuilt from the

@@ -18,8 +18,10 @@ The replay reads the node only (never the SQL projection):
 
 Transactions that left no log of the ledger changed nothing in it (a reverted call leaves no
 log, and every state change of these contracts emits an event): they are counted, not
-replayed. The models' state needs the whole history, so the replay always starts from the
-deployment; ``from_block`` only narrows the digest.
+replayed; for those sent to a ledger contract, whether they reverted and their revert data
+(``ledger.audit.refusals.outcomes``) are kept in the result, for the comparison with the
+indexer's ``refused_calls`` (``ledger.audit.sql``). The models' state needs the whole history,
+so the replay always starts from the deployment; ``from_block`` only narrows the digest.
 
 Transactions are read block by block where most of a block's transactions left ledger logs
 (from the node's call traces, ``trace_block``, where it keeps them: anvil serves those ten
@@ -545,6 +547,7 @@ def _classify_quiet(rpc: Rpc, run: _Run) -> None:
             run.counts.other_transactions += 1
     # Whether each reverted, and its revert data: what the indexer's refused_calls rows say.
     run.quiet_calls = outcomes(rpc, run.quiet_calls)
+    run.counts.reverted_calls = sum(1 for tx in run.quiet_calls if tx.reverted)
 
 
 def replay(

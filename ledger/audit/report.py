@@ -143,6 +143,7 @@ class Counts:
     logs: int = 0  # logs of the deployed contracts in the digest's range
     transactions: int = 0  # transactions that left a log of a deployed contract: replayed
     quiet_calls: int = 0  # transactions to a deployed contract that left no log (reverted or no-op)
+    reverted_calls: int = 0  # of which reverted (the indexer's refused_calls)
     other_transactions: int = 0  # transactions in the blocks that touch no deployed contract
     signatures: int = 0  # EIP-712 signatures recovered and checked
     views: int = 0  # view calls compared at the last block
@@ -155,6 +156,7 @@ class Counts:
             "logs": self.logs,
             "transactions": self.transactions,
             "quiet_calls": self.quiet_calls,
+            "reverted_calls": self.reverted_calls,
             "other_transactions": self.other_transactions,
             "signatures": self.signatures,
             "views": self.views,
@@ -221,7 +223,8 @@ class Report:
             f"(state re-derived from block {self.replayed_from}) in {self.seconds:.2f}s",
             f"  blocks checked {c.blocks}, logs {c.logs}, transactions replayed {c.transactions}, "
             f"signatures verified {c.signatures}, views compared {c.views}",
-            f"  not replayed: {c.quiet_calls} calls that left no log (reverted or changed nothing), "
+            f"  not replayed: {c.quiet_calls} calls that left no log ({c.reverted_calls} reverted, the others "
+            "changed nothing), "
             f"{c.other_transactions} other transactions",
         ]
         if c.calls:

@@ -134,6 +134,9 @@ def test_a_random_history_of_every_kind_of_call_replays_without_a_mismatch(world
     # Calls mined as failed left no log: counted, not replayed.
     assert report.counts.quiet_calls == writer.mined_failures
     assert writer.mined_failures > 0
+    # Each of them reverted on chain, with the contract's custom error (or the token's, bubbled up) as revert data.
+    assert report.counts.reverted_calls == writer.mined_failures
+    assert all(tx.reverted and tx.output and len(tx.output) >= 10 for tx in result.quiet_calls)
     # The writer's tour calls every function the replay models (a safe transfer is a transfer).
     modelled = {f"{contract}.{function}" for contract, function in result_handlers(result)} - {
         "Receivables.safeTransferFrom"
