@@ -470,7 +470,7 @@ class _Player:
             document_id = f"urn:uuid:{uuid.UUID(int=self.doc_rng.getrandbits(128), version=4)}"
             document = epcis_document([e for _, e in events], created_at=self.now, document_id=document_id)
             job = service.capture(json.dumps(document).encode())
-            self.epcis.update(str(e.outcome) for e in job.events)
+            self.epcis.update(f"{e.outcome} ({e.reason})" if e.reason else str(e.outcome) for e in job.events)
         assert self.aggregator is not None
         self.aggregator.flush()  # an inspection that waited for its delivery
         self.phases["oracles"] += time.perf_counter() - started

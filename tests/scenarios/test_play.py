@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_utils import to_checksum_address
 
+from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.receivables import ReceivablesClient
+from scenarios import ChainNotSupported, ScenarioConfig, WorldAlreadyPlayed, play
 from scenarios.facts import read_facts
 from tests.scenarios.world_fixture import PlayedWorld
 
@@ -141,3 +145,16 @@ def test_the_facts_read_again_give_the_recorded_digest(world: PlayedWorld, build
     result = world.result
     again = read_facts(world.chain, build, result.addresses, result.start.block, result.end.block)
     assert again.digest == result.digest == world_file(world)["facts_digest"]
+
+
+def test_a_world_is_played_once_per_deployment(world: PlayedWorld, build: BuildResult, tmp_path: Path) -> None:
+    with pytest.raises(WorldAlreadyPlayed) as caught:
+        play(world.chain, build, world.result.config, tmp_path, deployment=world.result.addresses)
+    assert caught.value.party == world.result.world.parties[0].address
+    assert not (tmp_path / "world.json").exists()
+    assert world.chain.w3.provider.make_request("anvil_getAutomine", [])["result"] is True  # type: ignore[arg-type]
+
+
+def test_a_chain_without_time_control_is_refused(build: BuildResult, tmp_path: Path) -> None:
+    with pytest.raises(ChainNotSupported):
+        play(Chain.embedded(), build, ScenarioConfig(20, 3, 1, holdout_months=1), tmp_path)

@@ -13,10 +13,12 @@ process and per anvil. A world on the session ``anvil`` must not be combined wit
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.accounts import DevnetConfig
 from ledger.chain import Chain, ErrorDecoder
 from ledger.compiler import BuildResult
 from ledger.devnet import Devnet
@@ -43,7 +45,10 @@ _own: list[Devnet] = []
 
 def fresh_devnet() -> Devnet:
     """An anvil of its own on a free loopback port, stopped when the process exits."""
-    devnet = Devnet(run_dir=Path(tempfile.mkdtemp(prefix="scf-world-anvil-")), port=free_port(), mining="auto")
+    # No periodic state dumps: they grow with the chain and stall the node while they run.
+    config = dataclasses.replace(DevnetConfig.load(), state_interval=86_400)
+    run_dir = Path(tempfile.mkdtemp(prefix="scf-world-anvil-"))
+    devnet = Devnet(config=config, run_dir=run_dir, port=free_port(), mining="auto")
     devnet.up()
     atexit.register(devnet.down)
     return devnet
