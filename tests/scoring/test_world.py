@@ -1,0 +1,72 @@
+"""The scorer on a world played through the real contracts: indexed into SQL, and read from the chain's logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.compiler import BuildResult
+from ledger.indexer import Indexer
+from ledger.sql import open_engine
+from scoring import features
+from scoring.chain_source import ChainEvents
+from scoring.decision import Scorer
+from scoring.source import SqlSource
+from scoring.world import load
+from tests.scenarios.world_fixture import PlayedWorld, small_world
+from tests.scoring.conftest import Fitted
+
+
+@pytest.fixture(scope="module")
+def world(build: BuildResult) -> PlayedWorld:
+    return small_world(build)
+
+
+@pytest.fixture(scope="module")
+def indexed(world: PlayedWorld, build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> str:
+    files = json.loads((world.out_dir / "world.json").read_text())
+    url = f"sqlite:///{tmp_path_factory.mktemp('world-db') / 'ledger.db'}"
+    addresses = files["addresses"]
+    indexer = Indexer(
+        world.chain, open_engine(url), addresses, {n: build[n].abi for n in addresses}, from_block=0, confirmations=0
+    )
+    with indexer:
+        indexer.run()
+    return url
+
+
+def test_bad_actors_of_a_played_world_get_the_reasons_that_name_them(
+    indexed: str, world: PlayedWorld, fitted: Fitted
+) -> None:
+    files = load(Path(world.out_dir))
+    block = files.observation_end[0]
+    history = SqlSource.open(indexed, files.chain_id).history(block, confirmations=0)
+    assert history.refused is not None, "the indexer keeps refused calls"
+    scorer = Scorer(features.build(history), fitted.model)
+    actors = {a: t.bad_actor for a, t in files.truth.items() if t.bad_actor}
+    assert set(actors.values()) == {"double_financer", "circular_trader"}
+    for address, kind in actors.items():
+        decision = scorer.decide(address)
+        codes = [r["code"] for r in decision.reasons]
+        assert ("DOUBLE_FINANCING" if kind == "double_financer" else "CIRCULAR_TRADING") in codes[:4], decision
+        assert decision.limit == 0
+    honest = [a for a, t in files.truth.items() if t.kind == "supplier" and not t.bad_actor]
+    flagged = [a for a in honest if scorer.decide(a).flags]
+    assert not flagged, flagged
+
+
+def test_the_chain_logs_and_the_index_give_the_same_features(
+    indexed: str, world: PlayedWorld, build: BuildResult
+) -> None:
+    files = load(Path(world.out_dir))
+    block = files.observation_end[0]
+    from_sql = SqlSource.open(indexed, files.chain_id).history(block, confirmations=0)
+    abis = {n: build[n].abi for n in files.addresses}
+    from_chain = ChainEvents(world.chain, files.addresses, abis, block).history(block, from_sql.refused)
+    assert len(from_chain.events) == len(from_sql.events) > 500
+    a, b = features.build(from_sql), features.build(from_chain)
+    for address in files.truth:
+        if address in a.index:
+            assert a.row(address) == b.row(address)
