@@ -164,7 +164,7 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ProofUnavailable):
         return 503, _body("proof_unavailable", exc)
     if isinstance(exc, ProofInvalid | ClaimMismatch):
-        return 422, _body("proof_invalid", exc)
+        return 422, _unprocessable("proof_invalid", exc, "proof", ["body", "proof"])
     if isinstance(exc, ContractReverted):
         return 409, _body("contract_reverted", exc, contract_error=exc.error)
     if isinstance(exc, EventHashError):
@@ -172,6 +172,12 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, OracleError | LedgerError):
         return 400, _body(type(exc).__name__, exc)
     raise exc
+
+
+def _unprocessable(code: str, exc: Exception, field: str, loc: list[str]) -> dict[str, Any]:
+    """A 422 in the shape FastAPI gives its own validation errors (``detail`` a list naming the
+    field), so clients and the OpenAPI document see one shape for every 422."""
+    return {"error": code, "detail": [{"loc": loc, "msg": str(exc), "type": code}], "field": field}
 
 
 def _api_problem(exc: Exception) -> tuple[int, dict[str, Any]] | None:
@@ -186,9 +192,9 @@ def _api_problem(exc: Exception) -> tuple[int, dict[str, Any]] | None:
     if isinstance(exc, Forbidden):
         return 403, _body("forbidden", exc, action=exc.action)
     if isinstance(exc, InvalidField):
-        return 422, _body("invalid_field", exc, field=exc.field)
+        return 422, _unprocessable("invalid_field", exc, exc.field, ["body", exc.field])
     if isinstance(exc, IdempotencyKeyReused):
-        return 422, _body("idempotency_key_reused", exc, field="Idempotency-Key")
+        return 422, _unprocessable("idempotency_key_reused", exc, "Idempotency-Key", ["header", "Idempotency-Key"])
     if isinstance(exc, IdempotencyInProgress):
         return 409, _body("idempotency_in_progress", exc, field="Idempotency-Key")
     if isinstance(exc, PayloadTooLarge):

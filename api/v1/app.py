@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.v1 import store
 from api.v1.auth import Authenticator, Tokens
-from api.v1.deps import Services
+from api.v1.deps import ERRORS, Services
 from api.v1.documents import DocumentVault
 from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
@@ -81,6 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        responses=ERRORS,
     )
     app.state.services = svc
     app.state.tokens = svc.tokens

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from api.v1.auth import Authenticator, Party, Tokens, current_party
 from api.v1.reads import Reads
 from api.v1.relayer import Transactions
+from api.v1.schemas import ErrorOut
 from api.v1.settings import Settings
 from ledger.chain import Chain
 
@@ -40,9 +41,20 @@ def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 Me = Annotated[Party, Depends(current_party)]
 
-#: Error answers every authenticated route may give, for the OpenAPI document.
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no token, or a forged or expired one"},
-    403: {"description": "the party may not take this action"},
-    404: {"description": "no such object for this party"},
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+#: Error answers any route may give, for the OpenAPI document (422 keeps FastAPI's own shape).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not parseable (FastAPI's own answer: {detail})"},
+    401: _error("no token, or a forged or expired one (WWW-Authenticate: Bearer)"),
+    403: _error("the party may not take this action"),
+    404: _error("no such object for this party"),
+    409: _error("the ledger's state refuses the request (a contract revert, a replayed challenge, a corrupt document)"),
+    413: _error("the body is over the limit"),
+    415: _error("the body is not JSON"),
+    503: _error("the node or the database does not answer"),
 }
+AUTH_ERRORS = ERRORS

@@ -20,11 +20,11 @@ from sqlalchemy import Engine, insert, select, update
 from api.errors import Conflict, Forbidden, NotFound
 from api.v1 import store
 from api.v1.auth import Party
-from api.v1.deps import AUTH_ERRORS, Me, Services, Svc
+from api.v1.deps import ERRORS, Me, Services, Svc
 from api.v1.schemas import AuditRunOut
 from ledger.audit import Deployment, replay
 
-router = APIRouter(prefix="/audit", tags=["audit"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/audit", tags=["audit"], responses=ERRORS)
 
 RunId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 _running = threading.Lock()
@@ -73,7 +73,7 @@ def _out(row: Any) -> AuditRunOut:
     )
 
 
-@router.post("/runs", status_code=202, response_model=AuditRunOut, responses={409: {"description": "a run is going"}})
+@router.post("/runs", status_code=202, response_model=AuditRunOut)
 def start(svc: Svc, party: Me) -> JSONResponse:
     _auditor(party, "start an audit replay")
     if not _running.acquire(blocking=False):

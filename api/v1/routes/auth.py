@@ -6,13 +6,13 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.v1.auth import describe
-from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc
 from api.v1.schemas import ChallengeIn, ChallengeOut, PartyOut, SignInIn, TokenOut
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=ERRORS)
 
 
-@router.post("/challenge", response_model=ChallengeOut, responses={422: {}})
+@router.post("/challenge", response_model=ChallengeOut)
 async def challenge(body: ChallengeIn, svc: Svc) -> ChallengeOut:
     found = await run_in_threadpool(svc.auth.challenge, body.address)
     return ChallengeOut(nonce=found.nonce, message=found.message, issuedAt=found.issued_at, expiresAt=found.expires_at)
@@ -21,13 +21,12 @@ async def challenge(body: ChallengeIn, svc: Svc) -> ChallengeOut:
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={401: {"description": "bad signature, unknown or expired challenge"}, 403: {}, 409: {}},
 )
 async def token(body: SignInIn, svc: Svc) -> TokenOut:
     access, expires, party = await run_in_threadpool(svc.auth.sign_in, body.nonce, bytes.fromhex(body.signature[2:]))
     return TokenOut(accessToken=access, expiresAt=expires, party=PartyOut(**describe(party)))
 
 
-@router.get("/me", response_model=PartyOut, responses=AUTH_ERRORS)
+@router.get("/me", response_model=PartyOut, responses=ERRORS)
 def me(party: Me) -> PartyOut:
     return PartyOut(**describe(party))

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.errors import InvalidField, PayloadTooLarge
-from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc
 from api.v1.documents import Document, DocumentVault
 from api.v1.schemas import AnchorOut, DocumentIn, DocumentOut, ShareIn
 
-router = APIRouter(prefix="/documents", tags=["documents"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/documents", tags=["documents"], responses=ERRORS)
 
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
@@ -40,7 +40,7 @@ def _out(svc: Svc, document: Document) -> DocumentOut:
     )
 
 
-@router.post("", status_code=201, response_model=DocumentOut, responses={413: {}, 422: {}})
+@router.post("", status_code=201, response_model=DocumentOut)
 def upload(svc: Svc, party: Me, body: DocumentIn) -> DocumentOut:
     try:
         content = base64.b64decode(body.contentBase64, validate=True)
@@ -69,10 +69,7 @@ def document(svc: Svc, party: Me, document_id: DocumentId) -> DocumentOut:
 @router.get(
     "/{document_id}/content",
     response_class=Response,
-    responses={
-        200: {"content": {"application/octet-stream": {}}},
-        409: {"description": "stored bytes fail their hash"},
-    },
+    responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def content(svc: Svc, party: Me, document_id: DocumentId) -> Response:
     found, plaintext = _vault(svc).content(document_id, party.address)
@@ -83,7 +80,7 @@ def content(svc: Svc, party: Me, document_id: DocumentId) -> Response:
     return Response(plaintext, media_type=found.media_type, headers=headers)
 
 
-@router.post("/{document_id}/parties", response_model=DocumentOut, responses={409: {}, 422: {}})
+@router.post("/{document_id}/parties", response_model=DocumentOut)
 def share(svc: Svc, party: Me, document_id: DocumentId, body: ShareIn) -> DocumentOut:
     member = svc.reads.member_or_none(body.party)
     if member is None or member.status != "ACTIVE":

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.v1.deps import Svc
+from api.v1.deps import ERRORS, Svc
 from api.v1.schemas import HealthOut
 from ledger.sql.models import Cursor
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=ERRORS)
 
 
 @router.get("/health", response_model=HealthOut)

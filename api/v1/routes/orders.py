@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.errors import Forbidden
 from api.v1.auth import Party
-from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc
 from api.v1.routes.common import prepared, require_signer, typed
 from api.v1.schemas import (
     HashIn,
@@ -22,7 +22,7 @@ from api.v1.schemas import (
 )
 from ledger.escrow import OrderTerms, TradeEscrowClient, po_ref_hash
 
-router = APIRouter(prefix="/orders", tags=["orders"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
 
 OrderId = Annotated[int, Path(ge=1, lt=2**63)]
 STATUSES = r"^(CREATED|FUNDED|SHIPPED|DELIVERED|INSPECTED|DISPUTED|RELEASED|REFUNDED|SETTLED|CANCELLED)$"
@@ -84,17 +84,14 @@ def _side(party: Party, body: OrderTermsIn, action: str) -> None:
         raise Forbidden(party.address, action, "only the buyer or the supplier of an order may")
 
 
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {409: {"description": "the contract would revert"}, 422: {}}
-
-
-@router.post("/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+@router.post("/typed-data", response_model=TypedDataOut)
 def order_typed_data(svc: Svc, party: Me, body: OrderTermsIn) -> TypedDataOut:
     """The EIP-712 order both buyer and supplier sign (the settlement token is set by the server)."""
     _side(party, body, "draft this order")
     return typed(_document(svc, body))
 
 
-@router.post("", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("", response_model=PreparedOut)
 def create_order(svc: Svc, party: Me, body: OrderIn) -> PreparedOut:
     """Checks both signatures, then the createOrder transaction for the caller (buyer or supplier) to sign."""
     _side(party, body.terms, "create this order")
@@ -124,7 +121,7 @@ def _simple(action: str, function: str, sides: tuple[str, ...]) -> None:
 
     route.__name__ = function
     route.__doc__ = f"The {function} transaction ({' or '.join(sides)} only)."
-    router.post(f"/{{order_id}}/{action}", response_model=PreparedOut, responses=WRITE_ERRORS)(route)
+    router.post(f"/{{order_id}}/{action}", response_model=PreparedOut)(route)
 
 
 _simple("fund", "fund", ("buyer",))
@@ -135,7 +132,7 @@ _simple("refund", "refundUnshipped", ("buyer", "supplier"))
 _simple("close-dispute", "closeExpiredDispute", ("buyer", "supplier"))
 
 
-@router.post("/{order_id}/disputes", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/{order_id}/disputes", response_model=PreparedOut)
 def open_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
     """The buyer opens a dispute; ``hash`` is the keccak256 of the reason document."""
     _order_for(svc, party, order_id, "open a dispute", ("buyer",))
@@ -143,14 +140,14 @@ def open_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> Prepar
     return prepared(svc, "openDispute", fn, party.address)
 
 
-@router.post("/{order_id}/disputes/answer", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/{order_id}/disputes/answer", response_model=PreparedOut)
 def answer_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
     _order_for(svc, party, order_id, "answer the dispute", ("supplier",))
     fn = _escrow(svc).contract.functions.answerDispute(order_id, bytes.fromhex(body.hash[2:]))
     return prepared(svc, "answerDispute", fn, party.address)
 
 
-@router.post("/{order_id}/prepayment", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/{order_id}/prepayment", response_model=PreparedOut)
 def request_prepayment(svc: Svc, party: Me, order_id: OrderId, body: PrepaymentIn) -> PreparedOut:
     _order_for(svc, party, order_id, "request a pre-payment", ("supplier",))
     fn = _escrow(svc).contract.functions.requestPrepayment(order_id, body.guarantor, body.amount)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from api.errors import Forbidden, InvalidField, NotFound
 from api.v1 import store
 from api.v1.auth import Party
-from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc
 from api.v1.reads import piece_out
 from api.v1.routes.common import prepared, require_signer, typed
 from api.v1.schemas import (
@@ -46,7 +46,7 @@ from ledger.receivables import (
     normalise_invoice_number,
 )
 
-router = APIRouter(prefix="/receivables", tags=["receivables"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/receivables", tags=["receivables"], responses=ERRORS)
 
 Id = Annotated[int, Path(ge=1, lt=2**63)]
 STATUSES = r"^(OUTSTANDING|REPAID|DEFAULTED)$"
@@ -81,7 +81,7 @@ def piece(svc: Svc, party: Me, piece_id: Id) -> PieceOut:
     return piece_out(found)
 
 
-@router.get("/pieces/{piece_id}/proof", response_model=ProofOut, responses={503: {"description": "no proof"}})
+@router.get("/pieces/{piece_id}/proof", response_model=ProofOut)
 def proof(svc: Svc, party: Me, piece_id: Id, block: Annotated[int | None, Query(ge=0, lt=2**63)] = None) -> ProofOut:
     """The piece's on-chain state with a storage proof against block ``block`` (default: the latest)."""
     svc.reads.piece_row(party, piece_id)
@@ -105,8 +105,6 @@ def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
 
 
 # -- writes ---------------------------------------------------------------------------------------
-
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {409: {"description": "the contract would revert"}, 422: {}}
 
 
 def _client(svc: Svc) -> ReceivablesClient:
@@ -141,14 +139,14 @@ def _issuer(party: Party, body: IssueTermsIn, action: str) -> None:
         raise Forbidden(party.address, action, "only the debtor or the creditor of a receivable may")
 
 
-@router.post("/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+@router.post("/typed-data", response_model=TypedDataOut)
 def issue_typed_data(svc: Svc, party: Me, body: IssueTermsIn) -> TypedDataOut:
     """The EIP-712 acknowledgement the debtor signs to issue a receivable to its creditor."""
     _issuer(party, body, "draft this receivable")
     return typed(_client(svc).issue_document(_issue_terms(svc, body)))
 
 
-@router.post("", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("", response_model=PreparedOut)
 def issue(svc: Svc, party: Me, body: IssueIn) -> PreparedOut:
     _issuer(party, body.terms, "issue this receivable")
     client = _client(svc)
@@ -164,27 +162,27 @@ def _held(svc: Svc, party: Party, piece_id: int, action: str) -> None:
         raise Forbidden(party.address, action, f"only the holder of piece {piece_id} may")
 
 
-@router.post("/pieces/{piece_id}/split", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/pieces/{piece_id}/split", response_model=PreparedOut)
 def split(svc: Svc, party: Me, piece_id: Id, body: SplitIn) -> PreparedOut:
     _held(svc, party, piece_id, "split this piece")
     children = [Child(c.amount, c.holder, bytes.fromhex(c.ref[2:])).as_tuple() for c in body.children]
     return prepared(svc, "split", _client(svc).contract.functions.split(piece_id, children), party.address)
 
 
-@router.post("/pieces/{piece_id}/transfer", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/pieces/{piece_id}/transfer", response_model=PreparedOut)
 def transfer(svc: Svc, party: Me, piece_id: Id, body: TransferIn) -> PreparedOut:
     _held(svc, party, piece_id, "transfer this piece")
     fn = _client(svc).contract.functions.transferFrom(party.address, body.to, piece_id)
     return prepared(svc, "transferFrom", fn, party.address)
 
 
-@router.post("/pieces/{piece_id}/claim", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/pieces/{piece_id}/claim", response_model=PreparedOut)
 def claim(svc: Svc, party: Me, piece_id: Id) -> PreparedOut:
     _held(svc, party, piece_id, "claim on this piece")
     return prepared(svc, "claim", _client(svc).contract.functions.claim(piece_id), party.address)
 
 
-@router.post("/{root_id}/repay", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/{root_id}/repay", response_model=PreparedOut)
 def repay(svc: Svc, party: Me, root_id: Id, body: RepayIn) -> PreparedOut:
     root = svc.reads.root_row(party, root_id)
     if party.address != root.debtor:
@@ -199,7 +197,6 @@ def repay(svc: Svc, party: Me, root_id: Id, body: RepayIn) -> PreparedOut:
     "/pieces/{piece_id}/financing-requests",
     status_code=201,
     response_model=FinancingRequestOut,
-    responses=WRITE_ERRORS,
 )
 def request_financing(svc: Svc, party: Me, piece_id: Id, body: FinancingRequestIn) -> FinancingRequestOut:
     """Show the piece (and the path to its root) to ``bank``, which may then send a signed offer."""
@@ -242,13 +239,13 @@ def _offer(piece_id: int, bank: str, body: OfferTermsIn) -> FinanceOffer:
     return FinanceOffer(piece_id, bank, body.price, body.deadline, body.nonce)
 
 
-@router.post("/pieces/{piece_id}/offers/typed-data", response_model=TypedDataOut, responses=WRITE_ERRORS)
+@router.post("/pieces/{piece_id}/offers/typed-data", response_model=TypedDataOut)
 def offer_typed_data(svc: Svc, party: Me, piece_id: Id, body: OfferTermsIn) -> TypedDataOut:
     _bank_sees(svc, party, piece_id, "offer to finance this piece")
     return typed(_client(svc).offer_document(_offer(piece_id, party.address, body)))
 
 
-@router.post("/pieces/{piece_id}/offers", status_code=201, response_model=OfferOut, responses=WRITE_ERRORS)
+@router.post("/pieces/{piece_id}/offers", status_code=201, response_model=OfferOut)
 def make_offer(svc: Svc, party: Me, piece_id: Id, body: OfferIn) -> OfferOut:
     piece = _bank_sees(svc, party, piece_id, "offer to finance this piece")
     offer = _offer(piece_id, party.address, body)
@@ -303,7 +300,7 @@ def offers(svc: Svc, party: Me, piece_id: Id) -> list[OfferOut]:
 OfferId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
 
-@router.post("/offers/{offer_id}/accept", response_model=PreparedOut, responses=WRITE_ERRORS)
+@router.post("/offers/{offer_id}/accept", response_model=PreparedOut)
 def accept_offer(svc: Svc, party: Me, offer_id: OfferId) -> PreparedOut:
     """The finance transaction for the holder: the bank pays the price and becomes holder, atomically."""
     with svc.store.connect() as connection:

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
-from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc
 from api.v1.routes.common import prepared
 from api.v1.schemas import ApprovalIn, PreparedOut, SubmissionIn, SubmissionOut
 
-router = APIRouter(tags=["submissions"], responses=AUTH_ERRORS)
+router = APIRouter(tags=["submissions"], responses=ERRORS)
 
 SubmissionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
@@ -20,7 +20,6 @@ SubmissionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
     "/submissions",
     status_code=202,
     response_model=SubmissionOut,
-    responses={409: {"description": "the node refused the transaction"}, 422: {}},
 )
 def submit(svc: Svc, party: Me, body: SubmissionIn) -> JSONResponse:
     submitted = svc.tx.submit(bytes.fromhex(body.rawTransaction[2:]), party)
@@ -46,7 +45,7 @@ def submission(svc: Svc, party: Me, submission_id: SubmissionId) -> SubmissionOu
     return SubmissionOut(**found, statusUrl=f"/v1/submissions/{submission_id}")
 
 
-@router.post("/token/approvals", response_model=PreparedOut, responses={409: {}, 422: {}})
+@router.post("/token/approvals", response_model=PreparedOut)
 def approve(svc: Svc, party: Me, body: ApprovalIn) -> PreparedOut:
     """An ERC-20 approval of a ledger contract: funding escrow, repaying and financing pull tokens."""
     token = svc.tx.contracts["SettlementToken"]
