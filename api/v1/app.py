@@ -26,7 +26,7 @@ from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
 from api.v1.reads import Reads
 from api.v1.relayer import Transactions
-from api.v1.routes import audit, documents, health, orders, parties, receivables, submissions
+from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings
 from ledger.sql.db import make_engine, upgrade
@@ -87,7 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.tokens = svc.tokens
     errors.install(app)
 
-    for module in (health, auth_routes, parties, orders, receivables, submissions, documents, audit):
+    for module in (health, auth_routes, parties, orders, receivables, submissions, documents, credit, audit):
         app.include_router(module.router, prefix=PREFIX)
 
     files = _swagger_files()

@@ -465,3 +465,19 @@ class AuditRunOut(BaseModel):
     ok: bool | None = Field(description="the replay agrees with the chain (null until done)")
     report: dict[str, Any] | None = Field(description="the replay report (mismatches, counts, history digest)")
     error: str | None
+
+
+# -- credit ----------------------------------------------------------------------------------------
+
+
+class CreditLimitOut(BaseModel):
+    bank: str
+    party: str
+    limit: AmountOut
+    score: int
+    grade: int
+    modelHash: str
+    validUntil: int
+    publishedAt: int
+    revoked: bool
+    updatedBlock: int

@@ -103,3 +103,16 @@ def test_parties_list_the_members_with_their_roles(world: World) -> None:
     assert bank["roles"] == ["bank"]
     listed = world.client.get("/v1/parties", headers=headers).json()
     assert world.account("core").address in {m["address"] for m in listed}
+
+
+def test_credit_limits_are_seen_by_the_party_and_the_bank_that_granted_them(world: World) -> None:
+    tier2 = world.client.get("/v1/credit/limits", headers=world.sign_in("tier2")).json()
+    assert [(limit["party"], limit["limit"]) for limit in tier2] == [
+        (world.account("tier2").address, str(2**255 + 12_345))
+    ]
+    bank = world.client.get("/v1/credit/limits", headers=world.sign_in("bank")).json()
+    assert world.account("tier2").address in {limit["party"] for limit in bank}
+    assert world.client.get("/v1/credit/limits", headers=world.sign_in("tier3")).json() == []  # its limit was revoked
+    revoked = world.client.get("/v1/credit/limits?includeRevoked=true", headers=world.sign_in("tier3")).json()
+    assert [limit["revoked"] for limit in revoked] == [True]
+    assert world.client.get("/v1/credit/limits", headers=world.sign_in("core")).json() == []
