@@ -3,14 +3,15 @@
     scf audit replay [--from-block N] [--to-block N] [--json FILE] [--chain devnet|embedded|URL]
                      [--deployment FILE] [--db [URL]] [--no-views] [--strict] [--show N] [--quiet]
 
-Reads the chain (never the SQL projection), replays every transaction of the deployed ledger
-into the contracts' Python models, checks block-hash continuity, every signature, every event
-and token transfer, then every view at the last block; with --db, also every row of the
-indexer's database (cursor, blocks, events, every projection) against what the chain and the
-replay say. Prints the counts, every mismatch with its location and the one-line digest of the
-event history. Exit status: 0 when the chain, the replay (and the database) agree, 1 on any
-mismatch, 3 with ``--strict`` when some transaction could not be checked (a function no model
-covers), 2 when the replay could not run.
+Derives everything from the chain (a database, with --db, is only compared): replays every
+transaction of the deployed ledger into the contracts' Python models, checks block-hash
+continuity, every signature, every event and token transfer, then every view at the last
+block; with --db, also every row of the indexer's database (cursor, blocks, events, every
+projection, refused calls) against what the chain and the replay say. Prints the counts,
+every mismatch with its location and the one-line digest of the event history. Exit status:
+0 when the chain, the replay (and the database) agree, 1 on any mismatch, 3 with ``--strict``
+when some transaction could not be checked (a function no model covers), 2 when the replay
+could not run.
 
 With --db (no URL: SCF_DB_URL, else the SQLite file ``scf index`` writes by default) and no
 --to-block, the replay stops at the database's cursor block, so that both describe one state.
@@ -97,7 +98,11 @@ def register(subparsers: Any) -> None:
         description=(__doc__ or "").split("\n\n")[2].replace("\n", " "),
     )
     run.add_argument("--from-block", type=int, help="first block of the digest (default: the deployment's)")
-    run.add_argument("--to-block", type=int, help="last block replayed and compared (default: the latest)")
+    run.add_argument(
+        "--to-block",
+        type=int,
+        help="last block replayed and compared (default: the latest; with --db, the database's cursor)",
+    )
     run.add_argument("--json", metavar="FILE", help="write the full report (every mismatch and gap) as JSON")
     run.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
     run.add_argument("--deployment", metavar="FILE", help="deployment record (default: deployments/<chainId>.json)")
