@@ -13,6 +13,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from ledger.deploy import ROLE
 from ledger.token import TokenClient
 from tests.api.v1.conftest import World
 
@@ -34,13 +35,14 @@ def sign_tx(account: LocalAccount, prepared: dict[str, Any]) -> str:
     return _hex(account.sign_transaction(tx).raw_transaction)
 
 
-def act(world: World, role: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def act(world: World, role: str | LocalAccount, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST an action as ``role``, sign the transaction it answers, submit it, index, and return its status."""
-    headers = world.sign_in(role)
+    account = world.account(role) if isinstance(role, str) else role
+    headers = world.sign_in(account)
     prepared = world.client.post(path, json=body or {}, headers=headers)
     assert prepared.status_code == 200, prepared.text
     submitted = world.client.post(
-        "/v1/submissions", json={"rawTransaction": sign_tx(world.account(role), prepared.json())}, headers=headers
+        "/v1/submissions", json={"rawTransaction": sign_tx(account, prepared.json())}, headers=headers
     )
     assert submitted.status_code == 202, submitted.text
     assert submitted.headers["location"] == submitted.json()["statusUrl"]
@@ -268,3 +270,16 @@ def test_a_receivable_is_issued_split_offered_to_a_bank_and_financed_over_http(f
     act(fresh, "tier1", f"/v1/receivables/offers/{offer.json()['id']}/accept")
     piece = fresh.client.get(f"/v1/receivables/pieces/{kept}", headers=bank_headers).json()
     assert piece["holder"] == bank.address and piece["financed"] is True
+
+
+def test_the_relayer_pays_the_gas_of_a_party_that_holds_none(fresh: World) -> None:
+    newcomer = Account.create()
+    membership = fresh.chain.contract(fresh.deployed.build["Membership"], fresh.deployed.addresses["Membership"])
+    admit = membership.functions.admit(newcomer.address, ROLE["supplier"], 0, keccak(text="kyc newcomer"))
+    fresh.chain.transact(admit, fresh.account("admin"))
+    assert fresh.chain.w3.eth.get_balance(newcomer.address) == 0
+    relayer_before = fresh.chain.w3.eth.get_balance(fresh.account("relayer").address)
+    act(fresh, newcomer, "/v1/token/approvals", {"spender": "Receivables", "amount": "1"})
+    token = fresh.chain.contract(fresh.deployed.build["SettlementToken"], fresh.deployed.addresses["SettlementToken"])
+    assert token.functions.allowance(newcomer.address, fresh.deployed.addresses["Receivables"]).call() == 1
+    assert fresh.chain.w3.eth.get_balance(fresh.account("relayer").address) < relayer_before
