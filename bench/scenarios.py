@@ -78,7 +78,7 @@ def baseline(chain: Chain, token: str, build: compiler.BuildResult, count: int) 
     assert chain.accounts is not None
     contract = chain.w3.eth.contract(address=chain.w3.to_checksum_address(token), abi=build["SettlementToken"].abi)
     bank, core = chain.accounts["bank"].address, chain.accounts["core"].address
-    contract.functions.mint(bank, 10**12).transact({"from": bank})
+    chain.w3.eth.wait_for_transaction_receipt(contract.functions.mint(bank, 10**12).transact({"from": bank}))
     started = time.perf_counter()
     for _ in range(count):
         tx = contract.functions.transfer(core, 1).transact({"from": bank})
@@ -120,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         own_cpu = time.process_time() - own_before
         write_path.log(f"world: {result.transactions} transactions in {result.seconds:.1f} s")
         token = addresses["SettlementToken"]
+        write_path.rpc(devnet.url, "evm_setAutomine", [False])  # the senders mine, as in the world
         ceiling_payers = payers(chain, token, build, 250)
-        write_path.rpc(devnet.url, "evm_setAutomine", [False])
         count = CEILING_TRANSFERS[args.quick]
         ceiling = write_path.measure_ceiling(devnet.url, token, ceiling_payers, count, 250, 1_000)
         write_path.rpc(devnet.url, "evm_setAutomine", [True])

@@ -220,6 +220,9 @@ class _Player:
         self.orders: list[_Order] = []
         self.pieces: dict[int, _Piece] = {}
         self.roots: dict[int, _Root] = {}
+        # Indexes over the pieces: a supplier's unsplit, unfinanced pieces; a root's pieces.
+        self.held: defaultdict[int, set[int]] = defaultdict(set)
+        self.tree: defaultdict[int, list[int]] = defaultdict(list)
         self.refusals: list[Refusal] = []
         self.epcis: Counter[str] = Counter()
         self.bank_nonce: Counter[int] = Counter()
@@ -573,7 +576,12 @@ class _Player:
         self.roots[root_id] = _Root(
             root_id, debtor, creditor, face, maturity, str(issued["invoiceNumber"]), int(issued["nonce"])
         )
-        self.pieces[root_id] = _Piece(root_id, root_id, creditor, face, 1)
+        self._add_piece(_Piece(root_id, root_id, creditor, face, 1))
+
+    def _add_piece(self, piece: _Piece) -> None:
+        self.pieces[piece.piece_id] = piece
+        self.tree[piece.root_id].append(piece.piece_id)
+        self.held[piece.holder].add(piece.piece_id)
 
     def _index_of(self, address: str) -> int:
         lookup: dict[str, int] = self.__dict__.setdefault(
@@ -583,12 +591,13 @@ class _Player:
 
     def usable(self, holder: int, *, margin: int) -> list[_Piece]:
         """Pieces ``holder`` can still pass on or sell: unsplit, unfinanced, of a live receivable."""
-        out = []
-        for piece in self.pieces.values():
-            if piece.holder != holder or piece.split or piece.financed:
-                continue
+        out, held = [], self.held[holder]
+        for piece_id in sorted(held):
+            piece = self.pieces[piece_id]
             root = self.roots[piece.root_id]
-            if root.status == "outstanding" and root.maturity - self.now >= margin:
+            if root.status != "outstanding":
+                held.discard(piece_id)  # repaid or defaulted: nothing left to pass on
+            elif root.maturity - self.now >= margin:
                 out.append(piece)
         return out
 
@@ -659,15 +668,16 @@ class _Player:
                 continue
             parent = self.pieces[piece_id]
             parent.reserved = 0
+            self.held[parent.holder].discard(piece_id)
             if kind == "transfer":
                 parent.holder = paid[0][0]
+                self.held[parent.holder].add(piece_id)
                 continue
             parent.split = True
             for created in self.events(result, i, "PieceCreated"):
                 child = int(created["pieceId"])
-                self.pieces[child] = _Piece(
-                    child, parent.root_id, self._index_of(created["holder"]), int(created["amount"]), parent.level + 1
-                )
+                owner = self._index_of(created["holder"])
+                self._add_piece(_Piece(child, parent.root_id, owner, int(created["amount"]), parent.level + 1))
 
     def finance(self) -> None:
         """Holders sell pieces to banks at a discount by tenor; the double financer tries twice."""
@@ -693,9 +703,10 @@ class _Player:
                 calls.append(self._sale(piece, bank))
                 sold.append((piece.piece_id, bank, supplier.index))
         self.send("financing", calls)
-        for piece_id, bank, _ in sold:
+        for piece_id, bank, seller in sold:
             self.pieces[piece_id].financed = True
             self.pieces[piece_id].holder = bank
+            self.held[seller].discard(piece_id)
         if self.tick >= scheme_from:
             self.double_financing(actor, sold)
 
@@ -787,10 +798,10 @@ class _Player:
         claims = []
         for root in repaid:
             root.status = "repaid"
-        repaid_ids = {r.root_id for r in repaid}
-        for piece in self.pieces.values():
-            if piece.root_id in repaid_ids and not piece.split:
-                claims.append(self.fn["claim"].call(self.acct(piece.holder), piece.piece_id))
+        for root in repaid:
+            for piece in (self.pieces[i] for i in self.tree[root.root_id]):
+                if not piece.split:
+                    claims.append(self.fn["claim"].call(self.acct(piece.holder), piece.piece_id))
         self.send("repayments", claims)
 
 
