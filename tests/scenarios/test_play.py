@@ -158,3 +158,17 @@ def test_a_world_is_played_once_per_deployment(world: PlayedWorld, build: BuildR
 def test_a_chain_without_time_control_is_refused(build: BuildResult, tmp_path: Path) -> None:
     with pytest.raises(ChainNotSupported):
         play(Chain.embedded(), build, ScenarioConfig(20, 3, 1, holdout_months=1), tmp_path)
+
+
+def test_milestones_are_attested_by_a_quorum_of_the_worlds_oracles(world: PlayedWorld) -> None:
+    parties = world.result.world.parties
+    carriers = {p.address for p in parties if p.kind == "carrier"}
+    inspectors = {p.address for p in parties if p.kind == "inspector"}
+    attested = world.result.facts.named("MilestoneAttested")
+    assert attested
+    for fact in attested:
+        signers = set(fact.args["signers"])
+        assert len(signers) >= 2
+        assert signers <= (carriers if int(fact.args["milestone"]) in (1, 2) else inspectors)
+    # Every attestation came from an EPCIS event the oracle services captured.
+    assert world.result.summary["epcis_events"]["attested"] >= len(attested)
