@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from api import audit_cli, index_cli
+from api import audit_cli, index_cli, score_cli
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
 from ledger.chain import Chain, ErrorDecoder
@@ -261,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
 
     index_cli.register(sub)
     audit_cli.register(sub)
+    score_cli.register(sub)
     return top
 
 
