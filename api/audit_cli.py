@@ -25,6 +25,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from ledger import compiler, paths
 from ledger.audit import Deployment, replay
 from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
@@ -45,7 +48,7 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     if record is None:
         raise DeploymentMissing(chain.chain_id, str(record_file))
     deployment = Deployment.from_record(record, build)
-    engine = make_engine(database_url(args.db or None)) if args.db is not None else None
+    engine = _engine(args.db) if args.db is not None else None
     to_block = args.to_block
     cursor = None
     if engine is not None:
@@ -85,6 +88,14 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     if args.strict and report.gaps:
         return EXIT_UNCHECKED
     return 0
+
+
+def _engine(url: str) -> Engine:
+    """An engine on ``--db``'s URL (none given: SCF_DB_URL, else the indexer's default SQLite file)."""
+    try:
+        return make_engine(database_url(url or None))
+    except SQLAlchemyError as exc:
+        raise SqlCompareError(f"--db {url!r} is not a database URL SQLAlchemy can open: {exc}") from exc
 
 
 def register(subparsers: Any) -> None:

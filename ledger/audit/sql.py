@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.audit.machine import ESCROW, RECEIVABLES, TOKEN
 from ledger.audit.refusals import RefusalDecoder
@@ -104,8 +105,11 @@ def _key(table: str, names: Sequence[str], key: Key) -> str:
 def read_cursor(bind: Engine | Connection, chain_id: int) -> SqlCursor | None:
     """The indexer's cursor for ``chain_id`` (None when the database has not indexed that chain)."""
     table = models.CURSOR
-    with _connection(bind) as conn:
-        row = conn.execute(select(table).where(table.c.chain_id == chain_id)).mappings().first()
+    try:
+        with _connection(bind) as conn:
+            row = conn.execute(select(table).where(table.c.chain_id == chain_id)).mappings().first()
+    except SQLAlchemyError as exc:
+        raise SqlCompareError(f"the database cannot be read as the indexer's: {type(exc).__name__}: {exc}") from exc
     if row is None:
         return None
     return SqlCursor(
@@ -922,6 +926,8 @@ def compare_sql(
             if found is None:
                 raise SqlCompareError(f"the database has no cursor for chain {deployment.chain_id}: nothing indexed")
             return _Compare(result, deployment, conn, found).run()
+    except SQLAlchemyError as exc:  # a table missing or of another shape: not the indexer's schema
+        raise SqlCompareError(f"the database cannot be compared: {type(exc).__name__}: {exc}") from exc
     finally:
         if enabled:
             gc.enable()

@@ -199,6 +199,17 @@ def test_a_database_without_a_cursor_for_the_chain_is_refused(indexed: Indexed, 
         indexed.compare(altered)
 
 
+def test_a_database_that_is_not_the_indexers_is_a_typed_error(indexed: Indexed, tmp_path: Path) -> None:
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(SqlCompareError, match="cannot be read"):
+            read_cursor(empty, indexed.deployment.chain_id)
+        with pytest.raises(SqlCompareError, match="cannot be"):
+            compare_sql(indexed.result, indexed.deployment, empty)
+    finally:
+        empty.dispose()
+
+
 # -- the command line -------------------------------------------------------------------------
 
 
