@@ -33,7 +33,7 @@ class Services:
         return self.chain.chain_id
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 

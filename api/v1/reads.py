@@ -18,10 +18,11 @@ ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, union
+from sqlalchemy import Connection, Engine, or_, select, union
 
 from api.errors import NotFound
 from api.v1 import store
@@ -43,7 +44,7 @@ MAX_PAGE = 200
 ZERO = "0x" + "00" * 20
 
 
-def member_out(row: Member) -> MemberOut:
+def member_out(row: Any) -> MemberOut:
     from api.v1.auth import role_names
 
     return MemberOut(
@@ -57,7 +58,7 @@ def member_out(row: Member) -> MemberOut:
     )
 
 
-def order_out(row: Order) -> dict[str, Any]:
+def order_out(row: Any) -> dict[str, Any]:
     return {
         "orderId": row.order_id,
         "buyer": row.buyer,
@@ -84,7 +85,7 @@ def order_out(row: Order) -> dict[str, Any]:
     }
 
 
-def root_out(row: Root) -> dict[str, Any]:
+def root_out(row: Any) -> dict[str, Any]:
     return {
         "rootId": row.root_id,
         "debtor": row.debtor,
@@ -104,7 +105,7 @@ def root_out(row: Root) -> dict[str, Any]:
     }
 
 
-def piece_out(row: Piece) -> PieceOut:
+def piece_out(row: Any) -> PieceOut:
     return PieceOut(
         pieceId=row.piece_id,
         rootId=row.root_id,
@@ -137,14 +138,14 @@ class Reads:
             query = query.where(Member.address > after)
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(Member.address).limit(min(limit, MAX_PAGE))).all()
-        return [member_out(Member(**row._mapping)) for row in rows]
+        return [member_out(row) for row in rows]
 
     def member_or_none(self, address: str) -> MemberOut | None:
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(Member).where(Member.chain_id == self.chain_id, Member.address == address)
             ).one_or_none()
-        return None if row is None else member_out(Member(**row._mapping))
+        return None if row is None else member_out(row)
 
     def member(self, address: str) -> MemberOut:
         found = self.member_or_none(address)
@@ -170,22 +171,31 @@ class Reads:
         limit = min(limit, MAX_PAGE)
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(Order.order_id).limit(limit + 1)).all()
-        items = [OrderOut(**order_out(Order(**row._mapping))) for row in rows[:limit]]
+        items = [OrderOut(**order_out(row)) for row in rows[:limit]]
         return items, (items[-1].orderId if len(rows) > limit else None)
 
-    def order_row(self, party: Party, order_id: int) -> Order:
+    def order_row(self, party: Party, order_id: int, connection: Connection | None = None) -> Any:
         query = select(Order).where(Order.chain_id == self.chain_id, Order.order_id == order_id)
         if not party.auditor:
             query = query.where(self._order_visible(party))
-        with self.engine.connect() as connection:
-            row = connection.execute(query).one_or_none()
+        with self._connection(connection) as reading:
+            row = reading.execute(query).one_or_none()
         if row is None:
             raise NotFound("order", order_id)
-        return Order(**row._mapping)
+        return row
+
+    @contextlib.contextmanager
+    def _connection(self, connection: Connection | None) -> Iterator[Connection]:
+        """``connection`` when the caller has one (one request, one connection), else a new one."""
+        if connection is not None:
+            yield connection
+            return
+        with self.engine.connect() as fresh:
+            yield fresh
 
     def order(self, party: Party, order_id: int) -> OrderDetailOut:
-        order = self.order_row(party, order_id)
         with self.engine.connect() as connection:
+            order = self.order_row(party, order_id, connection)
             milestones = connection.execute(
                 select(Milestone)
                 .where(Milestone.chain_id == self.chain_id, Milestone.order_id == order_id)
@@ -263,10 +273,10 @@ class Reads:
         limit = min(limit, MAX_PAGE)
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(Root.root_id).limit(limit + 1)).all()
-        items = [ReceivableOut(**root_out(Root(**row._mapping))) for row in rows[:limit]]
+        items = [ReceivableOut(**root_out(row)) for row in rows[:limit]]
         return items, (items[-1].rootId if len(rows) > limit else None)
 
-    def root_row(self, party: Party, root_id: int) -> Root:
+    def root_row(self, party: Party, root_id: int) -> Any:
         query = select(Root).where(Root.chain_id == self.chain_id, Root.root_id == root_id)
         if not party.auditor:
             query = query.where(self._root_visible(party))
@@ -274,16 +284,16 @@ class Reads:
             row = connection.execute(query).one_or_none()
         if row is None:
             raise NotFound("receivable", root_id)
-        return Root(**row._mapping)
+        return row
 
-    def _tree(self, root_id: int) -> list[Piece]:
+    def _tree(self, root_id: int) -> list[Any]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(Piece).where(Piece.chain_id == self.chain_id, Piece.root_id == root_id).order_by(Piece.piece_id)
             ).all()
-        return [Piece(**row._mapping) for row in rows]
+        return list(rows)
 
-    def _visible_pieces(self, party: Party, root: Root, pieces: Sequence[Piece]) -> list[Piece]:
+    def _visible_pieces(self, party: Party, root: Any, pieces: Sequence[Any]) -> list[Any]:
         if party.auditor or party.address in (root.debtor, root.creditor):
             return list(pieces)
         by_id = {p.piece_id: p for p in pieces}
@@ -315,7 +325,7 @@ class Reads:
         pieces = self._visible_pieces(party, root, self._tree(root_id))
         return ReceivableDetailOut(**root_out(root), pieces=[piece_out(p) for p in pieces])
 
-    def piece_row(self, party: Party, piece_id: int) -> tuple[Piece, Root]:
+    def piece_row(self, party: Party, piece_id: int) -> tuple[Any, Any]:
         """A piece this party may see, with its root (404 otherwise, for both)."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -323,7 +333,7 @@ class Reads:
             ).one_or_none()
         if row is None:
             raise NotFound("piece", piece_id)
-        piece = Piece(**row._mapping)
+        piece = row
         try:
             root = self.root_row(party, piece.root_id)
         except NotFound:
@@ -339,5 +349,5 @@ class Reads:
         limit = min(limit, MAX_PAGE)
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(Piece.piece_id).limit(limit + 1)).all()
-        items = [piece_out(Piece(**row._mapping)) for row in rows[:limit]]
+        items = [piece_out(row) for row in rows[:limit]]
         return items, (items[-1].pieceId if len(rows) > limit else None)

@@ -28,5 +28,5 @@ async def token(body: SignInIn, svc: Svc) -> TokenOut:
 
 
 @router.get("/me", response_model=PartyOut, responses=ERRORS)
-def me(party: Me) -> PartyOut:
+async def me(party: Me) -> PartyOut:
     return PartyOut(**describe(party))

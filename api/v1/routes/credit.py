@@ -21,7 +21,7 @@ router = APIRouter(prefix="/credit", tags=["credit"], responses=ERRORS)
 
 
 @router.get("/limits", response_model=list[CreditLimitOut])
-def limits(
+async def limits(
     svc: Svc,
     party: Me,
     include_revoked: Annotated[bool, Query(alias="includeRevoked")] = False,

@@ -29,7 +29,7 @@ STATUSES = r"^(CREATED|FUNDED|SHIPPED|DELIVERED|INSPECTED|DISPUTED|RELEASED|REFU
 
 
 @router.get("", response_model=OrderPage)
-def orders(
+async def orders(
     svc: Svc,
     party: Me,
     after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
@@ -41,7 +41,7 @@ def orders(
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)
-def order(svc: Svc, party: Me, order_id: OrderId) -> OrderDetailOut:
+async def order(svc: Svc, party: Me, order_id: OrderId) -> OrderDetailOut:
     return svc.reads.order(party, order_id)
 
 

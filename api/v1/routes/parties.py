@@ -16,7 +16,7 @@ AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 @router.get("", response_model=list[MemberOut])
-def parties(
+async def parties(
     svc: Svc,
     _party: Me,
     after: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
@@ -26,10 +26,10 @@ def parties(
 
 
 @router.get("/me", response_model=MemberOut)
-def me(svc: Svc, party: Me) -> MemberOut:
+async def me(svc: Svc, party: Me) -> MemberOut:
     return svc.reads.member(party.address)
 
 
 @router.get("/{address}", response_model=MemberOut)
-def party(svc: Svc, _party: Me, address: AddressPath) -> MemberOut:
+async def party(svc: Svc, _party: Me, address: AddressPath) -> MemberOut:
     return svc.reads.member(to_checksum_address(address))

@@ -53,7 +53,7 @@ STATUSES = r"^(OUTSTANDING|REPAID|DEFAULTED)$"
 
 
 @router.get("", response_model=ReceivablePage)
-def receivables(
+async def receivables(
     svc: Svc,
     party: Me,
     after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
@@ -65,7 +65,7 @@ def receivables(
 
 
 @router.get("/pieces", response_model=PiecePage)
-def pieces_held(
+async def pieces_held(
     svc: Svc,
     party: Me,
     after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
@@ -76,7 +76,7 @@ def pieces_held(
 
 
 @router.get("/pieces/{piece_id}", response_model=PieceOut)
-def piece(svc: Svc, party: Me, piece_id: Id) -> PieceOut:
+async def piece(svc: Svc, party: Me, piece_id: Id) -> PieceOut:
     found, _root = svc.reads.piece_row(party, piece_id)
     return piece_out(found)
 
@@ -100,7 +100,7 @@ def proof(svc: Svc, party: Me, piece_id: Id, block: Annotated[int | None, Query(
 
 
 @router.get("/{root_id}", response_model=ReceivableDetailOut)
-def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
+async def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
     return svc.reads.receivable(party, root_id)
 
 
@@ -286,7 +286,7 @@ def _offer_out(row: Any) -> OfferOut:
 
 
 @router.get("/pieces/{piece_id}/offers", response_model=list[OfferOut])
-def offers(svc: Svc, party: Me, piece_id: Id) -> list[OfferOut]:
+async def offers(svc: Svc, party: Me, piece_id: Id) -> list[OfferOut]:
     """The holder sees every offer on its piece; a bank its own."""
     svc.reads.piece_row(party, piece_id)
     query = select(store.offers).where(store.offers.c.piece_id == piece_id)
