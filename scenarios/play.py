@@ -12,15 +12,17 @@ second after the one before (``anvil_setBlockTimestampInterval``) and sets the f
 each weekly tick to the tick's time (``evm_setNextBlockTimestamp``); both are restored at the
 end. The wall clock never enters the chain, so the same settings give the same facts.
 
-Each week, in order: new orders are co-signed and created (escrowed ones funded), the
-oracles capture the week's logistics events, buyers settle what was delivered (confirm,
-dispute, release after the claim window, refund when ship-by passed unshipped), open-account
-deliveries are paid (a core issues a receivable; a supplier pays its own supplier with a
-piece split off a receivable it holds, or issues its own), holders sell pieces to banks,
-debtors repay at maturity (or do not, and the receivable is marked defaulted), leaf holders
-claim. Calls go out with ``BatchSender`` in large JSON-RPC batches; calls that allocate an
-order or receivable id (create, issue, split) go one request at a time, in plan order,
-because a node runs one batch's entries concurrently and ids must not depend on that.
+Each week, in order: new orders are co-signed and created; the oracles capture the week's
+logistics events; one batch funds the new escrowed orders, settles what was delivered
+(confirm, dispute, release after the claim window, refund when ship-by passed unshipped,
+arbitration or expiry of last week's disputes) and repays receivables at maturity (or marks
+unpaid ones defaulted after the grace period); the next batch answers the new disputes and
+claims the repaid pieces; open-account deliveries are paid (a core issues a receivable; a
+supplier pays its own supplier with a piece split off a receivable it holds, or issues its
+own); holders sell pieces to banks. Calls go out with ``BatchSender`` in large JSON-RPC
+batches; calls that allocate an order or receivable id (create, issue, split) go one request
+at a time, in plan order, because a node runs one batch's entries concurrently and ids must
+not depend on that.
 """
 
 from __future__ import annotations
@@ -395,14 +397,20 @@ class _Player:
     def run_tick(self, tick: int, new: Sequence[PlannedOrder]) -> None:
         self.tick = tick
         self.set_time(self.plan.tick_time(tick))
-        self.create_orders(new)
+        funds = self.create_orders(new)
         self.capture()
-        self.settle()
+        # Few, full blocks: anvil recomputes its state root for every block, so calls that do
+        # not depend on each other share one batch (funding, settling, repaying, defaults),
+        # and those that follow them the next (answers to disputes, claims on repaid roots).
+        settled, answers = self.settle()
+        repayments, repaid = self.repayments()
+        self.send("settlement", [*funds, *settled, *repayments])
+        self.send("settlement", [*answers, *self.claims(repaid)])
         self.pay()
         self.finance()
-        self.repay()
 
-    def create_orders(self, new: Sequence[PlannedOrder]) -> None:
+    def create_orders(self, new: Sequence[PlannedOrder]) -> list[Call]:
+        """Co-signed orders, created one request at a time; the funding calls of the escrowed ones."""
         calls, lives = [], []
         for planned in new:
             buyer, supplier = self.acct(planned.buyer), self.acct(planned.supplier)
@@ -427,9 +435,9 @@ class _Player:
             calls.append(self.fn[name].call(buyer, terms.as_tuple(), buyer_sig, supplier_sig, label=planned.po_ref))
             lives.append(_Order(planned))
         result = self.send("orders", calls, ordered=True)
+        funds: list[Call] = []
         if result is None:
-            return
-        funds = []
+            return funds
         for i, live in enumerate(lives):
             live.order_id = int(self.events(result, i, "OrderCreated")[0]["orderId"])
             self.orders.append(live)
@@ -446,7 +454,7 @@ class _Player:
                     at = int(datetime.fromisoformat(event["eventTime"]).timestamp())
                     kind = INSPECTOR if "inspecting" in str(event.get("bizStep")) else CARRIER
                     live.pending.append((at, kind, event))
-        self.send("orders", funds)
+        return funds
 
     def capture(self) -> None:
         """Each oracle captures one EPCIS document with the events it witnessed this week."""
@@ -478,7 +486,7 @@ class _Player:
         self.aggregator.flush()  # an inspection that waited for its delivery
         self.phases["oracles"] += time.perf_counter() - started
 
-    def settle(self) -> None:
+    def settle(self) -> tuple[list[Call], list[Call]]:
         """Buyers' and suppliers' moves on orders whose logistics are known by now."""
         now, tick = self.now, self.tick
         calls: list[Call] = []
@@ -528,8 +536,7 @@ class _Player:
                 live.stage = "done"
             else:
                 live.stage = "awaiting_release"
-        self.send("settlement", calls)
-        self.send("settlement", answers)
+        return calls, answers
 
     def _dispute(self, live: _Order, calls: list[Call], answers: list[Call], reason: str) -> None:
         p = live.plan
@@ -769,8 +776,8 @@ class _Player:
         )
         self.attempted.add(scheme)
 
-    def repay(self) -> None:
-        """Debtors repay at maturity (a weak core and failed suppliers miss some); leaves claim."""
+    def repayments(self) -> tuple[list[Call], list[_Root]]:
+        """Debtors repay at maturity (a weak core and failed suppliers miss some); unpaid roots default."""
         now, tick = self.now, self.tick
         late_from = self.plan.start + int(self.world.config.months * 0.6) * 30 * DAY
         calls, repaid = [], []
@@ -783,7 +790,7 @@ class _Player:
                     root.repay_tick = -1  # a failed supplier stops paying
                 elif debtor.weak_payer and root.maturity >= late_from and self.rng.random() < 0.35:
                     root.repay_tick = -1
-                elif debtor.kind == SUPPLIER and debtor.traits is not None and debtor.traits.reliability < 0.75:
+                elif debtor.kind == SUPPLIER and debtor.traits is not None and debtor.traits.reliability < 0.6:
                     root.repay_tick = tick + 1  # pays a week late, inside the grace period
                 else:
                     root.repay_tick = tick
@@ -794,15 +801,18 @@ class _Player:
                 marker = self.acct(self.banks[0])
                 calls.append(self.fn["markDefaulted"].call(marker, root.root_id))
                 root.status = "defaulted"
-        self.send("repayments", calls)
-        claims = []
         for root in repaid:
             root.status = "repaid"
+        return calls, repaid
+
+    def claims(self, repaid: Sequence[_Root]) -> list[Call]:
+        """Every leaf holder of a repaid root claims its amount (pull)."""
+        claims = []
         for root in repaid:
             for piece in (self.pieces[i] for i in self.tree[root.root_id]):
                 if not piece.split:
                     claims.append(self.fn["claim"].call(self.acct(piece.holder), piece.piece_id))
-        self.send("repayments", claims)
+        return claims
 
 
 def _start_time(chain: Chain) -> int:

@@ -183,13 +183,13 @@ def _sigmoid(x: float) -> float:
 def _traits(rng: random.Random, tier: int) -> tuple[Traits, float]:
     """Traits and the latent weakness behind them."""
     weakness = rng.betavariate(2.0, 5.0)
-    late = min(0.6, 0.03 + 0.45 * weakness * rng.uniform(0.6, 1.4))
-    inspection = min(0.4, 0.01 + 0.25 * weakness * rng.uniform(0.6, 1.4))
-    non_delivery = min(0.3, 0.003 + 0.25 * weakness**2 * rng.uniform(0.6, 1.4))
+    late = min(0.6, 0.02 + 0.6 * weakness * rng.uniform(0.8, 1.2))
+    inspection = min(0.4, 0.01 + 0.3 * weakness * rng.uniform(0.8, 1.2))
+    non_delivery = min(0.3, 0.002 + 0.3 * weakness**2 * rng.uniform(0.8, 1.2))
     scale = int(_SCALE[tier] * math.exp(rng.gauss(0.0, 0.5))) * UNIT
     growth = max(-0.08, min(0.08, rng.gauss(0.01, 0.03)))
     smallness = -math.log(scale / (_SCALE[tier] * UNIT))  # > 0 for smaller than typical
-    logit = -4.1 + 6.0 * weakness - 22.0 * growth + 0.6 * smallness + rng.gauss(0.0, 0.7)
+    logit = -5.3 + 9.0 * weakness - 15.0 * growth + 0.5 * smallness + rng.gauss(0.0, 0.5)
     reliability = max(0.0, 1.0 - late - inspection - non_delivery)
     return Traits(reliability, late, inspection, non_delivery, scale, growth, _sigmoid(logit)), weakness
 
