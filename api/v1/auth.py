@@ -37,7 +37,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from fastapi import Request
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from api.errors import Conflict, InvalidField, SignInRefused, Unauthenticated
 from api.v1 import store
@@ -169,6 +169,8 @@ class Authenticator:
         address = to_checksum_address(address)
         message = siwe_message(self.domain, self.uri, address, self.chain.chain_id, nonce, now, expires)
         with self.engine.begin() as connection:
+            # Challenges are worthless once expired; a day later they are only clutter.
+            connection.execute(delete(store.challenges).where(store.challenges.c.expires_at < now - 86_400))
             connection.execute(
                 insert(store.challenges).values(
                     nonce=nonce, address=address, message=message, issued_at=now, expires_at=expires

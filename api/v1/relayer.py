@@ -23,6 +23,7 @@ accept a trusted forwarder (ERC-2771); they do not, so the relayer pays by fundi
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class Transactions:
         self.index = index_engine
         self.relayer = relayer
         self.gas_float = gas_float
+        # The relayer's nonces are counted locally (Chain.take_nonce): one top-up at a time.
+        self._relaying = threading.Lock()
         self.contracts = {name: chain.contract(build[name], addresses[name]) for name in ALLOWED}
         self._by_address: dict[str, str] = {str(contract.address): name for name, contract in self.contracts.items()}
         self._selectors: dict[tuple[str, bytes], str] = {}
@@ -187,7 +190,8 @@ class Transactions:
         if balance >= needed:
             return 0
         amount = needed - balance + self.gas_float
-        self.chain.send_value(self.relayer, sender, amount)
+        with self._relaying:
+            self.chain.send_value(self.relayer, sender, amount)
         return amount
 
     # -- 3. status ----------------------------------------------------------------------
