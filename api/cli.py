@@ -12,7 +12,8 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from api import audit_cli, index_cli, score_cli
+from api import audit_cli, index_cli, score_cli, serve_cli, verify_cli
+from api.errors import ApiError
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
 from ledger.chain import Chain, ErrorDecoder
@@ -262,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     index_cli.register(sub)
     audit_cli.register(sub)
     score_cli.register(sub)
+    serve_cli.register(sub)
+    verify_cli.register(sub)
     return top
 
 
@@ -269,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (LedgerError, OracleError) as exc:
+    except (LedgerError, OracleError, ApiError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code
