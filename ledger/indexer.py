@@ -21,12 +21,13 @@ How it works, page after page:
   unique key (chain id, block hash, tx hash, log index) refuses any duplicate.
 * **Refused calls.** A transaction to a ledger contract that reverted leaves no log, yet it is
   mined and signed by its sender: the scorer must see who tried what. With ``refusals`` (the
-  default) every header of the page is read with its transaction hashes; those that left no
-  log are fetched by hash, those sent to a ledger contract get their outcome (``trace_transaction``
-  where the node keeps traces, else the receipt and an ``eth_call`` at the parent block) and the
-  reverted ones become ``refused_calls`` rows (``ledger.audit.refusals``: function, arguments,
-  custom error), written with the page and its cursor, deleted by a reorg like the events.
-  When every transaction left a log this costs the page's headers only.
+  default) each block's transaction count is read; a block with more transactions than left
+  logs has its transaction hashes read, the quiet ones are fetched by hash, those sent to a
+  ledger contract get their outcome (``trace_transaction`` where the node keeps traces, else the
+  receipt and an ``eth_call`` at the parent block) and the reverted ones become
+  ``refused_calls`` rows (``ledger.audit.refusals``: function, arguments, custom error), written
+  with the page and its cursor, deleted by a reorg like the events. When every transaction
+  left a log this costs one small answer per block.
 * **Reorgs.** When the parent hash does not match (or the cursor's block is gone), the
   newest kept block whose hash the node still has is the common ancestor: in one
   transaction the events above it are deleted, the rows they touched are rebuilt from the
@@ -331,22 +332,20 @@ class _Pager:
         high = min(target, low + span - 1)
         window = self.settings.window
         window_from = max(low, head - window + 1, high - window + 1)
-        # Every block's transactions where refused calls are recorded (a reverted call leaves no log).
-        linked_from = low if self.settings.refusals else window_from
-        headers = rpc.headers(sorted({low, high, *range(linked_from, high + 1)}))
+        headers = rpc.headers(sorted({low, high, *range(window_from, high + 1)}))
         first = headers.get(low)
         if first is None:
             raise _Retry  # the node's head went back below the page
         if number >= 0 and first.parent_hash != block_hash:
             return _Fetched(head, target, reorg=True)
-        for at in range(linked_from + 1, high + 1):
+        for at in range(window_from + 1, high + 1):
             this, before = headers.get(at), headers.get(at - 1)
             if this is None or before is None or this.parent_hash != before.hash:
                 raise _Retry
         logs: list[dict[str, Any]] = []
         for _first, _last, found in fetch_raw_logs(self.chain, self.decoder.addresses, low, high, span=high - low + 1):
             logs.extend(found)
-        refused = self._refused(headers, logs) if self.settings.refusals else []
+        refused = self._refused(low, high, headers, logs) if self.settings.refusals else []
         last = headers.get(high)
         again = rpc.headers([high]).get(high)
         if last is None or again is None or again.hash != last.hash:
@@ -354,27 +353,43 @@ class _Pager:
         kept = {n: h for n, h in sorted(headers.items()) if h is not None and (n >= window_from or n == high)}
         return _Fetched(head, target, page=(low, high, logs, kept, refused))
 
-    def _refused(self, headers: Mapping[int, Header | None], logs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The refused_calls rows of the page's blocks: the transactions that left no log, sent to a
-        ledger contract, that reverted. Nothing is fetched beyond the headers when every
-        transaction left a log; else the quiet ones by hash, and their outcome for those to the ledger."""
-        logged = {log["transactionHash"] for log in logs}
-        quiet = [h for header in headers.values() if header is not None for h in header.transactions if h not in logged]
+    def _refused(
+        self, low: int, high: int, headers: Mapping[int, Header | None], logs: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The refused_calls rows of blocks ``low..high``: the transactions that left no log, sent to
+        a ledger contract, that reverted. Each block's transaction count is read (a number per
+        block); only a block with more transactions than left logs has its transaction hashes read,
+        the quiet ones fetched by hash, and those sent to a ledger contract their outcome."""
+        logged: dict[int, set[str]] = {}
+        for log in logs:
+            logged.setdefault(int(log["blockNumber"], 16), set()).add(log["transactionHash"])
+        counts = self._fetch_rpc.transaction_counts(range(low, high + 1))
+        busy = [n for n, count in counts.items() if count is None or count > len(logged.get(n, ()))]
+        if not busy:
+            return []
+        found = dict(headers)
+        found.update(self._fetch_rpc.headers([n for n in busy if found.get(n) is None]))
+        quiet: list[str] = []
+        for number in busy:
+            header = found.get(number)
+            if header is None:
+                raise _Retry  # the node's head went back below the page
+            quiet += [h for h in header.transactions if h not in logged.get(number, ())]
         if not quiet:
             return []
         rpc, ours = self._calls_rpc, self.refusals.calls.contract_of
         candidates = [tx for tx in rpc.transactions(quiet) if tx.to is not None and tx.to in ours]
         for tx in candidates:
-            header = headers.get(tx.block_number)
+            header = found.get(tx.block_number)
             if header is None or header.hash != tx.block_hash:
                 raise _Retry  # the chain moved while the page was read
         chain_id = self.settings.chain_id
-        found = []
+        rows = []
         for tx in outcomes(rpc, candidates):
             refusal = self.refusals.refusal(tx) if tx.reverted else None
             if refusal is not None:
-                found.append(refusal.row(chain_id))
-        return found
+                rows.append(refusal.row(chain_id))
+        return rows
 
     def _entry(self, address: str, topic0: str) -> _Reading:
         """How to read the logs of ``address`` with first topic ``topic0`` (made once)."""
@@ -1200,6 +1215,36 @@ class _Rpc:
         if "error" in answer:
             raise ChainUnavailable(str(self.url), f"eth_blockNumber: {answer['error']}")
         return int(answer["result"], 16)
+
+    def transaction_counts(self, numbers: Sequence[int]) -> dict[int, int | None]:
+        """How many transactions each block of ``numbers`` holds (None for a block the node does not have)."""
+        found: dict[int, int | None] = {}
+        if self.session is None:
+            for number in numbers:
+                try:
+                    found[number] = int(self.chain.w3.eth.get_block_transaction_count(number))
+                except Exception:  # eth-tester raises BlockNotFound for a block beyond its head
+                    found[number] = None
+            return found
+        for start in range(0, len(numbers), 1_000):
+            chunk = numbers[start : start + 1_000]
+            body = [
+                {"jsonrpc": "2.0", "id": i, "method": "eth_getBlockTransactionCountByNumber", "params": [hex(n)]}
+                for i, n in enumerate(chunk)
+            ]
+            answers = self._post(body)
+            if not isinstance(answers, list):
+                said = json.dumps(answers)[:200]
+                raise ChainUnavailable(str(self.url), f"eth_getBlockTransactionCountByNumber batch answered {said}")
+            for answer in answers:
+                number = chunk[int(answer["id"])]
+                if "error" in answer:
+                    raise ChainUnavailable(
+                        str(self.url), f"eth_getBlockTransactionCountByNumber({number}): {answer['error']}"
+                    )
+                result = answer.get("result")
+                found[number] = None if result is None else int(result, 16)
+        return found
 
     def headers(self, numbers: Sequence[int]) -> dict[int, Header | None]:
         """The headers of ``numbers`` (None for a block the node does not have)."""
