@@ -469,6 +469,8 @@ class _Player:
                     keep.append((at, kind, event))
                     continue
                 witnesses = live.plan.inspectors if kind == INSPECTOR else live.plan.carriers
+                if "transporting" in str(event.get("bizStep")):
+                    witnesses = witnesses[:1]  # a hub scan: only the carrier that moved the goods saw it
                 for position in witnesses:
                     due.setdefault((kind, position), []).append((at, event))
                 if "receiving" in str(event.get("bizStep")):
