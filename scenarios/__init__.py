@@ -12,6 +12,9 @@ the oracle services' code path. It writes ``world.json`` (public) and ``ground_t
 summary counted from the chain (``summary``) with the digest of every on-chain fact
 (``facts``): the same settings give the same digest on any fresh chain.
 
+``check.separability`` says how well the hold-out failures can be told from observed,
+verified history (AUC against volume alone and against the hidden ``p_fail``).
+
 Every error is a ``ScenarioError`` (``errors``).
 """
 
