@@ -77,7 +77,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         result = play(chain, build, config, out, deployment=deployment, progress=not args.quiet and console.is_terminal)
     except (ScenarioError, LedgerError) as exc:
-        console.print(f"[red]scf simulate: {type(exc).__name__}: {exc}[/red]", highlight=False)
+        console.print(f"[red]scf simulate: {type(exc).__name__}: {exc}[/red]", highlight=False, soft_wrap=True)
         return 2
     Console().print(summary_table(result))
     print(f"wrote {result.world_path} and {result.truth_path}; facts digest {result.digest}")
