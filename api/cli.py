@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from api import audit_cli, index_cli, score_cli, serve_cli, verify_cli
+from api import audit_cli, index_cli, score_cli, serve_cli, simulate_cli, verify_cli
 from api.errors import ApiError
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
@@ -262,6 +262,7 @@ def parser() -> argparse.ArgumentParser:
 
     index_cli.register(sub)
     audit_cli.register(sub)
+    simulate_cli.register(sub)
     score_cli.register(sub)
     serve_cli.register(sub)
     verify_cli.register(sub)
