@@ -332,7 +332,11 @@ class _Pager:
         high = min(target, low + span - 1)
         window = self.settings.window
         window_from = max(low, head - window + 1, high - window + 1)
-        headers = rpc.headers(sorted({low, high, *range(window_from, high + 1)}))
+        wanted = sorted({low, high, *range(window_from, high + 1)})
+        if self.settings.refusals:  # each block's transaction count, in the same request
+            headers, counts = rpc.headers_and_counts(wanted, range(low, high + 1))
+        else:
+            headers, counts = rpc.headers(wanted), {}
         first = headers.get(low)
         if first is None:
             raise _Retry  # the node's head went back below the page
@@ -345,7 +349,7 @@ class _Pager:
         logs: list[dict[str, Any]] = []
         for _first, _last, found in fetch_raw_logs(self.chain, self.decoder.addresses, low, high, span=high - low + 1):
             logs.extend(found)
-        refused = self._refused(low, high, headers, logs) if self.settings.refusals else []
+        refused = self._refused(counts, headers, logs) if self.settings.refusals else []
         last = headers.get(high)
         again = rpc.headers([high]).get(high)
         if last is None or again is None or again.hash != last.hash:
@@ -354,16 +358,18 @@ class _Pager:
         return _Fetched(head, target, page=(low, high, logs, kept, refused))
 
     def _refused(
-        self, low: int, high: int, headers: Mapping[int, Header | None], logs: Sequence[Mapping[str, Any]]
+        self,
+        counts: Mapping[int, int | None],
+        headers: Mapping[int, Header | None],
+        logs: Sequence[Mapping[str, Any]],
     ) -> list[dict[str, Any]]:
-        """The refused_calls rows of blocks ``low..high``: the transactions that left no log, sent to
-        a ledger contract, that reverted. Each block's transaction count is read (a number per
-        block); only a block with more transactions than left logs has its transaction hashes read,
-        the quiet ones fetched by hash, and those sent to a ledger contract their outcome."""
+        """The refused_calls rows of the page's blocks (``counts``: each one's transaction count): the
+        transactions that left no log, sent to a ledger contract, that reverted. Only a block with
+        more transactions than left logs has its transaction hashes read, the quiet ones fetched by
+        hash, and those sent to a ledger contract their outcome."""
         logged: dict[int, set[str]] = {}
         for log in logs:
             logged.setdefault(int(log["blockNumber"], 16), set()).add(log["transactionHash"])
-        counts = self._fetch_rpc.transaction_counts(range(low, high + 1))
         busy = [n for n, count in counts.items() if count is None or count > len(logged.get(n, ()))]
         if not busy:
             return []
@@ -1246,6 +1252,37 @@ class _Rpc:
                 found[number] = None if result is None else int(result, 16)
         return found
 
+    def headers_and_counts(
+        self, numbers: Sequence[int], counted: Sequence[int]
+    ) -> tuple[dict[int, Header | None], dict[int, int | None]]:
+        """``headers(numbers)`` and ``transaction_counts(counted)``, in one request where they fit one batch."""
+        if self.session is None or len(numbers) + len(counted) > 1_000:
+            return self.headers(numbers), self.transaction_counts(counted)
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber", "params": [hex(n), False]}
+            for i, n in enumerate(numbers)
+        ]
+        body += [
+            {"jsonrpc": "2.0", "id": len(numbers) + i, "method": "eth_getBlockTransactionCountByNumber",
+             "params": [hex(n)]}
+            for i, n in enumerate(counted)
+        ]  # fmt: skip
+        answers = self._post(body)
+        if not isinstance(answers, list):
+            raise ChainUnavailable(str(self.url), f"a batch of headers and counts answered {json.dumps(answers)[:200]}")
+        headers: dict[int, Header | None] = {}
+        counts: dict[int, int | None] = {}
+        for answer in answers:
+            at = int(answer["id"])
+            if "error" in answer:
+                raise ChainUnavailable(str(self.url), f"{body[at]['method']}{body[at]['params']}: {answer['error']}")
+            result = answer.get("result")
+            if at < len(numbers):
+                headers[numbers[at]] = None if result is None else _header_of(numbers[at], result)
+            else:
+                counts[counted[at - len(numbers)]] = None if result is None else int(result, 16)
+        return headers, counts
+
     def headers(self, numbers: Sequence[int]) -> dict[int, Header | None]:
         """The headers of ``numbers`` (None for a block the node does not have)."""
         found: dict[int, Header | None] = {}
@@ -1281,15 +1318,12 @@ class _Rpc:
                 if "error" in answer:
                     raise ChainUnavailable(str(self.url), f"eth_getBlockByNumber({number}): {answer['error']}")
                 block = answer.get("result")
-                found[number] = (
-                    None
-                    if block is None
-                    else Header(
-                        number,
-                        block["hash"],
-                        block["parentHash"],
-                        int(block["timestamp"], 16),
-                        tuple(block.get("transactions", ())),
-                    )
-                )
+                found[number] = None if block is None else _header_of(number, block)
         return found
+
+
+def _header_of(number: int, block: Mapping[str, Any]) -> Header:
+    """A header from the node's JSON block (transaction hashes only)."""
+    return Header(
+        number, block["hash"], block["parentHash"], int(block["timestamp"], 16), tuple(block.get("transactions", ()))
+    )
