@@ -10,6 +10,9 @@ indexed). OpenAPI at ``/openapi.json``; interactive docs at ``/docs`` served fro
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.v1 import store
 from api.v1.auth import Authenticator, Tokens
+from api.v1.credit import CreditDesk
 from api.v1.deps import ERRORS, Services
 from api.v1.documents import DocumentVault
 from api.v1.gate import Gate
@@ -28,10 +32,13 @@ from api.v1.reads import Reads
 from api.v1.relayer import Transactions
 from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
 from api.v1.routes import auth as auth_routes
-from api.v1.settings import Settings
+from api.v1.settings import Settings, SettingsError
 from ledger.sql.db import make_engine, upgrade
+from scoring.errors import ModelError
+from scoring.scorecard import Model
 
 PREFIX = "/v1"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent.parent / "scoring" / "models" / "default.json"
 DOCUMENT_PATHS = (f"{PREFIX}/documents",)
 
 
@@ -64,7 +71,53 @@ def build_services(settings: Settings) -> Services:
         settings.chain, settings.build, settings.addresses, store_engine, engine, settings.relayer, settings.gas_float
     )
     vault = DocumentVault(store_engine, engine, settings.chain.chain_id, settings.document_key)
-    return Services(settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {"documents": vault})
+    model, problem = load_model(settings)
+    credit = CreditDesk(
+        engine,
+        store_engine,
+        settings.chain.chain_id,
+        model,
+        model_problem=problem,
+        confirmations=settings.score_confirmations,
+        evaluation=settings.evaluation_report,
+        keep=settings.score_cache,
+    )
+    return Services(
+        settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {"documents": vault}, credit
+    )
+
+
+def load_model(settings: Settings) -> tuple[Model | None, str]:
+    """The credit model, and why there is none: a model the operator named must load (or the API does
+    not start); without the shipped default the API serves everything but decisions (503, saying why)."""
+    path = settings.score_model or DEFAULT_MODEL
+    try:
+        return Model.load(path), ""
+    except ModelError as exc:
+        if settings.score_model is not None:
+            raise SettingsError(str(exc)) from exc
+        return None, f"{exc} (fit one with `scf score fit` and set SCF_SCORE_MODEL)"
+
+
+def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Starts the thread that builds each new last final block's feature table ahead of requests."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        every = svc.settings.score_refresh
+        warmer = None
+        if every > 0 and svc.credit.model is not None:
+            warmer = threading.Thread(target=svc.credit.warm, args=(stop, every), name="scf-credit-warm", daemon=True)
+            warmer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if warmer is not None:
+                warmer.join(timeout=30)
+
+    return lifespan
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -82,6 +135,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         responses=ERRORS,
+        lifespan=_lifespan(svc),
     )
     app.state.services = svc
     app.state.tokens = svc.tokens

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.v1.auth import Authenticator, Party, Tokens, current_party
+from api.v1.credit import CreditDesk
 from api.v1.reads import Reads
 from api.v1.relayer import Transactions
 from api.v1.schemas import ErrorOut
@@ -27,6 +28,7 @@ class Services:
     reads: Reads
     tx: Transactions
     extra: dict[str, Any]
+    credit: CreditDesk
 
     @property
     def chain_id(self) -> int:

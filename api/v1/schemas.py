@@ -11,7 +11,7 @@ nonce the chain assigns): such a field is a 422 naming it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_utils import to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
@@ -481,3 +481,79 @@ class CreditLimitOut(BaseModel):
     publishedAt: int
     revoked: bool
     updatedBlock: int
+
+
+class ReasonOut(BaseModel):
+    code: str = Field(
+        description="stable code: a flag (DOUBLE_FINANCING, CIRCULAR_TRADING), a feature, or INSUFFICIENT_HISTORY"
+    )
+    text: str = Field(description="the reason in plain words")
+    pointsLost: int | None = Field(description="points this feature cost against its best bin (null for flags)")
+
+
+class DecisionOut(BaseModel):
+    party: str
+    status: Literal["SCORED", "INSUFFICIENT_HISTORY"] = Field(
+        description="INSUFFICIENT_HISTORY: too few verified deliveries to score; no score, no grade, limit 0"
+    )
+    score: int | None
+    pdBps: int | None = Field(description="probability of default over the model's horizon, basis points")
+    grade: str | None
+    gradeCode: int = Field(description="the grade's code as CreditRegistry stores it (0: none)")
+    limit: AmountOut
+    reasons: list[ReasonOut] = Field(description="the top four reasons, flags first")
+    flags: list[str]
+    model: str = Field(description="the model's version hash (keccak256 of its canonical JSON)")
+    chainId: int
+    asOfBlock: int = Field(description="the decision uses events at or before this block, and nothing after")
+    asOfTime: int = Field(description="that block's time, UTC seconds: the end of every window")
+    notes: list[str]
+    decisionHash: str = Field(description="keccak256 of the decision's canonical JSON (what `scf score --json` prints)")
+
+
+class CreditHistoryOut(BaseModel):
+    events: int = Field(description="ledger events at or before the as-of block")
+    refusedCalls: int | None = Field(description="refused calls seen (null: the index cannot see them)")
+    source: str
+
+
+class CreditReportOut(BaseModel):
+    decision: DecisionOut
+    features: dict[str, dict[str, int | float | None]] = Field(
+        description="every feature of the party, by trailing window (3m, 6m, 12m) and as of the block (asOf); "
+        "null where there is nothing to measure"
+    )
+    modelFeatures: list[str] = Field(description="the features the model scores (the others are shown for context)")
+    points: dict[str, int] = Field(description="points per model feature and the base (empty without a score)")
+    history: CreditHistoryOut
+
+
+class LimitEventOut(BaseModel):
+    kind: Literal["published", "revoked"]
+    bank: str
+    party: str
+    limit: AmountOut | None
+    score: int | None
+    grade: int | None
+    modelHash: str | None
+    validUntil: int | None
+    nonce: AmountOut | None
+    submitter: str | None
+    blockNumber: int
+    logIndex: int
+    txHash: str
+    timestamp: int
+
+
+class LimitHistoryPage(BaseModel):
+    items: list[LimitEventOut]
+    nextAfter: int | None = Field(description="pass as ?after= for the next page; null on the last page")
+
+
+class EvaluationOut(BaseModel):
+    servingModel: str | None = Field(description="the version hash of the model this API scores with")
+    sameModel: bool = Field(description="whether the report evaluated the serving model")
+    report: dict[str, Any] = Field(
+        description="`scf score evaluate --json` as written: AUC, KS, Brier, calibration, coverage of tier-2/3 "
+        "suppliers, both baselines; bad actors' addresses only for auditors"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -17,6 +18,9 @@ SECRET_ENV = "SCF_API_SECRET"
 DOCUMENT_KEY_ENV = "SCF_API_DOCUMENT_KEY"
 AUDITORS_ENV = "SCF_API_AUDITORS"
 STORE_URL_ENV = "SCF_API_DB_URL"
+MODEL_ENV = "SCF_SCORE_MODEL"
+EVALUATION_ENV = "SCF_SCORE_EVALUATION"
+CONFIRMATIONS_ENV = "SCF_SCORE_CONFIRMATIONS"
 
 CONTRACTS = ("Membership", "SettlementToken", "CreditRegistry", "TradeEscrow", "Receivables")
 
@@ -64,6 +68,16 @@ class Settings:
     idempotency_wait: float = 10.0
     #: First block of the deployment: where an audit replay starts.
     start_block: int = 0
+    #: The credit model file (``scf score fit``); None: the shipped ``scoring/models/default.json``.
+    score_model: Path | None = None
+    #: Blocks below the indexed head that count as final: decisions are as of the head less these.
+    score_confirmations: int = 12
+    #: The evaluation report ``GET /v1/credit/evaluation`` serves (``scf score evaluate --json > FILE``).
+    evaluation_report: Path | None = None
+    #: As-of blocks whose feature tables each process keeps (a table holds every party's features).
+    score_cache: int = 4
+    #: Seconds between looks for a new last final block to build ahead of requests (0: on demand only).
+    score_refresh: float = 1.0
 
     def __post_init__(self) -> None:
         missing = [name for name in CONTRACTS if name not in self.addresses]
@@ -75,6 +89,8 @@ class Settings:
             raise SettingsError("the token secret must be at least 32 bytes")
         if len(self.document_key) != 32:
             raise SettingsError("the document key must be 32 bytes (AES-256)")
+        if self.score_confirmations < 0:
+            raise SettingsError("the confirmation depth for decisions cannot be negative")
 
     @property
     def uri(self) -> str:
@@ -91,11 +107,19 @@ class Settings:
         domain: str,
         relayer: LocalAccount | None = None,
     ) -> Settings:
-        """Secrets from ``SCF_API_SECRET`` / ``SCF_API_DOCUMENT_KEY`` (hex); required unless the chain is a devnet."""
+        """Secrets from ``SCF_API_SECRET`` / ``SCF_API_DOCUMENT_KEY`` (hex); required unless the chain is a devnet.
+
+        Credit: the model from ``SCF_SCORE_MODEL``, the confirmation depth from
+        ``SCF_SCORE_CONFIRMATIONS`` (default 12), the evaluation report from ``SCF_SCORE_EVALUATION``.
+        """
         secret, doc_key = os.environ.get(SECRET_ENV), os.environ.get(DOCUMENT_KEY_ENV)
         if chain.accounts is None and not (secret and doc_key):
             raise SettingsError(f"set {SECRET_ENV} (32+ bytes hex) and {DOCUMENT_KEY_ENV} (32 bytes hex)")
         auditors = frozenset(a.strip() for a in os.environ.get(AUDITORS_ENV, "").split(",") if a.strip())
+        model, evaluation = os.environ.get(MODEL_ENV), os.environ.get(EVALUATION_ENV)
+        confirmations = os.environ.get(CONFIRMATIONS_ENV, "12")
+        if not confirmations.isdigit():
+            raise SettingsError(f"{CONFIRMATIONS_ENV} must be a whole number of blocks, got {confirmations!r}")
         settings = cls(
             chain,
             build,
@@ -105,6 +129,9 @@ class Settings:
             domain=domain,
             auditors=auditors,
             relayer=relayer,
+            score_model=Path(model) if model else None,
+            score_confirmations=int(confirmations),
+            evaluation_report=Path(evaluation) if evaluation else None,
         )
         if secret:
             settings.token_secret = _hex_secret(SECRET_ENV, secret, None)
