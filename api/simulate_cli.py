@@ -3,22 +3,26 @@
 The lead wires it into ``scf`` with ``register(subparsers)``; it also runs on its own:
 
     python -m api.simulate_cli --firms 300 --months 12 --seed 7 [--holdout-months 3] [--out DIR]
-                               [--chain devnet|URL] [--deployment FILE | --fresh] [--quiet]
+                               [--chain devnet|URL] [--deployment FILE | --fresh] [--reuse] [--quiet]
 
 It plays on the deployment ``scf deploy`` recorded (``deployments/<chainId>.json``; the dev
 admin account enrols the world's parties), or on a new unrecorded deployment with
 ``--fresh``. The same seed, firm count and month count give the same world; a world can be
 played once per deployment (its purchase-order references and invoices are unique for ever).
 ``world.json`` (public facts) and ``ground_truth.json`` (hidden traits and outcomes, for
-evaluation only) are written to ``--out``.
+evaluation only) are written to ``--out``. With ``--reuse``, a world that ``--out`` says was
+played with these settings on this deployment, and that the chain confirms (its parties are
+members, its last block is still there), is not played again: its summary is printed and the
+command exits 0 (what ``make run`` does on a second run).
 
-Exit codes: 0 played, 2 a scenario or ledger error (no devnet, no deployment, world already
+Exit codes: 0 played (or reused), 2 a scenario or ledger error (no devnet, no deployment, world already
 played on it, a step refused by the chain).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +36,7 @@ from ledger.chain import Chain, ErrorDecoder
 from ledger.deploy import load_record, record_path_for
 from ledger.errors import LedgerError
 from scenarios import PlayResult, ScenarioConfig, ScenarioError, play
+from scenarios.truth import TRUTH_FILE, WORLD_FILE
 from scenarios.world import UNIT
 
 
@@ -47,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--deployment", help="deployment record to play on (default: deployments/<chainId>.json)")
     where.add_argument("--fresh", action="store_true", help="deploy the contracts afresh (not recorded) and play there")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="if --out holds this world already played on this deployment, print its summary and exit 0",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
 
 
@@ -70,6 +80,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()), timeout=120)
         deployment = None if args.fresh else _deployment(chain, args.deployment)
         out = Path(args.out) if args.out else Path("out") / f"world-s{config.seed}-{config.firms}x{config.months}"
+        if args.reuse and deployment is not None:
+            reused = played_world(chain, build, config, out, deployment)
+            if reused is not None:
+                console.print(f"world already played on this deployment: reusing {out}", highlight=False)
+                Console().print(_table(config, reused["summary"]))
+                print(f"kept {out / WORLD_FILE} and {out / TRUTH_FILE}; facts digest {reused['facts_digest']}")
+                return 0
         console.print(
             f"simulating {config.firms} firms for {config.months} months (seed {config.seed}, "
             f"{config.holdout_months} hold-out months) on chain {chain.chain_id} ({chain.endpoint})",
@@ -94,13 +111,49 @@ def _deployment(chain: Chain, record: str | None) -> dict[str, str]:
     return {name: entry["address"] for name, entry in data["contracts"].items()}
 
 
+def played_world(
+    chain: Chain, build: compiler.BuildResult, config: ScenarioConfig, out: Path, deployment: dict[str, str]
+) -> dict[str, Any] | None:
+    """``out``'s world.json when it records ``config`` played on ``deployment`` of this chain and the chain
+    agrees (the world's first party is a member, its last block is still there); else None.
+
+    The file alone is not enough: a reset devnet redeploys at the same addresses, so a stale
+    world.json would name a deployment that no longer has the world in it.
+    """
+    path = out / WORLD_FILE
+    if not path.is_file() or not (out / TRUTH_FILE).is_file():
+        return None
+    try:
+        recorded: dict[str, Any] = json.loads(path.read_text())
+        settings = tuple(int(recorded[key]) for key in ("seed", "firms", "months", "holdout_months"))
+        same_chain = int(recorded["chain_id"]) == chain.chain_id
+        addresses = {str(k): str(v).lower() for k, v in recorded["addresses"].items()}
+        end_block, end_time = int(recorded["end"]["block"]), int(recorded["end"]["timestamp"])
+        first = str(recorded["parties"][0]["address"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ScenarioError(f"{path} is not a world file this command wrote: {exc!r}") from exc
+    if settings != (config.seed, config.firms, config.months, config.holdout_months) or not same_chain:
+        return None
+    if any(addresses.get(name) != address.lower() for name, address in deployment.items() if name in addresses):
+        return None
+    membership = chain.contract(build["Membership"], deployment["Membership"])
+    if chain.call(membership.functions.memberOf(first))[2] == 0:  # Status.NONE: not played here
+        return None
+    if end_block > chain.block_number or int(chain.w3.eth.get_block(end_block)["timestamp"]) != end_time:
+        return None
+    return recorded
+
+
 def _dollars(amount: int) -> str:
     return f"{amount / UNIT:,.0f} dUSD"
 
 
 def summary_table(result: PlayResult) -> Table:
-    s = result.summary
-    table = Table(title=f"world seed {result.config.seed}: {result.config.firms} firms, {result.config.months} months")
+    return _table(result.config, result.summary)
+
+
+def _table(config: ScenarioConfig, s: dict[str, Any]) -> Table:
+    table = Table(title=f"world seed {config.seed}: {config.firms} firms, {config.months} months")
     table.add_column("what")
     table.add_column("count", justify="right")
     parties = s["parties"]
@@ -123,8 +176,9 @@ def summary_table(result: PlayResult) -> Table:
         ("defaults", f"{s['defaults']:,}"),
         ("refused double-financing attempts", f"{s['refused_double_financing']}"),
         ("transactions / blocks", f"{s['transactions']:,} / {s['blocks']:,}"),
-        ("seconds / tx/s", f"{s['seconds']:,.1f} / {s['tx_per_s']:,.0f}"),
     ]  # fmt: skip
+    if "seconds" in s:  # measured while playing; a reused world's file has no timing
+        rows.append(("seconds / tx/s", f"{s['seconds']:,.1f} / {s['tx_per_s']:,.0f}"))
     for what, count in rows:
         table.add_row(what, count)
     return table
