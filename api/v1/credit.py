@@ -67,7 +67,7 @@ def decision_hash(decision: Decision) -> str:
 def decision_out(decision: Decision) -> DecisionOut:
     return DecisionOut(
         party=decision.party,
-        status=decision.status,  # type: ignore[arg-type]
+        status=decision.status,
         score=decision.score,
         pdBps=decision.pd_bps,
         grade=decision.grade,

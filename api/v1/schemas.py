@@ -493,8 +493,9 @@ class ReasonOut(BaseModel):
 
 class DecisionOut(BaseModel):
     party: str
-    status: Literal["SCORED", "INSUFFICIENT_HISTORY"] = Field(
-        description="INSUFFICIENT_HISTORY: too few verified deliveries to score; no score, no grade, limit 0"
+    status: str = Field(
+        description="SCORED; INSUFFICIENT_HISTORY (too few verified deliveries to score); NOT_SCORED (a core "
+        "enterprise: its record as a debtor instead). Without a score: no grade and a limit of 0"
     )
     score: int | None
     pdBps: int | None = Field(description="probability of default over the model's horizon, basis points")
