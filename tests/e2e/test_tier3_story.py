@@ -1,0 +1,278 @@
+"""The tier-3 story end to end over HTTP, on the small world played through the contracts.
+
+A tier-3 supplier that never sold to a core enterprise comes to hold a piece of a core's
+receivable (its buyers pay it down the tiers with pieces split off one, each signing its own
+split), gets a credit limit (scored and published by the dev bank with ``scf score``), signs
+in and sells the piece to a bank through the API's financing flow (request, bank-signed
+offer, acceptance, every transaction signed by its own party); the bank checks the piece
+with ``scf verify receivable`` against the node; the auditor's ``scf audit replay --db``
+agrees with the chain and the index. The API is ``scf serve --index`` as a process on a free
+loopback port, spoken to with httpx.
+
+The world is the session's ``small_world`` on its own anvil; the module takes a snapshot of
+that chain first and reverts to it at the end, so the other suites see the world as played.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from api import demo_cli, index_cli, score_cli, simulate_cli
+from ledger.compiler import BuildResult
+from ledger.deploy import enrol_dev_members
+from ledger.sql.db import make_engine
+from scenarios.world import BANK, DAY, World, generate
+from tests.conftest import free_port
+from tests.scenarios.world_fixture import SMALL, PlayedWorld, small_world
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 60.0
+
+
+@dataclass
+class Story:
+    world: PlayedWorld
+    parties: World
+    base: str
+    rpc: str
+    db_url: str
+    record: Path
+    out: Path
+    env: dict[str, str]
+
+    @property
+    def chain_id(self) -> int:
+        return self.world.chain.chain_id
+
+    def scf(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """``scf ARGV`` as its own process, the way a bank or an auditor runs it."""
+        command = [sys.executable, "-m", "api", *argv]
+        return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120)
+
+
+def _rpc(url: str, method: str, params: list[Any]) -> Any:
+    answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def _wait_indexed(base: str, rpc: str) -> None:
+    """Until the server's own indexer has reached the node's head."""
+    head = int(_rpc(rpc, "eth_blockNumber", []), 16)
+    deadline = time.monotonic() + WAIT
+    while True:
+        health = httpx.get(f"{base}/v1/health", timeout=10).json()
+        if (health.get("indexedBlock") or -1) >= head:
+            return
+        assert time.monotonic() < deadline, f"the API's indexer is stuck at {health.get('indexedBlock')} < {head}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def story(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    world = small_world(build)
+    chain, rpc = world.chain, world.devnet.url
+    assert chain.accounts is not None
+    snapshot = _rpc(rpc, "evm_snapshot", [])
+    root = tmp_path_factory.mktemp("tier3-story")
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        # The world's deployment as `scf deploy` would have recorded it, and the dev bank and auditor as members.
+        record = root / "deployments" / f"{chain.chain_id}.json"
+        record.parent.mkdir()
+        contracts = {name: {"address": address, "blockNumber": 0} for name, address in world.result.addresses.items()}
+        record.write_text(json.dumps({"chainId": chain.chain_id, "contracts": contracts}))
+        enrol_dev_members(chain, build, world.result.addresses["Membership"], chain.accounts)
+        out = root / "world"
+        out.mkdir()
+        for name in ("world.json", "ground_truth.json"):
+            shutil.copy(world.out_dir / name, out / name)
+        db_url = f"sqlite:///{root / 'ledger.db'}"
+        where = ["--db", db_url, "--chain", rpc, "--deployment", str(record)]
+        assert index_cli.main([*where, "--quiet"]) == 0
+        assert score_cli.main(["--all", "--publish", "--bank", "dev-bank", "--json", *where]) == 0
+
+        env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(record.parent), "SCF_DEVNET_RUN_DIR": str(root / "run")}
+        port = free_port()
+        command = [sys.executable, "-m", "api", "serve", "--port", str(port), "--chain", rpc, "--db", db_url, "--index"]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, "scf serve exited"
+            assert time.monotonic() < deadline, "scf serve did not come up"
+            time.sleep(0.2)
+        _wait_indexed(base, rpc)
+        yield Story(world, generate(SMALL), base, rpc, db_url, record, out, env)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        assert _rpc(rpc, "evm_revert", [snapshot]) is True
+
+
+class Client:
+    """One party speaking to the API: signs in with its key, signs its own typed data and transactions."""
+
+    def __init__(self, story: Story, account: LocalAccount, token: str | None = None) -> None:
+        self.story = story
+        self.account = account
+        self.token = token or demo_cli.sign_in(story.base, account)["accessToken"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = httpx.get(f"{self.story.base}{path}", headers=self.headers, params=params, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def post(self, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
+        answer = httpx.post(f"{self.story.base}{path}", json=body or {}, headers=self.headers, timeout=60)
+        assert answer.status_code == expect, answer.text
+        return answer.json()
+
+    def act(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST an action, sign the transaction the API prepared, submit it, wait until it is mined and indexed."""
+        prepared = self.post(path, body)
+        tx = dict(prepared["transaction"])
+        assert tx.pop("from") == self.account.address
+        raw = "0x" + self.account.sign_transaction(tx).raw_transaction.hex()
+        submitted = self.post("/v1/submissions", {"rawTransaction": raw}, expect=202)
+        deadline = time.monotonic() + WAIT
+        while True:
+            status: dict[str, Any] = self.get(submitted["statusUrl"])
+            if status["status"] != "pending" and status["indexed"]:
+                assert status["status"] == "mined", status
+                return status
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+
+
+def _sign_typed(account: LocalAccount, typed: dict[str, Any]) -> str:
+    return "0x" + Account.sign_typed_data(account.key, full_message=typed).signature.hex()
+
+
+def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_auditor_check_it(
+    story: Story, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain, parties = story.world.chain, story.parties
+    assert chain.accounts is not None
+    keys = demo_cli.keys_of(parties)
+    cores = {p.address for p in parties.of_kind("core")}
+    dev_bank = chain.accounts["bank"].address
+
+    # Who: a tier-3 supplier that never sold to a core, and the payments that bring it a piece of a core's receivable.
+    engine = make_engine(story.db_url)
+    try:
+        plan = demo_cli.plan_story(engine, story.chain_id, parties, dev_bank, chain.timestamp())
+    finally:
+        engine.dispose()
+    tier3 = plan.tier3
+    assert next(p for p in parties.parties if p.address == tier3).tier == 3
+    assert plan.core in cores
+    assert plan.limit > 0, "the tier-3 supplier of the story gets a limit from its verified history"
+
+    # It receives the piece over HTTP: each buyer up the chain splits what it holds and passes part down.
+    piece_id = plan.piece_id
+    for hop in plan.hops:
+        payer = Client(story, keys[hop.payer])
+        held = int(payer.get(f"/v1/receivables/pieces/{piece_id}")["amount"])
+        children = [
+            {
+                "amount": str(hop.amount),
+                "holder": hop.payee,
+                "ref": "0x" + demo_cli.payment_ref(hop.payer, hop.payee, piece_id).hex(),
+            },
+            {"amount": str(held - hop.amount), "holder": hop.payer, "ref": "0x" + demo_cli.RETAINED.hex()},
+        ]
+        payer.act(f"/v1/receivables/pieces/{piece_id}/split", {"children": children})
+        payee_pieces = Client(story, keys[hop.payee]).get("/v1/receivables/pieces", limit=200)["items"]
+        piece_id = next(p["pieceId"] for p in payee_pieces if p["parentId"] == piece_id)
+
+    # It signs in with the demo's token command (the devnet convenience make run prints), and sees its piece and limit.
+    demo_cli.write_cast(story.out, {"tier3": {"address": tier3, "name": "t3", "does": "the story"}})
+    assert demo_cli.main(["token", "tier3", "--api", story.base, "--out", str(story.out)]) == 0
+    seller = Client(story, keys[tier3], token=capsys.readouterr().out.strip().splitlines()[-1])
+    assert seller.get("/v1/auth/me")["address"] == tier3
+    mine = {p["pieceId"]: p for p in seller.get("/v1/receivables/pieces", limit=200)["items"]}
+    assert piece_id in mine and mine[piece_id]["financed"] is False
+    tree = seller.get(f"/v1/receivables/{plan.root_id}")
+    assert tree["debtor"] == plan.core
+    limits = {row["bank"]: row for row in seller.get("/v1/credit/limits")}
+    assert int(limits[dev_bank]["limit"]) == plan.limit > 0
+    assert limits[dev_bank]["party"] == tier3 and limits[dev_bank]["validUntil"] > chain.timestamp()
+    sells_to = {o["buyer"] for o in seller.get("/v1/orders", limit=200)["items"]}
+    assert sells_to and not sells_to & cores, "it never sold to a core"
+
+    # It sells the piece to a bank: financing request, bank-signed offer, acceptance signed by the supplier.
+    bank_account = parties.of_kind(BANK)[0].account
+    bank = Client(story, bank_account)
+    assert httpx.get(f"{story.base}/v1/receivables/pieces/{piece_id}", headers=bank.headers).status_code == 404
+    seller.post(f"/v1/receivables/pieces/{piece_id}/financing-requests", {"bank": bank_account.address}, expect=201)
+    amount = int(bank.get(f"/v1/receivables/pieces/{piece_id}")["amount"])
+    terms = {"price": str(amount * 97 // 100), "deadline": chain.timestamp() + DAY, "nonce": 10**9 + piece_id}
+    typed = bank.post(f"/v1/receivables/pieces/{piece_id}/offers/typed-data", terms)["typedData"]
+    offer = bank.post(
+        f"/v1/receivables/pieces/{piece_id}/offers",
+        {**terms, "signature": _sign_typed(bank_account, typed)},
+        expect=201,
+    )
+    assert [o["id"] for o in seller.get(f"/v1/receivables/pieces/{piece_id}/offers")] == [offer["id"]]
+    seller.act(f"/v1/receivables/offers/{offer['id']}/accept")
+    sold = bank.get(f"/v1/receivables/pieces/{piece_id}")
+    assert sold["holder"] == bank_account.address and sold["financed"] is True
+
+    # The bank verifies the piece on the node itself, from the API's proof bundle; a doctored bundle is refused.
+    verify = ["verify", "receivable", str(piece_id), "--rpc", story.rpc]
+    checked = story.scf(*verify, "--api", story.base, "--token", bank.token, "--json")
+    assert checked.returncode == 0, checked.stderr
+    state = json.loads(checked.stdout.strip().splitlines()[-1])["state"]
+    assert state["holder"] == bank_account.address and state["financed"] is True and state["debtor"] == plan.core
+    bundle = bank.get(f"/v1/receivables/pieces/{piece_id}/proof")
+    bundle["claim"]["holder"] = tier3
+    doctored = story.out / "doctored-proof.json"
+    doctored.write_text(json.dumps(bundle))
+    refused = story.scf(*verify, "--proof", str(doctored))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "REFUSED" in refused.stderr
+
+    # The auditor's replay re-derives everything from the chain and agrees with it and with the API's index.
+    _wait_indexed(story.base, story.rpc)
+    audit = story.scf("audit", "replay", "--db", story.db_url, "--chain", story.rpc, "--deployment", str(story.record))
+    assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr[-2000:]
+    assert "mismatches: 0" in audit.stdout
+
+
+def test_a_world_already_played_on_the_deployment_is_reused_not_replayed(
+    story: Story, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = ["--firms", str(SMALL.firms), "--months", str(SMALL.months), "--seed", str(SMALL.seed)]
+    where = ["--chain", story.rpc, "--deployment", str(story.record), "--out", str(story.out), "--quiet"]
+    head = story.world.chain.block_number
+    assert simulate_cli.main([*config, *where, "--reuse"]) == 0
+    assert "reusing" in capsys.readouterr().err
+    assert story.world.chain.block_number == head, "nothing was sent"
+    # Without --reuse the world is refused as already played.
+    assert simulate_cli.main([*config, *where]) == 2
+    assert "WorldAlreadyPlayed" in capsys.readouterr().err
