@@ -1,7 +1,8 @@
 """``scf serve``: the ledger's HTTP API under ``/v1`` (uvicorn), optionally with the indexer alongside.
 
     scf serve [--host 127.0.0.1] [--port 8000] [--chain devnet|embedded|URL] [--db URL]
-              [--keystore RELAYER.json] [--domain HOST:PORT] [--index]
+              [--keystore RELAYER.json] [--domain HOST:PORT] [--index] [--workers N]
+              [--model MODEL.json] [--evaluation REPORT.json] [--confirmations N]
 
 The API reads the indexer's database (``--db``, else ``SCF_DB_URL``, else the devnet's SQLite
 file) and the chain; ``--index`` also runs the indexer in follow mode in this process, so
@@ -9,16 +10,29 @@ writes show up in the reads without a separate ``scf index --follow``. Secrets c
 ``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex; required off a devnet). The relayer,
 which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``) or, on
 a devnet, the dev ``relayer`` account.
+
+Credit decisions use ``--model`` (else ``SCF_SCORE_MODEL``, else the shipped model), as of the
+indexed head less ``--confirmations`` (else ``SCF_SCORE_CONFIRMATIONS``, else 12);
+``--evaluation`` is the report ``GET /v1/credit/evaluation`` serves (``scf score evaluate --json``).
+
+``--workers N`` runs N uvicorn worker processes on one port. What they share is safe across
+processes: tokens are HMAC-signed under one secret (drawn once here on a devnet and handed to
+every worker, so a token from one worker verifies on all), challenges and idempotency records
+live in SQL (a unique key decides races), the relayer's top-ups take a host-wide file lock and
+re-read its nonce. Each worker keeps its own feature-table cache; the schema is migrated once,
+here, before the workers start.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
 from ledger import compiler, paths
@@ -28,11 +42,25 @@ from ledger.errors import DeploymentMissing, LedgerError
 from ledger.keys import load_keystore
 from ledger.sql import database_url
 
+if TYPE_CHECKING:
+    from api.v1.settings import Settings
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+WORKER_ARGS_ENV = "SCF_SERVE_WORKER_ARGS"
 
-    from api.v1.app import create_app
+
+def _credit_env(args: argparse.Namespace) -> None:
+    """The credit options as the environment ``Settings.from_env`` reads (and worker processes inherit)."""
+    from api.v1.settings import CONFIRMATIONS_ENV, EVALUATION_ENV, MODEL_ENV
+
+    for value, name in ((args.model, MODEL_ENV), (args.evaluation, EVALUATION_ENV)):
+        if value:
+            os.environ[name] = str(Path(value).resolve())
+    if args.confirmations is not None:
+        os.environ[CONFIRMATIONS_ENV] = str(args.confirmations)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
+    """The API's settings from the command line and the environment, the chain, the deployment record, the db."""
     from api.v1.settings import Settings
 
     build = compiler.build()
@@ -51,9 +79,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         chain, build, addresses, db_url, domain=args.domain or f"{args.host}:{args.port}", relayer=relayer
     )
     settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in contracts.values())
+    return settings, chain, record_path, db_url
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.v1.app import create_app
+
+    _credit_env(args)
+    if args.workers > 1:
+        return _serve_workers(args)
+    settings, chain, record_path, db_url = _settings(args)
     app = create_app(settings)
     stop = threading.Event()
-    indexer_thread = _start_indexer(chain, build, db_url, record_path, stop) if args.index else None
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if args.index else None
     print(f"scf API on http://{args.host}:{args.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -62,6 +102,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if indexer_thread is not None:
             indexer_thread.join(timeout=10)
     return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.v1 import store
+    from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
+    from ledger.sql.db import make_engine, upgrade
+
+    settings, chain, record_path, db_url = _settings(args)  # checks everything once, before any worker starts
+    # Every worker must sign and check tokens, and wrap document keys, under the same secrets.
+    os.environ.setdefault(SECRET_ENV, settings.token_secret.hex())
+    os.environ.setdefault(DOCUMENT_KEY_ENV, settings.document_key.hex())
+    engine = make_engine(db_url)
+    upgrade(engine)  # once here: N workers migrating one database at the same time would race
+    store.create(engine if not settings.store_url else make_engine(settings.store_url))
+    engine.dispose()
+    os.environ[WORKER_ARGS_ENV] = json.dumps({k: v for k, v in vars(args).items() if k != "func"})
+    stop = threading.Event()
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if args.index else None
+    print(
+        f"scf API on http://{args.host}:{args.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}; "
+        f"{args.workers} workers"
+    )
+    try:
+        uvicorn.run(
+            "api.serve_cli:worker_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+        )
+    finally:
+        stop.set()
+        if indexer_thread is not None:
+            indexer_thread.join(timeout=10)
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``scf serve --workers N`` (uvicorn's factory, in the worker)."""
+    from api.v1.app import create_app
+
+    args = argparse.Namespace(**json.loads(os.environ[WORKER_ARGS_ENV]))
+    settings, _chain, _record, _db = _settings(args)
+    return create_app(settings)
 
 
 def _start_indexer(
@@ -86,6 +173,13 @@ def _start_indexer(
     return thread
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     """Add ``serve`` to ``scf``'s subcommands."""
     serve = subparsers.add_parser("serve", help="run the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs)")
@@ -96,6 +190,17 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--keystore", help="the relayer's encrypted keystore (password in SCF_KEYSTORE_PASSWORD)")
     serve.add_argument("--domain", help="the domain sign-in messages name (default: HOST:PORT)")
     serve.add_argument("--index", action="store_true", help="also run the indexer (follow mode) in this process")
+    serve.add_argument("--workers", type=_positive, default=1, help="uvicorn worker processes (default 1)")
+    serve.add_argument("--model", help="credit model file (default: SCF_SCORE_MODEL, else the shipped model)")
+    serve.add_argument(
+        "--evaluation", help="the evaluation report to serve at /v1/credit/evaluation (scf score evaluate --json)"
+    )
+    serve.add_argument(
+        "--confirmations",
+        type=int,
+        help="blocks below the indexed head that count as final for decisions (default: SCF_SCORE_CONFIRMATIONS, "
+        "else 12)",
+    )
     serve.set_defaults(func=cmd_serve)
 
 

@@ -23,10 +23,15 @@ accept a trusted forwarder (ERC-2771); they do not, so the relayer pays by fundi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -101,8 +106,14 @@ class Transactions:
         self.index = index_engine
         self.relayer = relayer
         self.gas_float = gas_float
-        # The relayer's nonces are counted locally (Chain.take_nonce): one top-up at a time.
+        # One top-up at a time: in this process (a thread lock) and across the processes of
+        # `scf serve --workers N` on this host (a file lock), each re-reading the relayer's nonce.
         self._relaying = threading.Lock()
+        self._lock_file = (
+            None
+            if relayer is None
+            else Path(tempfile.gettempdir()) / f"scf-relayer-{chain.chain_id}-{relayer.address.lower()}.lock"
+        )
         self.contracts = {name: chain.contract(build[name], addresses[name]) for name in ALLOWED}
         self._by_address: dict[str, str] = {str(contract.address): name for name, contract in self.contracts.items()}
         self._selectors: dict[tuple[str, bytes], str] = {}
@@ -190,8 +201,10 @@ class Transactions:
         if balance >= needed:
             return 0
         amount = needed - balance + self.gas_float
-        with self._relaying:
-            self.chain.send_value(self.relayer, sender, amount)
+        with self._relaying, _host_lock(self._lock_file):
+            # Another worker process may have used the relayer's nonces since this one last counted.
+            self.chain.forget_nonce(self.relayer.address)
+            self.chain.send_value(self.relayer, sender, amount)  # waits for the receipt: the next reads it
         return amount
 
     # -- 3. status ----------------------------------------------------------------------
@@ -243,3 +256,19 @@ class Transactions:
         except Exception as exc:  # a pruned node cannot replay
             return f"reverted (no replay: {type(exc).__name__})"
         return "reverted (the replay at the previous block passes: state changed within the block)"
+
+
+@contextlib.contextmanager
+def _host_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock shared by every process on this host that opens ``path`` (POSIX ``flock``).
+
+    Workers on several hosts sharing one relayer key would need a lock in the shared database instead."""
+    if path is None:
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

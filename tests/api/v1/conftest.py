@@ -2,7 +2,9 @@
 SQLite, and the API in process behind FastAPI's TestClient (real HTTP semantics, no sockets).
 
 ``world`` is shared by the read-only tests (one chain, one index, session scope); tests that
-write get ``fresh`` (a chain of their own with a clean deployment, indexed on demand).
+write get ``fresh`` (a chain of their own with a clean deployment, indexed on demand). The
+credit tests score with ``fitted``: a model fitted and evaluated on a synthetic world (whose
+index, under the devnet's chain id, they also serve), not with whatever model ships.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -25,6 +28,9 @@ from ledger.deploy import deploy, enrol_dev_members
 from ledger.devnet import Devnet
 from ledger.indexer import Indexer
 from ledger.sql import open_engine
+from scoring import evaluate, synthetic
+from scoring.scorecard import Model
+from scoring.world import Truth
 from tests.conftest import Deployed, free_port
 from tests.ledger.indexer.scenario import Scenario, play
 
@@ -104,3 +110,33 @@ def world(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def fresh(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from _start(build, tmp_path_factory.mktemp("api-fresh"), None)
+
+
+@dataclass
+class Fitted:
+    """A synthetic world, its index, and a model fitted (and evaluated) on it by ``scoring.evaluate``."""
+
+    world: synthetic.World
+    db_url: str
+    report: dict[str, Any]
+    model: Model
+    model_file: Path
+
+
+def _truth(world: synthetic.World) -> dict[str, Truth]:
+    kinds = {0: "core", -1: "bank"}
+    return {
+        p.address: Truth(
+            p.address, kinds.get(p.tier, "supplier"), None if p.tier < 0 else p.tier, p.failed, p.bad_actor, p.tier == 1
+        )
+        for p in world.parties
+    }
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
+    root = tmp_path_factory.mktemp("synthetic")
+    world = synthetic.generate(160, seed=3)
+    report, model = evaluate.evaluate(world.history(), _truth(world), training={"world_seed": 3})
+    model.save(root / "model.json")
+    return Fitted(world, synthetic.write_sqlite(world, root / "ledger.db"), report, model, root / "model.json")

@@ -25,12 +25,11 @@ from api.v1.app import create_app
 from api.v1.credit import CreditDesk
 from api.v1.deps import Services
 from ledger.sql import open_engine
-from scoring import evaluate, features, synthetic
+from scoring import features
 from scoring.decision import Decision, Scorer
 from scoring.scorecard import Model
 from scoring.source import SqlSource
-from scoring.world import Truth
-from tests.api.v1.conftest import World, sign_in
+from tests.api.v1.conftest import Fitted, World, sign_in
 
 RANDOM = "0x" + "5a" * 20
 
@@ -53,36 +52,6 @@ class Credit:
 
     def address(self, role: str) -> str:
         return self.world.account(role).address
-
-
-@dataclasses.dataclass
-class Fitted:
-    """A synthetic world, its index, and a model fitted (and evaluated) on it by ``scoring.evaluate``."""
-
-    world: synthetic.World
-    db_url: str
-    report: dict[str, Any]
-    model: Model
-    model_file: Path
-
-
-def _truth(world: synthetic.World) -> dict[str, Truth]:
-    kinds = {0: "core", -1: "bank"}
-    return {
-        p.address: Truth(
-            p.address, kinds.get(p.tier, "supplier"), None if p.tier < 0 else p.tier, p.failed, p.bad_actor, p.tier == 1
-        )
-        for p in world.parties
-    }
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
-    root = tmp_path_factory.mktemp("synthetic")
-    world = synthetic.generate(160, seed=3)
-    report, model = evaluate.evaluate(world.history(), _truth(world), training={"world_seed": 3})
-    model.save(root / "model.json")
-    return Fitted(world, synthetic.write_sqlite(world, root / "ledger.db"), report, model, root / "model.json")
 
 
 @pytest.fixture(scope="module")
