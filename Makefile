@@ -8,15 +8,12 @@ SCF    := $(BIN)/scf
 
 .PHONY: run test check setup bench fuzz clean devnet-down
 
+# The main job (api/demo_cli.py): build, devnet, deploy and verify, play the demo world once, index,
+# score and publish the dev bank's limits, then serve the API on 127.0.0.1 (port SCF_API_PORT, default 8000)
+# in the foreground; each step is skipped when already done. Ctrl-C stops the API, not the devnet.
+# (`$(SCF) demo run-main` once api/cli.py wires the demo in.)
 run: setup
-	$(SCF) contracts build
-	$(SCF) devnet up
-	$(SCF) deploy
-	$(SCF) deploy --verify
-	$(SCF) devnet status
-	@echo
-	@echo "The devnet keeps running: JSON-RPC at http://127.0.0.1:$${SCF_DEVNET_PORT:-8545}, addresses in deployments/31337.json."
-	@echo "Stop it with '$(SCF) devnet down' (state is kept) or '$(SCF) devnet reset' (start over)."
+	$(BIN)/python -m api.demo_cli run-main --port $${SCF_API_PORT:-8000}
 
 test: setup check
 	$(BIN)/pytest

@@ -62,7 +62,7 @@ from scenarios.world import BANK, CORE, DAY, UNIT, World, generate
 from scoring.errors import ScoringError
 
 SEED, FIRMS, MONTHS = 7, 30, 6
-DEFAULT_OUT = Path("out") / "demo"
+DEFAULT_OUT = "out/demo"  # under the project's root, wherever the command is run from
 PARTIES_FILE = "demo-parties.json"
 DEFAULT_API = "http://127.0.0.1:8000"
 #: A piece is worth a story only if it matures far enough ahead for an offer to be made and accepted.
@@ -240,6 +240,11 @@ def pay_down(chain: Chain, client: ReceivablesClient, story: Story, keys: dict[s
 
 
 # -- the demo's files -----------------------------------------------------------------------------
+
+
+def out_dir(given: str | None) -> Path:
+    """The demo world's directory: ``given``, else ``out/demo`` under the project's root."""
+    return Path(given) if given else paths.project_root() / DEFAULT_OUT
 
 
 def world_config(out: Path) -> ScenarioConfig:
@@ -453,14 +458,13 @@ def banner(host: str, port: int, cast: dict[str, Any], out: Path, console: Conso
             title="scf-ledger is serving",
         )
     )
-    table = Table(title="demo parties (keys derived from the world's seed, or the devnet's dev accounts)")
-    for column in ("label", "name", "address", "in the story"):
-        table.add_column(column)
+    console.print("[bold]demo parties[/bold] (keys derived from the world's seed, or the devnet's dev accounts)")
     for label in ("core", "tier1", "tier3", "bank", "dev-bank", "auditor"):
         party = cast[label]
-        table.add_row(label, party["name"], party["address"], party["does"])
-    console.print(table)
-    token = f"{_demo()} token tier3" + (f" --out {out}" if out != DEFAULT_OUT else "")
+        console.print(
+            f"  {label:<9} {party['address']}  {party['name']}: {party['does']}", highlight=False, soft_wrap=True
+        )
+    token = f"{_demo()} token tier3" + (f" --out {out}" if out != out_dir(None) else "")
     console.print(
         "[bold]three requests to try[/bold] (copy-paste; the token command signs the API's sign-in challenge with "
         "the demo party's seed-derived key: a [yellow]devnet convenience[/yellow], never a way to handle real keys)",
@@ -473,7 +477,11 @@ def banner(host: str, port: int, cast: dict[str, Any], out: Path, console: Conso
         highlight=False,
         soft_wrap=True,
     )
-    console.print(f"Stop with Ctrl-C (the devnet keeps running: `{_scf()} devnet down` stops it).", highlight=False)
+    console.print(
+        f"Stop with Ctrl-C; the devnet keeps running (`{_scf()} devnet down` stops it, keeping its state).",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def cmd_run_main(args: argparse.Namespace) -> int:
@@ -483,16 +491,13 @@ def cmd_run_main(args: argparse.Namespace) -> int:
     if not _port_free(args.host, args.port):
         raise DemoError(f"{args.host}:{args.port} is in use: stop what listens there, or pass --port")
     started = time.monotonic()
-    stack = prepare(Path(args.out), args.db, console)
+    stack = prepare(out_dir(args.out), args.db, console)
     _step(console, "the tier-3 supplier of the story")
     _story, _piece, cast = stage(stack, console)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
-    banner(args.host, args.port, cast, Path(args.out), console)
-    serve = argparse.Namespace(
-        host=args.host, port=args.port, chain=None, db=stack.db_url, keystore=None, domain=None, index=True
-    )
-    code: int = serve_cli.cmd_serve(serve)
-    return code
+    banner(args.host, args.port, cast, out_dir(args.out), console)
+    # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process.
+    return serve_cli.main(["serve", "--host", args.host, "--port", str(args.port), "--db", stack.db_url, "--index"])
 
 
 # -- scf demo token -----------------------------------------------------------------------------------
@@ -545,7 +550,7 @@ def demo_account(out: Path, party: str, accounts: Any = None) -> LocalAccount:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    account = demo_account(Path(args.out), args.party)
+    account = demo_account(out_dir(args.out), args.party)
     answer = sign_in(args.api, account)
     print(
         f"devnet convenience: signed {args.api}'s sign-in challenge with the seed-derived key of {account.address}; "
@@ -569,7 +574,7 @@ def _when(timestamp: int) -> str:
 
 def cmd_story(args: argparse.Namespace) -> int:
     console = Console()
-    stack = prepare(Path(args.out), args.db, console)
+    stack = prepare(out_dir(args.out), args.db, console)
     _step(console, "staging: the tier-3 supplier and its piece")
     story, piece_id, cast = stage(stack, console)
     teller = _Teller(stack, story, piece_id, cast, console)
@@ -826,7 +831,7 @@ class _Teller:
 
 def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     # An action's own defaults would override what was given before it (`scf demo --out X token`).
-    out, db = (str(DEFAULT_OUT), None) if top else (argparse.SUPPRESS, argparse.SUPPRESS)
+    out, db = (None, None) if top else (argparse.SUPPRESS, argparse.SUPPRESS)
     parser.add_argument("--out", default=out, help=f"the demo world's directory (default {DEFAULT_OUT})")
     parser.add_argument(
         "--db", default=db, help="the indexer's database URL (default: SCF_DB_URL, else the devnet's SQLite file)"
