@@ -632,7 +632,8 @@ class _Teller:
         self.console.print(table)
         self.why(
             "every order, attestation, receivable and payment of this world is a transaction on the devnet, "
-            "signed by the party that would send it; `out/demo/world.json` names the deployment and the blocks"
+            f"signed by the party that would send it; {self.stack.out / 'world.json'} names the deployment and the "
+            "blocks"
         )
 
     # 2
