@@ -1,13 +1,15 @@
 """``scf audit replay``: the auditor's command (wired into ``api.cli`` by ``register``).
 
     scf audit replay [--from-block N] [--to-block N] [--json FILE] [--chain devnet|embedded|URL]
-                     [--deployment FILE] [--db [URL]] [--no-views] [--strict] [--show N] [--quiet]
+                     [--deployment FILE] [--db [URL]] [--scores [MODEL ...]] [--no-views] [--strict]
+                     [--show N] [--quiet]
 
 Derives everything from the chain (a database, with --db, is only compared): replays every
 transaction of the deployed ledger into the contracts' Python models, checks block-hash
 continuity, every signature, every event and token transfer, then every view at the last
 block; with --db, also every row of the indexer's database (cursor, blocks, events, every
-projection, refused calls) against what the chain and the replay say. Prints the counts,
+projection, refused calls) against what the chain and the replay say; with --scores, every credit
+limit published on CreditRegistry, recomputed from the chain's logs alone. Prints the counts,
 every mismatch with its location and the one-line digest of the event history. Exit status:
 0 when the chain, the replay (and the database) agree, 1 on any mismatch, 3 with ``--strict``
 when some transaction could not be checked (a function no model covers), 2 when the replay
@@ -21,20 +23,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.score_cli import DEFAULT_MODEL, MODEL_ENV
 from ledger import compiler, paths
-from ledger.audit import Deployment, replay
+from ledger.audit import AuditError, Deployment, ReplayResult, replay
+from ledger.audit.refusals import RefusalDecoder
 from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
 from ledger.chain import Chain, ErrorDecoder
 from ledger.deploy import load_record, record_path_for
 from ledger.errors import DeploymentMissing, LedgerError
 from ledger.sql.db import database_url, make_engine
+
+if TYPE_CHECKING:
+    from scoring.audit import AuditResult
 
 EXIT_MISMATCH = 1
 EXIT_UNCHECKED = 3
@@ -77,17 +85,79 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
                 print(f"not compared: {note}", file=sys.stderr)
         finally:
             engine.dispose()
+    scores = _recompute_scores(chain, deployment, result, args.scores) if args.scores is not None else None
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        document = report.to_json()
+        if scores is not None:
+            document["scores"] = scores.to_json()
+        out.write_text(json.dumps(document, indent=2) + "\n")
     for line in report.lines(limit=args.show):
         print(line)
-    if not report.ok:
+    if scores is not None:
+        for line in _score_lines(scores, args.show):
+            print(line)
+    if not report.ok or (scores is not None and not scores.ok):
         return EXIT_MISMATCH
     if args.strict and report.gaps:
         return EXIT_UNCHECKED
     return 0
+
+
+def _recompute_scores(chain: Chain, deployment: Deployment, result: ReplayResult, models: list[str]) -> AuditResult:
+    """Every limit published on CreditRegistry up to the replay's last block, recomputed from the
+    chain's logs with the model its ``modelHash`` names (``models``: files; none given: the shipped
+    default and SCF_SCORE_MODEL). The replay's reverted calls feed the double-financing flags."""
+    from scoring.audit import recompute_published
+    from scoring.errors import ScoringError
+    from scoring.history import RefusedCall
+    from scoring.scorecard import Model
+
+    chosen = [Path(m) for m in models] or [Path(m) for m in (os.environ.get(MODEL_ENV), DEFAULT_MODEL) if m]
+    try:
+        loaded = [Model.load(path) for path in chosen if models or path.is_file()]
+    except ScoringError as exc:
+        raise AuditError(f"--scores: {exc}") from exc
+    if not loaded:
+        raise AuditError("--scores: no model given and none shipped (scoring/models/default.json)")
+    decoder = RefusalDecoder(deployment.addresses, deployment.abis)
+    refused = []
+    for tx in result.quiet_calls:
+        refusal = decoder.refusal(tx) if tx.reverted else None
+        if refusal is not None:
+            refused.append(
+                RefusedCall(
+                    refusal.block_number,
+                    refusal.tx_index,
+                    refusal.sender,
+                    refusal.contract,
+                    refusal.function,
+                    refusal.error or "",
+                )
+            )
+    try:
+        return recompute_published(
+            chain,
+            deployment.addresses,
+            loaded,
+            abis=deployment.abis,
+            from_block=deployment.start_block,
+            to_block=result.report.to_block,
+            refused=refused,
+        )
+    except ScoringError as exc:
+        raise AuditError(f"--scores: {exc}") from exc
+
+
+def _score_lines(scores: AuditResult, limit: int | None) -> list[str]:
+    checked = len(scores.matches) + len(scores.mismatches)
+    lines = [f"published limits: {checked} recomputed from the chain, {len(scores.mismatches)} differ"]
+    for check in scores.mismatches[:limit]:
+        problem = check.problem or f"published {check.published}, recomputed {check.expected}"
+        lines.append(f"  [limit] block {check.block}, bank {check.bank}, party {check.party}: {problem}")
+    lines += [f"  note: {note}" for note in scores.notes]
+    return lines
 
 
 def _engine(url: str) -> Engine:
@@ -131,6 +201,13 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument(
         "--show", type=int, help="print at most this many mismatches and gaps (default: all; --json has all)"
+    )
+    run.add_argument(
+        "--scores",
+        nargs="*",
+        metavar="MODEL",
+        help="also recompute every published credit limit from the chain with the model its hash names "
+        "(model files; none given: the shipped default model and SCF_SCORE_MODEL)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_audit_replay)
