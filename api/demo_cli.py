@@ -30,6 +30,7 @@ import dataclasses
 import io
 import itertools
 import json
+import os
 import socket
 import sys
 import time
@@ -689,7 +690,7 @@ class _Teller:
 
     # 3
     def credit(self, engine: Engine) -> None:
-        from api.score_cli import DEFAULT_MODEL
+        from api.score_cli import DEFAULT_MODEL, MODEL_ENV
         from scoring import features
         from scoring.chain_source import block_at
         from scoring.decision import Scorer
@@ -710,7 +711,11 @@ class _Teller:
         if published is None:
             self.say(f"the dev bank published no limit for {self.name(self.story.tier3)}")
             return
-        model = Model.load(DEFAULT_MODEL)
+        # The model `scf score --publish` used: the same setting, and its hash must be the one published.
+        model = Model.load(Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL))
+        if model.version.lower() != str(published.model_hash).lower():
+            self.say(f"the published limit names model {published.model_hash}, not {model.version}: not recomputed")
+            return
         as_of_time = int(published.valid_until) - model.validity
         as_of_block = block_at(self.stack.chain, as_of_time, head=int(published.updated_block))
         source = SqlSource(engine, self.stack.chain.chain_id)
