@@ -13,7 +13,7 @@ SCF    := $(BIN)/scf
 # in the foreground; each step is skipped when already done. Ctrl-C stops the API, not the devnet.
 # (`$(SCF) demo run-main` once api/cli.py wires the demo in.)
 run: setup
-	$(BIN)/python -m api.demo_cli run-main --port $${SCF_API_PORT:-8000}
+	$(SCF) demo run-main --port $${SCF_API_PORT:-8000}
 
 test: setup check
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from api import audit_cli, index_cli, score_cli, serve_cli, simulate_cli, verify_cli
+from api import audit_cli, demo_cli, index_cli, score_cli, serve_cli, simulate_cli, verify_cli
 from api.errors import ApiError
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
@@ -266,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     score_cli.register(sub)
     serve_cli.register(sub)
     verify_cli.register(sub)
+    demo_cli.register(sub)
     return top
 
 

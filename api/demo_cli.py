@@ -442,13 +442,8 @@ def _scf() -> str:
 
 
 def _demo() -> str:
-    """How to call the demo from a shell: ``scf demo`` once it is wired into ``scf``, else the module."""
-    from api import cli
-
-    actions = cli.parser()._actions
-    if any(isinstance(a, argparse._SubParsersAction) and "demo" in a.choices for a in actions):
-        return f"{_scf()} demo"
-    return f"{sys.executable} -m api.demo_cli"
+    """How to call the demo from a shell."""
+    return f"{_scf()} demo"
 
 
 def banner(host: str, port: int, cast: dict[str, Any], out: Path, console: Console) -> None:
