@@ -2,7 +2,7 @@
 
     scf score PARTY [--as-of-block N] [--json] [--db URL] [--model FILE] [--confirmations N]
     scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
-    scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json]
+    scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json | --model M.json [--all-parties]]
     scf score fit --world DIR --out MODEL.json [--db URL | --chain URL] [--all-parties]
 
 Decisions read the indexer's database (``--db``, else SCF_DB_URL, else the devnet's SQLite
@@ -11,8 +11,10 @@ model is ``--model``, else SCF_SCORE_MODEL, else the shipped ``scoring/models/de
 ``--publish`` signs each scored limit with the bank's key and publishes it to CreditRegistry,
 valid until the as-of time plus the model's validity (which is how an auditor finds the as-of
 point again). A world's events come from ``--db``, else ``--chain`` (its logs), else
-``DIR/ledger.db``. Exit status: 0 done, 2 bad input (unknown party, as-of block in the future,
-no model, no history ...).
+``DIR/ledger.db``. ``evaluate`` fits on the world's training suppliers and measures on the
+held-out ones; with ``--model`` it measures that model without fitting (a world too small to fit
+on, e.g. 30 firms with one failure, can still measure a model fitted on a larger one). Exit
+status: 0 done, 2 bad input (unknown party, as-of block in the future, no model, no history ...).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ledger.errors import LedgerError
 from scoring import evaluate as evaluation
 from scoring import features
 from scoring.decision import Decision, Scorer
-from scoring.errors import ModelError, NoHistory, ScoringError
+from scoring.errors import InvalidRequest, ModelError, NoHistory, ScoringError
 from scoring.features import checksum_party
 from scoring.history import History
 from scoring.scorecard import Model, canonical
@@ -67,9 +69,9 @@ def _print_decision(d: Decision) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     if not args.all and not args.party:
-        raise NoHistory("say which party to score (PARTY) or --all")
+        raise InvalidRequest("say which party to score (PARTY) or --all")
     if args.publish and not args.all:
-        raise NoHistory("--publish goes with --all")
+        raise InvalidRequest("--publish goes with --all")
     model = _model(args)
     source = SqlSource.open(args.db)
     chain = None
@@ -117,14 +119,14 @@ def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], mo
 
     if args.bank == "dev-bank":
         if chain.accounts is None:
-            raise NoHistory("dev-bank exists only on a development chain; give --bank ADDR --keystore FILE")
+            raise InvalidRequest("dev-bank exists only on a development chain; give --bank ADDR --keystore FILE")
         bank = chain.accounts["bank"]
     else:
         if not args.keystore:
-            raise NoHistory("--bank ADDR needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
+            raise InvalidRequest("--bank ADDR needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
         bank = load_keystore(Path(args.keystore))
         if bank.address.lower() != checksum_party(args.bank).lower():
-            raise NoHistory(f"the keystore holds {bank.address}, not {args.bank}")
+            raise InvalidRequest(f"the keystore holds {bank.address}, not {args.bank}")
     record_file = Path(args.deployment) if args.deployment else record_path_for(paths.deployments_dir(), chain.chain_id)
     record = load_record(record_file)
     if record is None:
@@ -172,19 +174,38 @@ def _world_history(args: argparse.Namespace, world: WorldFiles) -> History:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    given = Model.load(Path(args.model)) if args.model else None
+    if given is not None and args.out:
+        raise InvalidRequest("--out saves the model fitted by `evaluate`; with --model nothing is fitted")
+    if given is None and args.all_parties:
+        raise InvalidRequest(
+            "evaluate --all-parties goes with --model: a model fitted here is measured on held-out parties"
+        )
     world = load(Path(args.world))
     history = _world_history(args, world)
-    report, model = evaluation.evaluate(history, world.truth, training={"world_seed": world.seed})
+    report, model = evaluation.evaluate(
+        history,
+        world.truth,
+        training={"world_seed": world.seed},
+        model=given,
+        population="all" if args.all_parties else "held_out",
+    )
     if args.out:
         model.save(Path(args.out))
     if args.json:
         sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
         return 0
-    print(f"held-out parties: {report['n']} ({report['failures']} failed); trained on {report['train']['n']}")
+    measured = "every supplier" if report["population"] == "all" else "held-out parties"
+    trained = (
+        f"trained on {report['train']['n']}" if report["model_fitted_here"] else f"model {args.model}, not fitted here"
+    )
+    print(f"{measured}: {report['n']} ({report['failures']} failed); {trained}")
     rows = [("scorer", report), *report["baselines"].items()]
     print(f"  {'':<12} {'AUC':>6} {'KS':>6} {'Brier':>6} {'coverage t2/3':>14}")
     for name, r in rows:
         print(f"  {name:<12} {_f(r['auc'])} {_f(r['ks'])} {_f(r['brier'])} {_f(r['coverage_tier23']):>14}")
+        if r.get("error"):
+            print(f"  {'':<12} not fitted: {r['error']}")
     print(
         "  calibration (predicted vs observed failure rate, bps): "
         + ", ".join(f"{c['predicted_bps']}/{c['observed_bps']}" for c in report["calibration"])
@@ -213,14 +234,28 @@ def cmd_fit(args: argparse.Namespace) -> int:
         [s.failed[a] for a in people],
         training={
             "world_seed": world.seed,
+            "world": {k: world.world.get(k) for k in ("firms", "months", "holdout_months", "seed", "chain_id")},
             "as_of_block": history.as_of_block,
             "as_of_time": history.as_of_time,
             "parties_used": "all" if args.all_parties else "training split",
+            "reproduce": _reproduce(world, args.all_parties),
         },
     )
     version = model.save(Path(args.out))
     print(f"model {version} fitted on {len(people)} parties; saved to {args.out}")
     return 0
+
+
+def _reproduce(world: WorldFiles, all_parties: bool) -> str:
+    """The commands that make the same model again: the world is deterministic in its settings."""
+    w = world.world
+    return (
+        f"scf simulate --firms {w.get('firms')} --months {w.get('months')} --seed {w.get('seed')} "
+        f"--holdout-months {w.get('holdout_months')} --fresh --out DIR --chain URL; "
+        "scf index --chain URL --deployment <record of the world's addresses> --db sqlite:///DIR/ledger.db "
+        "(or the same in Python: ledger.indexer.Indexer over world.json's addresses); "
+        "scf score fit --world DIR --confirmations 0 --out MODEL.json" + (" --all-parties" if all_parties else "")
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -230,14 +265,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every supplier and core enterprise")
     parser.add_argument("--as-of-block", type=int, help="decide as of this block (default: the last final block)")
     parser.add_argument("--json", action="store_true", help="canonical JSON (byte-identical for the same inputs)")
-    parser.add_argument("--model", help=f"model file (default: {MODEL_ENV}, else the shipped default model)")
+    parser.add_argument(
+        "--model",
+        help=f"model file (default: {MODEL_ENV}, else the shipped default model); evaluate: measure this model "
+        "instead of fitting one",
+    )
     parser.add_argument("--publish", action="store_true", help="sign and publish each scored limit to CreditRegistry")
     parser.add_argument("--bank", default="dev-bank", help="the bank's address, or dev-bank on a devnet")
     parser.add_argument("--keystore", help="the bank's encrypted keystore (with --bank ADDR)")
     parser.add_argument("--deployment", help="deployment record (default: deployments/<chainId>.json)")
     parser.add_argument("--world", help="evaluate / fit: the world's directory (world.json, ground_truth.json)")
     parser.add_argument("--out", help="fit: where to write the model; evaluate: also save the fitted model there")
-    parser.add_argument("--all-parties", action="store_true", help="fit: every party, not only the training split")
+    parser.add_argument(
+        "--all-parties",
+        action="store_true",
+        help="fit: on every supplier, not only the training split; evaluate --model: measure on every supplier "
+        "(honest only for a model that never saw this world)",
+    )
     parser.add_argument("--db", help="indexer database URL (default: SCF_DB_URL, else the devnet's SQLite file)")
     parser.add_argument(
         "--confirmations",
@@ -253,9 +297,9 @@ def cmd(args: argparse.Namespace) -> int:
     try:
         if args.party in ("evaluate", "fit"):
             if not args.world:
-                raise NoHistory(f"`scf score {args.party}` needs --world DIR")
+                raise InvalidRequest(f"`scf score {args.party}` needs --world DIR")
             if args.party == "fit" and not args.out:
-                raise NoHistory("`scf score fit` needs --out MODEL.json")
+                raise InvalidRequest("`scf score fit` needs --out MODEL.json")
             return cmd_evaluate(args) if args.party == "evaluate" else cmd_fit(args)
         return cmd_score(args)
     except (ScoringError, LedgerError) as exc:

@@ -9,6 +9,12 @@ Rules on top of the points, applied the same way every time:
   receivable (or to issue an invoice twice), or that sits in a possible circular-trading cycle,
   gets that reason among its top four whatever the points say (flags come first), its grade
   capped at the model's ``flagged_grade_cap`` and a limit of 0.
+* **Core enterprises are not scored by the supplier scorecard**: a party with the CORE role is
+  the debtor whose receivables the whole chain is financed on, assessed by a bank on its own
+  financials. Its decision is an explicit ``NOT_SCORED`` (no score, no grade, limit 0) whose
+  reasons are its record as a debtor on the ledger: PAYDEX-like repayment timeliness over 12
+  months, receivables defaulted, and receivables outstanding, so a bank sees at once whether
+  the anchor of its programme pays on time.
 * Reasons otherwise: the features that cost the most points against their best bin.
 
 A decision serialises to canonical JSON (sorted keys, integers only apart from nothing): the
@@ -25,10 +31,12 @@ import numpy as np
 
 from scoring.errors import UnknownParty
 from scoring.features import ROLE_CORE, ROLE_SUPPLIER, FeatureTable
-from scoring.scorecard import SPEC_BY_NAME, Model, canonical, describe
+from scoring.scorecard import SPEC_BY_NAME, Model, canonical, describe, format_value
 
 SCORED = "SCORED"
 INSUFFICIENT_HISTORY = "INSUFFICIENT_HISTORY"
+NOT_SCORED = "NOT_SCORED"
+STATUSES = (SCORED, INSUFFICIENT_HISTORY, NOT_SCORED)
 TOP_REASONS = 4
 UNSEEN_REFUSED = (
     "refused calls are not in this history (no refused_calls table): double-financing attempts cannot be seen"
@@ -146,6 +154,38 @@ class Scorer:
             flags.append(("CIRCULAR_TRADING", f"possible circular trading with {names}"))
         return flags
 
+    def _debtor_record(self, i: int) -> list[dict[str, Any]]:
+        """A core enterprise's decision: why it is not scored, and its record as a debtor."""
+        values = self.table.values
+        paydex = values["paydex_12m"][i]
+        defaults = int(values["defaults_12m"][i])
+        outstanding = int(values["receivables_outstanding"][i])
+        return [
+            {
+                "code": "CORE_ENTERPRISE",
+                "text": "core enterprise: the debtor of the receivables its suppliers hold, assessed on its own "
+                "financials, not by the supplier scorecard",
+                "points_lost": None,
+            },
+            {
+                "code": "PAYDEX_12M",
+                "text": "no receivable of its own due in 12 months"
+                if np.isnan(paydex)
+                else f"repays its receivables with PAYDEX {int(paydex)} over 12 months (80: on time)",
+                "points_lost": None,
+            },
+            {
+                "code": "DEFAULTS_12M",
+                "text": f"receivables defaulted in 12 months: {defaults}",
+                "points_lost": None,
+            },
+            {
+                "code": "RECEIVABLES_OUTSTANDING",
+                "text": f"receivables outstanding as debtor: {format_value('tokens', outstanding)}",
+                "points_lost": None,
+            },
+        ]
+
     def decide_index(self, i: int) -> Decision:
         t, model = self.table, self.model
         values = t.values
@@ -153,7 +193,10 @@ class Scorer:
         flag_reasons: list[dict[str, Any]] = [{"code": code, "text": text, "points_lost": None} for code, text in flags]
         notes = [] if t.refused_visible else [UNSEEN_REFUSED]
         shown = {f.name: _int_or_none(values[f.name][i]) for f in self.features if f.name in values}
-        for extra in ("deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles"):
+        extras = ["deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles"]
+        if t.is_core(i):
+            extras += ["paydex_12m", "defaults_12m", "receivables_outstanding"]
+        for extra in extras:
             shown[extra] = _int_or_none(values[extra][i])
         common: dict[str, Any] = {
             "party": t.parties[i],
@@ -165,6 +208,18 @@ class Scorer:
             "features": shown,
             "notes": notes,
         }
+        if t.is_core(i):
+            return Decision(
+                status=NOT_SCORED,
+                score=None,
+                pd_bps=None,
+                grade=None,
+                grade_code=0,
+                limit=0,
+                reasons=([*flag_reasons, *self._debtor_record(i)])[:TOP_REASONS],
+                points={},
+                **common,
+            )
         if self._thin(i):
             deliveries = int(values["deliveries_12m"][i])
             reason = {

@@ -45,6 +45,14 @@ class NoHistory(ScoringError):
         super().__init__(detail)
 
 
+class InvalidRequest(ScoringError):
+    """What was asked does not fit together (options of a command, a missing argument)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
 class ModelError(ScoringError):
     """A model file is missing, malformed, or its content does not match its version hash."""
 

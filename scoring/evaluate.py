@@ -132,33 +132,60 @@ def _measure(
 
 
 def evaluate(
-    history: History, truth: Mapping[str, Truth], *, training: Mapping[str, Any] | None = None
+    history: History,
+    truth: Mapping[str, Truth],
+    *,
+    training: Mapping[str, Any] | None = None,
+    model: Model | None = None,
+    population: str = "held_out",
 ) -> tuple[dict[str, Any], Model]:
-    """Fit on the training parties, measure the model and both baselines on the held-out parties;
-    the report and the model fitted on the training parties."""
+    """Fit on the training parties (unless ``model`` is given), measure the model and both
+    baselines on the held-out parties; the report and the model measured.
+
+    ``model``: a model fitted elsewhere, measured as it is (no fit here; a world too small to fit
+    on can still measure one). ``population="all"``: measure on every supplier, which is honest
+    only for a model that never saw this world. The baselines are always fitted on the training
+    parties; one that cannot be fitted (too few failures) is reported as such, with no figures.
+    """
+    if population not in ("held_out", "all"):
+        raise ValueError(f"population must be 'held_out' or 'all', not {population!r}")
     table = features.build(history)
     s = split(table, truth)
     rows = [table.index[a] for a in s.train]
     labels = [s.failed[a] for a in s.train]
     meta = {"as_of_block": history.as_of_block, "as_of_time": history.as_of_time, **dict(training or {})}
-    model = scorecard.fit(table, rows, labels, training=meta)
+    fitted_here = model is None
+    if model is None:
+        try:
+            model = scorecard.fit(table, rows, labels, training=meta)
+        except FitError as exc:
+            raise FitError(
+                f"this world's {len(s.train)} training suppliers are too few to fit on ({exc.detail}); a world of "
+                "100+ firms has enough, or measure a model fitted elsewhere (scf score evaluate --model FILE)"
+            ) from exc
+    measured = sorted(s.train + s.test) if population == "all" else s.test
     scorer = Scorer(table, model)
-    test_rows = [table.index[a] for a in s.test]
+    test_rows = [table.index[a] for a in measured]
     decisions = scorer.decide_all(test_rows)
-    report = _measure([scorer.pd_of(i) for i in test_rows], [d.limit for d in decisions], s.test, s, table)
+    report = _measure([scorer.pd_of(i) for i in test_rows], [d.limit for d in decisions], measured, s, table)
 
-    volume_model = scorecard.fit(table, rows, labels, specs=[SPEC_BY_NAME[n] for n in VOLUME_ONLY], training=meta)
-    volume = Scorer(table, volume_model)
-    volume_report = _measure(
-        [volume.pd_of(i) for i in test_rows],
-        [d.limit for d in volume.decide_all(test_rows)],
-        s.test,
-        s,
-        table,
-    )
+    try:
+        volume_model = scorecard.fit(table, rows, labels, specs=[SPEC_BY_NAME[n] for n in VOLUME_ONLY], training=meta)
+    except FitError as exc:
+        volume_report = _unfitted(str(exc), measured, s)
+    else:
+        volume = Scorer(table, volume_model)
+        volume_report = _measure(
+            [volume.pd_of(i) for i in test_rows],
+            [d.limit for d in volume.decide_all(test_rows)],
+            measured,
+            s,
+            table,
+        )
+        volume_report["fitted"] = True
 
     direct_table = features.build(history, view="direct")
-    tier1_report = _tier1_only(direct_table, table, s, meta)
+    tier1_report = _tier1_only(direct_table, table, s, meta, measured)
 
     actors = []
     for a, t in sorted(truth.items()):
@@ -179,6 +206,8 @@ def evaluate(
     return {
         **report,
         "model": model.version,
+        "model_fitted_here": fitted_here,
+        "population": population,
         "as_of_block": history.as_of_block,
         "as_of_time": history.as_of_time,
         "train": {"n": len(s.train), "failures": int(sum(labels))},
@@ -188,8 +217,27 @@ def evaluate(
     }, model
 
 
+def _unfitted(error: str, people: Sequence[str], s: Split) -> dict[str, Any]:
+    """A baseline that could not be fitted: no figures, and why."""
+    return {
+        "auc": None,
+        "ks": None,
+        "brier": None,
+        "calibration": [],
+        "coverage_tier23": None,
+        "n": len(people),
+        "failures": sum(1 for a in people if s.failed[a]),
+        "fitted": False,
+        "error": error,
+    }
+
+
 def _tier1_only(
-    direct: features.FeatureTable, table: features.FeatureTable, s: Split, meta: Mapping[str, Any]
+    direct: features.FeatureTable,
+    table: features.FeatureTable,
+    s: Split,
+    meta: Mapping[str, Any],
+    measured: Sequence[str],
 ) -> dict[str, Any]:
     def sees(a: str) -> bool:
         return direct.values["core_distance"][direct.index[a]] == 1
@@ -204,7 +252,7 @@ def _tier1_only(
         model = None
     pds, limits = [], []
     scorer = Scorer(direct, model) if model is not None else None
-    for a in s.test:
+    for a in measured:
         i = direct.index[a]
         if scorer is None or not sees(a):
             pds.append(base_rate)
@@ -212,7 +260,7 @@ def _tier1_only(
             continue
         pds.append(scorer.pd_of(i))
         limits.append(scorer.decide_index(i).limit)
-    report = _measure(pds, limits, s.test, s, table)
-    report["scored"] = sum(1 for a in s.test if sees(a))
+    report = _measure(pds, limits, measured, s, table)
+    report["scored"] = sum(1 for a in measured if sees(a))
     report["fitted"] = model is not None
     return report

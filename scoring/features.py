@@ -11,7 +11,9 @@ so that sums stay exact), NaN where the party has nothing to measure (no order d
 no inspection): the scorecard gives "no data" its own bin. Rates are basis points, amounts token
 units, times UTC seconds, durations whole days.
 
-Windows are trailing 3, 6 and 12 months of 91, 182 and 365 days.
+Windows are trailing 3, 6 and 12 months of 91, 182 and 365 days, and a recent window of 61 days
+that shows a supplier going downhill: its trouble rate there, the troubles beyond what its own
+earlier record predicts (``trouble_excess_2m``), and its order intake against its usual rate.
 """
 
 from __future__ import annotations
@@ -27,10 +29,16 @@ from scoring.graph import CircularTrading, TradeGraph, core_distance, find_cycle
 from scoring.history import History
 
 #: Bumped whenever a feature's definition changes: part of every model's version hash.
-FEATURES_VERSION = "scf-features/1"
+FEATURES_VERSION = "scf-features/2"
 
 DAY = 86_400
 WINDOWS = {3: 91 * DAY, 6: 182 * DAY, 12: 365 * DAY}
+#: The recent window that shows a supplier going downhill (deterioration), against its 12 months.
+RECENT = 61 * DAY
+#: Shrinkage of a trouble rate towards a typical supplier's: as if it had this many more orders
+#: at this rate. A supplier with two orders, one late, is not worse than one with 3 of 10 late.
+TROUBLE_PRIOR_ORDERS = 4
+TROUBLE_PRIOR_BPS = 2_000
 MONTH = 30 * DAY
 MAX_AMOUNT = 2**53 - 1  # float64 holds every integer up to here exactly
 ROLE_CORE = 1 << 1
@@ -80,6 +88,7 @@ class _Collector:
         self.o_refunded: list[int] = []
         self.o_disputed: list[int] = []
         self.o_cancelled: list[bool] = []
+        self.o_cancelled_at: list[int] = []
         self.o_contested: list[int] = []
         # receivables
         self.root_of: dict[int, int] = {}
@@ -171,12 +180,14 @@ class _Collector:
         self.o_refunded.append(NONE)
         self.o_disputed.append(NONE)
         self.o_cancelled.append(False)
+        self.o_cancelled_at.append(NONE)
         self.o_contested.append(0)
 
     def order_cancelled(self, t: int, a: Mapping[str, Any]) -> None:
         o = self.order_of.get(_int(a["orderId"]))
         if o is not None:
             self.o_cancelled[o] = True
+            self.o_cancelled_at[o] = t
 
     def milestone(self, t: int, a: Mapping[str, Any]) -> None:
         o = self.order_of.get(_int(a["orderId"]))
@@ -374,9 +385,10 @@ def _features(c: _Collector, history: History, view: str) -> FeatureTable:
     refunded, disputed = _i64(c.o_refunded), _i64(c.o_disputed)
     cancelled = np.asarray(c.o_cancelled, dtype=bool)
     contested = _i64(c.o_contested)
-    seen = ~cancelled
-    if view == "direct":
-        seen &= is_core[buyer] if len(buyer) else seen
+    scope = np.ones(len(buyer), dtype=bool)
+    if view == "direct" and len(buyer):
+        scope = is_core[buyer]
+    seen = ~cancelled & scope
     verified = seen & (delivered_rec != NONE) & (refunded == NONE)
 
     # Circular trading: short cycles of similar amounts; their orders are not verified business.
@@ -417,6 +429,7 @@ def _features(c: _Collector, history: History, view: str) -> FeatureTable:
     has = (previous > 0) | (v3 > 0)
     trend[has] = np.clip(np.floor((v3[has] - previous[has]) * 10_000 / np.maximum(previous[has], 1.0)), -10_000, 30_000)
     values["volume_trend"] = trend
+    _trouble_features(c, values, n, t, seen, scope, supplier, ship_by, deliver_by, shipped, delivered)
 
     # Months of the last twelve with at least one verified delivery, and tenure.
     year = business & (delivered_rec > t - 12 * MONTH)
@@ -492,6 +505,82 @@ def _features(c: _Collector, history: History, view: str) -> FeatureTable:
     )
 
 
+def _shrunk_rate_bps(troubles: np.ndarray, due: np.ndarray) -> np.ndarray:
+    """troubles / due shrunk towards ``TROUBLE_PRIOR_BPS`` (whole basis points), NaN where nothing was due."""
+    out = np.full(troubles.shape, np.nan)
+    has = due > 0
+    prior = TROUBLE_PRIOR_BPS * TROUBLE_PRIOR_ORDERS
+    out[has] = np.floor((troubles[has] * 10_000 + prior) / (due[has] + TROUBLE_PRIOR_ORDERS))
+    return out
+
+
+def _trouble_features(
+    c: _Collector,
+    values: dict[str, np.ndarray],
+    n: int,
+    t: int,
+    seen: np.ndarray,
+    scope: np.ndarray,
+    supplier: np.ndarray,
+    ship_by: np.ndarray,
+    deliver_by: np.ndarray,
+    shipped: np.ndarray,
+    delivered: np.ndarray,
+) -> None:
+    """How often anything went wrong with a supplier's orders, over 12 months and lately, and
+    whether its order intake is drying up.
+
+    One pooled rate says more about a small supplier than one rate per kind of failure: a tier-3
+    firm has about one order a month, so each separate rate rests on a handful of orders. An
+    order went wrong when it was not shipped by its ship-by, not delivered by its deliver-by,
+    failed inspection, was refunded or disputed, or was cancelled after its ship-by passed
+    unshipped (open-account orders end that way). An order counts once its deliver-by has
+    passed, or earlier if something already went wrong; it falls in a window by its ship-by.
+    """
+    cancelled_at = _i64(c.o_cancelled_at)
+    inspection = _i64(c.o_inspection)
+    refunded, disputed = _i64(c.o_refunded), _i64(c.o_disputed)
+    not_shipped = (ship_by <= t) & ((shipped == NONE) | (shipped > ship_by))
+    # An order cancelled before its ship-by was the buyer's choice; after it, the supplier's failure.
+    counted = seen | (scope & (cancelled_at != NONE) & (cancelled_at > ship_by) & (shipped == NONE))
+    wrong = counted & (
+        not_shipped
+        | ((deliver_by <= t) & ((delivered == NONE) | (delivered > deliver_by)))
+        | (inspection == INSPECTION_FAILED)
+        | (refunded != NONE)
+        | (disputed != NONE)
+    )
+    due = counted & ((deliver_by <= t) | wrong)
+    for name, span in (("12m", WINDOWS[12]), ("2m", RECENT)):
+        window = ship_by > t - span
+        n_due = _count(supplier, due & window, n)
+        values[f"orders_known_{name}"] = n_due
+        values[f"trouble_rate_{name}"] = _shrunk_rate_bps(_count(supplier, wrong & window, n), n_due)
+    # Deterioration: troubles in the recent window beyond what the supplier's own earlier rate
+    # (the 12 months before it, shrunk) predicts for as many orders, in hundredths of an order.
+    recent = ship_by > t - RECENT
+    earlier = ~recent & (ship_by > t - RECENT - WINDOWS[12])
+    rate_before = _shrunk_rate_bps(_count(supplier, wrong & earlier, n), _count(supplier, due & earlier, n))
+    rate_before = np.where(np.isnan(rate_before), TROUBLE_PRIOR_BPS, rate_before)
+    known_recent = values["orders_known_2m"]
+    excess = _count(supplier, wrong & recent, n) * 100 - np.floor(known_recent * rate_before / 100)
+    values["trouble_excess_2m"] = np.where(known_recent > 0, excess, np.nan)
+
+    # Order intake: orders received in the recent window against the rate before it (12 months,
+    # or since admission), as a shrunk ratio in basis points (10,000: as many as before).
+    created = _i64(c.o_created)
+    admitted = _i64(c.admitted)
+    recent = _count(supplier, created > t - RECENT, n)
+    before = _count(supplier, (created > t - WINDOWS[12]) & (created <= t - RECENT), n)
+    since = np.maximum(admitted, t - WINDOWS[12]) if n else admitted
+    span_before = (t - RECENT) - since
+    intake = np.full(n, np.nan)
+    has = (admitted != NONE) & (span_before >= MONTH) & (recent + before > 0)
+    expected = before[has] * RECENT / span_before[has]
+    intake[has] = np.floor((recent[has] + 1.0) * 10_000 / (expected + 1.0))
+    values["intake_trend"] = intake
+
+
 def _receivable_features(
     c: _Collector,
     values: dict[str, np.ndarray],
@@ -517,6 +606,9 @@ def _receivable_features(
         out[has] = np.floor(weighted[has] / total[has] + 0.5)
         values[f"paydex_{months}m"] = out
     values["defaults_12m"] = _count(debtor, (defaulted != NONE) & (defaulted > t - WINDOWS[12]), n)
+    repaid = _i64(c.r_repaid)
+    open_debt = (repaid_at == NONE) & (defaulted == NONE)
+    values["receivables_outstanding"] = _sum(debtor, open_debt, np.maximum(face - repaid, 0), n)
 
     if view != "ledger":
         values["core_receivables_12m"] = np.full(n, np.nan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scoring import features
-from scoring.decision import INSUFFICIENT_HISTORY, SCORED, Scorer
+from scoring.decision import INSUFFICIENT_HISTORY, NOT_SCORED, SCORED, Scorer
 from scoring.errors import UnknownParty
 from scoring.features import DAY
 from tests.scoring.conftest import Fitted
@@ -76,3 +76,22 @@ def test_a_history_without_refused_calls_says_double_financing_cannot_be_seen(fi
     d = Scorer(table, fitted.model).decide(supplier.address)
     assert any("cannot be seen" in n for n in d.notes)
     assert d.status in (SCORED, INSUFFICIENT_HISTORY)
+
+
+def test_a_core_enterprise_is_not_scored_by_the_supplier_scorecard_but_shown_as_a_debtor(fitted: Fitted) -> None:
+    s = Story()
+    s.members()
+    t = T0 + DAY
+    for k in range(6):
+        s.order(t + k * 20 * DAY, CORE, T1, 10 * UNIT)
+    late = s.receivable(t, CORE, T1, 50 * UNIT, t + 30 * DAY)
+    s.repay(t + 60 * DAY, late, CORE, 50 * UNIT)
+    s.receivable(t + 100 * DAY, CORE, T1, 70 * UNIT, t + 190 * DAY)
+    d = Scorer(features.build(s.history(t + 150 * DAY)), fitted.model).decide(CORE)
+    assert d.status == NOT_SCORED
+    assert d.score is None and d.grade is None and d.grade_code == 0 and d.limit == 0
+    codes = [r["code"] for r in d.reasons]
+    assert codes == ["CORE_ENTERPRISE", "PAYDEX_12M", "DEFAULTS_12M", "RECEIVABLES_OUTSTANDING"]
+    assert "PAYDEX 50" in d.reasons[1]["text"]  # repaid 30 days late
+    assert "70 tokens" in d.reasons[3]["text"]
+    assert d.features["paydex_12m"] == 50 and d.features["receivables_outstanding"] == 70 * UNIT

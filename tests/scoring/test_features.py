@@ -169,3 +169,63 @@ def test_sql_and_chain_argument_forms_give_the_same_features() -> None:
     )
     for who in (CORE, T1, T2):
         assert a.row(who) == b.row(who)
+
+
+def test_the_trouble_rate_pools_everything_that_went_wrong_shrunk_towards_a_typical_supplier() -> None:
+    s = trading_story()  # tier 1: three on time, one shipped and delivered late, one never shipped
+    table = features.build(s.history(T0 + 200 * DAY))
+    prior = features.TROUBLE_PRIOR_BPS * features.TROUBLE_PRIOR_ORDERS
+    assert value(table, T1, "orders_known_12m") == 5
+    assert value(table, T1, "trouble_rate_12m") == (2 * 10_000 + prior) // (5 + features.TROUBLE_PRIOR_ORDERS)
+    # tier 2: one of two failed its inspection (and was refunded)
+    assert value(table, T2, "trouble_rate_12m") == (10_000 + prior) // (2 + features.TROUBLE_PRIOR_ORDERS)
+    assert value(table, CORE, "trouble_rate_12m") is None  # never a supplier: no data, not zero
+
+
+def test_an_order_cancelled_after_its_ship_by_passed_unshipped_is_the_suppliers_trouble() -> None:
+    s = Story()
+    s.members()
+    for k, cancelled_at in enumerate((5 * DAY, 9 * DAY)):  # ship-by is 7 days after creation
+        t = T0 + DAY + k * 30 * DAY
+        oid = s.order(t, CORE, T1, 10 * UNIT, shipped=False)
+        s.events = [e for e in s.events if not (e.event == "OrderRefunded" and e.args["orderId"] == str(oid))]
+        s.emit(t + cancelled_at, "TradeEscrow", "OrderCancelled", orderId=str(oid), by=CORE)
+    table = features.build(s.history(T0 + 100 * DAY))
+    prior = features.TROUBLE_PRIOR_BPS * features.TROUBLE_PRIOR_ORDERS
+    assert value(table, T1, "orders_known_12m") == 1  # the buyer's own cancellation before ship-by does not count
+    assert value(table, T1, "trouble_rate_12m") == (10_000 + prior) // (1 + features.TROUBLE_PRIOR_ORDERS)
+
+
+def test_deterioration_shows_as_troubles_beyond_the_suppliers_own_record_and_fewer_orders() -> None:
+    s = Story()
+    s.members()
+    end = T0 + 300 * DAY
+    for k in range(8):  # eight months of good service, two orders a month
+        s.order(T0 + DAY + k * 30 * DAY, CORE, T1, 10 * UNIT)
+        s.order(T0 + 15 * DAY + k * 30 * DAY, CORE, T1, 10 * UNIT)
+        s.order(T0 + DAY + k * 30 * DAY, CORE, T2, 10 * UNIT)
+        s.order(T0 + 15 * DAY + k * 30 * DAY, CORE, T2, 10 * UNIT)
+    for k in range(2):  # the last two months: tier 1 late and with fewer orders, tier 2 as before
+        s.order(end - 55 * DAY + k * 25 * DAY, CORE, T1, 10 * UNIT, deliver_late=True)
+        for j in range(2):
+            s.order(end - 58 * DAY + k * 28 * DAY + j * 14 * DAY, CORE, T2, 10 * UNIT)
+    table = features.build(s.history(end))
+    t1, t2 = table.row(T1), table.row(T2)
+    assert (t1["trouble_excess_2m"] or 0) > 100  # more than one order beyond what its record predicts
+    assert (t2["trouble_excess_2m"] or 0) < 0
+    assert (t1["trouble_rate_2m"] or 0) > (t2["trouble_rate_2m"] or 0)
+    assert (t1["intake_trend"] or 0) < 7_000  # two orders where its record predicts about four
+    assert 9_000 < (t2["intake_trend"] or 0) < 11_000
+    assert (t1["trouble_rate_12m"] or 0) > (t2["trouble_rate_12m"] or 0)
+
+
+def test_a_debtors_outstanding_receivables_are_face_value_not_yet_repaid() -> None:
+    s = Story()
+    s.members()
+    t = T0 + DAY
+    paid = s.receivable(t, CORE, T1, 50 * UNIT, t + 30 * DAY)
+    s.receivable(t, CORE, T1, 70 * UNIT, t + 60 * DAY)
+    s.repay(t + 30 * DAY, paid, CORE, 50 * UNIT)
+    table = features.build(s.history(t + 40 * DAY))
+    assert value(table, CORE, "receivables_outstanding") == 70 * UNIT
+    assert value(table, T1, "receivables_outstanding") == 0

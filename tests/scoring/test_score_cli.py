@@ -12,18 +12,13 @@ from scoring import synthetic
 from tests.scoring.conftest import Fitted
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str, str, Path]:
-    root = tmp_path_factory.mktemp("cli")
-    url = synthetic.write_sqlite(fitted.world, root / "ledger.db")
-    model = root / "model.json"
-    fitted.model.save(model)
-    world = root / "world"
-    world.mkdir()
-    (world / "ledger.db").symlink_to(root / "ledger.db")
+def write_world(directory: Path, fitted: Fitted, db: Path, *, failures: bool = True) -> Path:
+    """World files for the synthetic world (``failures=False``: nobody failed, nothing to fit on)."""
+    directory.mkdir()
+    (directory / "ledger.db").symlink_to(db)
     block, stamp = fitted.world.observation_end
     kinds = {0: "core", -1: "bank"}
-    (world / "world.json").write_text(
+    (directory / "world.json").write_text(
         json.dumps(
             {
                 "format": 1,
@@ -37,7 +32,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str
             }
         )
     )
-    (world / "ground_truth.json").write_text(
+    (directory / "ground_truth.json").write_text(
         json.dumps(
             {
                 "format": 1,
@@ -46,7 +41,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str
                         "kind": kinds.get(p.tier, "supplier"),
                         "tier": None if p.tier < 0 else p.tier,
                         "bad_actor": p.bad_actor,
-                        "failed": p.failed,
+                        "failed": p.failed and failures,
                         "sells_to_core": p.tier == 1,
                     }
                     for p in fitted.world.parties
@@ -54,7 +49,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str
             }
         )
     )
-    return url, str(model), world
+    return directory
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> tuple[str, str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    url = synthetic.write_sqlite(fitted.world, root / "ledger.db")
+    model = root / "model.json"
+    fitted.model.save(model)
+    return url, str(model), write_world(root / "world", fitted, root / "ledger.db")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -112,3 +116,64 @@ def test_evaluate_reports_the_model_and_both_baselines_on_held_out_parties(
         capsys, "fit", "--world", str(world), "--out", str(tmp_path / "fit.json"), "--confirmations", "0"
     )
     assert code == 0 and "fitted on" in out
+
+
+def test_evaluate_on_a_world_without_failures_cannot_fit_but_measures_a_given_model(
+    setup: tuple[str, str, Path], fitted: Fitted, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url, model, _ = setup
+    world = write_world(tmp_path / "calm", fitted, Path(url.removeprefix("sqlite:///")), failures=False)
+    code, _, err = run(capsys, "evaluate", "--world", str(world), "--confirmations", "0")
+    assert code == 2 and "too few to fit on" in err and "--model" in err
+    code, out, _ = run(capsys, "evaluate", "--world", str(world), "--confirmations", "0", "--model", model, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["model"] == fitted.model.version and report["model_fitted_here"] is False
+    assert report["failures"] == 0 and report["auc"] is None  # nothing failed: no ranking to measure
+    assert report["coverage_tier23"] is not None and report["coverage_tier23"] > 0.5
+    assert report["baselines"]["volume_only"]["fitted"] is False
+    code, out, _ = run(capsys, "evaluate", "--world", str(world), "--confirmations", "0", "--model", model)
+    assert code == 0 and "not fitted here" in out and "not fitted: cannot fit" in out
+
+
+def test_evaluate_with_a_given_model_on_every_supplier_matches_the_fit_it_was_measured_against(
+    setup: tuple[str, str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, _, world = setup
+    fitted_here = tmp_path / "m.json"
+    code, out, _ = run(
+        capsys, "evaluate", "--world", str(world), "--json", "--confirmations", "0", "--out", str(fitted_here)
+    )
+    assert code == 0
+    first = json.loads(out)
+    code, out, _ = run(
+        capsys, "evaluate", "--world", str(world), "--json", "--confirmations", "0", "--model", str(fitted_here)
+    )
+    assert code == 0
+    again = json.loads(out)
+    assert again["auc"] == first["auc"] and again["coverage_tier23"] == first["coverage_tier23"]
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--world",
+        str(world),
+        "--json",
+        "--confirmations",
+        "0",
+        "--model",
+        str(fitted_here),
+        "--all-parties",
+    )
+    assert code == 0
+    everyone = json.loads(out)
+    assert everyone["population"] == "all" and everyone["n"] == first["n"] + first["train"]["n"]
+
+
+def test_evaluate_options_that_do_not_fit_together_are_refused(
+    setup: tuple[str, str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, model, world = setup
+    code, _, err = run(capsys, "evaluate", "--world", str(world), "--model", model, "--out", str(tmp_path / "x.json"))
+    assert code == 2 and "nothing is fitted" in err
+    code, _, err = run(capsys, "evaluate", "--world", str(world), "--all-parties")
+    assert code == 2 and "goes with --model" in err

@@ -88,3 +88,27 @@ def _body() -> dict[str, object]:
         "overrides": {"flagged_grade_cap": "CCC"},
         "validity": scorecard.VALIDITY,
     }
+
+
+def test_the_penalty_is_chosen_by_cross_validation_on_the_training_parties_and_recorded(fitted: Fitted) -> None:
+    training = fitted.model.body["training"]
+    losses = {float(k): v for k, v in training["cv_log_loss_by_l2"].items()}
+    assert set(losses) == set(scorecard.L2_GRID)
+    assert training["l2"] == min(losses, key=lambda k: (losses[k], k))
+    suppliers = [p for p in fitted.world.parties if p.tier > 0]
+    rows, labels = [fitted.table.index[p.address] for p in suppliers], [p.failed for p in suppliers]
+    again = scorecard.fit(fitted.table, rows, labels, training={"seed": 11})
+    assert again.version == fitted.model.version  # deterministic folds: the same data give the same model
+    fixed = scorecard.fit(fitted.table, rows, labels, l2=1000.0)
+    assert fixed.body["training"]["l2"] == 1000.0 and fixed.body["training"]["cv_log_loss_by_l2"] == {}
+    assert sum(abs(f["coefficient"]) for f in fixed.body["features"]) < sum(
+        abs(f["coefficient"]) for f in fitted.model.body["features"]
+    )
+
+
+def test_a_weak_supplier_gets_a_small_limit_and_only_a_likely_failure_gets_none() -> None:
+    model = Model.from_body(_body())
+    assert model.grade(3_500) == ("CC", 8) and model.grade(5_000) == ("CC", 8)
+    assert model.grade(5_001) == ("C", 9)
+    assert model.limit("CC", 12 * 100 * scorecard.LIMIT_UNIT) == 5 * scorecard.LIMIT_UNIT  # 5% of a month
+    assert model.limit("C", 12 * 100 * scorecard.LIMIT_UNIT) == 0

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from api import score_cli
 from ledger.compiler import BuildResult
 from ledger.indexer import Indexer
 from ledger.sql import open_engine
 from scoring import features
 from scoring.chain_source import ChainEvents
-from scoring.decision import Scorer
+from scoring.decision import NOT_SCORED, Scorer
 from scoring.source import SqlSource
 from scoring.world import load
 from tests.scenarios.world_fixture import PlayedWorld, small_world
@@ -70,3 +71,26 @@ def test_the_chain_logs_and_the_index_give_the_same_features(
     for address in files.truth:
         if address in a.index:
             assert a.row(address) == b.row(address)
+
+
+def test_a_small_played_world_measures_a_given_model_and_its_cores_are_not_scored_as_suppliers(
+    indexed: str, world: PlayedWorld, fitted: Fitted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "model.json"
+    fitted.model.save(model)
+    args = ["evaluate", "--world", str(world.out_dir), "--db", indexed, "--confirmations", "0", "--json"]
+    code = score_cli.main(args)
+    out = capsys.readouterr()
+    assert code == 0 or (code == 2 and "too few to fit on" in out.err), out.err  # 30 firms: one failure or so
+    assert score_cli.main([*args, "--model", str(model)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == fitted.model.version and not report["model_fitted_here"]
+    assert report["n"] > 0 and all(a["named"] for a in report["bad_actors"])
+    files = load(Path(world.out_dir))
+    history = SqlSource.open(indexed, files.chain_id).history(files.observation_end[0], confirmations=0)
+    scorer = Scorer(features.build(history), fitted.model)
+    cores = [a for a, t in files.truth.items() if t.kind == "core"]
+    assert cores
+    for core in cores:
+        d = scorer.decide(core)
+        assert d.status == NOT_SCORED and d.reasons[0]["code"] == "CORE_ENTERPRISE" and d.limit == 0
