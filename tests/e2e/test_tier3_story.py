@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -259,9 +260,14 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
 
     # The auditor's replay re-derives everything from the chain and agrees with it and with the API's index.
     _wait_indexed(story.base, story.rpc)
-    audit = story.scf("audit", "replay", "--db", story.db_url, "--chain", story.rpc, "--deployment", str(story.record))
+    # With --scores it also recomputes every limit the dev bank published, from the chain's logs alone.
+    audit = story.scf(
+        "audit", "replay", "--db", story.db_url, "--chain", story.rpc, "--deployment", str(story.record), "--scores"
+    )
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr[-2000:]
     assert "mismatches: 0" in audit.stdout
+    recomputed = re.search(r"published limits: (\d+) recomputed from the chain, 0 differ", audit.stdout)
+    assert recomputed is not None and int(recomputed.group(1)) > 0, audit.stdout[-3000:]
 
 
 def test_a_world_already_played_on_the_deployment_is_reused_not_replayed(
