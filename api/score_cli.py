@@ -206,6 +206,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  {name:<12} {_f(r['auc'])} {_f(r['ks'])} {_f(r['brier'])} {_f(r['coverage_tier23']):>14}")
         if r.get("error"):
             print(f"  {'':<12} not fitted: {r['error']}")
+    print(f"  mean PD {report['mean_pd_bps']} bps against {report['observed_bps']} bps observed")
     print(
         "  calibration (predicted vs observed failure rate, bps): "
         + ", ".join(f"{c['predicted_bps']}/{c['observed_bps']}" for c in report["calibration"])

@@ -124,6 +124,9 @@ def _measure(
         "ks": _round(ks(pd, failed)),
         "brier": _round(float(np.mean((pd / 10_000 - failed) ** 2)) if len(pd) else None),
         "calibration": calibration(pd, failed),
+        # calibration in the large: the mean PD against the observed failure rate of the same parties
+        "mean_pd_bps": round(float(pd.mean())) if len(pd) else None,
+        "observed_bps": round(float(failed.mean()) * 10_000) if len(pd) else None,
         "coverage_tier23": _round(covered / len(active) if active else None),
         "active_tier23": len(active),
         "n": len(people),
@@ -244,12 +247,13 @@ def _tier1_only(
 
     train = [a for a in s.train if sees(a)]
     base_rate = round(10_000 * sum(s.failed[a] for a in s.train) / max(1, len(s.train)))
+    error: str | None = None
     try:
         model: Model | None = scorecard.fit(
             direct, [direct.index[a] for a in train], [s.failed[a] for a in train], specs=DIRECT_SPECS, training=meta
         )
-    except FitError:  # too few direct suppliers or failures among them: the bank cannot fit anything
-        model = None
+    except FitError as exc:  # too few direct suppliers or failures among them: the bank cannot fit anything
+        model, error = None, str(exc)
     pds, limits = [], []
     scorer = Scorer(direct, model) if model is not None else None
     for a in measured:
@@ -263,4 +267,6 @@ def _tier1_only(
     report = _measure(pds, limits, measured, s, table)
     report["scored"] = sum(1 for a in measured if sees(a))
     report["fitted"] = model is not None
+    if error is not None:
+        report["error"] = error
     return report
