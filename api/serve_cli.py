@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
     from api.v1.settings import Settings
 
 WORKER_ARGS_ENV = "SCF_SERVE_WORKER_ARGS"
+
+
+class ServeError(ApiError):
+    """The API cannot be served as asked (the address is taken, say)."""
 
 
 def _credit_env(args: argparse.Namespace) -> None:
@@ -106,6 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve_workers(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.v1 import store
     from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
@@ -126,20 +132,38 @@ def _serve_workers(args: argparse.Namespace) -> int:
         f"scf API on http://{args.host}:{args.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}; "
         f"{args.workers} workers"
     )
+    config = uvicorn.Config(
+        "api.serve_cli:worker_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
     try:
-        uvicorn.run(
-            "api.serve_cli:worker_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-        )
+        Multiprocess(config, sockets=[listening_socket(args.host, args.port)]).run()
     finally:
         stop.set()
         if indexer_thread is not None:
             indexer_thread.join(timeout=10)
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket the workers share, made as ``uvicorn.run(workers=N)`` makes it but with the TCP protocol
+    named: asyncio sets TCP_NODELAY only on connections of a socket whose ``proto`` is IPPROTO_TCP, and
+    uvicorn's leaves it 0, so every answer then waited ~40 ms on Nagle's algorithm and delayed ACKs
+    (measured: 44 ms per request for a constant route, 1 ms with this socket)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def worker_app() -> Any:

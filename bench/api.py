@@ -1,25 +1,30 @@
-"""API read latency and throughput under concurrent load on loopback: ``scf serve`` against a trivial route.
+"""API latency and throughput under concurrent load on loopback: reads and credit decisions, one and two workers.
 
-    .venv/bin/python bench/api.py [--quick] [--seconds S] [--concurrency C]
+    .venv/bin/python bench/api.py [--quick] [--seconds S] [--concurrency 1,4,16] [--workers 1,2]
 
 Starts its own anvil on a free loopback port (and stops it), deploys the ledger, writes a
 history with write_path's workloads (order lifecycles, receivable lifecycles; untimed),
-indexes it into a fresh SQLite file, then starts two servers on free loopback ports, each a
-uvicorn process of its own with the same settings (one worker, ``log_level=warning``):
+indexes it into a fresh SQLite file, then, for each worker count, starts two servers on free
+loopback ports with the same uvicorn settings (that many worker processes, ``log_level=warning``):
 
-* value: ``python -m api.serve_cli serve`` (the real ``/v1`` app: bearer token check, per-party
-  SQL reads, pydantic responses). The load is a mix of the main reads, signed in as a buyer
-  and as an auditor: ``GET /v1/orders?limit=20``, ``GET /v1/orders/{id}`` (the buyer's),
-  ``GET /v1/receivables/{id}`` (with its tree), ``GET /v1/parties/me``;
-A single client also runs the read mix alone, for the latency of one read with no queue.
+* value: ``python -m api.serve_cli serve --workers N`` (the real ``/v1`` app). Two loads:
+  - **reads**, a mix of the main reads signed in as a buyer and as an auditor:
+    ``GET /v1/orders?limit=20``, ``/v1/orders/{id}`` (the buyer's), ``/v1/receivables/{id}``
+    (with its tree), ``/v1/parties/me``;
+  - **decisions**: ``GET /v1/credit/decisions/{party}`` for random trading parties, signed in
+    as a bank (which may read any supplier's decision) and as an auditor, as of the indexed
+    head (confirmations 0: the history does not move). Every worker builds the feature table
+    once (its warm-up thread does, or the first request); then decisions come from the cache.
+* ceiling: a FastAPI app with one route answering a constant small JSON, run by uvicorn with
+  the same worker count: what uvicorn, FastAPI and the loopback give with no project code.
 
-* ceiling: a FastAPI app with one route answering a constant small JSON: what uvicorn,
-  FastAPI and the loopback give on this machine with no project code in the way.
-
-Each runs ``--seconds`` under ``--concurrency`` clients (aiohttp, one process, keep-alive),
-ceiling, value, ceiling, value (best of two each). The credit-decision route is not measured
-yet (the scorer is not wired into the API). Progress goes to stderr; the last line of stdout
-is one JSON object: value (requests/s), ceiling, ratio, p50/p99 in details (lower is better).
+Each (workers, concurrency) cell runs ceiling, reads, decisions for ``--seconds`` each under that
+many clients (aiohttp, one process, keep-alive); a single client also gives the latency of one
+request with no queue. The **baseline** of a decision is what a route scoring from scratch pays
+per request: read the history from SQL, build the feature table, decide (``scf score PARTY``),
+timed in this process. The headline (value, ceiling, ratio) is reads req/s at the highest
+concurrency with the most workers; every cell is in ``details``. Latencies: lower is better.
+Progress goes to stderr; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ import os
 import platform
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,19 +65,37 @@ from ledger.sql import open_engine
 
 TARGET_RPS = 300
 TARGET_P50_MS = 20.0
+TARGET_DECISION_P50_MS = 50.0
 FULL = Workload(events=0, orders=1_000, receivables=400, holders=0, runs=2)
 QUICK = Workload(events=0, orders=200, receivables=100, holders=0, runs=2)
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = ROOT / "scoring" / "models" / "default.json"
 
 CEILING_APP = """
 from fastapi import FastAPI
-import uvicorn, sys
 app = FastAPI()
 @app.get("/ping")
 def ping() -> dict:
     return {"status": "ok", "chainId": 31337, "items": [1, 2, 3]}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
+# How the ceiling is served: as scf serve does, workers share a socket made with IPPROTO_TCP named
+# (uvicorn's own leaves it 0 and asyncio then skips TCP_NODELAY: ~40 ms per answer).
+CEILING_RUN = """
+import socket, sys, uvicorn
+from uvicorn.supervisors import Multiprocess
+port, workers = int(sys.argv[1]), int(sys.argv[2])
+if workers == 1:
+    uvicorn.run("ceiling_app:app", host="127.0.0.1", port=port, log_level="warning")
+else:
+    config = uvicorn.Config("ceiling_app:app", host="127.0.0.1", port=port, workers=workers, log_level="warning")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+"""
+
+Pick = Callable[[random.Random], tuple[str, str, dict[str, str]]]
 
 
 def log(message: str) -> None:
@@ -82,7 +108,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, timeout: float = 60.0) -> None:
+def wait_for(url: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -118,10 +144,16 @@ class Load:
         values = sorted(v for k, vs in self.latencies.items() if name in (None, k) for v in vs)
         return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
 
+    def summary(self) -> dict[str, float]:
+        return {
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.percentile(0.5), 2),
+            "p99_ms": round(self.percentile(0.99), 2),
+            "errors": self.errors,
+        }
 
-async def _drive(
-    base: str, pick: Callable[[random.Random], tuple[str, str, dict[str, str]]], seconds: float, concurrency: int
-) -> Load:
+
+async def _drive(base: str, pick: Pick, seconds: float, concurrency: int) -> Load:
     # aiohttp, not httpx, drives the load: httpx's async pool itself tops out near 120 req/s at
     # 32 concurrent requests on this machine (285 at one), so it would measure the client.
     latencies: dict[str, list[float]] = {}
@@ -149,156 +181,258 @@ async def _drive(
     return Load(sum(len(v) for v in latencies.values()), errors, elapsed, latencies)
 
 
-def drive(base: str, pick: Callable[[random.Random], tuple[str, str, dict[str, str]]], seconds: float, c: int) -> Load:
+def drive(base: str, pick: Pick, seconds: float, c: int) -> Load:
     return asyncio.run(_drive(base, pick, seconds, c))
+
+
+@contextmanager
+def servers(
+    tmp: Path, workers: int, devnet_url: str, db_url: str, model: Path, env: dict[str, str]
+) -> Iterator[tuple[str, str]]:
+    """The API and the ceiling app, each with ``workers`` uvicorn processes; their base URLs."""
+    api_port, ceiling_port = free_port(), free_port()
+    (tmp / "ceiling_app.py").write_text(CEILING_APP)
+    api_command = [sys.executable, "-m", "api.serve_cli", "serve", "--port", str(api_port), "--chain", devnet_url]
+    api_options = ["--db", db_url, "--workers", str(workers), "--model", str(model), "--confirmations", "0"]
+    started = [
+        subprocess.Popen([*api_command, *api_options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-c", CEILING_RUN, str(ceiling_port), str(workers)], cwd=tmp, env=env),
+    ]
+    try:
+        api, ceiling = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
+        wait_for(f"{api}/v1/health")
+        wait_for(f"{ceiling}/ping")
+        yield api, ceiling
+    finally:
+        for server in started:
+            server.terminate()
+        for server in started:
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def project_first() -> None:
+    """bench/ last on the path (its modules are imported by now): bench/scoring.py must not hide ``scoring``."""
+    here = str(Path(__file__).resolve().parent)
+    while here in sys.path:
+        sys.path.remove(here)
+    sys.path.append(here)
+
+
+def bench_model(tmp: Path) -> tuple[Path, str]:
+    """The shipped model if this scorer can load it, else one fitted on a synthetic world (latency does
+    not depend on the model's points, only on the scorer's work)."""
+    from scoring import evaluate, synthetic
+    from scoring.errors import ModelError
+    from scoring.scorecard import Model
+    from scoring.world import Truth
+
+    try:
+        Model.load(DEFAULT_MODEL)
+        return DEFAULT_MODEL, "the shipped scoring/models/default.json"
+    except ModelError as exc:
+        log(f"shipped model unusable ({exc}); fitting one on a synthetic world")
+    world = synthetic.generate(160, seed=3)
+    kinds = {0: "core", -1: "bank"}
+    truth = {
+        p.address: Truth(
+            p.address, kinds.get(p.tier, "supplier"), None if p.tier < 0 else p.tier, p.failed, p.bad_actor, p.tier == 1
+        )
+        for p in world.parties
+    }
+    _report, model = evaluate.evaluate(world.history(), truth)
+    model.save(tmp / "model.json")
+    return tmp / "model.json", "fitted on a 160-party synthetic world (the shipped model does not load)"
+
+
+def from_scratch(db_url: str, model_file: Path, parties: list[str], repeats: int) -> list[float]:
+    """Seconds per decision when each one reads the history and builds the feature table (no cache)."""
+    from scoring import features
+    from scoring.decision import Scorer
+    from scoring.scorecard import Model
+    from scoring.source import SqlSource
+
+    model = Model.load(model_file)
+    times = []
+    for k in range(repeats):
+        started = time.perf_counter()
+        engine = open_engine(db_url)
+        Scorer(features.build(SqlSource(engine).history(None, 0)), model).decide(parties[k % len(parties)])
+        engine.dispose()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+@dataclasses.dataclass
+class Mixes:
+    """The requests the load sends: tokens of a buyer, an auditor and a bank, and ids to ask for."""
+
+    buyer: dict[str, str]
+    auditor: dict[str, str]
+    bank: dict[str, str]
+    orders: list[int]
+    roots: list[int]
+    trading: list[str]
+
+    @classmethod
+    def sign_in(cls, api: str, accounts: dict[str, LocalAccount]) -> Mixes:
+        buyer = sign_in(api, write_path.party("buyer", 0))
+        auditor, bank = sign_in(api, accounts["auditor"]), sign_in(api, accounts["bank"])
+        orders = [o["orderId"] for o in httpx.get(f"{api}/v1/orders?limit=200", headers=buyer).json()["items"]]
+        roots = [r["rootId"] for r in httpx.get(f"{api}/v1/receivables?limit=200", headers=auditor).json()["items"]]
+        members = httpx.get(f"{api}/v1/parties?limit=200", headers=auditor).json()
+        trading = [m["address"] for m in members if {"supplier", "core"} & set(m["roles"])]
+        assert orders and roots and trading, (orders, roots, trading)
+        return cls(buyer, auditor, bank, orders, roots, trading)
+
+    def reads(self, rng: random.Random) -> tuple[str, str, dict[str, str]]:
+        kind = rng.randrange(4)
+        if kind == 0:
+            return "orders_list", "/v1/orders?limit=20", self.buyer
+        if kind == 1:
+            return "order", f"/v1/orders/{rng.choice(self.orders)}", self.buyer
+        if kind == 2:
+            return "receivable", f"/v1/receivables/{rng.choice(self.roots)}", self.auditor
+        return "party_me", "/v1/parties/me", self.buyer
+
+    def decisions(self, rng: random.Random) -> tuple[str, str, dict[str, str]]:
+        who = self.bank if rng.randrange(2) else self.auditor
+        return "decision", f"/v1/credit/decisions/{rng.choice(self.trading)}", who
+
+
+def ping(_rng: random.Random) -> tuple[str, str, dict[str, str]]:
+    return "ping", "/ping", {}
+
+
+def measure(
+    workers: int, api: str, ceiling_url: str, mixes: Mixes, levels: list[int], seconds: float
+) -> dict[str, dict[str, Any]]:
+    """Ceiling, reads and decisions at each concurrency level against one pair of servers."""
+    first = time.perf_counter()
+    answer = httpx.get(f"{api}/v1/credit/decisions/{mixes.trading[0]}", headers=mixes.bank, timeout=120)
+    assert answer.status_code == 200, answer.text
+    first_ms = (time.perf_counter() - first) * 1000
+    drive(api, mixes.reads, 1.0, max(levels))  # warm-up: connections, caches
+    drive(api, mixes.decisions, 2.0, max(levels))  # every worker's table built and its decisions cached
+    drive(ceiling_url, ping, 1.0, max(levels))
+    cells: dict[str, dict[str, Any]] = {}
+    for c in levels:
+        top = drive(ceiling_url, ping, seconds, c)
+        got = drive(api, mixes.reads, seconds, c)
+        decided = drive(api, mixes.decisions, seconds, c)
+        cells[f"w{workers}_c{c}"] = {
+            "workers": workers,
+            "concurrency": c,
+            "ceiling": top.summary(),
+            "reads": got.summary(),
+            "decisions": decided.summary(),
+            "reads_per_route_ms": {
+                n: {"p50": round(got.percentile(0.5, n), 2), "p99": round(got.percentile(0.99, n), 2)}
+                for n in sorted(got.latencies)
+            },
+        }
+        log(
+            f"{workers} worker(s), {c} client(s): ceiling {top.rps:.0f} req/s p50 {top.percentile(0.5):.1f} ms; "
+            f"reads {got.rps:.0f} req/s p50 {got.percentile(0.5):.1f} ms p99 {got.percentile(0.99):.1f}; "
+            f"decisions {decided.rps:.0f} req/s p50 {decided.percentile(0.5):.1f} ms p99 "
+            f"{decided.percentile(0.99):.1f} ({got.errors + decided.errors} errors)"
+        )
+    cells[f"w{workers}_c{levels[0]}"]["first_decision_ms"] = round(first_ms, 1)
+    return cells
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a smaller history and shorter runs")
-    parser.add_argument("--seconds", type=float, help="seconds per load run (default 10, 4 with --quick)")
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--seconds", type=float, help="seconds per load run (default 6, 3 with --quick)")
+    parser.add_argument("--concurrency", default="1,4,16", help="concurrent clients per cell (default 1,4,16)")
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to compare (default 1,2)")
     args = parser.parse_args(argv)
+    project_first()
     work = QUICK if args.quick else FULL
-    seconds = args.seconds or (4.0 if args.quick else 10.0)
+    seconds = args.seconds or (3.0 if args.quick else 6.0)
+    levels = sorted({int(c) for c in args.concurrency.split(",")})
+    worker_counts = sorted({int(w) for w in args.workers.split(",")})
     total = time.perf_counter()
     build = compiler.build()
-    servers: list[subprocess.Popen[bytes]] = []
+    cells: dict[str, dict[str, Any]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
         write_path.ledger_anvil(build, Path(tmp) / "anvil") as (devnet, _pid, chain, addresses),
     ):
-        try:
-            setup = time.perf_counter()
-            write_history(chain, build, addresses, work)
-            chain.mine()
-            deployments = Path(tmp) / "deployments"
-            deployments.mkdir()
-            record = deployments / f"{chain.chain_id}.json"
-            record.write_text(
-                json.dumps(
-                    {
-                        "chainId": chain.chain_id,
-                        "contracts": {n: {"address": a, "blockNumber": 0} for n, a in addresses.items()},
-                    }
-                )
+        setup = time.perf_counter()
+        write_history(chain, build, addresses, work)
+        chain.mine()
+        deployments = Path(tmp) / "deployments"
+        deployments.mkdir()
+        record = deployments / f"{chain.chain_id}.json"
+        record.write_text(
+            json.dumps(
+                {
+                    "chainId": chain.chain_id,
+                    "contracts": {n: {"address": a, "blockNumber": 0} for n, a in addresses.items()},
+                }
             )
-            db_url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
-            engine = open_engine(db_url)
-            with Indexer.for_deployment(chain, engine, build, record, confirmations=0, reader="thread") as indexer:
-                indexer.run()
-            engine.dispose()
-            log(f"history written and indexed in {time.perf_counter() - setup:.1f}s ({chain.block_number} blocks)")
+        )
+        db_url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
+        engine = open_engine(db_url)
+        with Indexer.for_deployment(chain, engine, build, record, confirmations=0, reader="thread") as indexer:
+            indexer.run()
+        events = engine.connect().exec_driver_sql("SELECT COUNT(*) FROM events").scalar()
+        engine.dispose()
+        log(f"history written and indexed in {time.perf_counter() - setup:.1f}s ({chain.block_number} blocks)")
+        model_file, model_note = bench_model(Path(tmp))
+        env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(deployments), "SCF_DEVNET_RUN_DIR": str(Path(tmp) / "run")}
 
-            api_port, ceiling_port = free_port(), free_port()
-            env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(deployments), "SCF_DEVNET_RUN_DIR": str(Path(tmp) / "run")}
-            servers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "api.serve_cli",
-                        "serve",
-                        "--port",
-                        str(api_port),
-                        "--chain",
-                        devnet.url,
-                        "--db",
-                        db_url,
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                )
-            )
-            servers.append(subprocess.Popen([sys.executable, "-c", CEILING_APP, str(ceiling_port)], cwd=ROOT))
-            api, ceiling_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
-            wait_for(f"{api}/v1/health")
-            wait_for(f"{ceiling_url}/ping")
+        scratch: list[float] = []
+        for workers in worker_counts:
+            with servers(Path(tmp), workers, devnet.url, db_url, model_file, env) as (api, ceiling_url):
+                mixes = Mixes.sign_in(api, chain.accounts)  # type: ignore[arg-type]
+                if not scratch:
+                    scratch = from_scratch(db_url, model_file, mixes.trading, 3)
+                    log(f"a decision from scratch: {statistics.median(scratch) * 1000:.0f} ms ({events} events)")
+                cells.update(measure(workers, api, ceiling_url, mixes, levels, seconds))
 
-            buyer = sign_in(api, write_path.party("buyer", 0))
-            auditor = sign_in(api, chain.accounts["auditor"])  # type: ignore[index]
-            orders = [o["orderId"] for o in httpx.get(f"{api}/v1/orders?limit=200", headers=buyer).json()["items"]]
-            roots = [r["rootId"] for r in httpx.get(f"{api}/v1/receivables?limit=200", headers=auditor).json()["items"]]
-            assert orders and roots, (orders, roots)
-            log(f"buyer 0 has {len(orders)} orders; {len(roots)} receivables sampled")
-
-            def reads(rng: random.Random) -> tuple[str, str, dict[str, str]]:
-                kind = rng.randrange(4)
-                if kind == 0:
-                    return "orders_list", "/v1/orders?limit=20", buyer
-                if kind == 1:
-                    return "order", f"/v1/orders/{rng.choice(orders)}", buyer
-                if kind == 2:
-                    return "receivable", f"/v1/receivables/{rng.choice(roots)}", auditor
-                return "party_me", "/v1/parties/me", buyer
-
-            def ping(_rng: random.Random) -> tuple[str, str, dict[str, str]]:
-                return "ping", "/ping", {}
-
-            drive(api, reads, 1.0, args.concurrency)  # warm-up: connections, caches
-            drive(ceiling_url, ping, 1.0, args.concurrency)
-            single = drive(api, reads, seconds / 2, 1)  # one client: the latency of a read with no queue
-            log(f"one client: {single.rps:.0f} req/s, p50 {single.percentile(0.5):.2f} ms")
-            values: list[Load] = []
-            ceilings: list[Load] = []
-            for run in range(work.runs):
-                ceilings.append(drive(ceiling_url, ping, seconds, args.concurrency))
-                values.append(drive(api, reads, seconds, args.concurrency))
-                log(
-                    f"run {run + 1}: ceiling {ceilings[-1].rps:.0f} req/s (p50 {ceilings[-1].percentile(0.5):.1f} ms); "
-                    f"reads {values[-1].rps:.0f} req/s (p50 {values[-1].percentile(0.5):.1f} ms, "
-                    f"p99 {values[-1].percentile(0.99):.1f} ms, {values[-1].errors} errors)"
-                )
-        finally:
-            for server in servers:
-                server.terminate()
-            for server in servers:
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-
-    best = max(values, key=lambda load: load.rps)
-    top = max(ceilings, key=lambda load: load.rps)
-    names = sorted(best.latencies)
+    head = cells[f"w{worker_counts[-1]}_c{levels[-1]}"]
+    one = cells[f"w{worker_counts[0]}_c{levels[-1]}"]
+    scratch_ms = statistics.median(scratch) * 1000
     print(
         json.dumps(
             {
                 "bench": "api",
                 "unit": "req/s",
-                "value": round(best.rps, 1),
-                "ceiling": round(top.rps, 1),
-                "ratio": round(best.rps / top.rps, 3),
-                "baseline": None,
+                "value": head["reads"]["rps"],
+                "ceiling": head["ceiling"]["rps"],
+                "ratio": round(head["reads"]["rps"] / head["ceiling"]["rps"], 3),
+                "baseline": one["reads"]["rps"],
                 "target": TARGET_RPS,
-                "n": best.requests,
+                "n": round(head["reads"]["rps"] * seconds),
                 "details": {
-                    "reads_p50_ms": round(best.percentile(0.5), 2),
-                    "one_client_p50_ms": round(single.percentile(0.5), 2),
-                    "one_client_p99_ms": round(single.percentile(0.99), 2),
-                    "one_client_rps": round(single.rps, 1),
-                    "reads_p99_ms": round(best.percentile(0.99), 2),
+                    "headline": f"reads at {levels[-1]} clients with {worker_counts[-1]} worker(s); baseline: the "
+                    f"same with {worker_counts[0]} worker(s)",
+                    "reads_p50_ms": head["reads"]["p50_ms"],
+                    "reads_p99_ms": head["reads"]["p99_ms"],
                     "target_p50_ms": TARGET_P50_MS,
-                    "latency": "lower is better; reads_* over every request of the best run at the concurrency below "
-                    "(queueing included: p50 ~ concurrency / throughput); one_client_* with a single client",
-                    "per_route_ms": {
-                        n: {"p50": round(best.percentile(0.5, n), 2), "p99": round(best.percentile(0.99, n), 2)}
-                        for n in names
-                    },
-                    "errors": best.errors,
-                    "ceiling_p50_ms": round(top.percentile(0.5), 2),
-                    "ceiling_p99_ms": round(top.percentile(0.99), 2),
-                    "concurrency": args.concurrency,
+                    "decision_p50_ms": head["decisions"]["p50_ms"],
+                    "decision_p99_ms": head["decisions"]["p99_ms"],
+                    "decision_rps": head["decisions"]["rps"],
+                    "decision_target_p50_ms": TARGET_DECISION_P50_MS,
+                    "decision_from_scratch_ms": round(scratch_ms, 1),
+                    "decision_from_scratch": "read every event from SQL, build every party's features, decide: "
+                    "what each request would cost without the cache (median of 3, in the bench process)",
+                    "cells": cells,
+                    "latency": "lower is better; p50/p99 over every request of a cell, queueing included "
+                    "(p50 ~ clients / throughput once the server is saturated); c1 cells: one client, no queue",
+                    "history": f"{work.orders} order and {work.receivables} receivable lifecycles (write_path's), "
+                    f"{events} events",
+                    "model": model_note,
+                    "value": "scf serve --workers N answering GET /v1/orders?limit=20, /v1/orders/{id}, "
+                    "/v1/receivables/{id}, /v1/parties/me (reads) and /v1/credit/decisions/{party} (decisions, as "
+                    "a bank and an auditor) with bearer tokens, from SQLite",
+                    "ceiling": "a one-route FastAPI app answering a constant JSON, same uvicorn worker count",
                     "seconds_per_run": seconds,
-                    "runs": [round(v.rps, 1) for v in values],
-                    "ceiling_runs": [round(c.rps, 1) for c in ceilings],
-                    "history": f"{work.orders} order and {work.receivables} receivable lifecycles (write_path's)",
-                    "value": "scf serve (uvicorn, one worker) answering a mix of GET /v1/orders?limit=20, "
-                    "/v1/orders/{id}, /v1/receivables/{id}, /v1/parties/me with bearer tokens, from SQLite",
-                    "ceiling": "a one-route FastAPI app answering a constant JSON, same uvicorn settings",
-                    "baseline": "none measured: there is no naive API to compare with; the ceiling bounds the value",
-                    "decision": "not measured: credit decisions are not served by the API yet",
                     "cpus": os.cpu_count(),
                     "load_1m_at_end": round(os.getloadavg()[0], 2),
                     "python": platform.python_version(),
