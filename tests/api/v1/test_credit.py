@@ -161,6 +161,9 @@ def test_an_earlier_as_of_block_decides_on_the_history_up_to_it(credit: Credit) 
     same_as(body, direct(credit.world.db_url, party, credit.model, earlier))
     now = credit.get("tier1", f"decisions/{party}")[1]
     assert now["decisionHash"] != body["decisionHash"]
+    # Before the ledger existed there is nothing to decide on: no such decision.
+    status, before = credit.get("tier1", f"decisions/{party}", as_of_block=0)
+    assert status == 404 and before["error"] == "not_found"
 
 
 def test_concurrent_requests_for_a_new_block_build_its_table_once(credit: Credit) -> None:
