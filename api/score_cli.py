@@ -206,6 +206,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  {name:<12} {_f(r['auc'])} {_f(r['ks'])} {_f(r['brier'])} {_f(r['coverage_tier23']):>14}")
         if r.get("error"):
             print(f"  {'':<12} not fitted: {r['error']}")
+    cv = report.get("cross_validated")
+    if cv:
+        volume = report.get("cross_validated_volume_only") or {}
+        print(
+            f"  cross-validated over every supplier ({cv['folds']} folds): AUC {_f(cv['auc']).strip()}, "
+            f"volume only {_f(volume.get('auc')).strip()}"
+        )
     print(f"  mean PD {report['mean_pd_bps']} bps against {report['observed_bps']} bps observed")
     print(
         "  calibration (predicted vs observed failure rate, bps): "

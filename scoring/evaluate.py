@@ -16,6 +16,11 @@ Figures: AUC (ties count half), KS, calibration (held-out parties in five bins o
 mean predicted vs observed failure rate), Brier score, and **coverage**: the share of active
 tier-2/3 suppliers (verified deliveries in at least 3 of the last 12 months) given a limit above
 zero. The bad actors' decisions are listed with whether their reason codes name what they did.
+
+A held-out half of a 300-firm world holds ~150 suppliers and ~20 failures: its AUC has a standard
+error of about 0.045, so the report adds a **cross-validated** AUC over every supplier (five
+folds by address hash, each party scored by the fit that did not see it), the same question
+asked of twice the parties.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from scoring.scorecard import SPEC_BY_NAME, SPECS, VOLUME_ONLY, Model
 from scoring.world import Truth
 
 HOLDOUT_PERCENT = 50
+CV_FOLDS = 5
 ACTIVE_MONTHS = 3
 CALIBRATION_BINS = 5
 #: What a direct relationship with a core shows a bank: no receivable trees, no graph.
@@ -46,6 +52,11 @@ FLAG_OF = {"double_financer": "DOUBLE_FINANCING", "circular_trader": "CIRCULAR_T
 def held_out(address: str) -> bool:
     """Whether a party is in the hold-out set: the same answer for the same address, everywhere."""
     return int.from_bytes(keccak(text="scf-holdout/" + address.lower())[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def fold_of(address: str) -> int:
+    """A party's cross-validation fold, from its address alone (like ``held_out``)."""
+    return int.from_bytes(keccak(text="scf-fold/" + address.lower())[:4], "big") % CV_FOLDS
 
 
 def auc(pd: np.ndarray, failed: np.ndarray) -> float | None:
@@ -208,6 +219,10 @@ def evaluate(
             )
     return {
         **report,
+        "cross_validated": cross_validated(table, s) if fitted_here else None,
+        "cross_validated_volume_only": (
+            cross_validated(table, s, [SPEC_BY_NAME[n] for n in VOLUME_ONLY]) if fitted_here else None
+        ),
         "model": model.version,
         "model_fitted_here": fitted_here,
         "population": population,
@@ -218,6 +233,31 @@ def evaluate(
         "bad_actors": actors,
         "refused_calls_visible": table.refused_visible,
     }, model
+
+
+def cross_validated(table: features.FeatureTable, s: Split, specs: Sequence[scorecard.Spec] = SPECS) -> dict[str, Any]:
+    """Every supplier held out once: ``CV_FOLDS`` fits, each on the other folds, each party's PD from
+    the fit that did not see it. The same question as the held-out half with twice the parties,
+    so the answer depends less on which parties the split happened to hold out."""
+    people = sorted(s.train + s.test)
+    pds: dict[str, int] = {}
+    for k in range(CV_FOLDS):
+        fit_on = [a for a in people if fold_of(a) != k]
+        try:
+            model = scorecard.fit(table, [table.index[a] for a in fit_on], [s.failed[a] for a in fit_on], specs=specs)
+        except FitError as exc:
+            return {"folds": CV_FOLDS, "auc": None, "ks": None, "error": str(exc)}
+        scorer = Scorer(table, model)
+        pds.update((a, scorer.pd_of(table.index[a])) for a in people if fold_of(a) == k)
+    pd = np.asarray([pds[a] for a in people], dtype=np.float64)
+    failed = np.asarray([s.failed[a] for a in people], dtype=bool)
+    return {
+        "folds": CV_FOLDS,
+        "auc": _round(auc(pd, failed)),
+        "ks": _round(ks(pd, failed)),
+        "n": len(people),
+        "failures": int(failed.sum()),
+    }
 
 
 def _unfitted(error: str, people: Sequence[str], s: Split) -> dict[str, Any]:

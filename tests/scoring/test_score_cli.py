@@ -109,6 +109,9 @@ def test_evaluate_reports_the_model_and_both_baselines_on_held_out_parties(
         assert set(report["baselines"]) == {"tier1_only", "volume_only"}
         assert all(key in b for b in report["baselines"].values())
     assert report["baselines"]["tier1_only"]["coverage_tier23"] == 0.0  # tier 2/3 never sell to a core here
+    cv = report["cross_validated"]  # every supplier held out once, by the fit that did not see it
+    assert cv["n"] == report["n"] + report["train"]["n"] and cv["folds"] == 5
+    assert cv["auc"] > report["cross_validated_volume_only"]["auc"]
     assert report["coverage_tier23"] > 0.5
     assert all(a["named"] for a in report["bad_actors"])
     assert (tmp_path / "m.json").is_file()
@@ -129,6 +132,7 @@ def test_evaluate_on_a_world_without_failures_cannot_fit_but_measures_a_given_mo
     assert code == 0
     report = json.loads(out)
     assert report["model"] == fitted.model.version and report["model_fitted_here"] is False
+    assert report["cross_validated"] is None  # nothing is fitted with --model
     assert report["failures"] == 0 and report["auc"] is None  # nothing failed: no ranking to measure
     assert report["coverage_tier23"] is not None and report["coverage_tier23"] > 0.5
     assert report["baselines"]["volume_only"]["fitted"] is False
