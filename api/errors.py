@@ -79,9 +79,10 @@ class Forbidden(ApiError):
 class InvalidField(ApiError):
     """A well-formed request whose field is wrong for the ledger (a signature by someone else...)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, location: str = "body") -> None:
         self.field = field
         self.reason = reason
+        self.location = location  # where the field came from: body, query, path or header
         super().__init__(f"{field}: {reason}")
 
 
@@ -192,7 +193,7 @@ def _api_problem(exc: Exception) -> tuple[int, dict[str, Any]] | None:
     if isinstance(exc, Forbidden):
         return 403, _body("forbidden", exc, action=exc.action)
     if isinstance(exc, InvalidField):
-        return 422, _unprocessable("invalid_field", exc, exc.field, ["body", exc.field])
+        return 422, _unprocessable("invalid_field", exc, exc.field, [exc.location, exc.field])
     if isinstance(exc, IdempotencyKeyReused):
         return 422, _unprocessable("idempotency_key_reused", exc, "Idempotency-Key", ["header", "Idempotency-Key"])
     if isinstance(exc, IdempotencyInProgress):

@@ -185,6 +185,7 @@ class CreditDesk:
             raise InvalidField(
                 "as_of_block",
                 str(AsOfInFuture(as_of_block, final, self.confirmations)),
+                location="query",
             )
         return as_of_block
 
@@ -213,7 +214,7 @@ class CreditDesk:
             try:
                 scorer = self._builder(SqlSource(self.engine, self.chain_id), block, self.confirmations, self.model)
             except AsOfInFuture as exc:  # the cursor went back between the check and the build
-                raise InvalidField("as_of_block", str(exc)) from exc
+                raise InvalidField("as_of_block", str(exc), location="query") from exc
             except NoHistory as exc:
                 raise NotFound("credit history", f"as of block {block} ({exc.detail})") from exc
             built = Scored(scorer)

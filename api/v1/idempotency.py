@@ -46,7 +46,7 @@ def request_hash(method: str, path: str, query: bytes, body: bytes) -> str:
 
 def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidField("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters")
+        raise InvalidField("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters", location="header")
     return key
 
 
