@@ -3,7 +3,7 @@
     scf score PARTY [--as-of-block N] [--json] [--db URL] [--model FILE] [--confirmations N]
     scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
     scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json | --model M.json [--all-parties]]
-    scf score fit --world DIR --out MODEL.json [--db URL | --chain URL] [--all-parties]
+    scf score fit --world DIR [--world DIR ...] --out MODEL.json [--db URL | --chain URL] [--all-parties]
 
 Decisions read the indexer's database (``--db``, else SCF_DB_URL, else the devnet's SQLite
 file) as of a final block: ``--as-of-block`` or the indexed head less ``--confirmations``. The
@@ -181,7 +181,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InvalidRequest(
             "evaluate --all-parties goes with --model: a model fitted here is measured on held-out parties"
         )
-    world = load(Path(args.world))
+    if len(args.world) != 1:
+        raise InvalidRequest("evaluate measures one world: give --world DIR once")
+    world = load(Path(args.world[0]))
     history = _world_history(args, world)
     report, model = evaluation.evaluate(
         history,
@@ -231,38 +233,58 @@ def _f(x: float | None) -> str:
 def cmd_fit(args: argparse.Namespace) -> int:
     from scoring import scorecard
 
-    world = load(Path(args.world))
-    history = _world_history(args, world)
-    table = features.build(history)
-    s = evaluation.split(table, world.truth)
-    people = sorted(s.train + s.test) if args.all_parties else s.train
+    directories = list(args.world)
+    if len(directories) > 1 and (args.db or args.chain):
+        raise InvalidRequest("fitting on several worlds reads each one's DIR/ledger.db; --db / --chain name one")
+    tables, rows, labels, worlds = [], [], [], []
+    offset = 0
+    for directory in directories:
+        world = load(Path(directory))
+        history = _world_history(args, world)
+        table = features.build(history)
+        s = evaluation.split(table, world.truth)
+        people = sorted(s.train + s.test) if args.all_parties else s.train
+        rows += [offset + table.index[a] for a in people]
+        labels += [s.failed[a] for a in people]
+        offset += len(table.parties)
+        tables.append(table)
+        worlds.append(
+            {
+                **{k: world.world.get(k) for k in ("firms", "months", "holdout_months", "seed", "chain_id")},
+                "as_of_block": history.as_of_block,
+                "as_of_time": history.as_of_time,
+                "parties": len(people),
+            }
+        )
+    seeds = [w["seed"] for w in worlds]
     model = scorecard.fit(
-        table,
-        [table.index[a] for a in people],
-        [s.failed[a] for a in people],
+        features.stack(tables),
+        rows,
+        labels,
         training={
-            "world_seed": world.seed,
-            "world": {k: world.world.get(k) for k in ("firms", "months", "holdout_months", "seed", "chain_id")},
-            "as_of_block": history.as_of_block,
-            "as_of_time": history.as_of_time,
+            "world_seed": seeds[0] if len(seeds) == 1 else seeds,
+            "worlds": worlds,
             "parties_used": "all" if args.all_parties else "training split",
-            "reproduce": _reproduce(world, args.all_parties),
+            "reproduce": _reproduce(worlds, args.all_parties),
         },
     )
     version = model.save(Path(args.out))
-    print(f"model {version} fitted on {len(people)} parties; saved to {args.out}")
+    print(f"model {version} fitted on {len(rows)} parties of {len(worlds)} world(s); saved to {args.out}")
     return 0
 
 
-def _reproduce(world: WorldFiles, all_parties: bool) -> str:
-    """The commands that make the same model again: the world is deterministic in its settings."""
-    w = world.world
+def _reproduce(worlds: list[dict[str, Any]], all_parties: bool) -> str:
+    """The commands that make the same model again: a world is deterministic in its settings."""
+    plays = "; ".join(
+        f"scf simulate --firms {w['firms']} --months {w['months']} --seed {w['seed']} "
+        f"--holdout-months {w['holdout_months']} --fresh --out DIR{k} --chain URL{k}"
+        for k, w in enumerate(worlds, start=1)
+    )
+    dirs = " ".join(f"--world DIR{k}" for k in range(1, len(worlds) + 1))
     return (
-        f"scf simulate --firms {w.get('firms')} --months {w.get('months')} --seed {w.get('seed')} "
-        f"--holdout-months {w.get('holdout_months')} --fresh --out DIR --chain URL; "
-        "scf index --chain URL --deployment <record of the world's addresses> --db sqlite:///DIR/ledger.db "
-        "(or the same in Python: ledger.indexer.Indexer over world.json's addresses); "
-        "scf score fit --world DIR --confirmations 0 --out MODEL.json" + (" --all-parties" if all_parties else "")
+        f"{plays}; index each chain into DIRk/ledger.db (ledger.indexer.Indexer over world.json's addresses, "
+        f"from block 0, 0 confirmations); scf score fit {dirs} --confirmations 0 --out MODEL.json"
+        + (" --all-parties" if all_parties else "")
     )
 
 
@@ -282,7 +304,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank", default="dev-bank", help="the bank's address, or dev-bank on a devnet")
     parser.add_argument("--keystore", help="the bank's encrypted keystore (with --bank ADDR)")
     parser.add_argument("--deployment", help="deployment record (default: deployments/<chainId>.json)")
-    parser.add_argument("--world", help="evaluate / fit: the world's directory (world.json, ground_truth.json)")
+    parser.add_argument(
+        "--world",
+        action="append",
+        help="evaluate / fit: the world's directory (world.json, ground_truth.json); fit: repeat it to fit on the "
+        "suppliers of several worlds",
+    )
     parser.add_argument("--out", help="fit: where to write the model; evaluate: also save the fitted model there")
     parser.add_argument(
         "--all-parties",

@@ -581,6 +581,25 @@ def _trouble_features(
     values["intake_trend"] = intake
 
 
+def stack(tables: Sequence[FeatureTable]) -> FeatureTable:
+    """Several feature tables (e.g. of several simulated worlds) as one, rows one table after the
+    other, for fitting a model on all of them: row ``i`` of table ``k`` is row ``offset_k + i``
+    (offsets: the sizes of the tables before it). Addresses are indexed as ``k:address``."""
+    if len(tables) == 1:
+        return tables[0]
+    names = sorted(set.intersection(*(set(t.values) for t in tables)))
+    parties = [f"{k}:{p}" for k, t in enumerate(tables) for p in t.parties]
+    return FeatureTable(
+        history={"stacked": [t.history for t in tables]},
+        parties=parties,
+        index={p: i for i, p in enumerate(parties)},
+        roles=np.concatenate([t.roles for t in tables]),
+        member=np.concatenate([t.member for t in tables]),
+        values={name: np.concatenate([t.values[name] for t in tables]) for name in names},
+        refused_visible=all(t.refused_visible for t in tables),
+    )
+
+
 def _receivable_features(
     c: _Collector,
     values: dict[str, np.ndarray],

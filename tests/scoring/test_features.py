@@ -229,3 +229,16 @@ def test_a_debtors_outstanding_receivables_are_face_value_not_yet_repaid() -> No
     table = features.build(s.history(t + 40 * DAY))
     assert value(table, CORE, "receivables_outstanding") == 70 * UNIT
     assert value(table, T1, "receivables_outstanding") == 0
+
+
+def test_stacked_tables_keep_each_tables_rows_one_after_the_other() -> None:
+    a = features.build(trading_story().history(T0 + 200 * DAY))
+    b = features.build(trading_story().history(T0 + 40 * DAY))
+    both = features.stack([a, b])
+    assert len(both.parties) == len(a.parties) + len(b.parties)
+    offset = len(a.parties)
+    for name in ("volume_12m", "trouble_rate_12m", "deliveries_12m"):
+        assert both.values[name][a.index[T1]] == a.values[name][a.index[T1]]
+        assert both.values[name][offset + b.index[T1]] == b.values[name][b.index[T1]]
+    assert both.parties[offset + b.index[T1]] == f"1:{T1}"
+    assert features.stack([a]) is a

@@ -181,3 +181,22 @@ def test_evaluate_options_that_do_not_fit_together_are_refused(
     assert code == 2 and "nothing is fitted" in err
     code, _, err = run(capsys, "evaluate", "--world", str(world), "--all-parties")
     assert code == 2 and "goes with --model" in err
+
+
+def test_fit_on_several_worlds_stacks_their_suppliers_and_records_each_world(
+    setup: tuple[str, str, Path], fitted: Fitted, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url, _, world = setup
+    other = write_world(tmp_path / "again", fitted, Path(url.removeprefix("sqlite:///")))
+    out = tmp_path / "pooled.json"
+    args = ["fit", "--world", str(world), "--world", str(other), "--confirmations", "0", "--out", str(out)]
+    code, printed, _ = run(capsys, *args)
+    assert code == 0 and "of 2 world(s)" in printed
+    training = json.loads(out.read_text())["training"]
+    assert [w["seed"] for w in training["worlds"]] == [11, 11] and training["world_seed"] == [11, 11]
+    assert training["parties"] + training["thin_file_parties"] == sum(w["parties"] for w in training["worlds"])
+    assert training["reproduce"].count("scf simulate") == 2
+    code, _, err = run(capsys, *args, "--db", url)
+    assert code == 2 and "each one's DIR/ledger.db" in err
+    code, _, err = run(capsys, "evaluate", "--world", str(world), "--world", str(other))
+    assert code == 2 and "once" in err
