@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from eth_utils import keccak
 from ledger import typed_data
 from ledger.audit.calldata import CalldataError, CallDecoder
 from ledger.audit.machine import LedgerModels, Replayer, recover_signer
-from ledger.audit.rpc import Rpc
+from ledger.audit.rpc import Rpc, Tx
 from ledger.batch import recover_typed_data
 from ledger.credit import CreditLimit
 from ledger.escrow import ORDER_FIELDS, Attestation, Milestone, OrderTerms
@@ -143,14 +144,22 @@ def test_the_replay_signs_under_the_clients_domains_and_documents(deployed: Depl
 
 
 def test_transactions_read_from_traces_full_blocks_and_hashes_are_the_same(world: World, deployed: Deployed) -> None:
-    """anvil's call traces (``trace_block``), full blocks and single lookups give the same transactions."""
+    """anvil's call traces (``trace_block``), full blocks and single lookups give the same transactions
+    (traces also tell whether each call reverted, which the others leave unknown)."""
+
+    def sent(txs: list[Tx]) -> list[Tx]:
+        return [dataclasses.replace(tx, reverted=None, output=None) for tx in txs]
+
     rpc = Rpc(deployed.chain)
     headers = [h for h in rpc.headers(0, deployed.chain.block_number) if h.transactions]
     hashes = [tx_hash for header in headers for tx_hash in header.transactions]
     by_hash = rpc.transactions(hashes)
-    assert rpc.block_transactions(headers) == by_hash
+    assert all(tx.reverted is None for tx in by_hash)
+    traced = rpc.block_transactions(headers)
+    assert sent(traced) == by_hash
     if deployed.backend == "anvil":
         assert rpc.use_traces, "anvil answers trace_block"
+        assert all(tx.reverted is not None for tx in traced)
         plain = Rpc(deployed.chain)
         plain.use_traces = False
         assert plain.block_transactions(headers) == by_hash
