@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 from eth_utils import keccak
-from scipy.optimize import minimize
 
 from scoring.errors import FitError, ModelError
 from scoring.features import FEATURES_VERSION, FeatureTable
@@ -583,6 +582,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, better: Sequence[int], l2: float) ->
     start = np.zeros(k + 1)
     start[0] = math.log(prior / (1 - prior))
     bounds = [(None, None)] + [((None, 0.0) if b > 0 else (0.0, None)) for b in better]
+    from scipy.optimize import minimize  # only fitting needs it; importing it costs every `scf` start
+
     result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})
     w = result.x
     return w[1:], float(w[0])
