@@ -28,11 +28,11 @@ HOUR = 3_600
 FUZZ_LEVELS = {"": "ci", "ci": "ci", "long": "long"}
 
 
-def register_fuzz_profiles(name: str, *, examples: int, steps: int) -> None:
+def register_fuzz_profiles(name: str, *, examples: int, steps: int, long_examples: int | None = None) -> None:
     """Profiles ``scf-<name>-{ci,long}[-embedded]``, chosen by ``fuzz_settings``.
 
-    SCF_FUZZ unset or "ci" for every test run, "long" (ten times the examples) for `make
-    fuzz`. anvil carries the volume; eth-tester mines a few dozen transactions a second, so it
+    SCF_FUZZ unset or "ci" for every test run, "long" (``long_examples``, default ten times the
+    examples) for `make fuzz`. anvil carries the volume; eth-tester mines a few dozen transactions a second, so it
     only gets a short smoke run of the same machine (backend parity, not coverage).
     """
     ci = f"scf-{name}-ci"
@@ -43,7 +43,7 @@ def register_fuzz_profiles(name: str, *, examples: int, steps: int) -> None:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    settings.register_profile(f"scf-{name}-long", settings.get_profile(ci), max_examples=10 * examples)
+    settings.register_profile(f"scf-{name}-long", settings.get_profile(ci), max_examples=long_examples or 10 * examples)
     settings.register_profile(
         f"scf-{name}-ci-embedded", settings.get_profile(ci), max_examples=2, stateful_step_count=6
     )
