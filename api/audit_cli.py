@@ -32,13 +32,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.score_cli import DEFAULT_MODEL, MODEL_ENV
-from ledger import compiler, paths
+from ledger import compiler
 from ledger.audit import AuditError, Deployment, ReplayResult, replay
 from ledger.audit.refusals import RefusalDecoder
 from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
 from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import load_record, record_path_for
-from ledger.errors import DeploymentMissing, LedgerError
+from ledger.deploy import recorded_deployment
+from ledger.errors import LedgerError
 from ledger.sql.db import database_url, make_engine
 
 if TYPE_CHECKING:
@@ -51,10 +51,7 @@ EXIT_UNCHECKED = 3
 def cmd_audit_replay(args: argparse.Namespace) -> int:
     build = compiler.build()
     chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    record_file = Path(args.deployment) if args.deployment else record_path_for(paths.deployments_dir(), chain.chain_id)
-    record = load_record(record_file)
-    if record is None:
-        raise DeploymentMissing(chain.chain_id, str(record_file))
+    _, record = recorded_deployment(chain.chain_id, Path(args.deployment) if args.deployment else None)
     deployment = Deployment.from_record(record, build)
     engine = _engine(args.db) if args.db is not None else None
     to_block = args.to_block

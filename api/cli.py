@@ -17,9 +17,16 @@ from api.errors import ApiError
 from ledger import compiler, paths
 from ledger.accounts import dev_accounts
 from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import deploy, enrol_dev_members, load_record, record_path_for, verify
+from ledger.deploy import (
+    deploy,
+    enrol_dev_members,
+    record_addresses,
+    record_path_for,
+    recorded_deployment,
+    verify,
+)
 from ledger.devnet import Devnet
-from ledger.errors import DeploymentMissing, LedgerError
+from ledger.errors import LedgerError
 from ledger.keys import PASSWORD_ENV, load_keystore, write_keystore
 from ledger.model.common import OracleKind
 from oracles.epcis import DEFAULT_MAX_BYTES
@@ -120,11 +127,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _addresses(chain: Chain) -> dict[str, str]:
-    record_path = record_path_for(paths.deployments_dir(), chain.chain_id)
-    record = load_record(record_path)
-    if record is None:
-        raise DeploymentMissing(chain.chain_id, str(record_path))
-    return {name: str(entry["address"]) for name, entry in record["contracts"].items()}
+    return record_addresses(recorded_deployment(chain.chain_id)[1])
 
 
 def _key(args: argparse.Namespace) -> LocalAccount:

@@ -111,10 +111,9 @@ def _publishable(args: argparse.Namespace, source: SqlSource) -> tuple[Any, Hist
 
 
 def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], model: Model) -> int:
-    from ledger import compiler, paths
+    from ledger import compiler
     from ledger.credit import CreditLimit, CreditRegistryClient
-    from ledger.deploy import load_record, record_path_for
-    from ledger.errors import DeploymentMissing
+    from ledger.deploy import recorded_deployment
     from ledger.keys import load_keystore
 
     if args.bank == "dev-bank":
@@ -127,10 +126,7 @@ def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], mo
         bank = load_keystore(Path(args.keystore))
         if bank.address.lower() != checksum_party(args.bank).lower():
             raise InvalidRequest(f"the keystore holds {bank.address}, not {args.bank}")
-    record_file = Path(args.deployment) if args.deployment else record_path_for(paths.deployments_dir(), chain.chain_id)
-    record = load_record(record_file)
-    if record is None:
-        raise DeploymentMissing(chain.chain_id, str(record_file))
+    _, record = recorded_deployment(chain.chain_id, Path(args.deployment) if args.deployment else None)
     registry = CreditRegistryClient(chain, compiler.build(), record["contracts"]["CreditRegistry"]["address"])
     nonce = registry.nonce(bank.address)
     count = 0

@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
-from ledger import compiler, paths
+from ledger import compiler
 from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import load_record, record_path_for
-from ledger.errors import DeploymentMissing, LedgerError
+from ledger.deploy import record_addresses, recorded_deployment
+from ledger.errors import LedgerError
 from ledger.keys import load_keystore
 from ledger.sql import database_url
 
@@ -70,12 +70,8 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
 
     build = compiler.build()
     chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    record_path = record_path_for(paths.deployments_dir(), chain.chain_id)
-    record = load_record(record_path)
-    if record is None:
-        raise DeploymentMissing(chain.chain_id, str(record_path))
-    contracts: dict[str, Any] = record["contracts"]
-    addresses = {name: str(entry["address"]) for name, entry in contracts.items()}
+    record_path, record = recorded_deployment(chain.chain_id)
+    addresses = record_addresses(record)
     relayer = load_keystore(Path(args.keystore)) if args.keystore else None
     if relayer is None and chain.accounts is not None:
         relayer = chain.accounts["relayer"]
@@ -83,7 +79,7 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
     settings = Settings.from_env(
         chain, build, addresses, db_url, domain=args.domain or f"{args.host}:{args.port}", relayer=relayer
     )
-    settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in contracts.values())
+    settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in record["contracts"].values())
     return settings, chain, record_path, db_url
 
 

@@ -19,10 +19,17 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
+from ledger import paths
 from ledger.accounts import DevAccounts
 from ledger.chain import Chain
 from ledger.compiler import Artifact, BuildResult
-from ledger.errors import BytecodeMismatch, DeploymentError, DeploymentMissing, VerificationFailed
+from ledger.errors import (
+    BytecodeMismatch,
+    DeploymentError,
+    DeploymentMissing,
+    DeploymentOfAnotherChain,
+    VerificationFailed,
+)
 
 RECORD_FORMAT = 1
 ZERO_HASH = b"\x00" * 32
@@ -115,6 +122,23 @@ def load_record(path: Path) -> dict[str, Any] | None:
         return None
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def recorded_deployment(chain_id: int, path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The deployment record at ``path`` (default: deployments/<chainId>.json) and where it was read;
+    ``DeploymentMissing`` when there is none, ``DeploymentOfAnotherChain`` when it names another chain."""
+    path = path or record_path_for(paths.deployments_dir(), chain_id)
+    record = load_record(path)
+    if record is None:
+        raise DeploymentMissing(chain_id, str(path))
+    if record.get("chainId") != chain_id:
+        raise DeploymentOfAnotherChain(str(path), record.get("chainId"), chain_id)
+    return path, record
+
+
+def record_addresses(record: dict[str, Any]) -> dict[str, str]:
+    """Contract name → address of a deployment record."""
+    return {name: str(entry["address"]) for name, entry in record["contracts"].items()}
 
 
 def deploy(

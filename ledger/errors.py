@@ -127,6 +127,16 @@ class DeploymentMissing(DeploymentError):
         super().__init__(f"no deployment recorded for chain {chain_id} ({path}); run `scf deploy`")
 
 
+class DeploymentOfAnotherChain(DeploymentError):
+    """A deployment record names another chain than the node it is used with."""
+
+    def __init__(self, path: str, recorded: object, chain_id: int) -> None:
+        self.path = path
+        self.recorded = recorded
+        self.chain_id = chain_id
+        super().__init__(f"{path} is a deployment on chain {recorded}, not {chain_id}")
+
+
 @dataclass(frozen=True)
 class BytecodeMismatch:
     contract: str

@@ -69,13 +69,12 @@ from hexbytes import HexBytes
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from web3 import HTTPProvider
 
-from ledger import paths
 from ledger.audit.refusals import RefusalDecoder, outcomes
 from ledger.audit.rpc import Rpc as AuditRpc
 from ledger.chain import Chain, abi_type
 from ledger.compiler import BuildResult
-from ledger.deploy import load_record, record_path_for
-from ledger.errors import ChainUnavailable, DeploymentMissing, LedgerError
+from ledger.deploy import record_addresses, recorded_deployment
+from ledger.errors import ChainUnavailable, LedgerError
 from ledger.history import (
     MAX_SPAN,
     ArgsReader,
@@ -809,14 +808,9 @@ class Indexer:
     ) -> Indexer:
         """An indexer of every contract in the deployment record of ``chain`` (deployments/<chainId>.json),
         from the earliest deployment block unless ``from_block`` says otherwise."""
-        path = record_path or record_path_for(paths.deployments_dir(), chain.chain_id)
-        record = load_record(path)
-        if record is None:
-            raise DeploymentMissing(chain.chain_id, str(path))
-        if record.get("chainId") != chain.chain_id:
-            raise IndexerError(f"{path} is a deployment on chain {record.get('chainId')}, not {chain.chain_id}")
+        _, record = recorded_deployment(chain.chain_id, record_path)
         contracts: dict[str, Any] = record["contracts"]
-        addresses = {name: str(entry["address"]) for name, entry in contracts.items()}
+        addresses = record_addresses(record)
         abis = {name: build[name].abi for name in contracts}
         if from_block is None:
             from_block = min(int(entry.get("blockNumber", 0)) for entry in contracts.values())

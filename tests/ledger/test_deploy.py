@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.deploy import PLAN, deploy, enrol_dev_members, runtime_hash, verify
-from ledger.errors import DeploymentError, DeploymentMissing, VerificationFailed
+from ledger.deploy import PLAN, deploy, enrol_dev_members, record_addresses, recorded_deployment, runtime_hash, verify
+from ledger.errors import DeploymentError, DeploymentMissing, DeploymentOfAnotherChain, VerificationFailed
 from tests.conftest import Deployed
 
 ALL = [step.name for step in PLAN]
@@ -114,3 +114,14 @@ def test_enrolling_dev_members_twice_admits_nobody_twice(deployed: Deployed) -> 
 
     assert enrolled == []
     assert deployed.chain.call(deployed.membership.functions.memberCount()) == count
+
+
+def test_a_recorded_deployment_is_refused_when_missing_or_of_another_chain(tmp_path: Path) -> None:
+    record = tmp_path / "31337.json"
+    with pytest.raises(DeploymentMissing):
+        recorded_deployment(31337, record)
+    record.write_text(json.dumps({"chainId": 1, "contracts": {"Membership": {"address": "0x" + "11" * 20}}}))
+    with pytest.raises(DeploymentOfAnotherChain, match="chain 1, not 31337"):
+        recorded_deployment(31337, record)
+    path, loaded = recorded_deployment(1, record)
+    assert path == record and record_addresses(loaded) == {"Membership": "0x" + "11" * 20}
