@@ -29,6 +29,10 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         keccak256("FinanceOffer(uint256 pieceId,address bank,uint256 price,uint64 deadline,uint256 nonce)");
 
     uint256 private constant _MAX_INVOICE_NUMBER_LENGTH = 64;
+    /// @dev Bit b is set when byte b is an invoice-number separator: tab, LF, VT, FF, CR, space,
+    ///      `#`, `-`, `.`, `/`, `:`, `\` and `_`. Every byte above 0x7F has its bit clear.
+    uint256 private constant _SEPARATORS = (1 << 0x09) | (1 << 0x0A) | (1 << 0x0B) | (1 << 0x0C) | (1 << 0x0D)
+        | (1 << 0x20) | (1 << 0x23) | (1 << 0x2D) | (1 << 0x2E) | (1 << 0x2F) | (1 << 0x3A) | (1 << 0x5C) | (1 << 0x5F);
     uint256 private constant _MIN_CHILDREN = 2;
     uint256 private constant _MAX_CHILDREN = 32;
     uint64 private constant _MAX_GRACE_PERIOD = 365 days;
@@ -408,9 +412,10 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         return keccak256(abi.encode(debtor, creditor, _normalise(invoiceNumber)));
     }
 
-    /// @dev ASCII letters lower-cased; bytes 0x09-0x0D and 0x20 dropped; in each run of digits
-    ///      (whitespace removed first) the leading zeros dropped, keeping one zero for a run of
-    ///      zeros only. Other bytes (UTF-8 included) are kept as they are.
+    /// @dev One pass over the bytes (see `normaliseInvoiceNumber` for the table): letters kept
+    ///      lower-cased, digits kept but for the leading zeros of each run, separators dropped
+    ///      once they have ended a run, any other byte refused. Length is checked first and
+    ///      emptiness last, so the error names the first thing wrong in reading order.
     function _normalise(string calldata invoiceNumber) private pure returns (bytes memory out) {
         bytes calldata raw = bytes(invoiceNumber);
         uint256 length = raw.length;
@@ -422,8 +427,7 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         bool inRun;
         bool significant;
         for (uint256 i = 0; i < length; i++) {
-            bytes1 c = raw[i];
-            if (c == 0x20 || (c >= 0x09 && c <= 0x0D)) continue;
+            uint8 c = uint8(raw[i]);
             if (c >= 0x30 && c <= 0x39) {
                 if (!inRun) {
                     inRun = true;
@@ -431,13 +435,19 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
                 }
                 if (c == 0x30 && !significant) continue;
                 significant = true;
-                out[n++] = c;
+                out[n++] = bytes1(c);
                 continue;
             }
+            // Anything else ends a digit run; a run of zeros only keeps one.
             if (inRun && !significant) out[n++] = 0x30;
             inRun = false;
-            if (c >= 0x41 && c <= 0x5A) c = bytes1(uint8(c) + 32);
-            out[n++] = c;
+            if (c >= 0x61 && c <= 0x7A) {
+                out[n++] = bytes1(c);
+            } else if (c >= 0x41 && c <= 0x5A) {
+                out[n++] = bytes1(c + 32);
+            } else if ((_SEPARATORS >> c) & 1 == 0) {
+                revert ReceivablesInvoiceNumberCharacterRefused(invoiceNumber, i, bytes1(c));
+            }
         }
         if (inRun && !significant) out[n++] = 0x30;
         if (n == 0) revert ReceivablesInvalidInvoiceNumber(invoiceNumber, _MAX_INVOICE_NUMBER_LENGTH);

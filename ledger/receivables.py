@@ -2,11 +2,21 @@
 
 Every party signs with its own key; any allowed account submits. Reverts surface as
 ``ContractReverted`` carrying the contract's custom error and its arguments.
-``normalise_invoice_number`` is the contract's canonical invoice number, byte for byte.
+
+Invoice numbers go through two steps. ``ascii_invoice_number`` is for people: it folds what
+a keyboard or a PDF may produce (full-width forms, ligatures, no-break spaces: Unicode NFKC;
+zero-width characters and soft hyphens removed) into ASCII and refuses whatever is still not
+ASCII, so a look-alike letter (Cyrillic I, U+0406, for a Latin I) cannot pass for another number. The
+API applies it before it builds the typed data the debtor signs. ``normalise_invoice_number``
+is the contract's canonical number, byte for byte (``Receivables.normaliseInvoiceNumber``):
+the one rule that decides whether two spellings are one invoice, on chain, in the model and
+in the audit replay. The contract works on bytes, never on Unicode, so it refuses every
+non-ASCII byte instead of trying to fold it.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -50,17 +60,57 @@ OFFER_FIELDS = [
     {"name": "nonce", "type": "uint256"},
 ]
 
-_WHITESPACE = frozenset(b" \t\n\v\f\r")
+#: Bytes that end a digit run and are then dropped (the contract's ``_SEPARATORS``).
+INVOICE_NUMBER_SEPARATORS = b"\t\n\v\f\r #-./:\\_"
+_SEPARATORS = frozenset(INVOICE_NUMBER_SEPARATORS)
 _DIGITS = frozenset(b"0123456789")
+_UPPER = frozenset(range(ord("A"), ord("Z") + 1))
+_LOWER = frozenset(range(ord("a"), ord("z") + 1))
+#: Invisible characters NFKC keeps that only split a number: zero-width space, non-joiner and
+#: joiner, word joiner, the byte-order mark (zero-width no-break space) and the soft hyphen.
+INVISIBLE_IN_INVOICE_NUMBERS = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_ALPHABET = "ASCII letters, digits, spaces and - _ . / \\ : #"
 
 
 class InvalidInvoiceNumber(LedgerError):
-    """The invoice number is empty once normalised, or longer than the contract accepts."""
+    """The invoice number is empty once normalised, longer than the contract accepts, or holds
+    a character it refuses (the subclasses say which and where)."""
 
     def __init__(self, invoice_number: str, reason: str) -> None:
         self.invoice_number = invoice_number
         self.reason = reason
         super().__init__(f"invalid invoice number {invoice_number!r}: {reason}")
+
+
+class InvoiceNumberCharacterRefused(InvalidInvoiceNumber):
+    """Byte ``character`` at byte offset ``position`` of the UTF-8 invoice number is outside the
+    contract's alphabet: ``Receivables`` reverts ``ReceivablesInvoiceNumberCharacterRefused``."""
+
+    def __init__(self, invoice_number: str, position: int, character: int) -> None:
+        self.position = position
+        self.character = character
+        super().__init__(
+            invoice_number,
+            f"byte 0x{character:02x} at byte {position} is not one of {_ALPHABET}; "
+            "fold the number to ASCII first (ascii_invoice_number)",
+        )
+
+
+class InvoiceNumberNotAscii(InvalidInvoiceNumber):
+    """Character ``character`` (at index ``position`` of the text as given) is still outside
+    ASCII once folded (NFKC, invisible characters removed): a look-alike, an accent, a dash
+    that is not ``-``. Refused rather than guessed at, so no spelling makes a second key."""
+
+    def __init__(self, invoice_number: str, position: int, character: str) -> None:
+        self.position = position
+        self.character = character
+        self.codepoint = f"U+{ord(character):04X}"
+        self.character_name = unicodedata.name(character, "unnamed")
+        super().__init__(
+            invoice_number,
+            f"character {self.codepoint} ({self.character_name}) at position {position} is not ASCII, "
+            f"even after Unicode NFKC folding; write the number with {_ALPHABET}",
+        )
 
 
 class ReceivableStatus(IntEnum):
@@ -70,22 +120,46 @@ class ReceivableStatus(IntEnum):
     DEFAULTED = 3
 
 
+def ascii_invoice_number(text: str) -> str:
+    """``text`` folded to the ASCII a person meant: Unicode NFKC, then the invisible characters
+    (``INVISIBLE_IN_INVOICE_NUMBERS``) removed; full-width ``INV-1`` (U+FF29 ...) and ``INV\\u200b-1``
+    become ``INV-1``.
+
+    Raises ``InvoiceNumberNotAscii`` naming the first character of ``text`` that still folds to
+    something outside ASCII (``\\u0406NV-1``: a Cyrillic I). ASCII it does not judge: that is
+    ``normalise_invoice_number``'s job, which refuses control characters and other punctuation.
+    """
+    folded = "".join(c for c in unicodedata.normalize("NFKC", text) if c not in INVISIBLE_IN_INVOICE_NUMBERS)
+    if folded.isascii():
+        return folded
+    # Name the culprit as the person typed it: a character whose own folding is not ASCII. If
+    # each character folds to ASCII alone, the whole text does too (ASCII has nothing to
+    # compose with), so one is always found; the last line is only a guard.
+    for position, character in enumerate(text):
+        alone = unicodedata.normalize("NFKC", character)
+        if not all(c.isascii() or c in INVISIBLE_IN_INVOICE_NUMBERS for c in alone):
+            raise InvoiceNumberNotAscii(text, position, character)
+    first = next(i for i, c in enumerate(folded) if not c.isascii())
+    raise InvoiceNumberNotAscii(text, first, folded[first])
+
+
 def normalise_invoice_number(invoice_number: str) -> str:
     """The canonical invoice number, as ``Receivables.normaliseInvoiceNumber`` computes it.
 
-    On the UTF-8 bytes: ASCII letters lower-cased, ASCII whitespace (space, \\t \\n \\v \\f \\r)
-    removed, leading zeros of each run of digits removed (a run of zeros keeps one "0").
-    Other bytes are kept. At most 64 bytes in; raises ``InvalidInvoiceNumber`` when longer or
-    when nothing is left.
+    On the UTF-8 bytes, at most 64 of them: ``A``-``Z`` lower-cased, ``a``-``z`` kept; in each
+    run of digits the leading zeros dropped (a run of zeros keeps one ``0``), any other byte
+    ending the run; separators (``INVOICE_NUMBER_SEPARATORS``) dropped once they have ended a
+    run. Raises ``InvalidInvoiceNumber`` when longer or when nothing is left, and its subclass
+    ``InvoiceNumberCharacterRefused`` at the first other byte (every non-ASCII byte among
+    them), in the contract's order: length, then bytes in order, then emptiness.
     """
-    raw = invoice_number.encode("utf-8")
+    # surrogatepass: a lone surrogate gets the bytes the contract would be sent, and is refused.
+    raw = invoice_number.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_INVOICE_NUMBER_LENGTH:
         raise InvalidInvoiceNumber(invoice_number, f"longer than {MAX_INVOICE_NUMBER_LENGTH} bytes")
     out = bytearray()
     in_run = significant = False
-    for byte in raw:
-        if byte in _WHITESPACE:
-            continue
+    for position, byte in enumerate(raw):
         if byte in _DIGITS:
             if not in_run:
                 in_run, significant = True, False
@@ -97,12 +171,17 @@ def normalise_invoice_number(invoice_number: str) -> str:
         if in_run and not significant:
             out.append(ord("0"))
         in_run = False
-        out.append(byte + 32 if ord("A") <= byte <= ord("Z") else byte)
+        if byte in _LOWER:
+            out.append(byte)
+        elif byte in _UPPER:
+            out.append(byte + 32)
+        elif byte not in _SEPARATORS:
+            raise InvoiceNumberCharacterRefused(invoice_number, position, byte)
     if in_run and not significant:
         out.append(ord("0"))
     if not out:
-        raise InvalidInvoiceNumber(invoice_number, "empty once normalised")
-    return out.decode("utf-8")
+        raise InvalidInvoiceNumber(invoice_number, "empty once normalised: it needs a letter or a digit")
+    return out.decode("ascii")
 
 
 def invoice_key(debtor: str, creditor: str, invoice_number: str) -> bytes:
@@ -357,7 +436,8 @@ class ReceivablesClient:
         return int(self.chain.call(self.contract.functions.rootIdOfInvoice(key)))
 
     def normalise_on_chain(self, invoice_number: str) -> str:
-        """The contract's own normalisation (reverts as ``ReceivablesInvalidInvoiceNumber``)."""
+        """The contract's own normalisation (reverts ``ReceivablesInvalidInvoiceNumber`` or
+        ``ReceivablesInvoiceNumberCharacterRefused``, as ``normalise_invoice_number`` raises)."""
         return str(self.chain.call(self.contract.functions.normaliseInvoiceNumber(invoice_number)))
 
     def issued_against_order(self, order_id: int) -> int:

@@ -23,8 +23,9 @@ interface IReceivables {
     }
 
     /// @notice What the debtor signs.
-    /// @param invoiceNumber the invoice number as printed; the contract normalises it into the
-    ///        canonical invoice key (see `normaliseInvoiceNumber`)
+    /// @param invoiceNumber the invoice number as printed, in ASCII; the contract normalises it
+    ///        into the canonical invoice key (see `normaliseInvoiceNumber`) and refuses any byte
+    ///        outside its alphabet
     /// @param orderId the open-account TradeEscrow order paid by this receivable, 0 for none
     /// @param nonce the debtor's issuance nonce: each value can be used once
     /// @param deadline last timestamp at which the signed terms may be submitted
@@ -108,6 +109,12 @@ interface IReceivables {
     error ReceivablesInvalidSigner(address expected, address recovered);
     /// @notice The invoice number is empty once normalised or longer than `maxLength` bytes.
     error ReceivablesInvalidInvoiceNumber(string invoiceNumber, uint256 maxLength);
+    /// @notice Byte `character` at byte offset `position` of `invoiceNumber` is outside the
+    ///         invoice-number alphabet (ASCII letters, digits and the separators of
+    ///         `normaliseInvoiceNumber`): any non-ASCII byte, a control character or other
+    ///         punctuation. Fold the number to ASCII first (off chain: Unicode NFKC, zero-width
+    ///         characters removed), so that look-alike spellings cannot make a second key.
+    error ReceivablesInvoiceNumberCharacterRefused(string invoiceNumber, uint256 position, bytes1 character);
     error ReceivablesInvoiceAlreadyIssued(bytes32 invoiceKey, uint256 rootId);
     error ReceivablesOrderNotOpenAccount(uint256 orderId);
     error ReceivablesOrderNotDelivered(uint256 orderId, uint8 status, bool inspectionRequired);
@@ -243,13 +250,28 @@ interface IReceivables {
     /// @notice The root issued for an invoice key (0 when none).
     function rootIdOfInvoice(bytes32 key) external view returns (uint256);
 
+    /// @notice keccak256(abi.encode(debtor, creditor, bytes(normaliseInvoiceNumber(invoiceNumber)))):
+    ///         the key `issue` refuses to use twice. Reverts as `normaliseInvoiceNumber` does.
     function invoiceKey(address debtor, address creditor, string calldata invoiceNumber)
         external
         pure
         returns (bytes32);
 
-    /// @notice ASCII case folded, every whitespace byte removed, leading zeros of each digit
-    ///         run removed (a run of zeros keeps one); reverts when empty or too long.
+    /// @notice The canonical invoice number, byte by byte over at most 64 bytes:
+    ///         - `A`-`Z`: lower-cased (`a`-`z`), kept;
+    ///         - `a`-`z`: kept;
+    ///         - `0`-`9`: a run of digits keeps its digits but its leading zeros (a run of
+    ///           zeros keeps one `0`); any non-digit byte ends the run;
+    ///         - separators: tab, LF, VT, FF, CR (0x09-0x0D), space, `#`, `-`, `.`, `/`, `:`,
+    ///           `\`, `_`: end a digit run, then dropped;
+    ///         - any other byte (every byte above 0x7F, the other control characters, other
+    ///           punctuation): reverts `ReceivablesInvoiceNumberCharacterRefused`.
+    ///         So `INV-2024-0001`, `inv_2024.1` and `inv 2024 1` are one invoice, `inv20241`.
+    ///         Reverts `ReceivablesInvalidInvoiceNumber` when longer than 64 bytes or empty once
+    ///         normalised.
+    /// @dev Folding separators can make two numbers that really differ collide (`INV-1-2` and
+    ///      `INV-12` are both `inv12`): the second is refused as already issued. That is the
+    ///      safe direction: a debtor asked to re-number, never one invoice financed twice.
     function normaliseInvoiceNumber(string calldata invoiceNumber) external pure returns (string memory);
 
     /// @notice Face value already issued against `orderId`.

@@ -47,6 +47,7 @@ from ledger.receivables import (
     Child,
     FinanceOffer,
     InvalidInvoiceNumber,
+    InvoiceNumberCharacterRefused,
     IssueTerms,
     Piece,
     ReceivableStatus,
@@ -171,7 +172,15 @@ class ReceivablesModel:
         if caller not in (debtor, creditor):
             raise _reject("ReceivablesNotParty", debtor=debtor, creditor=creditor, caller=caller)
         try:
+            # The same function the client and the API use: one normalisation, never a copy.
             key = invoice_key(debtor, creditor, terms.invoice_number)
+        except InvoiceNumberCharacterRefused as refused:
+            raise _reject(
+                "ReceivablesInvoiceNumberCharacterRefused",
+                invoiceNumber=terms.invoice_number,
+                position=refused.position,
+                character=bytes([refused.character]),
+            ) from None
         except InvalidInvoiceNumber:
             raise _reject(
                 "ReceivablesInvalidInvoiceNumber",

@@ -182,7 +182,9 @@ def cosmetic_variant(invoice: str, how: int) -> str:
         if char.isdigit() and (index == 0 or not invoice[index - 1].isdigit()) and how & 1:
             out.append("00")
         out.append(char.swapcase() if how & 2 else char)
-        if how & 4 and index % 3 == 1:
+        # Whitespace ends a digit run like any separator, so none goes inside one.
+        inside_run = char.isdigit() and invoice[index + 1 : index + 2].isdigit()
+        if how & 4 and index % 3 == 1 and not inside_run:
             out.append(" \t"[index % 2])
     return "".join(out)
 

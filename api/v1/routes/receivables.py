@@ -43,6 +43,7 @@ from ledger.receivables import (
     InvalidInvoiceNumber,
     IssueTerms,
     ReceivablesClient,
+    ascii_invoice_number,
     normalise_invoice_number,
 )
 
@@ -117,7 +118,10 @@ def _client(svc: Svc) -> ReceivablesClient:
 
 def _issue_terms(svc: Svc, body: IssueTermsIn) -> IssueTerms:
     try:
-        normalise_invoice_number(body.invoiceNumber)
+        # Folded to ASCII before the debtor signs it: the contract refuses what is not, and a
+        # look-alike spelling must not make a second invoice key.
+        invoice_number = ascii_invoice_number(body.invoiceNumber)
+        normalise_invoice_number(invoice_number)
     except InvalidInvoiceNumber as exc:
         raise InvalidField("invoiceNumber", exc.reason) from exc
     return IssueTerms(
@@ -127,7 +131,7 @@ def _issue_terms(svc: Svc, body: IssueTermsIn) -> IssueTerms:
         body.faceValue,
         body.maturity,
         bytes.fromhex(body.invoiceHash[2:]),
-        body.invoiceNumber,
+        invoice_number,
         body.orderId,
         body.nonce,
         body.deadline,

@@ -80,7 +80,7 @@ def test_an_issued_root_is_a_piece_held_by_the_creditor_and_uses_up_invoice_and_
     assert model.nonce_used(CORE, 1) and model.root_id_of_invoice(terms().invoice_key) == 1
 
 
-@pytest.mark.parametrize("variant", ["inv-1", " INV - 1 ", "INV-001", "iNv-0001\t"])
+@pytest.mark.parametrize("variant", ["inv-1", " INV - 1 ", "INV-001", "iNv-0001\t", "INV_1", "INV.1", "INV#1", "inv1"])
 def test_a_cosmetic_variant_of_an_issued_invoice_is_refused_whoever_submits_it(variant: str) -> None:
     model = new_model()
     issue(model, terms())
@@ -96,6 +96,8 @@ def test_a_cosmetic_variant_of_an_issued_invoice_is_refused_whoever_submits_it(v
         ({}, STRANGER, "ReceivablesNotParty"),
         ({"invoice_number": " \t "}, CORE, "ReceivablesInvalidInvoiceNumber"),
         ({"invoice_number": "9" * 65}, CORE, "ReceivablesInvalidInvoiceNumber"),
+        ({"invoice_number": "INV\u200b-1"}, CORE, "ReceivablesInvoiceNumberCharacterRefused"),
+        ({"invoice_number": "INV+1"}, CORE, "ReceivablesInvoiceNumberCharacterRefused"),
         ({"deadline": T0 - 1}, CORE, "ReceivablesSignatureExpired"),
         ({"creditor": CORE}, CORE, "ReceivablesSelfIssue"),
         ({"debtor": BANK}, TIER1, "ReceivablesDebtorNotEligible"),
@@ -112,6 +114,17 @@ def test_issue_terms_are_checked_in_the_contracts_order(change: dict[str, object
     signer = t.debtor
     assert rejected(lambda: model.issue(t, signer=signer, caller=caller, now=T0)).error == error
     assert model.piece_count == 0 and not model.nonce_used(t.debtor, t.nonce)
+
+
+def test_a_byte_outside_the_alphabet_is_refused_with_where_and_what_it_is() -> None:
+    model = new_model()
+    error = rejected(lambda: model.issue(terms("\u0406NV-1"), signer=CORE, caller=CORE, now=T0))
+    # The Cyrillic I is two UTF-8 bytes, D0 86: the first is the one the contract names.
+    assert (error.error, error.error_args) == (
+        "ReceivablesInvoiceNumberCharacterRefused",
+        {"invoiceNumber": "\u0406NV-1", "position": 0, "character": b"\xd0"},
+    )
+    assert model.piece_count == 0
 
 
 def test_issuance_needs_the_debtors_own_signature_and_a_fresh_nonce() -> None:
