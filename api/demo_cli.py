@@ -1,14 +1,16 @@
 """``scf demo``: the product's front door, and the tier-3 story told in the terminal.
 
     scf demo [story] [--out DIR] [--db URL]          the story, step by step, no HTTP server
-    scf demo run-main [--host H] [--port P] ...      what ``make run`` runs: set up, then serve the API
+    scf demo run-main [--host H] [--port P] [--no-serve]   what ``make run`` runs: set up, then serve the API
     scf demo token PARTY [--api URL] [--out DIR]     a bearer token for a demo party (devnet only)
 
 Both ``story`` and ``run-main`` first set the ledger up, doing only what is missing: compile,
 start the devnet (or reuse it), deploy (a no-op when unchanged) and check the bytecode, play
-the demo world (30 firms, 6 months, seed 7, into ``out/demo``; reused when already played on
-this deployment), index it, and have the dev bank score every party and publish the limits
-it signs (skipped while the limits it published are still valid).
+the demo world (30 firms, 6 months, seed 7, into ``out/demo``; when the chain already holds it on
+this deployment it is reused, and ``out/demo``'s files are rebuilt from the chain if they are
+gone), index it, and have the dev bank score every party and publish the limits it signs
+(skipped while the limits it published are still valid). ``run-main --no-serve`` stops before
+serving.
 
 The story is about a tier-3 supplier that never sold to a core enterprise. When none holds a
 live piece of a core's receivable yet (in the world as played, the tier-3 suppliers have
@@ -59,6 +61,7 @@ from ledger.sql.db import make_engine
 from ledger.sql.models import CreditLimit, Cursor, Milestone, Order, Piece, Root
 from scenarios import ScenarioConfig
 from scenarios.errors import ScenarioError
+from scenarios.recover import find_played, rebuild_outputs
 from scenarios.world import BANK, CORE, DAY, UNIT, World, generate
 from scoring.errors import ScoringError
 
@@ -339,8 +342,12 @@ def _run(name: str, main: Callable[[list[str]], int], argv: list[str], *, quiet:
 
 
 def prepare(out: Path, db: str | None, console: Console) -> Stack:
-    """Everything the story needs, doing only what is missing (what ``make run`` does before serving)."""
-    from api import cli, index_cli, score_cli, simulate_cli
+    """Everything the story needs, doing only what is missing (what ``make run`` does before serving).
+
+    Whether the world was played is the chain's to say (``scenarios.recover``): its files in ``out``
+    may be gone (``rm -rf out``) or written elsewhere (``scf simulate --out``) while the chain holds it.
+    """
+    from api import cli, index_cli, score_cli
 
     _step(console, "setting up: contracts, devnet, deployment")
     for argv in (["contracts", "build"], ["devnet", "up"], ["deploy"], ["deploy", "--verify"]):
@@ -357,9 +364,7 @@ def prepare(out: Path, db: str | None, console: Console) -> Stack:
     db_url = database_url(db)
 
     _step(console, f"the world: {FIRMS} firms, {MONTHS} months, seed {SEED} (played once per deployment)")
-    world_args = ["--firms", str(FIRMS), "--months", str(MONTHS), "--seed", str(SEED), "--out", str(out)]
-    _run("simulate", simulate_cli.main, [*world_args, "--reuse"])
-    world = generate(world_config(out))
+    world = _world(chain, build, addresses, out, console)
 
     _step(console, "indexing the chain into SQL")
     index_args = ["--db", db_url, "--quiet"]
@@ -376,6 +381,34 @@ def prepare(out: Path, db: str | None, console: Console) -> Stack:
         _run("index", index_cli.main, index_args)
         console.print(f"published {_live_limits(stack, dev_bank)} limits signed by the dev bank {dev_bank}")
     return stack
+
+
+def _world(chain: Chain, build: compiler.BuildResult, addresses: dict[str, str], out: Path, console: Console) -> World:
+    """The demo world on this deployment: played now if the chain does not hold it, else taken as it is
+    on chain, with ``out``'s files rebuilt from the chain when they are missing or describe another play."""
+    from api import simulate_cli
+
+    config = ScenarioConfig(FIRMS, MONTHS, SEED)
+    found = find_played(chain, build, config, addresses)
+    if found is None:
+        world_args = ["--firms", str(FIRMS), "--months", str(MONTHS), "--seed", str(SEED), "--out", str(out)]
+        _run("simulate", simulate_cli.main, world_args)
+        return generate(world_config(out))
+    blocks = f"blocks {found.start.block}-{found.end.block}"
+    try:
+        recorded = simulate_cli.played_world(chain, build, config, out, addresses)
+    except ScenarioError:
+        recorded = None  # a file this command cannot read: rebuilt below, like a missing one
+    if recorded is not None and int(recorded["start"]["block"]) == found.start.block:
+        console.print(f"already played on this deployment ({blocks}): reusing {out}", highlight=False)
+    else:
+        rebuild_outputs(chain, build, found, addresses, out)
+        console.print(
+            f"already played on this deployment ({blocks}, found on chain): rebuilt {out / 'world.json'} and "
+            "ground_truth.json from the chain and the seed",
+            highlight=False,
+        )
+    return found.world
 
 
 def _live_limits(stack: Stack, bank: str) -> int:
@@ -484,7 +517,7 @@ def cmd_run_main(args: argparse.Namespace) -> int:
     from api import serve_cli
 
     console = Console()
-    if not _port_free(args.host, args.port):
+    if not args.no_serve and not _port_free(args.host, args.port):
         raise DemoError(f"{args.host}:{args.port} is in use: stop what listens there, or pass --port")
     started = time.monotonic()
     stack = prepare(out_dir(args.out), args.db, console)
@@ -492,8 +525,12 @@ def cmd_run_main(args: argparse.Namespace) -> int:
     _story, _piece, cast = stage(stack, console)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
     banner(args.host, args.port, cast, out_dir(args.out), console)
-    # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process.
-    return serve_cli.main(["serve", "--host", args.host, "--port", str(args.port), "--db", stack.db_url, "--index"])
+    if args.no_serve:
+        return 0
+    # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
+    # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
+    command = ["serve", "--host", args.host, "--port", str(args.port), "--db", stack.db_url, "--index", "--devnet"]
+    return serve_cli.main(command)
 
 
 # -- scf demo token -----------------------------------------------------------------------------------
@@ -861,6 +898,9 @@ def _add(parser: argparse.ArgumentParser) -> None:
     _common(run_main)
     run_main.add_argument("--host", default="127.0.0.1")
     run_main.add_argument("--port", type=int, default=8000)
+    run_main.add_argument(
+        "--no-serve", action="store_true", help="set everything up and print the banner, then exit instead of serving"
+    )
     run_main.set_defaults(func=_guarded(cmd_run_main))
     token = actions.add_parser("token", help="sign the API's challenge as a demo party; print a bearer token")
     token.add_argument("party", help="core, tier1, tier3, bank, dev-bank, auditor, or an address of the world")

@@ -1,9 +1,12 @@
 """Start, inspect, stop and reset the local anvil devnet, without Hardhat.
 
 Config lives in ``hardhat-free-devnet/devnet.json``; runtime files (state, log, and
-``devnet.json`` saying what is running) in ``hardhat-free-devnet/run/``. anvil's ``--state``
-file is loaded at start and dumped at exit (and every ``stateInterval`` seconds), so the
-chain, and every deployment on it, survives ``down`` / ``up``.
+``devnet.json`` saying what is running) in ``hardhat-free-devnet/run/`` for the configured
+port and in ``run/port-P/`` for any other port P (``ledger.paths.devnet_run_dir``). anvil's
+``--state`` file is loaded at start and dumped at exit (and every ``stateInterval`` seconds),
+so the chain, and every deployment on it, survives ``down`` / ``up``; each port has a state
+file of its own, so ``up`` on a new port starts from genesis and never loads another
+devnet's chain. Other commands find a devnet on another port through ``SCF_DEVNET_PORT``.
 """
 
 from __future__ import annotations
@@ -137,9 +140,9 @@ class Devnet:
         block_time: float | None = None,
     ) -> None:
         self.config = config or DevnetConfig.load()
-        self.run_dir = run_dir or paths.devnet_run_dir()
         self.host = self.config.host
-        self.port = port or int(os.environ.get("SCF_DEVNET_PORT") or self.config.port)
+        self.port = port or int(os.environ.get(paths.PORT_ENV) or self.config.port)
+        self.run_dir = run_dir or paths.devnet_run_dir(self.port)
         self.mining = mining
         self.block_time = block_time if block_time is not None else self.config.block_time
         self.url = f"http://{self.host}:{self.port}"

@@ -12,13 +12,24 @@ the oracle services' code path. It writes ``world.json`` (public) and ``ground_t
 summary counted from the chain (``summary``) with the digest of every on-chain fact
 (``facts``): the same settings give the same digest on any fresh chain.
 
+``recover.find_played`` says from the chain alone whether a world was played on a deployment (and
+``recover.rebuild_outputs`` writes its files again from it).
+
 ``check.separability`` says how well the hold-out failures can be told from observed,
 verified history (AUC against volume alone and against the hidden ``p_fail``).
 
 Every error is a ``ScenarioError`` (``errors``).
 """
 
-from scenarios.errors import ChainNotSupported, InvalidConfig, PlayFailed, ScenarioError, WorldAlreadyPlayed
+from scenarios.errors import (
+    ChainNotSupported,
+    InvalidConfig,
+    PlayFailed,
+    ScenarioError,
+    WorldAlreadyPlayed,
+    WorldConflict,
+    WorldIncomplete,
+)
 from scenarios.play import Checkpoint, PlayResult, Refusal, play
 from scenarios.world import ScenarioConfig, World, generate
 
@@ -33,6 +44,8 @@ __all__ = [
     "ScenarioError",
     "World",
     "WorldAlreadyPlayed",
+    "WorldConflict",
+    "WorldIncomplete",
     "generate",
     "play",
 ]

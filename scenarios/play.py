@@ -63,7 +63,7 @@ from oracles.capture import CaptureService
 from oracles.simulator import SimOrder, epcis_document, simulate
 from oracles.store import open_database
 from oracles.witness import Witness
-from scenarios.errors import ChainNotSupported, PlayFailed, ScenarioError, WorldAlreadyPlayed
+from scenarios.errors import ChainNotSupported, PlayFailed, ScenarioError, WorldAlreadyPlayed, WorldConflict
 from scenarios.facts import ChainFacts, decoder, read_facts
 from scenarios.plan import DAMAGED, FAILED_INSPECTION, LATE, LOST, ON_TIME, UNSHIPPED, Plan, PlannedOrder, make_plan
 from scenarios.summary import summarise
@@ -320,6 +320,9 @@ class _Player:
         first = world.parties[0].address
         if self.chain.call(membership.functions.memberOf(first))[2] != 0:
             raise WorldAlreadyPlayed(first, membership.address)
+        conflict = po_ref_conflict(self.escrow, self.plan)
+        if conflict is not None:
+            raise conflict
         roles = {
             CORE: (ROLE["core"], 0),
             SUPPLIER: (ROLE["supplier"], 0),
@@ -815,6 +818,16 @@ class _Player:
                 if not piece.split:
                     claims.append(self.fn["claim"].call(self.acct(piece.holder), piece.piece_id))
         return claims
+
+
+def po_ref_conflict(escrow: TradeEscrowClient, plan: Plan) -> WorldConflict | None:
+    """A world not yet played here whose first purchase-order reference is taken: another world with the
+    same seed, firm and month count (other hold-out) holds them, and the play would fail part-way."""
+    if not plan.orders:
+        return None
+    reference = plan.orders[0].po_ref
+    taken = escrow.order_id_of_po(reference)
+    return WorldConflict(reference, taken, escrow.order(taken).terms.buyer) if taken else None
 
 
 def _start_time(chain: Chain) -> int:

@@ -39,7 +39,10 @@ def write_outputs(
     end: Checkpoint,
     summary: Mapping[str, Any],
     refusals: Sequence[Refusal],
+    *,
+    recovered: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
+    """Both files in ``out_dir``; ``recovered`` (see ``scenarios.recover``) marks files rebuilt from the chain."""
     config = world.config
     out_dir.mkdir(parents=True, exist_ok=True)
     public = {
@@ -61,6 +64,8 @@ def write_outputs(
         "facts_digest": facts.digest,
         "summary": dict(summary),
     }
+    if recovered is not None:
+        public["recovered"] = dict(recovered)
     first_trade: dict[str, int] = {}
     sells_to_core: set[str] = set()
     cores = {p.address for p in world.parties if p.kind == CORE}
@@ -98,7 +103,12 @@ def write_outputs(
         "double_financer": world.parties[world.double_financer].address,
         "refused_attempts": [r.to_json() for r in refusals],
     }
+    if recovered is not None:
+        hidden["recovered"] = dict(recovered)
     world_path, truth_path = out_dir / WORLD_FILE, out_dir / TRUTH_FILE
-    world_path.write_text(json.dumps(public, indent=1) + "\n")
-    truth_path.write_text(json.dumps(hidden, indent=1) + "\n")
+    # The truth first, each file whole or not at all: a world.json is only ever next to its truth.
+    for path, data in ((truth_path, hidden), (world_path, public)):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(path)
     return world_path, truth_path

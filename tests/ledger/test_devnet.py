@@ -111,3 +111,51 @@ def test_missing_anvil_package_is_reported(tmp_path: Path, monkeypatch: pytest.M
 
     with pytest.raises(ToolchainMissing, match="npm ci"):
         anvil_binary(tmp_path)
+
+
+def test_each_port_keeps_a_chain_of_its_own(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scf devnet up --port P` on a new port starts from genesis; the configured port's chain is kept."""
+    config_file = project_copy / "hardhat-free-devnet" / "devnet.json"
+    configured, other = free_port(), free_port()
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "port": configured}))
+    monkeypatch.delenv("SCF_DEVNET_PORT", raising=False)
+    default, fresh = Devnet(mining="auto"), Devnet(port=other, mining="auto")
+    run = project_copy / "hardhat-free-devnet" / "run"
+    assert (default.run_dir, fresh.run_dir) == (run, run / f"port-{other}")
+    try:
+        chain = Chain.http(default.up().url, backend="devnet")
+        assert chain.accounts is not None
+        chain.send_value(chain.accounts["admin"], chain.accounts["relayer"].address, 1)
+        default.down()
+        assert default.state_file.is_file()
+
+        fresh.up()
+        assert int(rpc(fresh.url, "eth_blockNumber"), 16) == 0, "a new port loads no other chain's state"
+        assert fresh.read_info() is not None and default.read_info() is None
+        fresh.down()
+        assert fresh.state_file.is_file() and fresh.state_file != default.state_file
+
+        default.up()
+        assert int(rpc(default.url, "eth_blockNumber"), 16) >= 1, "the configured port's chain is still there"
+    finally:
+        fresh.down()
+        default.down()
+
+
+def test_other_commands_find_the_devnet_of_the_port_they_are_given(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import paths
+    from ledger.chain import devnet_url
+
+    run = project_copy / "hardhat-free-devnet" / "run"
+    configured = json.loads((project_copy / "hardhat-free-devnet" / "devnet.json").read_text())["port"]
+    monkeypatch.setenv("SCF_DEVNET_PORT", str(configured))
+    assert (paths.devnet_run_dir(), paths.deployments_dir()) == (run, project_copy / "deployments")
+    monkeypatch.setenv("SCF_DEVNET_PORT", "18545")
+    # Its state, index, oracle stores and deployment records: a chain id is not a chain.
+    assert (paths.devnet_run_dir(), paths.deployments_dir()) == (run / "port-18545", run / "port-18545" / "deployments")
+    assert Devnet().run_dir == run / "port-18545"
+    assert devnet_url().endswith(":18545")
+    monkeypatch.setenv("SCF_DEVNET_RUN_DIR", str(project_copy / "mine"))
+    assert paths.devnet_run_dir() == project_copy / "mine" == Devnet(port=19000).run_dir  # a run dir is one devnet
