@@ -15,8 +15,9 @@ SCF    := $(BIN)/scf
 run: setup
 	$(SCF) demo run-main --port $${SCF_API_PORT:-8000}
 
+# One worker per core; a test file stays on one worker so its module fixtures are built once.
 test: setup check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-auto} --dist loadfile
 
 PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
 

@@ -312,7 +312,7 @@ def build(
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = {"version": version, "backend": chosen}
     for stale in out_dir.glob("*.json"):
-        stale.unlink()
+        stale.unlink(missing_ok=True)
     for name, artifact in artifacts.items():
         _write_json(out_dir / f"{name}.json", artifact.to_json(compiler, digest))
     # build-info goes last: it is what marks the cache complete.
@@ -331,6 +331,7 @@ def build(
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
+    # A name of its own per process: parallel test workers may build the same artifacts at once.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)

@@ -35,6 +35,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile once, in the controller, before xdist starts its workers: they then all hit the
+    artifact cache instead of racing to write it."""
+    if not hasattr(config, "workerinput"):
+        compiler.build()
+
+
 @pytest.fixture(scope="session")
 def build() -> BuildResult:
     return compiler.build()
