@@ -151,11 +151,12 @@ def cmd_oracle_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.aggregator_client import HttpAggregator
-    from api.oracle_app import create_oracle_app
+    from api.oracle_app import CaptureClients, create_oracle_app
     from oracles.capture import CaptureService
     from oracles.store import open_database
     from oracles.witness import Witness
 
+    clients = CaptureClients.from_env(args.clients)  # before anything else: no service without its clients
     build = _build(args)
     chain = _connect(args, build)
     addresses = _addresses(chain)
@@ -174,7 +175,23 @@ def cmd_oracle_serve(args: argparse.Namespace) -> int:
     service = CaptureService(witness, HttpAggregator.at(args.aggregator), open_database(db), max_bytes=args.max_bytes)
     state = "active" if witness.is_active() else "NOT ACTIVE on chain (captures are refused until it is)"
     print(f"{args.kind} oracle {key.address} ({state}) on http://{args.host}:{args.port}; aggregator {args.aggregator}")
-    uvicorn.run(create_oracle_app(service), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_oracle_app(service, clients=clients), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_oracle_client(args: argparse.Namespace) -> int:
+    from api.oracle_app import CaptureClients
+
+    path = Path(args.clients)
+    clients = CaptureClients.load(path) if path.exists() else CaptureClients()
+    if args.action_client == "remove":
+        clients.without(args.client_id).save(path)
+        print(f"removed capture client {args.client_id} from {path}")
+        return 0
+    clients, token = clients.issue(args.client_id)
+    clients.save(path)
+    print(f"capture client {args.client_id} in {path}; its bearer token (shown once, stored nowhere):", file=sys.stderr)
+    print(token)
     return 0
 
 
@@ -253,6 +270,15 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--aggregator", default="http://127.0.0.1:8700", help="the aggregator's URL")
     serve.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest document accepted")
     serve.add_argument("--max-age", type=int, help="refuse events older than this many seconds (default: the chain's)")
+    serve.add_argument("--clients", help="capture clients file (scf oracle client add; default: SCF_ORACLE_CLIENTS)")
+    client = oracle.add_parser("client", help="capture clients of an oracle service").add_subparsers(
+        dest="action_client", required=True
+    )
+    for name, text in (("add", "add a client, or give it a new secret: prints its token"), ("remove", "remove one")):
+        p = client.add_parser(name, help=text)
+        p.add_argument("client_id", help="the client's id (1-64 of A-Z a-z 0-9 _ -)")
+        p.add_argument("--clients", required=True, help="the service's clients file (created if missing)")
+        p.set_defaults(func=cmd_oracle_client)
     aggregate = oracle.add_parser("aggregate", help="run the aggregator: quorum of signatures, then one transaction")
     for p in (serve, aggregate):
         p.add_argument("--port", type=int, required=True)

@@ -9,10 +9,17 @@ never as a 500. ``ApiError`` is the root of the errors the ``/v1`` service raise
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from starlette.exceptions import HTTPException
 
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
 from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
@@ -135,6 +142,52 @@ class ServiceUnavailable(ApiError):
         super().__init__(f"{what} is unavailable: {reason}")
 
 
+class RateLimited(ApiError):
+    """Too many requests of one kind from one client, address or party (``api.v1.ratelimit``): 429 with
+    ``Retry-After``, the whole seconds until the next one is let through."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        self.scope = scope
+        self.retry_after = retry_after
+        super().__init__(f"too many requests ({scope}); retry in {retry_after} s")
+
+
+class RelayCapExceeded(ApiError):
+    """The relayer will not send this much gas money: more than its cap per transaction (``resets_at`` None:
+    lower the gas or the fee caps, or pay the gas yourself) or than the party's cap per UTC day."""
+
+    def __init__(self, party: str, cap: int, needed: int, used: int = 0, resets_at: int | None = None) -> None:
+        self.party = party
+        self.cap = cap
+        self.needed = needed
+        self.used = used
+        self.resets_at = resets_at
+        if resets_at is None:
+            super().__init__(
+                f"the relayer sends at most {cap} wei per transaction and this one needs {needed} wei more than "
+                f"{party} holds: lower gas or maxFeePerGas, or fund the gas yourself and submit the txHash"
+            )
+        else:
+            super().__init__(
+                f"the relayer sends {party} at most {cap} wei per UTC day; {used} wei sent today and this "
+                f"transaction needs {needed} more; the cap resets at {resets_at} (UTC seconds), or fund the gas "
+                "yourself and submit the txHash"
+            )
+
+
+class RelayerOutOfFunds(ApiError):
+    """The relayer's own balance cannot pay the top-up: the operator must refill it."""
+
+    def __init__(self, relayer: str, balance: int, needed: int) -> None:
+        self.relayer = relayer
+        self.balance = balance
+        self.needed = needed
+        super().__init__(
+            f"the relayer {relayer} holds {balance} wei and this top-up needs {needed}: it cannot pay gas until its "
+            "operator refills it; retry later, or fund the gas yourself and submit the txHash"
+        )
+
+
 def _body(code: str, exc: Exception, **more: Any) -> dict[str, Any]:
     return {"error": code, "detail": str(exc), **{k: v for k, v in more.items() if v is not None}}
 
@@ -147,7 +200,7 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, DocumentTooLarge):
         return 413, _body("document_too_large", exc, size=exc.size, limit=exc.limit)
     if isinstance(exc, MalformedJson):
-        return 400, _body("malformed_json", exc, line=exc.line, column=exc.column)
+        return 400, _body("malformed_json", exc, field=exc.path or None, line=exc.line, column=exc.column)
     if isinstance(exc, EpcisDocumentError):
         return 422, _body("invalid_epcis", exc, field=exc.path or None)
     if isinstance(exc, InvalidEpcis):
@@ -206,22 +259,123 @@ def _api_problem(exc: Exception) -> tuple[int, dict[str, Any]] | None:
         return 409, _body(exc.code, exc)
     if isinstance(exc, ServiceUnavailable):
         return 503, _body("service_unavailable", exc, service=exc.what)
+    if isinstance(exc, RateLimited):
+        return 429, _body("rate_limited", exc, scope=exc.scope, retryAfter=exc.retry_after)
+    if isinstance(exc, RelayCapExceeded):
+        amounts = {"cap": str(exc.cap), "needed": str(exc.needed)}
+        if exc.resets_at is None:
+            return 403, _body("relay_cap_exceeded", exc, scope="transaction", **amounts)
+        return 429, _body("relay_cap_exceeded", exc, scope="day", used=str(exc.used), resetsAt=exc.resets_at, **amounts)
+    if isinstance(exc, RelayerOutOfFunds):
+        return 503, _body("relayer_out_of_funds", exc, service="relayer", relayer=exc.relayer)
     return 400, _body(type(exc).__name__, exc)
 
 
 def response(exc: Exception) -> JSONResponse:
     """The JSON answer to a domain error (``problem``), with the headers its status calls for."""
     status, body = problem(exc)
-    headers = {"WWW-Authenticate": 'Bearer realm="scf-ledger"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": 'Bearer realm="scf-ledger"'} if status == 401 else {}
+    if isinstance(exc, RelayCapExceeded) and exc.resets_at is not None:
+        headers["Retry-After"] = str(max(1, exc.resets_at - int(time.time())))
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(json_safe(body, cut=False), status_code=status, headers=headers or None)
+
+
+#: How much of a client's own input an error echoes back (strings, items, nesting).
+_ECHO_CHARS = 256
+_ECHO_ITEMS = 32
+_ECHO_DEPTH = 8
+_ECHO_INT = 10**100
+
+
+def json_safe(value: Any, depth: int = 0, *, cut: bool = True) -> Any:
+    """``value`` as a JSON answer can carry it. Errors echo what the client sent (FastAPI's ``input``,
+    a reason quoting a field), and NaN, a huge integer or an unpaired surrogate in it used to make
+    the answer itself fail to render: a 500 in place of the 4xx. With ``cut``, long echoes are cut
+    short (never deeper than a few levels either way)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value if not cut or len(value) <= _ECHO_CHARS else value[:_ECHO_CHARS] + "..."
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, int):
+        return value if -_ECHO_INT < value < _ECHO_INT else f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= _ECHO_DEPTH:
+        return "..."
+    items = _ECHO_ITEMS if cut else None
+    if isinstance(value, Mapping):
+        return {
+            str(json_safe(k, depth + 1, cut=cut)): json_safe(v, depth + 1, cut=cut)
+            for k, v in list(value.items())[:items]
+        }
+    if isinstance(value, list | tuple):
+        return [json_safe(v, depth + 1, cut=cut) for v in value[:items]]
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value[: _ECHO_CHARS + 1] if cut else value)
+        return json_safe(raw.decode("utf-8", "backslashreplace"), depth, cut=cut)
+    return json_safe(str(value), depth, cut=cut)
+
+
+def validation_problem(errors: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+    """FastAPI's request validation errors as a 4xx naming the field: a body it could not parse is
+    400 ``malformed_json``; anything else 422 in FastAPI's own shape (``detail``, a list) plus the
+    ``error`` code and ``field`` every other answer carries."""
+    detail = [json_safe(dict(error)) for error in errors]
+    first = detail[0] if detail else {}
+    field = _field_of(first.get("loc", ()))
+    unparsed = next((error for error in detail if error.get("type") == "json_invalid"), None)
+    if unparsed is not None:
+        reason = (unparsed.get("ctx") or {}).get("error", unparsed.get("msg", "not JSON"))
+        return 400, {"error": "malformed_json", "detail": f"malformed JSON: {reason}", "field": "body"}
+    return 422, {"error": "invalid_field", "detail": detail, "field": field}
+
+
+def _field_of(loc: Sequence[Any]) -> str:
+    """``["body", "items", 0, "amount"]`` -> ``items[0].amount`` (the place itself when nothing follows)."""
+    parts = list(loc)
+    place = str(parts.pop(0)) if parts and parts[0] in ("body", "query", "path", "header", "cookie") else ""
+    field = ""
+    for part in parts:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return field or place or "body"
+
+
+#: The roots of every error ``problem`` answers: what an ASGI layer in front of the routes catches too.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (ApiError, OracleError, LedgerError)
 
 
 def install(app: FastAPI) -> None:
-    """Map every domain error of ``oracles``, ``ledger`` and the API to its HTTP answer."""
+    """Map every domain error of ``oracles``, ``ledger`` and the API to its HTTP answer, and FastAPI's
+    own (validation, unknown routes) to the same shape; keep the process's recursion limit sane."""
+    # Imported here: api.json_input raises this module's errors. Every service's app comes through
+    # this function after eth-account (py_ecc) has raised the recursion limit: see api.json_input.
+    from api.json_input import sane_recursion_limit
+
+    sane_recursion_limit()
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         return response(exc)
 
-    app.add_exception_handler(OracleError, handle)
-    app.add_exception_handler(LedgerError, handle)
-    app.add_exception_handler(ApiError, handle)
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        status, body = validation_problem(exc.errors())
+        return JSONResponse(body, status_code=status)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        try:
+            code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        except ValueError:
+            code = "http_error"
+        body = json_safe({"error": code, "detail": exc.detail})
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    for root in DOMAIN_ERRORS:
+        app.add_exception_handler(root, handle)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)

@@ -3,13 +3,22 @@
     scf serve [--host 127.0.0.1] [--port 8000] [--chain devnet|embedded|URL] [--db URL]
               [--keystore RELAYER.json] [--domain HOST:PORT] [--index] [--workers N]
               [--model MODEL.json] [--evaluation REPORT.json] [--confirmations N]
+              [--devnet] [--rpc-timeout SECONDS]
 
 The API reads the indexer's database (``--db``, else ``SCF_DB_URL``, else the devnet's SQLite
 file) and the chain; ``--index`` also runs the indexer in follow mode in this process, so
 writes show up in the reads without a separate ``scf index --follow``. Secrets come from
-``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex; required off a devnet). The relayer,
-which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``) or, on
-a devnet, the dev ``relayer`` account.
+``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex, 32 random bytes each; weak ones are refused).
+The relayer, which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``).
+
+``--devnet`` (or ``SCF_DEVNET=1``) is devnet mode, for a local devnet only: secrets may be left
+unset (drawn at random per start) and the relayer defaults to the devnet's dev ``relayer``
+account, whose key comes from a public mnemonic. It is never inferred from the node, whose
+client version anyone can fake; ``make run`` (``scf demo run-main``) passes it.
+
+``--rpc-timeout`` (else ``SCF_RPC_TIMEOUT``, else 2 s) bounds each JSON-RPC request of the API,
+retries included: a node that is down or silent makes a route answer 503 within about that
+long, and the per-request Membership check fails closed (``api.v1.auth``).
 
 Credit decisions use ``--model`` (else ``SCF_SCORE_MODEL``, else the shipped model), as of the
 indexed head less ``--confirmations`` (else ``SCF_SCORE_CONFIRMATIONS``, else 12);
@@ -47,6 +56,10 @@ if TYPE_CHECKING:
     from api.v1.settings import Settings
 
 WORKER_ARGS_ENV = "SCF_SERVE_WORKER_ARGS"
+RPC_TIMEOUT_ENV = "SCF_RPC_TIMEOUT"
+DEVNET_ENV_NAME = "SCF_DEVNET"  # api.v1.settings.DEVNET_ENV, named here without importing the API at parse time
+#: The API's deadline per JSON-RPC request: a route must answer 503 within 3 s when the node is silent.
+API_RPC_TIMEOUT = 2.0
 
 
 class ServeError(ApiError):
@@ -66,21 +79,40 @@ def _credit_env(args: argparse.Namespace) -> None:
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
     """The API's settings from the command line and the environment, the chain, the deployment record, the db."""
-    from api.v1.settings import Settings
+    from api.v1.settings import DEVNET_ENV, Settings, devnet_mode
 
     build = compiler.build()
-    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
+    devnet = bool(getattr(args, "devnet", False)) or devnet_mode(os.environ.get(DEVNET_ENV))
+    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()), timeout=rpc_timeout(args))
     record_path, record = recorded_deployment(chain.chain_id)
     addresses = record_addresses(record)
     relayer = load_keystore(Path(args.keystore)) if args.keystore else None
-    if relayer is None and chain.accounts is not None:
+    if relayer is None and devnet and chain.accounts is not None:
         relayer = chain.accounts["relayer"]
     db_url = database_url(args.db)
     settings = Settings.from_env(
-        chain, build, addresses, db_url, domain=args.domain or f"{args.host}:{args.port}", relayer=relayer
+        chain,
+        build,
+        addresses,
+        db_url,
+        domain=args.domain or f"{args.host}:{args.port}",
+        relayer=relayer,
+        devnet=devnet,
     )
     settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in record["contracts"].values())
     return settings, chain, record_path, db_url
+
+
+def rpc_timeout(args: argparse.Namespace) -> float:
+    """``--rpc-timeout``, else ``SCF_RPC_TIMEOUT``, else ``API_RPC_TIMEOUT``."""
+    value = getattr(args, "rpc_timeout", None) or os.environ.get(RPC_TIMEOUT_ENV) or API_RPC_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ServeError(f"{RPC_TIMEOUT_ENV} must be a number of seconds, got {value!r}") from exc
+    if not 0 < seconds <= 600:
+        raise ServeError(f"the RPC timeout must be between 0 and 600 s, got {seconds}")
+    return seconds
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -220,6 +252,17 @@ def register(subparsers: Any) -> None:
         type=int,
         help="blocks below the indexed head that count as final for decisions (default: SCF_SCORE_CONFIRMATIONS, "
         "else 12)",
+    )
+    serve.add_argument(
+        "--devnet",
+        action="store_true",
+        help=f"devnet mode, for a local devnet only: random secrets if unset, the dev relayer ({DEVNET_ENV_NAME}=1)",
+    )
+    serve.add_argument(
+        "--rpc-timeout",
+        type=float,
+        help=f"seconds each JSON-RPC request may take, retries included (default: {RPC_TIMEOUT_ENV}, else "
+        f"{API_RPC_TIMEOUT:g})",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -193,7 +193,7 @@ def servers(
     api_port, ceiling_port = free_port(), free_port()
     (tmp / "ceiling_app.py").write_text(CEILING_APP)
     api_command = [sys.executable, "-m", "api.serve_cli", "serve", "--port", str(api_port), "--chain", devnet_url]
-    api_options = ["--db", db_url, "--workers", str(workers), "--model", str(model), "--confirmations", "0"]
+    api_options = ["--db", db_url, "--workers", str(workers), "--model", str(model), "--confirmations", "0", "--devnet"]
     started = [
         subprocess.Popen([*api_command, *api_options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-c", CEILING_RUN, str(ceiling_port), str(workers)], cwd=tmp, env=env),

@@ -3,6 +3,15 @@
 Transactions are always signed locally with the sender's key and sent raw, so the three
 backends behave alike and a node never holds a key. Reverts come back as
 ``ContractReverted`` with the custom error decoded from every known ABI.
+
+A node that is down or silent is ``ChainUnavailable``, raised in one place: the HTTP
+provider (``DeadlineHTTPProvider``). Each JSON-RPC request has one overall deadline, retries
+included (web3's own provider retries 5 times with a 10 s read timeout each, so a node that
+accepts connections and never answers held a caller ~52 s). Only failures to reach the node
+are retried (refused, reset, a gateway's 5xx), while time remains; a read that times out is
+not, since it used the time left. The API gives its chain a short deadline (``scf serve
+--rpc-timeout``, 2 s) so that a route answers 503 quickly; batch tools (``scf simulate``,
+``scf demo``) give theirs minutes.
 """
 
 from __future__ import annotations
@@ -11,21 +20,25 @@ import ast
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
+from eth_typing import URI
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from hexbytes import HexBytes
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.logs import DISCARD
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.providers.rpc.utils import check_if_retry_on_failure
+from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from ledger import paths
 from ledger.accounts import DevAccounts, DevnetConfig, dev_accounts
@@ -35,6 +48,8 @@ from ledger.errors import ChainUnavailable, ContractReverted, LedgerError, Unsup
 EMBEDDED = "embedded"
 DEVNET = "devnet"
 PRIORITY_FEE = 1_000_000_000
+#: Seconds one JSON-RPC request may take, retries included, unless the caller says otherwise.
+RPC_TIMEOUT = 10.0
 
 
 def abi_type(param: Mapping[str, Any]) -> str:
@@ -128,6 +143,91 @@ def revert_data(exc: BaseException) -> str | None:
     return None
 
 
+class DeadlineHTTPProvider(HTTPProvider):
+    """web3's HTTP provider with one deadline per request and ``ChainUnavailable`` for every transport failure.
+
+    ``attempts`` counts tries of a request that failed to reach the node (refused, reset, a gateway's
+    5xx), spaced by a doubling pause, while the deadline allows: enough to ride out a node's restart
+    without making a dead port as slow as a silent one. The read timeout of a try is the time left, so
+    a node that accepts and never answers costs the deadline once. (A node that drips a byte at a
+    time can stretch one answer: requests bounds each gap, not the whole body.)
+    """
+
+    #: The pause before the second try; doubled before each further one.
+    BACKOFF = 0.05
+
+    def __init__(self, url: str, *, deadline: float = RPC_TIMEOUT, attempts: int = 3) -> None:
+        if deadline <= 0 or attempts < 1:
+            raise LedgerError(f"an RPC deadline must be positive and attempts at least 1, got {deadline}, {attempts}")
+        super().__init__(url, exception_retry_configuration=None)
+        self.url = url
+        self.deadline = deadline
+        self.attempts = attempts
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        # web3's allowlist: methods safe to send twice (a raw transaction is known by its hash).
+        return self._post(request_data, retry=check_if_retry_on_failure(method))
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        from web3._utils.batching import sort_batch_response_by_response_ids
+
+        response = self.decode_rpc_response(self._post(self.encode_batch_rpc_request(batch_requests), retry=True))
+        if not isinstance(response, list):
+            return response  # the node refused the whole batch: one error object
+        return sort_batch_response_by_response_ids(response)
+
+    def _post(self, data: bytes, *, retry: bool) -> bytes:
+        started = time.monotonic()
+        deadline = started + self.deadline
+        session = self._request_session_manager.cache_and_return_session(URI(self.url), request_timeout=self.deadline)
+        kwargs = self.get_request_kwargs()
+        kwargs.pop("timeout", None)
+        pause, tries = self.BACKOFF, 0
+        while True:
+            tries += 1
+            left = max(deadline - time.monotonic(), 0.001)
+            try:
+                with session.post(self.url, data=data, timeout=(left, left), **kwargs) as response:
+                    response.raise_for_status()
+                    return bytes(response.content)
+            except requests.RequestException as exc:
+                unreached = isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+                gateway = (
+                    isinstance(exc, requests.HTTPError) and exc.response is not None and exc.response.status_code >= 500
+                )
+                again = retry and (unreached or gateway) and tries < self.attempts
+                if not again or time.monotonic() + pause >= deadline:
+                    raise ChainUnavailable(self.url, _transport_reason(exc, tries, started)) from exc
+            time.sleep(pause)
+            pause *= 2
+
+
+def _transport_reason(exc: requests.RequestException, tries: int, started: float) -> str:
+    elapsed = time.monotonic() - started
+    if isinstance(exc, requests.Timeout):
+        what = "no answer in time"
+    elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+        what = f"HTTP {exc.response.status_code} {exc.response.reason}"
+    else:
+        what = _os_reason(exc) or f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return f"{what} ({tries} {'try' if tries == 1 else 'tries'} in {elapsed:.2f} s); retry once the node is back"
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The socket's own words ("Connection refused") from under requests' and urllib3's wrappers."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror
+        pending.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
+    return None
+
+
 class Chain:
     """A connected chain with local signing, error decoding and devnet time control."""
 
@@ -150,8 +250,12 @@ class Chain:
     # -- construction -------------------------------------------------------------
 
     @classmethod
-    def connect(cls, setting: str | None = None, *, errors: ErrorDecoder | None = None, timeout: float = 10.0) -> Chain:
-        """Build the chain named by ``setting`` or ``SCF_CHAIN``: devnet, embedded or a URL."""
+    def connect(
+        cls, setting: str | None = None, *, errors: ErrorDecoder | None = None, timeout: float = RPC_TIMEOUT
+    ) -> Chain:
+        """Build the chain named by ``setting`` or ``SCF_CHAIN``: devnet, embedded or a URL.
+
+        ``timeout``: seconds each JSON-RPC request may take, retries included (``DeadlineHTTPProvider``)."""
         setting = setting or os.environ.get("SCF_CHAIN") or DEVNET
         if setting == EMBEDDED:
             return cls.embedded(errors=errors)
@@ -169,13 +273,15 @@ class Chain:
         *,
         backend: str = "rpc",
         errors: ErrorDecoder | None = None,
-        timeout: float = 10.0,
+        timeout: float = RPC_TIMEOUT,
         hint: str = "",
     ) -> Chain:
-        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        w3 = Web3(DeadlineHTTPProvider(url, deadline=timeout))
         try:
             _ = w3.eth.chain_id
-        except Exception as exc:  # any transport failure means the same thing to the caller
+        except ChainUnavailable as exc:
+            raise ChainUnavailable(url, exc.reason + (f"; {hint}" if hint else "")) from exc
+        except Exception as exc:  # something answers, but not as a JSON-RPC node
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             raise ChainUnavailable(url, reason + (f"; {hint}" if hint else "")) from exc
         accounts = dev_accounts() if backend == DEVNET or is_dev_node(w3) else None

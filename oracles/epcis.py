@@ -29,18 +29,18 @@ Duplicate JSON keys resolve to the last one, as in JavaScript's ``JSON.parse``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
-from itertools import accumulate
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-from oracles.errors import DocumentTooLarge, EpcisDocumentError, EventHashError, MalformedJson
+from oracles import strict_json
+from oracles.errors import DocumentTooLarge, EpcisDocumentError, EventHashError
 from oracles.hashing import JsonLdContext, event_hash
+from oracles.strict_json import MAX_DEPTH
 from oracles.vocab import Vocabulary, bare_word
 
 #: Default limit on a raw document: about a thousand typical events. The HTTP layer may pass
@@ -53,22 +53,23 @@ EVENT_TYPES = frozenset(
     {"ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent"}
 )
 
-#: Deepest JSON nesting accepted (EPCIS documents nest about 10 levels). Checked before
-#: decoding: web3 raises Python's recursion limit to 100,000, so a hostile ``[[[[...`` would
-#: overflow the C stack in the JSON decoder (a crash, not a RecursionError).
-MAX_NESTING = 100
+#: Deepest JSON nesting accepted (EPCIS documents nest about 10 levels): the bound every service
+#: applies before decoding (see :mod:`oracles.strict_json` for why it must come first).
+MAX_NESTING = MAX_DEPTH
+MAX_BIZ_TRANSACTION_BYTES = 512
 
 _ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
-# A JSON string, or the rest of the text after an unterminated quote (linear, never backtracks).
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.S)
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# ASCII digits only: ``\d`` would also take, say, Arabic-Indic digits, which ``int`` reads but no
+# EPCIS consumer (nor the event-hash canonicalisation) does.
 _DATE_TIME = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<frac>\d+))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})?",
+    re.ASCII,
 )
-_OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{2}):(?P<m>\d{2})")
+_OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{2}):(?P<m>\d{2})", re.ASCII)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class DocumentKind(StrEnum):
@@ -155,10 +156,11 @@ def parse_document(
 
     ``data`` is the raw body (``bytes``/``str``, UTF-8 JSON) or an already decoded object
     (the size limit then does not apply). Raises :class:`~oracles.errors.DocumentTooLarge`,
-    :class:`~oracles.errors.MalformedJson` or :class:`~oracles.errors.EpcisDocumentError`.
+    :class:`~oracles.errors.MalformedJson` or :class:`~oracles.errors.EpcisDocumentError`
+    (:class:`~oracles.errors.ValueOutOfRange` among them: see :mod:`oracles.strict_json`).
     """
     if isinstance(data, Mapping):
-        _check_nesting(data, "")
+        strict_json.check_value(data)
         document: Any = data
     else:
         document = _decode(data, max_bytes)
@@ -186,7 +188,7 @@ def parse_event(event: Any, *, context: JsonLdContext | None = None, path: str =
     ``context`` is the ``@context`` of its document (``None``: plain JSON, read with the EPCIS
     2.0 context); ``path`` prefixes the JSON paths in error messages.
     """
-    _check_nesting(event, path)
+    strict_json.check_value(event, path)
     return _parse_event(event, context, path)
 
 
@@ -248,9 +250,14 @@ def parse_date_time(value: str, *, path: str = "") -> datetime:
     micros = int((match["frac"] or "0")[:6].ljust(6, "0"))
     try:
         year, month, day = (int(part) for part in match["date"].split("-"))
-        return datetime(year, month, day, int(match["h"]), int(match["m"]), int(match["s"]), micros, tzinfo=zone)
+        moment = datetime(year, month, day, int(match["h"]), int(match["m"]), int(match["s"]), micros, tzinfo=zone)
     except ValueError as exc:
         _fail(path, f"{value!r} is not a valid date-time: {exc}")
+    # Shown in another offset (the event's own), a moment within a day of year 1 or 9999 would
+    # overflow ``datetime``: refuse it here, naming the field, not with an OverflowError later.
+    if not _EARLIEST <= moment <= _LATEST:
+        _fail(path, f"{value!r} is out of range ({_EARLIEST.date()} to {_LATEST.date()})")
+    return moment
 
 
 def utc_seconds(moment: datetime) -> int:
@@ -262,40 +269,11 @@ def utc_seconds(moment: datetime) -> int:
 
 
 def _decode(data: bytes | bytearray | str, max_bytes: int) -> Any:
+    """The size limit first (nothing is decoded past it), then the rules of :mod:`oracles.strict_json`."""
     size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
     if size > max_bytes:
         raise DocumentTooLarge(size, max_bytes)
-    if isinstance(data, bytes | bytearray):
-        try:
-            text = bytes(data).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MalformedJson(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
-    else:
-        text = data
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
-    if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > MAX_NESTING:
-        raise MalformedJson(f"nested deeper than {MAX_NESTING} levels")
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedJson(exc.msg, line=exc.lineno, column=exc.colno) from exc
-
-
-def _check_nesting(value: Any, path: str) -> None:
-    """Iteratively (never recursing) refuse objects nested deeper than :data:`MAX_NESTING`."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        if depth > MAX_NESTING:
-            _fail(path, f"nested deeper than {MAX_NESTING} levels")
-        stack.extend((child, depth + 1) for child in children)
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise MalformedJson(f"{name} is not a JSON value")
+    return strict_json.loads(data, max_depth=MAX_NESTING)
 
 
 def _locate_events(document: Mapping[str, Any]) -> tuple[DocumentKind, Sequence[Any], str]:
@@ -441,10 +419,17 @@ def _biz_transactions(event: Mapping[str, Any], path: str) -> tuple[BizTransacti
         entries.append(
             BizTransaction(
                 type=None if kind is None else bare_word(kind.strip(), Vocabulary.BIZ_TRANSACTION_TYPE),
-                value=_required_text(entry, "bizTransaction", entry_path),
+                value=_bounded(_required_text(entry, "bizTransaction", entry_path), entry_path, "bizTransaction"),
             )
         )
     return tuple(entries)
+
+
+def _bounded(value: str, path: str, key: str) -> str:
+    """A business transaction id is a key in the capture records (an index entry): keep it a sane size."""
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_BIZ_TRANSACTION_BYTES:
+        _fail(_join(path, key), f"longer than {MAX_BIZ_TRANSACTION_BYTES} bytes; a PO reference is an identifier")
+    return value
 
 
 def _location(event: Mapping[str, Any], key: str, path: str) -> str | None:

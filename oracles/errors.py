@@ -5,6 +5,8 @@ is deliberately not a base): the API maps each family to one HTTP answer in one 
 
 - ``InvalidEpcis`` and its subclasses: the caller sent something that is not an acceptable
   EPCIS 2.0 document (HTTP 400/413/422). Each carries a machine ``code`` and what failed.
+  ``MalformedJson`` and ``ValueOutOfRange`` are also what ``oracles.strict_json`` raises for any
+  JSON a service refuses before decoding it.
 - ``EventHashError``: the GS1 event hash could not be computed for an otherwise valid event.
 - ``InvalidEventHash``: a string is not a SHA-256 ``ni:///`` event hash (cannot become bytes32).
 - ``SimulationError``: a simulator scenario is inconsistent (a programming error in a caller).
@@ -35,16 +37,22 @@ class DocumentTooLarge(InvalidEpcis):
 
 
 class MalformedJson(InvalidEpcis):
-    """The input is not JSON (or not UTF-8); ``line`` and ``column`` point at the fault when known."""
+    """The input is not JSON, or not JSON every service can take (not UTF-8, nested too deep, NaN or
+    Infinity, an unpaired surrogate: see ``oracles.strict_json``). ``line`` and ``column`` point at
+    the fault and ``path`` names the value it is in (``""``: the top level), when known."""
 
     code = "malformed_json"
 
-    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, line: int | None = None, column: int | None = None, path: str | None = None
+    ) -> None:
         self.reason = reason
         self.line = line
         self.column = column
+        self.path = path
         where = f" at line {line} column {column}" if line is not None else ""
-        super().__init__(f"malformed JSON{where}: {reason}")
+        inside = f" (in {path})" if path else ""
+        super().__init__(f"malformed JSON{where}{inside}: {reason}")
 
 
 class EpcisDocumentError(InvalidEpcis):
@@ -57,6 +65,14 @@ class EpcisDocumentError(InvalidEpcis):
         self.path = path
         self.reason = reason
         super().__init__(f"{path or 'document'}: {reason}")
+
+
+class ValueOutOfRange(EpcisDocumentError):
+    """Well-formed JSON holding a value no field can take: a number longer than the limit or beyond
+    a double's range, or (in an object built in Python) NaN, a huge integer, an unpaired surrogate or
+    nesting past the limit. ``path`` names the value (see ``oracles.strict_json``)."""
+
+    code = "value_out_of_range"
 
 
 class EventHashError(OracleError):

@@ -11,6 +11,7 @@ writes in one transaction: a crash leaves the last capture either whole or absen
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Engine,
@@ -33,7 +34,7 @@ captures = Table(
     "oracle_captures",
     metadata,
     Column("capture_id", String(40), primary_key=True),
-    Column("received_at", Integer, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False, unique=True),
     Column("size", Integer, nullable=False),
     Column("document_kind", String(32), nullable=False),
@@ -54,9 +55,9 @@ capture_events = Table(
     Column("outcome", String(16), nullable=False),
     Column("reason", String(48)),
     Column("detail", Text),
-    Column("order_id", Integer),
+    Column("order_id", BigInteger),
     Column("milestone", Integer),
-    Column("occurred_at", Integer),
+    Column("occurred_at", BigInteger),
     Column("aggregation", String(24)),  # what the aggregator said: collecting, submitted, ...
     Column("tx_hash", String(66)),
 )
@@ -68,9 +69,9 @@ signed = Table(
     Column("evidence_hash", String(120), primary_key=True),
     Column("po_ref", Text, primary_key=True),
     Column("capture_id", String(40), nullable=False),
-    Column("order_id", Integer, nullable=False),
+    Column("order_id", BigInteger, nullable=False),
     Column("milestone", Integer, nullable=False),
-    Column("occurred_at", Integer, nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
     Column("signature", LargeBinary, nullable=False),
     Column("delivered", Boolean, nullable=False, default=False),
 )
@@ -81,9 +82,9 @@ attestations = Table(
     "aggregator_attestations",
     metadata,
     Column("key", String(66), primary_key=True),  # keccak of the attestation's EIP-712 digest
-    Column("order_id", Integer, nullable=False),
+    Column("order_id", BigInteger, nullable=False),
     Column("milestone", Integer, nullable=False),
-    Column("occurred_at", Integer, nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
     Column("evidence_hash", String(66), nullable=False, index=True),
     Column("kind", Integer, nullable=False),
     Column("status", String(24), nullable=False, index=True),  # each flush looks for the ready ones
@@ -111,7 +112,7 @@ declarations = Table(
     Column("reason_hash", String(66), nullable=False),
     Column("declared_at", Integer, nullable=False),
     Column("kind", Integer, nullable=False),
-    Column("order_id", Integer, nullable=False),
+    Column("order_id", BigInteger, nullable=False),
     Column("status", String(24), nullable=False),  # collecting | contested | failed
     Column("tx_hash", String(66)),
     Column("error", Text),

@@ -22,14 +22,15 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.v1 import store
-from api.v1.auth import Authenticator, Tokens
+from api.v1.auth import Authenticator, Revocations, Standing, Tokens
 from api.v1.credit import CreditDesk
 from api.v1.deps import ERRORS, Services
 from api.v1.documents import DocumentVault
 from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
+from api.v1.ratelimit import Limiter
 from api.v1.reads import Reads
-from api.v1.relayer import Transactions
+from api.v1.relayer import RelayPolicy, Transactions
 from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings, SettingsError
@@ -55,7 +56,7 @@ def build_services(settings: Settings) -> Services:
     upgrade(engine)  # the projection's schema (a no-op at head), so reads work before the first index run
     store_engine = engine if not settings.store_url else make_engine(settings.store_url)
     store.create(store_engine)
-    tokens = Tokens(settings.token_secret, settings.token_ttl, settings.auditors)
+    tokens = Tokens(settings.token_secret, settings.token_ttl, settings.auditors, revocations=Revocations(store_engine))
     auth = Authenticator(
         settings.chain,
         settings.build,
@@ -68,7 +69,13 @@ def build_services(settings: Settings) -> Services:
     )
     reads = Reads(engine, store_engine, settings.chain.chain_id)
     tx = Transactions(
-        settings.chain, settings.build, settings.addresses, store_engine, engine, settings.relayer, settings.gas_float
+        settings.chain,
+        settings.build,
+        settings.addresses,
+        store_engine,
+        engine,
+        settings.relayer,
+        RelayPolicy.of(settings),
     )
     vault = DocumentVault(store_engine, engine, settings.chain.chain_id, settings.document_key)
     model, problem = load_model(settings)
@@ -139,6 +146,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = svc
     app.state.tokens = svc.tokens
+    # Every authenticated request: is the party still an active member (api.v1.auth), and the rate limits.
+    app.state.standing = Standing(
+        chain=svc.chain,
+        membership=svc.auth.membership,
+        index=svc.engine,
+        refresh=settings.membership_refresh,
+    )
+    app.state.limiter = Limiter(engine=svc.store, limits=settings.rate_limits)
     errors.install(app)
 
     for module in (health, auth_routes, parties, orders, receivables, submissions, documents, credit, audit):
@@ -161,7 +176,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(
         Gate,
         tokens=svc.tokens,
-        idempotency=IdempotencyStore(svc.store, settings.idempotency_wait),
+        idempotency=IdempotencyStore(
+            svc.store, wait=settings.idempotency_wait, lease=settings.idempotency_lease, ttl=settings.idempotency_ttl
+        ),
         max_body=settings.max_body,
         large_paths=DOCUMENT_PATHS,
         max_large_body=settings.max_document * 4 // 3 + 4096,  # base64 in JSON

@@ -22,9 +22,18 @@ the new last final block is dropped.
   price a prospective borrower that applied to it before the ledger shows any relationship
   between them, and the decision (score, grade, limit, four reasons) is the summary a
   bureau gives its members. The *report* (every feature: volumes, counterparties, delays)
-  is the underwriting file: only the party's own banks read it, i.e. banks that published a
-  limit for it, bought a piece of a receivable from it, guaranteed one of its orders, or
-  that it asked to finance a piece (a financing request: how a party applies to a bank);
+  is the underwriting file, and only the party opens it, in one of two ways:
+
+  - its **consent**, signed with its own key, unexpired and unrevoked (``api.v1.consents``);
+  - an **open financing request** to that bank (how a party applies to a bank): one whose
+    piece could still be sold under it, i.e. the requester still holds the piece, it is not
+    split, financed or claimed on, and its receivable is outstanding and not yet mature (by
+    the later of the API's clock and the indexed head's block time). Once the piece is sold,
+    moved, split, repaid or matured, the request grants nothing.
+
+  Nothing the bank does alone opens it: a limit it published (zero, live or revoked), a piece
+  it bought, an order it guaranteed. Both grants are checked on every read, so a revocation or
+  a closed request stops the next read;
 * in the limit history a bank sees the limits it published itself, the party every bank's.
 """
 
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,13 +49,14 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine, select
 
 from api.errors import InvalidField, NotFound, ServiceUnavailable
 from api.v1 import store
 from api.v1.auth import Party
+from api.v1.consents import ConsentBook
 from api.v1.schemas import DecisionOut, ReasonOut
-from ledger.sql.models import CreditLimit, Cursor, Financing, Order
+from ledger.sql.models import Block, Cursor, Piece, Root
 from ledger.sql.models import Party as Member
 from scoring import features
 from scoring.decision import Decision, Scorer
@@ -141,6 +152,7 @@ class CreditDesk:
         evaluation: Path | None = None,
         keep: int = 4,
         builder: Callable[[SqlSource, int, int, Model], Scorer] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
         self.store = store_engine
@@ -155,6 +167,7 @@ class CreditDesk:
         self._lock = threading.Lock()
         self._ready: OrderedDict[int, Scored] = OrderedDict()
         self._gates: dict[int, threading.Lock] = {}
+        self.consents = ConsentBook(store=store_engine, chain_id=chain_id, clock=clock)
 
     # -- as-of point ---------------------------------------------------------------------------
 
@@ -246,29 +259,50 @@ class CreditDesk:
             return True
         return party.has("bank") and scored.trades(target)
 
-    def is_bank_of(self, bank: str, target: str) -> bool:
-        """Whether ``bank`` has a relationship with ``target`` on the ledger (see the module's docstring)."""
-        c = self.chain_id
-        checks = (
-            exists().where(CreditLimit.chain_id == c, CreditLimit.bank == bank, CreditLimit.party == target),
-            exists().where(Financing.chain_id == c, Financing.bank == bank, Financing.seller == target),
-            exists().where(Order.chain_id == c, Order.guarantor == bank, Order.supplier == target),
-        )
+    def chain_now(self) -> int:
+        """The later of the API's clock and the indexed head's block time (devnets run ahead of the wall)."""
         with self.engine.connect() as connection:
-            if any(connection.execute(select(check)).scalar() for check in checks):
-                return True
+            head = connection.execute(
+                select(Block.timestamp)
+                .join(Cursor, (Cursor.chain_id == Block.chain_id) & (Cursor.block_number == Block.number))
+                .where(Block.chain_id == self.chain_id)
+            ).scalar_one_or_none()
+        return max(self.consents.now(), int(head or 0))
+
+    def has_open_request(self, bank: str, target: str) -> bool:
+        """Whether ``target`` asked ``bank`` to finance a piece it could still sell (see the module's docstring)."""
         requests = store.financing_requests
         with self.store.connect() as connection:
-            return bool(
+            asked = list(
                 connection.execute(
-                    select(exists().where(requests.c.bank == bank, requests.c.holder == target))
-                ).scalar()
+                    select(requests.c.piece_id).where(requests.c.bank == bank, requests.c.holder == target)
+                ).scalars()
             )
+        if not asked:
+            return False
+        with self.engine.connect() as connection:
+            pieces = connection.execute(
+                select(Piece.holder, Piece.child_count, Piece.financed, Piece.claimed, Root.status, Root.maturity)
+                .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
+                .where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(asked))
+            ).all()
+        now = self.chain_now()
+        return any(
+            p.holder == target
+            and p.child_count == 0
+            and not p.financed
+            and p.claimed == 0
+            and p.status == "OUTSTANDING"
+            and p.maturity > now
+            for p in pieces
+        )
 
     def may_read_report(self, party: Party, target: str) -> bool:
         if party.auditor or party.address == target:
             return True
-        return party.has("bank") and self.is_bank_of(party.address, target)
+        if not party.has("bank"):
+            return False
+        return self.consents.grants(party.address, target) or self.has_open_request(party.address, target)
 
     def require_member(self, target: str) -> None:
         with self.engine.connect() as connection:

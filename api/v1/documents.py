@@ -15,6 +15,13 @@ documents or parties fails authentication; and any party can check a download ag
 hash on chain without trusting us. Wrapping each document key to the party's own public key
 (ECIES on the secp256k1 key its sign-in signature reveals) would take the operator out of
 the trust, at the price of decrypting on the client; that is the next step, not this one.
+
+An upload with an Idempotency-Key survives a crash: the route records the new document's id on
+the key's claim before storing it (``idempotency.py``), so a retry after a kill answers the
+stored document, or stores it under that same id; it never stores a second copy. The recovery
+test kills a real ``scf serve`` right after the store with ``SCF_FAULT=after-document-store``
+(``api.v1.faults``). Filenames are checked at the schema (no controls, no path, 255 bytes)
+and served in an RFC 6266 ``Content-Disposition`` with an RFC 5987 ``filename*`` for any script.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_utils import keccak
 from sqlalchemy import Engine, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, Forbidden, NotFound
 from api.v1 import store
@@ -64,9 +72,20 @@ class DocumentVault:
         return {"document_id": document_id, "party": party, "nonce": nonce, "wrapped_key": wrapped}
 
     def put(
-        self, owner: str, kind: str, filename: str, media_type: str, content: bytes, parties: list[str]
+        self,
+        owner: str,
+        kind: str,
+        filename: str,
+        media_type: str,
+        content: bytes,
+        parties: list[str],
+        *,
+        document_id: str | None = None,
     ) -> Document:
-        document_id = str(uuid.uuid4())
+        """Store a document; under ``document_id`` when the caller chose it beforehand (an Idempotency-Key's
+        claim records it before this runs, so a retry after a crash finds it): storing the same id twice
+        answers the document stored first."""
+        document_id = document_id or str(uuid.uuid4())
         key = AESGCM.generate_key(bit_length=256)
         nonce = secrets.token_bytes(NONCE)
         ciphertext = AESGCM(key).encrypt(nonce, content, document_id.encode())
@@ -85,10 +104,24 @@ class DocumentVault:
             "ciphertext": ciphertext,
             "created_at": now,
         }
-        with self.store.begin() as connection:
-            connection.execute(insert(store.documents).values(**row))
-            connection.execute(insert(store.document_keys), [self._wrap(document_id, p, key) for p in entitled])
+        try:
+            with self.store.begin() as connection:
+                connection.execute(insert(store.documents).values(**row))
+                connection.execute(insert(store.document_keys), [self._wrap(document_id, p, key) for p in entitled])
+        except IntegrityError:
+            stored = self.stored(document_id, owner)
+            if stored is None:
+                raise
+            return stored
         return self._document(row, entitled)
+
+    def stored(self, document_id: str, owner: str) -> Document | None:
+        """The document ``owner`` stored under ``document_id``, if it did (None otherwise)."""
+        with self.store.connect() as connection:
+            row = connection.execute(
+                select(store.documents).where(store.documents.c.id == document_id, store.documents.c.owner == owner)
+            ).one_or_none()
+        return None if row is None else self._document(dict(row._mapping), self._entitled(document_id))
 
     @staticmethod
     def _document(row: dict[str, object], parties: list[str]) -> Document:

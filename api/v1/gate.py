@@ -3,8 +3,8 @@
 It reads a request's body once (refusing it with 413 as soon as it passes the limit, a
 lying Content-Length included), refuses a body that is not JSON with 415 naming
 Content-Type, and for a POST with an ``Idempotency-Key`` either replays the stored answer or
-runs the route and stores its answer (``idempotency.py``). Routes then read the buffered body
-as usual.
+runs the route (renewing the key's lease while it runs, and handing the route its claim in the
+scope) and stores its answer (``idempotency.py``). Routes then read the buffered body as usual.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from api import errors
-from api.errors import ApiError, MediaTypeRefused, PayloadTooLarge, Unauthenticated
+import anyio
+
+from api import errors, json_input
+from api.errors import MediaTypeRefused, PayloadTooLarge, Unauthenticated
 from api.v1.auth import Tokens
-from api.v1.idempotency import HEADER, IdempotencyStore, Stored, check_key, request_hash
+from api.v1.idempotency import HEADER, SCOPE_KEY, IdempotencyStore, Stored, check_key, request_hash
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,7 +54,7 @@ class Gate:
             return
         try:
             await self._write(scope, receive, send)
-        except ApiError as exc:
+        except errors.DOMAIN_ERRORS as exc:
             await errors.response(exc)(scope, receive, send)
 
     def _limit(self, path: str) -> int:
@@ -64,11 +66,12 @@ class Gate:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(int(declared), limit)
-        body = await _read(receive, limit)
+        body = await json_input.read_body(receive, limit)
         if body:
             media = headers.get("content-type", "").split(";")[0].strip().lower()
             if media not in JSON_TYPES:
                 raise MediaTypeRefused(media or "(none)", JSON_TYPES)
+            json_input.check_body(body)  # before any route parses it: nesting, NaN, surrogates (api.json_input)
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
@@ -80,17 +83,29 @@ class Gate:
             return
         key = check_key(key)
         digest = request_hash(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        stored = await self.idempotency.claim(party, key, digest)
-        if stored is not None:
-            await _send_stored(send, stored)
+        claim = await self.idempotency.claim(party, key, digest)
+        if isinstance(claim, Stored):
+            await _send_stored(send, claim)
             return
+        scope[SCOPE_KEY] = claim  # the route reads it (claim_of) to record or find its effect
         captured = _Capture(send)
+        failure: Exception | None = None
         try:
-            await self.app(scope, replay, captured)
+            async with anyio.create_task_group() as beats:
+                beats.start_soon(self.idempotency.keep, claim)
+                try:
+                    await self.app(scope, replay, captured)
+                except Exception as exc:  # kept out of the task group, which would wrap it in an ExceptionGroup
+                    failure = exc
+                beats.cancel_scope.cancel()
         except BaseException:
-            await self.idempotency.finish(party, key, Stored(500, "", b""))
+            with anyio.CancelScope(shield=True):  # a cancelled request still lets go of its key
+                await self.idempotency.finish(claim, Stored(500, "", b""))
             raise
-        await self.idempotency.finish(party, key, captured.stored())
+        if failure is not None:
+            await self.idempotency.finish(claim, Stored(500, "", b""))
+            raise failure
+        await self.idempotency.finish(claim, captured.stored())
 
     def _party(self, headers: dict[str, str]) -> str | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -100,23 +115,6 @@ class Gate:
             return self.tokens.verify(token.strip(), int(time.time())).address
         except Unauthenticated:
             return None
-
-
-async def _read(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(size, limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 class _Capture:

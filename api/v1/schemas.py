@@ -1,24 +1,62 @@
 """The ``/v1`` request and response bodies (pydantic v2).
 
-Conventions: amounts are integers in token units, sent as a JSON integer or a decimal string
-(0 < x < 2^256) and answered as decimal strings (exact in every JSON reader); addresses must
-be EIP-55 checksummed (a wrong checksum is a typo that would send money elsewhere); hashes
-and signatures are ``0x`` hex of fixed length; times are UTC seconds. Every request model
-forbids unknown fields, so a client cannot set what the server owns (the token, a status, a
-nonce the chain assigns): such a field is a 422 naming it.
+Conventions: addresses must be EIP-55 checksummed (a wrong checksum is a typo that would send
+money elsewhere); hashes and signatures are ``0x`` hex of fixed length; times are UTC seconds.
+Every request model forbids unknown fields, so a client cannot set what the server owns (the
+token, a status, a nonce the chain assigns): such a field is a 422 naming it.
+
+Integers: **a JavaScript client must never see a number it cannot represent.** ``JSON.parse``
+rounds integers above 2^53 - 1 (``Number.MAX_SAFE_INTEGER``), ethers refuses them and a wallet
+signs the rounded value, so an integer is a JSON number only where whatever produces it keeps
+it below 2^53, and a decimal string everywhere else. The line is the one the index's SQL draws
+(``UInt`` versus ``BIGINT``, see ``ledger/sql/models.py``):
+
+* **decimal strings** (``"9007199254740993"``): every ``uint256`` / ``int256`` whatever its
+  value — amounts, prices, limits, order, root and piece ids, nonces (also the page cursors,
+  which are ids) — and every narrower integer a *party chooses* whose type reaches 2^53: the
+  ``uint64`` ship-by, deliver-by, maturity, deadlines, valid-until and occurred-at times. The
+  same holds inside the documents the API serves: each integer of a typed-data ``message`` (a
+  decimal string is what ``eth_signTypedData_v4`` and ethers' ``TypedDataEncoder`` take for
+  ``uint`` types) and a prepared transaction's ``value``, ``nonce``, ``gasLimit`` and fees.
+* **JSON numbers** (the schema says ``maximum: 2^53 - 1``): integers bounded far below 2^53
+  by what produces them — block numbers and log positions, the block times the contracts
+  record (``createdAt``, ``fundedAt``, ...: a block's time is its producer's clock), the times
+  this API stamps itself, chain ids (EIP-712 ``domain.chainId`` and a transaction's
+  ``chainId`` stay numbers, as wallets compare them with their own; MetaMask refuses any chain
+  id above 4503599627370476, EIP-2294's safe range), the transaction
+  ``type``, enum codes, ``uint8`` to ``uint32`` values (grades, scores, child counts), basis
+  points, sizes and counts; and a party's choice only where the request schema itself caps it
+  below 2^53.
+
+Requests take each wide integer as a decimal string, or as a JSON integer up to 2^53 - 1
+(what clients written before this rule send); a larger JSON integer is refused with a 422
+naming the field, because a JavaScript client would already have rounded it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from eth_utils import to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 UINT256_MAX = 2**256 - 1
+#: ``Number.MAX_SAFE_INTEGER``: the largest integer every JSON reader holds exactly.
+MAX_SAFE_INTEGER = 2**53 - 1
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _DIGITS = re.compile(r"^[0-9]{1,78}$")
+_DECIMAL = {"type": "string", "pattern": r"^[0-9]{1,78}$"}
 
 
 def _checksummed(value: str) -> str:
@@ -30,16 +68,55 @@ def _checksummed(value: str) -> str:
     return expected
 
 
-def _amount(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("must be an integer in token units, as a JSON integer or a decimal string")
-    if isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
-            raise ValueError("must be a decimal string of digits only (token units, no sign, no decimals)")
-        value = int(value)
-    if not 0 < value <= UINT256_MAX:
-        raise ValueError("must be more than 0 and less than 2**256")
-    return value
+def _bound(limit: int) -> str:
+    return f"2**{limit.bit_length()} - 1" if limit & (limit + 1) == 0 and limit > 1 else str(limit)
+
+
+def _wide(low: int, high: int, what: str) -> Callable[[Any], int]:
+    """The validator of a wide integer in a request: a decimal string, or a JSON integer a JavaScript client can
+    have written exactly (up to 2^53 - 1), between ``low`` and ``high``."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f'must be {what} as a decimal string, e.g. "42"')
+        if isinstance(value, str):
+            if not _DIGITS.fullmatch(value):
+                raise ValueError("must be a decimal string of digits only (no sign, decimals, exponent or spaces)")
+            value = int(value)
+        elif value > MAX_SAFE_INTEGER:
+            raise ValueError(
+                "a JSON integer above 2**53 - 1 may already have been rounded by the client that wrote it: "
+                "send it as a decimal string"
+            )
+        if not low <= value <= high:
+            raise ValueError(f"must be at least {low} and at most {_bound(high)}")
+        return value
+
+    return parse
+
+
+def _wide_schema(low: int, high: int, description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [_DECIMAL, {"type": "integer", "minimum": low, "maximum": min(high, MAX_SAFE_INTEGER)}],
+            "description": f"{description}; a decimal string (a JSON integer only up to 2**53 - 1)",
+        }
+    )
+
+
+def _decimal(value: int) -> str:
+    return str(value)
+
+
+def _served(value: Any) -> int:
+    # What the server itself produced: an int, or (from code that formats amounts) its decimal text.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or (isinstance(value, str) and not _DIGITS.fullmatch(value))
+    ):
+        raise ValueError("must be a non-negative integer")
+    return int(value)
 
 
 Address = Annotated[
@@ -48,23 +125,22 @@ Address = Annotated[
     AfterValidator(_checksummed),
 ]
 Amount = Annotated[
-    int,
-    PlainValidator(_amount),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^[0-9]{1,78}$"},
-                {"type": "integer", "minimum": 1, "maximum": UINT256_MAX},
-            ],
-            "description": "token units, 0 < x < 2**256",
-        }
-    ),
+    int, PlainValidator(_wide(1, UINT256_MAX, "an amount in token units")), _wide_schema(1, UINT256_MAX, "token units")
 ]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte r||s||v")]
-Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
-Nonce = Annotated[int, Field(ge=0, lt=2**64)]
-Id = Annotated[int, Field(ge=1, lt=2**63)]
+#: A uint64 a party chooses (a time, a deadline).
+Uint64 = Annotated[int, PlainValidator(_wide(0, 2**64 - 1, "a uint64")), _wide_schema(0, 2**64 - 1, "uint64")]
+#: A party's uint256 nonce.
+Nonce = Annotated[int, PlainValidator(_wide(0, UINT256_MAX, "a uint256")), _wide_schema(0, UINT256_MAX, "uint256")]
+#: An order id in a request (0: none); the index keeps ids in 63 bits.
+OrderRef = Annotated[
+    int, PlainValidator(_wide(0, 2**63 - 1, "an order id")), _wide_schema(0, 2**63 - 1, "an order id, 0 for none")
+]
+#: A uint256 (or a party's uint64) in an answer: always a decimal string.
+UintOut = Annotated[int, PlainValidator(_served), PlainSerializer(_decimal, return_type=str), WithJsonSchema(_DECIMAL)]
+#: An integer in an answer that stays below 2^53 by construction (block numbers, block times, counts, codes).
+SafeInt = Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
 AmountOut = Annotated[str, Field(pattern=r"^[0-9]+$", description="token units, decimal")]
 
 
@@ -90,8 +166,8 @@ class ChallengeIn(Request):
 class ChallengeOut(BaseModel):
     nonce: str
     message: str = Field(description="EIP-4361 text to sign with personal_sign (EIP-191)")
-    issuedAt: int
-    expiresAt: int
+    issuedAt: SafeInt
+    expiresAt: SafeInt
 
 
 class SignInIn(Request):
@@ -108,7 +184,7 @@ class PartyOut(BaseModel):
 class TokenOut(BaseModel):
     accessToken: str
     tokenType: str = "bearer"
-    expiresAt: int
+    expiresAt: SafeInt
     party: PartyOut
 
 
@@ -117,10 +193,10 @@ class TokenOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
-    chainId: int
-    headBlock: int | None
-    indexedBlock: int | None
-    lagBlocks: int | None
+    chainId: SafeInt
+    headBlock: SafeInt | None
+    indexedBlock: SafeInt | None
+    lagBlocks: SafeInt | None
     database: str
     contracts: dict[str, str]
 
@@ -131,21 +207,21 @@ class HealthOut(BaseModel):
 class MemberOut(BaseModel):
     address: str
     roles: list[str]
-    oracleKind: int
+    oracleKind: SafeInt
     status: str
     kycHash: str
-    admittedAt: int
-    updatedBlock: int
+    admittedAt: SafeInt
+    updatedBlock: SafeInt
 
 
 # -- orders ---------------------------------------------------------------------------------
 
 
 class MilestoneOut(BaseModel):
-    milestone: int
+    milestone: SafeInt
     name: str
-    occurredAt: int
-    recordedAt: int
+    occurredAt: UintOut = Field(description="UTC seconds, as the oracles attested it (uint64, decimal)")
+    recordedAt: SafeInt
     evidenceHash: str
     signers: list[str]
     statusAfter: str
@@ -153,41 +229,41 @@ class MilestoneOut(BaseModel):
 
 
 class DisputeOut(BaseModel):
-    openedAt: int
-    answerBy: int
-    resolveBy: int
+    openedAt: SafeInt
+    answerBy: SafeInt = Field(description="openedAt plus a window of at most a year")
+    resolveBy: SafeInt
     answered: bool
     reasonHash: str
     responseHash: str
-    resolvedAt: int | None
-    resolution: int | None
+    resolvedAt: SafeInt | None
+    resolution: SafeInt | None
     toBuyer: AmountOut | None
     toSupplier: AmountOut | None
 
 
 class OrderOut(BaseModel):
-    orderId: int
+    orderId: UintOut
     buyer: str
     supplier: str
     token: str
     amount: AmountOut
-    shipBy: int
-    deliverBy: int
+    shipBy: UintOut = Field(description="UTC seconds (uint64, decimal)")
+    deliverBy: UintOut = Field(description="UTC seconds (uint64, decimal)")
     inspectionRequired: bool
     termsHash: str
     poRefHash: str
     openAccount: bool
     status: str
-    createdAt: int
-    fundedAt: int
-    shippedAt: int
-    deliveredAt: int
-    closedAt: int
+    createdAt: SafeInt
+    fundedAt: SafeInt
+    shippedAt: SafeInt
+    deliveredAt: SafeInt
+    closedAt: SafeInt
     escrowed: AmountOut
     prepaid: AmountOut
     paidToSupplier: AmountOut
     refundedToBuyer: AmountOut
-    updatedBlock: int
+    updatedBlock: SafeInt
 
 
 class OrderDetailOut(OrderOut):
@@ -197,42 +273,42 @@ class OrderDetailOut(OrderOut):
 
 class OrderPage(BaseModel):
     items: list[OrderOut]
-    nextAfter: int | None = Field(description="pass as ?after= for the next page; null on the last page")
+    nextAfter: UintOut | None = Field(description="pass as ?after= for the next page; null on the last page")
 
 
 # -- receivables ------------------------------------------------------------------------------
 
 
 class PieceOut(BaseModel):
-    pieceId: int
-    rootId: int
-    parentId: int
+    pieceId: UintOut
+    rootId: UintOut
+    parentId: UintOut
     amount: AmountOut
     claimed: AmountOut
     ref: str
-    childCount: int
+    childCount: SafeInt
     financed: bool
     holder: str
-    createdAt: int
-    updatedBlock: int
+    createdAt: SafeInt
+    updatedBlock: SafeInt
 
 
 class ReceivableOut(BaseModel):
-    rootId: int
+    rootId: UintOut
     debtor: str
     creditor: str
     token: str
     faceValue: AmountOut
-    maturity: int
-    issuedAt: int
-    defaultedAt: int
+    maturity: UintOut = Field(description="UTC seconds (uint64, decimal)")
+    issuedAt: SafeInt
+    defaultedAt: SafeInt
     invoiceHash: str
     invoiceNumber: str
-    orderId: int
+    orderId: UintOut = Field(description='the open-account order it pays, "0" for none')
     repaid: AmountOut
     claimed: AmountOut
     status: str
-    updatedBlock: int
+    updatedBlock: SafeInt
 
 
 class ReceivableDetailOut(ReceivableOut):
@@ -241,28 +317,32 @@ class ReceivableDetailOut(ReceivableOut):
 
 class ReceivablePage(BaseModel):
     items: list[ReceivableOut]
-    nextAfter: int | None
+    nextAfter: UintOut | None
 
 
 class PiecePage(BaseModel):
     items: list[PieceOut]
-    nextAfter: int | None
+    nextAfter: UintOut | None
 
 
 # -- writes: what to sign, and signed transactions ----------------------------------------------
 
 
 class TransactionOut(BaseModel):
-    type: int
-    chainId: int
+    """An unsigned EIP-1559 transaction with the field names and formats wallets take: hand it as it is to
+    ethers v6 ``signer.signTransaction(tx)`` / ``sendTransaction(tx)`` (which check ``from`` against the
+    signer). eth-account and web3.py name the gas limit ``gas`` and want integers: map it for them."""
+
+    type: Literal[2] = Field(description="EIP-1559")
+    chainId: SafeInt
     to: str
     data: str
-    value: int
-    nonce: int
-    gas: int
-    maxFeePerGas: int
-    maxPriorityFeePerGas: int
-    from_: str = Field(alias="from")
+    value: UintOut = Field(description='wei, decimal (always "0": ledger calls carry no value)')
+    nonce: UintOut = Field(description="the sender's next nonce (pending), decimal")
+    gasLimit: UintOut = Field(description="the simulation's gas with a margin, decimal")
+    maxFeePerGas: UintOut = Field(description="wei per gas, decimal")
+    maxPriorityFeePerGas: UintOut = Field(description="wei per gas, decimal")
+    from_: str = Field(alias="from", description="the party that must sign it")
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -274,12 +354,47 @@ class PreparedOut(BaseModel):
 
 
 class TypedDataOut(BaseModel):
-    typedData: dict[str, Any] = Field(description="EIP-712 document for eth_signTypedData_v4")
+    typedData: dict[str, Any] = Field(
+        description="EIP-712 document for eth_signTypedData_v4: every integer of `message` is a decimal string, "
+        "`domain.chainId` a number. For ethers v6 `signTypedData(domain, types, message)`, leave "
+        "`EIP712Domain` out of `types` (ethers derives it from the domain)"
+    )
     digest: str = Field(description="the EIP-712 digest the contract will check")
 
 
 class SubmissionIn(Request):
-    rawTransaction: Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=131_074)]
+    """Exactly one of the two: the signed bytes for the API to broadcast (the relayer pays the gas), or the
+    hash of a transaction the party broadcast itself (a browser wallet signs only by sending; no top-up)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["rawTransaction"]}, {"required": ["txHash"]}]})
+
+    rawTransaction: Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=131_074)] | None = None
+    txHash: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")] | None = None
+
+
+class OrderCreatedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    orderId: UintOut
+
+
+class ReceivableIssuedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rootId: UintOut
+    pieceId: UintOut = Field(description="a root is the first piece of its tree: the same id")
+
+
+class PiecesCreatedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pieceIds: list[UintOut] = Field(description="the new pieces, in the order of the split's children")
+
+
+class PieceFinancedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pieceId: UintOut = Field(description="the piece the bank bought and now holds")
 
 
 class SubmissionOut(BaseModel):
@@ -289,9 +404,15 @@ class SubmissionOut(BaseModel):
     function: str
     party: str
     status: str = Field(description="pending, mined or reverted")
-    blockNumber: int | None
+    blockNumber: SafeInt | None
     indexed: bool = Field(description="the indexer has reached the block: the reads show the change")
     error: str | None
+    created: OrderCreatedOut | ReceivableIssuedOut | PiecesCreatedOut | PieceFinancedOut | None = Field(
+        default=None,
+        description="once mined, what the transaction made, read from the ledger's events in its receipt: the "
+        "order (createOrder, createOpenAccountOrder), the root (issue), the new pieces (split), the piece "
+        "financed (finance); null while pending, when reverted, and for the other actions",
+    )
     statusUrl: str | None = None
 
 
@@ -331,7 +452,7 @@ class IssueTermsIn(Request):
     maturity: Uint64
     invoiceHash: Bytes32
     invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)]
-    orderId: Annotated[int, Field(ge=0, lt=2**63)]
+    orderId: OrderRef
     nonce: Nonce
     deadline: Uint64
 
@@ -370,10 +491,10 @@ class FinancingRequestIn(Request):
 
 class FinancingRequestOut(BaseModel):
     id: str
-    pieceId: int
+    pieceId: UintOut
     holder: str
     bank: str
-    createdAt: int
+    createdAt: SafeInt
 
 
 class OfferTermsIn(Request):
@@ -388,18 +509,18 @@ class OfferIn(OfferTermsIn):
 
 class OfferOut(BaseModel):
     id: str
-    pieceId: int
+    pieceId: UintOut
     holder: str
     bank: str
     price: AmountOut
-    deadline: int
-    nonce: int
+    deadline: UintOut
+    nonce: UintOut
     signature: str
-    createdAt: int
+    createdAt: SafeInt
 
 
 class BlockOut(BaseModel):
-    number: int
+    number: SafeInt
     hash: str
     stateRoot: str
 
@@ -413,7 +534,7 @@ class ProofOut(BaseModel):
     """
 
     contract: str
-    pieceId: int
+    pieceId: UintOut
     block: BlockOut
     claim: dict[str, Any]
     proof: dict[str, Any] = Field(description="eth_getProof's answer for the contract and the slots")
@@ -422,9 +543,36 @@ class ProofOut(BaseModel):
 # -- documents -------------------------------------------------------------------------------------
 
 
+#: Unicode categories refused in a filename: controls, format characters (zero-width, bidi overrides that
+#: disguise ``invoice\u202efdp.exe``), line and paragraph separators, surrogates, private use, unassigned.
+_FILENAME_REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+FILENAME_MAX_BYTES = 255
+
+
+def _filename(value: str) -> str:
+    if any(ch in "/\\" for ch in value):
+        raise ValueError("must be a bare file name, without / or \\")
+    if any(unicodedata.category(ch) in _FILENAME_REFUSED for ch in value):
+        raise ValueError("must not contain control, format, separator or unassigned characters")
+    if value.strip() in ("", ".", "..") or value != value.strip():
+        raise ValueError("must be a name with no leading or trailing spaces, and not . or ..")
+    if len(value.encode("utf-8", "surrogatepass")) > FILENAME_MAX_BYTES:
+        raise ValueError(f"must be at most {FILENAME_MAX_BYTES} bytes in UTF-8")
+    return value
+
+
 class DocumentIn(Request):
     kind: Annotated[str, Field(pattern=r"^(invoice|bill_of_lading|terms|other)$")]
-    filename: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")]
+    filename: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=FILENAME_MAX_BYTES,
+            pattern=r"^[^/\\\x00-\x1f\x7f]+$",
+            description="a bare name (no path), any script; no control characters; at most 255 bytes in UTF-8",
+        ),
+        AfterValidator(_filename),
+    ]
     mediaType: Annotated[str, Field(pattern=r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", max_length=127)]
     contentBase64: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
     parties: Annotated[list[Address], Field(max_length=32, description="who else may download it")] = []
@@ -432,7 +580,7 @@ class DocumentIn(Request):
 
 class AnchorOut(BaseModel):
     kind: str
-    id: int
+    id: UintOut = Field(description="the order or root id")
 
 
 class DocumentOut(BaseModel):
@@ -441,11 +589,11 @@ class DocumentOut(BaseModel):
     kind: str
     filename: str
     mediaType: str
-    size: int
+    size: SafeInt
     keccak256: str = Field(description="put this on chain (termsHash, invoiceHash)")
     sha256: str
     parties: list[str]
-    createdAt: int
+    createdAt: SafeInt
     anchors: list[AnchorOut] = Field(description="where this hash is on chain, as indexed")
 
 
@@ -460,8 +608,8 @@ class AuditRunOut(BaseModel):
     id: str
     requestedBy: str
     state: str = Field(description="running, done or failed")
-    createdAt: int
-    finishedAt: int | None
+    createdAt: SafeInt
+    finishedAt: SafeInt | None
     ok: bool | None = Field(description="the replay agrees with the chain (null until done)")
     report: dict[str, Any] | None = Field(description="the replay report (mismatches, counts, history digest)")
     error: str | None
@@ -474,13 +622,13 @@ class CreditLimitOut(BaseModel):
     bank: str
     party: str
     limit: AmountOut
-    score: int
-    grade: int
+    score: SafeInt
+    grade: SafeInt
     modelHash: str
-    validUntil: int
-    publishedAt: int
+    validUntil: UintOut
+    publishedAt: SafeInt
     revoked: bool
-    updatedBlock: int
+    updatedBlock: SafeInt
 
 
 class ReasonOut(BaseModel):
@@ -488,7 +636,7 @@ class ReasonOut(BaseModel):
         description="stable code: a flag (DOUBLE_FINANCING, CIRCULAR_TRADING), a feature, or INSUFFICIENT_HISTORY"
     )
     text: str = Field(description="the reason in plain words")
-    pointsLost: int | None = Field(description="points this feature cost against its best bin (null for flags)")
+    pointsLost: SafeInt | None = Field(description="points this feature cost against its best bin (null for flags)")
 
 
 class DecisionOut(BaseModel):
@@ -497,35 +645,35 @@ class DecisionOut(BaseModel):
         description="SCORED; INSUFFICIENT_HISTORY (too few verified deliveries to score); NOT_SCORED (a core "
         "enterprise: its record as a debtor instead). Without a score: no grade and a limit of 0"
     )
-    score: int | None
-    pdBps: int | None = Field(description="probability of default over the model's horizon, basis points")
+    score: SafeInt | None
+    pdBps: SafeInt | None = Field(description="probability of default over the model's horizon, basis points")
     grade: str | None
-    gradeCode: int = Field(description="the grade's code as CreditRegistry stores it (0: none)")
+    gradeCode: SafeInt = Field(description="the grade's code as CreditRegistry stores it (0: none)")
     limit: AmountOut
     reasons: list[ReasonOut] = Field(description="the top four reasons, flags first")
     flags: list[str]
     model: str = Field(description="the model's version hash (keccak256 of its canonical JSON)")
-    chainId: int
-    asOfBlock: int = Field(description="the decision uses events at or before this block, and nothing after")
-    asOfTime: int = Field(description="that block's time, UTC seconds: the end of every window")
+    chainId: SafeInt
+    asOfBlock: SafeInt = Field(description="the decision uses events at or before this block, and nothing after")
+    asOfTime: SafeInt = Field(description="that block's time, UTC seconds: the end of every window")
     notes: list[str]
     decisionHash: str = Field(description="keccak256 of the decision's canonical JSON (what `scf score --json` prints)")
 
 
 class CreditHistoryOut(BaseModel):
-    events: int = Field(description="ledger events at or before the as-of block")
-    refusedCalls: int | None = Field(description="refused calls seen (null: the index cannot see them)")
+    events: SafeInt = Field(description="ledger events at or before the as-of block")
+    refusedCalls: SafeInt | None = Field(description="refused calls seen (null: the index cannot see them)")
     source: str
 
 
 class CreditReportOut(BaseModel):
     decision: DecisionOut
-    features: dict[str, dict[str, int | float | None]] = Field(
+    features: dict[str, dict[str, SafeInt | float | None]] = Field(
         description="every feature of the party, by trailing window (3m, 6m, 12m) and as of the block (asOf); "
         "null where there is nothing to measure"
     )
     modelFeatures: list[str] = Field(description="the features the model scores (the others are shown for context)")
-    points: dict[str, int] = Field(description="points per model feature and the base (empty without a score)")
+    points: dict[str, SafeInt] = Field(description="points per model feature and the base (empty without a score)")
     history: CreditHistoryOut
 
 
@@ -534,21 +682,21 @@ class LimitEventOut(BaseModel):
     bank: str
     party: str
     limit: AmountOut | None
-    score: int | None
-    grade: int | None
+    score: SafeInt | None
+    grade: SafeInt | None
     modelHash: str | None
-    validUntil: int | None
+    validUntil: UintOut | None
     nonce: AmountOut | None
     submitter: str | None
-    blockNumber: int
-    logIndex: int
+    blockNumber: SafeInt
+    logIndex: SafeInt
     txHash: str
-    timestamp: int
+    timestamp: SafeInt
 
 
 class LimitHistoryPage(BaseModel):
     items: list[LimitEventOut]
-    nextAfter: int | None = Field(description="pass as ?after= for the next page; null on the last page")
+    nextAfter: SafeInt | None = Field(description="pass as ?after= for the next page; null on the last page")
 
 
 class EvaluationOut(BaseModel):
@@ -558,3 +706,30 @@ class EvaluationOut(BaseModel):
         description="`scf score evaluate --json` as written: AUC, KS, Brier, calibration, coverage of tier-2/3 "
         "suppliers, both baselines; bad actors' addresses only for auditors"
     )
+
+
+class ConsentTermsIn(Request):
+    bank: Address = Field(description="the bank that may read your credit report")
+    expiresAt: Uint64 = Field(description="UTC seconds; in the future and at most a year away")
+    nonce: Nonce = Field(description="any uint256 you have not used in a consent before")
+
+
+class ConsentIn(ConsentTermsIn):
+    signature: Signature = Field(description="your EIP-712 signature of the typed data served for these terms")
+
+
+class ConsentOut(BaseModel):
+    id: str
+    supplier: str = Field(description="the party whose credit report the consent opens")
+    bank: str
+    expiresAt: SafeInt
+    nonce: UintOut
+    signature: str
+    createdAt: SafeInt
+    revokedAt: SafeInt | None
+    state: Literal["active", "revoked", "expired"]
+
+
+class ConsentPage(BaseModel):
+    items: list[ConsentOut]
+    nextAfter: SafeInt | None = Field(description="pass as ?after= for the next page; null on the last page")

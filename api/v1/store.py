@@ -1,13 +1,14 @@
-"""The API's own tables: sign-in challenges, idempotency records, submissions, offers, documents, audit runs.
+"""The API's own tables: sign-in challenges, idempotency records, submissions, offers, credit consents,
+documents, audit runs, revoked tokens and rate-limit buckets.
 
 They live in their own SQLAlchemy metadata (every table prefixed ``api_``), by default in the
 indexer's database: one database to back up, and a submission's "indexed yet?" answer is a
 read of the indexer's cursor on the same connection pool. A separate URL
 (``SCF_API_DB_URL``) is supported for deployments where the index is a read replica: nothing
 here joins the indexer's tables in SQL. The indexer's Alembic history never touches these
-tables (its migrations name their own); they are created on start-up with ``create_all``,
-which is enough while the schema is young, and must move to migrations of their own before
-the first schema change on a live database.
+tables (its migrations name their own). A new table is created on start-up by ``create_all``;
+a new column on an existing table is also a numbered step in ``api.v1.migrate``, which adds
+it to live databases (its own ``api_schema_version`` table records the steps applied).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Engine,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -55,6 +57,11 @@ idempotency = Table(
     Column("body", LargeBinary),
     Column("created_at", BigInteger, nullable=False),
     Column("completed_at", BigInteger),
+    # Added by api.v1.migrate step 1: who holds an in-progress record and until when (ms), and what
+    # the request is creating (a document id), written before it is created so a retry finds it.
+    Column("owner", String(36)),
+    Column("lease_until_ms", BigInteger),
+    Column("effect", String(66)),
 )
 
 submissions = Table(
@@ -67,6 +74,26 @@ submissions = Table(
     Column("function", String(64), nullable=False),
     Column("nonce", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Added by api.v1.migrate step 1: the signed bytes, recorded before any top-up, and when the node
+    # took them (NULL: not broadcast yet; a retry re-runs it). A self-broadcast (txHash) has no raw.
+    Column("raw", LargeBinary),
+    Column("broadcast_at", BigInteger),
+)
+
+#: Every native top-up the relayer sends (``api.v1.relayer``): recorded, signed, before it is broadcast,
+#: so a killed process's top-up is found again (mined, pending or dropped) and the caps count it.
+top_ups = Table(
+    "api_top_ups",
+    metadata,
+    Column("tx_hash", HASH, primary_key=True),
+    Column("party", ADDRESS, nullable=False),
+    Column("relayer", ADDRESS, nullable=False),
+    Column("amount", UInt, nullable=False),
+    Column("for_tx", HASH, nullable=False),  # the party's transaction it pays for
+    Column("state", String(16), nullable=False),  # sent | mined | dropped
+    Column("day", BigInteger, nullable=False),  # UTC day number: the daily cap's window
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_api_top_ups_party_day", "party", "day"),
 )
 
 financing_requests = Table(
@@ -93,6 +120,24 @@ offers = Table(
     Column("signature", String(132), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("bank", "nonce"),
+)
+
+#: A supplier's signed consent that one bank may read its credit report (``api.v1.consents``).
+#: Revoking sets ``revoked_at`` and keeps the row, so its (signed) nonce can never be posted again.
+credit_consents = Table(
+    "api_credit_consents",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the pages' cursor
+    Column("id", String(36), nullable=False, unique=True),
+    Column("chain_id", Integer, nullable=False),
+    Column("supplier", ADDRESS, nullable=False, index=True),
+    Column("bank", ADDRESS, nullable=False, index=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("nonce", UInt, nullable=False),
+    Column("signature", String(132), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    UniqueConstraint("chain_id", "supplier", "nonce"),
 )
 
 documents = Table(
@@ -132,7 +177,27 @@ audit_runs = Table(
     Column("report", Text),  # the replay report's JSON, or the failure
 )
 
+#: Access tokens ended before their expiry (``POST /v1/auth/logout``), kept until they would have expired.
+revoked_tokens = Table(
+    "api_revoked_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),  # the token's random 16-byte id, hex
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+#: Rate-limit buckets (``api.v1.ratelimit``): one theoretical arrival time per key, in milliseconds.
+rate_limits = Table(
+    "api_rate_limits",
+    metadata,
+    Column("key", String(128), primary_key=True),  # scope:value, e.g. challenge-ip:203.0.113.7
+    Column("tat_ms", BigInteger, nullable=False, index=True),
+)
+
 
 def create(engine: Engine) -> None:
-    """Create the API's tables that are missing (never alters or drops)."""
-    metadata.create_all(engine)
+    """Create the API's tables that are missing, then add the columns older databases lack
+    (``api.v1.migrate``: numbered, idempotent steps; never drops)."""
+    from api.v1 import migrate  # it reads this module's tables
+
+    migrate.create_tables(metadata, engine)
+    migrate.upgrade(engine)

@@ -1,24 +1,28 @@
-"""The oracle services over HTTP: capture, bad input as 4xx, and the whole quorum path.
+"""The oracle services over HTTP: capture, bad input as 4xx, capture credentials, and the whole quorum path.
 
 Every service runs in process behind its ASGI app (FastAPI's TestClient speaks HTTP to it);
 the oracle services reach the aggregator through ``HttpAggregator`` on that aggregator's
 own TestClient, so signatures cross a real HTTP boundary, and the aggregator sends real
-transactions to the test chain.
+transactions to the test chain. Capture clients hold a credential (``tests.support.capture_clients``).
 """
 
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from api import cli
 from api.aggregator_client import HttpAggregator
-from api.oracle_app import create_aggregator_app, create_oracle_app
+from api.errors import Unauthenticated
+from api.oracle_app import CaptureClients, CaptureClientsError, create_aggregator_app, create_oracle_app
 from ledger.escrow import OrderStatus
 from ledger.model.common import OracleKind
 from oracles.capture import CaptureService
@@ -44,6 +48,8 @@ from tests.contracts.escrow_helpers import (
 )
 from tests.oracles.conftest import EPCIS_DIR
 from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
+from tests.support.capture_clients import AUTHORIZATION, CLIENTS, TOKEN, stranger
+from tests.support.capture_clients import oracle_client as capture_client
 
 LIMIT = 64 * 1024
 
@@ -60,10 +66,13 @@ class Services:
     inspectors: tuple[TestClient, TestClient]
 
 
-def oracle_client(deployed: Deployed, key: LocalAccount, kind: OracleKind, aggregator: TestClient) -> TestClient:
+def capture_service(deployed: Deployed, key: LocalAccount, kind: OracleKind, aggregator: TestClient) -> CaptureService:
     witness = witness_of(deployed, key, kind)
-    service = CaptureService(witness, HttpAggregator(aggregator), open_database("sqlite://"), max_bytes=LIMIT)
-    return TestClient(create_oracle_app(service))
+    return CaptureService(witness, HttpAggregator(aggregator), open_database("sqlite://"), max_bytes=LIMIT)
+
+
+def oracle_client(deployed: Deployed, key: LocalAccount, kind: OracleKind, aggregator: TestClient) -> TestClient:
+    return capture_client(capture_service(deployed, key, kind, aggregator))
 
 
 @pytest.fixture
@@ -142,7 +151,7 @@ def test_a_capture_job_can_be_polled_and_the_same_document_is_answered_200(
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "error", "field"),
     [
-        (b'{"type": "EPCISDocument", "epcisBody": ', "application/json", 400, "malformed_json", None),
+        (b'{"type": "EPCISDocument", "epcisBody": ', "application/json", 400, "malformed_json", "epcisBody"),
         (b"[1, 2, 3]", "application/json", 422, "invalid_epcis", None),
         (b"{}", "text/plain", 415, "unsupported_media_type", None),
         (b"x" * (LIMIT + 1), "application/json", 413, "document_too_large", None),
@@ -207,3 +216,87 @@ def test_every_gs1_example_is_answered_with_a_job_or_a_4xx_never_a_500(services:
             answered[path.name] = answer.status_code
     assert answered["Example_9.6.1-ObjectEvent.jsonld"] == 202
     assert set(answered.values()) <= {200, 202, 413, 422}
+
+
+# -- capture credentials -----------------------------------------------------------------------
+
+
+def test_capture_and_its_records_need_a_client_credential_and_health_does_not(
+    services: Services, deployed: Deployed, module_world: World
+) -> None:
+    _, document = shipment(deployed, "PO-HTTP-5", seed=3)
+    service = capture_service(deployed, module_world.carriers[0], OracleKind.CARRIER, services.aggregator)
+    outsider = stranger(service)
+    client_id, _, secret = TOKEN.partition(".")
+    wrong: dict[str, dict[str, str | bytes]] = {
+        "none": {},
+        "basic": {"Authorization": "Basic dGVzdC13bXM6eA=="},
+        "no secret": {"Authorization": f"Bearer {client_id}"},
+        "wrong secret": {"Authorization": f"Bearer {client_id}.{secret[::-1]}"},
+        "unknown client": {"Authorization": f"Bearer someone-else.{secret}"},
+        "not ascii": {"Authorization": b"Bearer test-wms.\xe9\xff" + secret.encode()},
+    }
+    body = json.dumps(document).encode()
+    for name, headers in wrong.items():
+        answer = outsider.post("/capture", content=body, headers={"content-type": "application/ld+json", **headers})
+        assert answer.status_code == 401, name
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert answer.json()["error"] == "unauthenticated" and "scf oracle client add" in answer.json()["detail"]
+    assert outsider.get("/health").status_code == 200
+
+    # 202, not 200: none of the refused posts left a record (nor had the oracle sign anything).
+    accepted = outsider.post("/capture", content=body, headers={"content-type": "application/ld+json", **AUTHORIZATION})
+    assert accepted.status_code == 202
+    location = accepted.headers["location"]
+    for path in (location, f"{location}/document"):
+        assert outsider.get(path).status_code == 401, path
+        assert outsider.get(path, headers=AUTHORIZATION).status_code == 200, path
+    # A second client's own token works; once removed, it no longer does.
+    clients, other = CLIENTS.issue("scanner-hub")
+    app = TestClient(create_oracle_app(service, clients=clients))
+    assert app.get(location, headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    removed = TestClient(create_oracle_app(service, clients=clients.without("scanner-hub")))
+    assert removed.get(location, headers={"Authorization": f"Bearer {other}"}).status_code == 401
+
+
+def test_the_clients_file_holds_salted_digests_never_a_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "clients.json"
+    assert cli.main(["oracle", "client", "add", "wms-1", "--clients", str(path)]) == 0
+    first = capsys.readouterr().out.strip()
+    assert cli.main(["oracle", "client", "add", "wms-2", "--clients", str(path)]) == 0
+    second = capsys.readouterr().out.strip()
+    text = path.read_text()
+    for token in (first, second):
+        assert token.partition(".")[2] not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entries = json.loads(text)["clients"]
+    assert entries["wms-1"]["salt"] != entries["wms-2"]["salt"]  # the same secret would not give the same digest
+    clients = CaptureClients.load(path)
+    assert clients.verify(f"Bearer {first}") == "wms-1" and clients.verify(f"bearer {second}") == "wms-2"
+    assert cli.main(["oracle", "client", "add", "wms-1", "--clients", str(path)]) == 0  # a new secret: rotation
+    rotated = capsys.readouterr().out.strip()
+    assert CaptureClients.load(path).verify(f"Bearer {rotated}") == "wms-1"
+    with pytest.raises(Unauthenticated):
+        CaptureClients.load(path).verify(f"Bearer {first}")
+    assert cli.main(["oracle", "client", "remove", "wms-2", "--clients", str(path)]) == 0
+    with pytest.raises(Unauthenticated):
+        CaptureClients.load(path).verify(f"Bearer {second}")
+
+
+def test_an_oracle_service_does_not_start_without_capture_clients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SCF_ORACLE_CLIENTS", raising=False)
+    assert cli.main(["oracle", "serve", "--kind", "carrier", "--port", "1"]) == 2
+    assert "--clients FILE or set SCF_ORACLE_CLIENTS" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text('{"clients": {"wms-1": {"salt": "zz"}}}')
+    with pytest.raises(CaptureClientsError, match="cannot read"):
+        CaptureClients.from_env(str(tmp_path / "broken.json"))
+    (tmp_path / "empty.json").write_text('{"clients": {}}')
+    monkeypatch.setenv("SCF_ORACLE_CLIENTS", str(tmp_path / "empty.json"))
+    with pytest.raises(CaptureClientsError, match="names no capture client"):
+        CaptureClients.from_env()
+    with pytest.raises(CaptureClientsError, match="client id"):
+        CaptureClients().issue("with space")

@@ -2,7 +2,8 @@
 each one command, each with its key from an encrypted keystore, against a devnet.
 
 An order is co-signed and funded on the devnet; the carrier's EPCIS document is posted over
-HTTP; the attestations land on chain and the order is DELIVERED.
+HTTP with the capture client's credential (``scf oracle client add``; without it, 401); the
+attestations land on chain and the order is DELIVERED.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def test_an_epcis_document_posted_to_a_carrier_service_moves_the_order_on_chain(
         scf(env, "keys", "export-dev", role, "--out", str(tmp_path / f"{role}.json"))
     secret = json.loads((tmp_path / "carrier.json").read_text())
     assert "crypto" in secret and "private" not in json.dumps(secret).lower()
+    clients = tmp_path / "clients.json"
+    issued = subprocess.run(
+        [*SCF, "oracle", "client", "add", "wms-1", "--clients", str(clients)], env=env, capture_output=True, text=True
+    )
+    assert issued.returncode == 0, issued.stderr
+    credential = issued.stdout.strip()
 
     hub_port, carrier_port = free_port(), free_port()
     processes = [
@@ -97,6 +104,8 @@ def test_an_epcis_document_posted_to_a_carrier_service_moves_the_order_on_chain(
             str(tmp_path / "carrier.json"),
             "--aggregator",
             f"http://127.0.0.1:{hub_port}",
+            "--clients",
+            str(clients),
             port=carrier_port,
             log=tmp_path / "carrier.log",
         ),
@@ -125,11 +134,12 @@ def test_an_epcis_document_posted_to_a_carrier_service_moves_the_order_on_chain(
         shipment = simulate(SimOrder("PO-E2E-1", terms.ship_by, terms.deliver_by), "on_time", seed=11)
         chain.advance_time(max(e.occurred_at for e in shipment.expected) + 3_600 - chain.timestamp())
 
+        capture = f"http://127.0.0.1:{carrier_port}/capture"
+        body, media = json.dumps(shipment.document).encode(), {"content-type": "application/ld+json"}
+        refused = httpx.post(capture, content=body, headers=media, timeout=60)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
         answer = httpx.post(
-            f"http://127.0.0.1:{carrier_port}/capture",
-            content=json.dumps(shipment.document).encode(),
-            headers={"content-type": "application/ld+json"},
-            timeout=60,
+            capture, content=body, headers={**media, "authorization": f"Bearer {credential}"}, timeout=60
         )
         assert answer.status_code == 202, answer.text
         assert {e["outcome"] for e in answer.json()["events"] if e["reason"] != "unmapped_biz_step"} == {"attested"}
@@ -141,5 +151,6 @@ def test_an_epcis_document_posted_to_a_carrier_service_moves_the_order_on_chain(
             process.terminate()
             process.wait(timeout=30)
     logs = (tmp_path / "carrier.log").read_text() + (tmp_path / "hub.log").read_text()
+    assert credential.partition(".")[2] not in logs + clients.read_text()  # nor a client's secret
     for role in ("carrier", "relayer"):
         assert accounts[role].key.hex()[2:] not in logs and accounts[role].key.hex() not in logs  # never a key in a log

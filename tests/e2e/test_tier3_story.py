@@ -39,6 +39,8 @@ from ledger.sql.db import make_engine
 from scenarios.world import BANK, DAY, World, generate
 from tests.conftest import free_port
 from tests.scenarios.world_fixture import SMALL, PlayedWorld, small_world
+from tests.support import serve
+from tests.support.wallet import sign_prepared
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0
@@ -110,18 +112,9 @@ def story(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(record.parent), "SCF_DEVNET_RUN_DIR": str(root / "run")}
         port = free_port()
         command = [sys.executable, "-m", "api", "serve", "--port", str(port), "--chain", rpc, "--db", db_url, "--index"]
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        server = subprocess.Popen([*command, "--devnet"], cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, "scf serve exited"
-            assert time.monotonic() < deadline, "scf serve did not come up"
-            time.sleep(0.2)
+        serve.wait_until_up(serve.Served(server, base), WAIT)
         _wait_indexed(base, rpc)
         yield Story(world, generate(SMALL), base, rpc, db_url, record, out, env)
     finally:
@@ -155,10 +148,7 @@ class Client:
 
     def act(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST an action, sign the transaction the API prepared, submit it, wait until it is mined and indexed."""
-        prepared = self.post(path, body)
-        tx = dict(prepared["transaction"])
-        assert tx.pop("from") == self.account.address
-        raw = "0x" + self.account.sign_transaction(tx).raw_transaction.hex()
+        raw = sign_prepared(self.account, self.post(path, body))
         submitted = self.post("/v1/submissions", {"rawTransaction": raw}, expect=202)
         deadline = time.monotonic() + WAIT
         while True:
@@ -207,22 +197,23 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
             },
             {"amount": str(held - hop.amount), "holder": hop.payer, "ref": "0x" + demo_cli.RETAINED.hex()},
         ]
-        payer.act(f"/v1/receivables/pieces/{piece_id}/split", {"children": children})
+        created = payer.act(f"/v1/receivables/pieces/{piece_id}/split", {"children": children})["created"]
         payee_pieces = Client(story, keys[hop.payee]).get("/v1/receivables/pieces", limit=200)["items"]
-        piece_id = next(p["pieceId"] for p in payee_pieces if p["parentId"] == piece_id)
+        piece_id = next(int(p["pieceId"]) for p in payee_pieces if p["parentId"] == str(piece_id))
+        assert created["pieceIds"][0] == str(piece_id)  # the status names the payee's new piece
 
     # It signs in with the demo's token command (the devnet convenience make run prints), and sees its piece and limit.
     demo_cli.write_cast(story.out, {"tier3": {"address": tier3, "name": "t3", "does": "the story"}})
     assert demo_cli.main(["token", "tier3", "--api", story.base, "--out", str(story.out)]) == 0
     seller = Client(story, keys[tier3], token=capsys.readouterr().out.strip().splitlines()[-1])
     assert seller.get("/v1/auth/me")["address"] == tier3
-    mine = {p["pieceId"]: p for p in seller.get("/v1/receivables/pieces", limit=200)["items"]}
+    mine = {int(p["pieceId"]): p for p in seller.get("/v1/receivables/pieces", limit=200)["items"]}
     assert piece_id in mine and mine[piece_id]["financed"] is False
     tree = seller.get(f"/v1/receivables/{plan.root_id}")
     assert tree["debtor"] == plan.core
     limits = {row["bank"]: row for row in seller.get("/v1/credit/limits")}
     assert int(limits[dev_bank]["limit"]) == plan.limit > 0
-    assert limits[dev_bank]["party"] == tier3 and limits[dev_bank]["validUntil"] > chain.timestamp()
+    assert limits[dev_bank]["party"] == tier3 and int(limits[dev_bank]["validUntil"]) > chain.timestamp()
     sells_to = {o["buyer"] for o in seller.get("/v1/orders", limit=200)["items"]}
     assert sells_to and not sells_to & cores, "it never sold to a core"
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
+
 import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from ledger.chain import Chain, ErrorDecoder
+from ledger.chain import Chain, DeadlineHTTPProvider, ErrorDecoder
+from ledger.compiler import BuildResult
 from ledger.deploy import ROLE
+from ledger.devnet import Devnet
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
 from tests.conftest import Deployed, free_port
+from tests.support.node_faults import NodeFront
 
 
 def test_custom_error_is_decoded_with_named_arguments(deployed: Deployed) -> None:
@@ -76,6 +83,82 @@ def test_unreachable_url_raises_chain_unavailable() -> None:
         Chain.connect(url, timeout=2)
 
     assert caught.value.endpoint == url
+    # A refused connection is tried again a few times (a node restarting), then reported as the socket said it.
+    assert "Connection refused (3 tries" in caught.value.reason
+
+
+@pytest.fixture
+def front(anvil: Devnet) -> Iterator[NodeFront]:
+    node = NodeFront(("127.0.0.1", anvil.port))
+    yield node
+    node.close()
+
+
+def test_a_node_that_goes_silent_is_chain_unavailable_after_one_deadline_not_five_retries(
+    front: NodeFront, build: BuildResult
+) -> None:
+    chain = Chain.http(front.url, backend="devnet", errors=ErrorDecoder(build.artifacts.values()), timeout=0.5)
+    assert chain.block_number >= 0
+
+    front.black_hole()
+    with pytest.raises(ChainUnavailable) as caught:
+        _ = chain.block_number
+    assert caught.value.endpoint == front.url
+    assert "no answer in time (1 try in" in caught.value.reason  # the deadline covered the only try
+
+    assert chain.accounts is not None
+    admin = chain.accounts["admin"]
+    with pytest.raises(ChainUnavailable):  # a transaction's reads and its send go through the same provider
+        chain.send_value(admin, admin.address, 1)
+
+    front.forward()
+    assert chain.block_number >= 0  # pooled connections to the silent node are not reused
+
+
+def test_a_dead_node_fails_every_kind_of_request_as_chain_unavailable(front: NodeFront, build: BuildResult) -> None:
+    chain = Chain.http(front.url, backend="devnet", errors=ErrorDecoder(build.artifacts.values()), timeout=0.5)
+    assert chain.accounts is not None
+    front.dead()
+
+    with pytest.raises(ChainUnavailable, match="Connection refused"):
+        chain.w3.eth.get_balance(chain.accounts["admin"].address)
+    with pytest.raises(ChainUnavailable):
+        chain.w3.provider.make_batch_request([("eth_blockNumber", []), ("eth_chainId", [])])  # type: ignore[attr-defined]
+    with pytest.raises(ChainUnavailable):
+        chain.mine()  # devnet controls too
+
+
+class _Gateway(http.server.BaseHTTPRequestHandler):
+    """A proxy in front of a node that is gone: every request answers 502."""
+
+    calls = 0
+
+    def do_POST(self) -> None:
+        type(self).calls += 1
+        self.send_response(502, "Bad Gateway")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_gateway_error_is_chain_unavailable_after_a_retry() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ChainUnavailable) as caught:
+            Chain.http(f"http://127.0.0.1:{server.server_port}", timeout=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "HTTP 502 Bad Gateway (3 tries" in caught.value.reason
+    assert _Gateway.calls == 3
+
+
+def test_an_rpc_deadline_must_be_positive() -> None:
+    with pytest.raises(LedgerError, match="deadline must be positive"):
+        DeadlineHTTPProvider("http://127.0.0.1:1", deadline=0)
 
 
 def test_unknown_chain_setting_is_rejected() -> None:

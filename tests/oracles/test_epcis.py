@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oracles.epcis import DEFAULT_MAX_BYTES, BizTransaction, DocumentKind, parse_date_time, parse_document, parse_event
-from oracles.errors import DocumentTooLarge, EpcisDocumentError, InvalidEpcis, MalformedJson, OracleError
+from oracles.errors import (
+    DocumentTooLarge,
+    EpcisDocumentError,
+    InvalidEpcis,
+    MalformedJson,
+    OracleError,
+    ValueOutOfRange,
+)
 from oracles.hashing import EPCIS_CONTEXT_URL
 from oracles.vocab import Vocabulary, bare_word
 
@@ -281,6 +289,41 @@ def test_deep_nesting_is_refused_before_it_can_exhaust_the_stack() -> None:
     assert parse_document(document(event(**{"example:deep": [[["ok"]]], "example:text": "]]]]]]"}))).events
 
 
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"9" * 5000, ValueOutOfRange),  # Python's int parser would raise ValueError: a 500 before
+        (b"1e400", ValueOutOfRange),
+        (b'"shipping\\ud800"', MalformedJson),  # no UTF-8 encoder takes it: a 500 before
+        (b'"\\udfff"', MalformedJson),
+        (b"NaN", MalformedJson),
+    ],
+    ids=["5000-digits", "1e400", "high-surrogate", "low-surrogate", "nan"],
+)
+def test_a_biz_step_no_json_consumer_can_take_is_refused_naming_it(raw: bytes, error: type[InvalidEpcis]) -> None:
+    data = as_bytes(document(event(bizStep="\x00mark\x00"))).replace(b'"\\u0000mark\\u0000"', raw)
+
+    with pytest.raises(error) as caught:
+        parse_document(data)
+
+    assert caught.value.path == "epcisBody.eventList[0].bizStep"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("time", "offset"),
+    [("9999-12-31T23:59:59-14:00", "+14:00"), ("0001-01-01T00:00:00+14:00", "-14:00"), ("9999-12-31T23:59:59Z", None)],
+)
+def test_a_time_at_the_edge_of_the_calendar_is_refused_not_overflowed(time: str, offset: str | None) -> None:
+    with pytest.raises(EpcisDocumentError, match="out of range") as caught:
+        parse_document(document(event(eventTime=time, eventTimeZoneOffset=offset)))
+    assert caught.value.path == "epcisBody.eventList[0].eventTime"
+
+
+def test_times_are_written_in_ascii_digits() -> None:
+    with pytest.raises(EpcisDocumentError, match="not an ISO 8601 date-time"):
+        parse_document(document(event(eventTime="\u0662\u0660\u0662\u0664-03-01T09:30:00Z")))
+
+
 def test_document_over_the_size_limit_is_refused_before_parsing() -> None:
     data = b"{" + b" " * 2000  # also malformed: the size is checked first
 
@@ -444,6 +487,32 @@ def test_any_field_of_a_valid_event_may_be_replaced_without_a_crash(field: str, 
     assert (parsed.events[0].event_hash is None) != (parsed.events[0].hash_error is None)
 
 
+_HOSTILE = st.one_of(
+    st.text(st.characters(codec=None), max_size=30),  # surrogates included
+    st.integers(min_value=-(10**120), max_value=10**120),
+    st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -0.0]),
+    st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,12})?(Z|[+-][0-9]{2}:[0-9]{2})",
+        fullmatch=True,
+    ),
+    st.from_regex(r"[+-][0-9]{2}:[0-9]{2}", fullmatch=True),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(FIELDS | st.sampled_from(["eventTime", "eventTimeZoneOffset", "bizStep"]), _HOSTILE, st.booleans())
+def test_a_hostile_value_in_any_field_is_an_input_error_never_a_crash(field: str, value: Any, as_text: bool) -> None:
+    data: Any = document(event(**{field: value}))
+    if as_text:  # as JSON text the way a client sends it: NaN and surrogate escapes included
+        data = json.dumps(data).encode("utf-8", "surrogatepass")
+    try:
+        parsed = parse_document(data)
+    except InvalidEpcis as exc:
+        str(exc).encode("utf-8")  # its message can be sent back out as it is
+        return
+    assert (parsed.events[0].event_hash is None) != (parsed.events[0].hash_error is None)
+
+
 def test_a_single_event_can_be_parsed_on_its_own_with_its_document_context() -> None:
     context = [EPCIS_CONTEXT_URL, {"example": "http://ns.example.com/epcis/"}]
 
@@ -457,3 +526,10 @@ def test_a_single_event_can_be_parsed_on_its_own_with_its_document_context() -> 
     with pytest.raises(EpcisDocumentError) as caught:
         parse_event(event(eventTime=None), path="events[4]")
     assert caught.value.path == "events[4].eventTime"
+
+
+def test_a_po_reference_longer_than_an_identifier_is_refused_naming_it() -> None:
+    long = "urn:epcglobal:cbv:bt:0614141000005:" + "9" * 600  # a key of the capture records: PostgreSQL would refuse it
+    with pytest.raises(EpcisDocumentError, match="longer than 512 bytes") as caught:
+        parse_document(document(event(bizTransactionList=[{"type": "po", "bizTransaction": long}])))
+    assert caught.value.path == "epcisBody.eventList[0].bizTransactionList[0].bizTransaction"

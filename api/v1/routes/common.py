@@ -1,7 +1,15 @@
-"""Helpers the write routes share: typed data as JSON, signature checks, prepared transactions."""
+"""Helpers the write routes share: typed data as JSON, signature checks, prepared transactions.
+
+What they answer goes to wallets as it is: a typed-data ``message`` carries every integer as a
+decimal string (``eth_signTypedData_v4``, ethers' ``TypedDataEncoder`` and eth-account all read
+a decimal string for ``uint``/``int`` types, and none of them can be handed a JSON number above
+2^53 without it being rounded first), and a prepared transaction has the field names and
+formats of ethers' ``TransactionRequest`` (see ``api/v1/schemas.py``).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from web3.contract.contract import ContractFunction
@@ -10,6 +18,8 @@ from api.errors import InvalidField
 from api.v1.deps import Services
 from api.v1.schemas import PreparedOut, TransactionOut, TypedDataOut
 from ledger import typed_data
+
+_INTEGER = re.compile(r"u?int(\d{1,3})?")
 
 
 def jsonable(value: Any) -> Any:
@@ -23,8 +33,29 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _wallet_value(types: dict[str, Any], kind: str, value: Any) -> Any:
+    """``value`` of EIP-712 type ``kind`` as JSON: integers as decimal strings, structs and arrays walked by type."""
+    if kind.endswith("]"):
+        inner = kind[: kind.rindex("[")]
+        return [_wallet_value(types, inner, item) for item in value]
+    if kind in types:
+        return {field["name"]: _wallet_value(types, field["type"], value[field["name"]]) for field in types[kind]}
+    if _INTEGER.fullmatch(kind) and not isinstance(value, bool):
+        return str(int(value))
+    return jsonable(value)
+
+
+def wallet_typed_data(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as the JSON a wallet signs: the message by its types (integers as decimal strings); the
+    domain as wallets compare it with their own chain: ``chainId`` a number (MetaMask accepts no chain id above
+    4503599627370476, so every chain a wallet can sign for has one a JSON number holds)."""
+    answer: dict[str, Any] = jsonable(document)
+    answer["message"] = _wallet_value(document["types"], document["primaryType"], document["message"])
+    return answer
+
+
 def typed(document: dict[str, Any]) -> TypedDataOut:
-    return TypedDataOut(typedData=jsonable(document), digest="0x" + typed_data.digest(document).hex())
+    return TypedDataOut(typedData=wallet_typed_data(document), digest="0x" + typed_data.digest(document).hex())
 
 
 def require_signer(document: dict[str, Any], signature: str, expected: str, field: str) -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
+import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from api.errors import InvalidField, PayloadTooLarge
-from api.v1.deps import ERRORS, Me, Svc
+from api.v1.deps import ERRORS, Me, Svc, UploadLimit
 from api.v1.documents import Document, DocumentVault
+from api.v1.faults import crash_point
+from api.v1.idempotency import claim_of
 from api.v1.schemas import AnchorOut, DocumentIn, DocumentOut, ShareIn
 
 router = APIRouter(prefix="/documents", tags=["documents"], responses=ERRORS)
@@ -41,7 +46,14 @@ def _out(svc: Svc, document: Document) -> DocumentOut:
 
 
 @router.post("", status_code=201, response_model=DocumentOut)
-def upload(svc: Svc, party: Me, body: DocumentIn) -> DocumentOut:
+def upload(svc: Svc, party: Me, body: DocumentIn, request: Request, _limit: UploadLimit) -> DocumentOut:
+    """With an Idempotency-Key, the document's id is recorded on the key before the document is stored, so
+    a retry after a crash answers the stored document (or stores it under that id), never a second copy."""
+    claim = claim_of(request.scope)
+    if claim is not None and claim.effect is not None:
+        stored = _vault(svc).stored(claim.effect, party.address)
+        if stored is not None:
+            return _out(svc, stored)
     try:
         content = base64.b64decode(body.contentBase64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -52,7 +64,13 @@ def upload(svc: Svc, party: Me, body: DocumentIn) -> DocumentOut:
         member = svc.reads.member_or_none(other)
         if member is None or member.status != "ACTIVE":
             raise InvalidField(f"parties[{i}]", f"{other} is not an active member of the ledger")
-    document = _vault(svc).put(party.address, body.kind, body.filename, body.mediaType, content, body.parties)
+    document_id = claim.effect if claim is not None and claim.effect is not None else str(uuid.uuid4())
+    if claim is not None and claim.effect is None:
+        claim.record(document_id)
+    document = _vault(svc).put(
+        party.address, body.kind, body.filename, body.mediaType, content, body.parties, document_id=document_id
+    )
+    crash_point("after-document-store")
     return _out(svc, document)
 
 
@@ -73,11 +91,31 @@ def document(svc: Svc, party: Me, document_id: DocumentId) -> DocumentOut:
 )
 def content(svc: Svc, party: Me, document_id: DocumentId) -> Response:
     found, plaintext = _vault(svc).content(document_id, party.address)
-    headers = {
-        "X-Content-Keccak256": found.keccak256,
-        "Content-Disposition": f'attachment; filename="{found.filename}"',
-    }
+    headers = {"X-Content-Keccak256": found.keccak256, "Content-Disposition": content_disposition(found.filename)}
     return Response(plaintext, media_type=found.media_type, headers=headers)
+
+
+#: RFC 5987 ``attr-char`` beyond letters, digits and ``_.-~`` (which ``quote`` never escapes).
+_ATTR_CHARS = "!#$&+^`|"
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` naming ``filename`` for every browser (RFC 6266): a quoted ASCII fallback (accents
+    dropped, quotes, backslashes and anything else outside printable ASCII replaced) and the exact name
+    as ``filename*=UTF-8''...`` (RFC 5987), which readers that know it prefer.
+
+    Header values travel as Latin-1, so a raw non-ASCII name cannot be put in the header at all (the
+    500 this replaces), and a raw quote would end the quoted string (header injection). Names stored
+    before the schema checked them go through the same escaping."""
+    folded = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in folded).strip()
+    stem, dot, extension = fallback.rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    if not any(ch.isalnum() for ch in stem):  # nothing left of the name (all Cyrillic, say): keep its type
+        fallback = "download" + (f".{extension}" if extension else "")
+    exact = quote(filename.encode("utf-8", "surrogatepass"), safe=_ATTR_CHARS)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 @router.post("/{document_id}/parties", response_model=DocumentOut)

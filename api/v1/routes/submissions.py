@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from api.errors import InvalidField
 from api.v1.deps import ERRORS, Me, Svc
+from api.v1.idempotency import claim_of
 from api.v1.routes.common import prepared
 from api.v1.schemas import ApprovalIn, PreparedOut, SubmissionIn, SubmissionOut
 
@@ -21,8 +23,20 @@ SubmissionId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
     status_code=202,
     response_model=SubmissionOut,
 )
-def submit(svc: Svc, party: Me, body: SubmissionIn) -> JSONResponse:
-    submitted = svc.tx.submit(bytes.fromhex(body.rawTransaction[2:]), party)
+def submit(svc: Svc, party: Me, body: SubmissionIn, request: Request) -> JSONResponse:
+    """A signed transaction for the API to check, simulate and broadcast (``rawTransaction``; the relayer tops
+    the gas up), or one the party broadcast itself (``txHash``). With an Idempotency-Key, a retry after the
+    first attempt's process died resumes it: one transaction, one top-up."""
+    claim = claim_of(request.scope)
+    resume = claim is not None and claim.resumed
+    if (body.rawTransaction is None) == (body.txHash is None):
+        field = "txHash" if body.txHash is not None else "rawTransaction"
+        raise InvalidField(field, "send exactly one of rawTransaction (signed bytes) and txHash (already broadcast)")
+    if body.rawTransaction is not None:
+        submitted = svc.tx.submit(bytes.fromhex(body.rawTransaction[2:]), party, resume=resume)
+    else:
+        assert body.txHash is not None
+        submitted = svc.tx.adopt(body.txHash, party, resume=resume)
     url = f"/v1/submissions/{submitted.id}"
     answer = SubmissionOut(
         id=submitted.id,

@@ -13,9 +13,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from ledger import typed_data
 from ledger.deploy import ROLE
 from ledger.token import TokenClient
 from tests.api.v1.conftest import World
+from tests.support.wallet import sign_prepared
 
 UNIT = 10**6
 DAY = 86_400
@@ -29,12 +31,6 @@ def sign_typed(account: LocalAccount, typed: dict[str, Any]) -> str:
     return _hex(Account.sign_typed_data(account.key, full_message=typed).signature)
 
 
-def sign_tx(account: LocalAccount, prepared: dict[str, Any]) -> str:
-    tx = dict(prepared["transaction"])
-    tx.pop("from")
-    return _hex(account.sign_transaction(tx).raw_transaction)
-
-
 def act(world: World, role: str | LocalAccount, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """POST an action as ``role``, sign the transaction it answers, submit it, index, and return its status."""
     account = world.account(role) if isinstance(role, str) else role
@@ -42,7 +38,7 @@ def act(world: World, role: str | LocalAccount, path: str, body: dict[str, Any] 
     prepared = world.client.post(path, json=body or {}, headers=headers)
     assert prepared.status_code == 200, prepared.text
     submitted = world.client.post(
-        "/v1/submissions", json={"rawTransaction": sign_tx(account, prepared.json())}, headers=headers
+        "/v1/submissions", json={"rawTransaction": sign_prepared(account, prepared.json())}, headers=headers
     )
     assert submitted.status_code == 202, submitted.text
     assert submitted.headers["location"] == submitted.json()["statusUrl"]
@@ -76,9 +72,11 @@ def create_order(world: World, po: str, nonce: int) -> int:
         "buyerSignature": sign_typed(world.account("core"), typed),
         "supplierSignature": sign_typed(world.account("tier1"), typed),
     }
-    act(world, "core", "/v1/orders", body)
+    created = act(world, "core", "/v1/orders", body)["created"]
     listed = world.client.get("/v1/orders", headers=world.sign_in("tier1"), params={"limit": 200}).json()["items"]
-    return max(item["orderId"] for item in listed)
+    # The submission names the order the contract numbered, as the reads do: a decimal string.
+    assert created == {"orderId": max((item["orderId"] for item in listed), key=int)}
+    return int(created["orderId"])
 
 
 def mint(world: World, role: str, amount: int) -> None:
@@ -93,7 +91,7 @@ def test_an_order_is_co_signed_created_approved_and_funded_over_http(fresh: Worl
     assert order["token"] == fresh.deployed.addresses["SettlementToken"]
     mint(fresh, "core", 5_000 * UNIT)
     act(fresh, "core", "/v1/token/approvals", {"spender": "TradeEscrow", "amount": str(5_000 * UNIT)})
-    act(fresh, "core", f"/v1/orders/{order_id}/fund")
+    assert act(fresh, "core", f"/v1/orders/{order_id}/fund")["created"] is None  # funding makes nothing new
     funded = fresh.client.get(f"/v1/orders/{order_id}", headers=fresh.sign_in("core")).json()
     assert funded["status"] == "FUNDED" and funded["escrowed"] == str(1_000 * UNIT)
     # Funding twice: the simulation reverts, answered at once with the contract's error.
@@ -155,7 +153,8 @@ def _transfer_tx(world: World, signer: LocalAccount, **changes: Any) -> str:
         "value": 0,
         "nonce": world.chain.w3.eth.get_transaction_count(signer.address),
         "gas": 100_000,
-        "maxFeePerGas": 10**10,
+        # Within the relayer's fee policy (3 x base fee + priority): it refuses to fund more.
+        "maxFeePerGas": 2 * int(world.chain.w3.eth.get_block("latest").get("baseFeePerGas") or 0) + 10**9,
         "maxPriorityFeePerGas": 10**9,
         **changes,
     }
@@ -230,16 +229,19 @@ def test_a_receivable_is_issued_split_offered_to_a_bank_and_financed_over_http(f
     }
     typed = fresh.client.post("/v1/receivables/typed-data", json=terms, headers=fresh.sign_in("core")).json()
     body = {"terms": terms, "debtorSignature": sign_typed(core, typed["typedData"])}
-    act(fresh, "tier1", "/v1/receivables", body)
+    issued = act(fresh, "tier1", "/v1/receivables", body)["created"]
     root_id = fresh.client.get("/v1/receivables", headers=fresh.sign_in("tier1")).json()["items"][-1]["rootId"]
+    assert issued == {"rootId": root_id, "pieceId": root_id}
 
     children = [
         {"amount": 600 * UNIT, "holder": tier1.address, "ref": _hex(keccak(text="keep"))},
         {"amount": 300 * UNIT, "holder": fresh.account("tier2").address, "ref": _hex(keccak(text="SUB-1"))},
     ]
-    act(fresh, "tier1", f"/v1/receivables/pieces/{root_id}/split", {"children": children})
+    split = act(fresh, "tier1", f"/v1/receivables/pieces/{root_id}/split", {"children": children})["created"]
     tree = fresh.client.get(f"/v1/receivables/{root_id}", headers=fresh.sign_in("tier1")).json()["pieces"]
     kept = next(p["pieceId"] for p in tree if p["holder"] == tier1.address and p["pieceId"] != root_id)
+    # The new pieces in the order of the children: the kept one first, tier2's second.
+    assert split == {"pieceIds": [kept, next(p["pieceId"] for p in tree if p["holder"] == children[1]["holder"])]}
 
     # The bank cannot see the piece until the holder asks it for financing.
     bank_headers = fresh.sign_in("bank")
@@ -267,7 +269,8 @@ def test_a_receivable_is_issued_split_offered_to_a_bank_and_financed_over_http(f
 
     mint(fresh, "bank", 1_000 * UNIT)
     act(fresh, "bank", "/v1/token/approvals", {"spender": "Receivables", "amount": str(1_000 * UNIT)})
-    act(fresh, "tier1", f"/v1/receivables/offers/{offer.json()['id']}/accept")
+    financed = act(fresh, "tier1", f"/v1/receivables/offers/{offer.json()['id']}/accept")["created"]
+    assert financed == {"pieceId": kept}
     piece = fresh.client.get(f"/v1/receivables/pieces/{kept}", headers=bank_headers).json()
     assert piece["holder"] == bank.address and piece["financed"] is True
 
@@ -283,3 +286,93 @@ def test_the_relayer_pays_the_gas_of_a_party_that_holds_none(fresh: World) -> No
     token = fresh.chain.contract(fresh.deployed.build["SettlementToken"], fresh.deployed.addresses["SettlementToken"])
     assert token.functions.allowance(newcomer.address, fresh.deployed.addresses["Receivables"]).call() == 1
     assert fresh.chain.w3.eth.get_balance(fresh.account("relayer").address) < relayer_before
+
+
+def test_a_prepared_transaction_has_wallet_field_names_and_decimal_strings_and_signs_its_gas_limit(
+    fresh: World,
+) -> None:
+    core = fresh.account("core")
+    headers = fresh.sign_in(core)
+    allowance = 2**200 + 1  # far above 2**53: exact only as a string
+    answer = fresh.client.post(
+        "/v1/token/approvals", json={"spender": "Receivables", "amount": str(allowance)}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    tx = answer.json()["transaction"]
+    assert set(tx) == {
+        "type", "chainId", "to", "data", "value", "nonce", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "from"
+    }  # fmt: skip
+    assert tx["type"] == 2 and tx["chainId"] == fresh.chain.chain_id and tx["from"] == core.address
+    wide = ("value", "nonce", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas")
+    assert all(isinstance(tx[key], str) and tx[key].isdigit() for key in wide), tx
+    assert tx["value"] == "0" and int(tx["nonce"]) == fresh.chain.w3.eth.get_transaction_count(core.address, "pending")
+    submitted = fresh.client.post(
+        "/v1/submissions", json={"rawTransaction": sign_prepared(core, answer.json())}, headers=headers
+    )
+    assert submitted.status_code == 202, submitted.text
+    status = fresh.client.get(submitted.json()["statusUrl"], headers=headers).json()
+    assert status["status"] == "mined" and status["created"] is None  # an approval creates no ledger object
+    assert fresh.chain.w3.eth.get_transaction(status["txHash"])["gas"] == int(tx["gasLimit"]) > 21_000
+    token = fresh.chain.contract(fresh.deployed.build["SettlementToken"], fresh.deployed.addresses["SettlementToken"])
+    assert token.functions.allowance(core.address, fresh.deployed.addresses["Receivables"]).call() == allowance
+
+
+def test_typed_data_carries_every_message_integer_as_a_decimal_string_and_signs_the_same_either_way(
+    fresh: World,
+) -> None:
+    headers = fresh.sign_in("core")
+    big = {"amount": 2**53 + 1, "nonce": 2**70 + 3, "deadline": 2**64 - 1}
+    as_strings = {**order_terms(fresh, "API-PO-WIDE", 0), **{k: str(v) for k, v in big.items()}}
+    answer = fresh.client.post("/v1/orders/typed-data", json=as_strings, headers=headers)
+    assert answer.status_code == 200, answer.text
+    typed = answer.json()["typedData"]
+    integers = [f["name"] for f in typed["types"][typed["primaryType"]] if f["type"].startswith(("uint", "int"))]
+    assert set(integers) == {"amount", "shipBy", "deliverBy", "nonce", "deadline"}
+    assert all(isinstance(typed["message"][name], str) for name in integers), typed["message"]
+    assert {k: typed["message"][k] for k in big} == {k: str(v) for k, v in big.items()}
+    assert typed["message"]["inspectionRequired"] is False  # a bool stays a bool
+    assert typed["domain"]["chainId"] == fresh.chain.chain_id  # a number, as wallets compare it
+    # The digest served (what eth-account and wallets compute from the strings) is the one the contract computes.
+    escrow = fresh.chain.contract(fresh.deployed.build["TradeEscrow"], fresh.deployed.addresses["TradeEscrow"])
+    assert "0x" + typed_data.digest(typed).hex() == answer.json()["digest"]
+    onchain = escrow.functions.orderDigest(
+        (
+            typed["message"]["buyer"],
+            typed["message"]["supplier"],
+            typed["message"]["token"],
+            2**53 + 1,
+            int(typed["message"]["shipBy"]),
+            int(typed["message"]["deliverBy"]),
+            False,
+            bytes.fromhex(typed["message"]["termsHash"][2:]),
+            bytes.fromhex(typed["message"]["poRefHash"][2:]),
+            2**70 + 3,
+            2**64 - 1,
+        )
+    ).call()
+    assert "0x" + bytes(onchain).hex() == answer.json()["digest"]
+    # Small values as JSON integers (what older clients send) are the same terms.
+    small = {**as_strings, "shipBy": int(as_strings["shipBy"]), "deliverBy": int(as_strings["deliverBy"])}
+    again = fresh.client.post("/v1/orders/typed-data", json=small, headers=headers)
+    assert again.status_code == 200 and again.json()["digest"] == answer.json()["digest"]
+
+
+def test_a_json_integer_beyond_2_53_or_a_malformed_decimal_is_422_naming_the_field(fresh: World) -> None:
+    headers = fresh.sign_in("core")
+    terms = {**order_terms(fresh, "API-PO-UNSAFE", 0), "nonce": str(2**256 - 1)}
+    assert fresh.client.post("/v1/orders/typed-data", json=terms, headers=headers).status_code == 200
+    for field in ("amount", "nonce", "deadline", "shipBy"):
+        for bad in (2**53, 2**64, "0x10", " 5", "5 ", "+5", "-1", "1e3", "", "5.0", 5.0, True, None, [5]):
+            answer = fresh.client.post("/v1/orders/typed-data", json={**terms, field: bad}, headers=headers)
+            assert answer.status_code == 422, (field, bad, answer.text)
+            assert answer.json()["detail"][0]["loc"] == ["body", field], (field, bad)
+    unsafe = fresh.client.post("/v1/orders/typed-data", json={**terms, "amount": 2**53}, headers=headers)
+    assert "decimal string" in unsafe.json()["detail"][0]["msg"]
+    # The largest integer a JavaScript client writes exactly is still taken as a number.
+    assert (
+        fresh.client.post("/v1/orders/typed-data", json={**terms, "amount": 2**53 - 1}, headers=headers).status_code
+        == 200
+    )
+    for field, bad in (("deadline", str(2**64)), ("nonce", str(2**256)), ("amount", "0")):
+        answer = fresh.client.post("/v1/orders/typed-data", json={**terms, field: bad}, headers=headers)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", field], (field, bad)

@@ -1,0 +1,144 @@
+"""Schema steps for the API's own tables (``api_*``) on databases that already hold them.
+
+New tables come from ``store.create``'s ``create_all``; what ``create_all`` cannot do is add a
+column to a table that exists, so every such column is also listed here, in a numbered step.
+``upgrade(engine)`` runs the steps above the version recorded in ``api_schema_version`` (one row
+per step applied) and records them. Each step is idempotent: a column is added only when the
+inspector does not see it, and an ``ALTER`` that loses a race with another process starting on
+the same database (``scf serve --workers``) is accepted once the column is there. A database
+``create_all`` has just made already has every column, so its steps only get recorded.
+
+Why not Alembic, which the indexer uses: these tables are created by ``create_all`` (other
+parts of the API add tables by declaring them), so an Alembic history would need a baseline
+stamped into every existing database, a second script directory and environment, and a
+revision from whoever adds a table. The changes so far only add nullable columns, which
+SQLite and PostgreSQL both do with a plain ``ALTER TABLE ... ADD COLUMN``. A change that needs
+more (a type change, a drop, a backfill, SQLite's table rebuild) should move these tables to
+an Alembic environment of their own, with ``version_table="api_alembic_version"``, stamped at
+the version recorded here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, inspect, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from api.v1 import store
+
+_versions = MetaData()
+schema_version = Table(
+    "api_schema_version",
+    _versions,
+    Column("version", Integer, primary_key=True),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class AddColumns:
+    """Columns of ``table`` (as declared in ``store``, nullable) to add where they are missing."""
+
+    table: Table
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    description: str
+    changes: tuple[AddColumns, ...]
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        1,
+        "idempotency leases and effects; submissions keep their signed bytes and broadcast time",
+        (
+            AddColumns(store.idempotency, ("owner", "lease_until_ms", "effect")),
+            AddColumns(store.submissions, ("raw", "broadcast_at")),
+        ),
+    ),
+)
+HEAD = STEPS[-1].version
+#: Tries of a DDL statement that loses a race with another process starting on the same database.
+ATTEMPTS = 50
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """``create_all``, retried when another process starting on the same database creates or alters at the
+    same moment (SQLite answers "database is locked" at once to a reader that turns writer after another
+    wrote; PostgreSQL refuses the second of two concurrent CREATE TABLEs): the retry finds the tables."""
+    _retrying(lambda: metadata.create_all(engine), lambda: True)
+
+
+def _retrying(run: Callable[[], object], needed: Callable[[], bool]) -> None:
+    """``run`` until it succeeds or ``needed()`` says another process has done the work; raise once the
+    attempts are spent (then it is no race but a real failure)."""
+    for attempt in range(ATTEMPTS):
+        try:
+            run()
+            return
+        except DBAPIError:
+            if not needed():
+                return
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+
+
+def current(engine: Engine) -> int:
+    """The newest step recorded on this database (0: none)."""
+    create_tables(_versions, engine)
+    with engine.connect() as connection:
+        found = connection.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).first()
+    return 0 if found is None else int(found[0])
+
+
+def upgrade(engine: Engine) -> int:
+    """Apply the steps this database lacks; returns the version it is at afterwards."""
+    done = current(engine)
+    for step in STEPS:
+        if step.version <= done:
+            continue
+        for change in step.changes:
+            for name in change.columns:
+                _add_column(engine, change.table, name)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    insert(schema_version).values(
+                        version=step.version, description=step.description, applied_at=int(time.time())
+                    )
+                )
+        except IntegrityError:
+            pass  # another process recorded the same step first
+    return current(engine)
+
+
+def _has_column(engine: Engine, table: str, name: str) -> bool:
+    return any(column["name"] == name for column in inspect(engine).get_columns(table))
+
+
+def _add_column(engine: Engine, table: Table, name: str) -> None:
+    if _has_column(engine, table.name, name):
+        return
+    column = table.c[name]
+    if not column.nullable:
+        raise ValueError(f"{table.name}.{name}: a column added to existing rows must be nullable")
+    preparer = engine.dialect.identifier_preparer
+    ddl = (
+        f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.format_column(column)} "
+        f"{column.type.compile(dialect=engine.dialect)}"
+    )
+
+    def alter() -> None:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(ddl)
+
+    # A failure is a lost race (retried until the column is there) or, once the attempts are spent, real.
+    _retrying(alter, lambda: not _has_column(engine, table.name, name))

@@ -1,0 +1,129 @@
+"""The API store's own migrations: a database made before a column existed gets it, once, with its rows kept.
+
+The "live" database is built with the tables as they were declared before step 1 (the
+idempotency and submission tables without their lease, effect, raw and broadcast columns),
+holding a record that a killed process left in progress; ``store.create`` must bring it to the
+head version, keep its rows and let the wedged key be recovered.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, func, insert, inspect, select
+
+from api.v1 import migrate, store
+from api.v1.idempotency import Claim, IdempotencyStore
+from ledger.sql.db import make_engine
+
+PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def _before_step_1(url: str) -> None:
+    old = MetaData()
+    Table(
+        "api_idempotency",
+        old,
+        Column("party", String(42), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("status_code", Integer),
+        Column("content_type", String(128)),
+        Column("body", LargeBinary),
+        Column("created_at", BigInteger, nullable=False),
+        Column("completed_at", BigInteger),
+    )
+    Table(
+        "api_submissions",
+        old,
+        Column("id", String(36), primary_key=True),
+        Column("party", String(42), nullable=False, index=True),
+        Column("tx_hash", String(66), nullable=False, unique=True),
+        Column("contract", String(64), nullable=False),
+        Column("function", String(64), nullable=False),
+        Column("nonce", BigInteger, nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+    )
+    engine = make_engine(url)
+    old.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            old.tables["api_idempotency"]
+            .insert()
+            .values(party=PARTY, key="wedged", request_hash="d", state="in_progress", created_at=1_700_000_000)
+        )
+        connection.execute(
+            old.tables["api_submissions"]
+            .insert()
+            .values(
+                id="s-1",
+                party=PARTY,
+                tx_hash="0x" + "11" * 32,
+                contract="SettlementToken",
+                function="approve",
+                nonce=0,
+                created_at=1_700_000_000,
+            )
+        )
+    engine.dispose()
+
+
+def test_a_database_from_before_step_1_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    _before_step_1(url)
+    engine = make_engine(url)
+    assert migrate.current(engine) == 0
+
+    store.create(engine)
+
+    assert migrate.current(engine) == migrate.HEAD
+    columns = {c["name"] for c in inspect(engine).get_columns("api_idempotency")}
+    assert {"owner", "lease_until_ms", "effect"} <= columns
+    with engine.connect() as connection:
+        kept = connection.execute(select(store.submissions)).one()
+        assert (kept.id, kept.raw, kept.broadcast_at) == ("s-1", None, None)
+        assert connection.execute(select(func.count()).select_from(store.top_ups)).scalar_one() == 0
+    claim = IdempotencyStore(engine, wait=0, clock=lambda: 1_700_000_100.0)._claim(PARTY, "wedged", "d")
+    assert isinstance(claim, Claim) and claim.resumed  # the wedged key is recovered, not stuck
+    engine.dispose()
+
+
+def test_migrating_again_or_from_several_processes_at_once_is_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    _before_step_1(url)
+    engines = [make_engine(url) for _ in range(4)]
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            store.create(engines[index])
+        except BaseException as exc:  # reported below: a lost ALTER race must not fail a start-up
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    store.create(engines[0])
+    with engines[0].connect() as connection:
+        versions = connection.execute(select(migrate.schema_version.c.version)).scalars().all()
+    assert versions == [migrate.HEAD]
+    for engine in engines:
+        engine.dispose()
+
+
+def test_a_new_database_is_at_the_head_version_at_once(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    store.create(engine)
+    assert migrate.current(engine) == migrate.HEAD
+    with engine.begin() as connection:
+        connection.execute(
+            insert(store.idempotency).values(
+                party=PARTY, key="k", request_hash="d", state="in_progress", created_at=1, owner="o", effect="e"
+            )
+        )
+    engine.dispose()
