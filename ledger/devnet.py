@@ -173,10 +173,20 @@ class Devnet:
         except (urllib.error.URLError, OSError, ValueError, DevnetError):
             return None
 
+    def _settled_client_version(self, patience: float = 5.0) -> str | None:
+        """The client version of whatever holds the port, asked again for a few seconds while it says
+        nothing: an anvil still starting, or one that stopped serving and is writing its state on the way out."""
+        deadline = time.monotonic() + patience
+        while True:
+            version = self._client_version()
+            if version is not None or time.monotonic() >= deadline or not _port_open(self.host, self.port):
+                return version
+            time.sleep(0.2)
+
     def up(self, timeout: float = 30.0) -> DevnetInfo:
         """Start anvil, or reuse the anvil already answering on the port."""
         if _port_open(self.host, self.port):
-            version = self._client_version()
+            version = self._settled_client_version()
             if version is None or not version.startswith("anvil"):
                 raise PortTaken(self.host, self.port, f"it answered {version!r}" if version else "no JSON-RPC answer")
             known = self.read_info()
@@ -283,6 +293,11 @@ class Devnet:
                 os.kill(info.pid, signal.SIGKILL)
                 _reap(info.pid)
         _reap(info.pid)
+        # The process is gone; wait (briefly) for the kernel to let go of its port too, so an `up` right
+        # after this one finds the port free instead of a listener that will not answer.
+        deadline = time.monotonic() + 5.0
+        while _port_open(self.host, self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.info_file.unlink(missing_ok=True)
         return f"stopped anvil (pid {info.pid}); state kept in {info.state_file}"
 

@@ -7,7 +7,6 @@ a snapshot of the freshly deployed ledger and is rolled back afterwards.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +24,9 @@ from ledger.devnet import Devnet
 from ledger.escrow import TradeEscrowClient
 from ledger.receivables import ReceivablesClient
 from ledger.token import TokenClient
+from tests.support.ports import free_port
 
 BACKENDS = ("anvil", "embedded")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ from ledger.chain import Chain, ErrorDecoder
 from ledger.escrow import OrderStatus, OrderTerms, TradeEscrowClient, po_ref_hash
 from ledger.token import TokenClient
 from oracles.simulator import SimOrder, simulate
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 SCF = [sys.executable, "-m", "api"]
 DAY = 86_400

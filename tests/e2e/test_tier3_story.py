@@ -37,9 +37,9 @@ from ledger.compiler import BuildResult
 from ledger.deploy import enrol_dev_members
 from ledger.sql.db import make_engine
 from scenarios.world import BANK, DAY, World, generate
-from tests.conftest import free_port
 from tests.scenarios.world_fixture import SMALL, PlayedWorld, small_world
 from tests.support import serve
+from tests.support.ports import free_port
 from tests.support.wallet import sign_prepared
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,9 @@ from ledger.compiler import BuildResult
 from ledger.deploy import ROLE
 from ledger.devnet import Devnet
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
-from tests.conftest import Deployed, free_port
+from tests.conftest import Deployed
 from tests.support.node_faults import NodeFront
+from tests.support.ports import free_port
 
 
 def test_custom_error_is_decoded_with_named_arguments(deployed: Deployed) -> None:

@@ -14,7 +14,7 @@ import pytest
 from ledger.chain import Chain
 from ledger.devnet import Devnet, anvil_binary, rpc
 from ledger.errors import PortTaken, ToolchainMissing
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from ledger.proofs import (
 )
 from ledger.receivables import Child, FinanceOffer, IssueTerms, ReceivablesClient
 from ledger.token import TokenClient
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 UNIT = 10**6
 DAY = 86_400

@@ -23,7 +23,7 @@ from ledger.chain import Chain, ErrorDecoder
 from ledger.compiler import BuildResult
 from ledger.devnet import Devnet
 from scenarios import PlayResult, ScenarioConfig, play
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 SMALL = ScenarioConfig(firms=30, months=6, seed=7)
 

@@ -10,7 +10,7 @@ index, under the devnet's chain id, they also serve), not with whatever model sh
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.v1.app import create_app
+from api.v1.ratelimit import Rate, RateLimits
 from api.v1.settings import Settings
 from ledger.chain import Chain, ErrorDecoder
 from ledger.compiler import BuildResult
@@ -31,8 +32,9 @@ from ledger.sql import open_engine
 from scoring import evaluate, synthetic
 from scoring.scorecard import Model
 from scoring.world import Truth
-from tests.conftest import Deployed, free_port
+from tests.conftest import Deployed
 from tests.ledger.indexer.scenario import Scenario, play
+from tests.support.ports import free_port
 
 
 @dataclass
@@ -77,6 +79,10 @@ def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['accessToken']}"}
 
 
+#: The limiter still runs on every sign-in and upload, with room for a module that signs in per request.
+GENEROUS = RateLimits(*(Rate(10_000, 60) for _ in fields(RateLimits)))
+
+
 def _start(
     build: BuildResult, root: Path, scenario: Callable[[Deployed], Scenario] | None, **options: object
 ) -> Iterator[World]:
@@ -91,6 +97,7 @@ def _start(
         deployed = Deployed("anvil", chain, build, chain.accounts, result.addresses)
         played = scenario(deployed) if scenario else None
         db_url = f"sqlite:///{root / 'ledger.db'}"
+        options = {"rate_limits": GENEROUS, **options}  # tests sign in per request; test_ratelimit sets its own
         settings = Settings(
             chain, build, result.addresses, db_url, domain="testserver", relayer=chain.accounts["relayer"], **options
         )  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from ledger.chain import Chain
 from ledger.indexer import Indexer
 from ledger.sql.db import make_engine
 from tests.api.v1.conftest import World
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("js") / "ethers_client.mjs"

@@ -26,8 +26,9 @@ from ledger.deploy import deploy, enrol_dev_members
 from ledger.devnet import Devnet
 from ledger.indexer import Indexer
 from ledger.sql import open_engine
-from tests.conftest import Deployed, free_port
+from tests.conftest import Deployed
 from tests.ledger.indexer.scenario import Scenario, play
+from tests.support.ports import free_port
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
