@@ -319,7 +319,7 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         ITradeEscrow.Order memory order = _escrow.orderOf(orderId);
         bool inspection = order.terms.inspectionRequired;
         ITradeEscrow.Status ready = inspection ? ITradeEscrow.Status.INSPECTED : ITradeEscrow.Status.DELIVERED;
-        if (order.status != ready) revert ReceivablesOrderNotDelivered(orderId, uint8(order.status), inspection);
+        if (order.status != ready) revert ReceivablesOrderNotDelivered(orderId, order.status, inspection);
         if (order.terms.buyer != debtor || order.terms.supplier != terms.creditor || order.terms.token != terms.token) {
             revert ReceivablesOrderMismatch(orderId, order.terms.buyer, order.terms.supplier, order.terms.token);
         }

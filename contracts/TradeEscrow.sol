@@ -34,12 +34,6 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     bytes32 private constant _SETTLEMENT_TYPEHASH =
         keccak256("Settlement(uint256 orderId,uint256 buyerAmount,uint64 deadline)");
 
-    uint8 private constant _REFUND_UNSHIPPED = 1;
-    uint8 private constant _REFUND_INSPECTION_FAILED = 2;
-    uint8 private constant _RESOLVED_BY_ARBITER = 1;
-    uint8 private constant _RESOLVED_BY_SETTLEMENT = 2;
-    uint8 private constant _RESOLVED_UNANSWERED = 3;
-    uint8 private constant _RESOLVED_EXPIRED = 4;
     uint64 private constant _MAX_WINDOW = 365 days;
 
     /// @dev What an evidence hash was attested for (milestone NONE: never used). One slot: order
@@ -60,6 +54,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     mapping(bytes32 poRefHash => uint256 orderId) private _orderIdOfPoRef;
     mapping(address buyer => mapping(uint256 nonce => bool)) private _nonceUsed;
     mapping(bytes32 evidenceHash => EvidenceUse) private _evidence;
+    // Keyed by the raw kind code, as `setThreshold` and `threshold` take it (see ITradeEscrow).
     mapping(uint8 kind => uint256) private _thresholds;
     mapping(address token => bool) private _tokenAllowed;
     mapping(address guarantor => uint256) private _poolAvailable;
@@ -76,7 +71,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         emit TokenAllowed(address(_currency), true, msg.sender);
         for (uint8 kind = uint8(IMembership.OracleKind.CARRIER); kind <= uint8(IMembership.OracleKind.CUSTOMS); kind++) {
             _thresholds[kind] = 1;
-            emit ThresholdSet(kind, 1, msg.sender);
+            emit ThresholdSet(IMembership.OracleKind(kind), 1, msg.sender);
         }
         _windows = Windows({
             claimWindow: 30 days,
@@ -156,7 +151,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         uint256 orderId = attestation.orderId;
         Order storage order = _existing(orderId);
         Milestone milestone = attestation.milestone;
-        uint8 kind = _oracleKindFor(milestone);
+        IMembership.OracleKind kind = _oracleKindFor(milestone);
         _requireRecent(attestation.occurredAt);
         if (_evidence[attestation.evidenceHash].milestone != Milestone.NONE) {
             revert TradeEscrowEvidenceReused(attestation.evidenceHash);
@@ -183,7 +178,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         emit MilestoneAttested(
             orderId, milestone, attestation.occurredAt, attestation.evidenceHash, signers, order.status
         );
-        if (order.status == Status.REFUNDED) _refund(orderId, order, _REFUND_INSPECTION_FAILED);
+        if (order.status == Status.REFUNDED) _refund(orderId, order, RefundReason.INSPECTION_FAILED);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -217,7 +212,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         Order storage order = _expect(orderId, Status.FUNDED);
         if (block.timestamp <= order.terms.shipBy) revert TradeEscrowShipByNotPassed(orderId, order.terms.shipBy);
         order.status = Status.REFUNDED;
-        _refund(orderId, order, _REFUND_UNSHIPPED);
+        _refund(orderId, order, RefundReason.UNSHIPPED);
     }
 
     // -- disputes ------------------------------------------------------------------------
@@ -280,7 +275,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         if (!_membership.hasRole(msg.sender, Roles.ARBITER)) revert TradeEscrowNotArbiter(msg.sender);
         Order storage order = _expect(orderId, Status.DISPUTED);
         _requireUnexpired(orderId);
-        _resolve(orderId, order, buyerAmount, Status.SETTLED, _RESOLVED_BY_ARBITER);
+        _resolve(orderId, order, buyerAmount, Status.SETTLED, Resolution.ARBITER);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -297,18 +292,18 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(_SETTLEMENT_TYPEHASH, orderId, buyerAmount, deadline)));
         _requireSigner(digest, buyerSignature, order.terms.buyer, 0);
         _requireSigner(digest, supplierSignature, order.terms.supplier, 1);
-        _resolve(orderId, order, buyerAmount, Status.SETTLED, _RESOLVED_BY_SETTLEMENT);
+        _resolve(orderId, order, buyerAmount, Status.SETTLED, Resolution.SETTLEMENT);
     }
 
     /// @inheritdoc ITradeEscrow
     function closeExpiredDispute(uint256 orderId) external nonReentrant {
         Order storage order = _expect(orderId, Status.DISPUTED);
         Dispute storage dispute = _disputes[orderId];
-        uint8 how;
+        Resolution how;
         if (!dispute.answered && block.timestamp > dispute.answerBy) {
-            how = _RESOLVED_UNANSWERED;
+            how = Resolution.UNANSWERED;
         } else if (block.timestamp > dispute.resolveBy) {
-            how = _RESOLVED_EXPIRED;
+            how = Resolution.EXPIRED;
         } else {
             revert TradeEscrowDisputeStillOpen(orderId, dispute.answerBy, dispute.resolveBy);
         }
@@ -386,7 +381,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
             revert TradeEscrowInvalidThreshold(kind, threshold_);
         }
         _thresholds[kind] = threshold_;
-        emit ThresholdSet(kind, threshold_, msg.sender);
+        // In range now (checked above), so the conversion cannot panic.
+        emit ThresholdSet(IMembership.OracleKind(kind), threshold_, msg.sender);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -623,7 +619,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         }
     }
 
-    function _recoverQuorum(bytes32 digest, bytes[] calldata signatures, uint8 kind)
+    function _recoverQuorum(bytes32 digest, bytes[] calldata signatures, IMembership.OracleKind kind)
         private
         view
         returns (address[] memory signers)
@@ -633,7 +629,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         for (uint256 i = 0; i < count; i++) {
             (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signatures[i]);
             if (failure == ECDSA.RecoverError.InvalidSignatureS) revert TradeEscrowMalleableSignature(i);
-            if (failure != ECDSA.RecoverError.NoError || !_membership.isOracle(signer, IMembership.OracleKind(kind))) {
+            if (failure != ECDSA.RecoverError.NoError || !_membership.isOracle(signer, kind)) {
                 revert TradeEscrowUnauthorizedOracle(signer, kind);
             }
             for (uint256 j = 0; j < i; j++) {
@@ -641,18 +637,18 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
             }
             signers[i] = signer;
         }
-        uint256 needed = _thresholds[kind];
+        uint256 needed = _thresholds[uint8(kind)];
         if (count < needed) revert TradeEscrowQuorumNotMet(count, needed);
     }
 
-    function _oracleKindFor(Milestone milestone) private pure returns (uint8) {
+    function _oracleKindFor(Milestone milestone) private pure returns (IMembership.OracleKind) {
         if (milestone == Milestone.SHIPPED || milestone == Milestone.DELIVERED) {
-            return uint8(IMembership.OracleKind.CARRIER);
+            return IMembership.OracleKind.CARRIER;
         }
         if (milestone == Milestone.INSPECTION_PASSED || milestone == Milestone.INSPECTION_FAILED) {
-            return uint8(IMembership.OracleKind.INSPECTOR);
+            return IMembership.OracleKind.INSPECTOR;
         }
-        revert TradeEscrowUnknownMilestone(uint8(milestone));
+        revert TradeEscrowUnknownMilestone(milestone);
     }
 
     /// @dev Event times run in sequence (DELIVERED not before SHIPPED, an inspection not before
@@ -747,14 +743,16 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         _transferOut(order, 0, toSupplier);
     }
 
-    function _refund(uint256 orderId, Order storage order, uint8 reason) private {
+    function _refund(uint256 orderId, Order storage order, RefundReason reason) private {
         uint256 amount = order.terms.amount;
         (uint256 fromEscrow,, uint256 fromPool) = _payout(orderId, order, amount);
         emit OrderRefunded(orderId, order.terms.buyer, fromEscrow, fromPool, reason);
         _transferOut(order, amount, 0);
     }
 
-    function _resolve(uint256 orderId, Order storage order, uint256 buyerAmount, Status status, uint8 how) private {
+    function _resolve(uint256 orderId, Order storage order, uint256 buyerAmount, Status status, Resolution how)
+        private
+    {
         if (buyerAmount > order.terms.amount) revert TradeEscrowInvalidSplit(orderId, buyerAmount, order.terms.amount);
         order.status = status;
         (, uint256 toSupplier, uint256 fromPool) = _payout(orderId, order, buyerAmount);

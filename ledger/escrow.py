@@ -23,6 +23,8 @@ from ledger.typed_data import Domain
 
 
 class OrderStatus(IntEnum):
+    """ITradeEscrow.Status."""
+
     NONE = 0
     CREATED = 1
     FUNDED = 2
@@ -37,6 +39,8 @@ class OrderStatus(IntEnum):
 
 
 class Milestone(IntEnum):
+    """ITradeEscrow.Milestone; its NONE (0) is never attested."""
+
     SHIPPED = 1
     DELIVERED = 2
     INSPECTION_PASSED = 3
@@ -44,11 +48,15 @@ class Milestone(IntEnum):
 
 
 class RefundReason(IntEnum):
+    """ITradeEscrow.RefundReason (`OrderRefunded.reason`); its NONE (0) is never emitted."""
+
     UNSHIPPED = 1
     INSPECTION_FAILED = 2
 
 
 class Resolution(IntEnum):
+    """ITradeEscrow.Resolution (`DisputeResolved.how`); its NONE (0) is never emitted."""
+
     ARBITER = 1
     SETTLEMENT = 2
     UNANSWERED = 3

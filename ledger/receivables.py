@@ -114,6 +114,8 @@ class InvoiceNumberNotAscii(InvalidInvoiceNumber):
 
 
 class ReceivableStatus(IntEnum):
+    """IReceivables.Status."""
+
     NONE = 0
     OUTSTANDING = 1
     REPAID = 2

@@ -9,6 +9,11 @@ pragma solidity 0.8.28;
 ///      sequential, so a newer grant can never be overwritten by an older signed one.
 interface ICreditRegistry {
     /// @notice What a bank signs.
+    /// @param limit the credit limit, in units of `currency()`
+    /// @param score the bank model's score for the party
+    /// @param grade the grade's code in the bank's model (see `LimitPublished`)
+    /// @param modelHash hash identifying the scoring model version
+    /// @param nonce the bank's next nonce (`nonces(bank)`)
     struct CreditLimit {
         address bank;
         address party;
@@ -30,20 +35,40 @@ interface ICreditRegistry {
         uint64 publishedAt;
     }
 
-    /// @notice `bank` is not an active BANK member.
+    /// @notice `bank` is not an active BANK member, so it cannot grant (or revoke) limits.
+    /// @param bank the grant's bank, or the caller of `revoke`
     error CreditRegistryNotBank(address bank);
-    /// @notice `party` is not an active member.
+    /// @notice `party` is not an active member; limits are granted to members only.
+    /// @param party the grant's party
     error CreditRegistryNotMember(address party);
     /// @notice The signature recovers to `signer`, not to the grant's `bank`.
+    /// @param bank the bank the grant names
+    /// @param signer who did sign
     error CreditRegistryInvalidSigner(address bank, address signer);
-    /// @notice The signature is malformed or malleable (high s).
+    /// @notice The signature is malformed or malleable (high s); submit the canonical signature.
     error CreditRegistryInvalidSignature();
-    /// @notice The grant is already expired at publication.
+    /// @notice The grant is already expired at publication; have the bank sign a later `validUntil`.
+    /// @param validUntil the grant's expiry
+    /// @param nowTimestamp the block time of the refusal
     error CreditRegistryExpired(uint64 validUntil, uint256 nowTimestamp);
-    /// @notice `nonce` is not the bank's next nonce `expected`.
+    /// @notice `nonce` is not the bank's next nonce `expected`: grants publish in the order the
+    ///         bank signed them, each once.
+    /// @param bank the bank
+    /// @param nonce the grant's nonce
+    /// @param expected the nonce the bank must sign next (`nonces(bank)`)
     error CreditRegistryInvalidNonce(address bank, uint256 nonce, uint256 expected);
 
-    /// @notice `bank` granted `party` a limit of `limit` currency units.
+    /// @notice `bank` granted `party` a limit of `limit` currency units, replacing any earlier one.
+    /// @param bank the granting bank, who signed it
+    /// @param party who may draw on it
+    /// @param limit the limit, in units of `currency()`
+    /// @param score the bank model's score for the party
+    /// @param grade the grade's code in the bank's model; a raw `uint8` on purpose: the model,
+    ///        not the contract, defines its grades, so a new grade table needs no redeploy
+    /// @param modelHash hash identifying the scoring model version
+    /// @param validUntil the limit reads as zero from this timestamp on
+    /// @param nonce the bank's nonce, now used
+    /// @param submitter who submitted the signed grant (anyone may)
     event LimitPublished(
         address indexed bank,
         address indexed party,
@@ -56,6 +81,8 @@ interface ICreditRegistry {
         address submitter
     );
     /// @notice `bank` withdrew the limit it had granted to `party`.
+    /// @param bank the bank
+    /// @param party the party whose limit is now zero
     event LimitRevoked(address indexed bank, address indexed party);
 
     /// @notice Publishes a limit signed by its bank; anyone may submit it.

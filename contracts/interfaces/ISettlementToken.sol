@@ -10,13 +10,21 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 ///         deployment points at an existing token instead.
 interface ISettlementToken is IERC20, IERC20Permit {
     /// @notice `caller` is not an active bank member and may not mint.
+    /// @param caller the account that tried
     error SettlementTokenUnauthorizedMinter(address caller);
     /// @notice Minting to the zero address or minting nothing.
+    /// @param to the recipient given
+    /// @param amount the amount given
     error SettlementTokenInvalidMint(address to, uint256 amount);
 
     /// @notice `bank` issued `amount` new deposit tokens to `to`.
+    /// @param bank the issuing bank
+    /// @param to the recipient
+    /// @param amount tokens minted, in units of 10^-6
     event DepositsMinted(address indexed bank, address indexed to, uint256 amount);
     /// @notice `holder` redeemed (burned) `amount` deposit tokens.
+    /// @param holder whose tokens were burned
+    /// @param amount tokens burned, in units of 10^-6
     event DepositsRedeemed(address indexed holder, uint256 amount);
 
     /// @notice Issues `amount` tokens to `to`; only an active bank member may.
