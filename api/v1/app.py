@@ -34,6 +34,9 @@ from api.v1.relayer import RelayPolicy, Transactions
 from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings, SettingsError
+from ledger.escrow import TradeEscrowClient
+from ledger.proofs import ReceivableLayout
+from ledger.receivables import ReceivablesClient
 from ledger.sql.db import make_engine, upgrade
 from scoring.errors import ModelError
 from scoring.scorecard import Model
@@ -90,7 +93,19 @@ def build_services(settings: Settings) -> Services:
         keep=settings.score_cache,
     )
     return Services(
-        settings, settings.chain, engine, store_engine, tokens, auth, reads, tx, {"documents": vault}, credit
+        settings,
+        settings.chain,
+        engine,
+        store_engine,
+        tokens,
+        auth,
+        reads,
+        tx,
+        credit,
+        documents=vault,
+        escrow=TradeEscrowClient(settings.chain, settings.build, settings.addresses["TradeEscrow"]),
+        receivables=ReceivablesClient(settings.chain, settings.build, settings.addresses["Receivables"]),
+        receivable_layout=ReceivableLayout.from_storage_layout(settings.build["Receivables"].storage_layout),
     )
 
 

@@ -10,12 +10,16 @@ from sqlalchemy import Engine
 
 from api.v1.auth import Authenticator, Party, Tokens, current_party, token_party
 from api.v1.credit import CreditDesk
+from api.v1.documents import DocumentVault
 from api.v1.ratelimit import UploadLimit as UploadLimit  # for the upload route, with the other dependencies
 from api.v1.reads import Reads
 from api.v1.relayer import Transactions
 from api.v1.schemas import ErrorOut
 from api.v1.settings import Settings
 from ledger.chain import Chain
+from ledger.escrow import TradeEscrowClient
+from ledger.proofs import ReceivableLayout
+from ledger.receivables import ReceivablesClient
 
 
 @dataclass
@@ -28,8 +32,12 @@ class Services:
     auth: Authenticator
     reads: Reads
     tx: Transactions
-    extra: dict[str, Any]
     credit: CreditDesk
+    documents: DocumentVault
+    escrow: TradeEscrowClient
+    receivables: ReceivablesClient
+    #: Where Receivables keeps each field (from the compiler's storage layout), for storage proofs.
+    receivable_layout: ReceivableLayout
 
     @property
     def chain_id(self) -> int:
@@ -54,7 +62,10 @@ def _error(description: str) -> dict[str, Any]:
 
 #: Error answers any route may give, for the OpenAPI document (422 keeps FastAPI's own shape).
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the body is not parseable (FastAPI's own answer: {detail})"},
+    400: _error(
+        "the body is not JSON every service takes (malformed_json: not UTF-8, nested too deep, NaN, a lone "
+        "surrogate), naming its field, line and column"
+    ),
     401: _error(
         "no token, or a forged, expired or revoked one, or the party is no longer an active member "
         "(WWW-Authenticate: Bearer)"

@@ -25,8 +25,7 @@ DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
 
 def _vault(svc: Svc) -> DocumentVault:
-    vault: DocumentVault = svc.extra["documents"]
-    return vault
+    return svc.documents
 
 
 def _out(svc: Svc, document: Document) -> DocumentOut:

@@ -71,12 +71,7 @@ def _document(svc: Svc, body: OrderTermsIn) -> dict[str, Any]:
 
 
 def _escrow(svc: Svc) -> TradeEscrowClient:
-    client: TradeEscrowClient | None = svc.extra.get("escrow")
-    if client is None:
-        client = svc.extra["escrow"] = TradeEscrowClient(
-            svc.chain, svc.settings.build, svc.settings.addresses["TradeEscrow"]
-        )
-    return client
+    return svc.escrow
 
 
 def _side(party: Party, body: OrderTermsIn, action: str) -> None:

@@ -36,7 +36,7 @@ from api.v1.schemas import (
     TransferIn,
     TypedDataOut,
 )
-from ledger.proofs import ReceivableLayout, fetch_bundle, web3_rpc
+from ledger.proofs import fetch_bundle, web3_rpc
 from ledger.receivables import (
     Child,
     FinanceOffer,
@@ -88,11 +88,7 @@ def proof(svc: Svc, party: Me, piece_id: Id, block: Annotated[int | None, Query(
     svc.reads.piece_row(party, piece_id)
     if block is not None and block > svc.chain.block_number:
         raise InvalidField("block", f"block {block} is not mined yet")
-    layout = svc.extra.get("layout")
-    if layout is None:
-        layout = svc.extra["layout"] = ReceivableLayout.from_storage_layout(
-            svc.settings.build["Receivables"].storage_layout
-        )
+    layout = svc.receivable_layout
     rpc = web3_rpc(svc.chain.w3, svc.chain.endpoint)
     bundle = fetch_bundle(rpc, svc.settings.addresses["Receivables"], piece_id, layout, block)
     if "claim" not in bundle:
@@ -109,11 +105,7 @@ async def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
 
 
 def _client(svc: Svc) -> ReceivablesClient:
-    client: ReceivablesClient | None = svc.extra.get("receivables")
-    if client is None:
-        address = svc.settings.addresses["Receivables"]
-        client = svc.extra["receivables"] = ReceivablesClient(svc.chain, svc.settings.build, address)
-    return client
+    return svc.receivables
 
 
 def _issue_terms(svc: Svc, body: IssueTermsIn) -> IssueTerms:
