@@ -37,10 +37,11 @@ from api.v1.schemas import (
     ReceivableDetailOut,
     ReceivableOut,
 )
-from ledger.sql.models import Dispute, Financing, Milestone, Order, Piece, Root
+from ledger.sql.models import CreditLimit, Dispute, Event, Financing, Milestone, Order, Piece, Root
 from ledger.sql.models import Party as Member
 
 MAX_PAGE = 200
+LIMIT_EVENTS = ("LimitPublished", "LimitRevoked")
 ZERO = "0x" + "00" * 20
 
 
@@ -351,3 +352,35 @@ class Reads:
             rows = connection.execute(query.order_by(Piece.piece_id).limit(limit + 1)).all()
         items = [piece_out(row) for row in rows[:limit]]
         return items, (items[-1].pieceId if len(rows) > limit else None)
+
+    # -- credit limits ---------------------------------------------------------------------
+
+    def credit_limits(self, party: Party, *, include_revoked: bool) -> list[Any]:
+        """Limits as they stand: those granted to the party and those it published; an auditor's, all."""
+        query = select(CreditLimit).where(CreditLimit.chain_id == self.chain_id)
+        if not party.auditor:
+            query = query.where(or_(CreditLimit.party == party.address, CreditLimit.bank == party.address))
+        if not include_revoked:
+            query = query.where(CreditLimit.revoked.is_(False))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query.order_by(CreditLimit.party, CreditLimit.bank)).all())
+
+    def limit_events(self, party: Party, target: str, after: int, limit: int) -> list[Any]:
+        """``target``'s LimitPublished / LimitRevoked events after event id ``after``: all of them for the
+        party itself and auditors, a bank's own for a bank."""
+        # The registry's events carry bank and party as indexed topics 1 and 2.
+        query = select(Event).where(
+            Event.chain_id == self.chain_id,
+            Event.contract == "CreditRegistry",
+            Event.event.in_(LIMIT_EVENTS),
+            Event.topic2 == _topic(target),
+            Event.id > after,
+        )
+        if not (party.auditor or party.address == target):
+            query = query.where(Event.topic1 == _topic(party.address))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query.order_by(Event.id).limit(limit)).all())
+
+
+def _topic(address: str) -> str:
+    return "0x" + "00" * 12 + address[2:].lower()

@@ -31,7 +31,6 @@ import anyio
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from sqlalchemy import or_, select
 
 from api.errors import InvalidField, NotFound
 from api.v1.auth import Party
@@ -53,7 +52,6 @@ from api.v1.schemas import (
     LimitHistoryPage,
     TypedDataOut,
 )
-from ledger.sql.models import CreditLimit, Event
 from ledger.typed_data import Domain
 
 router = APIRouter(prefix="/credit", tags=["credit"], responses=ERRORS)
@@ -63,7 +61,6 @@ AsOfBlock = Annotated[
     int | None,
     Query(ge=0, lt=2**63, description="decide as of this block (default: the indexed head less the confirmations)"),
 ]
-LIMIT_EVENTS = ("LimitPublished", "LimitRevoked")
 
 
 @router.get("/limits", response_model=list[CreditLimitOut])
@@ -72,13 +69,7 @@ async def limits(
     party: Me,
     include_revoked: Annotated[bool, Query(alias="includeRevoked")] = False,
 ) -> list[CreditLimitOut]:
-    query = select(CreditLimit).where(CreditLimit.chain_id == svc.chain_id)
-    if not party.auditor:
-        query = query.where(or_(CreditLimit.party == party.address, CreditLimit.bank == party.address))
-    if not include_revoked:
-        query = query.where(CreditLimit.revoked.is_(False))
-    with svc.engine.connect() as connection:
-        rows = connection.execute(query.order_by(CreditLimit.party, CreditLimit.bank)).all()
+    rows = svc.reads.credit_limits(party, include_revoked=include_revoked)
     return [
         CreditLimitOut(
             bank=row.bank,
@@ -138,10 +129,6 @@ async def report(svc: Svc, me: Me, party: AddressPath, as_of_block: AsOfBlock = 
     return CreditReportOut(**svc.credit.report(me, target, scored))
 
 
-def _topic(address: str) -> str:
-    return "0x" + "00" * 12 + address[2:].lower()
-
-
 def _limit_event(row: Any) -> LimitEventOut:
     a = row.args
     published = row.event == "LimitPublished"
@@ -175,18 +162,7 @@ async def history(
     if not _may_ask(me, target):
         raise NotFound("credit history", target)
     svc.credit.require_member(target)
-    # The registry's events carry bank and party as indexed topics 1 and 2.
-    query = select(Event).where(
-        Event.chain_id == svc.chain_id,
-        Event.contract == "CreditRegistry",
-        Event.event.in_(LIMIT_EVENTS),
-        Event.topic2 == _topic(target),
-        Event.id > after,
-    )
-    if not (me.auditor or me.address == target):
-        query = query.where(Event.topic1 == _topic(me.address))  # a bank sees what it published itself
-    with svc.engine.connect() as connection:
-        rows = connection.execute(query.order_by(Event.id).limit(limit + 1)).all()
+    rows = svc.reads.limit_events(me, target, after, limit + 1)
     items = [_limit_event(row) for row in rows[:limit]]
     return LimitHistoryPage(items=items, nextAfter=rows[limit - 1].id if len(rows) > limit else None)
 
