@@ -8,16 +8,16 @@ SCF    := $(BIN)/scf
 
 .PHONY: run test check setup bench fuzz clean devnet-down
 
-# The main job (api/demo_cli.py): build, devnet, deploy and verify, play the demo world once, index,
+# The main job (api/cli/demo/): build, devnet, deploy and verify, play the demo world once, index,
 # score and publish the dev bank's limits, then serve the API on 127.0.0.1 (port SCF_API_PORT, default 8000)
 # in the foreground; each step is skipped when already done. Ctrl-C stops the API, not the devnet.
-# (`$(SCF) demo run-main` once api/cli.py wires the demo in.)
 run: setup
 	$(SCF) demo run-main --port $${SCF_API_PORT:-8000}
 
 # One worker per core; a test file stays on one worker so its module fixtures are built once.
+# The 25 slowest setups and calls are printed at the end, to see where CI time goes.
 test: setup check
-	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-auto} --dist loadfile
+	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-auto} --dist loadfile --durations=25
 
 PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
 

@@ -7,7 +7,7 @@ history with write_path's workloads (order lifecycles, receivable lifecycles; un
 indexes it into a fresh SQLite file, then, for each worker count, starts two servers on free
 loopback ports with the same uvicorn settings (that many worker processes, ``log_level=warning``):
 
-* value: ``python -m api.serve_cli serve --workers N`` (the real ``/v1`` app). Two loads:
+* value: ``python -m api.cli.serve serve --workers N`` (the real ``/v1`` app). Two loads:
   - **reads**, a mix of the main reads signed in as a buyer and as an auditor:
     ``GET /v1/orders?limit=20``, ``/v1/orders/{id}`` (the buyer's), ``/v1/receivables/{id}``
     (with its tree), ``/v1/parties/me``;
@@ -192,7 +192,7 @@ def servers(
     """The API and the ceiling app, each with ``workers`` uvicorn processes; their base URLs."""
     api_port, ceiling_port = free_port(), free_port()
     (tmp / "ceiling_app.py").write_text(CEILING_APP)
-    api_command = [sys.executable, "-m", "api.serve_cli", "serve", "--port", str(api_port), "--chain", devnet_url]
+    api_command = [sys.executable, "-m", "api.cli.serve", "serve", "--port", str(api_port), "--chain", devnet_url]
     api_options = ["--db", db_url, "--workers", str(workers), "--model", str(model), "--confirmations", "0", "--devnet"]
     started = [
         subprocess.Popen([*api_command, *api_options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),

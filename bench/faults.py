@@ -55,7 +55,7 @@ from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 
-from api.serve_cli import API_RPC_TIMEOUT
+from api.cli.serve import API_RPC_TIMEOUT
 from api.v1.app import create_app
 from api.v1.auth import Standing
 from api.v1.settings import Settings

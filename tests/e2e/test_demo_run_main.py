@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api import demo_cli
+from api.cli import demo as demo_cli
+from api.cli.demo.token import demo_account
 from ledger.compiler import BuildResult
 from ledger.deploy import RECORD_FORMAT, runtime_hash
 from scoring.world import load
@@ -99,7 +100,7 @@ def test_after_rm_rf_out_run_main_finds_the_world_on_chain_and_gets_ready_to_ser
     assert load(devnet.out).observation_end == (played.observation_end.block, played.observation_end.timestamp)
     cast = json.loads((devnet.out / demo_cli.PARTIES_FILE).read_text())
     assert {"core", "tier1", "tier3", "bank", "dev-bank", "auditor"} <= cast.keys()
-    assert demo_cli.demo_account(devnet.out, "tier3").address == cast["tier3"]["address"]  # `scf demo token` works
+    assert demo_account(devnet.out, "tier3").address == cast["tier3"]["address"]  # `scf demo token` works
 
 
 def test_a_second_run_reuses_everything_and_sends_nothing(devnet: Devnet, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,13 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from api import demo_cli, index_cli, score_cli, simulate_cli
+from api.cli import demo as demo_cli
+from api.cli import index as index_cli
+from api.cli import score as score_cli
+from api.cli import simulate as simulate_cli
+from api.cli.demo.cast import keys_of, write_cast
+from api.cli.demo.story import RETAINED, payment_ref, plan_story
+from api.cli.demo.token import sign_in
 from ledger.compiler import BuildResult
 from ledger.deploy import enrol_dev_members
 from ledger.sql.db import make_engine
@@ -130,7 +136,7 @@ class Client:
     def __init__(self, story: Story, account: LocalAccount, token: str | None = None) -> None:
         self.story = story
         self.account = account
-        self.token = token or demo_cli.sign_in(story.base, account)["accessToken"]
+        self.token = token or sign_in(story.base, account)["accessToken"]
 
     @property
     def headers(self) -> dict[str, str]:
@@ -169,14 +175,14 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
 ) -> None:
     chain, parties = story.world.chain, story.parties
     assert chain.accounts is not None
-    keys = demo_cli.keys_of(parties)
+    keys = keys_of(parties)
     cores = {p.address for p in parties.of_kind("core")}
     dev_bank = chain.accounts["bank"].address
 
     # Who: a tier-3 supplier that never sold to a core, and the payments that bring it a piece of a core's receivable.
     engine = make_engine(story.db_url)
     try:
-        plan = demo_cli.plan_story(engine, story.chain_id, parties, dev_bank, chain.timestamp())
+        plan = plan_story(engine, story.chain_id, parties, dev_bank, chain.timestamp())
     finally:
         engine.dispose()
     tier3 = plan.tier3
@@ -193,9 +199,9 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
             {
                 "amount": str(hop.amount),
                 "holder": hop.payee,
-                "ref": "0x" + demo_cli.payment_ref(hop.payer, hop.payee, piece_id).hex(),
+                "ref": "0x" + payment_ref(hop.payer, hop.payee, piece_id).hex(),
             },
-            {"amount": str(held - hop.amount), "holder": hop.payer, "ref": "0x" + demo_cli.RETAINED.hex()},
+            {"amount": str(held - hop.amount), "holder": hop.payer, "ref": "0x" + RETAINED.hex()},
         ]
         created = payer.act(f"/v1/receivables/pieces/{piece_id}/split", {"children": children})["created"]
         payee_pieces = Client(story, keys[hop.payee]).get("/v1/receivables/pieces", limit=200)["items"]
@@ -203,7 +209,7 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
         assert created["pieceIds"][0] == str(piece_id)  # the status names the payee's new piece
 
     # It signs in with the demo's token command (the devnet convenience make run prints), and sees its piece and limit.
-    demo_cli.write_cast(story.out, {"tier3": {"address": tier3, "name": "t3", "does": "the story"}})
+    write_cast(story.out, {"tier3": {"address": tier3, "name": "t3", "does": "the story"}})
     assert demo_cli.main(["token", "tier3", "--api", story.base, "--out", str(story.out)]) == 0
     seller = Client(story, keys[tier3], token=capsys.readouterr().out.strip().splitlines()[-1])
     assert seller.get("/v1/auth/me")["address"] == tier3

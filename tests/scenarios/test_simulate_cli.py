@@ -1,4 +1,4 @@
-"""scf simulate (api/simulate_cli.py): settings checked before anything runs, a tiny world played end to end."""
+"""scf simulate (api/cli/simulate.py): settings checked before anything runs, a tiny world played end to end."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.simulate_cli import main
+from api.cli.simulate import main
 from tests.scenarios.world_fixture import fresh_devnet
 
 

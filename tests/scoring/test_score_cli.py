@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api import score_cli
+from api.cli import score as score_cli
 from scoring import synthetic
 from tests.scoring.conftest import Fitted
 

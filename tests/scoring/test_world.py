@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api import score_cli
+from api.cli import score as score_cli
 from ledger.compiler import BuildResult
 from ledger.indexer import Indexer
 from ledger.sql import open_engine

@@ -1,6 +1,6 @@
 """``scf serve`` as a real process on a loopback port, for tests whose behaviour needs one (a kill -9, a socket).
 
-``start`` runs ``python -m api.serve_cli serve --devnet`` against a test devnet, its deployment
+``start`` runs ``python -m api.cli.serve serve --devnet`` against a test devnet, its deployment
 record and its database, waits until ``/v1/health`` answers, and returns the process and its
 base URL; ``sign_in`` gets a bearer token from it over HTTP, as any client does. Processes that
 share a database and must accept each other's tokens and documents need the same
@@ -75,7 +75,7 @@ def start(
         **(env or {}),
     }
     environment = {name: value for name, value in laid.items() if value is not None}
-    command = [sys.executable, "-m", "api.serve_cli", "serve", "--devnet", "--port", str(port)]
+    command = [sys.executable, "-m", "api.cli.serve", "serve", "--devnet", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--chain", target.devnet_url, "--db", target.db_url, *options],
         cwd=ROOT,

@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
-from api import serve_cli
+from api.cli import serve as serve_cli
 from api.v1.app import create_app
 from api.v1.auth import Revocations, Standing, Tokens, _b64, _unb64
 from api.v1.settings import DEVNET_ENV, DOCUMENT_KEY_ENV, SECRET_ENV, Settings, SettingsError

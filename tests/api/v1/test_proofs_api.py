@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api import verify_cli
+from api.cli import verify as verify_cli
 from tests.api.v1.conftest import World
 
 

@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from api import verify_cli
+from api.cli import verify as verify_cli
 from tests.api.v1.conftest import Fitted, World
 from tests.support import serve
 

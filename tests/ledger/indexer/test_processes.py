@@ -29,7 +29,7 @@ def index_command(index_chain: IndexChain, engine: Engine, *extra: str) -> list[
     return [
         sys.executable,
         "-m",
-        "api.index_cli",
+        "api.cli.index",
         "--db",
         url,
         "--chain",
@@ -176,7 +176,7 @@ def test_the_database_defaults_to_scf_db_url(monkeypatch: pytest.MonkeyPatch, tm
 def test_register_adds_the_index_command_to_a_command_line() -> None:
     import argparse
 
-    from api.index_cli import cmd_index, register
+    from api.cli.index import cmd_index, register
 
     top = argparse.ArgumentParser(prog="scf")
     register(top.add_subparsers(dest="command", required=True))

@@ -29,73 +29,110 @@ processes: tokens are HMAC-signed under one secret (drawn once here on a devnet 
 every worker, so a token from one worker verifies on all), challenges and idempotency records
 live in SQL (a unique key decides races), the relayer's top-ups take a host-wide file lock and
 re-read its nonce. Each worker keeps its own feature-table cache; the schema is migrated once,
-here, before the workers start.
+here, before the workers start: each worker re-imports this module by path (``WORKER_APP``) and
+rebuilds its ``ServeOptions`` from ``SCF_SERVE_WORKER_ARGS``.
+
+In process: ``serve(ServeOptions(...))`` serves until stopped (what ``scf demo run-main`` calls).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ApiError
-from ledger import compiler
-from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import record_addresses, recorded_deployment
-from ledger.errors import LedgerError
-from ledger.keys import load_keystore
-from ledger.sql import database_url
+from api.cli.common import CHAIN_HELP, DB_HELP, KEYSTORE_PASSWORD_HELP
+from api.cli.errors import CommandError
 
 if TYPE_CHECKING:
     from api.v1.settings import Settings
+    from ledger.chain import Chain
+    from ledger.compiler import BuildResult
 
 WORKER_ARGS_ENV = "SCF_SERVE_WORKER_ARGS"
+#: What each uvicorn worker process imports: the factory below, by module path.
+WORKER_APP = "api.cli.serve:worker_app"
 RPC_TIMEOUT_ENV = "SCF_RPC_TIMEOUT"
 DEVNET_ENV_NAME = "SCF_DEVNET"  # api.v1.settings.DEVNET_ENV, named here without importing the API at parse time
 #: The API's deadline per JSON-RPC request: a route must answer 503 within 3 s when the node is silent.
 API_RPC_TIMEOUT = 2.0
 
 
-class ServeError(ApiError):
+class ServeError(CommandError):
     """The API cannot be served as asked (the address is taken, say)."""
 
 
-def _credit_env(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class ServeOptions:
+    """``scf serve``'s options, typed; what the workers of ``--workers N`` rebuild from the environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    chain: str | None = None
+    db: str | None = None
+    keystore: str | None = None
+    domain: str | None = None
+    index: bool = False
+    workers: int = 1
+    model: str | None = None
+    evaluation: str | None = None
+    confirmations: int | None = None
+    devnet: bool = False
+    rpc_timeout: float | None = None
+
+    @classmethod
+    def of(cls, args: ServeOptions | argparse.Namespace) -> ServeOptions:
+        """The options of a parsed ``scf serve`` command line (its other attributes are ignored)."""
+        if isinstance(args, ServeOptions):
+            return args
+        given = vars(args)
+        return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})
+
+
+def _credit_env(options: ServeOptions) -> None:
     """The credit options as the environment ``Settings.from_env`` reads (and worker processes inherit)."""
     from api.v1.settings import CONFIRMATIONS_ENV, EVALUATION_ENV, MODEL_ENV
 
-    for value, name in ((args.model, MODEL_ENV), (args.evaluation, EVALUATION_ENV)):
+    for value, name in ((options.model, MODEL_ENV), (options.evaluation, EVALUATION_ENV)):
         if value:
             os.environ[name] = str(Path(value).resolve())
-    if args.confirmations is not None:
-        os.environ[CONFIRMATIONS_ENV] = str(args.confirmations)
+    if options.confirmations is not None:
+        os.environ[CONFIRMATIONS_ENV] = str(options.confirmations)
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
-    """The API's settings from the command line and the environment, the chain, the deployment record, the db."""
+def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
+    """The API's settings from the options and the environment, the chain, the deployment record, the db."""
+    from api.cli.common import connect
+    from api.cli.contracts import build_contracts
     from api.v1.settings import DEVNET_ENV, Settings, devnet_mode
+    from ledger.deploy import record_addresses, recorded_deployment
+    from ledger.keys import load_keystore
+    from ledger.sql import database_url
 
-    build = compiler.build()
-    devnet = bool(getattr(args, "devnet", False)) or devnet_mode(os.environ.get(DEVNET_ENV))
-    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()), timeout=rpc_timeout(args))
+    options = ServeOptions.of(args)
+    build = build_contracts()
+    devnet = options.devnet or devnet_mode(os.environ.get(DEVNET_ENV))
+    chain = connect(options.chain, build, timeout=rpc_timeout(options))
     record_path, record = recorded_deployment(chain.chain_id)
     addresses = record_addresses(record)
-    relayer = load_keystore(Path(args.keystore)) if args.keystore else None
+    relayer = load_keystore(Path(options.keystore)) if options.keystore else None
     if relayer is None and devnet and chain.accounts is not None:
         relayer = chain.accounts["relayer"]
-    db_url = database_url(args.db)
+    db_url = database_url(options.db)
     settings = Settings.from_env(
         chain,
         build,
         addresses,
         db_url,
-        domain=args.domain or f"{args.host}:{args.port}",
+        domain=options.domain or f"{options.host}:{options.port}",
         relayer=relayer,
         devnet=devnet,
     )
@@ -103,9 +140,9 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
     return settings, chain, record_path, db_url
 
 
-def rpc_timeout(args: argparse.Namespace) -> float:
+def rpc_timeout(options: ServeOptions | argparse.Namespace) -> float:
     """``--rpc-timeout``, else ``SCF_RPC_TIMEOUT``, else ``API_RPC_TIMEOUT``."""
-    value = getattr(args, "rpc_timeout", None) or os.environ.get(RPC_TIMEOUT_ENV) or API_RPC_TIMEOUT
+    value = getattr(options, "rpc_timeout", None) or os.environ.get(RPC_TIMEOUT_ENV) or API_RPC_TIMEOUT
     try:
         seconds = float(value)
     except ValueError as exc:
@@ -115,21 +152,22 @@ def rpc_timeout(args: argparse.Namespace) -> float:
     return seconds
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def serve(options: ServeOptions) -> int:
+    """Serve the API as ``options`` say, in the foreground, until uvicorn stops (Ctrl-C, SIGTERM)."""
     import uvicorn
 
     from api.v1.app import create_app
 
-    _credit_env(args)
-    if args.workers > 1:
-        return _serve_workers(args)
-    settings, chain, record_path, db_url = _settings(args)
+    _credit_env(options)
+    if options.workers > 1:
+        return _serve_workers(options)
+    settings, chain, record_path, db_url = _settings(options)
     app = create_app(settings)
     stop = threading.Event()
-    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if args.index else None
-    print(f"scf API on http://{args.host}:{args.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}")
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
+    print(f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}")
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
     finally:
         stop.set()
         if indexer_thread is not None:
@@ -137,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace) -> int:
+def _serve_workers(options: ServeOptions) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -145,7 +183,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
     from ledger.sql.db import make_engine, upgrade
 
-    settings, chain, record_path, db_url = _settings(args)  # checks everything once, before any worker starts
+    settings, chain, record_path, db_url = _settings(options)  # checks everything once, before any worker starts
     # Every worker must sign and check tokens, and wrap document keys, under the same secrets.
     os.environ.setdefault(SECRET_ENV, settings.token_secret.hex())
     os.environ.setdefault(DOCUMENT_KEY_ENV, settings.document_key.hex())
@@ -153,23 +191,23 @@ def _serve_workers(args: argparse.Namespace) -> int:
     upgrade(engine)  # once here: N workers migrating one database at the same time would race
     store.create(engine if not settings.store_url else make_engine(settings.store_url))
     engine.dispose()
-    os.environ[WORKER_ARGS_ENV] = json.dumps({k: v for k, v in vars(args).items() if k != "func"})
+    os.environ[WORKER_ARGS_ENV] = json.dumps(dataclasses.asdict(options))
     stop = threading.Event()
-    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if args.index else None
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
     print(
-        f"scf API on http://{args.host}:{args.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}; "
-        f"{args.workers} workers"
+        f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; "
+        f"db {db_url}; {options.workers} workers"
     )
     config = uvicorn.Config(
-        "api.serve_cli:worker_app",
+        WORKER_APP,
         factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
         log_level="warning",
     )
     try:
-        Multiprocess(config, sockets=[listening_socket(args.host, args.port)]).run()
+        Multiprocess(config, sockets=[listening_socket(options.host, options.port)]).run()
     finally:
         stop.set()
         if indexer_thread is not None:
@@ -198,14 +236,16 @@ def worker_app() -> Any:
     """The app of one worker process of ``scf serve --workers N`` (uvicorn's factory, in the worker)."""
     from api.v1.app import create_app
 
-    args = argparse.Namespace(**json.loads(os.environ[WORKER_ARGS_ENV]))
-    settings, _chain, _record, _db = _settings(args)
+    options = ServeOptions(**json.loads(os.environ[WORKER_ARGS_ENV]))
+    settings, _chain, _record, _db = _settings(options)
     return create_app(settings)
 
 
 def _start_indexer(
-    chain: Chain, build: compiler.BuildResult, db_url: str, record: Path, stop: threading.Event
+    chain: Chain, build: BuildResult, db_url: str, record: Path, stop: threading.Event
 ) -> threading.Thread:
+    from ledger.chain import Chain
+    from ledger.errors import LedgerError
     from ledger.indexer import Indexer
     from ledger.sql.db import make_engine
 
@@ -225,6 +265,10 @@ def _start_indexer(
     return thread
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    return serve(ServeOptions.of(args))
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -234,46 +278,58 @@ def _positive(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``serve`` to ``scf``'s subcommands."""
-    serve = subparsers.add_parser("serve", help="run the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
-    serve.add_argument("--db", help="the indexer's database URL (default: SCF_DB_URL, else the devnet's SQLite file)")
-    serve.add_argument("--keystore", help="the relayer's encrypted keystore (password in SCF_KEYSTORE_PASSWORD)")
-    serve.add_argument("--domain", help="the domain sign-in messages name (default: HOST:PORT)")
-    serve.add_argument("--index", action="store_true", help="also run the indexer (follow mode) in this process")
-    serve.add_argument("--workers", type=_positive, default=1, help="uvicorn worker processes (default 1)")
-    serve.add_argument("--model", help="credit model file (default: SCF_SCORE_MODEL, else the shipped model)")
-    serve.add_argument(
+    defaults = ServeOptions()
+    serve_parser = subparsers.add_parser(
+        "serve", help="run the HTTP API under /v1 (OpenAPI at /openapi.json, docs at /docs)"
+    )
+    serve_parser.add_argument("--host", default=defaults.host)
+    serve_parser.add_argument("--port", type=int, default=defaults.port)
+    serve_parser.add_argument("--chain", help=CHAIN_HELP)
+    serve_parser.add_argument("--db", help=DB_HELP)
+    serve_parser.add_argument("--keystore", help=f"the relayer's encrypted keystore {KEYSTORE_PASSWORD_HELP}")
+    serve_parser.add_argument("--domain", help="the domain sign-in messages name (default: HOST:PORT)")
+    serve_parser.add_argument("--index", action="store_true", help="also run the indexer (follow mode) in this process")
+    serve_parser.add_argument(
+        "--workers", type=_positive, default=defaults.workers, help="uvicorn worker processes (default 1)"
+    )
+    serve_parser.add_argument("--model", help="credit model file (default: SCF_SCORE_MODEL, else the shipped model)")
+    serve_parser.add_argument(
         "--evaluation", help="the evaluation report to serve at /v1/credit/evaluation (scf score evaluate --json)"
     )
-    serve.add_argument(
+    serve_parser.add_argument(
         "--confirmations",
         type=int,
         help="blocks below the indexed head that count as final for decisions (default: SCF_SCORE_CONFIRMATIONS, "
         "else 12)",
     )
-    serve.add_argument(
+    serve_parser.add_argument(
         "--devnet",
         action="store_true",
         help=f"devnet mode, for a local devnet only: random secrets if unset, the dev relayer ({DEVNET_ENV_NAME}=1)",
     )
-    serve.add_argument(
+    serve_parser.add_argument(
         "--rpc-timeout",
         type=float,
         help=f"seconds each JSON-RPC request may take, retries included (default: {RPC_TIMEOUT_ENV}, else "
         f"{API_RPC_TIMEOUT:g})",
     )
-    serve.set_defaults(func=cmd_serve)
+    serve_parser.set_defaults(func=cmd_serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``scf serve ...`` on its own: ``python -m api.cli.serve serve --port P ...`` (what the tests start)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    from api.cli.errors import is_domain_error
+
     try:
         code: int = args.func(args)
-    except (LedgerError, ApiError) as exc:
+    except Exception as exc:
+        if not is_domain_error(
+            exc, ("ledger.errors:LedgerError", "api.errors:ApiError", "api.cli.errors:CommandError")
+        ):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return code

@@ -17,6 +17,9 @@ the slots are decoded with the storage layout of the bank's own compile of the s
 the proved state must equal the claim. The Receivables address is the one in the chain's
 deployment record (or ``--contract``), never the bundle's word for it. Exit 0 when it all
 holds, 1 when the proof or the claim is refused, 2 when it could not be checked.
+
+In process: ``verify_receivable(piece_id, rpc=..., ...)`` returns the verified state as JSON, or raises
+``ProofInvalid`` / ``ClaimMismatch`` (refused) or ``ProofUnavailable`` / ``VerifyError`` (not checked).
 """
 
 from __future__ import annotations
@@ -29,42 +32,33 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-from web3 import Web3
-
-from ledger import compiler, paths
-from ledger.deploy import load_record, record_path_for
-from ledger.errors import LedgerError
-from ledger.proofs import (
-    ClaimMismatch,
-    ProofInvalid,
-    ProofUnavailable,
-    ReceivableLayout,
-    fetch_bundle,
-    verify_bundle,
-    web3_rpc,
-)
+from api.cli.common import deployed_record_path
+from api.cli.contracts import build_contracts
+from api.cli.errors import CommandError
 
 TOKEN_ENV = "SCF_API_TOKEN"
 EXIT_REFUSED = 1
 EXIT_UNCHECKED = 2
 
 
-class VerifyError(LedgerError):
+class VerifyError(CommandError):
     """The verification could not run (a file, the API or the node said no)."""
 
 
-def _contract(args: argparse.Namespace, chain_id: int) -> str | None:
-    if args.contract:
-        return str(args.contract)
-    record_path = Path(args.deployment) if args.deployment else record_path_for(paths.deployments_dir(), chain_id)
-    record = load_record(record_path)
+def _contract(chain_id: int, contract: str | None, deployment: Path | None) -> str | None:
+    if contract:
+        return contract
+    from ledger.deploy import load_record
+
+    record = load_record(deployment or deployed_record_path(chain_id))
     if record is None:
         return None
     return str(record["contracts"]["Receivables"]["address"])
 
 
 def _bundle_from_api(url: str, piece_id: int, block: int | None, token: str | None) -> dict[str, Any]:
+    import httpx
+
     if not token:
         raise VerifyError(f"the API needs a token: pass --token or set {TOKEN_ENV}")
     params = {"block": block} if block is not None else {}
@@ -83,42 +77,68 @@ def _bundle_from_api(url: str, piece_id: int, block: int | None, token: str | No
     return bundle
 
 
-def verify_receivable(args: argparse.Namespace) -> dict[str, Any]:
-    """The verified state (as JSON) or an exception saying why not."""
-    w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 30}))
-    rpc = web3_rpc(w3, args.rpc)
-    chain_id = int(rpc("eth_chainId", []), 16)
-    layout = ReceivableLayout.from_storage_layout(compiler.build()["Receivables"].storage_layout)
-    contract = _contract(args, chain_id)
-    if args.proof:
+def verify_receivable(
+    piece_id: int,
+    *,
+    rpc: str,
+    block: int | None = None,
+    api: str | None = None,
+    token: str | None = None,
+    proof: Path | None = None,
+    contract: str | None = None,
+    deployment: Path | None = None,
+) -> dict[str, Any]:
+    """The state of piece ``piece_id`` verified on the node at ``rpc`` (as JSON), from the bundle in ``proof``,
+    or fetched from ``api`` with ``token``, or built from the node itself; an exception saying why not."""
+    from web3 import Web3
+
+    from ledger.proofs import ProofInvalid, ReceivableLayout, fetch_bundle, verify_bundle, web3_rpc
+
+    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+    call = web3_rpc(w3, rpc)
+    chain_id = int(call("eth_chainId", []), 16)
+    layout = ReceivableLayout.from_storage_layout(build_contracts()["Receivables"].storage_layout)
+    address = _contract(chain_id, contract, deployment)
+    if proof is not None:
         try:
-            bundle = json.loads(Path(args.proof).read_text())
+            bundle = json.loads(proof.read_text())
         except (OSError, ValueError) as exc:
-            raise VerifyError(f"cannot read the proof file {args.proof}: {exc}") from exc
-    elif args.api:
-        bundle = _bundle_from_api(args.api, args.id, args.block, args.token or os.environ.get(TOKEN_ENV))
+            raise VerifyError(f"cannot read the proof file {proof}: {exc}") from exc
+    elif api:
+        bundle = _bundle_from_api(api, piece_id, block, token)
     else:
-        if contract is None:
+        if address is None:
             raise VerifyError(f"no deployment recorded for chain {chain_id}: pass --contract ADDRESS")
-        bundle = fetch_bundle(rpc, contract, args.id, layout, args.block)
+        bundle = fetch_bundle(call, address, piece_id, layout, block)
         if "claim" not in bundle:
-            raise ProofInvalid("storage", f"piece {args.id} does not exist at block {bundle['block']['number']}")
-    if int(bundle.get("pieceId", -1)) != args.id:
-        raise ProofInvalid("claim", f"the bundle is about piece {bundle.get('pieceId')}, not {args.id}")
+            raise ProofInvalid("storage", f"piece {piece_id} does not exist at block {bundle['block']['number']}")
+    if int(bundle.get("pieceId", -1)) != piece_id:
+        raise ProofInvalid("claim", f"the bundle is about piece {bundle.get('pieceId')}, not {piece_id}")
     number = int(bundle.get("block", {}).get("number", -1))
-    if args.block is not None and number != args.block:
-        raise ProofInvalid("block", f"the bundle is proved against block {number}, not {args.block}")
-    header = rpc("eth_getBlockByNumber", [hex(number), False])
+    if block is not None and number != block:
+        raise ProofInvalid("block", f"the bundle is proved against block {number}, not {block}")
+    header = call("eth_getBlockByNumber", [hex(number), False])
     if not header:
         raise ProofInvalid("block", f"your node has no block {number}")
-    state = verify_bundle(bundle, header, layout, contract=contract)
+    state = verify_bundle(bundle, header, layout, contract=address)
     return {"verified": True, "chainId": chain_id, "block": bundle["block"], "contract": bundle["contract"],
-            "contractChecked": contract is not None, "state": state.to_json()}  # fmt: skip
+            "contractChecked": address is not None, "state": state.to_json()}  # fmt: skip
 
 
 def cmd_verify_receivable(args: argparse.Namespace) -> int:
+    from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
+
     try:
-        result = verify_receivable(args)
+        result = verify_receivable(
+            args.id,
+            rpc=args.rpc,
+            block=args.block,
+            api=args.api,
+            token=args.token or os.environ.get(TOKEN_ENV),
+            proof=Path(args.proof) if args.proof else None,
+            contract=args.contract,
+            deployment=Path(args.deployment) if args.deployment else None,
+        )
     except (ProofInvalid, ClaimMismatch) as exc:
         print(f"REFUSED: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -159,12 +179,15 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``scf verify ...`` on its own (``python -m api.cli.verify verify receivable ...``)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    from ledger.errors import LedgerError
+
     try:
         code: int = args.func(args)
-    except LedgerError as exc:
+    except (LedgerError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNCHECKED
     return code

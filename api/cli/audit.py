@@ -1,4 +1,4 @@
-"""``scf audit replay``: the auditor's command (wired into ``api.cli`` by ``register``).
+"""``scf audit replay``: the auditor's command.
 
     scf audit replay [--from-block N] [--to-block N] [--json FILE] [--chain devnet|embedded|URL]
                      [--deployment FILE] [--db [URL]] [--scores [MODEL ...]] [--no-views] [--strict]
@@ -17,6 +17,9 @@ could not run.
 
 With --db (no URL: SCF_DB_URL, else the SQLite file ``scf index`` writes by default) and no
 --to-block, the replay stops at the database's cursor block, so that both describe one state.
+
+In process: ``audit_replay(chain, build, ...)`` returns an ``Audited`` (the replay's report, the
+recomputed limits); ``print_audited`` prints it and ``Audited.exit_status`` is the command's status.
 """
 
 from __future__ import annotations
@@ -25,87 +28,142 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-
-from api.score_cli import DEFAULT_MODEL, MODEL_ENV
-from ledger import compiler
-from ledger.audit import AuditError, Deployment, ReplayResult, replay
-from ledger.audit.refusals import RefusalDecoder
-from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
-from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import recorded_deployment
-from ledger.errors import LedgerError
-from ledger.sql.db import database_url, make_engine
+from api.cli.common import CHAIN_HELP, connect
+from api.cli.contracts import build_contracts
+from api.cli.score import DEFAULT_MODEL, MODEL_ENV
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ledger.audit import Deployment, ReplayResult
+    from ledger.audit.report import Report
+    from ledger.chain import Chain
+    from ledger.compiler import BuildResult
     from scoring.audit import AuditResult
 
 EXIT_MISMATCH = 1
 EXIT_UNCHECKED = 3
 
 
-def cmd_audit_replay(args: argparse.Namespace) -> int:
-    build = compiler.build()
-    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    _, record = recorded_deployment(chain.chain_id, Path(args.deployment) if args.deployment else None)
-    deployment = Deployment.from_record(record, build)
-    engine = _engine(args.db) if args.db is not None else None
-    to_block = args.to_block
+@dataclass(frozen=True)
+class Audited:
+    """The replay's report (with the database comparison when there was one) and the recomputed limits."""
+
+    report: Report
+    scores: AuditResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and (self.scores is None or self.scores.ok)
+
+    def exit_status(self, *, strict: bool = False) -> int:
+        if not self.ok:
+            return EXIT_MISMATCH
+        if strict and self.report.gaps:
+            return EXIT_UNCHECKED
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = self.report.to_json()
+        if self.scores is not None:
+            document["scores"] = self.scores.to_json()
+        return document
+
+
+def audit_replay(
+    chain: Chain,
+    build: BuildResult,
+    *,
+    deployment: Path | None = None,
+    db: str | None = None,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    check_views: bool = True,
+    scores: list[str] | None = None,
+    progress: bool = False,
+) -> Audited:
+    """Replay the deployment recorded for ``chain`` (``deployment``, else deployments/<chainId>.json) from the
+    chain alone and compare. ``db``: also every row of that database ("": SCF_DB_URL, else the indexer's
+    default SQLite file; None: no database), replaying to its cursor unless ``to_block`` is given.
+    ``scores``: also recompute every published limit with these model files ([]: the shipped default
+    and SCF_SCORE_MODEL). Notes on what was compared, and what not, go to stderr."""
+    from ledger.audit import Deployment, replay
+    from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
+    from ledger.deploy import recorded_deployment
+
+    _, record = recorded_deployment(chain.chain_id, deployment)
+    replayed = Deployment.from_record(record, build)
+    engine = _engine(db) if db is not None else None
     cursor = None
     if engine is not None:
         where = engine.url.render_as_string(hide_password=True)
-        cursor = read_cursor(engine, deployment.chain_id)
+        cursor = read_cursor(engine, replayed.chain_id)
         if cursor is None:
-            raise SqlCompareError(f"{where} has indexed nothing of chain {deployment.chain_id}")
+            raise SqlCompareError(f"{where} has indexed nothing of chain {replayed.chain_id}")
         if to_block is None:
             to_block = cursor.block_number
             print(f"comparing with {where}: replaying to its cursor's block {to_block}", file=sys.stderr)
     result = replay(
         chain,
-        deployment,
-        from_block=args.from_block,
+        replayed,
+        from_block=from_block,
         to_block=to_block,
-        progress=not args.quiet,
-        check_views=not args.no_views,
+        progress=progress,
+        check_views=check_views,
         keep_logs=engine is not None,
     )
     report = result.report
     if engine is not None:
         try:
-            comparison = compare_sql(result, deployment, engine, cursor=cursor)
+            comparison = compare_sql(result, replayed, engine, cursor=cursor)
             comparison.add_to(report, where)
             for note in comparison.skipped:
                 print(f"not compared: {note}", file=sys.stderr)
         finally:
             engine.dispose()
-    scores = _recompute_scores(chain, deployment, result, args.scores) if args.scores is not None else None
+    recomputed = _recompute_scores(chain, replayed, result, scores) if scores is not None else None
+    return Audited(report, recomputed)
+
+
+def print_audited(audited: Audited, *, show: int | None = None) -> None:
+    for line in audited.report.lines(limit=show):
+        print(line)
+    if audited.scores is not None:
+        for line in _score_lines(audited.scores, show):
+            print(line)
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    build = build_contracts()
+    audited = audit_replay(
+        connect(args.chain, build),
+        build,
+        deployment=Path(args.deployment) if args.deployment else None,
+        db=args.db,
+        from_block=args.from_block,
+        to_block=args.to_block,
+        check_views=not args.no_views,
+        scores=args.scores,
+        progress=not args.quiet,
+    )
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
-        document = report.to_json()
-        if scores is not None:
-            document["scores"] = scores.to_json()
-        out.write_text(json.dumps(document, indent=2) + "\n")
-    for line in report.lines(limit=args.show):
-        print(line)
-    if scores is not None:
-        for line in _score_lines(scores, args.show):
-            print(line)
-    if not report.ok or (scores is not None and not scores.ok):
-        return EXIT_MISMATCH
-    if args.strict and report.gaps:
-        return EXIT_UNCHECKED
-    return 0
+        out.write_text(json.dumps(audited.to_json(), indent=2) + "\n")
+    print_audited(audited, show=args.show)
+    return audited.exit_status(strict=args.strict)
 
 
 def _recompute_scores(chain: Chain, deployment: Deployment, result: ReplayResult, models: list[str]) -> AuditResult:
     """Every limit published on CreditRegistry up to the replay's last block, recomputed from the
     chain's logs with the model its ``modelHash`` names (``models``: files; none given: the shipped
     default and SCF_SCORE_MODEL). The replay's reverted calls feed the double-financing flags."""
+    from ledger.audit import AuditError
+    from ledger.audit.refusals import RefusalDecoder
     from scoring.audit import recompute_published
     from scoring.errors import ScoringError
     from scoring.history import RefusedCall
@@ -159,6 +217,11 @@ def _score_lines(scores: AuditResult, limit: int | None) -> list[str]:
 
 def _engine(url: str) -> Engine:
     """An engine on ``--db``'s URL (none given: SCF_DB_URL, else the indexer's default SQLite file)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger.audit.sql import SqlCompareError
+    from ledger.sql.db import database_url, make_engine
+
     try:
         return make_engine(database_url(url or None))
     except SQLAlchemyError as exc:
@@ -182,7 +245,7 @@ def register(subparsers: Any) -> None:
         help="last block replayed and compared (default: the latest; with --db, the database's cursor)",
     )
     run.add_argument("--json", metavar="FILE", help="write the full report (every mismatch and gap) as JSON")
-    run.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
+    run.add_argument("--chain", help=CHAIN_HELP)
     run.add_argument("--deployment", metavar="FILE", help="deployment record (default: deployments/<chainId>.json)")
     run.add_argument(
         "--db",
@@ -211,10 +274,12 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``scf audit ...`` on its own (tests, or before the command is wired into ``scf``)."""
+    """``scf audit ...`` on its own (``python -m api.cli.audit audit replay ...``)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    from ledger.errors import LedgerError
+
     try:
         code: int = args.func(args)
     except LedgerError as exc:

@@ -1,4 +1,4 @@
-"""``scf score``: credit decisions from verified history (wired into ``api.cli`` by ``register``).
+"""``scf score``: credit decisions from verified history.
 
     scf score PARTY [--as-of-block N] [--json] [--db URL] [--model FILE] [--confirmations N]
     scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
@@ -24,34 +24,137 @@ import dataclasses
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.errors import LedgerError
-from scoring import evaluate as evaluation
-from scoring import features
-from scoring.decision import Decision, Scorer
-from scoring.errors import InvalidRequest, ModelError, NoHistory, ScoringError
-from scoring.features import checksum_party
-from scoring.history import History
-from scoring.scorecard import Model, canonical
-from scoring.source import DEFAULT_CONFIRMATIONS, SqlSource
-from scoring.world import WorldFiles, load
+from api.cli.common import CHAIN_HELP, connect, deployed_addresses
+from api.cli.contracts import build_contracts
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.chain import Chain
+    from ledger.compiler import BuildResult
+    from scoring.decision import Decision
+    from scoring.history import History
+    from scoring.scorecard import Model
+    from scoring.world import WorldFiles
 
 MODEL_ENV = "SCF_SCORE_MODEL"
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "scoring" / "models" / "default.json"
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "scoring" / "models" / "default.json"
+# scoring.source.DEFAULT_CONFIRMATIONS, named here so that building the parser imports no scoring code;
+# tests/api/cli/test_startup.py checks that they stay equal.
+DEFAULT_CONFIRMATIONS = 12
 EXIT_BAD_INPUT = 2
 
 
-def _model(args: argparse.Namespace) -> Model:
-    chosen = args.model or os.environ.get(MODEL_ENV)
+@dataclass(frozen=True)
+class Fitted:
+    version: str
+    parties: int
+    worlds: int
+
+
+def load_model(given: str | None = None) -> Model:
+    """The model at ``given``, else SCF_SCORE_MODEL, else the shipped default."""
+    from scoring.errors import ModelError
+    from scoring.scorecard import Model
+
+    chosen = given or os.environ.get(MODEL_ENV)
     path = Path(chosen) if chosen else DEFAULT_MODEL
     if not chosen and not path.is_file():
         raise ModelError(str(path), "no model shipped or given: fit one with `scf score fit` and pass --model FILE")
     return Model.load(path)
 
 
-def _print_decision(d: Decision) -> None:
+def decide(
+    *,
+    model: Model,
+    party: str | None = None,
+    db: str | None = None,
+    as_of_block: int | None = None,
+    confirmations: int = DEFAULT_CONFIRMATIONS,
+    publishing_on: Chain | None = None,
+) -> list[Decision]:
+    """The decision for ``party`` (None: every supplier and core enterprise) from the index at ``db``, as of
+    ``as_of_block`` (None: the indexed head less ``confirmations``). ``publishing_on``: decided as of the
+    point an auditor derives from a published limit's validity end on that chain
+    (``scoring.chain_source.decision_point``), for limits that are about to be published there."""
+    from scoring import features
+    from scoring.decision import Scorer
+    from scoring.features import checksum_party
+    from scoring.source import SqlSource
+
+    source = SqlSource.open(db)
+    if publishing_on is None:
+        history = source.history(as_of_block, confirmations)
+    else:
+        history = _publishable_history(publishing_on, source, as_of_block, confirmations)
+    scorer = Scorer(features.build(history), model)
+    return scorer.decide_all() if party is None else [scorer.decide(checksum_party(party))]
+
+
+def _publishable_history(chain: Chain, source: Any, as_of_block: int | None, confirmations: int) -> History:
+    from scoring.chain_source import decision_point
+    from scoring.errors import NoHistory
+
+    if chain.chain_id != source.chain_id:
+        raise NoHistory(f"the database indexes chain {source.chain_id}, the node is chain {chain.chain_id}")
+    final, _ = source.resolve(as_of_block, confirmations)
+    block, when = decision_point(chain, final)
+    history: History = dataclasses.replace(source.history(block, confirmations), as_of_time=when)
+    return history
+
+
+def bank_account(chain: Chain, bank: str, keystore: Path | None) -> LocalAccount:
+    """The key that signs the limits: ``dev-bank`` on a devnet, else the keystore's, which must be ``bank``'s."""
+    from ledger.keys import load_keystore
+    from scoring.errors import InvalidRequest
+    from scoring.features import checksum_party
+
+    if bank == "dev-bank":
+        if chain.accounts is None:
+            raise InvalidRequest("dev-bank exists only on a development chain; give --bank ADDR --keystore FILE")
+        return chain.accounts["bank"]
+    if keystore is None:
+        raise InvalidRequest("--bank ADDR needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
+    account = load_keystore(keystore)
+    if account.address.lower() != checksum_party(bank).lower():
+        raise InvalidRequest(f"the keystore holds {account.address}, not {bank}")
+    return account
+
+
+def publish_limits(
+    chain: Chain, build: BuildResult, decisions: list[Decision], model: Model, *, bank: LocalAccount, registry: str
+) -> int:
+    """Sign every scored decision's limit as ``bank`` and publish it to the CreditRegistry at ``registry``,
+    valid until the as-of time plus the model's validity; how many were published."""
+    from ledger.credit import CreditLimit, CreditRegistryClient
+
+    client = CreditRegistryClient(chain, build, registry)
+    nonce = client.nonce(bank.address)
+    count = 0
+    for d in decisions:
+        if not d.scored:
+            continue
+        grant = CreditLimit(
+            bank=bank.address,
+            party=d.party,
+            limit=d.limit,
+            score=int(d.score or 0),
+            grade=d.grade_code,
+            model_hash=bytes.fromhex(model.version[2:]),
+            valid_until=d.as_of_time + model.validity,
+            nonce=nonce,
+        )
+        client.publish(grant, client.sign(bank, grant), bank)
+        nonce += 1
+        count += 1
+    return count
+
+
+def print_decision(d: Decision) -> None:
     if d.scored:
         print(
             f"{d.party}: score {d.score}, PD {d.pd_bps / 100:.2f}%, grade {d.grade}, "  # type: ignore[operator]
@@ -67,129 +170,112 @@ def _print_decision(d: Decision) -> None:
     print(f"  model {d.model}, as of block {d.as_of_block} (time {d.as_of_time}), chain {d.chain_id}")
 
 
+def print_published(count: int) -> None:
+    print(f"published {count} limits signed by the bank", file=sys.stderr)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
+    from scoring.errors import InvalidRequest
+    from scoring.scorecard import canonical
+
     if not args.all and not args.party:
         raise InvalidRequest("say which party to score (PARTY) or --all")
     if args.publish and not args.all:
         raise InvalidRequest("--publish goes with --all")
-    model = _model(args)
-    source = SqlSource.open(args.db)
-    chain = None
-    if args.publish:
-        chain, history = _publishable(args, source)
-    else:
-        history = source.history(args.as_of_block, args.confirmations)
-    scorer = Scorer(features.build(history), model)
-    decisions = scorer.decide_all() if args.all else [scorer.decide(checksum_party(args.party))]
+    model = load_model(args.model)
+    build = build_contracts() if args.publish else None
+    chain = connect(args.chain, build) if build is not None else None
+    decisions = decide(
+        model=model,
+        party=None if args.all else args.party,
+        db=args.db,
+        as_of_block=args.as_of_block,
+        confirmations=args.confirmations,
+        publishing_on=chain,
+    )
     if args.json:
         payload: Any = [d.to_json() for d in decisions] if args.all else decisions[0].to_json()
         sys.stdout.write(canonical(payload).decode() + "\n")
     else:
         for d in decisions:
-            _print_decision(d)
-    if args.publish:
-        assert chain is not None
-        published = _publish(args, chain, decisions, model)
-        print(f"published {published} limits signed by the bank", file=sys.stderr)
+            print_decision(d)
+    if chain is not None and build is not None:
+        bank = bank_account(chain, args.bank, Path(args.keystore) if args.keystore else None)
+        _, addresses = deployed_addresses(chain, Path(args.deployment) if args.deployment else None)
+        print_published(publish_limits(chain, build, decisions, model, bank=bank, registry=addresses["CreditRegistry"]))
     return 0
 
 
-def _publishable(args: argparse.Namespace, source: SqlSource) -> tuple[Any, History]:
-    """The chain, and the history as of the decision point an auditor will derive from the published
-    validity end (``scoring.chain_source.decision_point``)."""
-    from ledger import compiler
-    from ledger.chain import Chain, ErrorDecoder
-    from scoring.chain_source import decision_point
+def world_history(world: WorldFiles, *, db: str | None, chain: str | None, confirmations: int) -> History:
+    """A world's events as of its observation end: from ``db``, else ``DIR/ledger.db``, else ``chain``'s logs."""
+    from scoring.chain_source import ChainEvents
+    from scoring.errors import NoHistory
+    from scoring.source import SqlSource
 
-    build = compiler.build()
-    chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
-    if chain.chain_id != source.chain_id:
-        raise NoHistory(f"the database indexes chain {source.chain_id}, the node is chain {chain.chain_id}")
-    final, _ = source.resolve(args.as_of_block, args.confirmations)
-    block, when = decision_point(chain, final)
-    return chain, dataclasses.replace(source.history(block, args.confirmations), as_of_time=when)
-
-
-def _publish(args: argparse.Namespace, chain: Any, decisions: list[Decision], model: Model) -> int:
-    from ledger import compiler
-    from ledger.credit import CreditLimit, CreditRegistryClient
-    from ledger.deploy import recorded_deployment
-    from ledger.keys import load_keystore
-
-    if args.bank == "dev-bank":
-        if chain.accounts is None:
-            raise InvalidRequest("dev-bank exists only on a development chain; give --bank ADDR --keystore FILE")
-        bank = chain.accounts["bank"]
-    else:
-        if not args.keystore:
-            raise InvalidRequest("--bank ADDR needs --keystore FILE (and SCF_KEYSTORE_PASSWORD)")
-        bank = load_keystore(Path(args.keystore))
-        if bank.address.lower() != checksum_party(args.bank).lower():
-            raise InvalidRequest(f"the keystore holds {bank.address}, not {args.bank}")
-    _, record = recorded_deployment(chain.chain_id, Path(args.deployment) if args.deployment else None)
-    registry = CreditRegistryClient(chain, compiler.build(), record["contracts"]["CreditRegistry"]["address"])
-    nonce = registry.nonce(bank.address)
-    count = 0
-    for d in decisions:
-        if not d.scored:
-            continue
-        grant = CreditLimit(
-            bank=bank.address,
-            party=d.party,
-            limit=d.limit,
-            score=int(d.score or 0),
-            grade=d.grade_code,
-            model_hash=bytes.fromhex(model.version[2:]),
-            valid_until=d.as_of_time + model.validity,
-            nonce=nonce,
-        )
-        registry.publish(grant, registry.sign(bank, grant), bank)
-        nonce += 1
-        count += 1
-    return count
-
-
-def _world_history(args: argparse.Namespace, world: WorldFiles) -> History:
     block = world.observation_end[0]
-    db = args.db or (
-        f"sqlite:///{world.directory / 'ledger.db'}" if (world.directory / "ledger.db").is_file() else None
-    )
-    if db:
-        return SqlSource.open(db, world.chain_id).history(block, args.confirmations)
-    if args.chain:
-        from ledger import compiler
-        from ledger.chain import Chain, ErrorDecoder
-        from scoring.chain_source import ChainEvents
-
-        build = compiler.build()
-        chain = Chain.connect(args.chain, errors=ErrorDecoder(build.artifacts.values()))
+    url = db or (f"sqlite:///{world.directory / 'ledger.db'}" if (world.directory / "ledger.db").is_file() else None)
+    if url:
+        return SqlSource.open(url, world.chain_id).history(block, confirmations)
+    if chain:
+        build = build_contracts()
         names = list(world.addresses)
-        events = ChainEvents(chain, world.addresses, {n: build[n].abi for n in names}, block)
+        events = ChainEvents(connect(chain, build), world.addresses, {n: build[n].abi for n in names}, block)
         return events.history(block)
     raise NoHistory(f"no events for the world in {world.directory}: give --db URL (an index of its chain) or --chain")
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    given = Model.load(Path(args.model)) if args.model else None
-    if given is not None and args.out:
+def evaluate_world(
+    world_dir: Path,
+    *,
+    model: Path | None = None,
+    out: Path | None = None,
+    all_parties: bool = False,
+    db: str | None = None,
+    chain: str | None = None,
+    confirmations: int = DEFAULT_CONFIRMATIONS,
+) -> dict[str, Any]:
+    """Fit on the world's training suppliers and measure on the held-out ones (or measure ``model``); the
+    report, and the fitted model saved to ``out`` when given."""
+    from scoring import evaluate as evaluation
+    from scoring.errors import InvalidRequest
+    from scoring.scorecard import Model
+    from scoring.world import load
+
+    given = Model.load(model) if model else None
+    if given is not None and out:
         raise InvalidRequest("--out saves the model fitted by `evaluate`; with --model nothing is fitted")
-    if given is None and args.all_parties:
+    if given is None and all_parties:
         raise InvalidRequest(
             "evaluate --all-parties goes with --model: a model fitted here is measured on held-out parties"
         )
-    if len(args.world) != 1:
-        raise InvalidRequest("evaluate measures one world: give --world DIR once")
-    world = load(Path(args.world[0]))
-    history = _world_history(args, world)
-    report, model = evaluation.evaluate(
+    world = load(world_dir)
+    history = world_history(world, db=db, chain=chain, confirmations=confirmations)
+    report, fitted = evaluation.evaluate(
         history,
         world.truth,
         training={"world_seed": world.seed},
         model=given,
-        population="all" if args.all_parties else "held_out",
+        population="all" if all_parties else "held_out",
     )
-    if args.out:
-        model.save(Path(args.out))
+    if out:
+        fitted.save(out)
+    return report
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from scoring.errors import InvalidRequest
+
+    if len(args.world) != 1:
+        raise InvalidRequest("evaluate measures one world: give --world DIR once")
+    report = evaluate_world(
+        Path(args.world[0]),
+        model=Path(args.model) if args.model else None,
+        out=Path(args.out) if args.out else None,
+        all_parties=args.all_parties,
+        db=args.db,
+        chain=args.chain,
+        confirmations=args.confirmations,
+    )
     if args.json:
         sys.stdout.write(json.dumps(report, sort_keys=True) + "\n")
         return 0
@@ -226,20 +312,31 @@ def _f(x: float | None) -> str:
     return f"{x:6.3f}" if x is not None else "     -"
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
-    from scoring import scorecard
+def fit_worlds(
+    directories: list[Path],
+    out: Path,
+    *,
+    all_parties: bool = False,
+    db: str | None = None,
+    chain: str | None = None,
+    confirmations: int = DEFAULT_CONFIRMATIONS,
+) -> Fitted:
+    """Fit a model on the training suppliers (or, with ``all_parties``, every supplier) of each world; save it."""
+    from scoring import evaluate as evaluation
+    from scoring import features, scorecard
+    from scoring.errors import InvalidRequest
+    from scoring.world import load
 
-    directories = list(args.world)
-    if len(directories) > 1 and (args.db or args.chain):
+    if len(directories) > 1 and (db or chain):
         raise InvalidRequest("fitting on several worlds reads each one's DIR/ledger.db; --db / --chain name one")
     tables, rows, labels, worlds = [], [], [], []
     offset = 0
     for directory in directories:
-        world = load(Path(directory))
-        history = _world_history(args, world)
+        world = load(directory)
+        history = world_history(world, db=db, chain=chain, confirmations=confirmations)
         table = features.build(history)
         s = evaluation.split(table, world.truth)
-        people = sorted(s.train + s.test) if args.all_parties else s.train
+        people = sorted(s.train + s.test) if all_parties else s.train
         rows += [offset + table.index[a] for a in people]
         labels += [s.failed[a] for a in people]
         offset += len(table.parties)
@@ -260,12 +357,23 @@ def cmd_fit(args: argparse.Namespace) -> int:
         training={
             "world_seed": seeds[0] if len(seeds) == 1 else seeds,
             "worlds": worlds,
-            "parties_used": "all" if args.all_parties else "training split",
-            "reproduce": _reproduce(worlds, args.all_parties),
+            "parties_used": "all" if all_parties else "training split",
+            "reproduce": _reproduce(worlds, all_parties),
         },
     )
-    version = model.save(Path(args.out))
-    print(f"model {version} fitted on {len(rows)} parties of {len(worlds)} world(s); saved to {args.out}")
+    return Fitted(model.save(out), len(rows), len(worlds))
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    fitted = fit_worlds(
+        [Path(d) for d in args.world],
+        Path(args.out),
+        all_parties=args.all_parties,
+        db=args.db,
+        chain=args.chain,
+        confirmations=args.confirmations,
+    )
+    print(f"model {fitted.version} fitted on {fitted.parties} parties of {fitted.worlds} world(s); saved to {args.out}")
     return 0
 
 
@@ -320,11 +428,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CONFIRMATIONS,
         help=f"blocks below the indexed head that count as final (default {DEFAULT_CONFIRMATIONS})",
     )
-    parser.add_argument("--chain", help="devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)")
+    parser.add_argument("--chain", help=CHAIN_HELP)
 
 
 def cmd(args: argparse.Namespace) -> int:
     """Runs the action; domain errors become a message and exit status 2."""
+    from ledger.errors import LedgerError
+    from scoring.errors import InvalidRequest, ScoringError
+
     try:
         if args.party in ("evaluate", "fit"):
             if not args.world:
@@ -352,7 +463,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``scf score ...`` on its own (tests, or before the command is wired into ``scf``)."""
+    """``scf score ...`` on its own: ``python -m api.cli.score PARTY ...``."""
     parser = argparse.ArgumentParser(
         prog="scf score", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
