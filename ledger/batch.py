@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import coincurve
 import requests
@@ -56,6 +56,9 @@ from web3.contract.contract import ContractFunction
 from ledger import typed_data
 from ledger.chain import EMBEDDED, PRIORITY_FEE, Chain, abi_type, is_dev_node, revert_data
 from ledger.errors import ContractReverted, LedgerError
+
+if TYPE_CHECKING:
+    from ledger.calls import Call as UnsignedCall
 
 TRANSFER_GAS = 21_000
 
@@ -124,7 +127,10 @@ class BatchFailed(LedgerError):
 class Call:
     """One transaction of a batch: its target, calldata and the account that signs it.
 
-    ``kind`` groups calls that share one gas estimate (default: target and selector).
+    This is a client's unsigned ``ledger.calls.Call`` with its signer and the batch's
+    bookkeeping (``from_call``); plain transfers of native currency (empty ``data``) are
+    built directly. ``kind`` groups calls that share one gas estimate (default: target
+    and selector).
     """
 
     to: str
@@ -149,10 +155,19 @@ class Call:
             raise LedgerError(f"{fn.fn_name} is not bound to a contract address")
         return cls(fn.address, encode_function(fn), sender, value, gas, None, label or fn.fn_name)
 
+    @classmethod
+    def from_call(cls, call: UnsignedCall, sender: LocalAccount, *, gas: int | None = None, label: str = "") -> Call:
+        """``call`` (built by a contract client) signed by ``sender``; labelled with its function by default."""
+        return cls(call.to, call.data, sender, call.value, gas, None, label or call.function)
+
     def gas_kind(self) -> str:
         if self.kind is not None:
             return self.kind
         return f"{self.to.lower()}:{self.data[:4].hex()}" + (":value" if self.value else "")
+
+
+def _item(call: ContractFunction | UnsignedCall, sender: LocalAccount) -> Call:
+    return Call.of(call, sender) if isinstance(call, ContractFunction) else Call.from_call(call, sender)
 
 
 _Encode = Callable[[Any], bytes]
@@ -797,13 +812,19 @@ class BatchSender:
     # -- public -------------------------------------------------------------------------
 
     def send(
-        self, items: Iterable[Call | tuple[ContractFunction, LocalAccount]], *, mine_every: int | None = 0
+        self,
+        items: Iterable[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]],
+        *,
+        mine_every: int | None = 0,
     ) -> BatchResult:
         """Send every item; return when all are mined and checked, raising ``BatchFailed`` if any failed."""
         return self.submit(items, mine_every=mine_every).result()
 
     def submit(
-        self, items: Iterable[Call | tuple[ContractFunction, LocalAccount]], *, mine_every: int | None = 0
+        self,
+        items: Iterable[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]],
+        *,
+        mine_every: int | None = 0,
     ) -> PendingBatch:
         """Sign every item and queue it for sending; ``result()`` of the answer finishes the batch.
 
@@ -899,7 +920,9 @@ class BatchSender:
 
     # -- preparing ----------------------------------------------------------------------
 
-    def _stream(self, batch: PendingBatch, items: Iterator[Call | tuple[ContractFunction, LocalAccount]]) -> None:
+    def _stream(
+        self, batch: PendingBatch, items: Iterator[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]]
+    ) -> None:
         """Build and sign chunk k+1 while the worker sends chunk k (sockets release the GIL)."""
         chain_id = self.chain.chain_id
         sign = sign_transaction if self.lean_signing else _sign_with_eth_account
@@ -908,9 +931,7 @@ class BatchSender:
         # A short first chunk puts the node to work while the rest is still being built.
         size = max(1, self.chunk // 4)
         while True:
-            chunk = [
-                item if isinstance(item, Call) else Call.of(item[0], item[1]) for item in itertools.islice(items, size)
-            ]
+            chunk = [item if isinstance(item, Call) else _item(*item) for item in itertools.islice(items, size)]
             size = self.chunk
             if not chunk:
                 break

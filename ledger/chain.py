@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from eth_abi import decode as abi_decode
@@ -44,6 +44,9 @@ from ledger import paths
 from ledger.accounts import DevAccounts, DevnetConfig, dev_accounts
 from ledger.compiler import Artifact
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError, UnsupportedOperation
+
+if TYPE_CHECKING:
+    from ledger.calls import Call
 
 EMBEDDED = "embedded"
 DEVNET = "devnet"
@@ -339,6 +342,31 @@ class Chain:
         except REVERTS as exc:
             raise self.errors.decode(revert_data(exc)) from exc
         return self._send(tx, sender)
+
+    def send(self, call: Call, sender: LocalAccount, *, gas: int | None = None) -> TxReceipt:
+        """Sign ``call`` (a client's unsigned ``ledger.calls.Call``) with ``sender``'s key, send it raw and wait
+        for a successful receipt; a revert at the gas estimate raises ``ContractReverted`` before anything is sent."""
+        params: TxParams = {
+            "from": sender.address,
+            "to": call.to,
+            "data": HexBytes(call.data),
+            "value": Wei(call.value),
+        }
+        try:
+            params["gas"] = self._with_margin(self.w3.eth.estimate_gas(params)) if gas is None else gas
+        except REVERTS as exc:
+            raise self.errors.decode(revert_data(exc)) from exc
+        return self._send(self._fill(params, sender.address), sender)
+
+    def read(self, call: Call, *, sender: str | None = None) -> Any:
+        """The decoded answer of a view ``call``; a revert raises ``ContractReverted`` with the custom error."""
+        params: TxParams = {"to": call.to, "data": HexBytes(call.data)}
+        if sender:
+            params["from"] = sender
+        try:
+            return call.decode(bytes(self.w3.eth.call(params)))
+        except REVERTS as exc:
+            raise self.errors.decode(revert_data(exc)) from exc
 
     def transact_batch(self, calls: Iterable[tuple[ContractFunction, LocalAccount]]) -> list[TxReceipt]:
         """Sign and send every call, then wait for all receipts: one block's wait, not n.

@@ -11,6 +11,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from ledger import typed_data
+from ledger.calls import Call, ContractCalls
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.typed_data import Domain
@@ -54,10 +55,23 @@ class CreditLimit:
         return tuple(self.message().values())
 
 
+class CreditRegistryCalls(ContractCalls):
+    """The unsigned calls of CreditRegistry; a bank publishes limits from the command line, not the API."""
+
+    CONTRACT = "CreditRegistry"
+
+    def publish(self, grant: CreditLimit, signature: bytes) -> Call:
+        return self.build("publish", grant.as_tuple(), signature)
+
+    def revoke(self, party: str) -> Call:
+        return self.build("revoke", to_checksum_address(party))
+
+
 class CreditRegistryClient:
     def __init__(self, chain: Chain, build: BuildResult, address: str) -> None:
         self.chain = chain
         self.contract: Contract = chain.contract(build["CreditRegistry"], address)
+        self.calls = CreditRegistryCalls(build["CreditRegistry"].abi, self.contract.address)
         self.domain = Domain("CreditRegistry", "1", chain.chain_id, self.contract.address)
 
     def document(self, grant: CreditLimit) -> dict[str, Any]:
@@ -67,7 +81,7 @@ class CreditRegistryClient:
         return typed_data.sign(bank, self.document(grant))
 
     def publish(self, grant: CreditLimit, signature: bytes, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.publish(grant.as_tuple(), signature), sender)
+        return self.chain.send(self.calls.publish(grant, signature), sender)
 
     def grant(self, bank: LocalAccount, party: str, limit: int, valid_until: int, **extra: Any) -> TxReceipt:
         """Sign with the bank's next nonce and publish in one step (the bank pays the gas)."""
@@ -84,7 +98,7 @@ class CreditRegistryClient:
         return self.publish(grant, self.sign(bank, grant), bank)
 
     def revoke(self, party: str, bank: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.revoke(to_checksum_address(party)), bank)
+        return self.chain.send(self.calls.revoke(party), bank)
 
     def limit_of(self, bank: str, party: str) -> int:
         fn = self.contract.functions.limitOf(to_checksum_address(bank), to_checksum_address(party))

@@ -1,4 +1,7 @@
-"""Typed client of TradeEscrow: build and sign the typed data, send, and read state back.
+"""Typed client of TradeEscrow: build and sign the typed data, build calls, send them, and read state back.
+
+``TradeEscrowCalls`` builds the unsigned calls (``ledger.calls``); the client's sending
+methods sign one with the given account through ``Chain.send``.
 
 Every party signs with its own key; any account can submit. Reverts surface as
 ``ContractReverted`` carrying the contract's custom error and its arguments.
@@ -16,6 +19,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from ledger import typed_data
+from ledger.calls import Call, ContractCalls
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.events import EventDecoder, LedgerEvent
@@ -252,6 +256,103 @@ class Windows:
     max_attestation_age: int
 
 
+class TradeEscrowCalls(ContractCalls):
+    """The unsigned calls of TradeEscrow, arguments as the client's value types."""
+
+    CONTRACT = "TradeEscrow"
+    PARTY_CALLS = frozenset(
+        {
+            "createOrder",
+            "createOpenAccountOrder",
+            "fund",
+            "fundWithPermit",
+            "cancelUnfunded",
+            "confirmReceipt",
+            "release",
+            "refundUnshipped",
+            "openDispute",
+            "answerDispute",
+            "arbitrate",
+            "settleDispute",
+            "closeExpiredDispute",
+            "requestPrepayment",
+            "fundPool",
+            "withdrawPool",
+            "repayShortfall",
+        }
+    )
+
+    def create_order(self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes) -> Call:
+        return self.build("createOrder", terms.as_tuple(), buyer_signature, supplier_signature)
+
+    def create_open_account_order(self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes) -> Call:
+        return self.build("createOpenAccountOrder", terms.as_tuple(), buyer_signature, supplier_signature)
+
+    def fund(self, order_id: int) -> Call:
+        return self.build("fund", order_id)
+
+    def fund_with_permit(self, order_id: int, permit: tuple[int, int, bytes, bytes]) -> Call:
+        deadline, v, r, s = permit
+        return self.build("fundWithPermit", order_id, deadline, v, r, s)
+
+    def cancel_unfunded(self, order_id: int) -> Call:
+        return self.build("cancelUnfunded", order_id)
+
+    def attest(self, attestation: Attestation, signatures: list[bytes]) -> Call:
+        return self.build("attest", attestation.as_tuple(), signatures)
+
+    def confirm_receipt(self, order_id: int) -> Call:
+        return self.build("confirmReceipt", order_id)
+
+    def release(self, order_id: int) -> Call:
+        return self.build("release", order_id)
+
+    def refund_unshipped(self, order_id: int) -> Call:
+        return self.build("refundUnshipped", order_id)
+
+    def open_dispute(self, order_id: int, reason_hash: bytes) -> Call:
+        return self.build("openDispute", order_id, reason_hash)
+
+    def contest_milestone(self, declaration: ErrorDeclaration, signatures: list[bytes]) -> Call:
+        return self.build("contestMilestone", declaration.as_tuple(), signatures)
+
+    def answer_dispute(self, order_id: int, response_hash: bytes) -> Call:
+        return self.build("answerDispute", order_id, response_hash)
+
+    def arbitrate(self, order_id: int, buyer_amount: int) -> Call:
+        return self.build("arbitrate", order_id, buyer_amount)
+
+    def settle_dispute(
+        self, order_id: int, buyer_amount: int, deadline: int, buyer_signature: bytes, supplier_signature: bytes
+    ) -> Call:
+        return self.build("settleDispute", order_id, buyer_amount, deadline, buyer_signature, supplier_signature)
+
+    def close_expired_dispute(self, order_id: int) -> Call:
+        return self.build("closeExpiredDispute", order_id)
+
+    def request_prepayment(self, order_id: int, guarantor: str, amount: int) -> Call:
+        return self.build("requestPrepayment", order_id, to_checksum_address(guarantor), amount)
+
+    def fund_pool(self, amount: int) -> Call:
+        return self.build("fundPool", amount)
+
+    def withdraw_pool(self, amount: int) -> Call:
+        return self.build("withdrawPool", amount)
+
+    def repay_shortfall(self, supplier: str, guarantor: str, amount: int) -> Call:
+        return self.build("repayShortfall", to_checksum_address(supplier), to_checksum_address(guarantor), amount)
+
+    def set_threshold(self, kind: int, threshold: int) -> Call:
+        return self.build("setThreshold", kind, threshold)
+
+    def set_windows(self, windows: Windows) -> Call:
+        raw = (windows.claim_window, windows.answer_window, windows.resolve_window, windows.max_attestation_age)
+        return self.build("setWindows", raw)
+
+    def set_token_allowed(self, token: str, allowed: bool) -> Call:
+        return self.build("setTokenAllowed", to_checksum_address(token), allowed)
+
+
 class TradeEscrowClient:
     """TradeEscrow at ``address`` on ``chain``."""
 
@@ -259,6 +360,7 @@ class TradeEscrowClient:
         self.chain = chain
         self.contract: Contract = chain.contract(build["TradeEscrow"], address)
         self.address = self.contract.address
+        self.calls = TradeEscrowCalls(build["TradeEscrow"].abi, self.address)
         self.domain = Domain("TradeEscrow", "1", chain.chain_id, self.address)
         self._events = EventDecoder(self.contract)
 
@@ -300,16 +402,15 @@ class TradeEscrowClient:
     def create_order(
         self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes, sender: LocalAccount
     ) -> tuple[int, TxReceipt]:
-        fn = self.contract.functions.createOrder(terms.as_tuple(), buyer_signature, supplier_signature)
-        receipt = self.chain.transact(fn, sender)
+        receipt = self.chain.send(self.calls.create_order(terms, buyer_signature, supplier_signature), sender)
         created = self.chain.receipt_events(self.contract, receipt, "OrderCreated")
         return int(created[0]["orderId"]), receipt
 
     def create_open_account_order(
         self, terms: OrderTerms, buyer_signature: bytes, supplier_signature: bytes, sender: LocalAccount
     ) -> tuple[int, TxReceipt]:
-        fn = self.contract.functions.createOpenAccountOrder(terms.as_tuple(), buyer_signature, supplier_signature)
-        receipt = self.chain.transact(fn, sender)
+        call = self.calls.create_open_account_order(terms, buyer_signature, supplier_signature)
+        receipt = self.chain.send(call, sender)
         created = self.chain.receipt_events(self.contract, receipt, "OrderCreated")
         return int(created[0]["orderId"]), receipt
 
@@ -317,44 +418,42 @@ class TradeEscrowClient:
         return bool(self.chain.call(self.contract.functions.isOpenAccount(order_id)))
 
     def fund(self, order_id: int, buyer: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.fund(order_id), buyer)
+        return self.chain.send(self.calls.fund(order_id), buyer)
 
     def fund_with_permit(self, order_id: int, permit: tuple[int, int, bytes, bytes], sender: LocalAccount) -> TxReceipt:
-        deadline, v, r, s = permit
-        return self.chain.transact(self.contract.functions.fundWithPermit(order_id, deadline, v, r, s), sender)
+        return self.chain.send(self.calls.fund_with_permit(order_id, permit), sender)
 
     def cancel_unfunded(self, order_id: int, party: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.cancelUnfunded(order_id), party)
+        return self.chain.send(self.calls.cancel_unfunded(order_id), party)
 
     def attest(self, attestation: Attestation, signatures: list[bytes], sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.attest(attestation.as_tuple(), signatures), sender)
+        return self.chain.send(self.calls.attest(attestation, signatures), sender)
 
     def confirm_receipt(self, order_id: int, buyer: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.confirmReceipt(order_id), buyer)
+        return self.chain.send(self.calls.confirm_receipt(order_id), buyer)
 
     def release(self, order_id: int, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.release(order_id), sender)
+        return self.chain.send(self.calls.release(order_id), sender)
 
     def refund_unshipped(self, order_id: int, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.refundUnshipped(order_id), sender)
+        return self.chain.send(self.calls.refund_unshipped(order_id), sender)
 
     # -- disputes ---------------------------------------------------------------------
 
     def open_dispute(self, order_id: int, reason_hash: bytes, buyer: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.openDispute(order_id, reason_hash), buyer)
+        return self.chain.send(self.calls.open_dispute(order_id, reason_hash), buyer)
 
     def contest_milestone(
         self, declaration: ErrorDeclaration, signatures: list[bytes], sender: LocalAccount
     ) -> TxReceipt:
         """Dispute the order whose milestone was attested with ``declaration.evidence_hash``."""
-        fn = self.contract.functions.contestMilestone(declaration.as_tuple(), signatures)
-        return self.chain.transact(fn, sender)
+        return self.chain.send(self.calls.contest_milestone(declaration, signatures), sender)
 
     def answer_dispute(self, order_id: int, response_hash: bytes, supplier: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.answerDispute(order_id, response_hash), supplier)
+        return self.chain.send(self.calls.answer_dispute(order_id, response_hash), supplier)
 
     def arbitrate(self, order_id: int, buyer_amount: int, arbiter: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.arbitrate(order_id, buyer_amount), arbiter)
+        return self.chain.send(self.calls.arbitrate(order_id, buyer_amount), arbiter)
 
     def settle_dispute(
         self,
@@ -365,43 +464,36 @@ class TradeEscrowClient:
         supplier_signature: bytes,
         sender: LocalAccount,
     ) -> TxReceipt:
-        fn = self.contract.functions.settleDispute(
-            order_id, buyer_amount, deadline, buyer_signature, supplier_signature
-        )
-        return self.chain.transact(fn, sender)
+        call = self.calls.settle_dispute(order_id, buyer_amount, deadline, buyer_signature, supplier_signature)
+        return self.chain.send(call, sender)
 
     def close_expired_dispute(self, order_id: int, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.closeExpiredDispute(order_id), sender)
+        return self.chain.send(self.calls.close_expired_dispute(order_id), sender)
 
     # -- assured pre-payment ----------------------------------------------------------
 
     def request_prepayment(self, order_id: int, guarantor: str, amount: int, supplier: LocalAccount) -> TxReceipt:
-        fn = self.contract.functions.requestPrepayment(order_id, to_checksum_address(guarantor), amount)
-        return self.chain.transact(fn, supplier)
+        return self.chain.send(self.calls.request_prepayment(order_id, guarantor, amount), supplier)
 
     def fund_pool(self, amount: int, bank: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.fundPool(amount), bank)
+        return self.chain.send(self.calls.fund_pool(amount), bank)
 
     def withdraw_pool(self, amount: int, bank: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.withdrawPool(amount), bank)
+        return self.chain.send(self.calls.withdraw_pool(amount), bank)
 
     def repay_shortfall(self, supplier: str, guarantor: str, amount: int, payer: LocalAccount) -> TxReceipt:
-        fn = self.contract.functions.repayShortfall(
-            to_checksum_address(supplier), to_checksum_address(guarantor), amount
-        )
-        return self.chain.transact(fn, payer)
+        return self.chain.send(self.calls.repay_shortfall(supplier, guarantor, amount), payer)
 
     # -- administration ---------------------------------------------------------------
 
     def set_threshold(self, kind: int, threshold: int, admin: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.setThreshold(kind, threshold), admin)
+        return self.chain.send(self.calls.set_threshold(kind, threshold), admin)
 
     def set_windows(self, windows: Windows, admin: LocalAccount) -> TxReceipt:
-        raw = (windows.claim_window, windows.answer_window, windows.resolve_window, windows.max_attestation_age)
-        return self.chain.transact(self.contract.functions.setWindows(raw), admin)
+        return self.chain.send(self.calls.set_windows(windows), admin)
 
     def set_token_allowed(self, token: str, allowed: bool, admin: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.setTokenAllowed(to_checksum_address(token), allowed), admin)
+        return self.chain.send(self.calls.set_token_allowed(token, allowed), admin)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ non-ASCII byte instead of trying to fold it.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -28,6 +29,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from ledger import typed_data
+from ledger.calls import Call, ContractCalls
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.errors import LedgerError
@@ -351,6 +353,38 @@ class Piece:
         )
 
 
+class ReceivablesCalls(ContractCalls):
+    """The unsigned calls of Receivables, arguments as the client's value types."""
+
+    CONTRACT = "Receivables"
+    PARTY_CALLS = frozenset({"issue", "split", "finance", "repay", "claim", "markDefaulted", "transferFrom"})
+
+    def issue(self, terms: IssueTerms, debtor_signature: bytes) -> Call:
+        return self.build("issue", terms.as_tuple(), debtor_signature)
+
+    def split(self, piece_id: int, children: Sequence[Child]) -> Call:
+        return self.build("split", piece_id, [child.as_tuple() for child in children])
+
+    def finance(self, offer: FinanceOffer, bank_signature: bytes) -> Call:
+        return self.build("finance", offer.as_tuple(), bank_signature)
+
+    def repay(self, root_id: int, amount: int) -> Call:
+        return self.build("repay", root_id, amount)
+
+    def claim(self, piece_id: int) -> Call:
+        return self.build("claim", piece_id)
+
+    def mark_defaulted(self, root_id: int) -> Call:
+        return self.build("markDefaulted", root_id)
+
+    def transfer(self, holder: str, to: str, piece_id: int) -> Call:
+        """ERC-721 ``transferFrom(holder, to, piece_id)``, which the holder itself sends."""
+        return self.build("transferFrom", to_checksum_address(holder), to_checksum_address(to), piece_id)
+
+    def set_grace_period(self, seconds: int) -> Call:
+        return self.build("setGracePeriod", seconds)
+
+
 class ReceivablesClient:
     """Receivables at ``address`` on ``chain``."""
 
@@ -358,6 +392,7 @@ class ReceivablesClient:
         self.chain = chain
         self.contract: Contract = chain.contract(build["Receivables"], address)
         self.address = self.contract.address
+        self.calls = ReceivablesCalls(build["Receivables"].abi, self.address)
         self.domain = Domain("Receivables", "1", chain.chain_id, self.address)
         self._events = EventDecoder(self.contract)
 
@@ -375,40 +410,38 @@ class ReceivablesClient:
     def sign_offer(self, bank: LocalAccount, offer: FinanceOffer) -> bytes:
         return typed_data.sign(bank, self.offer_document(offer))
 
-    # -- operations -------------------------------------------------------------------
+    # -- operations -----------------------------------------------------------------------
 
     def issue(self, terms: IssueTerms, debtor_signature: bytes, sender: LocalAccount) -> tuple[int, TxReceipt]:
-        receipt = self.chain.transact(self.contract.functions.issue(terms.as_tuple(), debtor_signature), sender)
+        receipt = self.chain.send(self.calls.issue(terms, debtor_signature), sender)
         issued = self.chain.receipt_events(self.contract, receipt, "ReceivableIssued")
         return int(issued[0]["rootId"]), receipt
 
     def split(self, piece_id: int, children: list[Child], holder: LocalAccount) -> tuple[list[int], TxReceipt]:
         """Split ``piece_id``; the new piece ids in the order of ``children``."""
-        fn = self.contract.functions.split(piece_id, [child.as_tuple() for child in children])
-        receipt = self.chain.transact(fn, holder)
+        receipt = self.chain.send(self.calls.split(piece_id, children), holder)
         created = self.chain.receipt_events(self.contract, receipt, "PieceCreated")
         return [int(event["pieceId"]) for event in created], receipt
 
     def finance(self, offer: FinanceOffer, bank_signature: bytes, holder: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.finance(offer.as_tuple(), bank_signature), holder)
+        return self.chain.send(self.calls.finance(offer, bank_signature), holder)
 
     def repay(self, root_id: int, amount: int, payer: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.repay(root_id, amount), payer)
+        return self.chain.send(self.calls.repay(root_id, amount), payer)
 
     def claim(self, piece_id: int, holder: LocalAccount) -> tuple[int, TxReceipt]:
-        receipt = self.chain.transact(self.contract.functions.claim(piece_id), holder)
+        receipt = self.chain.send(self.calls.claim(piece_id), holder)
         claimed = self.chain.receipt_events(self.contract, receipt, "PieceClaimed")
         return int(claimed[0]["amount"]), receipt
 
     def mark_defaulted(self, root_id: int, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.markDefaulted(root_id), sender)
+        return self.chain.send(self.calls.mark_defaulted(root_id), sender)
 
     def transfer(self, piece_id: int, to: str, holder: LocalAccount) -> TxReceipt:
-        fn = self.contract.functions.transferFrom(holder.address, to_checksum_address(to), piece_id)
-        return self.chain.transact(fn, holder)
+        return self.chain.send(self.calls.transfer(holder.address, to, piece_id), holder)
 
     def set_grace_period(self, seconds: int, admin: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.setGracePeriod(seconds), admin)
+        return self.chain.send(self.calls.set_grace_period(seconds), admin)
 
     # -- reading ----------------------------------------------------------------------
 

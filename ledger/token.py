@@ -10,6 +10,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from ledger import typed_data
+from ledger.calls import Call, ContractCalls
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.typed_data import Domain
@@ -23,11 +24,28 @@ PERMIT_FIELDS = [
 ]
 
 
+class TokenCalls(ContractCalls):
+    """The unsigned calls of the settlement token; a party approves the ledger's contracts through the API."""
+
+    CONTRACT = "SettlementToken"
+    PARTY_CALLS = frozenset({"approve"})
+
+    def mint(self, to: str, amount: int) -> Call:
+        return self.build("mint", to_checksum_address(to), amount)
+
+    def approve(self, spender: str, amount: int) -> Call:
+        return self.build("approve", to_checksum_address(spender), amount)
+
+    def transfer(self, to: str, amount: int) -> Call:
+        return self.build("transfer", to_checksum_address(to), amount)
+
+
 class TokenClient:
     def __init__(self, chain: Chain, build: BuildResult, address: str) -> None:
         self.chain = chain
         self.contract: Contract = chain.contract(build["SettlementToken"], address)
         self.address = self.contract.address
+        self.calls = TokenCalls(build["SettlementToken"].abi, self.address)
         self._domain: Domain | None = None
 
     @property
@@ -38,13 +56,13 @@ class TokenClient:
         return self._domain
 
     def mint(self, to: str, amount: int, bank: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.mint(to_checksum_address(to), amount), bank)
+        return self.chain.send(self.calls.mint(to, amount), bank)
 
     def approve(self, spender: str, amount: int, owner: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.approve(to_checksum_address(spender), amount), owner)
+        return self.chain.send(self.calls.approve(spender, amount), owner)
 
     def transfer(self, to: str, amount: int, sender: LocalAccount) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.transfer(to_checksum_address(to), amount), sender)
+        return self.chain.send(self.calls.transfer(to, amount), sender)
 
     def balance_of(self, holder: str) -> int:
         return int(self.chain.call(self.contract.functions.balanceOf(to_checksum_address(holder))))

@@ -31,7 +31,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from sqlalchemy import Connection, Engine, Row, Update, bindparam, func, insert, select, update
 
-from ledger.batch import BatchSender, FunctionEncoder, recover_typed_data
+from ledger.batch import BatchSender, Call, recover_typed_data
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.escrow import Attestation, ErrorDeclaration, Milestone, TradeEscrowClient
@@ -140,8 +140,6 @@ class Aggregator:
         self._reads = ViewBatch(chain)
         self._is_oracle = RawView.of(membership, build["Membership"].abi, "isOracle")
         self._threshold = RawView.of(self.escrow.address, build["TradeEscrow"].abi, "threshold")
-        self._attest = FunctionEncoder(self.escrow.contract, "attest")
-        self._contest_fn = FunctionEncoder(self.escrow.contract, "contestMilestone")
         self._evidence = RawView.of(self.escrow.address, build["TradeEscrow"].abi, "evidenceOf")
         self._sender = BatchSender(chain, raise_on_failure=False)
         self._lock = threading.Lock()
@@ -262,7 +260,8 @@ class Aggregator:
                 signers=len(signed),
                 threshold=threshold,
             )
-        call = self._contest_fn.call(self.relayer, declaration.as_tuple(), [sig for _, sig in signed], label=key)
+        contest = self.escrow.calls.contest_milestone(declaration, [sig for _, sig in signed])
+        call = Call.from_call(contest, self.relayer, label=key)
         result = self._sender.send([call])
         if result.failures:
             status, error, tx_hash = DeclarationStatus.FAILED, str(result.failures[0]), None
@@ -431,7 +430,7 @@ class Aggregator:
                 row.order_id, Milestone(row.milestone), row.occurred_at, bytes.fromhex(row.evidence_hash[2:])
             )
             sigs = [sig for _, sig in sorted(signatures[row.key])]
-            calls.append(self._attest.call(self.relayer, attestation.as_tuple(), sigs, label=row.key))
+            calls.append(Call.from_call(self.escrow.calls.attest(attestation, sigs), self.relayer, label=row.key))
         result = self._sender.send(calls)
         failures = {f.index: f for f in result.failures}
         outcome: dict[str, Receipt] = {}

@@ -47,7 +47,6 @@ from ledger.batch import (
     BatchResult,
     BatchSender,
     Call,
-    FunctionEncoder,
     sign_typed_data,
     sign_typed_data_by,
 )
@@ -56,8 +55,10 @@ from ledger.compiler import BuildResult
 from ledger.deploy import ORACLE_KIND, ROLE, deploy
 from ledger.escrow import OrderTerms, TradeEscrowClient, po_ref_hash
 from ledger.history import RawLog
+from ledger.membership import MembershipClient
 from ledger.model.common import OracleKind
-from ledger.receivables import BPS, YEAR, FinanceOffer, IssueTerms, ReceivablesClient
+from ledger.receivables import BPS, YEAR, Child, FinanceOffer, IssueTerms, ReceivablesClient
+from ledger.token import TokenClient
 from oracles.aggregator import Aggregator
 from oracles.capture import CaptureService
 from oracles.simulator import SimOrder, epcis_document, simulate
@@ -234,35 +235,8 @@ class _Player:
         self.batch = BatchSender(chain, chunk=250, mine_every=1_000)
         self.ordered = BatchSender(chain, chunk=1, mine_every=1_000)
         self.attempts = BatchSender(chain, chunk=1, raise_on_failure=False)
-        e, r = self.escrow.contract, self.receivables.contract
-        self.fn = {
-            name: FunctionEncoder(e, name)
-            for name in (
-                "createOrder",
-                "createOpenAccountOrder",
-                "fund",
-                "confirmReceipt",
-                "release",
-                "refundUnshipped",
-                "cancelUnfunded",
-                "openDispute",
-                "answerDispute",
-                "arbitrate",
-                "closeExpiredDispute",
-                "setThreshold",
-            )
-        }
-        self.fn.update(
-            {
-                name: FunctionEncoder(r, name)
-                for name in ("issue", "split", "finance", "repay", "claim", "markDefaulted", "transferFrom")
-            }
-        )
-        token = chain.contract(build["SettlementToken"], self.token)
-        membership = chain.contract(build["Membership"], addresses["Membership"])
-        self.fn["mint"] = FunctionEncoder(token, "mint")
-        self.fn["approve"] = FunctionEncoder(token, "approve")
-        self.fn["admit"] = FunctionEncoder(membership, "admit")
+        self.tokens = TokenClient(chain, build, self.token)
+        self.membership = MembershipClient(chain, build, addresses["Membership"])
         self.engines: list[Engine] = []
         self.aggregator: Aggregator | None = None
         self.services: list[tuple[str, int, CaptureService]] = []
@@ -316,10 +290,9 @@ class _Player:
 
     def setup(self) -> None:
         world, admin = self.world, self.admin
-        membership = self.chain.contract(self.build["Membership"], self.addresses["Membership"])
         first = world.parties[0].address
-        if self.chain.call(membership.functions.memberOf(first))[2] != 0:
-            raise WorldAlreadyPlayed(first, membership.address)
+        if self.membership.member_of(first).admitted:
+            raise WorldAlreadyPlayed(first, self.membership.address)
         conflict = po_ref_conflict(self.escrow, self.plan)
         if conflict is not None:
             raise conflict
@@ -335,11 +308,12 @@ class _Player:
         for party in world.parties:
             role, kind = roles[party.kind]
             kyc = keccak(text=f"kyc:{party.name}:{party.address}")
-            calls.append(self.fn["admit"].call(admin, party.address, role, kind, kyc, label=f"admit {party.name}"))
+            admit = self.membership.calls.admit(party.address, role, kind, kyc)
+            calls.append(Call.from_call(admit, admin, label=f"admit {party.name}"))
         for account in [*(p.account for p in world.parties), world.relayer]:
             calls.append(Call(account.address, b"", admin, value=ETH_PER_PARTY, gas=21_000, label="gas money"))
         for kind in (OracleKind.CARRIER, OracleKind.INSPECTOR):
-            calls.append(self.fn["setThreshold"].call(admin, int(kind), QUORUM))
+            calls.append(Call.from_call(self.escrow.calls.set_threshold(int(kind), QUORUM), admin))
         self.send("setup", calls)
 
         # Tokenized deposits: a bank mints for every party what its purchases need, with room.
@@ -354,12 +328,15 @@ class _Player:
             if party.kind == BANK:
                 amount = financing + 1_000_000 * UNIT
             if amount:
-                calls.append(self.fn["mint"].call(minter, party.address, amount, label=f"mint {party.name}"))
+                calls.append(
+                    Call.from_call(self.tokens.calls.mint(party.address, amount), minter, label=f"mint {party.name}")
+                )
         for party in world.parties:
             if party.kind in (CORE, SUPPLIER):
-                calls.append(self.fn["approve"].call(party.account, self.escrow.address, MAX_UINT256))
+                calls.append(Call.from_call(self.tokens.calls.approve(self.escrow.address, MAX_UINT256), party.account))
             if party.kind in (CORE, SUPPLIER, BANK):
-                calls.append(self.fn["approve"].call(party.account, self.receivables.address, MAX_UINT256))
+                approve = self.tokens.calls.approve(self.receivables.address, MAX_UINT256)
+                calls.append(Call.from_call(approve, party.account))
         self.send("setup", calls)
 
         engine = open_database("sqlite://")
@@ -434,8 +411,10 @@ class _Player:
                 self.escrow.open_account_document(terms) if planned.open_account else self.escrow.order_document(terms)
             )
             buyer_sig, supplier_sig = sign_typed_data_by(document, buyer, supplier)
-            name = "createOpenAccountOrder" if planned.open_account else "createOrder"
-            calls.append(self.fn[name].call(buyer, terms.as_tuple(), buyer_sig, supplier_sig, label=planned.po_ref))
+            create = (
+                self.escrow.calls.create_open_account_order if planned.open_account else self.escrow.calls.create_order
+            )
+            calls.append(Call.from_call(create(terms, buyer_sig, supplier_sig), buyer, label=planned.po_ref))
             lives.append(_Order(planned))
         result = self.send("orders", calls, ordered=True)
         funds: list[Call] = []
@@ -446,7 +425,7 @@ class _Player:
             self.orders.append(live)
             planned = live.plan
             if not planned.open_account:
-                funds.append(self.fn["fund"].call(self.acct(planned.buyer), live.order_id))
+                funds.append(Call.from_call(self.escrow.calls.fund(live.order_id), self.acct(planned.buyer)))
             if planned.outcome != UNSHIPPED:
                 shipment = simulate(
                     SimOrder(planned.po_ref, planned.ship_by, planned.deliver_by, planned.inspection),
@@ -506,22 +485,22 @@ class _Player:
                     if live.stage == "answered":
                         share = p.amount if p.outcome == LOST else p.amount // 5
                         arbiter = self.world.of_kind(ARBITER)[0].account
-                        calls.append(self.fn["arbitrate"].call(arbiter, live.order_id, share))
+                        calls.append(Call.from_call(self.escrow.calls.arbitrate(live.order_id, share), arbiter))
                     else:
-                        calls.append(self.fn["closeExpiredDispute"].call(buyer, live.order_id))
+                        calls.append(Call.from_call(self.escrow.calls.close_expired_dispute(live.order_id), buyer))
                     live.stage = "done"
                 continue
             if live.stage == "awaiting_release":
                 if live.delivered_tick is not None and tick >= live.delivered_tick + RELEASE_AFTER_TICKS:
-                    calls.append(self.fn["release"].call(supplier, live.order_id))
+                    calls.append(Call.from_call(self.escrow.calls.release(live.order_id), supplier))
                     live.stage = "done"
                 continue
             if live.pending:
                 continue
             if p.outcome == UNSHIPPED:
                 if now > p.ship_by:
-                    name = "cancelUnfunded" if p.open_account else "refundUnshipped"
-                    calls.append(self.fn[name].call(buyer, live.order_id))
+                    end = self.escrow.calls.cancel_unfunded if p.open_account else self.escrow.calls.refund_unshipped
+                    calls.append(Call.from_call(end(live.order_id), buyer))
                     live.stage = "done"
             elif p.outcome in (DAMAGED, FAILED_INSPECTION):
                 live.stage = "done"  # the failed inspection refunded (or cancelled) the order on chain
@@ -537,7 +516,7 @@ class _Player:
             elif p.dispute:
                 self._dispute(live, calls, answers, "late delivery")
             elif p.confirm:
-                calls.append(self.fn["confirmReceipt"].call(buyer, live.order_id))
+                calls.append(Call.from_call(self.escrow.calls.confirm_receipt(live.order_id), buyer))
                 live.stage = "done"
             else:
                 live.stage = "awaiting_release"
@@ -545,11 +524,13 @@ class _Player:
 
     def _dispute(self, live: _Order, calls: list[Call], answers: list[Call], reason: str) -> None:
         p = live.plan
-        calls.append(self.fn["openDispute"].call(self.acct(p.buyer), live.order_id, keccak(text=reason)))
+        dispute = self.escrow.calls.open_dispute(live.order_id, keccak(text=reason))
+        calls.append(Call.from_call(dispute, self.acct(p.buyer)))
         live.stage, live.dispute_tick = "disputed", self.tick
         if p.answers and not self.failed(p.supplier):
             response = keccak(text=f"response to {reason} on {p.po_ref}")
-            answers.append(self.fn["answerDispute"].call(self.acct(p.supplier), live.order_id, response))
+            answer = self.escrow.calls.answer_dispute(live.order_id, response)
+            answers.append(Call.from_call(answer, self.acct(p.supplier)))
             live.stage = "answered"
 
     # -- receivables --------------------------------------------------------------------
@@ -569,7 +550,7 @@ class _Player:
             self.now + DAY,
         )
         signature = sign_typed_data(self.acct(debtor), self.receivables.issue_document(terms))
-        return self.fn["issue"].call(self.acct(creditor), terms.as_tuple(), signature, label=invoice)
+        return Call.from_call(self.receivables.calls.issue(terms, signature), self.acct(creditor), label=invoice)
 
     def _order_issue(self, order: _Order) -> Call:
         p = order.plan
@@ -653,16 +634,15 @@ class _Player:
             rest = piece.amount - sum(amount for _, amount, _ in paid)
             if rest == 0 and len(paid) == 1:
                 payee = self.acct(paid[0][0]).address
-                calls.append(self.fn["transferFrom"].call(holder, holder.address, payee, piece_id))
+                calls.append(Call.from_call(self.receivables.calls.transfer(holder.address, payee, piece_id), holder))
                 kinds.append(("transfer", piece_id, paid))
                 continue
-            children = [(amount, self.acct(payee).address, ref) for payee, amount, ref in paid]
+            children = [Child(amount, self.acct(payee).address, ref) for payee, amount, ref in paid]
             if rest:
-                children.append((rest, holder.address, RETAINED))
+                children.append(Child(rest, holder.address, RETAINED))
             calls.append(
-                Call(
-                    self.receivables.address,
-                    self.fn["split"].data(piece_id, children),
+                Call.from_call(
+                    self.receivables.calls.split(piece_id, children),
                     holder,
                     gas=150_000 + 200_000 * len(children),
                     label=f"split {piece_id}",
@@ -733,7 +713,8 @@ class _Player:
         offer = FinanceOffer(piece.piece_id, self.acct(bank).address, price, self.now + 2 * DAY, nonce)
         signature = sign_typed_data(self.acct(bank), self.receivables.offer_document(offer))
         holder = self.acct(piece.holder if seller is None else seller)
-        return self.fn["finance"].call(holder, offer.as_tuple(), signature, label=f"finance {piece.piece_id}")
+        finance = self.receivables.calls.finance(offer, signature)
+        return Call.from_call(finance, holder, label=f"finance {piece.piece_id}")
 
     def double_financing(self, actor: int, sold: list[tuple[int, int, int]]) -> None:
         """The actor's own signed attempts, mined and reverted: a second sale, a re-issued invoice."""
@@ -800,11 +781,11 @@ class _Player:
                 else:
                     root.repay_tick = tick
             if root.repay_tick == tick:
-                calls.append(self.fn["repay"].call(debtor.account, root.root_id, root.face))
+                calls.append(Call.from_call(self.receivables.calls.repay(root.root_id, root.face), debtor.account))
                 repaid.append(root)
             elif root.repay_tick == -1 and now > root.maturity + GRACE:
                 marker = self.acct(self.banks[0])
-                calls.append(self.fn["markDefaulted"].call(marker, root.root_id))
+                calls.append(Call.from_call(self.receivables.calls.mark_defaulted(root.root_id), marker))
                 root.status = "defaulted"
         for root in repaid:
             root.status = "repaid"
@@ -816,7 +797,7 @@ class _Player:
         for root in repaid:
             for piece in (self.pieces[i] for i in self.tree[root.root_id]):
                 if not piece.split:
-                    claims.append(self.fn["claim"].call(self.acct(piece.holder), piece.piece_id))
+                    claims.append(Call.from_call(self.receivables.calls.claim(piece.piece_id), self.acct(piece.holder)))
         return claims
 
 

@@ -37,6 +37,7 @@ from typing import Any, Final
 from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.escrow import TradeEscrowClient
+from ledger.membership import MembershipClient
 from scenarios.errors import WorldIncomplete
 from scenarios.facts import read_facts
 from scenarios.plan import Plan, make_plan
@@ -70,8 +71,9 @@ def find_played(
     there. Raises ``WorldIncomplete`` (its play was interrupted) or ``WorldConflict`` (another world holds
     its purchase orders: playing it would fail part-way)."""
     world = generate(config)
-    membership = chain.contract(build["Membership"], addresses["Membership"])
-    members = [p for p in world.parties if chain.call(membership.functions.memberOf(p.address))[2] != 0]
+    client = MembershipClient(chain, build, addresses["Membership"])
+    membership = client.contract
+    members = [p for p in world.parties if client.member_of(p.address).admitted]
     if not members:
         conflict = po_ref_conflict(
             TradeEscrowClient(chain, build, addresses["TradeEscrow"]), make_plan(world, DEFAULT_START)

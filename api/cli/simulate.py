@@ -128,6 +128,7 @@ def played_world(
     The file alone is not enough: a reset devnet redeploys at the same addresses, so a stale
     world.json would name a deployment that no longer has the world in it.
     """
+    from ledger.membership import MembershipClient
     from scenarios import ScenarioError
     from scenarios.truth import TRUTH_FILE, WORLD_FILE
 
@@ -147,8 +148,7 @@ def played_world(
         return None
     if any(addresses.get(name) != address.lower() for name, address in deployment.items() if name in addresses):
         return None
-    membership = chain.contract(build["Membership"], deployment["Membership"])
-    if chain.call(membership.functions.memberOf(first))[2] == 0:  # Status.NONE: not played here
+    if not MembershipClient(chain, build, deployment["Membership"]).member_of(first).admitted:  # not played here
         return None
     if end_block > chain.block_number or int(chain.w3.eth.get_block(end_block)["timestamp"]) != end_time:
         return None

@@ -71,6 +71,7 @@ from ledger.chain import Chain
 from ledger.compiler import BuildResult
 from ledger.deploy import ROLE
 from ledger.errors import ChainUnavailable
+from ledger.membership import MembershipClient
 from ledger.sql.models import Party as Member
 
 TOKEN_PREFIX = "scf1"
@@ -224,13 +225,15 @@ class Standing:
         self,
         *,
         chain: Chain,
-        membership: Contract,
+        membership: MembershipClient | Contract,
         index: Engine,
         refresh: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.chain = chain
-        self.membership = membership
+        self.membership = (
+            membership if isinstance(membership, MembershipClient) else MembershipClient.of(chain, membership)
+        )
         self.index = index
         self.refresh = refresh
         self._clock = clock
@@ -292,7 +295,7 @@ class Standing:
         found = self._members.get(address)
         if found is not None and found.block == head:
             return found
-        roles, _kind, status, _kyc, _admitted = self.chain.call(self.membership.functions.memberOf(address))
+        roles, _kind, status, _kyc, _admitted = self.membership.member_of(address)
         found = _Member(head, int(roles), _STATUS.get(int(status), str(status)))
         self._members[address] = found
         return found
@@ -348,7 +351,7 @@ class Authenticator:
         challenge_ttl: int,
     ) -> None:
         self.chain = chain
-        self.membership = chain.contract(build["Membership"], membership)
+        self.membership = MembershipClient(chain, build, membership)
         self.engine = engine
         self.tokens = tokens
         self.domain = domain
@@ -396,7 +399,7 @@ class Authenticator:
         if row.used_at is not None:
             raise Conflict("challenge_used", "this challenge was already used to sign in; ask for a new one")
         # Before the burn: a node that does not answer (ChainUnavailable, 503) leaves the challenge usable.
-        roles, _kind, status, _kyc, _admitted = self.chain.call(self.membership.functions.memberOf(row.address))
+        roles, _kind, status, _kyc, _admitted = self.membership.member_of(row.address)
         with self.engine.begin() as connection:
             burnt = connection.execute(
                 update(store.challenges)

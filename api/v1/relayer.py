@@ -12,7 +12,8 @@ their owners and the API never signs for anyone:
    after naming the gas limit ``gas``; a wallet) and posts the raw bytes to ``POST /v1/submissions``;
 3. the API decodes them and refuses anything but a type-2 transaction of this chain, signed
    by the token's party, with no value, calling one of the ledger functions a party may call
-   (``ALLOWED``; administration stays with the CLI); **simulates** it (``simulate``); records it;
+   (the contract clients' ``PARTY_CALLS``; administration stays with the CLI); **simulates** it
+   (``simulate``); records it;
    then the **relayer** tops the party's native balance up to cover the gas (parties hold
    deposits, not gas money) and broadcasts. A party whose wallet can only sign by sending (a
    browser wallet) broadcasts itself and posts ``{"txHash"}`` instead: the same checks on the
@@ -69,11 +70,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions import TypedTransaction
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from web3.contract.contract import ContractFunction
 from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
@@ -89,38 +89,16 @@ from api.errors import (
 from api.v1 import store
 from api.v1.auth import Party
 from api.v1.faults import crash_point
-from ledger.batch import encode_function
-from ledger.chain import PRIORITY_FEE, REVERTS, Chain, abi_type, revert_data
+from ledger.calls import Call
+from ledger.chain import PRIORITY_FEE, REVERTS, Chain, revert_data
 from ledger.compiler import BuildResult
 from ledger.errors import ChainUnavailable, ContractReverted
+from ledger.escrow import TradeEscrowClient
 from ledger.events import EventDecoder
+from ledger.receivables import ReceivablesClient
 from ledger.sql.models import Cursor
+from ledger.token import TokenClient
 
-ALLOWED: dict[str, frozenset[str]] = {
-    "TradeEscrow": frozenset(
-        {
-            "createOrder",
-            "createOpenAccountOrder",
-            "fund",
-            "fundWithPermit",
-            "cancelUnfunded",
-            "confirmReceipt",
-            "release",
-            "refundUnshipped",
-            "openDispute",
-            "answerDispute",
-            "arbitrate",
-            "settleDispute",
-            "closeExpiredDispute",
-            "requestPrepayment",
-            "fundPool",
-            "withdrawPool",
-            "repayShortfall",
-        }
-    ),
-    "Receivables": frozenset({"issue", "split", "finance", "repay", "claim", "markDefaulted", "transferFrom"}),
-    "SettlementToken": frozenset({"approve"}),
-}
 TYPE_EIP1559 = 2
 TRANSFER_GAS = 21_000
 DAY = 86_400
@@ -183,23 +161,44 @@ class Transactions:
             if relayer is None
             else Path(tempfile.gettempdir()) / f"scf-relayer-{chain.chain_id}-{relayer.address.lower()}.lock"
         )
-        self.contracts = {name: chain.contract(build[name], addresses[name]) for name in ALLOWED}
+        self.escrow = TradeEscrowClient(chain, build, addresses["TradeEscrow"])
+        self.receivables = ReceivablesClient(chain, build, addresses["Receivables"])
+        self.token = TokenClient(chain, build, addresses["SettlementToken"])
+        self.contracts = {
+            "TradeEscrow": self.escrow.contract,
+            "Receivables": self.receivables.contract,
+            "SettlementToken": self.token.contract,
+        }
         self._by_address: dict[str, str] = {str(contract.address): name for name, contract in self.contracts.items()}
-        self._selectors: dict[tuple[str, bytes], str] = {}
-        for name, allowed in ALLOWED.items():
-            for item in build[name].abi:
-                if item.get("type") == "function" and item["name"] in allowed:
-                    signature = f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
-                    self._selectors[(name, function_signature_to_4byte_selector(signature))] = item["name"]
+        # What a party may call is declared by the clients (``PARTY_CALLS`` next to the builders the write
+        # routes prepare transactions with), so the allow-list and the prepared calls cannot drift apart.
+        self._selectors: dict[tuple[str, bytes], str] = {
+            (calls.CONTRACT, selector): function
+            for calls in (self.escrow.calls, self.receivables.calls, self.token.calls)
+            for selector, function in calls.party_selectors().items()
+        }
+
+    @property
+    def allowed(self) -> dict[str, frozenset[str]]:
+        """Contract -> the functions a party may submit through the relayer."""
+        answer: dict[str, set[str]] = {}
+        for (contract, _selector), function in self._selectors.items():
+            answer.setdefault(contract, set()).add(function)
+        return {contract: frozenset(functions) for contract, functions in answer.items()}
 
     # -- 1. prepare ---------------------------------------------------------------------
 
-    def prepare(self, fn: ContractFunction, sender: str) -> dict[str, Any]:
-        """The unsigned transaction of ``fn`` from ``sender``, after a simulation that must pass, in the field names
+    def prepare(self, call: Call, sender: str) -> dict[str, Any]:
+        """The unsigned transaction of ``call`` from ``sender``, after a simulation that must pass, in the field names
         of ethers' ``TransactionRequest`` (``gasLimit``), integers as ``int`` (the schema writes them as decimals)."""
-        params: TxParams = {"from": sender, "value": Wei(0)}
+        params: TxParams = {
+            "from": to_checksum_address(sender),
+            "to": call.to,
+            "data": HexBytes(call.data),
+            "value": Wei(call.value),
+        }
         try:
-            estimate = int(fn.estimate_gas(params))
+            estimate = int(self.chain.w3.eth.estimate_gas(params))
         except REVERTS as exc:
             raise self.chain.errors.decode(revert_data(exc)) from exc
         base_fee = int(self.chain.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
@@ -208,9 +207,9 @@ class Transactions:
             "type": TYPE_EIP1559,
             "chainId": self.chain.chain_id,
             "from": sender,
-            "to": fn.address,
-            "data": "0x" + encode_function(fn).hex(),
-            "value": 0,
+            "to": call.to,
+            "data": "0x" + call.data.hex(),
+            "value": call.value,
             "nonce": nonce,
             "gasLimit": estimate + estimate // 5 + 10_000,  # ethers' name; eth-account and web3.py say "gas"
             "maxFeePerGas": 2 * base_fee + PRIORITY_FEE,

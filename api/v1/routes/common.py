@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from web3.contract.contract import ContractFunction
-
 from api.errors import InvalidField
 from api.v1.deps import Services
 from api.v1.schemas import PreparedOut, TransactionOut, TypedDataOut
 from ledger import typed_data
+from ledger.calls import Call
 
 _INTEGER = re.compile(r"u?int(\d{1,3})?")
 
@@ -68,5 +67,6 @@ def require_signer(document: dict[str, Any], signature: str, expected: str, fiel
         raise InvalidField(field, f"signed by {signer}, not by {expected} (check the typed data you signed)")
 
 
-def prepared(svc: Services, action: str, fn: ContractFunction, sender: str) -> PreparedOut:
-    return PreparedOut(action=action, transaction=TransactionOut(**svc.tx.prepare(fn, sender)))
+def prepared(svc: Services, action: str, call: Call, sender: str) -> PreparedOut:
+    """``call`` (built by a contract client) as the unsigned transaction ``sender`` signs, once it simulates."""
+    return PreparedOut(action=action, transaction=TransactionOut(**svc.tx.prepare(call, sender)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -20,7 +21,8 @@ from api.v1.schemas import (
     PrepaymentIn,
     TypedDataOut,
 )
-from ledger.escrow import OrderTerms, TradeEscrowClient, po_ref_hash
+from ledger.calls import Call
+from ledger.escrow import OrderTerms, TradeEscrowCalls, TradeEscrowClient, po_ref_hash
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
 
@@ -93,12 +95,12 @@ def create_order(svc: Svc, party: Me, body: OrderIn) -> PreparedOut:
     document = _document(svc, body.terms)
     require_signer(document, body.buyerSignature, body.terms.buyer, "buyerSignature")
     require_signer(document, body.supplierSignature, body.terms.supplier, "supplierSignature")
-    terms = _terms(svc, body.terms).as_tuple()
-    functions = _escrow(svc).contract.functions
+    terms = _terms(svc, body.terms)
+    calls = _escrow(svc).calls
     sigs = (bytes.fromhex(body.buyerSignature[2:]), bytes.fromhex(body.supplierSignature[2:]))
     if body.terms.openAccount:
-        return prepared(svc, "createOpenAccountOrder", functions.createOpenAccountOrder(terms, *sigs), party.address)
-    return prepared(svc, "createOrder", functions.createOrder(terms, *sigs), party.address)
+        return prepared(svc, "createOpenAccountOrder", calls.create_open_account_order(terms, *sigs), party.address)
+    return prepared(svc, "createOrder", calls.create_order(terms, *sigs), party.address)
 
 
 def _order_for(svc: Svc, party: Party, order_id: int, action: str, sides: tuple[str, ...]) -> None:
@@ -108,42 +110,44 @@ def _order_for(svc: Svc, party: Party, order_id: int, action: str, sides: tuple[
         raise Forbidden(party.address, action, f"only the {' or the '.join(sides)} of order {order_id} may")
 
 
-def _simple(action: str, function: str, sides: tuple[str, ...]) -> None:
+def _simple(action: str, build: Callable[[TradeEscrowCalls, int], Call], sides: tuple[str, ...]) -> None:
     def route(svc: Svc, party: Me, order_id: OrderId) -> PreparedOut:
         _order_for(svc, party, order_id, action, sides)
-        fn = getattr(_escrow(svc).contract.functions, function)(order_id)
-        return prepared(svc, function, fn, party.address)
+        call = build(_escrow(svc).calls, order_id)
+        return prepared(svc, call.function, call, party.address)
 
+    first, *rest = build.__name__.split("_")
+    function = first + "".join(word.title() for word in rest)  # the contract's name: the OpenAPI operation id
     route.__name__ = function
     route.__doc__ = f"The {function} transaction ({' or '.join(sides)} only)."
     router.post(f"/{{order_id}}/{action}", response_model=PreparedOut)(route)
 
 
-_simple("fund", "fund", ("buyer",))
-_simple("confirm-receipt", "confirmReceipt", ("buyer",))
-_simple("cancel", "cancelUnfunded", ("buyer", "supplier"))
-_simple("release", "release", ("buyer", "supplier"))
-_simple("refund", "refundUnshipped", ("buyer", "supplier"))
-_simple("close-dispute", "closeExpiredDispute", ("buyer", "supplier"))
+_simple("fund", TradeEscrowCalls.fund, ("buyer",))
+_simple("confirm-receipt", TradeEscrowCalls.confirm_receipt, ("buyer",))
+_simple("cancel", TradeEscrowCalls.cancel_unfunded, ("buyer", "supplier"))
+_simple("release", TradeEscrowCalls.release, ("buyer", "supplier"))
+_simple("refund", TradeEscrowCalls.refund_unshipped, ("buyer", "supplier"))
+_simple("close-dispute", TradeEscrowCalls.close_expired_dispute, ("buyer", "supplier"))
 
 
 @router.post("/{order_id}/disputes", response_model=PreparedOut)
 def open_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
     """The buyer opens a dispute; ``hash`` is the keccak256 of the reason document."""
     _order_for(svc, party, order_id, "open a dispute", ("buyer",))
-    fn = _escrow(svc).contract.functions.openDispute(order_id, bytes.fromhex(body.hash[2:]))
-    return prepared(svc, "openDispute", fn, party.address)
+    call = _escrow(svc).calls.open_dispute(order_id, bytes.fromhex(body.hash[2:]))
+    return prepared(svc, "openDispute", call, party.address)
 
 
 @router.post("/{order_id}/disputes/answer", response_model=PreparedOut)
 def answer_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> PreparedOut:
     _order_for(svc, party, order_id, "answer the dispute", ("supplier",))
-    fn = _escrow(svc).contract.functions.answerDispute(order_id, bytes.fromhex(body.hash[2:]))
-    return prepared(svc, "answerDispute", fn, party.address)
+    call = _escrow(svc).calls.answer_dispute(order_id, bytes.fromhex(body.hash[2:]))
+    return prepared(svc, "answerDispute", call, party.address)
 
 
 @router.post("/{order_id}/prepayment", response_model=PreparedOut)
 def request_prepayment(svc: Svc, party: Me, order_id: OrderId, body: PrepaymentIn) -> PreparedOut:
     _order_for(svc, party, order_id, "request a pre-payment", ("supplier",))
-    fn = _escrow(svc).contract.functions.requestPrepayment(order_id, body.guarantor, body.amount)
-    return prepared(svc, "requestPrepayment", fn, party.address)
+    call = _escrow(svc).calls.request_prepayment(order_id, body.guarantor, body.amount)
+    return prepared(svc, "requestPrepayment", call, party.address)

@@ -148,8 +148,8 @@ def issue(svc: Svc, party: Me, body: IssueIn) -> PreparedOut:
     client = _client(svc)
     terms = _issue_terms(svc, body.terms)
     require_signer(client.issue_document(terms), body.debtorSignature, body.terms.debtor, "debtorSignature")
-    fn = client.contract.functions.issue(terms.as_tuple(), bytes.fromhex(body.debtorSignature[2:]))
-    return prepared(svc, "issue", fn, party.address)
+    call = client.calls.issue(terms, bytes.fromhex(body.debtorSignature[2:]))
+    return prepared(svc, "issue", call, party.address)
 
 
 def _held(svc: Svc, party: Party, piece_id: int, action: str) -> None:
@@ -161,21 +161,21 @@ def _held(svc: Svc, party: Party, piece_id: int, action: str) -> None:
 @router.post("/pieces/{piece_id}/split", response_model=PreparedOut)
 def split(svc: Svc, party: Me, piece_id: Id, body: SplitIn) -> PreparedOut:
     _held(svc, party, piece_id, "split this piece")
-    children = [Child(c.amount, c.holder, bytes.fromhex(c.ref[2:])).as_tuple() for c in body.children]
-    return prepared(svc, "split", _client(svc).contract.functions.split(piece_id, children), party.address)
+    children = [Child(c.amount, c.holder, bytes.fromhex(c.ref[2:])) for c in body.children]
+    return prepared(svc, "split", _client(svc).calls.split(piece_id, children), party.address)
 
 
 @router.post("/pieces/{piece_id}/transfer", response_model=PreparedOut)
 def transfer(svc: Svc, party: Me, piece_id: Id, body: TransferIn) -> PreparedOut:
     _held(svc, party, piece_id, "transfer this piece")
-    fn = _client(svc).contract.functions.transferFrom(party.address, body.to, piece_id)
-    return prepared(svc, "transferFrom", fn, party.address)
+    call = _client(svc).calls.transfer(party.address, body.to, piece_id)
+    return prepared(svc, "transferFrom", call, party.address)
 
 
 @router.post("/pieces/{piece_id}/claim", response_model=PreparedOut)
 def claim(svc: Svc, party: Me, piece_id: Id) -> PreparedOut:
     _held(svc, party, piece_id, "claim on this piece")
-    return prepared(svc, "claim", _client(svc).contract.functions.claim(piece_id), party.address)
+    return prepared(svc, "claim", _client(svc).calls.claim(piece_id), party.address)
 
 
 @router.post("/{root_id}/repay", response_model=PreparedOut)
@@ -183,7 +183,7 @@ def repay(svc: Svc, party: Me, root_id: Id, body: RepayIn) -> PreparedOut:
     root = svc.reads.root_row(party, root_id)
     if party.address != root.debtor:
         raise Forbidden(party.address, "repay this receivable", f"only its debtor {root.debtor} repays through the API")
-    return prepared(svc, "repay", _client(svc).contract.functions.repay(root_id, body.amount), party.address)
+    return prepared(svc, "repay", _client(svc).calls.repay(root_id, body.amount), party.address)
 
 
 # -- financing: the holder asks a bank, the bank signs an offer, the holder accepts ------------------
@@ -305,5 +305,5 @@ def accept_offer(svc: Svc, party: Me, offer_id: OfferId) -> PreparedOut:
         raise NotFound("offer", offer_id)
     _held(svc, party, row.piece_id, "accept this offer")
     offer = FinanceOffer(row.piece_id, row.bank, int(row.price), row.deadline, int(row.nonce))
-    fn = _client(svc).contract.functions.finance(offer.as_tuple(), bytes.fromhex(row.signature[2:]))
-    return prepared(svc, "finance", fn, party.address)
+    call = _client(svc).calls.finance(offer, bytes.fromhex(row.signature[2:]))
+    return prepared(svc, "finance", call, party.address)

@@ -62,6 +62,5 @@ def submission(svc: Svc, party: Me, submission_id: SubmissionId) -> SubmissionOu
 @router.post("/token/approvals", response_model=PreparedOut)
 def approve(svc: Svc, party: Me, body: ApprovalIn) -> PreparedOut:
     """An ERC-20 approval of a ledger contract: funding escrow, repaying and financing pull tokens."""
-    token = svc.tx.contracts["SettlementToken"]
     spender = svc.tx.contracts[body.spender].address
-    return prepared(svc, "approve", token.functions.approve(spender, body.amount), party.address)
+    return prepared(svc, "approve", svc.tx.token.calls.approve(spender, body.amount), party.address)
