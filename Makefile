@@ -25,6 +25,7 @@ check: setup
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 SLITHER_VERSION := 0.11.6
 setup: $(VENV)/.installed node_modules/.installed $(VENV)/slither/.installed-$(SLITHER_VERSION)
