@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
+from api.recursion import sane_recursion_limit
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
 from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
 from oracles.errors import (
@@ -350,10 +351,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (ApiError, OracleError, LedgerError
 def install(app: FastAPI) -> None:
     """Map every domain error of ``oracles``, ``ledger`` and the API to its HTTP answer, and FastAPI's
     own (validation, unknown routes) to the same shape; keep the process's recursion limit sane."""
-    # Imported here: api.json_input raises this module's errors. Every service's app comes through
-    # this function after eth-account (py_ecc) has raised the recursion limit: see api.json_input.
-    from api.json_input import sane_recursion_limit
-
+    # Every service's app comes through here after eth-account (py_ecc) has raised the limit.
     sane_recursion_limit()
 
     async def handle(_request: Request, exc: Exception) -> JSONResponse:

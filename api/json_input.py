@@ -8,7 +8,7 @@ and none may crash. Two layers make that so:
   interpreter's recursion limit to 100,000, and py-evm (the embedded chain) to 12,288. That limit
   is the only guard of C code that recurses, the JSON decoder among it: past roughly 80,000
   levels the C stack overflows and the process dies with a segfault (``make run``'s in-process
-  indexer with it). :func:`sane_recursion_limit` brings the limit back down; ``api.errors.install``
+  indexer with it). :func:`api.recursion.sane_recursion_limit` brings the limit back down; ``api.errors.install``
   calls it, and every service's app goes through ``install``, after those imports have run.
 - **The body.** :func:`check_body` decodes a body under ``oracles.strict_json`` (the same rules
   the EPCIS capture applies: UTF-8, nesting at most 100 deep, no NaN/Infinity, no unpaired
@@ -24,7 +24,6 @@ applies the same rules through ``oracles.strict_json``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -39,22 +38,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: The recursion limit the services run with. Python's default is 1,000; this leaves room for
-#: py-evm's nested EVM calls on the embedded chain and Hypothesis's own stack guard in tests,
-#: while C code that recurses this deep (the JSON decoder takes ~100 bytes of stack a level,
-#: ``repr`` a few hundred) stays within a megabyte or two of the 8 MB main and worker stacks.
-RECURSION_LIMIT = 4000
-
 JSON_MEDIA_TYPES = ("application/json",)
 WRITES = frozenset({"POST", "PUT", "PATCH"})
-
-
-def sane_recursion_limit() -> int:
-    """Lower the interpreter's recursion limit to :data:`RECURSION_LIMIT` if an import raised it
-    (never raise it); returns the limit now in force."""
-    if sys.getrecursionlimit() > RECURSION_LIMIT:
-        sys.setrecursionlimit(RECURSION_LIMIT)
-    return sys.getrecursionlimit()
 
 
 def check_body(body: bytes) -> None:

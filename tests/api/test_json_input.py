@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from api import errors
 from api.errors import InvalidField
-from api.json_input import RECURSION_LIMIT, JsonBodyGuard, check_body, sane_recursion_limit
+from api.json_input import JsonBodyGuard, check_body
+from api.recursion import RECURSION_LIMIT, sane_recursion_limit
 from oracles.errors import MalformedJson
 
 ROOT = Path(__file__).resolve().parents[2]
