@@ -179,7 +179,7 @@ def _serve_workers(options: ServeOptions) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from api.v1 import store
+    from api.v1 import migrate
     from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
     from ledger.sql.db import make_engine, upgrade
 
@@ -189,7 +189,7 @@ def _serve_workers(options: ServeOptions) -> int:
     os.environ.setdefault(DOCUMENT_KEY_ENV, settings.document_key.hex())
     engine = make_engine(db_url)
     upgrade(engine)  # once here: N workers migrating one database at the same time would race
-    store.create(engine if not settings.store_url else make_engine(settings.store_url))
+    migrate.create(engine if not settings.store_url else make_engine(settings.store_url))
     engine.dispose()
     os.environ[WORKER_ARGS_ENV] = json.dumps(dataclasses.asdict(options))
     stop = threading.Event()

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.v1 import store
+from api.v1 import migrate
 from api.v1.auth import Authenticator, Revocations, Standing, Tokens
 from api.v1.credit import CreditDesk
 from api.v1.deps import ERRORS, Services
@@ -58,7 +58,7 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.db_url)
     upgrade(engine)  # the projection's schema (a no-op at head), so reads work before the first index run
     store_engine = engine if not settings.store_url else make_engine(settings.store_url)
-    store.create(store_engine)
+    migrate.create(store_engine)
     tokens = Tokens(settings.token_secret, settings.token_ttl, settings.auditors, revocations=Revocations(store_engine))
     auth = Authenticator(
         settings.chain,

@@ -1,6 +1,6 @@
 """Schema steps for the API's own tables (``api_*``) on databases that already hold them.
 
-New tables come from ``store.create``'s ``create_all``; what ``create_all`` cannot do is add a
+New tables come from ``create``'s ``create_all``; what ``create_all`` cannot do is add a
 column to a table that exists, so every such column is also listed here, in a numbered step.
 ``upgrade(engine)`` runs the steps above the version recorded in ``api_schema_version`` (one row
 per step applied) and records them. Each step is idempotent: a column is added only when the
@@ -142,3 +142,10 @@ def _add_column(engine: Engine, table: Table, name: str) -> None:
 
     # A failure is a lost race (retried until the column is there) or, once the attempts are spent, real.
     _retrying(alter, lambda: not _has_column(engine, table.name, name))
+
+
+def create(engine: Engine) -> None:
+    """Create the API's tables that are missing (``store``), then add the columns older databases
+    lack (numbered, idempotent steps; never drops)."""
+    create_tables(store.metadata, engine)
+    upgrade(engine)

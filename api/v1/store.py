@@ -16,7 +16,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Engine,
     Index,
     Integer,
     LargeBinary,
@@ -192,12 +191,3 @@ rate_limits = Table(
     Column("key", String(128), primary_key=True),  # scope:value, e.g. challenge-ip:203.0.113.7
     Column("tat_ms", BigInteger, nullable=False, index=True),
 )
-
-
-def create(engine: Engine) -> None:
-    """Create the API's tables that are missing, then add the columns older databases lack
-    (``api.v1.migrate``: numbered, idempotent steps; never drops)."""
-    from api.v1 import migrate  # it reads this module's tables
-
-    migrate.create_tables(metadata, engine)
-    migrate.upgrade(engine)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from api.errors import IdempotencyInProgress, IdempotencyKeyReused
-from api.v1 import store
+from api.v1 import migrate, store
 from api.v1.idempotency import DAY, Claim, IdempotencyStore, Stored
 from ledger.sql.db import make_engine
 
@@ -33,7 +33,7 @@ class Clock:
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create(engine)
+    migrate.create(engine)
     yield engine
     engine.dispose()
 

@@ -13,7 +13,7 @@ from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
 from api.errors import RateLimited
-from api.v1 import store
+from api.v1 import migrate
 from api.v1.app import create_app
 from api.v1.ratelimit import Limiter, Rate, RateLimits
 from api.v1.settings import Settings
@@ -31,7 +31,7 @@ class _Clock:
 
 def _limiter(tmp_path: Path, clock: _Clock, name: str = "store.db") -> Limiter:
     engine = make_engine(f"sqlite:///{tmp_path / name}")
-    store.create(engine)
+    migrate.create(engine)
     return Limiter(engine=engine, limits=RateLimits(), clock=clock)
 
 

@@ -2,7 +2,7 @@
 
 The "live" database is built with the tables as they were declared before step 1 (the
 idempotency and submission tables without their lease, effect, raw and broadcast columns),
-holding a record that a killed process left in progress; ``store.create`` must bring it to the
+holding a record that a killed process left in progress; ``migrate.create`` must bring it to the
 head version, keep its rows and let the wedged key be recovered.
 """
 
@@ -76,7 +76,7 @@ def test_a_database_from_before_step_1_gets_the_new_columns_and_keeps_its_rows(t
     engine = make_engine(url)
     assert migrate.current(engine) == 0
 
-    store.create(engine)
+    migrate.create(engine)
 
     assert migrate.current(engine) == migrate.HEAD
     columns = {c["name"] for c in inspect(engine).get_columns("api_idempotency")}
@@ -98,7 +98,7 @@ def test_migrating_again_or_from_several_processes_at_once_is_a_no_op(tmp_path: 
 
     def run(index: int) -> None:
         try:
-            store.create(engines[index])
+            migrate.create(engines[index])
         except BaseException as exc:  # reported below: a lost ALTER race must not fail a start-up
             failures.append(exc)
 
@@ -108,7 +108,7 @@ def test_migrating_again_or_from_several_processes_at_once_is_a_no_op(tmp_path: 
     for thread in threads:
         thread.join()
     assert failures == []
-    store.create(engines[0])
+    migrate.create(engines[0])
     with engines[0].connect() as connection:
         versions = connection.execute(select(migrate.schema_version.c.version)).scalars().all()
     assert versions == [migrate.HEAD]
@@ -118,7 +118,7 @@ def test_migrating_again_or_from_several_processes_at_once_is_a_no_op(tmp_path: 
 
 def test_a_new_database_is_at_the_head_version_at_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
-    store.create(engine)
+    migrate.create(engine)
     assert migrate.current(engine) == migrate.HEAD
     with engine.begin() as connection:
         connection.execute(
