@@ -1,8 +1,16 @@
 """Shared fixtures: one compile, one anvil per session, and a deployed ledger per backend.
 
-Every test that takes ``deployed`` runs once on anvil and once on the in-process
-eth-tester chain, like web3.py runs one suite against several nodes. Each test starts from
-a snapshot of the freshly deployed ledger and is rolled back afterwards.
+A test that takes ``deployed`` (or ``deployed_session``) runs on anvil. A test marked
+``@pytest.mark.parity`` runs, unchanged, on every backend: anvil and the in-process
+eth-tester chain, as web3.py runs one suite against several nodes. The parity tests are a
+representative subset (a happy path and a revert per contract and error family, the EIP-712
+digests, permits, events, time edges, the lock-step machines briefly, and the Python clients
+written for both backends): eth-tester mines a few dozen transactions a second, and running
+every contract test on it as well nearly doubled their CI time. ``pytest -m parity`` runs
+just that suite.
+
+Each backend's ledger is deployed once per session (per xdist worker); each test starts from
+a snapshot of it and is rolled back afterwards.
 """
 
 from __future__ import annotations
@@ -27,13 +35,24 @@ from ledger.token import TokenClient
 from tests.support.ports import free_port
 
 BACKENDS = ("anvil", "embedded")
+PARITY = "parity"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Compile once, in the controller, before xdist starts its workers: they then all hit the
     artifact cache instead of racing to write it."""
+    config.addinivalue_line(
+        "markers", f"{PARITY}: runs on every chain backend ({', '.join(BACKENDS)}); other ledger tests on anvil only"
+    )
     if not hasattr(config, "workerinput"):
         compiler.build()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test on a deployed ledger runs on anvil, or on every backend when marked parity."""
+    if "deployed_session" in metafunc.fixturenames:
+        backends = BACKENDS if metafunc.definition.get_closest_marker(PARITY) else BACKENDS[:1]
+        metafunc.parametrize("deployed_session", backends, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -83,21 +102,33 @@ class Deployed:
         return TokenClient(self.chain, self.build, self.addresses["SettlementToken"])
 
 
-def connect(backend: str, request: pytest.FixtureRequest, build: BuildResult) -> Chain:
-    errors = ErrorDecoder(build.artifacts.values())
-    if backend == "anvil":
-        devnet: Devnet = request.getfixturevalue("anvil")
-        return Chain.http(devnet.url, backend="devnet", errors=errors)
-    return Chain.embedded(errors=errors)
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def deployed_session(request: pytest.FixtureRequest, build: BuildResult) -> Deployed:
-    chain = connect(request.param, request, build)
+def deploy_ledger(backend: str, chain: Chain, build: BuildResult) -> Deployed:
     assert chain.accounts is not None
     result = deploy(chain, build, chain.accounts["admin"], None)
     enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
-    return Deployed(request.param, chain, build, chain.accounts, result.addresses)
+    return Deployed(backend, chain, build, chain.accounts, result.addresses)
+
+
+@pytest.fixture(scope="session")
+def anvil_ledger(anvil: Devnet, build: BuildResult) -> Deployed:
+    chain = Chain.http(anvil.url, backend="devnet", errors=ErrorDecoder(build.artifacts.values()))
+    return deploy_ledger("anvil", chain, build)
+
+
+@pytest.fixture(scope="session")
+def embedded_ledger(build: BuildResult) -> Deployed:
+    return deploy_ledger("embedded", Chain.embedded(errors=ErrorDecoder(build.artifacts.values())), build)
+
+
+@pytest.fixture(scope="session")
+def deployed_session(request: pytest.FixtureRequest) -> Deployed:
+    """The ledger on the backend this test runs on (see ``pytest_generate_tests``).
+
+    Each backend's ledger is a session fixture of its own, so a worker that goes from anvil
+    tests to parity tests on eth-tester and back deploys each once, not at every switch."""
+    backend = getattr(request, "param", BACKENDS[0])
+    ledger: Deployed = request.getfixturevalue(f"{backend}_ledger")
+    return ledger
 
 
 @pytest.fixture

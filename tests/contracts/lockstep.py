@@ -28,12 +28,12 @@ HOUR = 3_600
 FUZZ_LEVELS = {"": "ci", "ci": "ci", "long": "long"}
 
 
-def register_fuzz_profiles(name: str, *, examples: int, steps: int, long_examples: int | None = None) -> None:
+def register_fuzz_profiles(name: str, *, examples: int, steps: int) -> None:
     """Profiles ``scf-<name>-{ci,long}[-embedded]``, chosen by ``fuzz_settings``.
 
-    SCF_FUZZ unset or "ci" for every test run, "long" (``long_examples``, default ten times the
-    examples) for `make fuzz`. anvil carries the volume; eth-tester mines a few dozen transactions a second, so it
-    only gets a short smoke run of the same machine (backend parity, not coverage).
+    SCF_FUZZ unset or "ci" for every test run, "long" (ten times the examples) for `make fuzz`.
+    anvil carries the volume; eth-tester mines a few dozen transactions a second, so it only
+    gets a short smoke run of the same machine (backend parity, not coverage).
     """
     ci = f"scf-{name}-ci"
     settings.register_profile(
@@ -43,7 +43,7 @@ def register_fuzz_profiles(name: str, *, examples: int, steps: int, long_example
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    settings.register_profile(f"scf-{name}-long", settings.get_profile(ci), max_examples=long_examples or 10 * examples)
+    settings.register_profile(f"scf-{name}-long", settings.get_profile(ci), max_examples=10 * examples)
     settings.register_profile(
         f"scf-{name}-ci-embedded", settings.get_profile(ci), max_examples=2, stateful_step_count=6
     )
@@ -140,10 +140,11 @@ class Clock(Protocol):
 class AnvilClock:
     """Every transaction mines at the latest block's timestamp.
 
-    ``eth_estimateGas`` (where ``Chain.transact`` meets a revert) runs at the latest block's
-    time, while automine would stamp the block with the wall clock; pinning the next block to
-    the latest timestamp makes both the same second. ``evm_increaseTime`` drifts with the wall
-    clock and is overridden by a pin, so jumps pin their target and mine a block there.
+    The preflight that meets a revert before sending (QuickChain's ``eth_call``, or
+    ``eth_estimateGas`` in ``Chain.transact``) runs at the latest block's time, while automine
+    would stamp the block with the wall clock; pinning the next block to the latest timestamp
+    makes both the same second. ``evm_increaseTime`` drifts with the wall clock and is
+    overridden by a pin, so jumps pin their target and mine a block there.
     """
 
     def __init__(self, chain: Chain) -> None:

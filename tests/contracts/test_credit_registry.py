@@ -79,6 +79,7 @@ def refused_on_chain(deployed: Deployed, grant: CreditLimit, signature: bytes) -
 # -- publish ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_publish_by_anyone_with_the_banks_signature_records_the_limit(deployed: Deployed) -> None:
     grant = grant_of(deployed, limit=LIMIT, score=640, grade=3, valid_for=90 * DAY)
 
@@ -179,6 +180,7 @@ def test_an_expired_grant_reverts_with_expired(deployed: Deployed, valid_for: in
     assert_now(deployed, args["nowTimestamp"], before)
 
 
+@pytest.mark.parity
 def test_a_grant_is_publishable_until_the_second_before_it_expires(deployed: Deployed) -> None:
     grant = grant_of(deployed, valid_for=DAY)
     fn = publish_fn(deployed, grant, registry_of(deployed).sign(acct(deployed, "bank"), grant))
@@ -196,6 +198,7 @@ def test_a_grant_from_anyone_but_a_bank_reverts_with_not_bank(deployed: Deployed
     assert refused(lambda: publish(deployed, grant)) == ("CreditRegistryNotBank", {"bank": addr(deployed, bank)})
 
 
+@pytest.mark.parity
 def test_a_grant_from_a_suspended_bank_reverts_with_not_bank(deployed: Deployed) -> None:
     grant = grant_of(deployed)
     suspend(deployed, addr(deployed, "bank"))
@@ -231,6 +234,7 @@ def test_a_grant_signed_by_someone_but_its_bank_reverts_with_invalid_signer_and_
     )
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("domain", ["chainId", "verifyingContract", "name"])
 def test_a_grant_signed_for_another_domain_reverts_with_invalid_signer_and_changes_nothing(
     deployed: Deployed, domain: str
@@ -270,6 +274,7 @@ def test_a_grant_submitted_with_other_terms_than_signed_reverts_with_invalid_sig
     )
 
 
+@pytest.mark.parity
 def test_a_high_s_grant_signature_reverts_with_invalid_signature_and_changes_nothing(deployed: Deployed) -> None:
     grant = grant_of(deployed)
     flipped = high_s(registry_of(deployed).sign(acct(deployed, "bank"), grant))
@@ -291,6 +296,7 @@ def test_a_malformed_grant_signature_reverts_with_invalid_signature(deployed: De
 # -- revoke -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_revoke_withdraws_the_limit_at_once_and_keeps_the_nonce(deployed: Deployed) -> None:
     publish(deployed, grant_of(deployed, limit=LIMIT))
     registry = registry_of(deployed)
@@ -338,6 +344,7 @@ def test_revoke_by_anyone_but_an_active_bank_reverts_with_not_bank(deployed: Dep
 # -- limitOf ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_limit_of_is_zero_once_expired_while_the_record_stays(deployed: Deployed) -> None:
     grant = grant_of(deployed, limit=LIMIT, valid_for=DAY)
     publish(deployed, grant)
@@ -378,6 +385,7 @@ def test_limit_of_a_pair_never_granted_is_zero(deployed: Deployed) -> None:
     assert registry_of(deployed).limit_of(addr(deployed, "core"), addr(deployed, "tier1")) == 0
 
 
+@pytest.mark.parity
 def test_currency_and_domain_separator_name_the_deployment(deployed: Deployed) -> None:
     fns = registry_of(deployed).contract.functions
     domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")

@@ -117,6 +117,7 @@ def test_constructor_admits_the_deployer_as_the_only_admin(deployed: Deployed) -
     assert deployed.chain.call(fresh.functions.activeAdminCount()) == 1
 
 
+@pytest.mark.parity
 def test_constructor_with_zero_admin_reverts_with_zero_address(deployed: Deployed) -> None:
     admin = deployed.accounts["admin"]
     with pytest.raises(ContractReverted) as raised:
@@ -145,6 +146,7 @@ def test_member_of_a_stranger_is_all_zero(deployed: Deployed) -> None:
 # -- admit ------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_admit_records_the_member_and_emits_member_admitted(deployed: Deployed) -> None:
     newcomer = addr(deployed, "relayer")
 
@@ -167,6 +169,7 @@ def test_admit_records_the_member_and_emits_member_admitted(deployed: Deployed) 
     assert is_active(deployed, "relayer") is True
 
 
+@pytest.mark.parity
 def test_admit_stamps_admitted_at_with_the_admission_block_timestamp(deployed: Deployed) -> None:
     enrolled_at = member(deployed, addr(deployed, "bank"))[4]
     deployed.chain.advance_time(30 * 86_400)
@@ -208,6 +211,7 @@ def test_admit_zero_address_reverts_with_zero_address(deployed: Deployed) -> Non
     assert revert_of(deployed, fn) == ("MembershipZeroAddress", {})
 
 
+@pytest.mark.parity
 def test_admit_existing_member_reverts_with_already_member(deployed: Deployed) -> None:
     bank = addr(deployed, "bank")
     fn = deployed.membership.functions.admit(bank, CORE, 0, kyc("again"))
@@ -237,6 +241,7 @@ def test_admit_checks_roles_before_oracle_kind(deployed: Deployed) -> None:
     assert revert_of(deployed, fn) == ("MembershipInvalidRoles", {"roles": 0})
 
 
+@pytest.mark.parity
 def test_admit_oracle_role_without_kind_reverts_with_oracle_kind_mismatch(deployed: Deployed) -> None:
     newcomer = addr(deployed, "relayer")
     fn = deployed.membership.functions.admit(newcomer, ORACLE | AUDITOR, 0, kyc("kindless"))
@@ -257,6 +262,7 @@ def test_admit_oracle_kind_without_oracle_role_reverts_with_oracle_kind_mismatch
     )
 
 
+@pytest.mark.parity
 def test_admit_with_an_oracle_kind_outside_the_enum_reverts_without_error_data(deployed: Deployed) -> None:
     fn = deployed.membership.functions.admit(addr(deployed, "relayer"), ORACLE, 4, kyc("kind 4"))
 
@@ -355,6 +361,7 @@ def test_set_roles_keeping_admin_leaves_active_admin_count(deployed: Deployed) -
     assert admin_count(deployed) == 2
 
 
+@pytest.mark.parity
 def test_set_roles_removing_the_last_admins_admin_role_reverts_with_last_admin(deployed: Deployed) -> None:
     admin = addr(deployed, "admin")
     fn = deployed.membership.functions.setRoles(admin, CORE, 0)
@@ -517,6 +524,7 @@ def test_suspending_the_only_admin_reverts_with_last_admin(deployed: Deployed) -
     assert admin_count(deployed) == 1
 
 
+@pytest.mark.parity
 def test_suspended_admin_can_no_longer_admit(deployed: Deployed) -> None:
     make_second_admin(deployed)
     send(deployed, deployed.membership.functions.suspend(addr(deployed, "admin"), kyc("rotation")), sender="core")
@@ -611,6 +619,7 @@ def test_a_refused_call_changes_nothing(deployed: Deployed, case: str) -> None:
     assert registry_state(deployed) == before
 
 
+@pytest.mark.parity
 def test_a_reverted_transaction_mined_on_chain_changes_nothing(deployed: Deployed) -> None:
     before = registry_state(deployed)
     fn = deployed.membership.functions.setRoles(addr(deployed, "admin"), CORE, 0)

@@ -67,6 +67,7 @@ def rejected(deployed: Deployed, call: ContractFunction, sender: str, error: str
 # -- issuing --------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_debtor_issues_a_standalone_receivable_to_its_supplier(deployed: Deployed, world: RWorld) -> None:
     terms = issue_terms(deployed, invoice="INV-7", nonce=7)
     root_id, receipt = issue(deployed, terms, submitter="core")
@@ -102,6 +103,7 @@ def test_a_supplier_may_be_the_debtor(deployed: Deployed, world: RWorld) -> None
     assert root(deployed, root_id).debtor == addr(deployed, "tier1")
 
 
+@pytest.mark.parity
 def test_issue_against_a_delivered_open_account_order(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     first = issue_terms(deployed, invoice="PO-1/a", order_id=world.delivered_order, face=ORDER_AMOUNT - 1, nonce=11)
@@ -123,6 +125,7 @@ def test_issue_against_an_inspected_order_once_inspection_passed(deployed: Deplo
 # -- refusals -------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_second_issuance_of_the_same_invoice_reverts_whoever_submits(deployed: Deployed, world: RWorld) -> None:
     again = issue_terms(deployed, invoice="INV-0001", nonce=99)
     for submitter in ("core", "tier1"):
@@ -220,6 +223,7 @@ def test_issue_signed_by_someone_else_reverts(deployed: Deployed, world: RWorld)
     assert reverted.error_args["recovered"] == addr(deployed, "tier1")
 
 
+@pytest.mark.parity
 def test_issue_with_a_high_s_signature_reverts(deployed: Deployed, world: RWorld) -> None:
     terms = issue_terms(deployed, invoice="X", nonce=2)
     client = receivables_of(deployed)
@@ -228,6 +232,7 @@ def test_issue_with_a_high_s_signature_reverts(deployed: Deployed, world: RWorld
     rejected(deployed, fn, "core", "ReceivablesMalleableSignature")
 
 
+@pytest.mark.parity
 def test_issue_after_the_signature_deadline_reverts(deployed: Deployed, world: RWorld) -> None:
     terms = issue_terms(deployed, invoice="X", nonce=2, deadline_in=-1)
     rejected(deployed, issue_fn(deployed, terms), "core", "ReceivablesSignatureExpired")
@@ -254,6 +259,7 @@ def test_creditor_that_is_no_supplier_reverts(deployed: Deployed, world: RWorld)
     rejected(deployed, issue_fn(deployed, terms), "core", "ReceivablesCreditorNotEligible")
 
 
+@pytest.mark.parity
 def test_suspended_creditor_reverts(deployed: Deployed, world: RWorld) -> None:
     suspend(deployed, addr(deployed, "tier2"))
     terms = issue_terms(deployed, creditor="tier2", invoice="X", nonce=2)
@@ -313,6 +319,7 @@ def test_unknown_order_reverts(deployed: Deployed, world: RWorld) -> None:
 # -- digests and normalisation --------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_issue_digest_matches_the_typed_data_document(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     terms = issue_terms(deployed, invoice="Ünïcode-№ 0042")
@@ -320,6 +327,7 @@ def test_issue_digest_matches_the_typed_data_document(deployed: Deployed, world:
     assert on_chain == typed_data.digest(client.issue_document(terms))
 
 
+@pytest.mark.parity
 def test_offer_digest_matches_the_typed_data_document(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     offer = offer_of(deployed, world.root, price=FACE - 1)
@@ -366,6 +374,7 @@ REFUSED = [
 ]
 
 
+@pytest.mark.parity
 def test_python_and_contract_normalise_invoice_numbers_alike(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     core, tier1 = addr(deployed, "core"), addr(deployed, "tier1")
@@ -375,6 +384,7 @@ def test_python_and_contract_normalise_invoice_numbers_alike(deployed: Deployed,
         assert on_chain_key == invoice_key(core, tier1, number), number
 
 
+@pytest.mark.parity
 def test_python_and_contract_refuse_the_same_invoice_numbers(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     for number, error, position in REFUSED:
@@ -417,9 +427,8 @@ INVOICE_NUMBERS = st.one_of(
 @given(number=INVOICE_NUMBERS)
 @settings(max_examples=100 * FUZZ_FACTOR, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_contract_and_python_agree_on_any_invoice_number(deployed_session: Deployed, number: str) -> None:
-    """Views only (pure), so no snapshot is needed; on anvil alone, where a call costs a millisecond."""
-    if deployed_session.backend != "anvil":
-        pytest.skip("the property runs on anvil; the fixed tables above cover both backends")
+    """Views only (pure), so no snapshot is needed. Not a parity test: anvil answers a call in a
+    millisecond, and the fixed tables above run on both backends."""
     client = receivables_of(deployed_session)
     core, tier1 = addr(deployed_session, "core"), addr(deployed_session, "tier1")
     key_fn = client.contract.functions.invoiceKey(core, tier1, number)

@@ -65,6 +65,7 @@ def halves(deployed: Deployed) -> list[Child]:
 # -- split ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_holder_splits_into_children_held_by_members(deployed: Deployed, world: RWorld) -> None:
     kids = children(deployed, (60 * 10**9, "tier2", "SUB-A"), (40 * 10**9, world.tier2b, "SUB-B"))
     receipt = send(deployed, split_fn(deployed, world.root, kids), acct(deployed, "tier1"))
@@ -117,6 +118,7 @@ def test_split_of_a_piece_of_the_exact_count_bounds(deployed: Deployed, world: R
     assert len(ids) == 32 and piece(deployed, world.root).child_count == 32
 
 
+@pytest.mark.parity
 def test_split_amounts_that_do_not_sum_revert(deployed: Deployed, world: RWorld) -> None:
     kids = children(deployed, (FACE // 2, "tier2", "A"), (FACE // 2 - 1, "tier3", "B"))
     reverted = rejected(deployed, split_fn(deployed, world.root, kids), "tier1", "ReceivablesSplitSumMismatch")
@@ -177,6 +179,7 @@ def transfer_fn(deployed: Deployed, sender: str, to: str, piece_id: int) -> Cont
     return receivables_of(deployed).contract.functions.transferFrom(sender, to, piece_id)
 
 
+@pytest.mark.parity
 def test_holder_transfers_a_piece_to_a_member(deployed: Deployed, world: RWorld) -> None:
     receipt = send(
         deployed, transfer_fn(deployed, addr(deployed, "tier1"), addr(deployed, "tier2"), 1), acct(deployed, "tier1")
@@ -197,6 +200,7 @@ def test_transfer_of_a_split_parent_reverts(deployed: Deployed, world: RWorld) -
     assert reverted.error_args == {"pieceId": world.root, "childCount": 2}
 
 
+@pytest.mark.parity
 def test_transfer_by_a_stranger_reverts(deployed: Deployed, world: RWorld) -> None:
     fn = transfer_fn(deployed, addr(deployed, "tier1"), addr(deployed, "tier2"), world.root)
     rejected(deployed, fn, "tier2", "ERC721InsufficientApproval")
@@ -205,6 +209,7 @@ def test_transfer_by_a_stranger_reverts(deployed: Deployed, world: RWorld) -> No
 # -- finance --------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_holder_sells_a_piece_to_a_bank_atomically(deployed: Deployed, world: RWorld) -> None:
     price = FACE * 98 // 100
     offer = offer_of(deployed, world.root, price=price, nonce=5)
@@ -238,6 +243,7 @@ def test_price_equal_to_face_value_is_a_zero_discount(deployed: Deployed, world:
     assert named(deployed, receipt, "PieceFinanced")[0]["discountBps"] == 0
 
 
+@pytest.mark.parity
 def test_piece_financed_twice_reverts_by_any_bank(deployed: Deployed, world: RWorld) -> None:
     finance(deployed, offer_of(deployed, world.root, price=FACE - 1, nonce=1), "tier1")
     again = finance_fn(deployed, offer_of(deployed, world.root, bank=world.bank2, price=FACE - 2, nonce=1))
@@ -265,6 +271,7 @@ def test_children_of_a_financed_piece_count_as_financed(deployed: Deployed, worl
     assert reverted.error_args == {"pieceId": a}
 
 
+@pytest.mark.parity
 def test_expired_offer_reverts(deployed: Deployed, world: RWorld) -> None:
     fn = finance_fn(deployed, offer_of(deployed, world.root, price=FACE - 1, deadline_in=-1))
     rejected(deployed, fn, "tier1", "ReceivablesOfferExpired")
@@ -324,6 +331,7 @@ def test_financing_a_split_parent_reverts(deployed: Deployed, world: RWorld) -> 
     rejected(deployed, finance_fn(deployed, offer_of(deployed, world.root, price=1)), "tier1", "ReceivablesPieceSplit")
 
 
+@pytest.mark.parity
 def test_financing_at_or_after_maturity_reverts(deployed: Deployed, world: RWorld) -> None:
     advance_to(deployed, root(deployed, world.root).maturity)
     fn = finance_fn(deployed, offer_of(deployed, world.root, price=FACE - 1))

@@ -70,6 +70,7 @@ def default_root(deployed: Deployed, world: RWorld) -> None:
 # -- repay ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_debtor_repays_in_part_and_in_full(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     core_before = balance(deployed, addr(deployed, "core"))
@@ -98,6 +99,7 @@ def test_anyone_may_repay_for_the_debtor(deployed: Deployed, world: RWorld) -> N
     assert root(deployed, world.root).repaid == 1
 
 
+@pytest.mark.parity
 def test_repayment_beyond_what_is_still_owed_reverts(deployed: Deployed, world: RWorld) -> None:
     repay(deployed, world.root, FACE - 10)
     fn = receivables_of(deployed).contract.functions.repay(world.root, 11)
@@ -124,6 +126,7 @@ def test_repaying_an_unknown_receivable_reverts(deployed: Deployed, world: RWorl
 # -- claim ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_every_leaf_claims_its_pro_rata_share(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     a, b, c = three_leaves(deployed, world)
@@ -177,6 +180,7 @@ def test_claim_with_nothing_repaid_reverts(deployed: Deployed, world: RWorld) ->
     )
 
 
+@pytest.mark.parity
 def test_second_claim_without_new_repayment_reverts(deployed: Deployed, world: RWorld) -> None:
     repay(deployed, world.root, FACE // 2)
     claim(deployed, world.root, "tier1")
@@ -212,6 +216,7 @@ def test_claims_follow_the_piece_to_its_new_holder(deployed: Deployed, world: RW
 # -- default --------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_unpaid_root_defaults_after_maturity_and_grace(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
     repay(deployed, world.root, FACE // 4)
@@ -225,6 +230,7 @@ def test_unpaid_root_defaults_after_maturity_and_grace(deployed: Deployed, world
     assert root(deployed, world.root).defaulted_at > 0
 
 
+@pytest.mark.parity
 def test_marking_a_default_within_the_grace_period_reverts(deployed: Deployed, world: RWorld) -> None:
     maturity = root(deployed, world.root).maturity
     advance_to(deployed, maturity + DEFAULT_GRACE_PERIOD - 60)
@@ -275,6 +281,7 @@ def test_admin_sets_the_grace_period(deployed: Deployed, world: RWorld) -> None:
     send(deployed, client.contract.functions.markDefaulted(world.root), acct(deployed, "relayer"))
 
 
+@pytest.mark.parity
 def test_grace_period_set_by_a_non_admin_reverts(deployed: Deployed, world: RWorld) -> None:
     fn = receivables_of(deployed).contract.functions.setGracePeriod(0)
     rejected(deployed, fn, "core", "ReceivablesUnauthorized")

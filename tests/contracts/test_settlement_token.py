@@ -143,6 +143,7 @@ def test_token_metadata_comes_from_the_deployment(deployed: Deployed) -> None:
 # -- mint -------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_bank_mint_credits_the_recipient_and_emits_transfer_and_deposits_minted(deployed: Deployed) -> None:
     receipt = mint(deployed, "tier1", 1_500 * UNIT)
 
@@ -173,6 +174,7 @@ def test_mint_by_anyone_but_a_bank_reverts_with_unauthorized_minter(deployed: De
     assert total_supply(deployed) == 0
 
 
+@pytest.mark.parity
 def test_mint_by_a_suspended_bank_is_refused_until_reinstated(deployed: Deployed) -> None:
     suspend(deployed, "bank")
     fn = deployed.token.functions.mint(addr(deployed, "tier1"), UNIT)
@@ -200,6 +202,7 @@ def test_mint_to_the_zero_address_reverts_with_invalid_mint(deployed: Deployed) 
     assert revert_of(deployed, fn, "bank") == ("SettlementTokenInvalidMint", {"to": ZERO_ADDRESS, "amount": UNIT})
 
 
+@pytest.mark.parity
 def test_mint_of_nothing_reverts_with_invalid_mint(deployed: Deployed) -> None:
     fn = deployed.token.functions.mint(addr(deployed, "tier1"), 0)
 
@@ -268,6 +271,7 @@ def test_transfer_moves_tokens_and_emits_transfer(deployed: Deployed) -> None:
     assert total_supply(deployed) == 10 * UNIT
 
 
+@pytest.mark.parity
 def test_transfer_more_than_the_balance_reverts_with_insufficient_balance(deployed: Deployed) -> None:
     mint(deployed, "tier1", UNIT)
     fn = deployed.token.functions.transfer(addr(deployed, "tier2"), UNIT + 1)
@@ -308,6 +312,7 @@ def test_transfer_from_moves_tokens_and_spends_the_allowance(deployed: Deployed)
     assert allowance(deployed, "tier1", "core") == 3 * UNIT
 
 
+@pytest.mark.parity
 def test_transfer_from_beyond_the_allowance_reverts_with_insufficient_allowance(deployed: Deployed) -> None:
     mint(deployed, "tier1", 10 * UNIT)
     send(deployed, deployed.token.functions.approve(addr(deployed, "core"), 2 * UNIT), "tier1")
@@ -334,6 +339,7 @@ def test_an_unlimited_allowance_is_not_spent(deployed: Deployed) -> None:
 # -- EIP-2612 permit --------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_domain_separator_matches_the_eip712_domain_computed_off_chain(deployed: Deployed) -> None:
     domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
     by_hand = keccak(
@@ -350,6 +356,7 @@ def test_domain_separator_matches_the_eip712_domain_computed_off_chain(deployed:
     assert on_chain == by_hand == by_eth_account
 
 
+@pytest.mark.parity
 def test_eip712_domain_reports_name_version_chain_and_contract(deployed: Deployed) -> None:
     fields, name, version, chain_id, contract, salt, extensions = view(
         deployed, deployed.token.functions.eip712Domain()
@@ -365,6 +372,7 @@ def test_eip712_domain_reports_name_version_chain_and_contract(deployed: Deploye
     assert (salt, extensions) == (b"\x00" * 32, [])
 
 
+@pytest.mark.parity
 def test_permit_signed_by_the_owner_and_relayed_by_another_account_sets_the_allowance(deployed: Deployed) -> None:
     owner, spender = addr(deployed, "tier1"), addr(deployed, "core")
     deadline = deployed.chain.timestamp() + 3_600
@@ -392,6 +400,7 @@ def test_a_permitted_spender_can_transfer_from_the_owner(deployed: Deployed) -> 
     assert allowance(deployed, "tier1", "core") == 0
 
 
+@pytest.mark.parity
 def test_a_replayed_permit_reverts_with_invalid_signer(deployed: Deployed) -> None:
     owner, spender = addr(deployed, "tier1"), addr(deployed, "core")
     deadline = deployed.chain.timestamp() + 3_600
@@ -407,6 +416,7 @@ def test_a_replayed_permit_reverts_with_invalid_signer(deployed: Deployed) -> No
     assert (allowance(deployed, "tier1", "core"), nonce(deployed, "tier1")) == (0, 1)
 
 
+@pytest.mark.parity
 def test_a_permit_past_its_deadline_reverts_with_expired_signature(deployed: Deployed) -> None:
     owner, spender = addr(deployed, "tier1"), addr(deployed, "core")
     deadline = deployed.chain.timestamp() + 60

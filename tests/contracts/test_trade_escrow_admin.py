@@ -69,6 +69,7 @@ def allowed(deployed: Deployed, token: str) -> bool:
 # -- constructor ------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_a_new_escrow_starts_with_the_default_rules_and_announces_them(deployed: Deployed, world: World) -> None:
     admin, currency = acct(deployed, "admin"), deployed.addresses["SettlementToken"]
     receipt = deployed.chain.deploy(
@@ -140,6 +141,7 @@ def test_set_threshold_by_anyone_but_an_admin_reverts_with_unauthorized(
     )
 
 
+@pytest.mark.parity
 def test_a_suspended_admin_is_unauthorized_and_another_admin_is_not(deployed: Deployed, world: World) -> None:
     membership = deployed.membership.functions
     send(
@@ -260,6 +262,7 @@ def test_new_dispute_windows_apply_to_disputes_opened_afterwards_only(deployed: 
     )
 
 
+@pytest.mark.parity
 def test_a_new_claim_window_applies_to_orders_already_delivered(deployed: Deployed, world: World) -> None:
     """The claim window is read when used, not fixed at delivery: shortening it shortens open windows too."""
     escrow = escrow_of(deployed)
@@ -293,6 +296,7 @@ def test_set_token_allowed_lets_orders_use_another_token(deployed: Deployed, wor
     assert escrow_of(deployed).order(order_id).terms.token == other
 
 
+@pytest.mark.parity
 def test_disallowing_a_token_refuses_new_orders_but_lets_open_ones_settle(deployed: Deployed, world: World) -> None:
     escrow, admin, currency = escrow_of(deployed), acct(deployed, "admin"), deployed.addresses["SettlementToken"]
 

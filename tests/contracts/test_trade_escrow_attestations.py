@@ -99,6 +99,7 @@ def set_threshold(deployed: Deployed, kind: int, threshold: int) -> None:
 # -- recording milestones ---------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_shipped_attestation_records_the_event_time_and_emits_signers_and_evidence(
     deployed: Deployed, world: World
 ) -> None:
@@ -150,6 +151,7 @@ def test_inspection_passed_moves_a_delivered_order_to_inspected(deployed: Deploy
     assert events(deployed, receipt)[0][1]["signers"] == [addr(deployed, "inspector")]
 
 
+@pytest.mark.parity
 def test_inspection_failed_refunds_the_buyer_in_full(deployed: Deployed, world: World) -> None:
     before = balances(deployed)
     attestation = attestation_of(deployed, world.inspecting, Milestone.INSPECTION_FAILED)
@@ -230,6 +232,7 @@ def test_signatures_beyond_the_threshold_are_accepted_and_all_listed(deployed: D
     assert events(deployed, receipt)[0][1]["signers"] == [carrier.address for carrier in world.carriers]
 
 
+@pytest.mark.parity
 def test_fewer_signatures_than_the_threshold_reverts_with_quorum_not_met_and_changes_nothing(
     deployed: Deployed, world: World
 ) -> None:
@@ -335,6 +338,7 @@ def test_a_signer_not_an_oracle_of_the_milestones_kind_reverts_with_unauthorized
     )
 
 
+@pytest.mark.parity
 def test_a_high_s_oracle_signature_reverts_with_malleable_signature_at_its_index_and_changes_nothing(
     deployed: Deployed, world: World
 ) -> None:
@@ -414,6 +418,7 @@ def test_milestone_none_reverts_with_unknown_milestone(deployed: Deployed, world
     assert refused(deployed, attestation, sigs) == ("TradeEscrowUnknownMilestone", {"milestone": 0})
 
 
+@pytest.mark.parity
 def test_a_milestone_outside_the_enum_reverts_without_data(deployed: Deployed, world: World) -> None:
     attestation = Attestation(world.funded, 5, deployed.chain.timestamp(), evidence(world.funded, 5))  # type: ignore[arg-type]
     sigs = oracle_signatures(deployed, attestation, [acct(deployed, "carrier")])
@@ -607,6 +612,7 @@ def test_evidence_of_a_refused_attestation_stays_free(deployed: Deployed, world:
     assert escrow_of(deployed).order(world.funded).status is OrderStatus.SHIPPED
 
 
+@pytest.mark.parity
 def test_an_event_time_in_the_future_reverts_with_attestation_from_future(deployed: Deployed, world: World) -> None:
     before = deployed.chain.timestamp()
     attestation = attestation_of(deployed, world.funded, Milestone.SHIPPED, occurred_at=before + HOUR)
@@ -640,6 +646,7 @@ def test_an_event_just_within_the_max_attestation_age_is_accepted(deployed: Depl
     assert escrow_of(deployed).order(world.funded).shipped_at == occurred
 
 
+@pytest.mark.parity
 def test_an_event_exactly_max_attestation_age_old_is_accepted_and_a_second_older_is_stale(
     deployed: Deployed, world: World
 ) -> None:

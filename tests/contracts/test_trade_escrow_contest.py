@@ -143,6 +143,7 @@ def test_evidence_never_attested_reads_as_order_zero_and_milestone_none(deployed
     assert escrow.evidence_of(unused) is None
 
 
+@pytest.mark.parity
 def test_the_error_declaration_digest_is_the_eip712_hash_the_client_signs(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     declaration = declaration_of(deployed, world_evidence(world.delivered, Milestone.DELIVERED))
@@ -155,6 +156,7 @@ def test_the_error_declaration_digest_is_the_eip712_hash_the_client_signs(deploy
 # -- contesting -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_a_contested_delivery_puts_the_order_in_dispute_for_its_buyer_and_moves_no_money(
     deployed: Deployed, world: World
 ) -> None:
@@ -303,6 +305,7 @@ def test_a_contested_order_takes_no_release_confirmation_or_further_milestone(de
 # -- which evidence, which order ----------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_evidence_never_attested_reverts_with_evidence_unknown_and_changes_nothing(
     deployed: Deployed, world: World
 ) -> None:
@@ -424,6 +427,7 @@ def test_a_declaration_older_than_the_max_attestation_age_reverts_with_stale_att
     assert_now(deployed, args["nowTimestamp"], before)
 
 
+@pytest.mark.parity
 def test_a_declaration_exactly_max_attestation_age_old_is_accepted_and_a_second_older_is_stale(
     deployed: Deployed, world: World
 ) -> None:

@@ -79,6 +79,7 @@ def created_event(order_id: int, terms_tuple: tuple[Any, ...], submitter: str) -
 # -- createOrder ------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("submitter", ["core", "tier1"])
 def test_create_order_by_either_party_records_the_terms_and_emits_order_created(
     deployed: Deployed, world: World, submitter: str
@@ -148,6 +149,7 @@ def test_create_order_with_a_buyer_neither_core_nor_supplier_reverts_with_buyer_
     assert (caught.error, caught.error_args) == ("TradeEscrowBuyerNotEligible", {"buyer": addr(deployed, buyer)})
 
 
+@pytest.mark.parity
 def test_create_order_with_a_suspended_buyer_reverts_with_buyer_not_eligible(deployed: Deployed, world: World) -> None:
     suspend(deployed, addr(deployed, "core"))
     terms = make_terms(deployed)
@@ -259,6 +261,7 @@ def test_create_order_past_its_deadline_reverts_with_signature_expired_and_chang
     assert order_book(deployed, terms) == before_state
 
 
+@pytest.mark.parity
 def test_an_order_can_be_submitted_up_to_the_second_of_its_deadline(deployed: Deployed, world: World) -> None:
     terms = make_terms(deployed)
     fn = create_fn(deployed, terms, *signatures(deployed, terms))
@@ -269,6 +272,7 @@ def test_an_order_can_be_submitted_up_to_the_second_of_its_deadline(deployed: De
     assert (in_time, late) == (True, False)
 
 
+@pytest.mark.parity
 def test_replayed_order_nonce_reverts_with_nonce_used_and_changes_nothing(deployed: Deployed, world: World) -> None:
     create_order(deployed, make_terms(deployed, nonce=100, po="PO-FIRST"))
     replay = make_terms(deployed, nonce=100, po="PO-SECOND", amount=2 * AMOUNT)
@@ -281,6 +285,7 @@ def test_replayed_order_nonce_reverts_with_nonce_used_and_changes_nothing(deploy
     assert before["poRefs"] == [0] and before["nonces"] == [True]
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("domain", ["chainId", "verifyingContract", "name", "version"])
 def test_order_signed_for_another_domain_reverts_with_invalid_signer_and_changes_nothing(
     deployed: Deployed, world: World, domain: str
@@ -388,6 +393,7 @@ def test_order_with_a_malformed_signature_reverts_with_invalid_signer_from_zero(
 # -- fund -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_fund_escrows_the_amount_from_the_allowance_and_emits_order_funded(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     buyer = addr(deployed, "core")
@@ -441,6 +447,7 @@ def test_fund_an_order_not_awaiting_funds_reverts_with_invalid_status(
     assert (caught.error, caught.error_args) == ("TradeEscrowInvalidStatus", {"orderId": order_id, "status": status})
 
 
+@pytest.mark.parity
 def test_fund_without_allowance_reverts_with_insufficient_allowance_and_changes_nothing(
     deployed: Deployed, world: World
 ) -> None:
@@ -460,6 +467,7 @@ def test_fund_without_allowance_reverts_with_insufficient_allowance_and_changes_
 # -- fundWithPermit ---------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_fund_with_permit_relayed_by_a_non_member_escrows_and_emits_via_permit(
     deployed: Deployed, world: World
 ) -> None:
@@ -699,6 +707,7 @@ def test_views_of_an_unknown_order_are_empty(deployed: Deployed, world: World) -
     )
 
 
+@pytest.mark.parity
 def test_digests_and_domain_match_the_typed_data_the_parties_sign(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     fns = escrow.contract.functions

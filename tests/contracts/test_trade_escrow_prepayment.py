@@ -95,6 +95,7 @@ def test_the_available_limit_is_the_registry_limit_less_exposure(deployed: Deplo
     assert escrow.available_limit(bank, addr(deployed, "tier2")) == 0
 
 
+@pytest.mark.parity
 def test_prepayment_pays_the_supplier_early_against_the_banks_limit_and_pool(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     before = balances(deployed)
@@ -137,6 +138,7 @@ def test_exposure_adds_up_across_orders_and_caps_the_next_prepayment(deployed: D
     assert_money_accounted(deployed)
 
 
+@pytest.mark.parity
 def test_prepayment_above_the_available_limit_reverts_with_limit_exceeded(deployed: Deployed, world: World) -> None:
     lower_limit(deployed, 10_000 * UNIT)
 
@@ -344,6 +346,7 @@ def fail_prepaid(deployed: Deployed, world: World, how: str) -> Any:
     return escrow.close_expired_dispute(order_id, acct(deployed, "relayer"))
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("how", ["unshipped", "inspection-failed", "dispute-unanswered"])
 def test_a_prepaid_order_that_fails_is_made_whole_by_the_pool_and_records_a_shortfall(
     deployed: Deployed, world: World, how: str
@@ -605,6 +608,7 @@ def test_withdraw_pool_returns_unreserved_currency_to_the_bank(deployed: Deploye
     assert_money_accounted(deployed)
 
 
+@pytest.mark.parity
 def test_withdrawing_reserved_currency_reverts_with_pool_insufficient(deployed: Deployed, world: World) -> None:
     prepay(deployed, world.funded)
     bank = addr(deployed, "bank")

@@ -10,9 +10,9 @@ custom error (and arguments) the model predicted. After every step the contract'
 token balances and the accounting invariants are compared with the model.
 
 Time is exact: on anvil each transaction is pinned to the latest block's timestamp (the time
-``eth_estimateGas`` uses, so a revert found by the estimate and the mined transaction agree),
-and time moves only when a rule jumps it, sometimes to the very second a window opens or
-closes. ``SCF_FUZZ=long`` runs ten times as many examples.
+the preflight ``eth_call`` runs at, so a revert found by the preflight and the mined
+transaction agree), and time moves only when a rule jumps it, sometimes to the very second a
+window opens or closes. ``SCF_FUZZ=long`` runs ten times as many examples.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from ledger.escrow import Attestation, Dispute, ErrorDeclaration, Milestone, Ord
 from ledger.model import CreditLimits, Effect, EscrowModel, LimitRecord, Member, Roster
 from ledger.reads import RawView, ViewBatch
 from tests.conftest import Deployed
+from tests.contracts.escrow_helpers import escrow_of, registry_of
 from tests.contracts.lockstep import (
     HOUR,
     AnvilClock,
@@ -91,8 +92,8 @@ SEED_ORDERS = st.tuples(
 # Where advance_an_order takes an order next; see its branches for what each means per status.
 PATHS = ("happy", "happy", "prepay", "dispute", "dispute", "fail", "cancel", "contest")
 
-# CI's share is kept small (the whole suite must stay under 15 minutes); `make fuzz` goes deep.
-register_fuzz_profiles("escrow", examples=50, steps=30, long_examples=1000)
+# CI runs 100 examples of 30 steps (the issue's floor for this suite); `make fuzz` ten times as many.
+register_fuzz_profiles("escrow", examples=100, steps=30)
 
 
 class ViewReader(ViewBatch):
@@ -211,8 +212,13 @@ class TradeEscrowMachine(RuleBasedStateMachine):
         self.w = world
         self.d = world.deployed
         self.chain = self.d.chain
-        self.escrow = self.d.escrow
-        self.registry = self.d.registry
+        # anvil: the clients over QuickChain, whose preflight eth_call runs in the latest block, at
+        # the time the clock pins for the next one, then sends with fixed gas and no web3 middleware
+        # (about half the round trips of estimate-then-send). eth-tester calls in the latest block
+        # but mines a second later, so there the gas estimate (run in the next block) finds reverts.
+        anvil = self.w.backend == "anvil"
+        self.escrow = escrow_of(self.d) if anvil else self.d.escrow
+        self.registry = registry_of(self.d) if anvil else self.d.registry
         # Each example starts from the world and is rolled back in teardown.
         self.snapshot = self.chain.snapshot()
         self.clock: Clock = AnvilClock(self.chain) if self.w.backend == "anvil" else EmbeddedClock(self.chain)
@@ -1167,6 +1173,7 @@ class TradeEscrowMachine(RuleBasedStateMachine):
             self.w.client_cross_checked = True
 
 
+@pytest.mark.parity
 def test_trade_escrow_matches_its_model(fuzz_world: World) -> None:
     TradeEscrowMachine.world = fuzz_world
     try:
@@ -1178,6 +1185,7 @@ def test_trade_escrow_matches_its_model(fuzz_world: World) -> None:
 # -- what the fuzzing turned up -----------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_the_last_second_of_the_claim_window_belongs_to_release_or_to_a_dispute_not_both(deployed: Deployed) -> None:
     chain, escrow, accounts = deployed.chain, deployed.escrow, deployed.accounts
     buyer, supplier, carrier, relayer = accounts["core"], accounts["tier1"], accounts["carrier"], accounts["relayer"]

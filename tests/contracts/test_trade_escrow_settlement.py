@@ -98,6 +98,7 @@ def invalid_status(order_id: int, status: OrderStatus) -> tuple[str, dict[str, A
 # -- confirmReceipt ---------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("state", ["shipped", "delivered", "inspected"])
 def test_confirm_receipt_pays_the_supplier_at_once(deployed: Deployed, world: World, state: str) -> None:
     order_id = order_in(deployed, world, state)
@@ -180,6 +181,7 @@ def test_release_after_the_claim_window_pays_the_supplier_whoever_asks(
     assert_paid_out(deployed, order_id, before, to_buyer=0, to_supplier=AMOUNT)
 
 
+@pytest.mark.parity
 def test_release_within_the_claim_window_reverts_with_claim_window_open(deployed: Deployed, world: World) -> None:
     ends_at = escrow_of(deployed).order(world.delivered).delivered_recorded_at + CLAIM_WINDOW
     advance_to(deployed, ends_at - HOUR)
@@ -246,6 +248,7 @@ def test_each_deadline_holds_to_the_second(
     assert (at_boundary, after) == (open_at_the_boundary, not open_at_the_boundary)
 
 
+@pytest.mark.parity
 def test_at_the_second_the_claim_window_ends_release_and_dispute_are_not_both_possible(
     deployed: Deployed, world: World
 ) -> None:
@@ -262,6 +265,7 @@ def test_at_the_second_the_claim_window_ends_release_and_dispute_are_not_both_po
     assert (released, disputed) == (False, True)
 
 
+@pytest.mark.parity
 def test_release_in_the_block_stamped_ends_at_reverts_with_claim_window_open(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     ends_at = escrow.order(world.delivered).delivered_recorded_at + CLAIM_WINDOW
@@ -334,6 +338,7 @@ def test_release_of_an_unknown_order_reverts_with_unknown_order(deployed: Deploy
 # -- refundUnshipped --------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 def test_refund_unshipped_after_ship_by_refunds_the_buyer_whoever_asks(deployed: Deployed, world: World) -> None:
     escrow = escrow_of(deployed)
     before = balances(deployed)
@@ -412,6 +417,7 @@ def test_a_refunded_order_cannot_be_refunded_or_shipped_again(deployed: Deployed
 # -- openDispute ------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("state", ["delivered", "inspected"])
 def test_open_dispute_within_the_claim_window_freezes_the_order(deployed: Deployed, world: World, state: str) -> None:
     order_id = order_in(deployed, world, state)
@@ -569,6 +575,7 @@ def test_answer_dispute_after_the_answer_window_reverts_with_answer_window_close
     )
 
 
+@pytest.mark.parity
 def test_answer_dispute_twice_reverts_with_already_answered(deployed: Deployed, world: World) -> None:
     order_id = disputed(deployed, world, answered=True)
 
@@ -604,6 +611,7 @@ def test_answer_of_an_unknown_order_reverts_with_unknown_order(deployed: Deploye
 # -- arbitrate --------------------------------------------------------------------------------
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("to_buyer", [0, 40_000 * UNIT, AMOUNT], ids=["all-to-supplier", "split", "all-to-buyer"])
 def test_arbitrate_splits_the_escrow_between_buyer_and_supplier(
     deployed: Deployed, world: World, to_buyer: int
@@ -701,6 +709,7 @@ def refused_settlement_on_chain(
     return caught.error, caught.error_args
 
 
+@pytest.mark.parity
 def test_a_co_signed_settlement_relayed_by_anyone_splits_the_escrow(deployed: Deployed, world: World) -> None:
     order_id = disputed(deployed, world, answered=True)
     before = balances(deployed)
@@ -743,6 +752,7 @@ def test_a_settlement_cannot_be_replayed(deployed: Deployed, world: World) -> No
     ) == invalid_status(order_id, OrderStatus.SETTLED)
 
 
+@pytest.mark.parity
 def test_a_settlement_past_its_deadline_reverts_with_signature_expired_and_changes_nothing(
     deployed: Deployed, world: World
 ) -> None:
@@ -894,6 +904,7 @@ def test_an_answered_dispute_can_still_be_arbitrated_after_answer_by(deployed: D
 # -- closeExpiredDispute ----------------------------------------------------------------------
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("answered", [False, True], ids=["unanswered", "answered-unresolved"])
 def test_close_expired_dispute_refunds_the_buyer_in_full(deployed: Deployed, world: World, answered: bool) -> None:
     order_id = disputed(deployed, world, answered=answered)

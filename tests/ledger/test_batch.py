@@ -37,6 +37,9 @@ from ledger.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_re
 from ledger.typed_data import Domain
 from tests.conftest import Deployed
 
+# Both backends: the embedded chain takes the one-request-at-a-time path.
+pytestmark = pytest.mark.parity
+
 AMOUNT = 1_000 * 10**6
 DAY = 86_400
 ORDER_CREATED = (

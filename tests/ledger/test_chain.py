@@ -19,6 +19,9 @@ from tests.conftest import Deployed
 from tests.support.node_faults import NodeFront
 from tests.support.ports import free_port
 
+# Both backends: the Chain wrapper must behave alike on each.
+pytestmark = pytest.mark.parity
+
 
 def test_custom_error_is_decoded_with_named_arguments(deployed: Deployed) -> None:
     stranger = deployed.accounts["relayer"]

@@ -14,6 +14,7 @@ from tests.conftest import Deployed
 ALL = [step.name for step in PLAN]
 
 
+@pytest.mark.parity
 def test_deploy_records_addresses_blocks_compiler_and_hashes(deployed: Deployed, tmp_path: Path) -> None:
     record = tmp_path / f"{deployed.chain.chain_id}.json"
 
@@ -58,6 +59,7 @@ def test_a_changed_contract_is_redeployed_with_its_dependents(deployed: Deployed
     assert deployed.chain.call(token.functions.membership()) == second.addresses["Membership"]
 
 
+@pytest.mark.parity
 def test_verify_accepts_a_fresh_deployment(deployed: Deployed, tmp_path: Path) -> None:
     record = tmp_path / "deploy.json"
     result = deploy(deployed.chain, deployed.build, deployed.accounts["admin"], record)

@@ -9,6 +9,9 @@ from ledger.errors import ContractReverted
 from ledger.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_ref_hash
 from tests.conftest import Deployed
 
+# Both backends: the client signs, sends and decodes alike on each.
+pytestmark = pytest.mark.parity
+
 AMOUNT = 250_000 * 10**6
 DAY = 86_400
 

@@ -12,6 +12,9 @@ from ledger.history import HistoryDigest, LogDecoder, RawLog, UnknownEvent, fetc
 from tests.conftest import Deployed
 from tests.contracts.escrow_helpers import World, open_world
 
+# Both backends: without an HTTP endpoint the pages come through web3 from eth-tester's filters.
+pytestmark = pytest.mark.parity
+
 
 @pytest.fixture(scope="module")
 def module_world(deployed_session: Deployed) -> Iterator[World]:

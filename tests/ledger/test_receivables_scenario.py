@@ -28,6 +28,9 @@ from ledger.receivables import (
 )
 from tests.conftest import Deployed
 
+# Both backends: the whole three-tier story through the typed clients.
+pytestmark = pytest.mark.parity
+
 UNIT = 10**6
 ORDER = 300_000 * UNIT
 DAY = 86_400

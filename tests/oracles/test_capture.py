@@ -42,6 +42,8 @@ from tests.contracts.escrow_helpers import (
 )
 from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
 
+pytestmark = pytest.mark.parity  # both backends, as the docstring says (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def module_world(deployed_session: Deployed) -> Iterator[World]:

@@ -25,6 +25,9 @@ from tests.contracts.receivable_helpers import receivables_of
 from tests.ledger.audit.helpers import deployment_of
 from tests.ledger.audit.history_writer import HistoryWriter
 
+# Both backends: eth-tester has no trace_block, so transactions come from full blocks there.
+pytestmark = pytest.mark.parity
+
 
 @pytest.fixture(scope="module")
 def module_world(deployed_session: Deployed) -> Iterator[World]:

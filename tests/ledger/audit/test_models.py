@@ -188,6 +188,7 @@ def test_a_permit_approves_once_per_nonce_for_its_owner_only() -> None:
 # -- the models' errors are the contracts' ----------------------------------------------------
 
 
+@pytest.mark.parity
 def test_the_models_predict_the_contracts_own_reverts(deployed: Deployed) -> None:
     """Membership and token calls that revert on chain, predicted from the replayed models."""
     models = audit(deployed, check_views=False).models

@@ -48,6 +48,7 @@ def test_the_readers_calldata_and_answers_are_the_abis() -> None:
     assert abi_decode(["bool[]", "bytes[]"], answers) == ((True, False), (b"\x01" * 40, b""))
 
 
+@pytest.mark.parity
 def test_views_read_through_the_reader_are_the_views_read_one_by_one(world: World, deployed: Deployed) -> None:
     escrow, receivables = deployed.addresses["TradeEscrow"], deployed.addresses["Receivables"]
     order_of = ViewFn(escrow, deployed.build["TradeEscrow"].abi, "orderOf")

@@ -14,7 +14,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
-from api import audit_cli
+from api.cli import audit as audit_cli
 from ledger.audit import Kind, LedgerModels, Replayer, ReplayResult, check_continuity
 from ledger.audit.rpc import Header, Rpc
 from ledger.escrow import OrderStatus, Windows
@@ -25,6 +25,9 @@ from tests.contracts.escrow_helpers import DAY, World, acct, escrow_of, open_wor
 from tests.contracts.receivable_helpers import FACE, open_rworld, receivables_of
 from tests.ledger.audit.helpers import audit, deployment_of, explain
 from tests.ledger.audit.history_writer import HistoryWriter
+
+# Both backends (see above): on eth-tester the replay reads without traces or batched requests.
+pytestmark = pytest.mark.parity
 
 
 @pytest.fixture(scope="module")

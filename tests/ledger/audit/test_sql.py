@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from api import audit_cli
+from api.cli import audit as audit_cli
 from ledger.audit import Deployment, Kind, Mismatch, ReplayResult, replay
 from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
 from ledger.deploy import load_record
