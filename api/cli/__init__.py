@@ -26,9 +26,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from api.cli.errors import is_domain_error
-
-EXIT_DOMAIN_ERROR = 2
+from api.cli.errors import dispatch
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,15 +40,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        code: int = args.func(args)
-    except Exception as exc:
-        if not is_domain_error(exc):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DOMAIN_ERROR
-    return code
+    return dispatch(parser().parse_args(argv))
 
 
 def run() -> Any:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.cli.common import CHAIN_HELP, connect
 from api.cli.contracts import build_contracts
+from api.cli.errors import dispatch
 from api.cli.score import DEFAULT_MODEL, MODEL_ENV
 
 if TYPE_CHECKING:
@@ -277,15 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     """``scf audit ...`` on its own (``python -m api.cli.audit audit replay ...``)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    from ledger.errors import LedgerError
-
-    try:
-        code: int = args.func(args)
-    except LedgerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return code
+    return dispatch(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

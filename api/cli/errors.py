@@ -12,6 +12,7 @@ an error class whose module was never imported cannot have been raised, and impo
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable
 
@@ -38,3 +39,19 @@ def is_domain_error(exc: BaseException, roots: Iterable[str] = DOMAIN_ROOTS) -> 
         if isinstance(error, type) and isinstance(exc, error):
             return True
     return False
+
+
+#: The exit status of a command that met a domain error.
+EXIT_DOMAIN_ERROR = 2
+
+
+def dispatch(args: argparse.Namespace, *, exit_code: int = EXIT_DOMAIN_ERROR) -> int:
+    """Run a parsed command (``args.func``): a domain error prints one line and returns ``exit_code``;
+    anything else is a bug and keeps its traceback."""
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        if not is_domain_error(exc):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code

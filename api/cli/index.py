@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.cli.common import connect
 from api.cli.contracts import build_contracts
+from api.cli.errors import dispatch
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -246,14 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``scf index ...`` on its own: ``python -m api.cli.index --db URL ...``."""
     parser = argparse.ArgumentParser(prog="scf index", description=__doc__.split("\n\n")[0] if __doc__ else None)
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    from ledger.errors import LedgerError
-
-    try:
-        return cmd_index(args)
-    except LedgerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    parser.set_defaults(func=cmd_index)
+    return dispatch(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.cli.common import CHAIN_HELP, DB_HELP, KEYSTORE_PASSWORD_HELP
-from api.cli.errors import CommandError
+from api.cli.errors import CommandError, dispatch
 
 if TYPE_CHECKING:
     from api.v1.settings import Settings
@@ -320,19 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``scf serve ...`` on its own: ``python -m api.cli.serve serve --port P ...`` (what the tests start)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    from api.cli.errors import is_domain_error
-
-    try:
-        code: int = args.func(args)
-    except Exception as exc:
-        if not is_domain_error(
-            exc, ("ledger.errors:LedgerError", "api.errors:ApiError", "api.cli.errors:CommandError")
-        ):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return code
+    return dispatch(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

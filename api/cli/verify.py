@@ -34,7 +34,7 @@ from typing import Any
 
 from api.cli.common import deployed_record_path
 from api.cli.contracts import build_contracts
-from api.cli.errors import CommandError
+from api.cli.errors import CommandError, dispatch
 
 TOKEN_ENV = "SCF_API_TOKEN"
 EXIT_REFUSED = 1
@@ -182,15 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``scf verify ...`` on its own (``python -m api.cli.verify verify receivable ...``)."""
     parser = argparse.ArgumentParser(prog="scf")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    from ledger.errors import LedgerError
-
-    try:
-        code: int = args.func(args)
-    except (LedgerError, CommandError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNCHECKED
-    return code
+    return dispatch(parser.parse_args(argv), exit_code=EXIT_UNCHECKED)
 
 
 if __name__ == "__main__":
