@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,13 +60,14 @@ def shared_secrets() -> dict[str, str]:
 def start(
     target: Target,
     run_dir: Path,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     options: Sequence[str] = (),
     *,
     group: bool = False,
 ) -> Served:
-    """A running ``scf serve --devnet`` (the dev relayer) with ``env`` added to this process's environment
-    and ``options`` to its command line; ``group``: in a session of its own (``--workers`` forks)."""
+    """A running ``scf serve --devnet`` (the dev relayer) with ``env`` laid over this process's environment
+    (``None`` removes a variable) and ``options`` on its command line; ``group``: in a session of its own
+    (``--workers`` forks), stopped as a whole process group."""
     port = free_port()
     laid: dict[str, str | None] = {
         **os.environ,
@@ -112,3 +113,31 @@ def sign_in(base: str, account: LocalAccount) -> dict[str, str]:
     answer = httpx.post(f"{base}/v1/auth/token", json={"nonce": body["nonce"], "signature": signature}, timeout=30)
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['accessToken']}"}
+
+
+def killed_mid_request(
+    target: Target,
+    run_dir: Path,
+    env: Mapping[str, str | None],
+    fault: str,
+    account: LocalAccount,
+    path: str,
+    body: object,
+    key: str,
+) -> dict[str, str]:
+    """POST ``body`` to ``path`` of a ``scf serve`` that kills itself (SIGKILL) at ``fault``
+    (``SCF_FAULT``, ``api.v1.faults``) before it answers; returns the headers sent (token and
+    Idempotency-Key), for the retry on another process."""
+    dying = start(target, run_dir, {**env, "SCF_FAULT": fault})
+    try:
+        headers = {**sign_in(dying.base, account), "Idempotency-Key": key}
+        try:
+            httpx.post(f"{dying.base}{path}", json=body, headers=headers, timeout=60)
+        except httpx.TransportError:
+            pass
+        else:
+            raise AssertionError(f"scf serve answered {path} instead of dying at {fault}")
+        assert dying.process.wait(timeout=30) == -signal.SIGKILL, f"scf serve did not die at {fault}"
+    finally:
+        dying.stop()
+    return headers

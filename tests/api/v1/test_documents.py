@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -235,14 +234,9 @@ def test_an_upload_killed_after_the_store_is_answered_once_on_retry(fresh: World
             )
 
     before = stored()
-    dying = serve.start(where, tmp_path / "a", {**env, "SCF_FAULT": "after-document-store"})
-    try:
-        headers = {**serve.sign_in(dying.base, core), "Idempotency-Key": "kill-after-store"}
-        with pytest.raises(httpx.TransportError):
-            httpx.post(f"{dying.base}/v1/documents", json=body, headers=headers, timeout=60)
-        assert dying.process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        dying.stop()
+    headers = serve.killed_mid_request(
+        where, tmp_path / "a", env, "after-document-store", core, "/v1/documents", body, "kill-after-store"
+    )
     [kept] = [i for i in stored() if i not in before]  # stored before the kill, and answered to nobody
 
     second = serve.start(where, tmp_path / "b", env)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,14 +343,9 @@ def test_a_submission_killed_between_top_up_and_broadcast_ends_with_one_transact
     env = {**serve.shared_secrets(), "SCF_API_IDEMPOTENCY_LEASE": "1"}
     where = serve.Target(fresh.devnet.url, fresh.record.parent, fresh.db_url)
 
-    dying = serve.start(where, tmp_path / "a", {**env, "SCF_FAULT": "after-top-up"})
-    try:
-        headers = {**serve.sign_in(dying.base, account), "Idempotency-Key": "kill-after-top-up"}
-        with pytest.raises(httpx.TransportError):
-            httpx.post(f"{dying.base}/v1/submissions", json=body, headers=headers, timeout=60)
-        assert dying.process.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        dying.stop()
+    headers = serve.killed_mid_request(
+        where, tmp_path / "a", env, "after-top-up", account, "/v1/submissions", body, "kill-after-top-up"
+    )
     # Dead between the two: the top-up is mined, the transaction never went out.
     [paid] = top_ups(fresh, account.address)
     assert paid.state == "mined" and balances(fresh, account.address) == [tx["gas"] * tx["maxFeePerGas"]]
