@@ -78,8 +78,6 @@ def test_a_world_whose_purchase_orders_another_world_holds_is_refused_before_sen
 
 
 def test_an_interrupted_play_is_named_with_what_to_do(deployed: Deployed, build: BuildResult) -> None:
-    if deployed.backend != "anvil":
-        pytest.skip("a view-only reading; anvil is enough")
     parties = generate(SMALL).parties
     admin = deployed.accounts["admin"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ledger.credit import CreditLimit
 from ledger.escrow import Milestone
 from scoring import features
@@ -44,8 +42,6 @@ def trade(deployed: Deployed, orders: int) -> None:
 def test_published_limits_are_recomputed_from_chain_logs_and_a_tampered_one_is_caught(
     deployed: Deployed, fitted: Fitted
 ) -> None:
-    if deployed.backend != "anvil":
-        pytest.skip("log reading at this size is for a node (eth-tester's get_logs is very slow)")
     chain, model = deployed.chain, fitted.model
     trade(deployed, 4)
     abis = {name: deployed.build[name].abi for name in deployed.addresses}
