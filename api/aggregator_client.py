@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ledger.escrow import ErrorDeclaration
+from ledger.domain.escrow import ErrorDeclaration
 from oracles.aggregator import DeclarationReceipt, DeclarationStatus, Receipt, Rejection, Status, Submission
 from oracles.errors import AggregatorUnavailable
 

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from api.recursion import sane_recursion_limit
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
-from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
+from ledger.eth.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
 from oracles.errors import (
     AggregatorUnavailable,
     CaptureNotFound,

@@ -48,7 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from api import errors
 from api.errors import ApiError, Unauthenticated, UnsupportedMediaType
 from api.json_input import JsonBodyGuard
-from ledger.escrow import Attestation, ErrorDeclaration, Milestone
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone
 from oracles.aggregator import Aggregator, Receipt, Submission
 from oracles.capture import CaptureJob, CaptureService
 from oracles.errors import DocumentTooLarge

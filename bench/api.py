@@ -59,9 +59,9 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from indexer import Workload, write_history
 
-from ledger import compiler
-from ledger.indexer import Indexer
-from ledger.sql import open_engine
+from ledger.index.indexer import Indexer
+from ledger.index.sql import open_engine
+from ledger.toolchain import compiler
 
 TARGET_RPS = 300
 TARGET_P50_MS = 20.0
@@ -224,10 +224,11 @@ def project_first() -> None:
 def bench_model(tmp: Path) -> tuple[Path, str]:
     """The shipped model if this scorer can load it, else one fitted on a synthetic world (latency does
     not depend on the model's points, only on the scorer's work)."""
-    from scoring import evaluate, synthetic
+    from scoring import evaluate
     from scoring.errors import ModelError
     from scoring.scorecard import Model
-    from scoring.world import Truth
+    from tests.support import synthetic  # importable from the repo root, first on sys.path (above)
+    from tests.support.fitted import truth_of
 
     try:
         Model.load(DEFAULT_MODEL)
@@ -235,14 +236,7 @@ def bench_model(tmp: Path) -> tuple[Path, str]:
     except ModelError as exc:
         log(f"shipped model unusable ({exc}); fitting one on a synthetic world")
     world = synthetic.generate(160, seed=3)
-    kinds = {0: "core", -1: "bank"}
-    truth = {
-        p.address: Truth(
-            p.address, kinds.get(p.tier, "supplier"), None if p.tier < 0 else p.tier, p.failed, p.bad_actor, p.tier == 1
-        )
-        for p in world.parties
-    }
-    _report, model = evaluate.evaluate(world.history(), truth)
+    _report, model = evaluate.evaluate(world.history(), truth_of(world))
     model.save(tmp / "model.json")
     return tmp / "model.json", "fitted on a 160-party synthetic world (the shipped model does not load)"
 

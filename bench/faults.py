@@ -59,11 +59,11 @@ from api.cli.serve import API_RPC_TIMEOUT
 from api.v1.app import create_app
 from api.v1.auth import Standing
 from api.v1.settings import Settings
-from ledger import compiler
-from ledger.chain import Chain, ErrorDecoder
-from ledger.deploy import deploy, enrol_dev_members
-from ledger.indexer import Indexer
-from ledger.sql import open_engine
+from ledger.eth.chain import Chain, ErrorDecoder
+from ledger.index.indexer import Indexer
+from ledger.index.sql import open_engine
+from ledger.toolchain import compiler
+from ledger.toolchain.deploy import deploy, enrol_dev_members
 from tests.support.node_faults import Mode, NodeFront
 from tests.support.wallet import sign_prepared
 

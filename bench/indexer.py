@@ -14,7 +14,7 @@ Then, in alternating runs over the whole history:
 * ceiling: raw ``eth_getLogs`` of every deployed contract with ``requests`` (JSON parsed, no
   decoding), ranges adapted to the answers as the indexer does: what the node and the wire
   allow with no project code in the way;
-* value: ``ledger.indexer.Indexer`` catching up from the deployment into a fresh SQLite file:
+* value: ``ledger.index.indexer.Indexer`` catching up from the deployment into a fresh SQLite file:
   fetch, check headers, decode, digest, raw events and projections, one transaction per page;
   the database's history digest is checked against the chain's afterwards;
 * baseline (once): web3's ``contract.events.E().get_logs()`` (ABI decoding by web3) over the
@@ -49,15 +49,17 @@ os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 import requests
 import write_path
 
-from ledger import compiler
-from ledger.batch import BatchSender, FunctionEncoder, sign_typed_data, sign_typed_data_by
-from ledger.chain import Chain
-from ledger.escrow import TradeEscrowClient
-from ledger.history import MAX_SPAN, HistoryDigest, LogDecoder, fetch_logs
-from ledger.indexer import PAGE_EVENTS, START_SPAN, Indexer, Reader
-from ledger.receivables import ReceivablesClient
-from ledger.sql import database_digest, open_engine
-from ledger.token import TokenClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.clients.token import TokenClient
+from ledger.eth.batch import BatchSender, FunctionEncoder
+from ledger.eth.chain import Chain
+from ledger.eth.eip712 import sign_typed_data, sign_typed_data_by
+from ledger.eth.history import MAX_SPAN, HistoryDigest, LogDecoder, fetch_logs
+from ledger.index.indexer import Indexer, Reader
+from ledger.index.pages import PAGE_EVENTS, START_SPAN
+from ledger.index.sql import database_digest, open_engine
+from ledger.toolchain import compiler
 
 TARGET = 20_000
 TARGET_RATIO = 0.4
@@ -152,7 +154,7 @@ def raw_pages(url: str, addresses: list[str], head: int) -> Iterator[list[dict[s
         answer = session.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]})
         logs: list[dict[str, Any]] = answer.json()["result"]
         yield logs
-        # The indexer's range policy (ledger.indexer.next_span), written out.
+        # The indexer's range policy (ledger.index.indexer.next_span), written out.
         wanted = (high - low + 1) * PAGE_EVENTS // len(logs) if logs else span * 2
         low = high + 1
         span = max(1, min(MAX_SPAN, span * 2, max(span // 2, wanted)))
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ceiling_runs": [
                         {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()} for r in ceilings
                     ],
-                    "value": "ledger.indexer.Indexer.run() from the deployment into a fresh SQLite file (WAL): a "
+                    "value": "ledger.index.indexer.Indexer.run() from the deployment into a fresh SQLite file (WAL): a "
                     "reader process (forked) fetches raw eth_getLogs pages (the next while it prepares this one), "
                     "checks headers, decodes with generated functions, folds the history digest and makes the rows; "
                     "the writer bulk-inserts events and projections with the cursor in one transaction per page; "

@@ -63,15 +63,17 @@ import oracles.aggregator
 import oracles.capture
 import oracles.epcis
 import oracles.witness
-from ledger import compiler
-from ledger.batch import BatchResult, BatchSender, Call, FunctionEncoder, sign_typed_data_by
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.deploy import ORACLE_KIND, ROLE
-from ledger.escrow import Attestation, Milestone, Order, OrderStatus, OrderTerms, TradeEscrowClient, po_ref_hash
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.token import TokenClient
+from ledger.domain.escrow import Attestation, Milestone, Order, OrderStatus, OrderTerms, po_ref_hash
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.batch import BatchResult, BatchSender, Call, FunctionEncoder
+from ledger.eth.chain import Chain
+from ledger.eth.eip712 import sign_typed_data_by
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
-from ledger.reads import RawView, ViewBatch
-from ledger.token import TokenClient
+from ledger.toolchain import compiler
+from ledger.toolchain.deploy import ORACLE_KIND, ROLE
 from oracles import hashing
 from oracles.aggregator import Aggregator
 from oracles.capture import CaptureJob, CaptureService, Outcome

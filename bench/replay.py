@@ -27,7 +27,7 @@ for its calldata, on a sample of logs; its rate is extrapolated. The last line o
 one JSON object; progress goes to stderr. ``--profile`` prints cProfile's top functions of the
 timed replay to stderr.
 
-Then the SQL side (``details.sql``): the same history indexed by ``ledger.indexer`` into a fresh
+Then the SQL side (``details.sql``): the same history indexed by ``ledger.index.indexer`` into a fresh
 SQLite file (untimed here; ``bench/indexer.py`` measures it), and ``ledger.audit.sql.compare_sql``
 timed on its own: every row of the cursor, blocks, events and projection tables against the
 replay's logs and state. It must find no mismatch; its time is reported against the replay's
@@ -57,16 +57,17 @@ import requests
 import write_path  # the bench directory is on sys.path
 from web3 import Web3
 
-from ledger import compiler
 from ledger.audit import Deployment, replay
 from ledger.audit.sql import compare_sql
-from ledger.batch import BatchSender, sign_typed_data, sign_typed_data_by
-from ledger.compiler import BuildResult
-from ledger.escrow import TradeEscrowClient
-from ledger.indexer import Indexer
-from ledger.receivables import ReceivablesClient
-from ledger.sql import open_engine
-from ledger.token import TokenClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.clients.token import TokenClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.batch import BatchSender
+from ledger.eth.eip712 import sign_typed_data, sign_typed_data_by
+from ledger.index.indexer import Indexer
+from ledger.index.sql import open_engine
+from ledger.toolchain import compiler
 
 TARGET_EVENTS = 100_000
 TARGET_SECONDS = 20.0

@@ -49,9 +49,13 @@ from eth_account import Account  # noqa: E402
 from eth_account.signers.local import LocalAccount  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
-from ledger import compiler  # noqa: E402
-from ledger.batch import BatchSender, Call, FunctionEncoder  # noqa: E402
-from ledger.chain import Chain  # noqa: E402
+from ledger.eth.batch import (  # noqa: E402
+    BatchSender,
+    Call,
+    FunctionEncoder,
+)
+from ledger.eth.chain import Chain  # noqa: E402
+from ledger.toolchain import compiler  # noqa: E402
 from scenarios import ScenarioConfig, play  # noqa: E402
 from scenarios.check import separability  # noqa: E402
 

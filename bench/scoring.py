@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scoring.py [--quick] [--parties N] [--runs N]
 
-Generates a seeded multi-tier world (``scoring.synthetic``: 10,000 parties and about 1,000,000
+Generates a seeded multi-tier world (``tests.support.synthetic``: 10,000 parties and about 1,000,000
 verified events; ``--quick`` 1,000 and ~130,000) and writes its events **straight into an
 indexer database** (SQLite, schema from the project's migrations) rather than playing them
 through contracts, which would take hours at this size; the output says so. A model is fitted
@@ -35,11 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The repo root first: the project's packages, and the synthetic world of the test kit
+# (tests.support.synthetic: test data, not product code), both import from there.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scoring import features, scorecard, synthetic
+from scoring import features, scorecard
 from scoring.decision import Scorer
 from scoring.source import SqlSource
+from tests.support import synthetic
 
 TARGET_SECONDS = 60.0
 TARGET_DECISION_MS = 50.0
@@ -150,8 +153,8 @@ def main() -> int:
             "events": len(world.events),
             "rows_read_by_ceiling": ceiling_rows,
             "parties": len(world.parties),
-            "input": "synthetic verified events written directly as indexer rows into SQLite (scoring.synthetic), "
-            "not indexed from a chain",
+            "input": "synthetic verified events written directly as indexer rows into SQLite "
+            "(tests.support.synthetic), not indexed from a chain",
             "value_parts_s": {k: round(v, 3) for k, v in best.items()},
             "single_decision_ms_median": round(statistics.median(latencies), 3),
             "single_decision_ms_max": round(max(latencies), 3),

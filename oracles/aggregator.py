@@ -31,12 +31,14 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from sqlalchemy import Connection, Engine, Row, Update, bindparam, func, insert, select, update
 
-from ledger.batch import BatchSender, Call, recover_typed_data
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.escrow import Attestation, ErrorDeclaration, Milestone, TradeEscrowClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.batch import BatchSender, Call
+from ledger.eth.chain import Chain
+from ledger.eth.eip712 import recover_typed_data
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
-from ledger.reads import RawView, ViewBatch
 from oracles.store import attestation_signatures, attestations, declaration_signatures, declarations
 from oracles.witness import MILESTONE_KIND
 

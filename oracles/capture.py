@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
-from ledger.escrow import Attestation, ErrorDeclaration, Milestone
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone
 from oracles.aggregator import OPEN, DeclarationReceipt, Receipt, Status, Submission
 from oracles.epcis import DEFAULT_MAX_BYTES, EpcisEvent, ParsedDocument, parse_document
 from oracles.errors import AggregatorUnavailable, CaptureNotFound, OracleInactive

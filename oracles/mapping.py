@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ledger.escrow import Milestone
+from ledger.domain.escrow import Milestone
 from oracles.epcis import EVENT_TYPES, EpcisEvent, ErrorDeclaration
 from oracles.hashing import evidence_bytes32
 

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from ledger.escrow import Milestone
+from ledger.domain.escrow import Milestone
 from oracles.errors import SimulationError
 from oracles.hashing import EPCIS_CONTEXT_URL
 from oracles.vocab import Vocabulary, VocabularyStyle, spell

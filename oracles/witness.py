@@ -20,19 +20,13 @@ from typing import Final
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger.batch import sign_typed_data
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.escrow import (
-    Attestation,
-    ErrorDeclaration,
-    Milestone,
-    OrderStatus,
-    TradeEscrowClient,
-    po_ref_hash,
-)
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, po_ref_hash
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
+from ledger.eth.eip712 import sign_typed_data
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
-from ledger.reads import RawView, ViewBatch
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import ErrorDeclared, Mapped
 

@@ -30,7 +30,8 @@ from scenarios.errors import (
     WorldConflict,
     WorldIncomplete,
 )
-from scenarios.play import Checkpoint, PlayResult, Refusal, play
+from scenarios.play import PlayResult, play
+from scenarios.records import Checkpoint, Refusal
 from scenarios.world import ScenarioConfig, World, generate
 
 __all__ = [

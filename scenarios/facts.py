@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.batch import _Rpc
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.history import LogDecoder, fetch_logs
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
+from ledger.eth.history import LogDecoder, fetch_logs
+from ledger.eth.jsonrpc import JsonRpc as _Rpc
 
 CONTRACTS = ("Membership", "SettlementToken", "CreditRegistry", "TradeEscrow", "Receivables")
 

@@ -34,14 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.escrow import TradeEscrowClient
-from ledger.membership import MembershipClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.membership import MembershipClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
 from scenarios.errors import WorldIncomplete
 from scenarios.facts import read_facts
 from scenarios.plan import Plan, make_plan
-from scenarios.play import Checkpoint, po_ref_conflict
+from scenarios.player import po_ref_conflict
+from scenarios.records import Checkpoint
 from scenarios.summary import summarise
 from scenarios.truth import write_outputs
 from scenarios.world import DEFAULT_START, WEEK, ScenarioConfig, World, generate

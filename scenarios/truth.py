@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scenarios.facts import ChainFacts
 from scenarios.plan import Plan
+from scenarios.records import Checkpoint, Refusal
 from scenarios.world import CORE, World
-
-if TYPE_CHECKING:
-    from scenarios.play import Checkpoint, Refusal
 
 FORMAT = 1
 WORLD_FILE = "world.json"

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.chain import Chain
+from ledger.eth.chain import Chain
 from scoring import features
 from scoring.chain_source import ChainEvents, block_at
 from scoring.decision import Scorer

@@ -1,6 +1,6 @@
 """Reading the verified history straight from the chain's logs (no SQL): the auditor's source.
 
-``ledger.history.fetch_logs`` pages through ``eth_getLogs`` for the ledger's contracts and
+``ledger.eth.history.fetch_logs`` pages through ``eth_getLogs`` for the ledger's contracts and
 ``LogDecoder`` decodes them into the same (contract, event, args) the indexer stores, so the
 feature builder gives the same features from either source. Block times come with the logs on
 anvil (``blockTimestamp``) and from block headers elsewhere.
@@ -15,8 +15,8 @@ import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ledger.chain import Chain
-from ledger.history import LogDecoder, fetch_logs
+from ledger.eth.chain import Chain
+from ledger.eth.history import LogDecoder, fetch_logs
 from scoring.errors import NoHistory
 from scoring.history import ChainEvent, History, RefusedCall
 

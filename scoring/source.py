@@ -1,4 +1,4 @@
-"""Reading the verified history from the indexer's SQL (``ledger/sql``): the ``events`` table, as of a point.
+"""Reading the verified history from the indexer's SQL (``ledger/index/sql``): the ``events`` table, as of a point.
 
 The projections hold the current state, so nothing here reads them: a decision as of block B
 takes the raw ``events`` rows at or before B (chain order) and the ``refused_calls`` rows at
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 
-from ledger.sql.db import make_engine
+from ledger.index.sql.db import make_engine
 from scoring.errors import AsOfInFuture, NoHistory
 from scoring.history import ChainEvent, History, RefusedCall
 

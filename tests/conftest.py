@@ -11,30 +11,26 @@ just that suite.
 
 Each backend's ledger is deployed once per session (per xdist worker); each test starts from
 a snapshot of it and is rolled back afterwards.
+
+This module only declares hooks and fixtures: what they hand out (``Deployed``, how a ledger is
+deployed, the backends) lives in ``tests/support/deployments.py``, where tests and helpers import
+it from; nothing imports a conftest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from web3.contract import Contract
 
-from ledger import compiler
-from ledger.accounts import DevAccounts
-from ledger.chain import Chain, ErrorDecoder
-from ledger.compiler import BuildResult
-from ledger.credit import CreditRegistryClient
-from ledger.deploy import deploy, enrol_dev_members
-from ledger.devnet import Devnet
-from ledger.escrow import TradeEscrowClient
-from ledger.receivables import ReceivablesClient
-from ledger.token import TokenClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain, ErrorDecoder
+from ledger.toolchain import compiler
+from ledger.toolchain.devnet import Devnet
+from tests.support.deployments import BACKENDS, Deployed, deploy_ledger
 from tests.support.ports import free_port
 
-BACKENDS = ("anvil", "embedded")
 PARITY = "parity"
 
 
@@ -67,46 +63,6 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     devnet.up()
     yield devnet
     devnet.down()
-
-
-@dataclass
-class Deployed:
-    backend: str
-    chain: Chain
-    build: BuildResult
-    accounts: DevAccounts
-    addresses: dict[str, str]
-
-    @property
-    def membership(self) -> Contract:
-        return self.chain.contract(self.build["Membership"], self.addresses["Membership"])
-
-    @property
-    def token(self) -> Contract:
-        return self.chain.contract(self.build["SettlementToken"], self.addresses["SettlementToken"])
-
-    @property
-    def escrow(self) -> TradeEscrowClient:
-        return TradeEscrowClient(self.chain, self.build, self.addresses["TradeEscrow"])
-
-    @property
-    def receivables(self) -> ReceivablesClient:
-        return ReceivablesClient(self.chain, self.build, self.addresses["Receivables"])
-
-    @property
-    def registry(self) -> CreditRegistryClient:
-        return CreditRegistryClient(self.chain, self.build, self.addresses["CreditRegistry"])
-
-    @property
-    def tokens(self) -> TokenClient:
-        return TokenClient(self.chain, self.build, self.addresses["SettlementToken"])
-
-
-def deploy_ledger(backend: str, chain: Chain, build: BuildResult) -> Deployed:
-    assert chain.accounts is not None
-    result = deploy(chain, build, chain.accounts["admin"], None)
-    enrol_dev_members(chain, build, result.addresses["Membership"], chain.accounts)
-    return Deployed(backend, chain, build, chain.accounts, result.addresses)
 
 
 @pytest.fixture(scope="session")

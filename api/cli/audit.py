@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
     from ledger.audit import Deployment, ReplayResult
     from ledger.audit.report import Report
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
     from scoring.audit import AuditResult
 
 EXIT_MISMATCH = 1
@@ -94,7 +94,7 @@ def audit_replay(
     and SCF_SCORE_MODEL). Notes on what was compared, and what not, go to stderr."""
     from ledger.audit import Deployment, replay
     from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
-    from ledger.deploy import recorded_deployment
+    from ledger.toolchain.deploy import recorded_deployment
 
     _, record = recorded_deployment(chain.chain_id, deployment)
     replayed = Deployment.from_record(record, build)
@@ -164,7 +164,7 @@ def _recompute_scores(chain: Chain, deployment: Deployment, result: ReplayResult
     chain's logs with the model its ``modelHash`` names (``models``: files; none given: the shipped
     default and SCF_SCORE_MODEL). The replay's reverted calls feed the double-financing flags."""
     from ledger.audit import AuditError
-    from ledger.audit.refusals import RefusalDecoder
+    from ledger.eth.refusals import RefusalDecoder
     from scoring.audit import recompute_published
     from scoring.errors import ScoringError
     from scoring.history import RefusedCall
@@ -221,7 +221,7 @@ def _engine(url: str) -> Engine:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ledger.audit.sql import SqlCompareError
-    from ledger.sql.db import database_url, make_engine
+    from ledger.index.sql.db import database_url, make_engine
 
     try:
         return make_engine(database_url(url or None))

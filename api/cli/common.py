@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
 
 CHAIN_HELP = "devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)"
 DB_HELP = "the indexer's database URL (default: SCF_DB_URL, else the devnet's SQLite file)"
@@ -20,7 +20,7 @@ KEYSTORE_PASSWORD_HELP = "(password in SCF_KEYSTORE_PASSWORD)"
 def connect(setting: str | None, build: BuildResult, *, timeout: float | None = None) -> Chain:
     """The chain ``setting`` names (devnet, embedded, a URL; None: ``SCF_CHAIN``), decoding the
     project's custom errors; ``timeout`` bounds each JSON-RPC request (None: the ledger's default)."""
-    from ledger.chain import Chain, ErrorDecoder
+    from ledger.eth.chain import Chain, ErrorDecoder
 
     errors = ErrorDecoder(build.artifacts.values())
     if timeout is None:
@@ -31,7 +31,7 @@ def connect(setting: str | None, build: BuildResult, *, timeout: float | None = 
 def deployed_addresses(chain: Chain, record: Path | None = None) -> tuple[Path, dict[str, str]]:
     """Where the deployment on ``chain`` is recorded (``record``, else deployments/<chainId>.json) and its
     contract name → address; ``DeploymentMissing`` when ``scf deploy`` has not run on this chain."""
-    from ledger.deploy import record_addresses, recorded_deployment
+    from ledger.toolchain.deploy import record_addresses, recorded_deployment
 
     path, data = recorded_deployment(chain.chain_id, record)
     return path, record_addresses(data)
@@ -40,6 +40,6 @@ def deployed_addresses(chain: Chain, record: Path | None = None) -> tuple[Path, 
 def deployed_record_path(chain_id: int) -> Path:
     """deployments/<chainId>.json: where ``scf deploy`` records a deployment (the directory is SCF_DEPLOYMENTS_DIR)."""
     from ledger import paths
-    from ledger.deploy import record_path_for
+    from ledger.toolchain.deploy import record_path_for
 
     return record_path_for(paths.deployments_dir(), chain_id)

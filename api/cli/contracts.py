@@ -7,12 +7,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
 
 
 def build_contracts(*, backend: str | None = None, force: bool = False) -> BuildResult:
     """The contracts' artifacts: compiled, or from the cache when no source changed."""
-    from ledger import compiler
+    from ledger.toolchain import compiler
 
     return compiler.build(backend=backend, force=force)
 

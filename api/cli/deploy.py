@@ -12,9 +12,9 @@ from api.cli.common import CHAIN_HELP, KEYSTORE_PASSWORD_HELP, connect, deployed
 from api.cli.contracts import build_contracts
 
 if TYPE_CHECKING:
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
-    from ledger.deploy import DeployResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
+    from ledger.toolchain.deploy import DeployResult
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class Verified:
 def deploy_contracts(chain: Chain, build: BuildResult, *, keystore: Path | None = None) -> Deployed:
     """Deploy what is missing or changed as the keystore's account (default: the devnet's admin) and
     enrol the devnet's labelled accounts when the admin deployed; the record is written only on change."""
-    from ledger.deploy import deploy, enrol_dev_members
     from ledger.errors import LedgerError
-    from ledger.keys import load_keystore
+    from ledger.eth.keys import load_keystore
+    from ledger.toolchain.deploy import deploy, enrol_dev_members
 
     record = deployed_record_path(chain.chain_id)
     if keystore is not None:
@@ -63,7 +63,7 @@ def deploy_contracts(chain: Chain, build: BuildResult, *, keystore: Path | None 
 
 def verify_deployment(chain: Chain, build: BuildResult) -> Verified:
     """Compare every recorded contract's runtime code with ``build`` (``VerificationFailed`` on a difference)."""
-    from ledger.deploy import verify
+    from ledger.toolchain.deploy import verify
 
     record = deployed_record_path(chain.chain_id)
     return Verified(chain.chain_id, record, build.compiler_version, verify(chain, build, record))

@@ -1,4 +1,4 @@
-"""``scf devnet up|status|down|reset``: the local anvil chain (``ledger.devnet``)."""
+"""``scf devnet up|status|down|reset``: the local anvil chain (``ledger.toolchain.devnet``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.devnet import Devnet, DevnetInfo, DevnetStatus
+    from ledger.toolchain.devnet import Devnet, DevnetInfo, DevnetStatus
 
 
 def devnet(*, port: int | None = None, mining: str | None = None, block_time: float | None = None) -> Devnet:
     """The devnet on ``port`` (None: 8545, or SCF_DEVNET_PORT), interval mining unless ``mining`` says auto."""
-    from ledger.devnet import Devnet
+    from ledger.toolchain.devnet import Devnet
 
     return Devnet(port=port, mining="auto" if mining == "auto" else "interval", block_time=block_time)
 

@@ -2,7 +2,7 @@
 
     scf index [--follow] [--db URL] [--chain devnet|embedded|URL] ...
 
-In process: ``index_chain(chain, build, db=..., ...)`` runs the indexer (``ledger.indexer``) and returns
+In process: ``index_chain(chain, build, db=..., ...)`` runs the indexer (``ledger.index.indexer``) and returns
 its final ``Progress``; ``print_indexed`` prints the command's summary line.
 
 Exit codes: 0 done (or stopped by Ctrl-C / SIGTERM in follow mode), 2 a ledger error (another
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
-    from ledger.indexer import Progress
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
+    from ledger.index.indexer import Progress
 
-# ledger.indexer's DEFAULT_WINDOW and START_SPAN, named here so that building the parser imports no ledger
+# ledger.index.indexer's DEFAULT_WINDOW and START_SPAN, named here so that building the parser imports no ledger
 # code; tests/api/cli/test_startup.py checks that they stay equal.
 DEFAULT_WINDOW = 64
 START_SPAN = 16
@@ -62,9 +62,9 @@ def index_chain(
     handlers are the caller's: ``scf index`` has Ctrl-C and SIGTERM set ``stop``."""
     from rich.console import Console
 
-    from ledger.indexer import Indexer
-    from ledger.sql import database_url
-    from ledger.sql.db import make_engine
+    from ledger.index.indexer import Indexer
+    from ledger.index.sql import database_url
+    from ledger.index.sql.db import make_engine
 
     engine = make_engine(database_url(db))  # migrated by the indexer, once it holds the database
     try:

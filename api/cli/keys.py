@@ -19,8 +19,8 @@ class Exported:
 
 def export_dev_key(role: str, out: Path, password: str) -> Exported:
     """Write the dev account ``role``'s key to ``out``, encrypted with ``password``."""
-    from ledger.accounts import dev_accounts
-    from ledger.keys import write_keystore
+    from ledger.eth.accounts import dev_accounts
+    from ledger.eth.keys import write_keystore
 
     account = dev_accounts()[role]
     return Exported(role, account.address, write_keystore(account, out, password))
@@ -28,7 +28,7 @@ def export_dev_key(role: str, out: Path, password: str) -> Exported:
 
 def cmd_keys_export_dev(args: argparse.Namespace) -> int:
     from ledger.errors import LedgerError
-    from ledger.keys import PASSWORD_ENV
+    from ledger.eth.keys import PASSWORD_ENV
 
     password = os.environ.get(PASSWORD_ENV)
     if not password:

@@ -33,7 +33,7 @@ class Service:
 
 def _key(keystore: Path | None) -> LocalAccount:
     from ledger.errors import LedgerError
-    from ledger.keys import load_keystore
+    from ledger.eth.keys import load_keystore
 
     if keystore is None:
         raise LedgerError("a service signs with its own key: pass --keystore FILE (password in SCF_KEYSTORE_PASSWORD)")

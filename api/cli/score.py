@@ -34,8 +34,8 @@ from api.cli.contracts import build_contracts
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
     from scoring.decision import Decision
     from scoring.history import History
     from scoring.scorecard import Model
@@ -109,7 +109,7 @@ def _publishable_history(chain: Chain, source: Any, as_of_block: int | None, con
 
 def bank_account(chain: Chain, bank: str, keystore: Path | None) -> LocalAccount:
     """The key that signs the limits: ``dev-bank`` on a devnet, else the keystore's, which must be ``bank``'s."""
-    from ledger.keys import load_keystore
+    from ledger.eth.keys import load_keystore
     from scoring.errors import InvalidRequest
     from scoring.features import checksum_party
 
@@ -130,7 +130,7 @@ def publish_limits(
 ) -> int:
     """Sign every scored decision's limit as ``bank`` and publish it to the CreditRegistry at ``registry``,
     valid until the as-of time plus the model's validity; how many were published."""
-    from ledger.credit import CreditLimit, CreditRegistryClient
+    from ledger.clients.credit import CreditLimit, CreditRegistryClient
 
     client = CreditRegistryClient(chain, build, registry)
     nonce = client.nonce(bank.address)
@@ -386,7 +386,7 @@ def _reproduce(worlds: list[dict[str, Any]], all_parties: bool) -> str:
     )
     dirs = " ".join(f"--world DIR{k}" for k in range(1, len(worlds) + 1))
     return (
-        f"{plays}; index each chain into DIRk/ledger.db (ledger.indexer.Indexer over world.json's addresses, "
+        f"{plays}; index each chain into DIRk/ledger.db (ledger.index.indexer.Indexer over world.json's addresses, "
         f"from block 0, 0 confirmations); scf score fit {dirs} --confirmations 0 --out MODEL.json"
         + (" --all-parties" if all_parties else "")
     )

@@ -54,8 +54,8 @@ from api.cli.errors import CommandError, dispatch
 
 if TYPE_CHECKING:
     from api.v1.settings import Settings
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
 
 WORKER_ARGS_ENV = "SCF_SERVE_WORKER_ARGS"
 #: What each uvicorn worker process imports: the factory below, by module path.
@@ -113,9 +113,9 @@ def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain,
     from api.cli.common import connect
     from api.cli.contracts import build_contracts
     from api.v1.settings import DEVNET_ENV, Settings, devnet_mode
-    from ledger.deploy import record_addresses, recorded_deployment
-    from ledger.keys import load_keystore
-    from ledger.sql import database_url
+    from ledger.eth.keys import load_keystore
+    from ledger.index.sql import database_url
+    from ledger.toolchain.deploy import record_addresses, recorded_deployment
 
     options = ServeOptions.of(args)
     build = build_contracts()
@@ -181,7 +181,7 @@ def _serve_workers(options: ServeOptions) -> int:
 
     from api.v1 import migrate
     from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
-    from ledger.sql.db import make_engine, upgrade
+    from ledger.index.sql.db import make_engine, upgrade
 
     settings, chain, record_path, db_url = _settings(options)  # checks everything once, before any worker starts
     # Every worker must sign and check tokens, and wrap document keys, under the same secrets.
@@ -244,10 +244,10 @@ def worker_app() -> Any:
 def _start_indexer(
     chain: Chain, build: BuildResult, db_url: str, record: Path, stop: threading.Event
 ) -> threading.Thread:
-    from ledger.chain import Chain
     from ledger.errors import LedgerError
-    from ledger.indexer import Indexer
-    from ledger.sql.db import make_engine
+    from ledger.eth.chain import Chain
+    from ledger.index.indexer import Indexer
+    from ledger.index.sql.db import make_engine
 
     # A chain object of its own: the indexer's reads must not share the API's HTTP session.
     own = Chain.http(chain.endpoint, backend=chain.backend) if chain.endpoint.startswith("http") else chain

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from ledger.chain import Chain
-    from ledger.compiler import BuildResult
+    from ledger.eth.artifacts import BuildResult
+    from ledger.eth.chain import Chain
     from scenarios import PlayResult, ScenarioConfig
 
 #: A slow anvil under a world's load still answers; the default RPC deadline is for interactive reads.
@@ -107,7 +107,7 @@ def print_simulated(simulated: Simulated, notes: Console) -> None:
 
 def recorded_deployment(chain: Chain, record: str | None) -> dict[str, str]:
     """Contract name → address of the deployment recorded for ``chain`` (``record``, else the default record)."""
-    from ledger.deploy import load_record
+    from ledger.toolchain.deploy import load_record
     from scenarios import ScenarioError
 
     path = Path(record) if record else deployed_record_path(chain.chain_id)
@@ -128,7 +128,7 @@ def played_world(
     The file alone is not enough: a reset devnet redeploys at the same addresses, so a stale
     world.json would name a deployment that no longer has the world in it.
     """
-    from ledger.membership import MembershipClient
+    from ledger.clients.membership import MembershipClient
     from scenarios import ScenarioError
     from scenarios.truth import TRUTH_FILE, WORLD_FILE
 

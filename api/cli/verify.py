@@ -48,7 +48,7 @@ class VerifyError(CommandError):
 def _contract(chain_id: int, contract: str | None, deployment: Path | None) -> str | None:
     if contract:
         return contract
-    from ledger.deploy import load_record
+    from ledger.toolchain.deploy import load_record
 
     record = load_record(deployment or deployed_record_path(chain_id))
     if record is None:
@@ -92,7 +92,7 @@ def verify_receivable(
     or fetched from ``api`` with ``token``, or built from the node itself; an exception saying why not."""
     from web3 import Web3
 
-    from ledger.proofs import ProofInvalid, ReceivableLayout, fetch_bundle, verify_bundle, web3_rpc
+    from ledger.eth.proofs import ProofInvalid, ReceivableLayout, fetch_bundle, verify_bundle, web3_rpc
 
     w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
     call = web3_rpc(w3, rpc)
@@ -126,7 +126,7 @@ def verify_receivable(
 
 
 def cmd_verify_receivable(args: argparse.Namespace) -> int:
-    from ledger.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
+    from ledger.eth.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
 
     try:
         result = verify_receivable(

@@ -34,10 +34,10 @@ from api.v1.relayer import RelayPolicy, Transactions
 from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings, SettingsError
-from ledger.escrow import TradeEscrowClient
-from ledger.proofs import ReceivableLayout
-from ledger.receivables import ReceivablesClient
-from ledger.sql.db import make_engine, upgrade
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.eth.proofs import ReceivableLayout
+from ledger.index.sql.db import make_engine, upgrade
 from scoring.errors import ModelError
 from scoring.scorecard import Model
 

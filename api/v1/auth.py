@@ -67,12 +67,12 @@ from web3.contract import Contract
 
 from api.errors import Conflict, InvalidField, SignInRefused, Unauthenticated
 from api.v1 import store
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.deploy import ROLE
+from ledger.clients.membership import MembershipClient
 from ledger.errors import ChainUnavailable
-from ledger.membership import MembershipClient
-from ledger.sql.models import Party as Member
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
+from ledger.index.sql.models import Party as Member
+from ledger.toolchain.deploy import ROLE
 
 TOKEN_PREFIX = "scf1"
 ACTIVE = 1

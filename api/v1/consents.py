@@ -39,8 +39,9 @@ from sqlalchemy.exc import IntegrityError
 from api.errors import Forbidden, InvalidField, NotFound
 from api.v1 import store
 from api.v1.auth import Party
-from ledger import typed_data
-from ledger.typed_data import Domain
+from ledger.domain import typed_data
+from ledger.domain.typed_data import Domain
+from ledger.eth import eip712
 
 MAX_TERM = 366 * 86_400  # a year (and a leap day)
 PRIMARY = "CreditReportConsent"
@@ -102,7 +103,7 @@ class ConsentBook:
         """Store the consent if ``signature`` is the supplier's over ``terms``; the same consent twice is one row."""
         self.check_terms(party, terms)
         try:
-            signer = typed_data.recover(terms.document(domain), bytes.fromhex(signature[2:]))
+            signer = eip712.recover(terms.document(domain), bytes.fromhex(signature[2:]))
         except Exception as exc:  # eth-keys refuses malformed r, s, v in several ways
             raise InvalidField("signature", f"not a valid signature ({type(exc).__name__})") from exc
         if signer != terms.supplier:

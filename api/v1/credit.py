@@ -56,8 +56,8 @@ from api.v1 import store
 from api.v1.auth import Party
 from api.v1.consents import ConsentBook
 from api.v1.schemas import DecisionOut, ReasonOut
-from ledger.sql.models import Block, Cursor, Piece, Root
-from ledger.sql.models import Party as Member
+from ledger.index.sql.models import Block, Cursor, Piece, Root
+from ledger.index.sql.models import Party as Member
 from scoring import features
 from scoring.decision import Decision, Scorer
 from scoring.errors import AsOfInFuture, NoHistory, UnknownParty

@@ -16,10 +16,10 @@ from api.v1.reads import Reads
 from api.v1.relayer import Transactions
 from api.v1.schemas import ErrorOut
 from api.v1.settings import Settings
-from ledger.chain import Chain
-from ledger.escrow import TradeEscrowClient
-from ledger.proofs import ReceivableLayout
-from ledger.receivables import ReceivablesClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.eth.chain import Chain
+from ledger.eth.proofs import ReceivableLayout
 
 
 @dataclass

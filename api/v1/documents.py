@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, Forbidden, NotFound
 from api.v1 import store
-from ledger.sql.models import Order, Root
+from ledger.index.sql.models import Order, Root
 
 NONCE = 12
 

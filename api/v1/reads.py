@@ -37,8 +37,8 @@ from api.v1.schemas import (
     ReceivableDetailOut,
     ReceivableOut,
 )
-from ledger.sql.models import CreditLimit, Dispute, Event, Financing, Milestone, Order, Piece, Root
-from ledger.sql.models import Party as Member
+from ledger.index.sql.models import CreditLimit, Dispute, Event, Financing, Milestone, Order, Piece, Root
+from ledger.index.sql.models import Party as Member
 
 MAX_PAGE = 200
 LIMIT_EVENTS = ("LimitPublished", "LimitRevoked")

@@ -89,15 +89,15 @@ from api.errors import (
 from api.v1 import store
 from api.v1.auth import Party
 from api.v1.faults import crash_point
-from ledger.calls import Call
-from ledger.chain import PRIORITY_FEE, REVERTS, Chain, revert_data
-from ledger.compiler import BuildResult
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.clients.token import TokenClient
 from ledger.errors import ChainUnavailable, ContractReverted
-from ledger.escrow import TradeEscrowClient
-from ledger.events import EventDecoder
-from ledger.receivables import ReceivablesClient
-from ledger.sql.models import Cursor
-from ledger.token import TokenClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.calls import Call
+from ledger.eth.chain import PRIORITY_FEE, REVERTS, Chain, revert_data
+from ledger.eth.events import EventDecoder
+from ledger.index.sql.models import Cursor
 
 TYPE_EIP1559 = 2
 TRANSFER_GAS = 21_000

@@ -9,7 +9,7 @@ Integers: **a JavaScript client must never see a number it cannot represent.** `
 rounds integers above 2^53 - 1 (``Number.MAX_SAFE_INTEGER``), ethers refuses them and a wallet
 signs the rounded value, so an integer is a JSON number only where whatever produces it keeps
 it below 2^53, and a decimal string everywhere else. The line is the one the index's SQL draws
-(``UInt`` versus ``BIGINT``, see ``ledger/sql/models.py``):
+(``UInt`` versus ``BIGINT``, see ``ledger/index/sql/models.py``):
 
 * **decimal strings** (``"9007199254740993"``): every ``uint256`` / ``int256`` whatever its
   value — amounts, prices, limits, order, root and piece ids, nonces (also the page cursors,

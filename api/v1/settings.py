@@ -12,8 +12,8 @@ from eth_utils import to_checksum_address
 
 from api.errors import ApiError
 from api.v1.ratelimit import RateLimits
-from ledger.chain import PRIORITY_FEE, Chain
-from ledger.compiler import BuildResult
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import PRIORITY_FEE, Chain
 
 SECRET_ENV = "SCF_API_SECRET"
 DEVNET_ENV = "SCF_DEVNET"

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from ledger.sql.types import UInt
+from ledger.index.sql.types import UInt
 
 metadata = MetaData()
 

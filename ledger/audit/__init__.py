@@ -3,9 +3,10 @@
 ``replay`` (in ``ledger.audit.replay``) is the entry point; ``scf audit replay`` its command line.
 """
 
-from ledger.audit.machine import LedgerModels, LedgerState, Replayer
+from ledger.audit.machine import Replayer
 from ledger.audit.replay import AuditError, Deployment, ReplayResult, check_continuity, replay
 from ledger.audit.report import Gap, Kind, Location, Mismatch, Report
+from ledger.audit.state import LedgerModels, LedgerState
 
 __all__ = [
     "AuditError",

@@ -1,36 +1,37 @@
-"""The contracts' rules, driven by the chain's transactions: each mined call into the models.
-
-``LedgerModels`` wires the pure-Python models together as the contracts are wired: one
-``Roster`` kept by the Membership model and read by all, CreditRegistry's limits read by the
-escrow, the escrow's orders read by Receivables, every token movement the escrow or
-Receivables causes checked and booked by the token model (OpenZeppelin's ERC-20 rules:
-balances, allowances, permits).
+"""The replayer: the contracts' rules driven by the chain's transactions, each mined call into the models.
 
 ``Replayer.apply`` takes one decoded call with its sender (``tx.from``) and its block's
 timestamp, recovers every EIP-712 signature in the calldata under the contract's own domain
-(``ledger.batch.recover_typed_data`` over the documents the clients build), runs the models
-and returns the ``Outcome``: each contract's events in order, the settlement-token transfers
-in order and the event arguments the replay can vouch for, read off the calldata and the models
-once the call is applied: the recovered signers, the ids the models assign, the parties, the
-amounts paid out, refunded, financed, repaid and claimed, the new statuses and deadlines (the
-arguments an indexer turns into rows). A ``ModelRejected`` it raises is the contract's custom
-error the models predict: for a transaction the chain mined successfully, a mismatch.
+(``ledger.eth.eip712``'s ``TypedHasher``, one per document type, over the message as the
+calldata gives it: the digest the clients' documents hash to), runs the models
+(``ledger.audit.state.LedgerModels``) and returns the ``Outcome``: each contract's events in
+order, the settlement-token transfers in order and the event arguments the replay can vouch
+for, read off the calldata and the models once the call is applied: the recovered signers, the
+ids the models assign, the parties, the amounts paid out, refunded, financed, repaid and
+claimed, the new statuses and deadlines (the arguments an indexer turns into rows). A
+``ModelRejected`` it raises is the contract's custom error the models predict: for a
+transaction the chain mined successfully, a mismatch. A call no model covers raises
+``Unmodelled``, a gap.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-import coincurve
-from eth_utils import keccak
-
-from ledger.batch import SECP256K1_HALF_N, recover_typed_data, typed_data_digest
-from ledger.batch import keccak as keccak256
-from ledger.credit import LIMIT_FIELDS
-from ledger.escrow import (
+from ledger.audit.state import (
+    CREDIT,
+    ESCROW,
+    MEMBERSHIP,
+    RECEIVABLES,
+    TOKEN,
+    Expectation,
+    LedgerModels,
+    Outcome,
+)
+from ledger.clients.credit import LIMIT_FIELDS
+from ledger.clients.token import PERMIT_FIELDS
+from ledger.domain.escrow import (
     ATTESTATION_FIELDS,
     ERROR_DECLARATION_FIELDS,
     ORDER_FIELDS,
@@ -40,21 +41,10 @@ from ledger.escrow import (
     OrderTerms,
     Windows,
 )
-from ledger.model.common import ROLE_ADMIN, Effect, ModelRejected, Roster, Transfer, address
-from ledger.model.escrow import CreditLimits, EscrowModel, EscrowState
-from ledger.model.membership import MemberRecord, MembershipModel
-from ledger.model.receivables import ReceivablesModel, ReceivablesState
-from ledger.model.token import TokenModel
-from ledger.receivables import ISSUE_FIELDS, OFFER_FIELDS, Child, FinanceOffer, IssueTerms
-from ledger.token import PERMIT_FIELDS
-from ledger.typed_data import Domain
-
-MEMBERSHIP: Final = "Membership"
-TOKEN: Final = "SettlementToken"
-CREDIT: Final = "CreditRegistry"
-ESCROW: Final = "TradeEscrow"
-RECEIVABLES: Final = "Receivables"
-CONTRACTS: Final = (MEMBERSHIP, TOKEN, CREDIT, ESCROW, RECEIVABLES)
+from ledger.domain.receivables import ISSUE_FIELDS, OFFER_FIELDS, Child, FinanceOffer, IssueTerms
+from ledger.domain.typed_data import Domain
+from ledger.eth.eip712 import TypedHasher, domain_separator, signer_of
+from ledger.model.common import ROLE_ADMIN, Effect, ModelRejected, Transfer, address
 
 #: What each constructor emits (the models start in the state the constructors leave).
 CONSTRUCTOR_EVENTS: Final[dict[str, tuple[str, ...]]] = {
@@ -69,184 +59,11 @@ class Unmodelled(Exception):
     """A call no model covers: the replay reports it as a gap."""
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """The ``nth`` log of ``contract.event`` in the transaction must carry these arguments."""
-
-    contract: str
-    event: str
-    nth: int
-    args: Mapping[str, Any]
-
-
-@dataclass
-class Outcome:
-    """What the models predict a transaction did."""
-
-    events: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    transfers: list[tuple[str, str, int]] = field(default_factory=list)  # settlement token: (from, to, value)
-    expect: list[Expectation] = field(default_factory=list)
-    signatures: int = 0
-    other_token_transfers: list[Transfer] = field(default_factory=list)  # tokens whose logs are not read
-
-
-@dataclass(frozen=True)
-class LedgerState:
-    """Everything the models re-derived, as plain data keyed as the contracts key it: what a
-    comparison with another projection of the ledger (the SQL tables) reads row by row."""
-
-    escrow: EscrowState
-    receivables: ReceivablesState
-    members: Mapping[str, MemberRecord]
-    balances: Mapping[str, int]  # settlement token, every holder ever credited or debited
-    allowances: Mapping[tuple[str, str], int]
-    permit_nonces: Mapping[str, int]
-    total_supply: int
-    #: (bank, party) → (limit, score, grade, modelHash, validUntil, publishedAt); revoked pairs are absent
-    limits: Mapping[tuple[str, str], tuple[int, int, int, bytes, int, int]]
-    bank_nonces: Mapping[str, int]
-
-
-class LedgerModels:
-    """Every contract's model, wired as the contracts are."""
-
-    def __init__(self, addresses: Mapping[str, str]) -> None:
-        self.addresses = {name: address(a) for name, a in addresses.items()}
-        self.roster = Roster()
-        self.membership = MembershipModel(self.roster)
-        self.token = TokenModel(token=self.addresses[TOKEN], roster=self.roster)
-        self.credit = CreditLimits(self.roster)
-        self.escrow = EscrowModel(
-            escrow=self.addresses[ESCROW], currency=self.addresses[TOKEN], roster=self.roster, credit=self.credit
-        )
-        self.receivables = ReceivablesModel(
-            receivables=self.addresses[RECEIVABLES],
-            currency=self.addresses[TOKEN],
-            roster=self.roster,
-            orders=self.escrow,
-        )
-        # What CreditRegistry keeps beyond what the escrow reads: (score, grade, modelHash).
-        self.limit_details: dict[tuple[str, str], tuple[int, int, bytes]] = {}
-        self.limit_pairs: set[tuple[str, str]] = set()  # every (bank, party) ever published
-        # Tokens other than the settlement token the escrow moved (their logs are not read).
-        self.other_tokens: set[str] = set()
-
-    def state(self) -> LedgerState:
-        limits = {
-            key: (
-                record.limit,
-                *self.limit_details.get(key, (0, 0, bytes(32))),
-                record.valid_until,
-                record.published_at,
-            )
-            for key, record in self.credit.records.items()
-        }
-        return LedgerState(
-            escrow=self.escrow.state(),
-            receivables=self.receivables.state(),
-            members=self.membership.state(),
-            balances=self.token.balances(),
-            allowances=self.token.allowances(),
-            permit_nonces=self.token.nonces(),
-            total_supply=self.token.total_supply,
-            limits=limits,
-            bank_nonces=dict(self.credit.nonces),
-        )
-
-    def invariant_violations(self) -> list[tuple[str, str]]:
-        found = [(ESCROW, p) for p in self.escrow.invariant_violations()]
-        found += [(RECEIVABLES, p) for p in self.receivables.invariant_violations()]
-        found += [(TOKEN, p) for p in self.token.invariant_violations()]
-        escrow_held = self.escrow.held()
-        if escrow_held != self.token.balance_of(self.escrow.escrow):
-            found.append(
-                (ESCROW, f"escrow books {escrow_held}, token books {self.token.balance_of(self.escrow.escrow)}")
-            )
-        held = self.receivables.held
-        if held != self.token.balance_of(self.receivables.receivables):
-            found.append(
-                (RECEIVABLES, f"books {held}, token books {self.token.balance_of(self.receivables.receivables)}")
-            )
-        return found
-
-
-def recover_signer(document: dict[str, Any], signature: bytes) -> str | None:
-    """``ledger.batch.recover_typed_data``, with the signer's EIP-55 form from the models' cache:
-    the same answer (None where ``ECDSA.tryRecover`` fails), without re-checksumming the same
-    few hundred signers tens of thousands of times."""
-    digest = typed_data_digest(document)
-    if digest is None:
-        return recover_typed_data(document, signature)
-    return signer_of(digest, signature)
-
-
-def signer_of(digest: bytes, signature: bytes) -> str | None:
-    """Who signed ``digest`` (an EIP-712 digest): None where ``ECDSA.tryRecover`` fails (not 65
-    bytes, v not 27/28, s in the upper half, no point)."""
-    if len(signature) != 65 or signature[64] not in (27, 28):
-        return None
-    if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_N:
-        return None
-    try:
-        public = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes((signature[64] - 27,)), digest, hasher=None
-        )
-    except ValueError:
-        return None
-    return address("0x" + keccak256(public.format(compressed=False)[1:])[12:].hex())
-
-
-def _word_encoder(kind: str) -> Callable[[Any], bytes]:
-    """EIP-712 ``encodeData`` of one atomic member of ``kind`` (values as the calldata decoder gives them)."""
-    if kind == "address":
-        return lambda value: bytes(12) + bytes.fromhex(value[2:])
-    if kind == "bool":
-        return lambda value: bytes(31) + (b"\x01" if value else b"\x00")
-    if kind == "string":
-        return lambda value: keccak256(value.encode())
-    if kind == "bytes":
-        return lambda value: keccak256(bytes(value))
-    if kind.startswith("bytes"):
-        return lambda value: bytes(value).ljust(32, b"\x00")
-    if kind.startswith("uint"):
-        return lambda value: value.to_bytes(32, "big")
-    raise ValueError(f"EIP-712 member type {kind} is not one the ledger's documents use")
-
-
-class TypedHasher:
-    """EIP-712 digests of one document type (flat, atomic members), encoders built once: the
-    digest ``typed_data_digest`` computes for the same document, a few times faster."""
-
-    def __init__(self, primary: str, fields: Sequence[Mapping[str, str]]) -> None:
-        self.names = tuple(f["name"] for f in fields)
-        members = ",".join(f"{f['type']} {f['name']}" for f in fields)
-        encoded_type = f"{primary}({members})"
-        self.type_hash = keccak256(encoded_type.encode())
-        self.encoders = tuple(_word_encoder(f["type"]) for f in fields)
-
-    def digest(self, separator: bytes, message: Mapping[str, Any]) -> bytes:
-        words = b"".join(encode(message[name]) for encode, name in zip(self.encoders, self.names, strict=True))
-        return keccak256(b"\x19\x01" + separator + keccak256(self.type_hash + words))
-
-
-def domain_separator(domain: Domain) -> bytes:
-    """EIP-712 ``hashStruct(EIP712Domain)``: what the contract's ``DOMAIN_SEPARATOR()`` returns."""
-    type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-    return keccak(
-        type_hash
-        + keccak(text=domain.name)
-        + keccak(text=domain.version)
-        + domain.chain_id.to_bytes(32, "big")
-        + bytes(12)
-        + bytes.fromhex(domain.verifying_contract[2:])
-    )
-
-
 _Handler = Callable[[tuple[Any, ...], str, int, Outcome], None]
 
 
 def _hex(value: bytes) -> str:
-    """bytes as the logs' JSON-ready form (``ledger.history.LogDecoder``)."""
+    """bytes as the logs' JSON-ready form (``ledger.eth.history.LogDecoder``)."""
     return "0x" + bytes(value).hex()
 
 

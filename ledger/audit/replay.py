@@ -2,7 +2,7 @@
 
 The replay reads the node only (never the SQL projection):
 
-1. every log of the deployed contracts, paged by ``ledger.history.fetch_logs``, folded into the
+1. every log of the deployed contracts, paged by ``ledger.eth.history.fetch_logs``, folded into the
    rolling ``HistoryDigest`` (the one line two auditors compare);
 2. every block header of the range (batched ``eth_getBlockByNumber``): each block's
    ``parentHash`` must be the previous block's hash, and every log and transaction must name
@@ -19,7 +19,7 @@ The replay reads the node only (never the SQL projection):
 Transactions that left no log of the ledger changed nothing in it (a reverted call leaves no
 log, and every state change of these contracts emits an event): they are counted, not
 replayed; for those sent to a ledger contract, whether they reverted and their revert data
-(``ledger.audit.refusals.outcomes``) are kept in the result, for the comparison with the
+(``ledger.eth.refusals.outcomes``) are kept in the result, for the comparison with the
 indexer's ``refused_calls`` (``ledger.audit.sql``). The models' state needs the whole history,
 so the replay always starts from the deployment; ``from_block`` only narrows the digest.
 
@@ -28,7 +28,7 @@ Transactions are read block by block where most of a block's transactions left l
 times cheaper than full blocks; else ``eth_getBlockByNumber`` with full transactions), one by
 one (``eth_getTransactionByHash``) in the other blocks. Over HTTP a background thread pages the
 logs and headers ahead of the replay and two more fetch the transactions; the views at the end
-are read through a view reader lent to the node for the call (``ledger.audit.reader``).
+are read through a view reader lent to the node for the call (``ledger.eth.reader``).
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.audit.calldata import CalldataError, CallDecoder
-from ledger.audit.machine import (
+from ledger.audit.machine import Replayer, Unmodelled
+from ledger.audit.report import Counts, Gap, Kind, Location, Mismatch, Report
+from ledger.audit.state import (
     CONTRACTS,
     CREDIT,
     ESCROW,
@@ -58,20 +59,19 @@ from ledger.audit.machine import (
     LedgerModels,
     LedgerState,
     Outcome,
-    Replayer,
-    Unmodelled,
-    domain_separator,
 )
-from ledger.audit.refusals import outcomes
-from ledger.audit.report import Counts, Gap, Kind, Location, Mismatch, Report
-from ledger.audit.rpc import Header, Rpc, RpcFailed, Tx
 from ledger.audit.views import Views, compare, state_checks
-from ledger.chain import Chain, abi_type
-from ledger.compiler import BuildResult
 from ledger.errors import LedgerError
-from ledger.history import HistoryDigest, LogDecoder, RawLog, fetch_logs
+from ledger.eth.abi import abi_type
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.calldata import CalldataError, CallDecoder
+from ledger.eth.chain import Chain
+from ledger.eth.eip712 import domain_separator
+from ledger.eth.history import HistoryDigest, LogDecoder, RawLog, fetch_logs
+from ledger.eth.reads import RawView
+from ledger.eth.refusals import outcomes
+from ledger.eth.rpc import Header, Rpc, RpcFailed, Tx
 from ledger.model.common import ModelError, ModelRejected, address
-from ledger.reads import RawView
 
 FETCHERS = 2  # concurrent transaction fetches: a node answers each on a core of its own
 

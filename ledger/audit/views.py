@@ -21,14 +21,14 @@ from typing import Any
 
 from eth_utils import function_signature_to_4byte_selector
 
-from ledger.audit.calldata import _Tuple, tuple_decoder
-from ledger.audit.machine import CREDIT, ESCROW, MEMBERSHIP, RECEIVABLES, TOKEN, LedgerModels
 from ledger.audit.report import Kind, Location, Mismatch
-from ledger.audit.rpc import Rpc, RpcFailed
-from ledger.chain import abi_type
-from ledger.escrow import Dispute, Order
+from ledger.audit.state import CREDIT, ESCROW, MEMBERSHIP, RECEIVABLES, TOKEN, LedgerModels
+from ledger.domain.escrow import Dispute, Order
+from ledger.domain.receivables import Piece, Root
+from ledger.eth.abi import abi_type
+from ledger.eth.calldata import _Tuple, tuple_decoder
+from ledger.eth.rpc import Rpc, RpcFailed
 from ledger.model.common import ROLE_BANK
-from ledger.receivables import Piece, Root
 
 
 def _word(kind: str, value: Any) -> str:

@@ -11,7 +11,8 @@ from ledger.model.common import (
     Roster,
     Transfer,
 )
-from ledger.model.escrow import CreditLimits, EscrowModel, EscrowState, LimitRecord
+from ledger.model.credit import CreditLimits, LimitRecord
+from ledger.model.escrow import EscrowModel, EscrowState
 from ledger.model.receivables import OrderBook, ReceivablesModel, ReceivablesState
 
 __all__ = [

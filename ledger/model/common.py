@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from functools import lru_cache
 from typing import Final, TypeVar
 
-from eth_utils import to_checksum_address
-
+from ledger.domain.addresses import address as address  # the models' spelling of every address
 from ledger.errors import LedgerError
 
 ZERO_ADDRESS: Final = "0x0000000000000000000000000000000000000000"
@@ -101,12 +99,6 @@ class Effect:
     transfers: tuple[Transfer, ...] = ()
     order_id: int | None = None
     piece_ids: tuple[int, ...] = ()
-
-
-@lru_cache(maxsize=4096)
-def address(value: str) -> str:
-    """The EIP-55 form of ``value``: how the models store and compare every address."""
-    return str(to_checksum_address(value))
 
 
 def uint(value: int, bits: int, what: str) -> int:

@@ -21,7 +21,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from ledger.escrow import Order, OrderStatus
+from ledger.domain.escrow import Order, OrderStatus
+from ledger.domain.receivables import (
+    DEFAULT_GRACE_PERIOD,
+    MAX_CHILDREN,
+    MAX_INVOICE_NUMBER_LENGTH,
+    MIN_CHILDREN,
+    Child,
+    FinanceOffer,
+    InvalidInvoiceNumber,
+    InvoiceNumberCharacterRefused,
+    IssueTerms,
+    Piece,
+    ReceivableStatus,
+    Root,
+    invoice_key,
+)
 from ledger.model.common import (
     DAY,
     ROLE_ADMIN,
@@ -38,21 +53,6 @@ from ledger.model.common import (
     add,
     address,
     uint,
-)
-from ledger.receivables import (
-    DEFAULT_GRACE_PERIOD,
-    MAX_CHILDREN,
-    MAX_INVOICE_NUMBER_LENGTH,
-    MIN_CHILDREN,
-    Child,
-    FinanceOffer,
-    InvalidInvoiceNumber,
-    InvoiceNumberCharacterRefused,
-    IssueTerms,
-    Piece,
-    ReceivableStatus,
-    Root,
-    invoice_key,
 )
 
 RECEIVABLES: Final = "Receivables"

@@ -31,15 +31,15 @@ from starlette.routing import Mount
 from api.aggregator_client import HttpAggregator
 from api.oracle_app import AGGREGATOR_MAX_BODY, create_aggregator_app
 from api.v1.app import DOCUMENT_PATHS
-from ledger.compiler import BuildResult
+from ledger.eth.artifacts import BuildResult
 from ledger.model.common import OracleKind
 from oracles.capture import CaptureService
 from oracles.epcis import DEFAULT_MAX_BYTES
 from oracles.store import open_database
-from tests.api.v1.conftest import World, _start, sign_in
-from tests.oracles.oracle_helpers import aggregator_of, witness_of
 from tests.support import serve
+from tests.support.api_world import World, open_api_world, sign_in
 from tests.support.capture_clients import oracle_client
+from tests.support.oracle_pipeline import aggregator_of, witness_of
 
 DEEP = 100_000
 NESTED = b"[" * DEEP + b"]" * DEEP  # about 200 KB: under every body limit
@@ -142,7 +142,7 @@ class Services:
 
 @pytest.fixture(scope="module")
 def services(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    for world in _start(build, tmp_path_factory.mktemp("hostile"), None):
+    for world in open_api_world(build, tmp_path_factory.mktemp("hostile"), None):
         deployed = world.deployed
         aggregator = aggregator_of(deployed)
         hub = TestClient(create_aggregator_app(aggregator))

@@ -23,15 +23,18 @@ from api import cli
 from api.aggregator_client import HttpAggregator
 from api.errors import Unauthenticated
 from api.oracle_app import CaptureClients, CaptureClientsError, create_aggregator_app, create_oracle_app
-from ledger.escrow import OrderStatus
+from ledger.domain.escrow import OrderStatus
 from ledger.model.common import OracleKind
 from oracles.capture import CaptureService
 from oracles.epcis import parse_document
 from oracles.hashing import event_hash, evidence_bytes32
 from oracles.mapping import Mapped, map_event
 from oracles.store import open_database
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from tests.support.capture_clients import AUTHORIZATION, CLIENTS, TOKEN, stranger
+from tests.support.capture_clients import oracle_client as capture_client
+from tests.support.deployments import Deployed
+from tests.support.epcis import EPCIS_DIR
+from tests.support.escrow import (
     CARRIER,
     CLAIM_WINDOW,
     INSPECTOR,
@@ -46,17 +49,13 @@ from tests.contracts.escrow_helpers import (
     send_trusted,
     suspend,
 )
-from tests.oracles.conftest import EPCIS_DIR
-from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
-from tests.support.capture_clients import AUTHORIZATION, CLIENTS, TOKEN, stranger
-from tests.support.capture_clients import oracle_client as capture_client
+from tests.support.oracle_pipeline import aggregator_of, shipment, witness_of
+from tests.support.worlds import world_fixtures
 
 LIMIT = 64 * 1024
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
+module_world = world_fixtures(open_world).module_world
 
 
 @dataclass

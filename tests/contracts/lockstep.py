@@ -17,8 +17,9 @@ from eth_utils import keccak
 from hypothesis import HealthCheck, settings
 from web3.types import RPCEndpoint, TxReceipt
 
-from ledger.chain import Chain, abi_type
 from ledger.errors import ContractReverted
+from ledger.eth.abi import abi_type
+from ledger.eth.chain import Chain
 from ledger.model import Effect, ModelRejected
 
 HOUR = 3_600

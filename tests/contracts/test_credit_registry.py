@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.credit import CreditLimit
-from ledger.deploy import ROLE
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.clients.credit import CreditLimit
+from ledger.eth import eip712
+from ledger.toolchain.deploy import ROLE
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     DAY,
     HOUR,
     UNIT,
@@ -250,7 +250,7 @@ def test_a_grant_signed_for_another_domain_reverts_with_invalid_signer_and_chang
 
     assert refused_on_chain(deployed, grant, signature) == (
         "CreditRegistryInvalidSigner",
-        {"bank": addr(deployed, "bank"), "signer": typed_data.recover(document, signature)},
+        {"bank": addr(deployed, "bank"), "signer": eip712.recover(document, signature)},
     )
 
 
@@ -266,7 +266,7 @@ def test_a_grant_submitted_with_other_terms_than_signed_reverts_with_invalid_sig
         "score": replace(signed, score=999),
     }[field]
     signature = registry_of(deployed).sign(acct(deployed, "bank"), signed)
-    recovered = typed_data.recover(registry_of(deployed).document(submitted), signature)
+    recovered = eip712.recover(registry_of(deployed).document(submitted), signature)
 
     assert refused(lambda: registry_of(deployed).publish(submitted, signature, acct(deployed, "relayer"))) == (
         "CreditRegistryInvalidSigner",
@@ -278,7 +278,7 @@ def test_a_grant_submitted_with_other_terms_than_signed_reverts_with_invalid_sig
 def test_a_high_s_grant_signature_reverts_with_invalid_signature_and_changes_nothing(deployed: Deployed) -> None:
     grant = grant_of(deployed)
     flipped = high_s(registry_of(deployed).sign(acct(deployed, "bank"), grant))
-    assert typed_data.recover(registry_of(deployed).document(grant), flipped) == addr(deployed, "bank")
+    assert eip712.recover(registry_of(deployed).document(grant), flipped) == addr(deployed, "bank")
 
     assert refused_on_chain(deployed, grant, flipped) == ("CreditRegistryInvalidSignature", {})
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from ledger.compiler import Artifact, BuildResult
-from ledger.escrow import Milestone, OrderStatus, RefundReason, Resolution
+from ledger.domain.escrow import Milestone, OrderStatus, RefundReason, Resolution
+from ledger.domain.receivables import ReceivableStatus
+from ledger.eth.artifacts import Artifact, BuildResult
 from ledger.model.common import OracleKind
 from ledger.model.membership import MemberStatus
-from ledger.receivables import ReceivableStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERFACES = sorted(p.stem for p in (ROOT / "contracts" / "interfaces").glob("*.sol"))

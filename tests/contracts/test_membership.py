@@ -12,9 +12,9 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from ledger.deploy import DEV_MEMBERS, ORACLE_KIND, ROLE
 from ledger.errors import ContractReverted
-from tests.conftest import Deployed
+from ledger.toolchain.deploy import DEV_MEMBERS, ORACLE_KIND, ROLE
+from tests.support.deployments import Deployed
 
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = b"\x00" * 32

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from web3.contract.contract import ContractFunction
 
-from ledger import typed_data
-from ledger.errors import ContractReverted
-from ledger.receivables import (
+from ledger.domain.receivables import (
     MAX_INVOICE_NUMBER_LENGTH,
     InvalidInvoiceNumber,
     InvoiceNumberCharacterRefused,
@@ -22,9 +19,11 @@ from ledger.receivables import (
     invoice_key,
     normalise_invoice_number,
 )
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import DAY, acct, addr, escrow_of, high_s, revert_of, send, suspend
-from tests.contracts.receivable_helpers import (
+from ledger.errors import ContractReverted
+from ledger.eth import eip712
+from tests.support.deployments import Deployed
+from tests.support.escrow import DAY, acct, addr, escrow_of, high_s, revert_of, send, suspend
+from tests.support.receivables import (
     FACE,
     ORDER_AMOUNT,
     RWorld,
@@ -41,18 +40,12 @@ from tests.contracts.receivable_helpers import (
     root,
     state,
 )
+from tests.support.worlds import world_fixtures
 
 FUZZ_FACTOR = 10 if os.environ.get("SCF_FUZZ") == "long" else 1
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[RWorld]:
-    yield from open_rworld(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: RWorld, deployed: Deployed) -> RWorld:
-    return module_world
+module_world, world = world_fixtures(open_rworld)
 
 
 def rejected(deployed: Deployed, call: ContractFunction, sender: str, error: str) -> ContractReverted:
@@ -324,7 +317,7 @@ def test_issue_digest_matches_the_typed_data_document(deployed: Deployed, world:
     client = receivables_of(deployed)
     terms = issue_terms(deployed, invoice="Ünïcode-№ 0042")
     on_chain = bytes(deployed.chain.call(client.contract.functions.issueDigest(terms.as_tuple())))
-    assert on_chain == typed_data.digest(client.issue_document(terms))
+    assert on_chain == eip712.digest(client.issue_document(terms))
 
 
 @pytest.mark.parity
@@ -332,7 +325,7 @@ def test_offer_digest_matches_the_typed_data_document(deployed: Deployed, world:
     client = receivables_of(deployed)
     offer = offer_of(deployed, world.root, price=FACE - 1)
     on_chain = bytes(deployed.chain.call(client.contract.functions.financeOfferDigest(offer.as_tuple())))
-    assert on_chain == typed_data.digest(client.offer_document(offer))
+    assert on_chain == eip712.digest(client.offer_document(offer))
 
 
 #: Accepted numbers and what they normalise to (the contract's table, one row each at least).

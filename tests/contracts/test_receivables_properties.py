@@ -37,13 +37,11 @@ from hypothesis.stateful import (
 )
 from web3.types import TxReceipt
 
-from ledger.deploy import DEV_MEMBERS, ROLE
-from ledger.escrow import Order
+from ledger.domain.escrow import Order
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, Piece, ReceivableStatus, Root
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.model import Effect, Member, ReceivablesModel, Roster
-from ledger.reads import RawView, ViewBatch
-from ledger.receivables import Child, FinanceOffer, IssueTerms, Piece, ReceivableStatus, Root
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import MAX_UINT256, ZERO_ADDRESS, escrow_of, quick, tokens_of
+from ledger.toolchain.deploy import DEV_MEMBERS, ROLE
 from tests.contracts.lockstep import (
     HOUR,
     AnvilClock,
@@ -55,7 +53,9 @@ from tests.contracts.lockstep import (
     register_fuzz_profiles,
     summary,
 )
-from tests.contracts.receivable_helpers import EXTRA, RWorld, open_rworld, receivables_of
+from tests.support.deployments import Deployed
+from tests.support.escrow import MAX_UINT256, ZERO_ADDRESS, escrow_of, quick, tokens_of
+from tests.support.receivables import EXTRA, RWorld, open_rworld, receivables_of
 
 UNIT = 10**6
 DAY = 86_400
@@ -151,7 +151,7 @@ def fuzz_world(deployed_session: Deployed) -> Iterator[World]:
         escrow = escrow_of(d)
         order_ids = (rworld.delivered_order, rworld.inspecting_order, rworld.created_order, rworld.escrow_order)
         orders = FrozenOrders({i: (escrow.is_open_account(i), escrow.order(i)) for i in order_ids})
-        # Root 1 of the RWorld, as its issuance was signed (see receivable_helpers.issue_terms).
+        # Root 1 of the RWorld, as its issuance was signed (see tests.support.receivables.issue_terms).
         r = client.root(rworld.root)
         root_terms = IssueTerms(
             r.debtor, r.creditor, r.token, r.face_value, r.maturity, r.invoice_hash, WORLD_INVOICE, 0, 1, r.issued_at

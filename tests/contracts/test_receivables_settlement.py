@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from web3.contract.contract import ContractFunction
 
+from ledger.domain.receivables import DEFAULT_GRACE_PERIOD, ReceivableStatus
 from ledger.errors import ContractReverted
-from ledger.receivables import DEFAULT_GRACE_PERIOD, ReceivableStatus
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import acct, addr, advance_to, balance, revert_of, send
-from tests.contracts.receivable_helpers import (
+from tests.support.deployments import Deployed
+from tests.support.escrow import acct, addr, advance_to, balance, revert_of, send
+from tests.support.receivables import (
     FACE,
     RWorld,
     assert_conserved,
@@ -28,16 +26,9 @@ from tests.contracts.receivable_helpers import (
     split,
     state,
 )
+from tests.support.worlds import world_fixtures
 
-
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[RWorld]:
-    yield from open_rworld(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: RWorld, deployed: Deployed) -> RWorld:
-    return module_world
+module_world, world = world_fixtures(open_rworld)
 
 
 def rejected(

@@ -14,9 +14,9 @@ from eth_utils import keccak
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from ledger.deploy import ROLE, TOKEN_NAME, TOKEN_SYMBOL
 from ledger.errors import ContractReverted
-from tests.conftest import Deployed
+from ledger.toolchain.deploy import ROLE, TOKEN_NAME, TOKEN_SYMBOL
+from tests.support.deployments import Deployed
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_UINT256 = 2**256 - 1

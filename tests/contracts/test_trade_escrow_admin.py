@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_utils import keccak
 
-from ledger.deploy import ROLE
-from ledger.escrow import OrderStatus, TradeEscrowClient, Windows
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.domain.escrow import OrderStatus, Windows
+from ledger.toolchain.deploy import ROLE
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     ANSWER_WINDOW,
     CARRIER,
     CLAIM_WINDOW,
@@ -38,19 +38,13 @@ from tests.contracts.escrow_helpers import (
     send,
     view,
 )
+from tests.support.worlds import world_fixtures
 
 DEFAULT_WINDOWS = Windows(CLAIM_WINDOW, ANSWER_WINDOW, RESOLVE_WINDOW, MAX_ATTESTATION_AGE)
 YEAR = 365 * DAY  # the longest window setWindows accepts
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def refused(call: Any) -> tuple[str | None, dict[str, Any]]:

@@ -3,17 +3,16 @@ evidence reuse, event-time bounds, inspection not required, and the refund of a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.escrow import Attestation, Milestone, OrderStatus, RefundReason, Windows
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.domain.escrow import Attestation, Milestone, OrderStatus, RefundReason, Windows
+from ledger.eth import eip712
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     AMOUNT,
     ANSWER_WINDOW,
     CARRIER,
@@ -54,16 +53,9 @@ from tests.contracts.escrow_helpers import (
     suspend,
     view,
 )
+from tests.support.worlds import world_fixtures
 
-
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def submit(deployed: Deployed, attestation: Attestation, oracles: list[LocalAccount]) -> Any:
@@ -347,7 +339,7 @@ def test_a_high_s_oracle_signature_reverts_with_malleable_signature_at_its_index
     good, other = oracle_signatures(deployed, attestation, world.carriers[:2])
     flipped = high_s(other)
     document = escrow_of(deployed).attestation_document(attestation)
-    assert typed_data.recover(document, flipped) == world.carriers[1].address  # same signer, other s
+    assert eip712.recover(document, flipped) == world.carriers[1].address  # same signer, other s
 
     assert refused_on_chain(deployed, attestation, [good, flipped]) == (
         "TradeEscrowMalleableSignature",
@@ -363,7 +355,7 @@ def test_an_attestation_signed_for_another_domain_reverts_with_unauthorized_orac
     document = escrow_of(deployed).attestation_document(attestation)
     other = deployed.chain.chain_id + 1 if domain == "chainId" else deployed.addresses["CreditRegistry"]
     signature = sign_in_domain(acct(deployed, "carrier"), document, **{domain: other})
-    recovered = typed_data.recover(document, signature)
+    recovered = eip712.recover(document, signature)
 
     assert refused_on_chain(deployed, attestation, [signature]) == (
         "TradeEscrowUnauthorizedOracle",
@@ -378,7 +370,7 @@ def test_an_attestation_submitted_with_other_fields_than_signed_reverts_with_una
     signed = attestation_of(deployed, world.funded, Milestone.SHIPPED)
     submitted = Attestation(signed.order_id, signed.milestone, signed.occurred_at, keccak(text="other evidence"))
     sigs = oracle_signatures(deployed, signed, [acct(deployed, "carrier")])
-    recovered = typed_data.recover(escrow_of(deployed).attestation_document(submitted), sigs[0])
+    recovered = eip712.recover(escrow_of(deployed).attestation_document(submitted), sigs[0])
 
     assert refused(deployed, submitted, sigs) == (
         "TradeEscrowUnauthorizedOracle",

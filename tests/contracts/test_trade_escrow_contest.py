@@ -4,17 +4,16 @@ the order's status, the quorum of the contested milestone's kind, and the disput
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, Resolution
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, Resolution
+from ledger.eth import eip712
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     AMOUNT,
     ANSWER_WINDOW,
     CARRIER,
@@ -58,16 +57,9 @@ from tests.contracts.escrow_helpers import (
     suspend,
     view,
 )
+from tests.support.worlds import world_fixtures
 
-
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def world_evidence(order_id: int, milestone: Milestone) -> bytes:
@@ -150,7 +142,7 @@ def test_the_error_declaration_digest_is_the_eip712_hash_the_client_signs(deploy
 
     on_chain = view(deployed, escrow.contract.functions.errorDeclarationDigest(declaration.as_tuple()))
 
-    assert on_chain == typed_data.digest(escrow.error_declaration_document(declaration))
+    assert on_chain == eip712.digest(escrow.error_declaration_document(declaration))
 
 
 # -- contesting -----------------------------------------------------------------------------------
@@ -573,7 +565,7 @@ def test_a_high_s_signature_reverts_with_malleable_signature_at_its_index(deploy
     good, other = declaration_signatures(deployed, declaration, world.carriers[:2])
     flipped = high_s(other)
     document = escrow_of(deployed).error_declaration_document(declaration)
-    assert typed_data.recover(document, flipped) == world.carriers[1].address
+    assert eip712.recover(document, flipped) == world.carriers[1].address
 
     assert refused(deployed, declaration, [good, flipped]) == ("TradeEscrowMalleableSignature", {"index": 1})
 
@@ -586,7 +578,7 @@ def test_a_declaration_signed_for_another_domain_reverts_with_unauthorized_oracl
     document = escrow_of(deployed).error_declaration_document(declaration)
     other = deployed.chain.chain_id + 1 if domain == "chainId" else deployed.addresses["Receivables"]
     signature = sign_in_domain(acct(deployed, "carrier"), document, **{domain: other})
-    recovered = typed_data.recover(document, signature)
+    recovered = eip712.recover(document, signature)
 
     assert refused(deployed, declaration, [signature]) == (
         "TradeEscrowUnauthorizedOracle",
@@ -601,7 +593,7 @@ def test_a_declaration_submitted_with_another_reason_than_signed_reverts_with_un
     signed = declaration_of(deployed, world_evidence(world.delivered, Milestone.DELIVERED))
     submitted = ErrorDeclaration(signed.evidence_hash, keccak(text="another reason"), signed.declared_at)
     sigs = declaration_signatures(deployed, signed, [acct(deployed, "carrier")])
-    recovered = typed_data.recover(escrow_of(deployed).error_declaration_document(submitted), sigs[0])
+    recovered = eip712.recover(escrow_of(deployed).error_declaration_document(submitted), sigs[0])
 
     assert refused(deployed, submitted, sigs) == (
         "TradeEscrowUnauthorizedOracle",

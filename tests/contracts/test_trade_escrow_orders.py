@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_ref_hash
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.domain.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_ref_hash
+from ledger.eth import eip712
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     AMOUNT,
     DAY,
     ZERO_ADDRESS,
@@ -41,16 +40,9 @@ from tests.contracts.escrow_helpers import (
     tokens_of,
     view,
 )
+from tests.support.worlds import world_fixtures
 
-
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def order_book(deployed: Deployed, terms: OrderTerms) -> dict[str, Any]:
@@ -305,7 +297,7 @@ def test_order_signed_for_another_domain_reverts_with_invalid_signer_and_changes
 
     caught = mined_revert(deployed, create_fn(deployed, terms, buyer_sig, supplier_sig), acct(deployed, "core"))
 
-    recovered = typed_data.recover(document, buyer_sig)
+    recovered = eip712.recover(document, buyer_sig)
     assert recovered != terms.buyer
     assert (caught.error, caught.error_args) == (
         "TradeEscrowInvalidSigner",
@@ -322,9 +314,7 @@ def test_order_with_a_high_s_signature_reverts_with_malleable_signature_and_chan
     sigs = list(signatures(deployed, terms))
     flipped = high_s(sigs[index])
     # The flipped signature is the same signer's: only the contract's low-s rule refuses it.
-    assert (
-        typed_data.recover(escrow_of(deployed).order_document(terms), flipped) == [terms.buyer, terms.supplier][index]
-    )
+    assert eip712.recover(escrow_of(deployed).order_document(terms), flipped) == [terms.buyer, terms.supplier][index]
     sigs[index] = flipped
     before = order_book(deployed, terms)
 
@@ -368,7 +358,7 @@ def test_order_submitted_with_terms_other_than_signed_reverts_with_invalid_signe
 
     caught = revert_of(lambda: escrow.create_order(submitted, buyer_sig, supplier_sig, acct(deployed, "tier1")))
 
-    recovered = typed_data.recover(escrow.order_document(submitted), buyer_sig)
+    recovered = eip712.recover(escrow.order_document(submitted), buyer_sig)
     assert (caught.error, caught.error_args) == (
         "TradeEscrowInvalidSigner",
         {"expected": submitted.buyer, "recovered": recovered},
@@ -495,7 +485,7 @@ def bad_permit(deployed: Deployed, flaw: str) -> tuple[int, int, bytes, bytes]:
     now = deployed.chain.timestamp()
     if flaw == "wrong-owner":  # tier2 signs a permit of core's funds, with core's nonce
         document = tokens.permit_document(addr(deployed, "core"), escrow.address, AMOUNT, 0, now + DAY)
-        signature = typed_data.sign(acct(deployed, "tier2"), document)
+        signature = eip712.sign(acct(deployed, "tier2"), document)
         return now + DAY, signature[64], signature[:32], signature[32:64]
     if flaw == "wrong-value":
         return tokens.sign_permit(acct(deployed, "core"), escrow.address, AMOUNT - 1, now + DAY)
@@ -717,8 +707,8 @@ def test_digests_and_domain_match_the_typed_data_the_parties_sign(deployed: Depl
         Attestation(world.funded, Milestone.SHIPPED, 1_700_000_000, attestation[3])
     )
 
-    assert view(deployed, fns.orderDigest(terms.as_tuple())) == typed_data.digest(escrow.order_document(terms))
-    assert view(deployed, fns.attestationDigest(attestation)) == typed_data.digest(attest_doc)
+    assert view(deployed, fns.orderDigest(terms.as_tuple())) == eip712.digest(escrow.order_document(terms))
+    assert view(deployed, fns.attestationDigest(attestation)) == eip712.digest(attest_doc)
     domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
     separator = keccak(
         domain_type

@@ -3,14 +3,13 @@ happens to the pool, the exposure and the supplier's shortfall when a prepaid or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ledger.escrow import Milestone, OrderStatus, RefundReason, Resolution
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.domain.escrow import Milestone, OrderStatus, RefundReason, Resolution
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     AMOUNT,
     DAY,
     HOUR,
@@ -41,18 +40,12 @@ from tests.contracts.escrow_helpers import (
     ship,
     suspend,
 )
+from tests.support.worlds import world_fixtures
 
 PREPAID = 60_000 * UNIT
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def prepay(deployed: Deployed, order_id: int, amount: int = PREPAID, supplier: str = "tier1") -> Any:

@@ -20,10 +20,10 @@ import pytest
 
 from api.cli import demo as demo_cli
 from api.cli.demo.token import demo_account
-from ledger.compiler import BuildResult
-from ledger.deploy import RECORD_FORMAT, runtime_hash
+from ledger.eth.artifacts import BuildResult
+from ledger.toolchain.deploy import RECORD_FORMAT, runtime_hash
 from scoring.world import load
-from tests.scenarios.world_fixture import PlayedWorld, small_world
+from tests.support.played_world import PlayedWorld, small_world
 
 
 @dataclass

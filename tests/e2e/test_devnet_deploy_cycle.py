@@ -100,8 +100,8 @@ def test_every_command_has_help() -> None:
 
 
 def test_deploy_with_a_keystore_records_that_deployer(env: dict[str, str], tmp_path: Path) -> None:
-    from ledger.accounts import dev_accounts
-    from ledger.keys import write_keystore
+    from ledger.eth.accounts import dev_accounts
+    from ledger.eth.keys import write_keystore
 
     relayer = dev_accounts()["relayer"]  # funded on the devnet, and not the dev admin
     keystore = write_keystore(relayer, tmp_path / "deployer.json", "s3cret")

@@ -20,10 +20,11 @@ import httpx
 import pytest
 from eth_utils import keccak
 
-from ledger import compiler
-from ledger.chain import Chain, ErrorDecoder
-from ledger.escrow import OrderStatus, OrderTerms, TradeEscrowClient, po_ref_hash
-from ledger.token import TokenClient
+from ledger.clients.escrow import TradeEscrowClient
+from ledger.clients.token import TokenClient
+from ledger.domain.escrow import OrderStatus, OrderTerms, po_ref_hash
+from ledger.eth.chain import Chain, ErrorDecoder
+from ledger.toolchain import compiler
 from oracles.simulator import SimOrder, simulate
 from tests.support.ports import free_port
 

@@ -39,12 +39,12 @@ from api.cli import simulate as simulate_cli
 from api.cli.demo.cast import keys_of, write_cast
 from api.cli.demo.story import RETAINED, payment_ref, plan_story
 from api.cli.demo.token import sign_in
-from ledger.compiler import BuildResult
-from ledger.deploy import enrol_dev_members
-from ledger.sql.db import make_engine
+from ledger.eth.artifacts import BuildResult
+from ledger.index.sql.db import make_engine
+from ledger.toolchain.deploy import enrol_dev_members
 from scenarios.world import BANK, DAY, World, generate
-from tests.scenarios.world_fixture import SMALL, PlayedWorld, small_world
 from tests.support import serve
+from tests.support.played_world import SMALL, PlayedWorld, small_world
 from tests.support.ports import free_port
 from tests.support.wallet import sign_prepared
 

@@ -1,22 +1,16 @@
-"""Where the GS1 EPCIS reference data lives, and fixtures that skip cleanly without it.
+"""Fixtures that skip cleanly without the GS1 EPCIS reference data (where it lives: ``tests.support.epcis``).
 
-The repository is cloned next to ``shared/`` (``../shared/epcis`` from the repo root);
-``SCF_EPCIS_DIR`` points elsewhere if needed. Tests that need the data take the
-``epcis_dir`` fixture, which skips with the reason when the directory is absent.
+Tests that need the data take the ``epcis_dir`` (or ``examples_dir``) fixture, which skips with
+the reason when the directory is absent.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EPCIS_DIR = Path(os.environ.get("SCF_EPCIS_DIR", REPO_ROOT / ".." / "shared" / "epcis")).resolve()
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from tests.support.epcis import EPCIS_DIR
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +25,3 @@ def epcis_dir() -> Path:
 @pytest.fixture(scope="session")
 def examples_dir(epcis_dir: Path) -> Path:
     return epcis_dir / "examples"
-
-
-def load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))

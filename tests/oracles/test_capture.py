@@ -14,9 +14,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger.escrow import ErrorDeclaration, OrderStatus
+from ledger.domain.escrow import ErrorDeclaration, OrderStatus
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
-from ledger.reads import RawView, ViewBatch
 from oracles.aggregator import Aggregator, DeclarationReceipt, Receipt, Rejection, Status, Submission
 from oracles.capture import CaptureService, Outcome
 from oracles.epcis import parse_document
@@ -26,8 +26,8 @@ from oracles.mapping import Mapped, map_event
 from oracles.simulator import declare_error, epcis_document
 from oracles.store import open_database
 from oracles.witness import OrderFacts
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     CARRIER,
     DAY,
     World,
@@ -40,14 +40,13 @@ from tests.contracts.escrow_helpers import (
     send_trusted,
     suspend,
 )
-from tests.oracles.oracle_helpers import aggregator_of, shipment, witness_of
+from tests.support.oracle_pipeline import aggregator_of, shipment, witness_of
+from tests.support.worlds import world_fixtures
 
 pytestmark = pytest.mark.parity  # both backends, as the docstring says (tests/conftest.py)
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
+module_world = world_fixtures(open_world).module_world
 
 
 @dataclass

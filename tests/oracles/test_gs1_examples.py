@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.escrow import Milestone
+from ledger.domain.escrow import Milestone
 from oracles.epcis import DocumentKind, parse_document
 from oracles.mapping import ErrorDeclared, Ignored, IgnoreReason, Mapped, MappingResult, map_event
 

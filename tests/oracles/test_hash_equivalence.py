@@ -31,7 +31,7 @@ from oracles import canonical, hashing
 from oracles.errors import EventHashError
 from oracles.hashing import EPCIS_CONTEXT_URL, event_hash, event_hashes, pre_hash_string
 from oracles.simulator import Outcome, SimOrder, declare_error, simulate
-from tests.oracles.conftest import DATA_DIR, load_json
+from tests.support.epcis import DATA_DIR, load_json
 
 REFERENCE_DIR = DATA_DIR / "reference_hashes"
 EXAMPLE = [EPCIS_CONTEXT_URL, {"example": "http://ns.example.com/epcis/"}]

@@ -14,7 +14,7 @@ import pytest
 
 from oracles.errors import EventHashError, InvalidEventHash
 from oracles.hashing import EPCIS_CONTEXT_URL, event_hash, evidence_bytes32, is_event_hash, pre_hash_string
-from tests.oracles.conftest import DATA_DIR, load_json
+from tests.support.epcis import DATA_DIR, load_json
 
 REFERENCE_DIR = DATA_DIR / "reference_hashes"
 CONTEXT = [EPCIS_CONTEXT_URL, {"example": "http://ns.example.com/epcis/"}]

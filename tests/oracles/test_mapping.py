@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ledger import escrow
-from ledger.escrow import Milestone
+from ledger.clients import escrow
+from ledger.domain.escrow import Milestone
 from oracles.epcis import EpcisEvent, parse_document
 from oracles.hashing import EPCIS_CONTEXT_URL, evidence_bytes32
 from oracles.mapping import ErrorDeclared, Ignored, IgnoreReason, Mapped, map_event, map_events

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.escrow import Milestone
+from ledger.domain.escrow import Milestone
 from oracles.epcis import parse_document
 from oracles.errors import SimulationError
 from oracles.hashing import EPCIS_CONTEXT_URL

@@ -1,13 +1,11 @@
-"""The scenario tests share one played 30-firm, 6-month world on an anvil of its own."""
+"""The scenario tests share one played 30-firm, 6-month world on an anvil of its own.
+
+The world and its fixture are the test kit's (``tests.support.played_world``): the scoring and
+end-to-end suites read the same world.
+"""
 
 from __future__ import annotations
 
-import pytest
+from tests.support.played_world import world
 
-from ledger.compiler import BuildResult
-from tests.scenarios.world_fixture import PlayedWorld, small_world
-
-
-@pytest.fixture(scope="session")
-def world(build: BuildResult) -> PlayedWorld:
-    return small_world(build)
+__all__ = ["world"]  # imported to be declared here: pytest registers it in this conftest

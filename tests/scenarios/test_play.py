@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.receivables import ReceivablesClient
+from ledger.clients.receivables import ReceivablesClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
 from scenarios import ChainNotSupported, ScenarioConfig, WorldAlreadyPlayed, play
 from scenarios.facts import read_facts
-from tests.scenarios.world_fixture import PlayedWorld
+from tests.support.played_world import PlayedWorld
 
 
 def world_file(world: PlayedWorld) -> dict[str, Any]:

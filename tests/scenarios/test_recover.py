@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ledger.compiler import BuildResult
-from ledger.deploy import ROLE
+from ledger.eth.artifacts import BuildResult
+from ledger.toolchain.deploy import ROLE
 from scenarios import ScenarioConfig, generate
 from scenarios.errors import WorldConflict, WorldIncomplete
 from scenarios.recover import NOT_ON_CHAIN, find_played, rebuild_outputs
 from scoring.world import load
-from tests.conftest import Deployed
-from tests.scenarios.world_fixture import SMALL, PlayedWorld
+from tests.support.deployments import Deployed
+from tests.support.played_world import SMALL, PlayedWorld
 
 
 def test_a_played_world_is_found_with_the_checkpoints_its_play_wrote(world: PlayedWorld, build: BuildResult) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ledger.compiler import BuildResult
+from ledger.eth.artifacts import BuildResult
 from scenarios import ScenarioConfig
-from tests.scenarios.world_fixture import PlayedWorld, fresh_devnet, play_world
+from tests.support.played_world import PlayedWorld, fresh_devnet, play_world
 
 
 def test_the_same_settings_replay_the_same_facts_on_a_fresh_chain(world: PlayedWorld, build: BuildResult) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.cli.simulate import main
-from tests.scenarios.world_fixture import fresh_devnet
+from tests.support.played_world import fresh_devnet
 
 
 def test_impossible_settings_exit_2_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:

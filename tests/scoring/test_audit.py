@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ledger.credit import CreditLimit
-from ledger.escrow import Milestone
+from ledger.clients.credit import CreditLimit
+from ledger.domain.escrow import Milestone
 from scoring import features
 from scoring.audit import recompute_published
 from scoring.chain_source import ChainEvents, block_at, decision_point
 from scoring.decision import Scorer
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     AMOUNT,
     MAX_UINT256,
     acct,
@@ -22,7 +22,7 @@ from tests.contracts.escrow_helpers import (
     send_trusted,
     tokens_of,
 )
-from tests.scoring.conftest import Fitted
+from tests.support.fitted import Fitted
 
 
 def trade(deployed: Deployed, orders: int) -> None:

@@ -8,8 +8,8 @@ from scoring import features
 from scoring.decision import INSUFFICIENT_HISTORY, NOT_SCORED, SCORED, Scorer
 from scoring.errors import UnknownParty
 from scoring.features import DAY
-from tests.scoring.conftest import Fitted
 from tests.scoring.histories import CORE, STRANGER, T0, T1, T2, UNIT, Story
+from tests.support.fitted import Fitted
 
 
 def test_a_scored_decision_has_score_pd_grade_limit_and_at_most_four_reasons(fitted: Fitted) -> None:

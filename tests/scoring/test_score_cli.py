@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from api.cli import score as score_cli
-from scoring import synthetic
-from tests.scoring.conftest import Fitted
+from tests.support import synthetic
+from tests.support.fitted import Fitted
 
 
 def write_world(directory: Path, fitted: Fitted, db: Path, *, failures: bool = True) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from scoring import scorecard
 from scoring.errors import FitError, ModelError
 from scoring.scorecard import Model
-from tests.scoring.conftest import Fitted
+from tests.support.fitted import Fitted
 
 
 def test_points_are_monotone_in_each_features_better_direction(fitted: Fitted) -> None:

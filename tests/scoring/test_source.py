@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from scoring import features, synthetic
+from scoring import features
 from scoring.errors import AsOfInFuture, NoHistory
 from scoring.source import SqlSource
-from tests.scoring.conftest import Fitted
+from tests.support import synthetic
+from tests.support.fitted import Fitted
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,18 @@ from pathlib import Path
 import pytest
 
 from api.cli import score as score_cli
-from ledger.compiler import BuildResult
-from ledger.indexer import Indexer
-from ledger.sql import open_engine
+from ledger.eth.artifacts import BuildResult
+from ledger.index.indexer import Indexer
+from ledger.index.sql import open_engine
 from scoring import features
 from scoring.chain_source import ChainEvents
 from scoring.decision import NOT_SCORED, Scorer
 from scoring.source import SqlSource
 from scoring.world import load
-from tests.scenarios.world_fixture import PlayedWorld, small_world
-from tests.scoring.conftest import Fitted
+from tests.support.fitted import Fitted
+from tests.support.played_world import PlayedWorld, world
 
-
-@pytest.fixture(scope="module")
-def world(build: BuildResult) -> PlayedWorld:
-    return small_world(build)
+__all__ = ["world"]  # the small played world (tests.support.played_world), imported to be declared here
 
 
 @pytest.fixture(scope="module")

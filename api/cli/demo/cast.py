@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 
 from api.cli.demo.base import PARTIES_FILE, DemoError
 from api.cli.demo.story import Story
-from ledger.chain import Chain
-from ledger.sql.models import Root
+from ledger.eth.chain import Chain
+from ledger.index.sql.models import Root
 from scenarios import ScenarioConfig
 from scenarios.world import BANK, World
 

@@ -30,12 +30,12 @@ from api.cli.devnet import devnet_up, print_up
 from api.cli.index import index_chain, print_indexed
 from api.cli.score import bank_account, decide, load_model, print_published, publish_limits
 from api.cli.simulate import PLAY_RPC_TIMEOUT, played_world, print_simulated, simulate
-from ledger.chain import Chain
-from ledger.compiler import BuildResult
-from ledger.receivables import ReceivablesClient
-from ledger.sql import database_url
-from ledger.sql.db import make_engine
-from ledger.sql.models import CreditLimit
+from ledger.clients.receivables import ReceivablesClient
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.chain import Chain
+from ledger.index.sql import database_url
+from ledger.index.sql.db import make_engine
+from ledger.index.sql.models import CreditLimit
 from scenarios import ScenarioConfig
 from scenarios.errors import ScenarioError
 from scenarios.recover import find_played, rebuild_outputs

@@ -13,9 +13,10 @@ from eth_utils import keccak
 from sqlalchemy import Engine, select
 
 from api.cli.demo.base import DemoError
-from ledger.chain import Chain
-from ledger.receivables import Child, ReceivablesClient
-from ledger.sql.models import CreditLimit, Order, Piece, Root
+from ledger.clients.receivables import ReceivablesClient
+from ledger.domain.receivables import Child
+from ledger.eth.chain import Chain
+from ledger.index.sql.models import CreditLimit, Order, Piece, Root
 from scenarios.world import CORE, DAY, UNIT, World
 
 #: A piece is worth a story only if it matures far enough ahead for an offer to be made and accepted.

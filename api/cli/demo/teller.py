@@ -23,10 +23,11 @@ from api.cli.demo.cast import keys_of
 from api.cli.demo.stage import Stack, prepare, stage, step
 from api.cli.demo.story import Story
 from api.cli.score import load_model
+from ledger.clients.receivables import ReceivablesClient
+from ledger.domain.receivables import BPS, YEAR, FinanceOffer
 from ledger.errors import LedgerError
-from ledger.proofs import ClaimMismatch, ProofError, ReceivableLayout, fetch_bundle, verify_bundle, web3_rpc
-from ledger.receivables import BPS, YEAR, FinanceOffer, ReceivablesClient
-from ledger.sql.models import CreditLimit, Cursor, Milestone, Order, Piece, Root
+from ledger.eth.proofs import ClaimMismatch, ProofError, ReceivableLayout, fetch_bundle, verify_bundle, web3_rpc
+from ledger.index.sql.models import CreditLimit, Cursor, Milestone, Order, Piece, Root
 from scenarios.world import BANK, CORE, DAY, UNIT
 from scoring import features
 from scoring.chain_source import block_at

@@ -46,7 +46,7 @@ def sign_in(api: str, account: LocalAccount, timeout: float = 30.0) -> dict[str,
 
 def demo_account(out: Path, party: str, accounts: Any = None) -> LocalAccount:
     """The key of a demo party: a label of ``demo-parties.json`` or an address of the world or a dev account."""
-    from ledger.accounts import dev_accounts
+    from ledger.eth.accounts import dev_accounts
 
     address = party
     if not party.startswith("0x"):

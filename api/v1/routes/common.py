@@ -15,8 +15,8 @@ from typing import Any
 from api.errors import InvalidField
 from api.v1.deps import Services
 from api.v1.schemas import PreparedOut, TransactionOut, TypedDataOut
-from ledger import typed_data
-from ledger.calls import Call
+from ledger.eth import eip712
+from ledger.eth.calls import Call
 
 _INTEGER = re.compile(r"u?int(\d{1,3})?")
 
@@ -54,13 +54,13 @@ def wallet_typed_data(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def typed(document: dict[str, Any]) -> TypedDataOut:
-    return TypedDataOut(typedData=wallet_typed_data(document), digest="0x" + typed_data.digest(document).hex())
+    return TypedDataOut(typedData=wallet_typed_data(document), digest="0x" + eip712.digest(document).hex())
 
 
 def require_signer(document: dict[str, Any], signature: str, expected: str, field: str) -> None:
     """422 naming ``field`` unless ``signature`` over ``document`` recovers to ``expected``."""
     try:
-        signer = typed_data.recover(document, bytes.fromhex(signature[2:]))
+        signer = eip712.recover(document, bytes.fromhex(signature[2:]))
     except Exception as exc:  # eth-keys refuses malformed r, s, v in several ways
         raise InvalidField(field, f"not a valid signature ({type(exc).__name__})") from exc
     if signer != expected:

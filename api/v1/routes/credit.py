@@ -52,7 +52,7 @@ from api.v1.schemas import (
     LimitHistoryPage,
     TypedDataOut,
 )
-from ledger.typed_data import Domain
+from ledger.domain.typed_data import Domain
 
 router = APIRouter(prefix="/credit", tags=["credit"], responses=ERRORS)
 

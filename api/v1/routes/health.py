@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from api.v1.deps import ERRORS, Svc
 from api.v1.schemas import HealthOut
-from ledger.sql.models import Cursor
+from ledger.index.sql.models import Cursor
 
 router = APIRouter(tags=["health"], responses=ERRORS)
 

@@ -21,8 +21,9 @@ from api.v1.schemas import (
     PrepaymentIn,
     TypedDataOut,
 )
-from ledger.calls import Call
-from ledger.escrow import OrderTerms, TradeEscrowCalls, TradeEscrowClient, po_ref_hash
+from ledger.clients.escrow import TradeEscrowCalls, TradeEscrowClient
+from ledger.domain.escrow import OrderTerms, po_ref_hash
+from ledger.eth.calls import Call
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=ERRORS)
 

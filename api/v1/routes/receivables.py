@@ -36,16 +36,16 @@ from api.v1.schemas import (
     TransferIn,
     TypedDataOut,
 )
-from ledger.proofs import fetch_bundle, web3_rpc
-from ledger.receivables import (
+from ledger.clients.receivables import ReceivablesClient
+from ledger.domain.receivables import (
     Child,
     FinanceOffer,
     InvalidInvoiceNumber,
     IssueTerms,
-    ReceivablesClient,
     ascii_invoice_number,
     normalise_invoice_number,
 )
+from ledger.eth.proofs import fetch_bundle, web3_rpc
 
 router = APIRouter(prefix="/receivables", tags=["receivables"], responses=ERRORS)
 

@@ -55,7 +55,8 @@ def test_an_unknown_command_is_refused_with_the_usage_and_exit_2(capsys: pytest.
 
 def test_defaults_named_in_the_parsers_are_the_libraries_own() -> None:
     # The command modules repeat these so that building the parser imports no ledger or scoring code.
-    from ledger.indexer import DEFAULT_WINDOW, START_SPAN
+    from ledger.index.indexer import DEFAULT_WINDOW
+    from ledger.index.pages import START_SPAN
     from scoring.source import DEFAULT_CONFIRMATIONS
 
     assert (index.DEFAULT_WINDOW, index.START_SPAN) == (DEFAULT_WINDOW, START_SPAN)

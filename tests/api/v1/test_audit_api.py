@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 
 def test_an_auditor_runs_a_replay_and_reads_a_clean_report(world: World) -> None:

@@ -19,9 +19,9 @@ from api.cli import serve as serve_cli
 from api.v1.app import create_app
 from api.v1.auth import Revocations, Standing, Tokens, _b64, _unb64
 from api.v1.settings import DEVNET_ENV, DOCUMENT_KEY_ENV, SECRET_ENV, Settings, SettingsError
-from ledger.chain import Chain
-from ledger.deploy import ROLE
-from tests.api.v1.conftest import World, sign_in
+from ledger.eth.chain import Chain
+from ledger.toolchain.deploy import ROLE
+from tests.support.api_world import World, sign_in
 
 
 def _signed(world: World, account: object, nonce_message: dict[str, str]) -> dict[str, str]:

@@ -24,12 +24,13 @@ from fastapi.testclient import TestClient
 from api.v1.app import create_app
 from api.v1.credit import CreditDesk
 from api.v1.deps import Services
-from ledger.sql import open_engine
+from ledger.index.sql import open_engine
 from scoring import features
 from scoring.decision import Decision, Scorer
 from scoring.scorecard import Model
 from scoring.source import SqlSource
-from tests.api.v1.conftest import Fitted, World, sign_in
+from tests.support.api_world import World, sign_in
+from tests.support.fitted import Evaluated
 
 RANDOM = "0x" + "5a" * 20
 
@@ -58,7 +59,7 @@ class Credit:
 
 
 @pytest.fixture(scope="module")
-def credit(world: World, fitted: Fitted, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Credit]:
+def credit(world: World, fitted: Evaluated, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Credit]:
     # Confirmations 0: the scenario's last block is final; no warm-up thread, so builds are counted exactly.
     evaluation = tmp_path_factory.mktemp("credit") / "evaluation.json"
     settings = dataclasses.replace(
@@ -219,7 +220,7 @@ def test_the_limit_history_lists_publications_and_revocations(credit: Credit) ->
 
 
 def test_the_evaluation_is_served_once_written_and_names_bad_actors_to_auditors_only(
-    credit: Credit, fitted: Fitted
+    credit: Credit, fitted: Evaluated
 ) -> None:
     credit.evaluation.unlink(missing_ok=True)
     status, missing = credit.get("bank", "evaluation")
@@ -250,7 +251,7 @@ def test_the_warm_up_thread_builds_the_last_final_block_before_anyone_asks(credi
     assert desk.peek(final) is not None and desk.builds == 1
 
 
-def test_every_decision_the_cache_serves_is_the_scorers_byte_for_byte(world: World, fitted: Fitted) -> None:
+def test_every_decision_the_cache_serves_is_the_scorers_byte_for_byte(world: World, fitted: Evaluated) -> None:
     """A synthetic world (a hundred and more parties, double financers and circular traders among them)
     indexed under the same chain id, read by an auditor through a second app."""
     settings = dataclasses.replace(

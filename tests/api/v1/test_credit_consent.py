@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 from api.v1.app import create_app
 from api.v1.consents import MAX_TERM, ConsentBook
 from api.v1.deps import Services
-from ledger.deploy import ROLE
-from tests.api.v1.conftest import World
-from tests.contracts.receivable_helpers import issue, issue_terms, receivables_of
+from ledger.toolchain.deploy import ROLE
+from tests.support.api_world import World
+from tests.support.receivables import issue, issue_terms, receivables_of
 
 HOUR = 3_600
 DAY = 86_400

@@ -24,8 +24,8 @@ from werkzeug.http import parse_options_header
 
 from api.v1 import store
 from api.v1.routes.documents import content_disposition
-from tests.api.v1.conftest import World
 from tests.support import serve
+from tests.support.api_world import World
 
 _TOKENS: dict[tuple[int, str], dict[str, str]] = {}
 

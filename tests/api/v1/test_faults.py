@@ -33,8 +33,8 @@ from fastapi.testclient import TestClient
 from api.v1.app import create_app
 from api.v1.auth import Standing
 from api.v1.settings import Settings
-from ledger.chain import Chain, ErrorDecoder
-from tests.api.v1.conftest import World, sign_in
+from ledger.eth.chain import Chain, ErrorDecoder
+from tests.support.api_world import World, sign_in
 from tests.support.node_faults import Mode, NodeFront
 from tests.support.wallet import sign_prepared
 

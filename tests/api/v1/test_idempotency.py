@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert
 from api.errors import IdempotencyInProgress, IdempotencyKeyReused
 from api.v1 import migrate, store
 from api.v1.idempotency import DAY, Claim, IdempotencyStore, Stored
-from ledger.sql.db import make_engine
+from ledger.index.sql.db import make_engine
 
 PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 LEASE = 15.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 
 def test_a_bad_checksum_address_is_422_naming_the_field(world: World) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from ledger.chain import Chain
-from ledger.indexer import Indexer
-from ledger.sql.db import make_engine
-from tests.api.v1.conftest import World
+from ledger.eth.chain import Chain
+from ledger.index.indexer import Indexer
+from ledger.index.sql.db import make_engine
+from tests.support.api_world import World
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from api.cli import verify as verify_cli
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 
 def _proof(world: World, role: str, piece_id: int) -> dict[str, object]:

@@ -17,8 +17,8 @@ from api.v1 import migrate
 from api.v1.app import create_app
 from api.v1.ratelimit import Limiter, Rate, RateLimits
 from api.v1.settings import Settings
-from ledger.sql.db import make_engine
-from tests.api.v1.conftest import World, sign_in
+from ledger.index.sql.db import make_engine
+from tests.support.api_world import World, sign_in
 
 
 class _Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 #: ``Number.MAX_SAFE_INTEGER``: JSON.parse rounds any integer above it.
 MAX_SAFE = 2**53 - 1

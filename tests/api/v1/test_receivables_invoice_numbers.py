@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 DAY = 86_400
 

@@ -28,9 +28,9 @@ from sqlalchemy import func, select
 from api.v1 import store
 from api.v1.app import create_app
 from api.v1.settings import Settings
-from ledger.deploy import ROLE
-from tests.api.v1.conftest import World, sign_in
+from ledger.toolchain.deploy import ROLE
 from tests.support import serve
+from tests.support.api_world import World, sign_in
 
 ETH = 10**18
 GWEI = 10**9

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.v1.conftest import World
+from tests.support.api_world import World
 
 EXAMPLES = 60 if os.environ.get("SCF_FUZZ") == "long" else 4
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

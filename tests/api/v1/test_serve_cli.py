@@ -10,8 +10,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from api.cli import verify as verify_cli
-from tests.api.v1.conftest import Fitted, World
 from tests.support import serve
+from tests.support.api_world import World
+from tests.support.fitted import Evaluated
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_scf_serve_answers_over_http_and_scf_verify_checks_its_proof(world: Worl
 
 
 def test_scf_serve_with_two_workers_shares_tokens_and_serves_decisions(
-    world: World, fitted: Fitted, tmp_path_factory: pytest.TempPathFactory
+    world: World, fitted: Evaluated, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Tokens are checked by whichever worker takes the connection: each read below opens a new one."""
     target = serve.Target(world.devnet.url, world.record.parent, world.db_url)

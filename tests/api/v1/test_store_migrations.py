@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, Strin
 
 from api.v1 import migrate, store
 from api.v1.idempotency import Claim, IdempotencyStore
-from ledger.sql.db import make_engine
+from ledger.index.sql.db import make_engine
 
 PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

@@ -13,10 +13,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.deploy import ROLE
-from ledger.token import TokenClient
-from tests.api.v1.conftest import World
+from ledger.clients.token import TokenClient
+from ledger.eth import eip712
+from ledger.toolchain.deploy import ROLE
+from tests.support.api_world import World
 from tests.support.wallet import sign_prepared
 
 UNIT = 10**6
@@ -334,7 +334,7 @@ def test_typed_data_carries_every_message_integer_as_a_decimal_string_and_signs_
     assert typed["domain"]["chainId"] == fresh.chain.chain_id  # a number, as wallets compare it
     # The digest served (what eth-account and wallets compute from the strings) is the one the contract computes.
     escrow = fresh.chain.contract(fresh.deployed.build["TradeEscrow"], fresh.deployed.addresses["TradeEscrow"])
-    assert "0x" + typed_data.digest(typed).hex() == answer.json()["digest"]
+    assert "0x" + eip712.digest(typed).hex() == answer.json()["digest"]
     onchain = escrow.functions.orderDigest(
         (
             typed["message"]["buyer"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.audit import Deployment, ReplayResult, replay
-from tests.conftest import Deployed
+from tests.support.deployments import Deployed
 
 
 def deployment_of(deployed: Deployed) -> Deployment:

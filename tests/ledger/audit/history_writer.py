@@ -1,6 +1,6 @@
 """A random ledger history for the audit tests: every kind of call, through the real contracts.
 
-``HistoryWriter`` starts from the escrow world (``tests.contracts.escrow_helpers.open_world``)
+``HistoryWriter`` starts from the escrow world (``tests.support.escrow.open_world``)
 and takes seeded random steps, each a call a party of the ledger could make: orders created
 (escrowed and open account), funded (from an allowance or with a permit), attested by one or
 two oracles, contested, confirmed, released, refunded, disputed and resolved every way;
@@ -27,13 +27,13 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.contract.contract import ContractFunction
 
-from ledger.credit import CreditLimit
-from ledger.deploy import ORACLE_KIND, ROLE
+from ledger.clients.credit import CreditLimit
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, OrderTerms, po_ref_hash
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
 from ledger.errors import ContractReverted
-from ledger.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, OrderTerms, po_ref_hash
-from ledger.receivables import Child, FinanceOffer, IssueTerms
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import (
+from ledger.toolchain.deploy import ORACLE_KIND, ROLE
+from tests.support.deployments import Deployed
+from tests.support.escrow import (
     DAY,
     HOUR,
     MAX_UINT256,
@@ -48,7 +48,7 @@ from tests.contracts.escrow_helpers import (
     send_trusted,
     tokens_of,
 )
-from tests.contracts.receivable_helpers import receivables_of
+from tests.support.receivables import receivables_of
 
 MILESTONE_AFTER = {
     OrderStatus.CREATED: Milestone.SHIPPED,  # open account: no funding

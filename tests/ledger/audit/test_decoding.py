@@ -3,40 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from ledger import typed_data
-from ledger.audit.calldata import CalldataError, CallDecoder
-from ledger.audit.machine import LedgerModels, Replayer, recover_signer
-from ledger.audit.rpc import Rpc, Tx
-from ledger.batch import recover_typed_data
-from ledger.credit import CreditLimit
-from ledger.escrow import ORDER_FIELDS, Attestation, Milestone, OrderTerms
-from ledger.history import fetch_logs
-from ledger.receivables import FinanceOffer, IssueTerms
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import World, escrow_of, high_s, open_world, registry_of, tokens_of
-from tests.contracts.receivable_helpers import receivables_of
+from ledger.audit.machine import Replayer
+from ledger.audit.state import LedgerModels
+from ledger.clients.credit import CreditLimit
+from ledger.domain import typed_data
+from ledger.domain.escrow import ORDER_FIELDS, Attestation, Milestone, OrderTerms
+from ledger.domain.receivables import FinanceOffer, IssueTerms
+from ledger.eth import eip712
+from ledger.eth.calldata import CalldataError, CallDecoder
+from ledger.eth.eip712 import recover_typed_data, signer_of
+from ledger.eth.history import fetch_logs
+from ledger.eth.rpc import Rpc, Tx
 from tests.ledger.audit.helpers import deployment_of
 from tests.ledger.audit.history_writer import HistoryWriter
+from tests.support.deployments import Deployed
+from tests.support.escrow import World, escrow_of, high_s, open_world, registry_of, tokens_of
+from tests.support.receivables import receivables_of
+from tests.support.worlds import world_fixtures
 
 # Both backends: eth-tester has no trace_block, so transactions come from full blocks there.
 pytestmark = pytest.mark.parity
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def _plain(value: Any) -> Any:
@@ -117,17 +112,18 @@ def test_signers_recover_as_recover_typed_data_does_good_and_bad_signatures_alik
     replayer = Replayer(LedgerModels(deployment_of(deployed).addresses), deployed.chain.chain_id, tokens.domain.name)
     contract_of = {domain.name: contract for contract, domain in replayer.domains.items()}
     for document in documents:
-        signature = typed_data.sign(core, document)
+        signature = eip712.sign(core, document)
         primary = document["primaryType"]
         contract, fields = contract_of[document["domain"]["name"]], document["types"][primary]
         for candidate in (signature, high_s(signature), signature[:64] + b"\x05", signature[:10], bytes(65)):
             expected = recover_typed_data(document, candidate)
-            assert recover_signer(document, candidate) == expected
+            # The same recovery over eth-account's digest: the lean digest is eth-account's.
+            assert signer_of(eip712.digest(document), candidate) == expected
             # The replay's own EIP-712 hashing, from the message as calldata gives it.
             assert replayer._recover(contract, primary, fields, document["message"], candidate) == expected
-        assert recover_signer(document, signature) == core.address
+        assert recover_typed_data(document, signature) == core.address
     stranger = Account.create()
-    assert recover_signer(documents[0], typed_data.sign(stranger, documents[0])) == stranger.address
+    assert recover_typed_data(documents[0], eip712.sign(stranger, documents[0])) == stranger.address
 
 
 def test_the_replay_signs_under_the_clients_domains_and_documents(deployed: Deployed) -> None:

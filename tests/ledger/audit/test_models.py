@@ -8,14 +8,14 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from ledger import typed_data
 from ledger.errors import ContractReverted
+from ledger.eth import eip712
 from ledger.model import Effect, ModelRejected, Roster
 from ledger.model.common import ROLE_ADMIN, ROLE_BANK, ROLE_CORE, ROLE_ORACLE, ROLE_SUPPLIER, ZERO_ADDRESS, OracleKind
 from ledger.model.membership import MembershipModel, MemberStatus
 from ledger.model.token import MAX_UINT256, TokenModel
-from tests.conftest import Deployed
 from tests.ledger.audit.helpers import audit
+from tests.support.deployments import Deployed
 
 T0 = 1_800_000_000
 
@@ -198,7 +198,7 @@ def test_the_models_predict_the_contracts_own_reverts(deployed: Deployed) -> Non
     now = deployed.chain.timestamp()
     stranger = Account.create()
     document = deployed.tokens.permit_document(tier1.address, relayer.address, 5, 0, now + 100)
-    signature = typed_data.sign(tier2, document)
+    signature = eip712.sign(tier2, document)
     v, r, s = signature[64], signature[:32], signature[32:64]
     cases = [
         (members.admit(tier1.address, ROLE_CORE, 0, bytes(32)), admin,

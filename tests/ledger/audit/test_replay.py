@@ -7,7 +7,6 @@ that need anvil's storage editing or an HTTP URL for the command line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,28 +15,22 @@ from hexbytes import HexBytes
 
 from api.cli import audit as audit_cli
 from ledger.audit import Kind, LedgerModels, Replayer, ReplayResult, check_continuity
-from ledger.audit.rpc import Header, Rpc
-from ledger.escrow import OrderStatus, Windows
-from ledger.history import HistoryDigest, fetch_logs
+from ledger.domain.escrow import OrderStatus, Windows
+from ledger.eth.history import HistoryDigest, fetch_logs
+from ledger.eth.rpc import Header, Rpc
 from ledger.model.common import ROLE_ADMIN
-from tests.conftest import Deployed
-from tests.contracts.escrow_helpers import DAY, World, acct, escrow_of, open_world
-from tests.contracts.receivable_helpers import FACE, open_rworld, receivables_of
 from tests.ledger.audit.helpers import audit, deployment_of, explain
 from tests.ledger.audit.history_writer import HistoryWriter
+from tests.support.deployments import Deployed
+from tests.support.escrow import DAY, World, acct, escrow_of, open_world
+from tests.support.receivables import FACE, open_rworld, receivables_of
+from tests.support.worlds import world_fixtures
 
 # Both backends (see above): on eth-tester the replay reads without traces or batched requests.
 pytestmark = pytest.mark.parity
 
 
-@pytest.fixture(scope="module")
-def module_world(deployed_session: Deployed) -> Iterator[World]:
-    yield from open_world(deployed_session)
-
-
-@pytest.fixture
-def world(module_world: World, deployed: Deployed) -> World:
-    return module_world
+module_world, world = world_fixtures(open_world)
 
 
 def all_logs_digest(deployed: Deployed, first: int, last: int) -> str:

@@ -1,9 +1,9 @@
 """The replay against the indexer's database: a faithful database agrees, a row altered by hand is named.
 
-The chain is the indexer suite's (``tests/ledger/indexer/conftest.py``: a history with every kind
-of event), indexed once per backend (SQLite, PostgreSQL) and replayed once; each alteration is
-made in a transaction that is rolled back after the comparison (or, for the command line, on a
-copy of the database).
+The chain is the indexer suite's (``tests.support.index_chain``: a history with every kind of
+event), indexed once per backend (SQLite, PostgreSQL: ``tests.support.databases``) and replayed
+once; each alteration is made in a transaction that is rolled back after the comparison (or, for
+the command line, on a copy of the database).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from sqlalchemy import Connection, Engine, text
 from api.cli import audit as audit_cli
 from ledger.audit import Deployment, Kind, Mismatch, ReplayResult, replay
 from ledger.audit.sql import SqlCompareError, compare_sql, read_cursor
-from ledger.deploy import load_record
-from ledger.sql.db import make_engine, sqlite_path
-from tests.ledger.indexer.conftest import PG_ADMIN, PG_URL, Databases, IndexChain, databases, index_chain
+from ledger.index.sql.db import make_engine, sqlite_path
+from ledger.toolchain.deploy import load_record
+from tests.support.databases import PG_ADMIN, PG_URL, Databases, databases
+from tests.support.index_chain import IndexChain, index_chain
 
-__all__ = ["databases", "index_chain"]  # the indexer suite's fixtures, used here
+__all__ = ["databases", "index_chain"]  # the indexer suite's fixtures, imported to be declared here
 
 
 @dataclass

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from ledger.escrow import Milestone, OrderStatus, OrderTerms
+from ledger.domain.escrow import Milestone, OrderStatus, OrderTerms
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, ReceivableStatus, discount_bps
 from ledger.model import EscrowModel, ModelRejected, ReceivablesModel, Roster, Transfer
 from ledger.model.common import ROLE_ADMIN, ROLE_BANK, ROLE_CORE, ROLE_ORACLE, ROLE_SUPPLIER, OracleKind
-from ledger.receivables import Child, FinanceOffer, IssueTerms, ReceivableStatus, discount_bps
 
 DAY = 86_400
 T0 = 1_800_000_000

@@ -1,0 +1,303 @@
+"""Receivables in a played world: issued for open-account deliveries, paid down the tiers, sold, repaid, claimed.
+
+A core pays an open-account delivery by issuing a receivable to its supplier; a supplier pays its own
+supplier with a piece split off a receivable it holds (the best fit, so pieces travel down the tiers),
+or issues its own when none fits. Holders sell pieces to banks at a discount by tenor, on each bank's
+signed offer. Debtors repay at maturity (a weak payer or a failed supplier misses some, which a bank
+then marks defaulted after the grace period) and every leaf holder claims its share. The double
+financer signs its two attempts itself, a second sale of a sold piece and the same invoice spelled
+differently; both are mined and reverted, and each is kept as a ``Refusal``.
+
+Calls that allocate a receivable or piece id (issue, split) go one request at a time, in plan order
+(``ordered=True``), because a node runs one batch's entries concurrently and ids must not depend on that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from ledger.domain.escrow import po_ref_hash
+from ledger.domain.receivables import BPS, YEAR, Child, FinanceOffer, IssueTerms
+from ledger.eth.batch import BatchResult, Call
+from ledger.eth.eip712 import sign_typed_data
+from scenarios.desk import Desk, LiveOrder, Piece, Root
+from scenarios.errors import PlayFailed, ScenarioError
+from scenarios.plan import PlannedOrder
+from scenarios.records import Refusal
+from scenarios.world import CORE, DAY, SUPPLIER, WEEK
+
+GRACE = 7 * DAY  # the Receivables contract's default grace period
+RETAINED = keccak(text="retained")
+
+
+class FinancingDesk(Desk):
+    """The receivables moves of a play, on the desk's books of roots and pieces."""
+
+    def _issue_call(self, debtor: int, creditor: int, face: int, order_id: int, number: int, invoice: str) -> Call:
+        tenor = self.party(debtor).tenor_days
+        terms = IssueTerms(
+            self.acct(debtor).address,
+            self.acct(creditor).address,
+            self.token,
+            face,
+            self.now + tenor * DAY,
+            keccak(text=f"invoice document {invoice}"),
+            invoice,
+            order_id,
+            number,
+            self.now + DAY,
+        )
+        signature = sign_typed_data(self.acct(debtor), self.receivables.issue_document(terms))
+        return Call.from_call(self.receivables.calls.issue(terms, signature), self.acct(creditor), label=invoice)
+
+    def _order_issue(self, order: LiveOrder) -> Call:
+        p = order.plan
+        return self._issue_call(p.buyer, p.supplier, p.amount, order.order_id, p.number, self._invoice(p))
+
+    def _invoice(self, planned: PlannedOrder) -> str:
+        config = self.world.config
+        return f"INV-S{config.seed}-{config.firms}x{config.months}-{planned.number:06d}"
+
+    def _record_root(self, result: BatchResult, index: int) -> None:
+        issued = self.events(result, index, "ReceivableIssued")[0]
+        root_id = int(issued["rootId"])
+        debtor = self._index_of(issued["debtor"])
+        creditor = self._index_of(issued["creditor"])
+        face, maturity = int(issued["faceValue"]), int(issued["maturity"])
+        self.roots[root_id] = Root(
+            root_id, debtor, creditor, face, maturity, str(issued["invoiceNumber"]), int(issued["nonce"])
+        )
+        self._add_piece(Piece(root_id, root_id, creditor, face, 1))
+
+    def _add_piece(self, piece: Piece) -> None:
+        self.pieces[piece.piece_id] = piece
+        self.tree[piece.root_id].append(piece.piece_id)
+        self.held[piece.holder].add(piece.piece_id)
+
+    def _index_of(self, address: str) -> int:
+        lookup: dict[str, int] = self.__dict__.setdefault(
+            "_by_address", {p.address.lower(): p.index for p in self.world.parties}
+        )
+        return lookup[address.lower()]
+
+    def usable(self, holder: int, *, margin: int) -> list[Piece]:
+        """Pieces ``holder`` can still pass on or sell: unsplit, unfinanced, of a live receivable."""
+        out, held = [], self.held[holder]
+        for piece_id in sorted(held):
+            piece = self.pieces[piece_id]
+            root = self.roots[piece.root_id]
+            if root.status != "outstanding":
+                held.discard(piece_id)  # repaid or defaulted: nothing left to pass on
+            elif root.maturity - self.now >= margin:
+                out.append(piece)
+        return out
+
+    def pay(self) -> None:
+        """Open-account deliveries: cores issue receivables; suppliers pass pieces down or issue their own."""
+        due, self.to_pay = self.to_pay, []
+        if not due:
+            return
+        by_core = [o for o in due if self.party(o.plan.buyer).kind == CORE]
+        calls = [
+            self._issue_call(
+                o.plan.buyer, o.plan.supplier, o.plan.amount, o.order_id, o.plan.number, self._invoice(o.plan)
+            )
+            for o in by_core
+        ]
+        result = self.send("receivables", calls, ordered=True)
+        for i in range(len(calls)):
+            assert result is not None
+            self._record_root(result, i)
+
+        # A supplier pays its supplier with part of a piece it holds (the best fit), else in its own name.
+        payments: dict[int, list[tuple[int, int, bytes]]] = {}
+        own: list[LiveOrder] = []
+        for order in (o for o in due if self.party(o.plan.buyer).kind != CORE):
+            p = order.plan
+            fits = [
+                piece
+                for piece in self.usable(p.buyer, margin=21 * DAY)
+                if piece.amount - piece.reserved >= p.amount and len(payments.get(piece.piece_id, [])) < 30
+            ]
+            if fits:
+                piece = min(fits, key=lambda x: (x.amount - x.reserved, x.piece_id))
+                piece.reserved += p.amount
+                payments.setdefault(piece.piece_id, []).append((p.supplier, p.amount, po_ref_hash(p.po_ref)))
+            else:
+                own.append(order)
+        calls, kinds = [], []
+        for piece_id, paid in payments.items():
+            piece = self.pieces[piece_id]
+            holder = self.acct(piece.holder)
+            rest = piece.amount - sum(amount for _, amount, _ in paid)
+            if rest == 0 and len(paid) == 1:
+                payee = self.acct(paid[0][0]).address
+                calls.append(Call.from_call(self.receivables.calls.transfer(holder.address, payee, piece_id), holder))
+                kinds.append(("transfer", piece_id, paid))
+                continue
+            children = [Child(amount, self.acct(payee).address, ref) for payee, amount, ref in paid]
+            if rest:
+                children.append(Child(rest, holder.address, RETAINED))
+            calls.append(
+                Call.from_call(
+                    self.receivables.calls.split(piece_id, children),
+                    holder,
+                    gas=150_000 + 200_000 * len(children),
+                    label=f"split {piece_id}",
+                )
+            )
+            kinds.append(("split", piece_id, paid))
+        for order in own:
+            calls.append(self._order_issue(order))
+            kinds.append(("issue", 0, []))
+        result = self.send("receivables", calls, ordered=True)
+        for i, (kind, piece_id, paid) in enumerate(kinds):
+            assert result is not None
+            if kind == "issue":
+                self._record_root(result, i)
+                continue
+            parent = self.pieces[piece_id]
+            parent.reserved = 0
+            self.held[parent.holder].discard(piece_id)
+            if kind == "transfer":
+                parent.holder = paid[0][0]
+                self.held[parent.holder].add(piece_id)
+                continue
+            parent.split = True
+            for created in self.events(result, i, "PieceCreated"):
+                child = int(created["pieceId"])
+                owner = self._index_of(created["holder"])
+                self._add_piece(Piece(child, parent.root_id, owner, int(created["amount"]), parent.level + 1))
+
+    def finance(self) -> None:
+        """Holders sell pieces to banks at a discount by tenor; the double financer tries twice."""
+        rates = {1: 0.12, 2: 0.2, 3: 0.25}
+        calls: list[Call] = []
+        sold: list[tuple[int, int, int]] = []  # (piece, bank, seller)
+        actor = self.world.double_financer
+        scheme_from = max(2, self.plan.observation_ticks // 2)
+        for supplier in self.world.suppliers:
+            if self.failed(supplier.index):
+                continue
+            assert supplier.tier is not None
+            for piece in sorted(self.usable(supplier.index, margin=14 * DAY), key=lambda x: x.piece_id):
+                forced = (
+                    supplier.index == actor
+                    and self.tick >= scheme_from
+                    and "second_sale" not in self.attempted
+                    and not any(seller == actor for _, _, seller in sold)
+                )
+                if not forced and self.rng.random() >= rates[supplier.tier]:
+                    continue
+                bank = self.banks[0] if forced else self.rng.choice(self.banks)
+                calls.append(self._sale(piece, bank))
+                sold.append((piece.piece_id, bank, supplier.index))
+        self.send("financing", calls)
+        for piece_id, bank, seller in sold:
+            self.pieces[piece_id].financed = True
+            self.pieces[piece_id].holder = bank
+            self.held[seller].discard(piece_id)
+        if self.tick >= scheme_from:
+            self.double_financing(actor, sold)
+
+    def _sale(self, piece: Piece, bank: int, seller: int | None = None) -> Call:
+        root = self.roots[piece.root_id]
+        debtor = self.party(root.debtor)
+        rate = 500 + (350 if debtor.weak_payer else 0) + (400 if debtor.kind != CORE else 0)
+        ttm = root.maturity - self.now
+        price = piece.amount - piece.amount * rate * ttm // (BPS * YEAR)
+        nonce = self.bank_nonce[bank]
+        self.bank_nonce[bank] += 1
+        offer = FinanceOffer(piece.piece_id, self.acct(bank).address, price, self.now + 2 * DAY, nonce)
+        signature = sign_typed_data(self.acct(bank), self.receivables.offer_document(offer))
+        holder = self.acct(piece.holder if seller is None else seller)
+        finance = self.receivables.calls.finance(offer, signature)
+        return Call.from_call(finance, holder, label=f"finance {piece.piece_id}")
+
+    def double_financing(self, actor: int, sold: list[tuple[int, int, int]]) -> None:
+        """The actor's own signed attempts, mined and reverted: a second sale, a re-issued invoice."""
+        account = self.acct(actor)
+        if "second_sale" not in self.attempted:
+            mine = [(piece_id, bank) for piece_id, bank, seller in sold if seller == actor]
+            if mine:
+                piece_id, first_bank = mine[0]
+                other = next(b for b in self.banks if b != first_bank)
+                call = self._sale(self.pieces[piece_id], other, seller=actor)
+                self._attempt("second_sale", call, account, piece_id=piece_id, root_id=self.pieces[piece_id].root_id)
+        if "duplicate_invoice" not in self.attempted:
+            issued = sorted(r.root_id for r in self.roots.values() if r.creditor == actor and r.status == "outstanding")
+            if issued:
+                root = self.roots[issued[0]]
+                # The same invoice, spelled differently: lower case, spaces, leading zeros dropped.
+                tag, _, number = root.invoice_number.rpartition("-")
+                cosmetic = f" {tag.lower()}-{int(number)} "
+                call = self._issue_call(root.debtor, actor, root.face, 0, 10**12 + root.nonce, cosmetic)
+                self._attempt("duplicate_invoice", call, account, root_id=root.root_id)
+
+    def _attempt(self, scheme: str, call: Call, actor: LocalAccount, *, piece_id: int = 0, root_id: int = 0) -> None:
+        started = time.perf_counter()
+        # A fixed gas limit: a reverting call has no estimate, and it must be mined, not refused.
+        result = self.attempts.send([Call(call.to, call.data, actor, gas=600_000, label=f"{scheme} attempt")])
+        self.phases["bad_actors"] += time.perf_counter() - started
+        if not result.failures:
+            raise PlayFailed(scheme, self.tick, ScenarioError(f"the {scheme} attempt by {actor.address} succeeded"))
+        failure = result.failures[0]
+        if failure.tx_hash is None:
+            raise PlayFailed(scheme, self.tick, ScenarioError(f"the {scheme} attempt was not mined: {failure.reason}"))
+        receipt = self.chain.w3.eth.get_transaction_receipt(failure.tx_hash)  # type: ignore[arg-type]
+        error = failure.error
+        self.refusals.append(
+            Refusal(
+                actor.address,
+                scheme,
+                failure.tx_hash,
+                int(receipt["blockNumber"]),
+                error.error if error else None,
+                dict(error.error_args) if error else {},
+                piece_id,
+                root_id,
+            )
+        )
+        self.attempted.add(scheme)
+
+    def repayments(self) -> tuple[list[Call], list[Root]]:
+        """Debtors repay at maturity (a weak core and failed suppliers miss some); unpaid roots default."""
+        now, tick = self.now, self.tick
+        late_from = self.plan.start + int(self.world.config.months * 0.6) * 30 * DAY
+        calls, repaid = [], []
+        for root in sorted(self.roots.values(), key=lambda r: r.root_id):
+            if root.status != "outstanding":
+                continue
+            debtor = self.party(root.debtor)
+            if root.repay_tick is None and root.maturity < now + WEEK and root.maturity >= now - WEEK:
+                if self.failed(root.debtor, root.maturity):
+                    root.repay_tick = -1  # a failed supplier stops paying
+                elif debtor.weak_payer and root.maturity >= late_from and self.rng.random() < 0.35:
+                    root.repay_tick = -1
+                elif debtor.kind == SUPPLIER and debtor.traits is not None and debtor.traits.reliability < 0.6:
+                    root.repay_tick = tick + 1  # pays a week late, inside the grace period
+                else:
+                    root.repay_tick = tick
+            if root.repay_tick == tick:
+                calls.append(Call.from_call(self.receivables.calls.repay(root.root_id, root.face), debtor.account))
+                repaid.append(root)
+            elif root.repay_tick == -1 and now > root.maturity + GRACE:
+                marker = self.acct(self.banks[0])
+                calls.append(Call.from_call(self.receivables.calls.mark_defaulted(root.root_id), marker))
+                root.status = "defaulted"
+        for root in repaid:
+            root.status = "repaid"
+        return calls, repaid
+
+    def claims(self, repaid: Sequence[Root]) -> list[Call]:
+        """Every leaf holder of a repaid root claims its amount (pull)."""
+        claims = []
+        for root in repaid:
+            for piece in (self.pieces[i] for i in self.tree[root.root_id]):
+                if not piece.split:
+                    claims.append(Call.from_call(self.receivables.calls.claim(piece.piece_id), self.acct(piece.holder)))
+        return claims

@@ -1,0 +1,154 @@
+"""Refused calls: a mined, reverted call to a ledger contract becomes a row naming who tried what.
+
+On the suite's chain (put back after each test): a receivable financed by the bank and passed on
+to tier2, then tier2's attempt to finance it again (``ReceivablesAlreadyFinanced``) and the
+debtor's second issuance of the same invoice (``ReceivablesInvoiceAlreadyIssued``), both mined
+and failed. The indexer records both, on SQLite and PostgreSQL; the audit replay agrees with the
+rows; a reorg that drops their blocks drops the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import Engine, select
+
+from ledger.audit import Deployment, replay
+from ledger.audit.sql import compare_sql
+from ledger.index.sql import models
+from ledger.toolchain.deploy import load_record
+from tests.ledger.index.checks import assert_database_is_the_chain
+from tests.support.escrow import acct, addr, mined_revert
+from tests.support.index_chain import IndexChain
+from tests.support.receivables import finance, finance_fn, issue, issue_fn, issue_terms, offer_of
+
+UNIT = 10**6
+
+
+@dataclass
+class Refused:
+    piece: int
+    root: int
+    finance_tx: str
+    issue_tx: str
+    invoice_key: str
+    before: int  # a snapshot taken before the refused calls
+
+
+@pytest.fixture
+def refused(index_chain: IndexChain) -> Iterator[Refused]:
+    deployed = index_chain.deployed
+    chain = deployed.chain
+    snapshot = chain.snapshot()
+    try:
+        terms = issue_terms(deployed, face=20_000 * UNIT, invoice="IDX-REFUSED-1", nonce=77)
+        root, _ = issue(deployed, terms)
+        finance(deployed, offer_of(deployed, root, price=19_000 * UNIT, nonce=70), "tier1")
+        deployed.receivables.transfer(root, addr(deployed, "tier2"), acct(deployed, "bank"))
+        before = chain.snapshot()
+        again = offer_of(deployed, root, price=18_000 * UNIT, nonce=71)
+        financed = mined_revert(deployed, finance_fn(deployed, again), acct(deployed, "tier2"))
+        assert "ReceivablesAlreadyFinanced" in str(financed)
+        duplicate = issue_terms(deployed, face=20_000 * UNIT, invoice="IDX-REFUSED-1", nonce=78)
+        issued = mined_revert(deployed, issue_fn(deployed, duplicate), acct(deployed, "core"))
+        assert "ReceivablesInvoiceAlreadyIssued" in str(issued)
+        assert financed.tx_hash is not None and issued.tx_hash is not None
+        key = deployed.receivables.root(root).invoice_key
+        yield Refused(root, root, _hex(financed.tx_hash), _hex(issued.tx_hash), "0x" + bytes(key).hex(), before)
+    finally:
+        chain.revert(snapshot)
+
+
+def _hex(value: Any) -> str:
+    return HexBytes(value).to_0x_hex()
+
+
+def refused_rows(engine: Engine, chain_id: int) -> dict[str, dict[str, Any]]:
+    table = models.REFUSED_CALLS
+    with engine.connect() as conn:
+        found = conn.execute(select(table).where(table.c.chain_id == chain_id)).mappings().all()
+    return {row["tx_hash"]: dict(row) for row in found}
+
+
+def test_a_refused_finance_and_a_refused_issue_become_rows_naming_sender_function_error_and_args(
+    index_chain: IndexChain, refused: Refused, database: Engine
+) -> None:
+    deployed, chain = index_chain.deployed, index_chain.chain
+    with index_chain.indexer(database) as indexer:
+        indexer.run()
+    rows = refused_rows(database, chain.chain_id)
+    assert set(rows) == {refused.finance_tx, refused.issue_tx}
+
+    financing = rows[refused.finance_tx]
+    receipt = chain.w3.eth.get_transaction_receipt(refused.finance_tx)  # type: ignore[arg-type]
+    assert (financing["block_number"], financing["block_hash"], financing["tx_index"]) == (
+        receipt["blockNumber"],
+        _hex(receipt["blockHash"]),
+        receipt["transactionIndex"],
+    )
+    assert financing["sender"] == addr(deployed, "tier2")
+    assert (financing["contract"], financing["function"]) == ("Receivables", "finance")
+    assert financing["error"] == "ReceivablesAlreadyFinanced"
+    assert financing["error_args"] == {"pieceId": str(refused.piece)}
+    offer = financing["args"]["offer"]
+    assert offer["pieceId"] == str(refused.piece) and offer["bank"] == addr(deployed, "bank")
+    assert offer["price"] == str(18_000 * UNIT) and offer["nonce"] == "71"
+    assert financing["args"]["bankSignature"].startswith("0x") and len(financing["args"]["bankSignature"]) == 132
+
+    issuing = rows[refused.issue_tx]
+    assert issuing["sender"] == addr(deployed, "core")
+    assert (issuing["contract"], issuing["function"], issuing["error"]) == (
+        "Receivables",
+        "issue",
+        "ReceivablesInvoiceAlreadyIssued",
+    )
+    assert issuing["error_args"] == {"invoiceKey": refused.invoice_key, "rootId": str(refused.root)}
+    terms = issuing["args"]["terms"]
+    assert terms["invoiceNumber"] == "IDX-REFUSED-1" and terms["nonce"] == "78"
+    assert to_checksum_address(terms["debtor"]) == terms["debtor"] == addr(deployed, "core")
+
+    # The rest of the database is as before, and the audit replay agrees with every row, these too.
+    assert_database_is_the_chain(database, deployed)
+    record = load_record(index_chain.record)
+    assert record is not None
+    deployment = Deployment.from_record(record, deployed.build)
+    result = replay(chain, deployment, keep_logs=True, check_views=False)
+    assert result.report.counts.quiet_calls == 2
+    comparison = compare_sql(result, deployment, database)
+    assert [str(m) for m in comparison.mismatches] == [] and comparison.rows["refused_calls"] == 2
+    with database.begin() as conn:
+        table = models.REFUSED_CALLS
+        conn.execute(table.update().where(table.c.tx_hash == refused.issue_tx).values(sender=addr(deployed, "tier1")))
+    (mismatch,) = compare_sql(result, deployment, database).mismatches
+    assert (mismatch.location.table, mismatch.location.column) == ("refused_calls", "sender")
+    assert mismatch.location.key == f"refused_calls[tx_hash={refused.issue_tx}]"
+
+
+def test_a_reorg_that_drops_the_refused_calls_drops_their_rows(
+    index_chain: IndexChain, refused: Refused, database: Engine
+) -> None:
+    chain = index_chain.chain
+    with index_chain.indexer(database) as indexer:
+        indexer.run()
+        assert len(refused_rows(database, chain.chain_id)) == 2
+        chain.revert(refused.before)
+        for _ in range(4):  # a longer chain without them
+            chain.mine()
+        done = indexer.run()
+    assert done.reorgs == 1
+    assert refused_rows(database, chain.chain_id) == {}
+    assert_database_is_the_chain(database, index_chain.deployed)
+
+
+def test_an_indexer_told_not_to_record_refusals_reads_only_the_headers_it_did_before(
+    index_chain: IndexChain, refused: Refused, database: Engine
+) -> None:
+    with index_chain.indexer(database, refusals=False) as indexer:
+        indexer.run()
+    assert refused_rows(database, index_chain.chain.chain_id) == {}
+    assert_database_is_the_chain(database, index_chain.deployed)
