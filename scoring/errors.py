@@ -77,3 +77,35 @@ class FitError(ScoringError):
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(f"cannot fit: {detail}")
+
+
+class PolicyError(ScoringError):
+    """A bank's pricing policy file is missing, malformed, or one of its fields is out of bounds.
+
+    ``field`` names the offending field as a dotted path (``base_rate_curve[2].rate_bps``), so the
+    bank can fix its file without reading the parser.
+    """
+
+    def __init__(self, where: str, field: str, detail: str) -> None:
+        self.where = where
+        self.field = field
+        self.detail = detail
+        super().__init__(f"pricing policy {where}: {field}: {detail}")
+
+
+class QuoteRequestError(ScoringError):
+    """A request for a price is malformed: a field is missing, of the wrong type, or out of bounds."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"quote request: {field}: {detail}")
+
+
+class PolicyMismatch(ScoringError):
+    """Recorded pricing inputs name a policy other than the one given to recompute them with."""
+
+    def __init__(self, recorded: str, given: str) -> None:
+        self.recorded = recorded
+        self.given = given
+        super().__init__(f"the inputs were priced with policy {recorded}, not with the policy given ({given})")
