@@ -46,6 +46,7 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
 from ledger.errors import ContractReverted, LedgerError
+from ledger.eth import anvil_pool
 from ledger.eth.abi import abi_type, encode_arguments, encode_function
 from ledger.eth.calls import Call as UnsignedCall
 from ledger.eth.chain import EMBEDDED, PRIORITY_FEE, Chain, is_dev_node
@@ -53,6 +54,7 @@ from ledger.eth.jsonrpc import JsonRpc, RpcError, as_hex, as_int
 from ledger.eth.transactions import sign_transaction, sign_with_eth_account
 
 TRANSFER_GAS = 21_000
+STALL_REQUEUE = 2.0  # seconds without a mined nonce before an automining anvil's pool is checked (anvil_pool)
 
 # -- errors -------------------------------------------------------------------------------
 
@@ -284,6 +286,7 @@ class BatchSender:
         self.trace_limit = trace_limit
         self.rpc = JsonRpc(chain.w3, timeout)
         self._mine = mine
+        self._automine = False  # an anvil that mines each transaction as it arrives (set by ``mining``)
         self._gas: dict[str, int] = {}
         self._can_trace: bool | None = None
         self._last: PendingBatch | None = None
@@ -352,6 +355,7 @@ class BatchSender:
                 except LedgerError:  # not anvil: hardhat and ganache mine on their own by default
                     return False
                 self._mine = automine is False and not interval
+                self._automine = automine is True and not interval
         return self._mine
 
     def close(self) -> None:
@@ -603,11 +607,18 @@ class BatchSender:
         deadline = time.monotonic() + self.timeout
         delay = 0.002
         mined_more = False
+        seen: dict[str, int] = {}
+        stalled_since = time.monotonic()
         while targets:
             addresses = list(targets)
             counts = self.rpc.batch([("eth_getTransactionCount", [a, "latest"]) for a in addresses])
             for address, count in zip(addresses, counts, strict=True):
-                if not isinstance(count, RpcError) and as_int(count) >= targets[address]:
+                if isinstance(count, RpcError):
+                    continue
+                if seen.get(address) != as_int(count):
+                    seen[address] = as_int(count)
+                    stalled_since = time.monotonic()
+                if as_int(count) >= targets[address]:
                     del targets[address]
             if not targets or time.monotonic() > deadline:
                 break
@@ -615,6 +626,10 @@ class BatchSender:
                 # A full block left some in the pool, or gap fillers came after our last mine.
                 self.rpc.call("evm_mine", [])
                 mined_more = True
+            elif self._automine and time.monotonic() - stalled_since > STALL_REQUEUE:
+                for address in targets:
+                    anvil_pool.unstick(self.rpc.call, address)
+                stalled_since = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
         if mined_more:

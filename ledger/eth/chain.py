@@ -35,13 +35,14 @@ from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TimeExhausted
 from web3.logs import DISCARD
 from web3.providers.rpc.utils import check_if_retry_on_failure
 from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from ledger import paths
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError, UnsupportedOperation
+from ledger.eth import anvil_pool
 from ledger.eth.abi import abi_type
 from ledger.eth.accounts import DevAccounts, DevnetConfig, dev_accounts
 from ledger.eth.artifacts import Artifact
@@ -54,6 +55,8 @@ DEVNET = "devnet"
 PRIORITY_FEE = 1_000_000_000
 #: Seconds one JSON-RPC request may take, retries included, unless the caller says otherwise.
 RPC_TIMEOUT = 10.0
+RECEIPT_TIMEOUT = 120.0
+STALL = 2.0  # seconds a receipt wait on an automining anvil runs before the pool is checked
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ class Chain:
     ) -> None:
         self.w3 = w3
         self.backend = backend
+        self._automine: bool | None = None
         self.endpoint = endpoint
         self.accounts = accounts
         self.errors = errors or ErrorDecoder()
@@ -445,10 +449,40 @@ class Chain:
             raise
 
     def _wait(self, tx: TxParams, tx_hash: HexBytes) -> TxReceipt:
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
+        receipt = self._receipt(tx_hash, str(tx.get("from") or ""))
         if receipt["status"] != 1:
             raise self._explain_failure(tx, receipt)
         return receipt
+
+    def _receipt(self, tx_hash: HexBytes, sender: str) -> TxReceipt:
+        """The receipt of ``tx_hash`` within ``RECEIPT_TIMEOUT``; on an automining anvil, a wait that
+        stalls for ``STALL`` seconds checks whether the pool parked the sender's transactions
+        (``ledger.eth.anvil_pool``) before waiting on."""
+        if not sender or not self._automining():
+            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT, poll_latency=0.05)
+        deadline = time.monotonic() + RECEIPT_TIMEOUT
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=max(0.1, min(STALL, remaining)), poll_latency=0.05
+                )
+            except TimeExhausted:
+                if remaining <= STALL:
+                    raise
+                anvil_pool.unstick(self._request, sender)
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        return self.w3.manager.request_blocking(RPCEndpoint(method), params)
+
+    def _automining(self) -> bool:
+        """Whether the node is an anvil that mines each transaction as it arrives (asked once)."""
+        if self._automine is None:
+            self._automine = False
+            if self.backend != EMBEDDED and is_dev_node(self.w3):
+                with contextlib.suppress(Exception):  # not anvil, or an anvil without the method
+                    self._automine = self._request("anvil_getAutomine", []) is True
+        return self._automine
 
     def _explain_failure(self, tx: TxParams, receipt: TxReceipt) -> ContractReverted:
         """Replay a failed transaction as a call at its block to recover the revert data."""

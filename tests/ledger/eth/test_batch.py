@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -484,3 +485,31 @@ def test_a_failure_that_depends_on_its_own_block_is_decoded_from_a_trace(
     assert replayed.value.indexes == [0, 1]
     assert all(f.error_name == "ERC20InsufficientBalance" for f in replayed.value.failures)
     assert all("replayed on the parent block" in f.reason for f in replayed.value.failures)
+
+
+def test_transactions_an_automining_anvil_left_queued_behind_a_nonce_it_has_are_sent_again(deployed: Deployed) -> None:
+    """anvil can park the next nonce in its queue and never promote it (seen under load); the sender
+    notices the stall and sends the sender's transactions again, so the batch completes."""
+    if deployed.backend != "anvil":
+        pytest.skip("the queue that stalls is anvil's")
+    chain, admin = deployed.chain, deployed.accounts["admin"]
+    payer = fresh_accounts(1, "requeue")[0]
+    BatchSender(chain).send([Call(payer.address, b"", admin, value=10**18, label="gas money")])
+    start = chain.w3.eth.get_transaction_count(payer.address)
+    # The stalled state, made on purpose: the batch's first nonce is one past the account's, so anvil
+    # queues all of them; then the account's nonce moves to it with no pool event, as in the race.
+    chain.seed_nonce(payer.address, start + 1)
+    sender = BatchSender(chain, timeout=30)
+    pending = sender.submit([Call(f"0x{i:040x}", b"", payer, value=1, label=f"pay {i}") for i in range(1, 6)])
+    for _ in range(500):
+        if chain.w3.provider.make_request("txpool_status", [])["result"]["queued"] == "0x5":  # type: ignore[arg-type]
+            break
+        time.sleep(0.01)
+    chain.w3.provider.make_request("anvil_setNonce", [payer.address, hex(start + 1)])  # type: ignore[arg-type]
+    assert chain.w3.provider.make_request("txpool_status", [])["result"]["queued"] == "0x5"  # type: ignore[arg-type]
+
+    result = pending.result()
+
+    assert len(result.tx_hashes) == 5
+    assert chain.w3.eth.get_transaction_count(payer.address) == start + 6
+    assert chain.w3.provider.make_request("txpool_status", [])["result"]["queued"] == "0x0"  # type: ignore[arg-type]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector, keccak
 
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
 from ledger.eth.artifacts import BuildResult
@@ -179,3 +182,37 @@ def test_decoder_reads_error_string_panic_and_unknown_data() -> None:
     assert decoder.decode(panic).error_args == {"code": "0x11"}
     unknown = decoder.decode("0xdeadbeef")
     assert unknown.error is None and unknown.data == "0xdeadbeef"
+
+
+def test_a_transaction_an_automining_anvil_parked_in_its_queue_is_sent_again_and_mined(deployed: Deployed) -> None:
+    """anvil can queue the sender's next nonce and never promote it (seen under load); a receipt wait that
+    stalls finds that in the pool and sends the node's own copy again (ledger.eth.anvil_pool)."""
+    if deployed.backend != "anvil":
+        pytest.skip("the queue that stalls is anvil's")
+    chain, admin = deployed.chain, deployed.accounts["admin"]
+    payer = Account.from_key(keccak(text="test_chain:parked"))
+    chain.send_value(admin, payer.address, 10**18)
+    start = chain.w3.eth.get_transaction_count(payer.address)
+    # The stalled state, made on purpose: a nonce one past the account's is queued, then the account's
+    # nonce moves to it with no pool event, as in the race.
+    chain.seed_nonce(payer.address, start + 1)
+    receipts: list[Any] = []
+
+    def pay() -> None:
+        try:
+            receipts.append(chain.send_value(payer, admin.address, 1))
+        except Exception as exc:  # the assertion below shows it
+            receipts.append(exc)
+
+    sending = threading.Thread(target=pay)
+    sending.start()
+    for _ in range(500):
+        if chain.w3.provider.make_request("txpool_status", [])["result"]["queued"] == "0x1":  # type: ignore[arg-type]
+            break
+        time.sleep(0.01)
+    chain.w3.provider.make_request("anvil_setNonce", [payer.address, hex(start + 1)])  # type: ignore[arg-type]
+    sending.join(timeout=60)
+
+    assert len(receipts) == 1 and not isinstance(receipts[0], Exception), receipts
+    assert receipts[0]["status"] == 1
+    assert chain.w3.eth.get_transaction_count(payer.address) == start + 2
