@@ -30,11 +30,25 @@ from api.cli.errors import dispatch
 
 
 def parser() -> argparse.ArgumentParser:
-    from api.cli import audit, contracts, demo, deploy, devnet, index, keys, oracle, score, serve, simulate, verify
+    from api.cli import (
+        audit,
+        bank,
+        contracts,
+        demo,
+        deploy,
+        devnet,
+        index,
+        keys,
+        oracle,
+        score,
+        serve,
+        simulate,
+        verify,
+    )
 
     top = argparse.ArgumentParser(prog="scf", description="scf-ledger: multi-tier supply-chain finance on an EVM chain")
     sub = top.add_subparsers(dest="command", required=True)
-    for command in (contracts, devnet, deploy, keys, oracle, index, audit, simulate, score, serve, verify, demo):
+    for command in (contracts, devnet, deploy, keys, oracle, index, audit, simulate, score, serve, bank, verify, demo):
         command.register(sub)
     return top
 

@@ -31,7 +31,18 @@ from api.v1.idempotency import IdempotencyStore
 from api.v1.ratelimit import Limiter
 from api.v1.reads import Reads
 from api.v1.relayer import RelayPolicy, Transactions
-from api.v1.routes import audit, credit, documents, health, orders, parties, receivables, submissions
+from api.v1.routes import (
+    audit,
+    banks,
+    credit,
+    documents,
+    financing,
+    health,
+    orders,
+    parties,
+    receivables,
+    submissions,
+)
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings, SettingsError
 from ledger.clients.escrow import TradeEscrowClient
@@ -171,7 +182,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.limiter = Limiter(engine=svc.store, limits=settings.rate_limits)
     errors.install(app)
 
-    for module in (health, auth_routes, parties, orders, receivables, submissions, documents, credit, audit):
+    for module in (
+        health,
+        auth_routes,
+        parties,
+        orders,
+        receivables,
+        financing,
+        submissions,
+        documents,
+        credit,
+        banks,
+        audit,
+    ):
         app.include_router(module.router, prefix=PREFIX)
 
     files = _swagger_files()

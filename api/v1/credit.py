@@ -25,11 +25,14 @@ the new last final block is dropped.
   is the underwriting file, and only the party opens it, in one of two ways:
 
   - its **consent**, signed with its own key, unexpired and unrevoked (``api.v1.consents``);
-  - an **open financing request** to that bank (how a party applies to a bank): one whose
-    piece could still be sold under it, i.e. the requester still holds the piece, it is not
-    split, financed or claimed on, and its receivable is outstanding and not yet mature (by
-    the later of the API's clock and the indexed head's block time). Once the piece is sold,
-    moved, split, repaid or matured, the request grants nothing.
+  - a **live financing request** (how a party applies for money): one addressed to that bank,
+    or to every bank (then it opens the report to every active bank alike), whose state
+    (``api.v1.financing.state_of``) is ``open`` or ``offered``: not withdrawn, not past its
+    expiry, not accepted, and its piece could still be sold under it, i.e. the requester still
+    holds the piece, it is not split, financed or claimed on, and its receivable is outstanding
+    and not yet mature (all by the later of the API's clock and the indexed head's block time).
+    Once the request is withdrawn or expires, or the piece is sold, moved, split, repaid or
+    matured, the request grants nothing.
 
   Nothing the bank does alone opens it: a limit it published (zero, live or revoked), a piece
   it bought, an order it guaranteed. Both grants are checked on every read, so a revocation or
@@ -52,11 +55,11 @@ from eth_utils import keccak
 from sqlalchemy import Engine, select
 
 from api.errors import InvalidField, NotFound, ServiceUnavailable
-from api.v1 import store
 from api.v1.auth import Party
 from api.v1.consents import ConsentBook
+from api.v1.financing import FinancingBook
 from api.v1.schemas import DecisionOut, ReasonOut
-from ledger.index.sql.models import Block, Cursor, Piece, Root
+from ledger.index.sql.models import Cursor
 from ledger.index.sql.models import Party as Member
 from scoring import features
 from scoring.decision import Decision, Scorer
@@ -168,6 +171,8 @@ class CreditDesk:
         self._ready: OrderedDict[int, Scored] = OrderedDict()
         self._gates: dict[int, threading.Lock] = {}
         self.consents = ConsentBook(store=store_engine, chain_id=chain_id, clock=clock)
+        # On the consents' clock, read when called: a test that moves that clock moves both.
+        self.requests = FinancingBook(engine, store_engine, chain_id, clock=lambda: self.consents.clock())
 
     # -- as-of point ---------------------------------------------------------------------------
 
@@ -261,41 +266,11 @@ class CreditDesk:
 
     def chain_now(self) -> int:
         """The later of the API's clock and the indexed head's block time (devnets run ahead of the wall)."""
-        with self.engine.connect() as connection:
-            head = connection.execute(
-                select(Block.timestamp)
-                .join(Cursor, (Cursor.chain_id == Block.chain_id) & (Cursor.block_number == Block.number))
-                .where(Block.chain_id == self.chain_id)
-            ).scalar_one_or_none()
-        return max(self.consents.now(), int(head or 0))
+        return self.requests.now()
 
     def has_open_request(self, bank: str, target: str) -> bool:
-        """Whether ``target`` asked ``bank`` to finance a piece it could still sell (see the module's docstring)."""
-        requests = store.financing_requests
-        with self.store.connect() as connection:
-            asked = list(
-                connection.execute(
-                    select(requests.c.piece_id).where(requests.c.bank == bank, requests.c.holder == target)
-                ).scalars()
-            )
-        if not asked:
-            return False
-        with self.engine.connect() as connection:
-            pieces = connection.execute(
-                select(Piece.holder, Piece.child_count, Piece.financed, Piece.claimed, Root.status, Root.maturity)
-                .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
-                .where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(asked))
-            ).all()
-        now = self.chain_now()
-        return any(
-            p.holder == target
-            and p.child_count == 0
-            and not p.financed
-            and p.claimed == 0
-            and p.status == "OUTSTANDING"
-            and p.maturity > now
-            for p in pieces
-        )
+        """Whether ``target`` has a live financing request to ``bank`` or to every bank (the module's docstring)."""
+        return self.requests.grants_report(bank, target)
 
     def may_read_report(self, party: Party, target: str) -> bool:
         if party.auditor or party.address == target:

@@ -1,18 +1,23 @@
 """Schema steps for the API's own tables (``api_*``) on databases that already hold them.
 
 New tables come from ``create``'s ``create_all``; what ``create_all`` cannot do is add a
-column to a table that exists, so every such column is also listed here, in a numbered step.
-``upgrade(engine)`` runs the steps above the version recorded in ``api_schema_version`` (one row
-per step applied) and records them. Each step is idempotent: a column is added only when the
-inspector does not see it, and an ``ALTER`` that loses a race with another process starting on
-the same database (``scf serve --workers``) is accepted once the column is there. A database
-``create_all`` has just made already has every column, so its steps only get recorded.
+column, or an index, to a table that exists, so every such column and index is also listed here,
+in a numbered step. ``upgrade(engine)`` runs the steps above the version recorded in
+``api_schema_version`` and records the version it reached: one row per upgrade that applied any,
+its description naming the steps. One row, not one per step, because the versions an upgrade passes
+through were never a schema any process ran against, and because several processes upgrading the
+same database at once then write the same single row (the loser's insert is a duplicate key,
+ignored). Each step is idempotent: a column or index is added only when the inspector does not
+see it, and DDL that loses a race with another process starting on the same database (``scf
+serve --workers``) is accepted once the column or index is there. A database ``create_all`` has
+just made already has every column and index, so its steps only get recorded.
 
 Why not Alembic, which the indexer uses: these tables are created by ``create_all`` (other
 parts of the API add tables by declaring them), so an Alembic history would need a baseline
 stamped into every existing database, a second script directory and environment, and a
-revision from whoever adds a table. The changes so far only add nullable columns, which
-SQLite and PostgreSQL both do with a plain ``ALTER TABLE ... ADD COLUMN``. A change that needs
+revision from whoever adds a table. The changes so far only add nullable columns and indexes, which
+SQLite and PostgreSQL both do with a plain ``ALTER TABLE ... ADD COLUMN`` and ``CREATE INDEX``
+(neither rewrites the table). A change that needs
 more (a type change, a drop, a backfill, SQLite's table rebuild) should move these tables to
 an Alembic environment of their own, with ``version_table="api_alembic_version"``, stamped at
 the version recorded here.
@@ -30,11 +35,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from api.v1 import store
 
 _versions = MetaData()
+DESCRIPTION_MAX = 200
 schema_version = Table(
     "api_schema_version",
     _versions,
     Column("version", Integer, primary_key=True),
-    Column("description", String(200), nullable=False),
+    Column("description", String(DESCRIPTION_MAX), nullable=False),
     Column("applied_at", BigInteger, nullable=False),
 )
 
@@ -48,10 +54,18 @@ class AddColumns:
 
 
 @dataclass(frozen=True)
+class AddIndex:
+    """The index ``name`` of ``table`` (as declared in ``store``) to create where it is missing."""
+
+    table: Table
+    name: str
+
+
+@dataclass(frozen=True)
 class Step:
     version: int
     description: str
-    changes: tuple[AddColumns, ...]
+    changes: tuple[AddColumns | AddIndex, ...]
 
 
 STEPS: tuple[Step, ...] = (
@@ -61,6 +75,16 @@ STEPS: tuple[Step, ...] = (
         (
             AddColumns(store.idempotency, ("owner", "lease_until_ms", "effect")),
             AddColumns(store.submissions, ("raw", "broadcast_at")),
+        ),
+    ),
+    Step(
+        2,
+        "financing requests: expiry, withdrawal, inbox indexes; offers: their pricing",
+        (
+            AddColumns(store.financing_requests, ("expires_at", "withdrawn_at")),
+            AddIndex(store.financing_requests, "ix_api_financing_requests_bank_created"),
+            AddIndex(store.financing_requests, "ix_api_financing_requests_holder_created"),
+            AddColumns(store.offers, ("policy_hash", "model_version", "quote")),
         ),
     ),
 )
@@ -100,23 +124,29 @@ def current(engine: Engine) -> int:
 
 
 def upgrade(engine: Engine) -> int:
-    """Apply the steps this database lacks; returns the version it is at afterwards."""
+    """Apply the steps this database lacks and record the version reached; returns the version it is at."""
     done = current(engine)
-    for step in STEPS:
-        if step.version <= done:
-            continue
+    applied = [step for step in STEPS if step.version > done]
+    for step in applied:
         for change in step.changes:
+            if isinstance(change, AddIndex):
+                _add_index(engine, change.table, change.name)
+                continue
             for name in change.columns:
                 _add_column(engine, change.table, name)
+    if applied:
+        description = "; ".join(f"{step.version}: {step.description}" for step in applied)
         try:
             with engine.begin() as connection:
                 connection.execute(
                     insert(schema_version).values(
-                        version=step.version, description=step.description, applied_at=int(time.time())
+                        version=applied[-1].version,
+                        description=description[:DESCRIPTION_MAX],
+                        applied_at=int(time.time()),
                     )
                 )
         except IntegrityError:
-            pass  # another process recorded the same step first
+            pass  # another process upgrading the same database recorded the same version first
     return current(engine)
 
 
@@ -142,6 +172,17 @@ def _add_column(engine: Engine, table: Table, name: str) -> None:
 
     # A failure is a lost race (retried until the column is there) or, once the attempts are spent, real.
     _retrying(alter, lambda: not _has_column(engine, table.name, name))
+
+
+def _has_index(engine: Engine, table: str, name: str) -> bool:
+    return any(index["name"] == name for index in inspect(engine).get_indexes(table))
+
+
+def _add_index(engine: Engine, table: Table, name: str) -> None:
+    if _has_index(engine, table.name, name):
+        return
+    index = next(index for index in table.indexes if index.name == name)
+    _retrying(lambda: index.create(engine, checkfirst=True), lambda: not _has_index(engine, table.name, name))
 
 
 def create(engine: Engine) -> None:

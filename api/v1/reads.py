@@ -6,7 +6,8 @@ Who sees what:
 * an **order** is seen by its buyer and its supplier, by the bank that guaranteed a
   pre-payment on it, and, once it is disputed, by arbiters;
 * a **receivable** (the root) is seen by its debtor and creditor, and by any party that holds
-  a piece of its tree, financed one, or was asked to finance one (a financing request);
+  a piece of its tree, financed one, or was asked to finance one (a financing request to it, or
+  to every bank when it is a bank, that its holder has not withdrawn: ``api.v1.financing``);
 * inside a tree, the debtor, the creditor and auditors see every piece; any other party sees
   the pieces it holds, financed or was offered, the children of pieces it holds (it made
   them), and the path from those up to the root: a tier-3 supplier sees what its claim
@@ -25,8 +26,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, union
 
 from api.errors import NotFound
-from api.v1 import store
 from api.v1.auth import Party
+from api.v1.financing import FinancingBook
 from api.v1.schemas import (
     DisputeOut,
     MemberOut,
@@ -129,6 +130,7 @@ class Reads:
         self.engine = engine
         self.store = store_engine
         self.chain_id = chain_id
+        self.financing = FinancingBook(engine, store_engine, chain_id)
 
     # -- parties ---------------------------------------------------------------------------
 
@@ -238,19 +240,11 @@ class Reads:
 
     # -- receivables -------------------------------------------------------------------------
 
-    def _offered_pieces(self, bank: str) -> list[int]:
-        with self.store.connect() as connection:
-            return list(
-                connection.execute(
-                    select(store.financing_requests.c.piece_id).where(store.financing_requests.c.bank == bank)
-                ).scalars()
-            )
-
     def _touched_roots(self, party: Party) -> Any:
         """Root ids of trees where ``party`` holds, financed or was offered a piece (a subquery)."""
         held = select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.holder == party.address)
         financed = select(Financing.root_id).where(Financing.chain_id == self.chain_id, Financing.bank == party.address)
-        offered = self._offered_pieces(party.address)
+        offered = self.financing.offered_pieces(party)
         parts = [held, financed]
         if offered:
             parts.append(select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(offered)))
@@ -308,7 +302,7 @@ class Reads:
                     )
                 ).scalars()
             )
-        offered = set(self._offered_pieces(party.address))
+        offered = set(self.financing.offered_pieces(party))
         held = {p.piece_id for p in pieces if p.holder == party.address}
         seeds = held | financed | offered
         seeds |= {p.piece_id for p in pieces if p.parent_id in held}

@@ -485,16 +485,33 @@ class ApprovalIn(Request):
     amount: Amount
 
 
+#: How long a financing request stays open (``api.v1.financing``): by default, at least, at most (seconds).
+REQUEST_TERM, REQUEST_TERM_MIN, REQUEST_TERM_MAX = 7 * 86_400, 60, 90 * 86_400
+RequestState = Literal["open", "offered", "accepted", "expired", "withdrawn"]
+
+
 class FinancingRequestIn(Request):
-    bank: Address
+    bank: Address | None = Field(default=None, description="the bank asked; omitted or null: every active bank")
+    expiresIn: Annotated[int, Field(strict=True, ge=REQUEST_TERM_MIN, le=REQUEST_TERM_MAX)] = Field(
+        default=REQUEST_TERM, description="seconds the request stays open (never past the receivable's maturity)"
+    )
 
 
 class FinancingRequestOut(BaseModel):
     id: str
     pieceId: UintOut
     holder: str
-    bank: str
+    bank: str | None = Field(description="the bank asked; null: every active bank")
+    state: RequestState = Field(description="see api.v1.financing.state_of: withdrawn > accepted > expired > ...")
     createdAt: SafeInt
+    expiresAt: SafeInt | None = Field(description="null: asked before requests expired (open while sellable)")
+    withdrawnAt: SafeInt | None
+    offers: SafeInt = Field(description="offers made under it that you may see (a bank: its own)")
+
+
+class FinancingRequestPage(BaseModel):
+    items: list[FinancingRequestOut]
+    nextAfter: str | None = Field(description="pass as ?after= for the next page; null on the last page")
 
 
 class OfferTermsIn(Request):
@@ -503,8 +520,23 @@ class OfferTermsIn(Request):
     nonce: Nonce
 
 
+class PricingIn(Request):
+    """How the bank priced an offer, kept with it for audit; the offer's signed price stays authoritative."""
+
+    policyHash: Bytes32 = Field(description="the pricing policy's hash (scoring.policy)")
+    modelVersion: Bytes32 = Field(description="the scoring model's version hash")
+    quote: dict[str, Any] = Field(description="scoring.pricing.Quote.to_json(), at most 16 KB; its price the offer's")
+
+
+class PricingOut(BaseModel):
+    policyHash: str
+    modelVersion: str
+    quote: dict[str, Any]
+
+
 class OfferIn(OfferTermsIn):
     signature: Signature
+    pricing: PricingIn | None = None
 
 
 class OfferOut(BaseModel):
@@ -517,6 +549,7 @@ class OfferOut(BaseModel):
     nonce: UintOut
     signature: str
     createdAt: SafeInt
+    pricing: PricingOut | None = Field(default=None, description="how the bank priced it, if it said")
 
 
 class BlockOut(BaseModel):

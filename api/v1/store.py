@@ -1,5 +1,5 @@
-"""The API's own tables: sign-in challenges, idempotency records, submissions, offers, credit consents,
-documents, audit runs, revoked tokens and rate-limit buckets.
+"""The API's own tables: sign-in challenges, idempotency records, submissions, financing requests, offers,
+credit consents, documents, audit runs, revoked tokens and rate-limit buckets.
 
 They live in their own SQLAlchemy metadata (every table prefixed ``api_``), by default in the
 indexer's database: one database to back up, and a submission's "indexed yet?" answer is a
@@ -8,7 +8,8 @@ read of the indexer's cursor on the same connection pool. A separate URL
 here joins the indexer's tables in SQL. The indexer's Alembic history never touches these
 tables (its migrations name their own). A new table is created on start-up by ``create_all``;
 a new column on an existing table is also a numbered step in ``api.v1.migrate``, which adds
-it to live databases (its own ``api_schema_version`` table records the steps applied).
+it to live databases (its own ``api_schema_version`` table records the steps applied), and so is a
+new index on an existing table.
 """
 
 from __future__ import annotations
@@ -95,15 +96,29 @@ top_ups = Table(
     Index("ix_api_top_ups_party_day", "party", "day"),
 )
 
+#: ``bank`` of a request addressed to every active bank (``api.v1.financing``): the zero address, which no
+#: member can hold, so ``bank`` stays NOT NULL, the unique key below still holds one such request per piece
+#: and holder, and a bank's inbox is one indexed ``bank IN (:bank, EVERY_BANK)``.
+EVERY_BANK = "0x" + "00" * 20
+
+#: A holder's request that a bank (or every bank) finance a piece (``api.v1.financing`` derives its state).
+#: Asking again for the same piece and bank reopens the row once it was withdrawn or expired (the unique key).
 financing_requests = Table(
     "api_financing_requests",
     metadata,
     Column("id", String(36), primary_key=True),
     Column("piece_id", BigInteger, nullable=False, index=True),
     Column("holder", ADDRESS, nullable=False),
-    Column("bank", ADDRESS, nullable=False, index=True),
+    Column("bank", ADDRESS, nullable=False, index=True),  # EVERY_BANK: addressed to every active bank
     Column("created_at", BigInteger, nullable=False),
+    # Added by api.v1.migrate step 2: when the request lapses (NULL: a row from before step 2, open for as
+    # long as its piece can be sold) and when the holder withdrew it. UTC seconds, by the chain's clock.
+    Column("expires_at", BigInteger),
+    Column("withdrawn_at", BigInteger),
     UniqueConstraint("piece_id", "holder", "bank"),
+    # The inbox's pages (step 2 creates them on older databases): a bank's, and a holder's, by age.
+    Index("ix_api_financing_requests_bank_created", "bank", "created_at", "id"),
+    Index("ix_api_financing_requests_holder_created", "holder", "created_at", "id"),
 )
 
 offers = Table(
@@ -118,6 +133,11 @@ offers = Table(
     Column("nonce", UInt, nullable=False),
     Column("signature", String(132), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Added by api.v1.migrate step 2: how the bank priced it, so an auditor can recompute the price later
+    # (all NULL: no pricing recorded). The quote is the desk's JSON (``scoring.pricing.Quote.to_json()``).
+    Column("policy_hash", HASH),
+    Column("model_version", HASH),
+    Column("quote", Text),
     UniqueConstraint("bank", "nonce"),
 )
 

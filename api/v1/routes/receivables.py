@@ -1,5 +1,8 @@
 """``/v1/receivables``: receivable roots, their trees as far as the party may see, and the actions on them:
-issue, split, transfer, financing (request, signed offer, acceptance), repay, claim."""
+issue, split, transfer, financing (request, signed offer, acceptance), repay, claim.
+
+Financing requests are kept and read by ``api.v1.financing`` (their states, who sees them); the inbox
+that lists them and the withdrawal are ``api.v1.routes.financing``."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from api.errors import Forbidden, InvalidField, NotFound
 from api.v1 import store
 from api.v1.auth import Party
 from api.v1.deps import ERRORS, Me, Svc
+from api.v1.financing import EVERY_BANK, pricing_columns, pricing_out
 from api.v1.reads import piece_out
 from api.v1.routes.common import prepared, require_signer, typed
 from api.v1.schemas import (
@@ -152,10 +156,12 @@ def issue(svc: Svc, party: Me, body: IssueIn) -> PreparedOut:
     return prepared(svc, "issue", call, party.address)
 
 
-def _held(svc: Svc, party: Party, piece_id: int, action: str) -> None:
-    piece, _root = svc.reads.piece_row(party, piece_id)  # 404 unless visible
+def _held(svc: Svc, party: Party, piece_id: int, action: str) -> Any:
+    """The piece's root, if ``party`` holds the piece (404 unless it sees it, 403 unless it holds it)."""
+    piece, root = svc.reads.piece_row(party, piece_id)  # 404 unless visible
     if piece.holder != party.address:
         raise Forbidden(party.address, action, f"only the holder of piece {piece_id} may")
+    return root
 
 
 @router.post("/pieces/{piece_id}/split", response_model=PreparedOut)
@@ -195,33 +201,15 @@ def repay(svc: Svc, party: Me, root_id: Id, body: RepayIn) -> PreparedOut:
     response_model=FinancingRequestOut,
 )
 def request_financing(svc: Svc, party: Me, piece_id: Id, body: FinancingRequestIn) -> FinancingRequestOut:
-    """Show the piece (and the path to its root) to ``bank``, which may then send a signed offer."""
-    _held(svc, party, piece_id, "offer this piece for financing")
-    bank = svc.reads.member(body.bank)
-    if "bank" not in bank.roles or bank.status != "ACTIVE":
-        raise InvalidField("bank", f"{body.bank} is not an active bank on the ledger")
-    row: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "piece_id": piece_id,
-        "holder": party.address,
-        "bank": body.bank,
-        "created_at": int(time.time()),
-    }
-    with svc.store.begin() as connection:
-        existing = connection.execute(
-            select(store.financing_requests).where(
-                store.financing_requests.c.piece_id == piece_id,
-                store.financing_requests.c.holder == party.address,
-                store.financing_requests.c.bank == body.bank,
-            )
-        ).one_or_none()
-        if existing is None:
-            connection.execute(insert(store.financing_requests).values(**row))
-        else:
-            row = dict(existing._mapping)
-    return FinancingRequestOut(
-        id=row["id"], pieceId=row["piece_id"], holder=row["holder"], bank=row["bank"], createdAt=row["created_at"]
-    )
+    """Show the piece (and the path to its root) to ``bank``, or to every active bank when it names none, which
+    may then send a signed offer; open ``expiresIn`` seconds, never past the receivable's maturity. Asking again
+    while the request is live answers it; once withdrawn or expired, asking again reopens it."""
+    root = _held(svc, party, piece_id, "offer this piece for financing")
+    if body.bank is not None:
+        bank = svc.reads.member_or_none(body.bank)
+        if bank is None or "bank" not in bank.roles or bank.status != "ACTIVE":
+            raise InvalidField("bank", f"{body.bank} is not an active bank on the ledger")
+    return svc.reads.financing.ask(party, piece_id, body.bank or EVERY_BANK, body.expiresIn, int(root.maturity))
 
 
 def _bank_sees(svc: Svc, party: Party, piece_id: int, action: str) -> Any:
@@ -244,6 +232,9 @@ def offer_typed_data(svc: Svc, party: Me, piece_id: Id, body: OfferTermsIn) -> T
 @router.post("/pieces/{piece_id}/offers", status_code=201, response_model=OfferOut)
 def make_offer(svc: Svc, party: Me, piece_id: Id, body: OfferIn) -> OfferOut:
     piece = _bank_sees(svc, party, piece_id, "offer to finance this piece")
+    if body.deadline >= 2**63:  # the store keeps deadlines in a signed 64-bit column
+        raise InvalidField("deadline", "an offer's deadline must be below 2**63")
+    pricing = pricing_columns(body.pricing, body.price)
     offer = _offer(piece_id, party.address, body)
     require_signer(_client(svc).offer_document(offer), body.signature, party.address, "signature")
     if _client(svc).offer_nonce_used(party.address, body.nonce):
@@ -258,6 +249,7 @@ def make_offer(svc: Svc, party: Me, piece_id: Id, body: OfferIn) -> OfferOut:
         "nonce": body.nonce,
         "signature": body.signature,
         "created_at": int(time.time()),
+        **pricing,
     }
     try:
         with svc.store.begin() as connection:
@@ -278,6 +270,7 @@ def _offer_out(row: Any) -> OfferOut:
         nonce=row["nonce"],
         signature=row["signature"],
         createdAt=row["created_at"],
+        pricing=pricing_out(row),
     )
 
 

@@ -1,0 +1,470 @@
+"""Financing requests: a holder asks one bank, or every bank, to finance a piece; their states, and who sees them.
+
+**A request** (``POST /v1/receivables/pieces/{id}/financing-requests``) is the holder's application:
+it shows the piece (and its path to the root) to the bank it names, or to every active bank when
+it names none (``store.EVERY_BANK``, the zero address, in the ``bank`` column), and while it is
+live it opens the holder's credit report to them (``api.v1.credit``). It lasts ``expiresIn``
+seconds (7 days by default, 60 s to 90 days), never past the receivable's maturity; the holder
+may withdraw it at any time before a bank's offer is accepted, which also takes the piece out of
+the banks' sight (an expired request keeps showing it, as a request always did once its piece was
+sold). Asking the same bank again for the same piece answers the live request, or reopens one
+that was withdrawn or expired (one row per piece, holder and bank). Rows from before requests
+expired have no ``expires_at`` and stay live for as long as the piece can be sold, as they did.
+
+**States** are derived, never stored, by ``state_of``: the only place that says what each
+means, so the inbox, the withdraw rule and the credit report's grant cannot disagree. The facts
+it reads (the pieces and their roots, the financings, from the index; the offers, from the
+API's tables) are loaded for a whole page at once by ``FinancingBook.facts``, one query per
+table, whatever the page's size: a bank's desk polls the inbox, so a page costs the same few
+queries as one request. The store and the index may be two databases (``SCF_API_DB_URL``), so
+nothing is joined across them in SQL.
+
+**Time** is the later of the API's clock and the indexed head's block time (``FinancingBook.now``),
+for stamping a request and for reading it: devnets run ahead of the wall, and a request must not
+expire the moment it is made because the chain's clock was moved.
+
+**Who sees what** in ``GET /v1/financing-requests``: a bank the requests addressed to it or to
+every bank, a holder its own, an auditor all, anyone else nothing. The offers a request shows
+(its ``offers`` count, and so whether it reads ``offered``) are the ones the viewer may see, as
+``GET .../offers`` shows them: the holder and auditors every addressed bank's, a bank only its
+own. A bank is not told that a competitor bid on a request sent to every bank, and its inbox's
+``open`` means "waiting for my offer".
+
+**Pricing** (``pricing_columns``): an offer may carry how the bank priced it (policy hash,
+model version, the ``scoring.pricing`` quote) so an auditor can recompute the price later. The
+signed price stays authoritative; a quote that says it priced the offer must name that price.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, func, insert, or_, select, true, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from api.errors import Conflict, InvalidField, NotFound
+from api.v1 import store
+from api.v1.auth import Party
+from api.v1.schemas import MAX_SAFE_INTEGER, FinancingRequestOut, PricingIn, PricingOut, RequestState
+from ledger.index.sql.models import Block, Cursor, Financing, Piece, Root
+from scoring.errors import QuoteRequestError
+from scoring.pricing import QuoteRequest
+
+EVERY_BANK = store.EVERY_BANK
+#: The states in which a request still asks for money (and opens the holder's credit report).
+LIVE: frozenset[RequestState] = frozenset({"open", "offered"})
+QUOTE_MAX_BYTES = 16 * 1024
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the index and the offers table say about a batch of requests' pieces, at ``now``."""
+
+    now: int
+    #: piece id -> holder, child_count, financed, claimed, status and maturity (its root's)
+    pieces: dict[int, Any]
+    #: piece id -> its financings: bank, seller, financed_at (a piece is financed at most once)
+    financings: dict[int, list[Any]]
+    #: piece id -> offers grouped by bank and holder: bank, holder, count, last_deadline
+    offers: dict[int, list[Any]]
+
+
+def time_ordered_id() -> str:
+    """A UUID version 7 (RFC 9562): milliseconds since the epoch, then the fraction of the millisecond in 12
+    bits, then randomness. Requests made in the same second (their ``created_at``) still page in the order
+    they were made, since the inbox orders by ``created_at`` and then by id."""
+    nanos = time.time_ns()
+    millis, fraction = divmod(nanos, 1_000_000)
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (fraction * 4096 // 1_000_000) << 64
+    value |= 0b10 << 62 | uuid.uuid4().int & (2**62 - 1)
+    return str(uuid.UUID(int=value))
+
+
+def sellable(piece: Any | None, holder: str, now: int) -> bool:
+    """Whether ``holder`` could still sell ``piece`` to a bank at ``now``: it holds it, it is not split,
+    financed or claimed on, and its receivable is outstanding and not yet mature."""
+    return (
+        piece is not None
+        and piece.holder == holder
+        and piece.child_count == 0
+        and not piece.financed
+        and piece.claimed == 0
+        and piece.status == "OUTSTANDING"
+        and piece.maturity > now
+    )
+
+
+def addressed(request: Any, bank: str) -> bool:
+    return bool(request.bank == bank or request.bank == EVERY_BANK)
+
+
+def seen_offers(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
+    """The offers on the request's piece, to its holder, from a bank it addressed, that ``viewer`` may see
+    (``None``: the API itself, which sees all)."""
+    everything = viewer is None or viewer.auditor or viewer.address == request.holder
+    return [
+        group
+        for group in facts.offers.get(request.piece_id, [])
+        if group.holder == request.holder
+        and addressed(request, group.bank)
+        and (everything or (viewer is not None and group.bank == viewer.address))
+    ]
+
+
+def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> RequestState:
+    """A request's state: the first of these that holds.
+
+    1. ``withdrawn``: the holder withdrew it (``withdrawn_at``);
+    2. ``accepted``: the piece was financed, at or after the request was made, by a bank it addressed,
+       buying from the request's holder (the index's ``financings``);
+    3. ``expired``: ``now`` has reached ``expires_at``, or the holder can no longer sell the piece
+       (``sellable``: the rule ``api.v1.credit`` grants a report by);
+    4. ``offered``: an offer the viewer may see (``seen_offers``) is unexpired (its deadline is after ``now``);
+    5. ``open``.
+    """
+    if request.withdrawn_at is not None:
+        return "withdrawn"
+    for financing in facts.financings.get(request.piece_id, []):
+        if (
+            addressed(request, financing.bank)
+            and financing.seller == request.holder
+            and financing.financed_at >= request.created_at
+        ):
+            return "accepted"
+    if request.expires_at is not None and facts.now >= request.expires_at:
+        return "expired"
+    if not sellable(facts.pieces.get(request.piece_id), request.holder, facts.now):
+        return "expired"
+    if any(group.last_deadline > facts.now for group in seen_offers(request, facts, viewer)):
+        return "offered"
+    return "open"
+
+
+def request_out(request: Any, facts: Facts, viewer: Party | None) -> FinancingRequestOut:
+    return FinancingRequestOut(
+        id=request.id,
+        pieceId=request.piece_id,
+        holder=request.holder,
+        bank=None if request.bank == EVERY_BANK else request.bank,
+        state=state_of(request, facts, viewer),
+        createdAt=request.created_at,
+        expiresAt=request.expires_at,
+        withdrawnAt=request.withdrawn_at,
+        offers=sum(int(group.count) for group in seen_offers(request, facts, viewer)),
+    )
+
+
+class FinancingBook:
+    """The financing requests table: ask, withdraw, the inbox's pages, and whether a request opens a report."""
+
+    def __init__(
+        self, engine: Engine, store_engine: Engine, chain_id: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.engine = engine
+        self.store = store_engine
+        self.chain_id = chain_id
+        self.clock = clock
+
+    def now(self) -> int:
+        """The later of the API's clock and the indexed head's block time (devnets run ahead of the wall)."""
+        with self.engine.connect() as connection:
+            head = connection.execute(
+                select(Block.timestamp)
+                .join(Cursor, (Cursor.chain_id == Block.chain_id) & (Cursor.block_number == Block.number))
+                .where(Block.chain_id == self.chain_id)
+            ).scalar_one_or_none()
+        return max(int(self.clock()), int(head or 0))
+
+    def facts(self, requests: Sequence[Any], now: int | None = None, *, offers: bool = True) -> Facts:
+        """The facts ``state_of`` reads for ``requests``: one query per table, however many requests."""
+        now = self.now() if now is None else now
+        ids = sorted({r.piece_id for r in requests})
+        pieces: dict[int, Any] = {}
+        financings: dict[int, list[Any]] = defaultdict(list)
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        if not ids:
+            return Facts(now, pieces, financings, grouped)
+        with self.engine.connect() as connection:
+            for piece in connection.execute(
+                select(
+                    Piece.piece_id,
+                    Piece.holder,
+                    Piece.child_count,
+                    Piece.financed,
+                    Piece.claimed,
+                    Root.status,
+                    Root.maturity,
+                )
+                .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
+                .where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(ids))
+            ):
+                pieces[piece.piece_id] = piece
+            for financing in connection.execute(
+                select(Financing.piece_id, Financing.bank, Financing.seller, Financing.financed_at).where(
+                    Financing.chain_id == self.chain_id, Financing.piece_id.in_(ids)
+                )
+            ):
+                financings[financing.piece_id].append(financing)
+        if offers:
+            table = store.offers
+            with self.store.connect() as connection:
+                for group in connection.execute(
+                    select(
+                        table.c.piece_id,
+                        table.c.bank,
+                        table.c.holder,
+                        func.count().label("count"),
+                        func.max(table.c.deadline).label("last_deadline"),
+                    )
+                    .where(table.c.piece_id.in_(ids))
+                    .group_by(table.c.piece_id, table.c.bank, table.c.holder)
+                ):
+                    grouped[group.piece_id].append(group)
+        return Facts(now, pieces, financings, grouped)
+
+    def out(self, request: Any, viewer: Party) -> FinancingRequestOut:
+        return request_out(request, self.facts([request]), viewer)
+
+    # -- who sees which ------------------------------------------------------------------------
+
+    @staticmethod
+    def visible(party: Party) -> ColumnElement[bool]:
+        """A bank sees requests to it or to every bank, a holder its own, an auditor all."""
+        table = store.financing_requests
+        if party.auditor:
+            return true()
+        banks = (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
+        return or_(table.c.holder == party.address, table.c.bank.in_(banks))
+
+    def offered_pieces(self, party: Party) -> list[int]:
+        """The pieces asked of ``party`` (as a bank, or as one of every bank) and not withdrawn: they, and the
+        path to their roots, are shown to it (``api.v1.reads``)."""
+        table = store.financing_requests
+        banks = (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
+        with self.store.connect() as connection:
+            return list(
+                connection.execute(
+                    select(table.c.piece_id).where(table.c.bank.in_(banks), table.c.withdrawn_at.is_(None)).distinct()
+                ).scalars()
+            )
+
+    # -- asking and withdrawing ------------------------------------------------------------------
+
+    def ask(self, party: Party, piece_id: int, bank: str, expires_in: int, maturity: int) -> FinancingRequestOut:
+        """The holder's request of ``bank`` (``EVERY_BANK``: all) for ``piece_id``, open ``expires_in`` seconds and
+        never past ``maturity``. Asking again while it is live answers it unchanged; once it was withdrawn or
+        has expired, asking again reopens it (made now, with the new expiry)."""
+        table = store.financing_requests
+        now = self.now()
+        expires_at = min(now + expires_in, maturity)
+        key = (table.c.piece_id == piece_id, table.c.holder == party.address, table.c.bank == bank)
+        for _attempt in range(2):  # a concurrent first request wins the unique key: read what it wrote
+            try:
+                with self.store.begin() as connection:
+                    existing = connection.execute(select(table).where(*key)).one_or_none()
+                    if existing is None:
+                        connection.execute(
+                            insert(table).values(
+                                id=time_ordered_id(),
+                                piece_id=piece_id,
+                                holder=party.address,
+                                bank=bank,
+                                created_at=now,
+                                expires_at=expires_at,
+                                withdrawn_at=None,
+                            )
+                        )
+                    elif existing.withdrawn_at is not None or (
+                        existing.expires_at is not None and existing.expires_at <= now
+                    ):
+                        connection.execute(
+                            update(table)
+                            .where(table.c.id == existing.id)
+                            .values(created_at=now, expires_at=expires_at, withdrawn_at=None)
+                        )
+                    row = connection.execute(select(table).where(*key)).one()
+                break
+            except IntegrityError:
+                continue
+        else:  # pragma: no cover - two lost races in a row on one key
+            raise Conflict("financing_request_busy", f"a request for piece {piece_id} is being made; retry")
+        return request_out(row, self.facts([row], now), party)
+
+    def _own(self, party: Party, request_id: str) -> Any:
+        table = store.financing_requests
+        with self.store.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == request_id)).one_or_none()
+        if row is None or row.holder != party.address:
+            raise NotFound("financing request", request_id)
+        return row
+
+    def withdraw(self, party: Party, request_id: str) -> FinancingRequestOut:
+        """The holder takes its request back (404 for anyone else); again answers the first withdrawal; a
+        request already accepted cannot be withdrawn (409)."""
+        row = self._own(party, request_id)
+        if row.withdrawn_at is None:
+            facts = self.facts([row])
+            if state_of(row, facts, party) == "accepted":
+                raise Conflict(
+                    "financing_request_accepted",
+                    f"financing request {request_id} was accepted: piece {row.piece_id} is sold; nothing to withdraw",
+                )
+            table = store.financing_requests
+            with self.store.begin() as connection:
+                connection.execute(
+                    update(table)
+                    .where(table.c.id == request_id, table.c.withdrawn_at.is_(None))
+                    .values(withdrawn_at=facts.now)
+                )
+            row = self._own(party, request_id)
+        return self.out(row, party)
+
+    # -- the inbox ---------------------------------------------------------------------------------
+
+    def page(
+        self, party: Party, state: RequestState | None, piece_id: int | None, after: str | None, limit: int
+    ) -> tuple[list[FinancingRequestOut], str | None]:
+        """Requests ``party`` may see, oldest first, from after request ``after``, in ``state`` if given.
+
+        The state is derived (``state_of``), so a page is read in batches of ``limit + 1`` rows until it has
+        ``limit + 1`` matches or the rows run out; SQL drops what cannot match first (withdrawn or not, and
+        for ``open`` and ``offered`` what has passed its expiry), so a desk polling for open requests does
+        not read the expired ones again and again.
+        """
+        table = store.financing_requests
+        limit = min(limit, MAX_PAGE)
+        now = self.now()
+        query = select(table).where(self.visible(party))
+        if piece_id is not None:
+            query = query.where(table.c.piece_id == piece_id)
+        if state == "withdrawn":
+            query = query.where(table.c.withdrawn_at.is_not(None))
+        elif state is not None:
+            query = query.where(table.c.withdrawn_at.is_(None))
+        if state in LIVE:
+            query = query.where(or_(table.c.expires_at.is_(None), table.c.expires_at > now))
+        cursor = self._cursor(party, after)
+        found: list[FinancingRequestOut] = []
+        while len(found) <= limit:
+            batch = query
+            if cursor is not None:
+                batch = batch.where(tuple_(table.c.created_at, table.c.id) > tuple_(*cursor))
+            with self.store.connect() as connection:
+                rows = connection.execute(batch.order_by(table.c.created_at, table.c.id).limit(limit + 1)).all()
+            facts = self.facts(rows, now)
+            for row in rows:
+                item = request_out(row, facts, party)
+                if state is None or item.state == state:
+                    found.append(item)
+            if len(rows) <= limit:
+                break
+            cursor = (rows[-1].created_at, rows[-1].id)
+        items = found[:limit]
+        return items, (items[-1].id if len(found) > limit else None)
+
+    def _cursor(self, party: Party, after: str | None) -> tuple[int, str] | None:
+        if after is None:
+            return None
+        table = store.financing_requests
+        with self.store.connect() as connection:
+            row = connection.execute(
+                select(table.c.created_at, table.c.id).where(table.c.id == after, self.visible(party))
+            ).one_or_none()
+        if row is None:
+            raise InvalidField("after", f"no financing request {after} of yours to page after", location="query")
+        return int(row.created_at), str(row.id)
+
+    # -- the credit report's grant ---------------------------------------------------------------
+
+    def grants_report(self, bank: str, target: str) -> bool:
+        """Whether ``target`` has a live request (open or offered) to ``bank`` or to every bank. The caller
+        has checked that ``bank`` is an active bank: a request to every bank opens the report to each of them."""
+        table = store.financing_requests
+        now = self.now()
+        with self.store.connect() as connection:
+            rows = connection.execute(
+                select(table).where(
+                    table.c.holder == target,
+                    table.c.bank.in_((bank, EVERY_BANK)),
+                    table.c.withdrawn_at.is_(None),
+                    or_(table.c.expires_at.is_(None), table.c.expires_at > now),
+                )
+            ).all()
+        if not rows:
+            return False
+        facts = self.facts(rows, now, offers=False)  # open or offered grant alike
+        return any(state_of(row, facts) in LIVE for row in rows)
+
+
+# -- pricing recorded with an offer -----------------------------------------------------------------
+
+
+def pricing_columns(pricing: PricingIn | None, price: int) -> dict[str, str | None]:
+    """The ``api_offers`` columns for an offer's pricing, checked: at most ``QUOTE_MAX_BYTES`` of JSON with no
+    integer a JavaScript reader would round; a ``scoring.pricing`` quote (``"result": "quoted"``) must name the
+    offer's price, policy and model, and its inputs must be a valid quote request; a declined one prices nothing."""
+    if pricing is None:
+        return {"policy_hash": None, "model_version": None, "quote": None}
+    quote = pricing.quote
+    text = json.dumps(quote, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > QUOTE_MAX_BYTES:
+        raise InvalidField("pricing.quote", f"is {size} bytes of JSON; at most {QUOTE_MAX_BYTES}")
+    if not _safe_integers(quote):
+        raise InvalidField("pricing.quote", "holds an integer beyond 2**53 - 1: write it as a decimal string")
+    policy, model = pricing.policyHash.lower(), pricing.modelVersion.lower()
+    result = quote.get("result")
+    if result == "declined":
+        raise InvalidField("pricing.quote", "is a declined quote: it prices no offer")
+    if result == "quoted":
+        _check_quote(quote, price, policy, model)
+    return {"policy_hash": policy, "model_version": model, "quote": text}
+
+
+def _check_quote(quote: dict[str, Any], price: int, policy: str, model: str) -> None:
+    quoted = quote.get("price")
+    if isinstance(quoted, str) and quoted.isascii() and quoted.isdigit():
+        quoted = int(quoted)
+    if isinstance(quoted, bool) or not isinstance(quoted, int):
+        raise InvalidField("pricing.quote", "a quote's price must be a decimal string")
+    if quoted != price:
+        raise InvalidField("pricing.quote", f"prices the piece at {quoted}, not at the offer's price {price}")
+    if str(quote.get("policy", policy)).lower() != policy:
+        raise InvalidField("pricing.policyHash", f"the quote was made under policy {quote.get('policy')}")
+    if str(quote.get("model", model)).lower() != model:
+        raise InvalidField("pricing.modelVersion", f"the quote was made with model {quote.get('model')}")
+    inputs = quote.get("inputs")
+    if not isinstance(inputs, dict) or not isinstance(inputs.get("request"), dict):
+        raise InvalidField("pricing.quote", "a quote records its inputs: {policy, request}")
+    try:
+        QuoteRequest.from_json(inputs["request"])
+    except QuoteRequestError as exc:
+        raise InvalidField("pricing.quote", f"inputs.request.{exc.field}: {exc.detail}") from exc
+    except (TypeError, ValueError) as exc:  # a field of the wrong type that the request's checks do not name
+        raise InvalidField("pricing.quote", f"inputs.request: {exc}") from exc
+
+
+def _safe_integers(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if isinstance(value, dict):
+        return all(_safe_integers(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_safe_integers(v) for v in value)
+    return True
+
+
+def pricing_out(row: Any) -> PricingOut | None:
+    """An offer row's pricing as answered (None when the bank recorded none)."""
+    if row["quote"] is None:
+        return None
+    return PricingOut(policyHash=row["policy_hash"], modelVersion=row["model_version"], quote=json.loads(row["quote"]))
