@@ -57,7 +57,7 @@ def devnet(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iter
         demo_cli.MONTHS,
         demo_cli.SEED,
     )
-    snapshot = _rpc(world.devnet.url, "evm_snapshot", [])
+    snapshot = world.chain.snapshot()  # Chain.revert also forgets the nonces it counted past the snapshot
     root = tmp_path_factory.mktemp("demo-run-main")
     # The world's deployment as `scf deploy` recorded it: the demo's own `scf deploy` then changes nothing.
     record = root / "deployments" / f"{world.chain.chain_id}.json"
@@ -76,7 +76,7 @@ def devnet(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iter
         try:
             yield Devnet(world, root)
         finally:
-            assert _rpc(world.devnet.url, "evm_revert", [snapshot]) is True
+            world.chain.revert(snapshot)
 
 
 def test_after_rm_rf_out_run_main_finds_the_world_on_chain_and_gets_ready_to_serve(

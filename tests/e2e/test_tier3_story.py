@@ -96,7 +96,7 @@ def story(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
     world = small_world(build)
     chain, rpc = world.chain, world.devnet.url
     assert chain.accounts is not None
-    snapshot = _rpc(rpc, "evm_snapshot", [])
+    snapshot = chain.snapshot()  # Chain.revert also forgets the nonces it counted past the snapshot
     root = tmp_path_factory.mktemp("tier3-story")
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -127,7 +127,7 @@ def story(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
-        assert _rpc(rpc, "evm_revert", [snapshot]) is True
+        chain.revert(snapshot)
 
 
 class Client:

@@ -116,7 +116,7 @@ def bench(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
     world = small_world(build)
     chain, rpc = world.chain, world.devnet.url
     assert chain.accounts is not None
-    snapshot = _rpc(rpc, "evm_snapshot", [])
+    snapshot = chain.snapshot()  # Chain.revert also forgets the nonces it counted past the snapshot
     root = tmp_path_factory.mktemp("desk")
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -176,7 +176,7 @@ def bench(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
-        assert _rpc(rpc, "evm_revert", [snapshot]) is True
+        chain.revert(snapshot)
 
 
 class Party:

@@ -1,0 +1,270 @@
+"""A bank's desk world for any suite: ``scf serve --index`` over the played small world, the dev bank ready to offer.
+
+    from tests.support.desk_world import Party, served_desk_world
+    with served_desk_world(build, tmp_dir) as world:   # a module fixture: ~20 s, reverted on exit
+        seller = Party(world, world.keys[world.tier3])
+        seller.ask(world.piece_id, world.bank.address)
+        world.desk(tmp_dir / "journal.jsonl")          # one pass of the dev bank's desk (``--once``)
+
+The setup of ``tests/api/desk/test_desk.py``'s world, for the suites that need the same one (the
+auditor's ``--offers`` replay): the session's ``small_world`` on its own anvil, snapshotted on entry
+and reverted on exit; its deployment record; the dev members enrolled; the index; the dev bank's
+limits published (``scf score --all --publish``), its deposits minted and Receivables allowed to
+take them; a tier-3 supplier that never sold to a core holding a live piece of a core's receivable
+(``piece_id``); ``slices`` small pieces split off the piece of the supplier with the largest limit
+(``slicer``), well within its limit, for requests of their own; the dev bank's encrypted keystore;
+and the API serving it all with its own indexer (``--index --devnet``), caught up with the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from sqlalchemy import select
+
+from api.cli import index as index_cli
+from api.cli import score as score_cli
+from api.cli.demo.cast import keys_of
+from api.cli.demo.story import pay_down, plan_story
+from api.desk.desk import PassReport
+from api.desk.run import DeskOptions, run_desk
+from ledger.clients.receivables import ReceivablesClient
+from ledger.clients.token import TokenClient
+from ledger.domain.receivables import Child
+from ledger.eth.artifacts import BuildResult
+from ledger.eth.keys import write_keystore
+from ledger.index.sql.db import make_engine
+from ledger.index.sql.models import CreditLimit, Piece, Root
+from ledger.toolchain.deploy import enrol_dev_members
+from scenarios.world import CORE, DAY, UNIT, World, generate
+from scoring.policy import DEV_BANK
+from tests.support import serve
+from tests.support.played_world import SMALL, PlayedWorld, small_world
+from tests.support.ports import free_port
+from tests.support.wallet import sign_prepared
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 60.0
+PASSWORD = "desk-world-password"
+MAX_UINT256 = 2**256 - 1
+
+
+@dataclass
+class DeskWorld:
+    """The served world, the dev bank's desk files, the tier-3 supplier's piece and the slices."""
+
+    world: PlayedWorld
+    parties: World
+    base: str
+    rpc: str
+    db_url: str
+    record: Path  # the deployment record (``--deployment``)
+    env: dict[str, str]
+    root: Path
+    bank: LocalAccount
+    keystore: Path
+    password_file: Path
+    keys: dict[str, LocalAccount]
+    tier3: str
+    piece_id: int
+    core: str
+    slices: list[int]
+    slicer: str
+    logs: list[str] = field(default_factory=list)
+
+    def options(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> DeskOptions:
+        return DeskOptions(
+            api=self.base,
+            bank=self.bank.address,
+            keystore=self.keystore,
+            policy=policy,
+            password_file=self.password_file,
+            journal=journal,
+            once=True,
+            **overrides,
+        )
+
+    def desk(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> PassReport:
+        """One pass of the dev bank's desk over its inbox (``scf bank desk --once``), in process."""
+        report: PassReport = run_desk(self.options(journal, policy, **overrides), log=self.logs.append)
+        return report
+
+
+def rpc(url: str, method: str, params: list[Any]) -> Any:
+    answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def wait_indexed(base: str, rpc_url: str) -> None:
+    """Until the API's indexer has reached the chain's head."""
+    head = int(rpc(rpc_url, "eth_blockNumber", []), 16)
+    deadline = time.monotonic() + WAIT
+    while (httpx.get(f"{base}/v1/health", timeout=10).json().get("indexedBlock") or -1) < head:
+        assert time.monotonic() < deadline, "the API's indexer did not reach the head"
+        time.sleep(0.2)
+
+
+class Party:
+    """One party speaking to the API with its own key."""
+
+    def __init__(self, world: DeskWorld, account: LocalAccount) -> None:
+        self.world = world
+        self.account = account
+        self.headers = serve.sign_in(world.base, account)
+
+    def get(self, path: str, **params: Any) -> Any:
+        answer = httpx.get(f"{self.world.base}{path}", headers=self.headers, params=params, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def post(self, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
+        answer = httpx.post(f"{self.world.base}{path}", json=body or {}, headers=self.headers, timeout=60)
+        assert answer.status_code == expect, answer.text
+        return answer.json()
+
+    def act(self, path: str) -> dict[str, Any]:
+        """POST an action, sign the prepared transaction, submit it, wait until mined and indexed."""
+        raw = sign_prepared(self.account, self.post(path))
+        submitted = self.post("/v1/submissions", {"rawTransaction": raw}, expect=202)
+        deadline = time.monotonic() + WAIT
+        while True:
+            status: dict[str, Any] = self.get(submitted["statusUrl"])
+            if status["status"] != "pending" and status["indexed"]:
+                assert status["status"] == "mined", status
+                return status
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+
+    def ask(self, piece_id: int, bank: str) -> dict[str, Any]:
+        """A financing request on ``piece_id`` to ``bank``."""
+        request: dict[str, Any] = self.post(
+            f"/v1/receivables/pieces/{piece_id}/financing-requests", {"bank": bank}, expect=201
+        )
+        return request
+
+
+@contextmanager
+def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Iterator[DeskWorld]:
+    """The desk's world (the module's docstring) in ``root``, reverted to the played world on exit."""
+    world = small_world(build)
+    chain, rpc_url = world.chain, world.devnet.url
+    assert chain.accounts is not None
+    snapshot = chain.snapshot()  # Chain.revert also forgets the nonces it counted past the snapshot
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        record = root / "deployments" / f"{chain.chain_id}.json"
+        record.parent.mkdir(parents=True)
+        contracts = {name: {"address": address, "blockNumber": 0} for name, address in world.result.addresses.items()}
+        record.write_text(json.dumps({"chainId": chain.chain_id, "contracts": contracts}))
+        addresses = world.result.addresses
+        enrol_dev_members(chain, build, addresses["Membership"], chain.accounts)
+        db_url = f"sqlite:///{root / 'ledger.db'}"
+        where = ["--db", db_url, "--chain", rpc_url, "--deployment", str(record)]
+        assert index_cli.main([*where, "--quiet"]) == 0
+        assert score_cli.main(["--all", "--publish", "--bank", "dev-bank", *where]) == 0
+
+        # The dev bank's deposits, and Receivables allowed to take a price from them when a holder accepts.
+        bank = chain.accounts["bank"]
+        tokens = TokenClient(chain, build, addresses["SettlementToken"])
+        tokens.mint(bank.address, 10**9 * UNIT, bank)
+        tokens.approve(addresses["Receivables"], MAX_UINT256, bank)
+        assert index_cli.main([*where, "--quiet"]) == 0  # the limits just published, for the plan to read
+
+        # A tier-3 supplier that never sold to a core comes to hold a live piece of a core's receivable.
+        parties = generate(SMALL)
+        keys = keys_of(parties, chain)
+        engine = make_engine(db_url)
+        try:
+            story = plan_story(engine, chain.chain_id, parties, bank.address, chain.timestamp())
+        finally:
+            engine.dispose()
+        assert story.limit > 0, "the tier-3 supplier of the story has a limit from the dev bank"
+        receivables = ReceivablesClient(chain, build, addresses["Receivables"])
+        piece_id = pay_down(chain, receivables, story, keys)
+        assert index_cli.main([*where, "--quiet"]) == 0
+        cores = {p.address for p in parties.of_kind(CORE)}
+        found = _sellable(db_url, bank.address, cores, chain.timestamp())
+        sliced, slicer = _slice(found, keys, receivables, slices, exclude=story.tier3)
+
+        keystore = write_keystore(bank, root / "keys" / "bank.json", PASSWORD)
+        password_file = root / "keys" / "password"
+        password_file.write_text(PASSWORD + "\n")
+
+        env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(record.parent), "SCF_DEVNET_RUN_DIR": str(root / "run")}
+        port = free_port()
+        command = [sys.executable, "-m", "api", "serve", "--port", str(port), "--chain", rpc_url, "--db", db_url]
+        server = subprocess.Popen([*command, "--index", "--devnet"], cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        serve.wait_until_up(serve.Served(server, base), WAIT)
+        wait_indexed(base, rpc_url)
+        yield DeskWorld(
+            world, parties, base, rpc_url, db_url, record, env, root, bank, keystore, password_file, keys,
+            story.tier3, piece_id, story.core, sliced, slicer,
+        )  # fmt: skip
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        chain.revert(snapshot)
+
+
+def _sellable(db_url: str, bank: str, cores: set[str], now: int) -> list[tuple[Any, int]]:
+    """Live, whole pieces of a core's receivable held by a supplier ``bank`` published a limit for, with the limit."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            limits = {
+                row.party: int(row.limit)
+                for row in connection.execute(
+                    select(CreditLimit.party, CreditLimit.limit).where(
+                        CreditLimit.bank == bank, CreditLimit.revoked.is_(False)
+                    )
+                )
+            }
+            rows = connection.execute(
+                select(Piece.piece_id, Piece.holder, Piece.amount, Root.debtor)
+                .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
+                .where(
+                    Piece.child_count == 0,
+                    Piece.financed.is_(False),
+                    Piece.claimed == 0,
+                    Root.status == "OUTSTANDING",
+                    Root.maturity > now + 14 * DAY,
+                )
+                .order_by(Piece.piece_id)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(row, limits[row.holder]) for row in rows if row.debtor in cores and row.holder in limits]
+
+
+def _slice(
+    found: list[tuple[Any, int]],
+    keys: dict[str, LocalAccount],
+    receivables: ReceivablesClient,
+    count: int,
+    *,
+    exclude: str,
+) -> tuple[list[int], str]:
+    """``count`` pieces well within their holder's limit, split off a piece of the holder with the largest limit."""
+    found = [(row, limit) for row, limit in found if row.holder != exclude and row.holder in keys]
+    row, limit = max(found, key=lambda f: (f[1], int(f[0].amount)))
+    size = min(limit // 10, int(row.amount) // (count + 1)) // UNIT * UNIT
+    assert size > 0, (row, limit)
+    children = [Child(size, row.holder, keccak(text=f"desk world slice {i}")) for i in range(count)]
+    children.append(Child(int(row.amount) - count * size, row.holder, keccak(text="desk world rest")))
+    created, _ = receivables.split(int(row.piece_id), children, keys[row.holder])
+    return list(created[:count]), str(row.holder)
