@@ -6,14 +6,19 @@
         seller.ask(world.piece_id, world.bank.address)
         world.desk(tmp_dir / "journal.jsonl")          # one pass of the dev bank's desk (``--once``)
 
-The setup of ``tests/api/desk/test_desk.py``'s world, for the suites that need the same one (the
-auditor's ``--offers`` replay): the session's ``small_world`` on its own anvil, snapshotted on entry
-and reverted on exit; its deployment record; the dev members enrolled; the index; the dev bank's
-limits published (``scf score --all --publish``), its deposits minted and Receivables allowed to
-take them; a tier-3 supplier that never sold to a core holding a live piece of a core's receivable
-(``piece_id``); ``slices`` small pieces split off the piece of the supplier with the largest limit
-(``slicer``), well within its limit, for requests of their own; the dev bank's encrypted keystore;
-and the API serving it all with its own indexer (``--index --devnet``), caught up with the chain.
+One setup for every suite that needs this world (the desk's end-to-end tests, the auditor's
+``--offers`` replay), kept here so it is never copied: the session's ``small_world`` on its own
+anvil, snapshotted on entry and reverted on exit; its deployment record; the dev members enrolled;
+the index; the dev bank's limits published (``scf score --all --publish``), its deposits minted and
+Receivables allowed to take them; a tier-3 supplier that never sold to a core holding a live piece
+of a core's receivable (``piece_id``); ``slices`` small pieces split off the piece of the supplier
+with the largest limit (``slicer``), well within its limit, for requests of their own; ``beyond``, a
+piece of another supplier bigger than the limit the dev bank published for it; the dev bank's
+encrypted keystore; and the API serving it all with its own indexer (``--index --devnet``), caught
+up with the chain.
+
+Every request a ``Party`` asks is recorded in ``DeskWorld.asked``: a module whose desks all answer
+the one inbox withdraws them after each test, so that no desk of a later test finds them open.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ MAX_UINT256 = 2**256 - 1
 
 @dataclass
 class DeskWorld:
-    """The served world, the dev bank's desk files, the tier-3 supplier's piece and the slices."""
+    """The served world, the dev bank's desk files, the tier-3 supplier's piece, the slices and the piece beyond."""
 
     world: PlayedWorld
     parties: World
@@ -80,9 +85,14 @@ class DeskWorld:
     tier3: str
     piece_id: int
     core: str
+    #: pieces well within their holder's limit (one holder's, split for requests of their own)
     slices: list[int]
     slicer: str
+    #: a piece beyond its holder's published limit: (piece id, holder, the limit)
+    beyond: tuple[int, str, int]
     logs: list[str] = field(default_factory=list)
+    #: (the asker's headers, the request's id) of every request a ``Party`` asked, for a module to withdraw
+    asked: list[tuple[dict[str, str], str]] = field(default_factory=list)
 
     def options(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> DeskOptions:
         return DeskOptions(
@@ -149,10 +159,11 @@ class Party:
             time.sleep(0.2)
 
     def ask(self, piece_id: int, bank: str) -> dict[str, Any]:
-        """A financing request on ``piece_id`` to ``bank``."""
+        """A financing request on ``piece_id`` to ``bank``, recorded in the world's ``asked``."""
         request: dict[str, Any] = self.post(
             f"/v1/receivables/pieces/{piece_id}/financing-requests", {"bank": bank}, expect=201
         )
+        self.world.asked.append((self.headers, request["id"]))
         return request
 
 
@@ -198,6 +209,7 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         cores = {p.address for p in parties.of_kind(CORE)}
         found = _sellable(db_url, bank.address, cores, chain.timestamp())
         sliced, slicer = _slice(found, keys, receivables, slices, exclude=story.tier3)
+        beyond = _beyond(found, keys, exclude={story.tier3, slicer})
 
         keystore = write_keystore(bank, root / "keys" / "bank.json", PASSWORD)
         password_file = root / "keys" / "password"
@@ -212,7 +224,7 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         wait_indexed(base, rpc_url)
         yield DeskWorld(
             world, parties, base, rpc_url, db_url, record, env, root, bank, keystore, password_file, keys,
-            story.tier3, piece_id, story.core, sliced, slicer,
+            story.tier3, piece_id, story.core, sliced, slicer, beyond,
         )  # fmt: skip
     finally:
         if server is not None:
@@ -268,3 +280,18 @@ def _slice(
     children.append(Child(int(row.amount) - count * size, row.holder, keccak(text="desk world rest")))
     created, _ = receivables.split(int(row.piece_id), children, keys[row.holder])
     return list(created[:count]), str(row.holder)
+
+
+def _beyond(found: list[tuple[Any, int]], keys: dict[str, LocalAccount], *, exclude: set[str]) -> tuple[int, str, int]:
+    """The first piece beyond its holder's limit, of a holder whose key we have and not in ``exclude`` (the tier-3
+    supplier and the slicer, whose pieces other requests use), with the limit.
+
+    Nine tenths of its face past the limit: any price the policy would offer for it is past the limit too."""
+    over = [
+        (row, limit)
+        for row, limit in found
+        if row.holder not in exclude and row.holder in keys and int(row.amount) * 9 // 10 > limit
+    ]
+    assert over, "the world has a piece bigger than its holder's published limit"
+    row, limit = over[0]
+    return int(row.piece_id), str(row.holder), limit
