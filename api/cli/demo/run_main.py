@@ -1,11 +1,17 @@
 """``scf demo run-main``: what ``make run`` runs. Set everything up (``stage.prepare``), stage the story,
 print the banner (where the API is, the demo parties, three requests to try), then serve the API with the
 indexer following the chain in the same process (``serve.serve``), unless told not to serve.
+
+Beside the API runs the dev bank's desk (``scf bank desk``, a process of its own as a bank would run it):
+it follows the financing inbox and offers prices from ``scoring/policies/dev-bank.json`` with no human
+step. Its keystore, password file, journal and log live in the demo's folder (``desk/``); the dev bank's
+key is anvil's public test key, so its password protects nothing and is written beside it.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -62,6 +68,38 @@ def banner(host: str, port: int, cast: dict[str, Any], out: Path, console: Conso
     )
 
 
+DEV_POLICY = Path(__file__).resolve().parents[3] / "scoring" / "policies" / "dev-bank.json"
+DESK_PASSWORD = "dev-bank-demo"  # protects anvil's public test key: nothing
+
+
+def start_desk(stack: Any, host: str, port: int, out: Path) -> subprocess.Popen[bytes]:
+    """The dev bank's desk following ``host``:``port``'s inbox, logging to ``out/desk/desk.log``.
+
+    It starts before the API answers and waits for it (the desk backs off while the API is unreachable)."""
+    from ledger.eth.keys import write_keystore
+
+    bank = stack.chain.accounts["bank"]
+    folder = out / "desk"
+    keystore, password = folder / "dev-bank.json", folder / "password"
+    if not keystore.is_file():
+        write_keystore(bank, keystore, DESK_PASSWORD)
+        password.write_text(DESK_PASSWORD + "\n")
+    command = [scf_command(), "bank", "desk", "--api", f"http://{host}:{port}", "--bank", bank.address]
+    command += ["--keystore", str(keystore), "--password-file", str(password), "--policy", str(DEV_POLICY)]
+    command += ["--journal", str(folder / "journal.jsonl")]
+    with (folder / "desk.log").open("ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_desk(desk: subprocess.Popen[bytes]) -> None:
+    desk.terminate()  # SIGTERM: the desk finishes the request in hand and stops
+    try:
+        desk.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        desk.kill()
+        desk.wait()
+
+
 def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool = True) -> int:
     """Set up and stage (only what is missing), print the banner, then serve on ``host``:``port`` until stopped
     (``serving`` False: return once the banner is printed)."""
@@ -76,6 +114,11 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
     banner(host, port, cast, out, console)
     if not serving:
         return 0
-    # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
-    # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
-    return serve(ServeOptions(host=host, port=port, db=stack.db_url, index=True, devnet=True))
+    desk = start_desk(stack, host, port, out)
+    console.print(f"the dev bank's desk follows the inbox (log: {out / 'desk' / 'desk.log'})")
+    try:
+        # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
+        # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
+        return serve(ServeOptions(host=host, port=port, db=stack.db_url, index=True, devnet=True))
+    finally:
+        stop_desk(desk)
