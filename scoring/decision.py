@@ -15,7 +15,19 @@ Rules on top of the points, applied the same way every time:
   reasons are its record as a debtor on the ledger: PAYDEX-like repayment timeliness over 12
   months, receivables defaulted, and receivables outstanding, so a bank sees at once whether
   the anchor of its programme pays on time.
-* Reasons otherwise: the features that cost the most points against their best bin.
+* **Reasons are true**: otherwise, the adverse reasons are the features whose points fall below the
+  population's typical points for that feature (what the fit recorded: ``scorecard.typical``),
+  ranked by the shortfall, after the flags, four in all; each is a fact with the party's value and
+  the typical one ("on-time delivery 71% over 6 months, typical 93%"). A feature at or above
+  typical is never an adverse reason, however far it is from its best bin: a reason that a bank
+  hands to a supplier must be something in which it does worse than its peers. The features above
+  typical are ``favourable``, ranked by the surplus, listed separately (all of them; the same
+  facts). No data on a feature is compared by its no-data points, and says so ("no delivery due
+  in the last 6 months; typical: on-time delivery 75% over 6 months"). A model fitted before
+  typicals were recorded still decides, rather than being refused, because an auditor recomputes
+  each published limit with the model its hash names: its reasons are measured against the best
+  bin as before, each reason and the notes say so, and no factor is favourable (nothing beats a
+  best bin). Scores, grades and limits do not depend on any of this.
 
 A decision serialises to canonical JSON (sorted keys, integers only apart from nothing): the
 same history and the same model version give the same bytes.
@@ -41,6 +53,10 @@ TOP_REASONS = 4
 UNSEEN_REFUSED = (
     "refused calls are not in this history (no refused_calls table): double-financing attempts cannot be seen"
 )
+AGAINST_BEST_BIN = (
+    "this model records no population typical values (it was fitted before them): reasons are the points lost "
+    "against each feature's best bin, and no factor is listed as favourable"
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,8 @@ class Decision:
     as_of_block: int
     as_of_time: int
     notes: list[str] = field(default_factory=list)
+    #: features above the population's typical points: {"code", "text", "points_gained"}, by surplus
+    favourable: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def scored(self) -> bool:
@@ -84,6 +102,7 @@ class Decision:
             "as_of_block": self.as_of_block,
             "as_of_time": self.as_of_time,
             "notes": self.notes,
+            "favourable": self.favourable,
         }
 
     def canonical(self) -> bytes:
@@ -108,7 +127,8 @@ class Scorer:
                 np.isnan(column), f.missing_points, table_points[np.minimum(bins, len(f.edges))]
             )
         self.scores = model.base_points + self.points.sum(axis=1)
-        self.best = np.asarray([f.best for f in self.features], dtype=np.int64)
+        # What reasons are measured against: each feature's typical points (its best bin for an older model).
+        self.reference = np.asarray([f.reference for f in self.features], dtype=np.int64)
 
     def eligible(self) -> list[int]:
         """Members (active) that trade: suppliers and core enterprises, in address order."""
@@ -247,21 +267,21 @@ class Scorer:
         if flags:
             grade, code = model.cap_grade(grade, code)
             limit = 0
-        lost = self.best - self.points[i]
-        order = sorted(range(len(self.features)), key=lambda j: (-int(lost[j]), j))
+        # Positive: points below typical (an adverse reason); negative: above it (favourable); ties by model order.
+        shortfall = [int(x) for x in self.reference - self.points[i]]
+        features = range(len(self.features))
         reasons = list(flag_reasons)
-        for j in order:
-            if len(reasons) >= TOP_REASONS or lost[j] <= 0:
+        for j in sorted((j for j in features if shortfall[j] > 0), key=lambda j: (-shortfall[j], j)):
+            if len(reasons) >= TOP_REASONS:
                 break
-            f = self.features[j]
-            value = values[f.name][i]
-            reasons.append(
-                {
-                    "code": f.name.upper(),
-                    "text": describe(SPEC_BY_NAME[f.name], None if np.isnan(value) else float(value)),
-                    "points_lost": int(lost[j]),
-                }
-            )
+            feature = self.features[j].name.upper()
+            reasons.append({"code": feature, "text": self._fact(i, j), "points_lost": shortfall[j]})
+        favourable = [
+            {"code": self.features[j].name.upper(), "text": self._fact(i, j), "points_gained": -shortfall[j]}
+            for j in sorted((j for j in features if shortfall[j] < 0), key=lambda j: (shortfall[j], j))
+        ]
+        if not model.has_typical:
+            common["notes"] = [*notes, AGAINST_BEST_BIN]
         return Decision(
             status=SCORED,
             score=score,
@@ -271,8 +291,24 @@ class Scorer:
             limit=limit,
             reasons=reasons[:TOP_REASONS],
             points={"base": model.base_points, **{f.name: int(self.points[i, j]) for j, f in enumerate(self.features)}},
+            favourable=favourable,
             **common,
         )
+
+    def _fact(self, i: int, j: int) -> str:
+        """Feature ``j`` of party ``i`` as a fact beside the population's typical value."""
+        f = self.features[j]
+        spec = SPEC_BY_NAME[f.name]
+        raw = self.table.values[f.name][i] if f.name in self.table.values else np.nan
+        value = None if np.isnan(raw) else float(raw)
+        fact = describe(spec, value)
+        if f.typical_points is None:
+            return f"{fact}; scored against the feature's best bin (this model records no typical values)"
+        if f.typical_value is None:  # the typical party has no data on this feature
+            return f"{fact}; typical: {spec.missing}"
+        if value is None:
+            return f"{fact}; typical: {describe(spec, float(f.typical_value))}"
+        return f"{fact}, typical {format_value(spec.unit, f.typical_value)}"
 
 
 def _int_or_none(value: float) -> int | None:

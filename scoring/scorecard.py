@@ -19,6 +19,20 @@ A decision's score is the integer sum of its bins' points: no float survives int
 except the PD, computed from the integer score by one formula. The PD is calibrated because the
 logistic fit is (its intercept is not penalised), and `evaluate` checks it on held-out parties.
 
+**Typical.** A scorecard's points say how far a party is from the log-odds of an average one,
+but a reason must say how it compares with the parties a bank knows, so the fit records per
+feature what the *fitting population* (the parties scored in the fit: enough history) typically
+gets: ``typical.points`` is the median (the lower one, an actual party's points) of the points
+those parties get on the feature, parties with no data counted with the no-data points, since
+"no data" is as much part of the population as any bin; ``typical.value`` is the median value of
+the parties with known values that get exactly those points (``null`` when the typical party has
+no data), so the value and the points name the same bin. A median of points rather than the
+points of the median value keeps the no-data parties in the population (most suppliers owe no
+receivable of their own, so their typical PAYDEX points are the no-data points, not a payer's).
+Points are monotone in the value, so a value at or better than the typical one never has fewer
+points than typical. A model made before this (no ``typical`` in its features) still loads: its
+decisions fall back to the best bin and say so.
+
 **Grades** AAA..C are PD bands (``GRADES``: the on-chain code is 1 for AAA .. 9 for C; 0 means no
 grade, e.g. insufficient history). **Limit** = average monthly verified business (12 months)
 times the grade's multiple, in whole tokens (token units rounded down to ``LIMIT_UNIT``). The
@@ -84,7 +98,9 @@ class Spec:
     better: int  # +1: higher is better; -1: higher is worse
     scale: str  # "linear" or "log"
     unit: str  # how to print a value: "pct", "tokens", "days", "count", "hops", "trust", "paydex", "orders100"
-    words: str  # "{v}" is the value printed in its unit
+    #: a fact, not a judgement ("{v}": the value printed in its unit): a reason and a favourable
+    #: factor say the same words, so they must read true on either side of typical
+    words: str
     missing: str  # what "no data" means, in words
 
 
@@ -95,7 +111,7 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "linear",
         "pct",
-        "orders that went wrong in 12 months (late, unshipped, failed inspection, refunded or disputed): {v}",
+        "orders gone wrong (late, unshipped, failed inspection, refunded or disputed) {v} over 12 months",
         "no order due in the last 12 months",
     ),
     Spec(
@@ -103,7 +119,7 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "linear",
         "pct",
-        "orders that went wrong in the last 2 months: {v}",
+        "orders gone wrong {v} over the last 2 months",
         "no order due in the last 2 months",
     ),
     Spec(
@@ -127,7 +143,7 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "linear",
         "pct",
-        "few on-time deliveries in the last 6 months ({v})",
+        "on-time delivery {v} over 6 months",
         "no delivery due in the last 6 months",
     ),
     Spec(
@@ -135,7 +151,7 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "linear",
         "pct",
-        "few on-time deliveries in the last 3 months ({v})",
+        "on-time delivery {v} over 3 months",
         "no delivery due in the last 3 months",
     ),
     Spec(
@@ -143,7 +159,7 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "linear",
         "pct",
-        "few on-time shipments in the last 6 months ({v})",
+        "on-time shipping {v} over 6 months",
         "no shipment due in the last 6 months",
     ),
     Spec(
@@ -151,7 +167,7 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "linear",
         "pct",
-        "inspections passed in the last 6 months: {v}",
+        "inspections passed {v} over 6 months",
         "no inspection in the last 6 months",
     ),
     Spec(
@@ -159,7 +175,7 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "linear",
         "pct",
-        "orders refunded to the buyer in the last 6 months: {v}",
+        "orders refunded to the buyer {v} over 6 months",
         "no order due in the last 6 months",
     ),
     Spec(
@@ -167,7 +183,7 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "linear",
         "pct",
-        "orders refunded to the buyer in the last 3 months: {v}",
+        "orders refunded to the buyer {v} over 3 months",
         "no order due in the last 3 months",
     ),
     Spec(
@@ -175,16 +191,16 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "linear",
         "pct",
-        "orders disputed by the buyer in the last 6 months: {v}",
+        "orders disputed by the buyer {v} over 6 months",
         "no order due in the last 6 months",
     ),
-    Spec("volume_12m", 1, "log", "tokens", "verified sales in the last 12 months: {v}", "no verified sales"),
+    Spec("volume_12m", 1, "log", "tokens", "verified sales {v} over 12 months", "no verified sales"),
     Spec(
         "volume_trend",
         1,
         "linear",
         "pct",
-        "verified sales trend, last 3 months against the 3 before: {v}",
+        "verified sales of the last 3 months against the 3 before: {v}",
         "no verified sales in the last 6 months",
     ),
     Spec(
@@ -192,17 +208,24 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "log",
         "count",
-        "few verified trading partners in 12 months ({v})",
+        "verified trading partners over 12 months: {v}",
         "no verified trading partner",
     ),
-    Spec("concentration_12m", -1, "linear", "pct", "sales concentrated on few buyers (HHI {v})", "no verified sales"),
-    Spec("tenure_days", 1, "log", "days", "short verified trading history ({v})", "no verified trade"),
+    Spec(
+        "concentration_12m",
+        -1,
+        "linear",
+        "pct",
+        "sales concentration on its buyers {v} over 12 months (HHI)",
+        "no verified sales",
+    ),
+    Spec("tenure_days", 1, "log", "days", "verified trading history of {v}", "no verified trade"),
     Spec(
         "paydex_12m",
         1,
         "linear",
         "paydex",
-        "pays its own receivables late (PAYDEX {v})",
+        "repays its own receivables at {v} over 12 months (80: on time)",
         "no receivable of its own due in 12 months",
     ),
     Spec(
@@ -210,15 +233,15 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "log",
         "tokens",
-        "receivables received from a core enterprise in 12 months: {v}",
-        "receivables received from a core enterprise: none",
+        "receivables received from a core enterprise {v} over 12 months",
+        "no receivable received from a core enterprise",
     ),
     Spec(
         "core_distance",
         -1,
         "linear",
         "hops",
-        "far from a core enterprise in the trade graph ({v})",
+        "distance to a core enterprise in the trade graph: {v}",
         "no verified link to a core enterprise",
     ),
     Spec(
@@ -226,7 +249,7 @@ CATALOGUE: tuple[Spec, ...] = (
         1,
         "log",
         "trust",
-        "little trust propagated from core enterprises ({v})",
+        "trust propagated from core enterprises: {v}",
         "no trust propagated from a core enterprise",
     ),
     Spec(
@@ -234,7 +257,7 @@ CATALOGUE: tuple[Spec, ...] = (
         -1,
         "log",
         "count",
-        "pre-payments it failed to deliver on in 12 months: {v}",
+        "pre-payments it failed to deliver on over 12 months: {v}",
         "no pre-payment failure",
     ),
 )
@@ -279,6 +302,8 @@ def format_value(unit: str, value: float) -> str:
         return f"{'-' if v < 0 else '+'}{abs(v) // 100}.{abs(v) % 100:02d} orders"
     if unit == "trust":
         return f"{v / 1000:.3f} times an average party"
+    if unit == "paydex":
+        return f"PAYDEX {v}"
     return str(v)
 
 
@@ -299,6 +324,10 @@ class ModelFeature:
     edges: tuple[int, ...]  # bin i holds edges[i-1] <= value < edges[i]
     points: tuple[int, ...]  # len(edges) + 1 bins
     missing_points: int
+    #: The fitting population's typical points on this feature and the value they stand for
+    #: (None: the typical party has no data); ``typical_points`` None: a model made before typicals.
+    typical_points: int | None = None
+    typical_value: int | None = None
 
     def bin_of(self, value: float | None) -> int | None:
         if value is None or math.isnan(value):
@@ -312,6 +341,11 @@ class ModelFeature:
     @property
     def best(self) -> int:
         return max(max(self.points), self.missing_points)
+
+    @property
+    def reference(self) -> int:
+        """The points a party's points are compared with for reasons: typical, else (an older model) the best bin."""
+        return self.best if self.typical_points is None else self.typical_points
 
 
 @dataclass(frozen=True)
@@ -331,9 +365,20 @@ class Model:
     @property
     def features(self) -> list[ModelFeature]:
         return [
-            ModelFeature(f["name"], tuple(f["edges"]), tuple(f["points"]), int(f["missing_points"]))
+            ModelFeature(
+                f["name"],
+                tuple(f["edges"]),
+                tuple(f["points"]),
+                int(f["missing_points"]),
+                *_typical_of(f.get("typical")),
+            )
             for f in self.body["features"]
         ]
+
+    @property
+    def has_typical(self) -> bool:
+        """Whether the model records the population's typical points (models fitted before them do not)."""
+        return all("typical" in f for f in self.body["features"])
 
     @property
     def base_points(self) -> int:
@@ -411,14 +456,56 @@ class Model:
             )
         try:
             model = cls(body)
+            recorded = sum(1 for f in body["features"] if "typical" in f)
+            if recorded not in (0, len(body["features"])):
+                raise ModelError(where, f"typical points recorded for {recorded} of {len(body['features'])} features")
             for f in model.features:
                 if len(f.points) != len(f.edges) + 1:
                     raise ModelError(where, f"feature {f.name}: {len(f.edges)} edges but {len(f.points)} bins")
+                if f.typical_value is not None and f.points_of(f.typical_value) != f.typical_points:
+                    raise ModelError(
+                        where,
+                        f"feature {f.name}: typical value {f.typical_value} is worth {f.points_of(f.typical_value)} "
+                        f"points, not the typical {f.typical_points}",
+                    )
             model.pd_bps(BASE_SCORE)
             model.grade(1)
         except (KeyError, TypeError, ValueError, StopIteration) as exc:
             raise ModelError(where, f"malformed: {exc!r}") from exc
         return model
+
+
+def _typical_of(recorded: Any) -> tuple[int | None, int | None]:
+    """(points, value) of a feature's ``typical`` entry; (None, None) for a model made before typicals."""
+    if recorded is None:
+        return None, None
+    points, value = recorded["points"], recorded["value"]
+    if not isinstance(points, int) or isinstance(points, bool):
+        raise TypeError(f"typical points must be an integer, not {points!r}")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"typical value must be an integer or null, not {value!r}")
+    return points, value
+
+
+def typical(
+    edges: Sequence[int], points: Sequence[int], missing_points: int, values: np.ndarray
+) -> dict[str, int | None]:
+    """The typical points of a feature over a population's ``values`` (NaN: no data), and the value they stand for.
+
+    Points: the lower median of every party's points (no data counts with the no-data points).
+    Value: the lower median of the known values worth exactly those points, None if no known value is
+    (the typical party has no data). Both are actual parties' figures, so no rounding enters.
+    """
+    known = ~np.isnan(values)
+    bins = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
+    table = np.asarray(points, dtype=np.int64)
+    each = np.where(known, table[np.minimum(bins, len(edges))], missing_points)
+    if len(each) == 0:
+        return {"points": int(missing_points), "value": None}
+    median = int(np.quantile(each, 0.5, method="lower"))
+    at = known & (each == median)
+    value = int(np.floor(np.quantile(values[at], 0.5, method="lower"))) if at.any() else None
+    return {"points": median, "value": value}
 
 
 def _edges(values: np.ndarray) -> tuple[int, ...]:
@@ -444,6 +531,7 @@ def fit(
     Parties with too little history (fewer than ``MIN_DELIVERIES`` verified deliveries in 12
     months) are left out of the fit; their failure rate becomes the model's thin-file PD.
     ``l2``: the penalty; None chooses it from ``L2_GRID`` by cross-validation on these parties.
+    Each feature records its ``typical`` points and value over the parties fitted (``typical``).
     """
     rows_a = np.asarray(rows, dtype=np.int64)
     y_all = np.asarray(failed, dtype=np.float64)
@@ -499,17 +587,20 @@ def fit(
         def pts(v: float, beta: float = beta, s: dict[str, Any] = s) -> int:
             return math.floor(-factor * beta * (v - s["mean"]) / s["sd"] + 0.5)
 
+        bin_points = [pts(v) for v in s["stands_for"]]
         features.append(
             {
                 "name": s["spec"].name,
                 "better": s["spec"].better,
                 "scale": s["spec"].scale,
                 "edges": list(s["edges"]),
-                "points": [pts(v) for v in s["stands_for"]],
+                "points": bin_points,
                 "missing_points": pts(s["neutral"]),
                 "coefficient": round(beta, 6),
                 "mean": round(s["mean"], 6),
                 "sd": round(s["sd"], 6),
+                # over the parties this fit scored (enough history): what reasons are measured against
+                "typical": typical(s["edges"], bin_points, pts(s["neutral"]), table.values[s["spec"].name][idx]),
             }
         )
     body = {

@@ -88,6 +88,10 @@ def decision_out(decision: Decision) -> DecisionOut:
         gradeCode=decision.grade_code,
         limit=str(decision.limit),
         reasons=[ReasonOut(code=r["code"], text=r["text"], pointsLost=r.get("points_lost")) for r in decision.reasons],
+        # ReasonOut's one signed figure: points lost against typical, so a favourable factor's is negative
+        favourable=[
+            ReasonOut(code=r["code"], text=r["text"], pointsLost=-r["points_gained"]) for r in decision.favourable
+        ],
         flags=list(decision.flags),
         model=decision.model,
         chainId=decision.chain_id,

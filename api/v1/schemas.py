@@ -669,7 +669,10 @@ class ReasonOut(BaseModel):
         description="stable code: a flag (DOUBLE_FINANCING, CIRCULAR_TRADING), a feature, or INSUFFICIENT_HISTORY"
     )
     text: str = Field(description="the reason in plain words")
-    pointsLost: SafeInt | None = Field(description="points this feature cost against its best bin (null for flags)")
+    pointsLost: SafeInt | None = Field(
+        description="points this feature cost against the population's typical "
+        "(negative: points gained, in favourable; null for flags)"
+    )
 
 
 class DecisionOut(BaseModel):
@@ -683,7 +686,16 @@ class DecisionOut(BaseModel):
     grade: str | None
     gradeCode: SafeInt = Field(description="the grade's code as CreditRegistry stores it (0: none)")
     limit: AmountOut
-    reasons: list[ReasonOut] = Field(description="the top four reasons, flags first")
+    reasons: list[ReasonOut] = Field(
+        description="the top four reasons, flags first; then the features whose points fall below the population's "
+        "typical points, by shortfall, each a fact with the party's and the typical value (pointsLost: the "
+        "shortfall against typical; against the best bin only for a model that records no typical values, as the "
+        "reason and the notes then say)"
+    )
+    favourable: list[ReasonOut] = Field(
+        description="the features above the population's typical points, by surplus, in the same words (pointsLost: "
+        "minus the points gained against typical); never an adverse reason; empty without a score"
+    )
     flags: list[str]
     model: str = Field(description="the model's version hash (keccak256 of its canonical JSON)")
     chainId: SafeInt
