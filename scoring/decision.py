@@ -22,8 +22,10 @@ Rules on top of the points, applied the same way every time:
   typical is never an adverse reason, however far it is from its best bin: a reason that a bank
   hands to a supplier must be something in which it does worse than its peers. The features above
   typical are ``favourable``, ranked by the surplus, listed separately (all of them; the same
-  facts). No data on a feature is compared by its no-data points, and says so ("no delivery due
-  in the last 6 months; typical: on-time delivery 75% over 6 months"). A model fitted before
+  facts), except a feature with no data: no data is never a strength, even where the model's
+  no-data points beat the typical party's. No data on a feature is compared by its no-data
+  points, and says so ("no delivery due in the last 6 months; typical: on-time delivery 75% over
+  6 months"). A model fitted before
   typicals were recorded still decides, rather than being refused, because an auditor recomputes
   each published limit with the model its hash names: its reasons are measured against the best
   bin as before, each reason and the notes say so, and no factor is favourable (nothing beats a
@@ -276,9 +278,12 @@ class Scorer:
                 break
             feature = self.features[j].name.upper()
             reasons.append({"code": feature, "text": self._fact(i, j), "points_lost": shortfall[j]})
+        # No data is never a strength, even where the model scores it above a typical party's value.
         favourable = [
             {"code": self.features[j].name.upper(), "text": self._fact(i, j), "points_gained": -shortfall[j]}
-            for j in sorted((j for j in features if shortfall[j] < 0), key=lambda j: (shortfall[j], j))
+            for j in sorted(
+                (j for j in features if shortfall[j] < 0 and self._known(i, j)), key=lambda j: (shortfall[j], j)
+            )
         ]
         if not model.has_typical:
             common["notes"] = [*notes, AGAINST_BEST_BIN]
@@ -294,6 +299,10 @@ class Scorer:
             favourable=favourable,
             **common,
         )
+
+    def _known(self, i: int, j: int) -> bool:
+        name = self.features[j].name
+        return name in self.table.values and not np.isnan(self.table.values[name][i])
 
     def _fact(self, i: int, j: int) -> str:
         """Feature ``j`` of party ``i`` as a fact beside the population's typical value."""

@@ -101,9 +101,14 @@ def test_favourable_factors_are_above_typical_by_surplus_and_never_adverse(fitte
             f = model[r["code"]]
             assert r["points_gained"] == d.points[f.name] - f.typical_points > 0  # type: ignore[operator]
             value = d.features[f.name]
-            if value is not None and f.typical_value is not None:
+            assert value is not None, (d.party, r)  # no data is never a strength
+            if f.typical_value is not None:
                 assert _worse(SPEC_BY_NAME[f.name].better, f.typical_value, value), (d.party, r)
-        above = {f.name.upper() for f in model.values() if d.points[f.name] > f.typical_points}  # type: ignore[operator]
+        above = {
+            f.name.upper()
+            for f in model.values()
+            if d.points[f.name] > f.typical_points and d.features[f.name] is not None  # type: ignore[operator]
+        }
         assert set(favourable) == above
         with_both += bool(adverse and favourable)
     assert with_both > 10
