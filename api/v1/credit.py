@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from eth_utils import keccak
 from sqlalchemy import Engine, select
 
@@ -219,6 +220,15 @@ class CreditDesk:
             if found is not None:
                 self._ready.move_to_end(block)
             return found
+
+    async def scored_async(self, as_of_block: int | None) -> Scored:
+        """``scored`` for a route: a ready table is a dictionary lookup; a build reads the whole history,
+        a worker thread's job, never the event loop's."""
+        block = self.as_of(as_of_block)
+        found = self.peek(block)
+        if found is not None:
+            return found
+        return await anyio.to_thread.run_sync(self.scored, block)
 
     def scored(self, block: int) -> Scored:
         """The scorer as of ``block``, built once however many ask at the same time (blocking)."""

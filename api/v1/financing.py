@@ -161,6 +161,26 @@ def request_out(request: Any, facts: Facts, viewer: Party | None) -> FinancingRe
     )
 
 
+class ExposureSums:
+    """Amounts per key (an obligor, a seller, the total), financed and offered apart."""
+
+    def __init__(self) -> None:
+        self.financed: dict[str, int] = defaultdict(int)
+        self.offered: dict[str, int] = defaultdict(int)
+
+    def add(self, kind: str, keys: tuple[str, ...], amount: int) -> None:
+        sums = self.financed if kind == "financed" else self.offered
+        for key in keys:
+            sums[key] += amount
+
+    def out(self, key: str) -> dict[str, str]:
+        financed, offered = self.financed[key], self.offered[key]
+        return {"financed": str(financed), "offered": str(offered), "outstanding": str(financed + offered)}
+
+
+TOTAL = "*"
+
+
 class FinancingBook:
     """The financing requests table: ask, withdraw, the inbox's pages, and whether a request opens a report."""
 
@@ -402,8 +422,51 @@ class FinancingBook:
         facts = self.facts(rows, now, offers=False)  # open or offered grant alike
         return any(state_of(row, facts) in LIVE for row in rows)
 
+    # -- pricing recorded with an offer -----------------------------------------------------------------
 
-# -- pricing recorded with an offer -----------------------------------------------------------------
+    def exposure(self, bank: str, now: int) -> tuple[ExposureSums, int | None]:
+        """The outstanding financing of ``bank`` by obligor (``o:ADDR``), seller (``s:ADDR``) and in total (``*``)
+        (``api.v1.routes.banks``), with the index's cursor block it was read at."""
+        sums = ExposureSums()
+        cid = self.chain_id
+        with self.engine.connect() as connection:
+            indexed = connection.execute(select(Cursor.block_number).where(Cursor.chain_id == cid)).scalar_one_or_none()
+            bought = connection.execute(
+                select(Financing.price, Financing.seller, Root.debtor, Piece.amount, Piece.claimed)
+                .join(Root, (Root.chain_id == Financing.chain_id) & (Root.root_id == Financing.root_id))
+                .join(Piece, (Piece.chain_id == Financing.chain_id) & (Piece.piece_id == Financing.piece_id))
+                .where(Financing.chain_id == cid, Financing.bank == bank, Root.status != "REPAID")
+            ).all()
+        for row in bought:
+            price, amount, claimed = int(row.price), int(row.amount), int(row.claimed)
+            if claimed >= amount:
+                continue
+            # The share of the price not yet collected, rounded up: exposure is never understated.
+            left = -(-price * (amount - claimed) // amount) if amount else price
+            sums.add("financed", (TOTAL, f"o:{row.debtor}", f"s:{row.seller}"), left)
+        with self.store.connect() as connection:
+            open_offers = connection.execute(
+                select(store.offers.c.piece_id, store.offers.c.holder, store.offers.c.price).where(
+                    store.offers.c.bank == bank, store.offers.c.deadline > now
+                )
+            ).all()
+        if open_offers:
+            ids = sorted({int(o.piece_id) for o in open_offers})
+            with self.engine.connect() as connection:
+                pieces = {
+                    int(p.piece_id): p
+                    for p in connection.execute(
+                        select(Piece.piece_id, Piece.financed, Root.debtor, Root.status)
+                        .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
+                        .where(Piece.chain_id == cid, Piece.piece_id.in_(ids))
+                    )
+                }
+            for offer in open_offers:
+                piece = pieces.get(int(offer.piece_id))
+                if piece is None or piece.financed or piece.status != "OUTSTANDING":
+                    continue  # taken (it shows as financed above, or by another bank), or can no longer be taken
+                sums.add("offered", (TOTAL, f"o:{piece.debtor}", f"s:{offer.holder}"), int(offer.price))
+        return sums, None if indexed is None else int(indexed)
 
 
 def pricing_columns(pricing: PricingIn | None, price: int) -> dict[str, str | None]:

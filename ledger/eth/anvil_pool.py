@@ -15,7 +15,7 @@ the account's next nonce), which no real nonce gap has, and re-sends the node's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 Request = Callable[[str, list[Any]], Any]
@@ -35,28 +35,31 @@ def _of(section: Any, address: str) -> Mapping[str, Any]:
     return {}
 
 
-def unstick(request: Request, address: str) -> int:
-    """Send again ``address``'s transactions that anvil holds queued though they can run; how many.
+def unstick(request: Request, addresses: Iterable[str]) -> int:
+    """Send again the transactions anvil holds queued for ``addresses`` though they can run; how many.
 
-    ``request(method, params)`` returns a JSON-RPC result or raises. Returns 0, doing nothing,
-    unless the pool shows the stall described above.
+    ``request(method, params)`` returns a JSON-RPC result or raises. One read of the pool serves
+    every address; an address whose pool does not show the stall described above is left alone.
     """
     content = request("txpool_content", [])
     if not isinstance(content, Mapping):
         return 0
-    queued = _of(content.get("queued"), address)
-    if not queued or _of(content.get("pending"), address):
-        return 0
-    ordered = sorted((_int(tx["nonce"]), str(tx["hash"])) for tx in queued.values())
-    if ordered[0][0] != _int(request("eth_getTransactionCount", [address, "latest"])):
-        return 0  # a real gap: an earlier nonce is missing, not ours to fill
-    raws = [request("eth_getRawTransactionByHash", [tx_hash]) for _, tx_hash in ordered]
-    if any(not isinstance(raw, str) for raw in raws):
-        return 0
-    request("anvil_removePoolTransactions", [address])
-    for raw in raws:
-        try:
-            request("eth_sendRawTransaction", [raw])
-        except Exception:
+    sent = 0
+    for address in addresses:
+        queued = _of(content.get("queued"), address)
+        if not queued or _of(content.get("pending"), address):
             continue
-    return len(raws)
+        ordered = sorted((_int(tx["nonce"]), str(tx["hash"])) for tx in queued.values())
+        if ordered[0][0] != _int(request("eth_getTransactionCount", [address, "latest"])):
+            continue  # a real gap: an earlier nonce is missing, not ours to fill
+        raws = [request("eth_getRawTransactionByHash", [tx_hash]) for _, tx_hash in ordered]
+        if any(not isinstance(raw, str) for raw in raws):
+            continue
+        request("anvil_removePoolTransactions", [address])
+        for raw in raws:
+            try:
+                request("eth_sendRawTransaction", [raw])
+            except Exception:  # mined meanwhile, or refused: the caller's wait decides
+                continue
+        sent += len(raws)
+    return sent

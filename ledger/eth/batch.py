@@ -615,10 +615,11 @@ class BatchSender:
             for address, count in zip(addresses, counts, strict=True):
                 if isinstance(count, RpcError):
                     continue
-                if seen.get(address) != as_int(count):
-                    seen[address] = as_int(count)
+                mined = as_int(count)
+                if seen.get(address) != mined:
+                    seen[address] = mined
                     stalled_since = time.monotonic()
-                if as_int(count) >= targets[address]:
+                if mined >= targets[address]:
                     del targets[address]
             if not targets or time.monotonic() > deadline:
                 break
@@ -627,8 +628,7 @@ class BatchSender:
                 self.rpc.call("evm_mine", [])
                 mined_more = True
             elif self._automine and time.monotonic() - stalled_since > STALL_REQUEUE:
-                for address in targets:
-                    anvil_pool.unstick(self.rpc.call, address)
+                anvil_pool.unstick(self.rpc.call, targets)
                 stalled_since = time.monotonic()
             time.sleep(delay)
             delay = min(delay * 2, 0.2)

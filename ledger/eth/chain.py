@@ -470,7 +470,7 @@ class Chain:
             except TimeExhausted:
                 if remaining <= STALL:
                     raise
-                anvil_pool.unstick(self._request, sender)
+                anvil_pool.unstick(self._request, [sender])
 
     def _request(self, method: str, params: list[Any]) -> Any:
         return self.w3.manager.request_blocking(RPCEndpoint(method), params)

@@ -15,9 +15,10 @@
     a price counts once (an offer accepted but not yet indexed still counts as offered).
 
   ``outstanding`` = ``financed`` + ``offered``: what the desk adds a new price to before it
-  checks the published limit and the policy's concentration caps. ``now`` is the later of the
-  API's clock and the chain head's block time (devnets run ahead of the wall), the time a desk
-  prices tenors and deadlines from. Only a bank reads it (403 otherwise): its own, never another's.
+  checks the published limit and the policy's concentration caps (the sums are
+  ``FinancingBook.exposure``'s). ``now`` is the later of the API's clock and the indexed head's
+  block time (``FinancingBook.now``, as the inbox's states), the time a desk prices tenors and
+  deadlines from. Only a bank reads it (403 otherwise): its own, never another's.
 
 * ``GET /banks/obligors/{party}``: an obligor's record as a debtor (PAYDEX-like timeliness over 12
   months, receivables defaulted in 12 months, receivables outstanding) as of the same final block
@@ -32,22 +33,16 @@ Small response models live here rather than in ``api.v1.schemas``: nothing else 
 from __future__ import annotations
 
 import math
-import time
-from collections import defaultdict
 from typing import Annotated, Any
 
-import anyio
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api.errors import Forbidden, NotFound
-from api.v1 import store
-from api.v1.credit import Scored
-from api.v1.deps import ERRORS, Me, Services, Svc
+from api.v1.deps import ERRORS, Me, Svc
+from api.v1.financing import TOTAL
 from api.v1.schemas import AmountOut, SafeInt
-from ledger.index.sql.models import Cursor, Financing, Piece, Root
 
 router = APIRouter(prefix="/banks", tags=["banks"], responses=ERRORS)
 
@@ -68,7 +63,7 @@ class PartyExposureOut(AmountsOut):
 
 class ExposureOut(BaseModel):
     bank: str
-    now: SafeInt = Field(description="UTC seconds: the later of the API's clock and the chain head's block time")
+    now: SafeInt = Field(description="UTC seconds: the later of the API's clock and the indexed head's block time")
     indexedBlock: SafeInt | None = Field(description="the index's cursor block the amounts were read at")
     total: AmountsOut
     obligor: PartyExposureOut | None = Field(description="on the obligor asked for (root debtor); null if none asked")
@@ -85,80 +80,13 @@ class ObligorOut(BaseModel):
     asOfBlock: SafeInt
 
 
-class _Sums:
-    """Amounts per key (an obligor, a seller, the total), financed and offered apart."""
-
-    def __init__(self) -> None:
-        self.financed: dict[str, int] = defaultdict(int)
-        self.offered: dict[str, int] = defaultdict(int)
-
-    def add(self, kind: str, keys: tuple[str, ...], amount: int) -> None:
-        sums = self.financed if kind == "financed" else self.offered
-        for key in keys:
-            sums[key] += amount
-
-    def out(self, key: str) -> dict[str, str]:
-        financed, offered = self.financed[key], self.offered[key]
-        return {"financed": str(financed), "offered": str(offered), "outstanding": str(financed + offered)}
-
-
-TOTAL = "*"
-
-
-def _now(svc: Services) -> int:
-    return max(int(time.time()), svc.chain.timestamp())
-
-
-def _exposure(svc: Services, bank: str, now: int) -> tuple[_Sums, int | None]:
-    sums = _Sums()
-    cid = svc.chain_id
-    with svc.engine.connect() as connection:
-        indexed = connection.execute(select(Cursor.block_number).where(Cursor.chain_id == cid)).scalar_one_or_none()
-        bought = connection.execute(
-            select(Financing.price, Financing.seller, Root.debtor, Piece.amount, Piece.claimed)
-            .join(Root, (Root.chain_id == Financing.chain_id) & (Root.root_id == Financing.root_id))
-            .join(Piece, (Piece.chain_id == Financing.chain_id) & (Piece.piece_id == Financing.piece_id))
-            .where(Financing.chain_id == cid, Financing.bank == bank, Root.status != "REPAID")
-        ).all()
-    for row in bought:
-        price, amount, claimed = int(row.price), int(row.amount), int(row.claimed)
-        if claimed >= amount:
-            continue
-        # The share of the price not yet collected, rounded up: exposure is never understated.
-        left = -(-price * (amount - claimed) // amount) if amount else price
-        sums.add("financed", (TOTAL, f"o:{row.debtor}", f"s:{row.seller}"), left)
-    with svc.store.connect() as connection:
-        open_offers = connection.execute(
-            select(store.offers.c.piece_id, store.offers.c.holder, store.offers.c.price).where(
-                store.offers.c.bank == bank, store.offers.c.deadline > now
-            )
-        ).all()
-    if open_offers:
-        ids = sorted({int(o.piece_id) for o in open_offers})
-        with svc.engine.connect() as connection:
-            pieces = {
-                int(p.piece_id): p
-                for p in connection.execute(
-                    select(Piece.piece_id, Piece.financed, Root.debtor, Root.status)
-                    .join(Root, (Root.chain_id == Piece.chain_id) & (Root.root_id == Piece.root_id))
-                    .where(Piece.chain_id == cid, Piece.piece_id.in_(ids))
-                )
-            }
-        for offer in open_offers:
-            piece = pieces.get(int(offer.piece_id))
-            if piece is None or piece.financed or piece.status != "OUTSTANDING":
-                continue  # taken (it shows as financed above, or by another bank), or can no longer be taken
-            sums.add("offered", (TOTAL, f"o:{piece.debtor}", f"s:{offer.holder}"), int(offer.price))
-    return sums, None if indexed is None else int(indexed)
-
-
 @router.get("/me/exposure", response_model=ExposureOut)
 def exposure(svc: Svc, me: Me, obligor: AddressQuery = None, seller: AddressQuery = None) -> ExposureOut:
     """The calling bank's outstanding financing in total, on ``obligor`` and bought from ``seller``."""
     if not me.has("bank"):
         raise Forbidden(me.address, "read a bank's exposure", "only a bank finances pieces")
-    now = _now(svc)
-    sums, indexed = _exposure(svc, me.address, now)
+    now = svc.reads.financing.now()
+    sums, indexed = svc.reads.financing.exposure(me.address, now)
 
     def party(prefix: str, address: str | None) -> PartyExposureOut | None:
         if address is None:
@@ -176,15 +104,6 @@ def exposure(svc: Svc, me: Me, obligor: AddressQuery = None, seller: AddressQuer
     )
 
 
-async def _scored(svc: Services) -> Scored:
-    block = svc.credit.as_of(None)
-    found = svc.credit.peek(block)
-    if found is not None:
-        return found
-    # A build reads the whole history: a worker thread's job, never the event loop's.
-    return await anyio.to_thread.run_sync(svc.credit.scored, block)
-
-
 def _int_or_none(value: Any) -> int | None:
     number = float(value)
     return None if math.isnan(number) else int(number)
@@ -196,7 +115,7 @@ async def obligor(svc: Svc, me: Me, party: AddressPath) -> ObligorOut:
     target = to_checksum_address(party)
     if not (me.auditor or me.has("bank")):
         raise NotFound("obligor", target)
-    scored = await _scored(svc)
+    scored = await svc.credit.scored_async(None)
     i = scored.row(target)
     if i is None or not svc.credit.may_read_decision(me, target, scored):
         raise NotFound("obligor", target)

@@ -35,7 +35,6 @@ from fastapi.responses import Response
 from api.errors import InvalidField, NotFound
 from api.v1.auth import Party
 from api.v1.consents import ConsentTerms, consent_domain
-from api.v1.credit import CreditDesk, Scored
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.reads import MAX_PAGE
 from api.v1.routes.common import typed
@@ -87,15 +86,6 @@ async def limits(
     ]
 
 
-async def _scored(desk: CreditDesk, as_of_block: int | None) -> Scored:
-    block = desk.as_of(as_of_block)
-    # A ready table is a dictionary lookup; a build reads the whole history: a worker thread's job.
-    found = desk.peek(block)
-    if found is not None:
-        return found
-    return await anyio.to_thread.run_sync(desk.scored, block)
-
-
 def _may_ask(party: Party, target: str) -> bool:
     """Who may ask at all: the rest is refused before anything is read or built (no probing)."""
     return party.auditor or party.address == target or party.has("bank")
@@ -106,7 +96,7 @@ async def decision(svc: Svc, me: Me, party: AddressPath, as_of_block: AsOfBlock 
     target = to_checksum_address(party)
     if not _may_ask(me, target):
         raise NotFound("credit decision", target)
-    scored = await _scored(svc.credit, as_of_block)
+    scored = await svc.credit.scored_async(as_of_block)
     # The answer's JSON is made once per party and block (DecisionOut), then served as bytes.
     return Response(svc.credit.answer(me, target, scored), media_type="application/json")
 
@@ -125,7 +115,7 @@ async def report(svc: Svc, me: Me, party: AddressPath, as_of_block: AsOfBlock = 
     # The grants are SQL reads (consents, requests, pieces): a worker thread's job, not the event loop's.
     if not await anyio.to_thread.run_sync(svc.credit.may_read_report, me, target):
         raise NotFound("credit report", target)
-    scored = await _scored(svc.credit, as_of_block)
+    scored = await svc.credit.scored_async(as_of_block)
     return CreditReportOut(**svc.credit.report(me, target, scored))
 
 
