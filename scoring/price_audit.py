@@ -52,8 +52,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from ledger.eth.chain import Chain
 from ledger.eth.history import LedgerLog, LogDecoder, RawLog, fetch_logs
 from scoring import features
@@ -63,7 +61,7 @@ from scoring.errors import NoHistory, PolicyMismatch, QuoteRequestError, Scoring
 from scoring.features import ROLE_CORE, ROLE_SUPPLIER
 from scoring.history import ChainEvent, History, RefusedCall
 from scoring.policy import Policy
-from scoring.pricing import CORE, SUPPLIER, QuoteRequest, audit, recompute
+from scoring.pricing import CORE, SUPPLIER, QuoteRequest, audit, debtor_record_of, recompute
 from scoring.scorecard import Model
 
 #: Blocks sharing the pricing time tried at most (a node mining on demand puts a few in one second).
@@ -667,17 +665,7 @@ def _served(scorer: Scorer, party: str) -> Decision | None:
 
 def _debtor_record(scorer: Scorer, party: str) -> dict[str, Any]:
     """A core's record as a debtor as ``GET /v1/banks/obligors/{party}`` answers it, in the quote's terms."""
-    values, i = scorer.table.values, scorer.table.index[party]
-
-    def number(name: str) -> int | None:
-        value = float(values[name][i])
-        return None if np.isnan(value) else int(value)
-
-    return {
-        "paydex_12m": number("paydex_12m"),
-        "defaults_12m": number("defaults_12m") or 0,
-        "receivables_outstanding": str(number("receivables_outstanding") or 0),
-    }
+    return debtor_record_of(scorer.table, scorer.table.index[party]).to_json()
 
 
 def _request(quote: dict[str, Any]) -> QuoteRequest | str:

@@ -60,6 +60,7 @@ obligor or per seller. Checks before pricing come first and all of them are repo
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -76,6 +77,7 @@ from decimal import (
 from typing import Any
 
 from scoring.errors import PolicyMismatch, QuoteRequestError
+from scoring.features import FeatureTable
 from scoring.policy import BPS, MAX_UINT256, PRE_SHIPMENT, PRODUCTS, RECEIVABLE, CorePd, Policy
 from scoring.scorecard import canonical
 
@@ -145,6 +147,21 @@ class DebtorRecord:
                 body["receivables_outstanding"], "obligor_record.receivables_outstanding"
             ),
         )
+
+
+def debtor_record_of(table: FeatureTable, i: int) -> DebtorRecord:
+    """Row ``i``'s record as a debtor from the scorer's feature table: what ``GET /v1/banks/obligors``
+    answers and what the ``--offers`` audit checks a quote's record against."""
+
+    def number(name: str) -> int | None:
+        value = float(table.values[name][i])
+        return None if math.isnan(value) else int(value)
+
+    return DebtorRecord(
+        paydex_12m=number("paydex_12m"),
+        defaults_12m=number("defaults_12m") or 0,
+        receivables_outstanding=number("receivables_outstanding") or 0,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

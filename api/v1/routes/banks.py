@@ -32,8 +32,7 @@ Small response models live here rather than in ``api.v1.schemas``: nothing else 
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
@@ -43,6 +42,7 @@ from api.errors import Forbidden, NotFound
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.financing import TOTAL
 from api.v1.schemas import AmountOut, SafeInt
+from scoring.pricing import debtor_record_of
 
 router = APIRouter(prefix="/banks", tags=["banks"], responses=ERRORS)
 
@@ -104,11 +104,6 @@ def exposure(svc: Svc, me: Me, obligor: AddressQuery = None, seller: AddressQuer
     )
 
 
-def _int_or_none(value: Any) -> int | None:
-    number = float(value)
-    return None if math.isnan(number) else int(number)
-
-
 @router.get("/obligors/{party}", response_model=ObligorOut)
 async def obligor(svc: Svc, me: Me, party: AddressPath) -> ObligorOut:
     """``party``'s record as a debtor, as of the credit decisions' final block."""
@@ -120,13 +115,13 @@ async def obligor(svc: Svc, me: Me, party: AddressPath) -> ObligorOut:
     if i is None or not svc.credit.may_read_decision(me, target, scored):
         raise NotFound("obligor", target)
     table = scored.scorer.table
-    values = table.values
+    record = debtor_record_of(table, i)
     return ObligorOut(
         party=target,
         core=table.is_core(i),
-        paydex12m=_int_or_none(values["paydex_12m"][i]),
-        defaults12m=_int_or_none(values["defaults_12m"][i]) or 0,
-        receivablesOutstanding=str(_int_or_none(values["receivables_outstanding"][i]) or 0),
+        paydex12m=record.paydex_12m,
+        defaults12m=record.defaults_12m,
+        receivablesOutstanding=str(record.receivables_outstanding),
         model=scored.scorer.version,
         asOfBlock=scored.as_of_block,
     )
