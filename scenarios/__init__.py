@@ -12,6 +12,11 @@ the oracle services' code path. It writes ``world.json`` (public) and ``ground_t
 summary counted from the chain (``summary``) with the digest of every on-chain fact
 (``facts``): the same settings give the same digest on any fresh chain.
 
+Banks compete for the pieces holders sell (``market``): a desk-policy bank that scores from the
+shipped model as of each week (``credit``, ``lending``), a flat-rate bank and, from 100 firms, a
+tier-1-only bank; the summary's ``banks`` counts each one's financing, interest, losses and fill
+rate (``returns``), so a world shows what a better score is worth in money.
+
 ``recover.find_played`` says from the chain alone whether a world was played on a deployment (and
 ``recover.rebuild_outputs`` writes its files again from it).
 

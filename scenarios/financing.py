@@ -2,9 +2,12 @@
 
 A core pays an open-account delivery by issuing a receivable to its supplier; a supplier pays its own
 supplier with a piece split off a receivable it holds (the best fit, so pieces travel down the tiers),
-or issues its own when none fits. Holders sell pieces to banks at a discount by tenor, on each bank's
-signed offer. Debtors repay at maturity (a weak payer or a failed supplier misses some, which a bank
-then marks defaulted after the grace period) and every leaf holder claims its share. The double
+or issues its own when none fits. A holder keeps paper enough for what it owes and asks every bank
+for a price on the rest; it sells to the best offer, signed by that bank (``scenarios.market``, whose
+desks ``scenarios.lending`` sets up). Debtors repay at maturity (a failed supplier stops paying; the
+weak core first pays late, then misses some), a bank marks what stays unpaid defaulted after the
+grace period, and every leaf holder claims its share. What each bank made and lost is counted from
+the chain afterwards (``scenarios.returns``). The double
 financer signs its two attempts itself, a second sale of a sold piece and the same invoice spelled
 differently; both are mined and reverted, and each is kept as a ``Refusal``.
 
@@ -15,17 +18,20 @@ Calls that allocate a receivable or piece id (issue, split) go one request at a 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from ledger.domain.escrow import po_ref_hash
-from ledger.domain.receivables import BPS, YEAR, Child, FinanceOffer, IssueTerms
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
 from ledger.eth.batch import BatchResult, Call
 from ledger.eth.eip712 import sign_typed_data
-from scenarios.desk import Desk, LiveOrder, Piece, Root
+from scenarios.desk import LiveOrder, Piece, Root
 from scenarios.errors import PlayFailed, ScenarioError
+from scenarios.lending import LendingDesk
+from scenarios.market import best_offer
 from scenarios.plan import PlannedOrder
 from scenarios.records import Refusal
 from scenarios.world import CORE, DAY, SUPPLIER, WEEK
@@ -34,7 +40,7 @@ GRACE = 7 * DAY  # the Receivables contract's default grace period
 RETAINED = keccak(text="retained")
 
 
-class FinancingDesk(Desk):
+class FinancingDesk(LendingDesk):
     """The receivables moves of a play, on the desk's books of roots and pieces."""
 
     def _issue_call(self, debtor: int, creditor: int, face: int, order_id: int, number: int, invoice: str) -> Call:
@@ -174,7 +180,18 @@ class FinancingDesk(Desk):
                 self._add_piece(Piece(child, parent.root_id, owner, int(created["amount"]), parent.level + 1))
 
     def finance(self) -> None:
-        """Holders sell pieces to banks at a discount by tenor; the double financer tries twice."""
+        """Holders ask every bank for a price and sell to the best one; the double financer tries twice.
+
+        A holder first keeps paper enough to pay what it owes on its open-account orders still in
+        flight (its largest pieces, which fit any payment), as a treasurer would: a core's receivable
+        then travels down the tiers instead of each tier issuing its own. It asks for a price on the
+        rest, each piece with a chance a week by its tier.
+        """
+        self.refresh_credit()
+        owed: Counter[int] = Counter()
+        for live in self.orders:
+            if live.plan.open_account and live.stage != "done":
+                owed[live.plan.buyer] += live.plan.amount
         rates = {1: 0.12, 2: 0.2, 3: 0.25}
         calls: list[Call] = []
         sold: list[tuple[int, int, int]] = []  # (piece, bank, seller)
@@ -184,7 +201,7 @@ class FinancingDesk(Desk):
             if self.failed(supplier.index):
                 continue
             assert supplier.tier is not None
-            for piece in sorted(self.usable(supplier.index, margin=14 * DAY), key=lambda x: x.piece_id):
+            for piece in self.sellable(supplier.index, owed[supplier.index]):
                 forced = (
                     supplier.index == actor
                     and self.tick >= scheme_from
@@ -193,9 +210,16 @@ class FinancingDesk(Desk):
                 )
                 if not forced and self.rng.random() >= rates[supplier.tier]:
                     continue
-                bank = self.banks[0] if forced else self.rng.choice(self.banks)
-                calls.append(self._sale(piece, bank))
+                offer = best_offer(self.market, self.sale_request(piece, supplier))
+                if offer is None and forced:
+                    # The scheme needs a first sale: the flat bank's price, which it never refuses in tenor.
+                    offer = (self.banks[1], self.flat_price(piece))
+                if offer is None:
+                    continue
+                bank, price = offer
+                calls.append(self._sale(piece, bank, price))
                 sold.append((piece.piece_id, bank, supplier.index))
+                self.book_sale(piece, bank, price)
         self.send("financing", calls)
         for piece_id, bank, seller in sold:
             self.pieces[piece_id].financed = True
@@ -204,12 +228,17 @@ class FinancingDesk(Desk):
         if self.tick >= scheme_from:
             self.double_financing(actor, sold)
 
-    def _sale(self, piece: Piece, bank: int, seller: int | None = None) -> Call:
-        root = self.roots[piece.root_id]
-        debtor = self.party(root.debtor)
-        rate = 500 + (350 if debtor.weak_payer else 0) + (400 if debtor.kind != CORE else 0)
-        ttm = root.maturity - self.now
-        price = piece.amount - piece.amount * rate * ttm // (BPS * YEAR)
+    def sellable(self, holder: int, owed: int) -> list[Piece]:
+        """The pieces ``holder`` may sell after keeping its largest ones to cover ``owed``, by piece id."""
+        rest, kept = [], 0
+        for piece in sorted(self.usable(holder, margin=14 * DAY), key=lambda x: (-x.amount, x.piece_id)):
+            if kept < owed:
+                kept += piece.amount
+            else:
+                rest.append(piece)
+        return sorted(rest, key=lambda x: x.piece_id)
+
+    def _sale(self, piece: Piece, bank: int, price: int, seller: int | None = None) -> Call:
         nonce = self.bank_nonce[bank]
         self.bank_nonce[bank] += 1
         offer = FinanceOffer(piece.piece_id, self.acct(bank).address, price, self.now + 2 * DAY, nonce)
@@ -226,7 +255,8 @@ class FinancingDesk(Desk):
             if mine:
                 piece_id, first_bank = mine[0]
                 other = next(b for b in self.banks if b != first_bank)
-                call = self._sale(self.pieces[piece_id], other, seller=actor)
+                piece = self.pieces[piece_id]
+                call = self._sale(piece, other, self.flat_price(piece), seller=actor)
                 self._attempt("second_sale", call, account, piece_id=piece_id, root_id=self.pieces[piece_id].root_id)
         if "duplicate_invoice" not in self.attempted:
             issued = sorted(r.root_id for r in self.roots.values() if r.creditor == actor and r.status == "outstanding")
@@ -265,9 +295,16 @@ class FinancingDesk(Desk):
         self.attempted.add(scheme)
 
     def repayments(self) -> tuple[list[Call], list[Root]]:
-        """Debtors repay at maturity (a weak core and failed suppliers miss some); unpaid roots default."""
+        """Debtors repay at maturity (a weak core and failed suppliers miss some); unpaid roots default.
+
+        The weak core deteriorates as a real anchor does, visibly before it fails: from a quarter of
+        the world's months on, it stretches its payables, paying half its receivables three to six
+        weeks late (its PAYDEX falls); from 60 % on, it never pays 35 % of them and pays 40 % late.
+        """
         now, tick = self.now, self.tick
-        late_from = self.plan.start + int(self.world.config.months * 0.6) * 30 * DAY
+        months = self.world.config.months
+        slow_from = self.plan.start + int(months * 0.25) * 30 * DAY
+        late_from = self.plan.start + int(months * 0.6) * 30 * DAY
         calls, repaid = [], []
         for root in sorted(self.roots.values(), key=lambda r: r.root_id):
             if root.status != "outstanding":
@@ -276,8 +313,14 @@ class FinancingDesk(Desk):
             if root.repay_tick is None and root.maturity < now + WEEK and root.maturity >= now - WEEK:
                 if self.failed(root.debtor, root.maturity):
                     root.repay_tick = -1  # a failed supplier stops paying
-                elif debtor.weak_payer and root.maturity >= late_from and self.rng.random() < 0.35:
-                    root.repay_tick = -1
+                elif debtor.weak_payer and root.maturity >= slow_from:
+                    draw = self.rng.random()
+                    if root.maturity >= late_from and draw < 0.35:
+                        root.repay_tick = -1
+                    elif draw >= (0.6 if root.maturity >= late_from else 0.5):
+                        root.repay_tick = tick + self.rng.randint(3, 6)  # beyond the grace period, yet paid
+                    else:
+                        root.repay_tick = tick
                 elif debtor.kind == SUPPLIER and debtor.traits is not None and debtor.traits.reliability < 0.6:
                     root.repay_tick = tick + 1  # pays a week late, inside the grace period
                 else:
@@ -289,8 +332,10 @@ class FinancingDesk(Desk):
                 marker = self.acct(self.banks[0])
                 calls.append(Call.from_call(self.receivables.calls.mark_defaulted(root.root_id), marker))
                 root.status = "defaulted"
+                self.release(root)
         for root in repaid:
             root.status = "repaid"
+            self.release(root)
         return calls, repaid
 
     def claims(self, repaid: Sequence[Root]) -> list[Call]:

@@ -125,7 +125,7 @@ def play(
     facts = read_facts(chain, build, addresses, start.block, end.block)
     phases = dict(player.phases)
     phases["facts"] = time.perf_counter() - mark
-    summary = summarise(world, facts, player.refusals, player.epcis)
+    summary = summarise(world, facts, player.refusals, player.epcis, {b.book.address: b.book for _, b in player.market})
     world_path, truth_path = write_outputs(
         Path(out_dir), world, plan, facts, chain.chain_id, addresses, start, observation_end, end, summary,
         player.refusals,

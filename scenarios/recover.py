@@ -51,7 +51,14 @@ from scenarios.world import DEFAULT_START, WEEK, ScenarioConfig, World, generate
 #: second once the play has returned; the play itself mines a block only for transactions it sent).
 MAX_EMPTY_RUN: Final = 16
 #: What a rebuilt file cannot say, because the play kept it off chain.
-NOT_ON_CHAIN: Final = ("summary.epcis_events", "summary.refused_double_financing", "refused_attempts")
+NOT_ON_CHAIN: Final = (
+    "summary.epcis_events",
+    "summary.refused_double_financing",
+    "summary.banks[].pricing",
+    "summary.banks[].fill_rate_tier23",
+    "summary.banks[].market",
+    "refused_attempts",
+)
 
 
 @dataclass(frozen=True)
@@ -119,13 +126,13 @@ def rebuild_outputs(
     facts = read_facts(chain, build, addresses, found.start.block, found.end.block)
     summary: dict[str, Any] = summarise(found.world, facts, [], {})
     for key in NOT_ON_CHAIN:
-        if key.startswith("summary."):
+        if key.startswith("summary.") and "[]" not in key:  # a bank's market figures: None without its books
             summary[key.removeprefix("summary.")] = None
     recovered = {
         "at_block": chain.block_number,
         "not_on_chain": list(NOT_ON_CHAIN),
         "why": "the world's files were rebuilt from the chain and its settings; what the play kept off chain "
-        "(oracle capture counts, reverted attempts) is not in them",
+        "(oracle capture counts, reverted attempts, the banks' quotes and declines) is not in them",
     }
     return write_outputs(
         out_dir, found.world, found.plan, facts, chain.chain_id, addresses, found.start, found.observation_end,

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from scenarios.facts import ChainFacts
+from scenarios.market import BankBook
+from scenarios.returns import bank_returns
 from scenarios.world import ARBITER, BANK, CARRIER, CORE, INSPECTOR, UNIT, World
 
 
@@ -21,9 +23,17 @@ class _Refusal(Protocol):
 
 
 def summarise(
-    world: World, facts: ChainFacts, refusals: Sequence[_Refusal], epcis: Mapping[str, int]
+    world: World,
+    facts: ChainFacts,
+    refusals: Sequence[_Refusal],
+    epcis: Mapping[str, int],
+    books: Mapping[str, BankBook] | None = None,
 ) -> dict[str, Any]:
-    """Counts of what happened, from the chain; no timings, so that a replay writes the same file."""
+    """Counts of what happened, from the chain; no timings, so that a replay writes the same file.
+
+    ``books``: the market's books by bank address, for each bank's requests, offers and fill rate
+    (``scenarios.returns``); without them (a world rebuilt from the chain) those are None.
+    """
     tier_of = {p.address: p.tier for p in world.parties}
     kind_of = {p.address: p.kind for p in world.parties}
     counts = facts.counts()
@@ -86,6 +96,7 @@ def summarise(
         "defaults": counts["ReceivableDefaulted"],
         "refused_double_financing": len(refusals),
         "epcis_events": dict(sorted(epcis.items())),
+        "banks": bank_returns(world, facts, books),
         "events": len(facts.facts),
         "blocks": facts.blocks,
         "transactions": facts.transactions,

@@ -44,6 +44,12 @@ time), plus ``per_paydex_point_bps`` for every PAYDEX point below it, plus ``per
 every receivable it let default in 12 months; ``no_history_pd_bps`` replaces the first two terms
 when none of its receivables fell due in 12 months; capped at 10,000.
 
+``unscored_supplier_pd_bps`` (optional): the PD at which the desk prices the debt of a supplier
+with too little verified history for a score (the scorecard's ``INSUFFICIENT_HISTORY``), as
+``core_pd.no_history_pd_bps`` prices a core with no record. Without it, such an obligor is declined.
+A bank that sets it near the model's thin-file PD still answers the deep tiers in a new ledger's
+first months, at a price with the unknown in it, instead of leaving them to whoever prices blind.
+
 ``max_obligor_pd_bps``, ``max_seller_pd_bps``: the worst PD the desk accepts (the seller's only
 where the desk bears the seller's risk). ``advance_rate_bps``: the price never exceeds
 face x advance rate (1..10,000). ``min_tenor_days``, ``max_tenor_days``: the tenors it finances.
@@ -101,13 +107,14 @@ _FIELDS = {
     "seller_spread",
     "core_pd",
     "max_obligor_pd_bps",
+    "unscored_supplier_pd_bps",
     "max_seller_pd_bps",
     "advance_rate_bps",
     "min_tenor_days",
     "max_tenor_days",
     "concentration",
 }
-_OPTIONAL = {"notes"}
+_OPTIONAL = {"notes", "unscored_supplier_pd_bps"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ class Policy:
     core_pd: CorePd
     max_obligor_pd_bps: int
     max_seller_pd_bps: int
+    unscored_supplier_pd_bps: int | None
     advance_rate_bps: int
     min_tenor_days: int
     max_tenor_days: int
@@ -360,6 +368,11 @@ class _Reader:
             ),
             max_obligor_pd_bps=max_obligor,
             max_seller_pd_bps=max_seller,
+            unscored_supplier_pd_bps=(
+                self.int_(body["unscored_supplier_pd_bps"], "unscored_supplier_pd_bps", 0, BPS)
+                if "unscored_supplier_pd_bps" in body
+                else None
+            ),
             advance_rate_bps=self.int_(body["advance_rate_bps"], "advance_rate_bps", 1, BPS),
             min_tenor_days=min_tenor,
             max_tenor_days=max_tenor,

@@ -14,21 +14,27 @@ c. **The price.** The quote prices the offer at the price the bank signed, under
    model the offer records. An offer accepted on chain (``PieceFinanced`` with the offer's bank and
    nonce: the contract spends a bank's nonce once) was paid that price, for that piece, to that
    holder, for that face amount.
-d. **The inputs.** What the quote says of the ledger is what the chain said when the desk priced:
-   the piece's face amount, its receivable's maturity, its holder (the seller), the limit the bank
-   had published for the seller, and the credit: the obligor's kind (a core enterprise or a
-   supplier), its PD or its record as a debtor, the seller's PD and grade, recomputed from the
-   chain's logs by the scorer with the model the quote names, as the API serves them to a bank
-   (a party that is not a trading member has no decision: none is recorded).
+d. **The inputs.** What the quote says of the ledger is what the chain said as of the block the
+   desk read it at: the piece's face amount, its receivable's maturity, its holder (the seller),
+   the limits the bank had published for the seller and for a supplier obligor, the model those
+   limits were published under (the quote's model must be the one behind the seller's limit: a
+   bank that changes models publishes its limits under the new one), and the credit: the obligor's
+   kind (a core enterprise or a supplier), its PD or its record as a debtor, the seller's PD and
+   grade, recomputed from the chain's logs by the scorer with the model the quote names, as the
+   API serves them to a bank (a party that is not a trading member has no decision: none is
+   recorded).
 
-**Which block.** A quote records the time it was priced at (``now``: the chain's clock as the API
-read it), not a block. The desk read the ledger at the API's indexed head then, and the API decides
-credit as of that head less its ``confirmations`` (12 by default; the auditor passes the API's).
-The head is the last block at or before ``now``; since blocks can share a timestamp (a node mining
-on demand), each block with that same time is tried, latest first, and the offer agrees when one
-of them explains every input; otherwise the findings of the block that explains most are reported,
-located at that block. (An API whose index lagged the chain at pricing would show up here as a
-disagreement: the audit says so rather than search further back.)
+**Which block.** A desk records with the quote the API's indexed head it read every input at
+(``as_of_block``; the desk reads them again if the index moved meanwhile), and the time it priced
+at (``now``: the chain's clock as the API read it). The ledger's facts are checked as of that
+block, and the credit as of that block less the API's ``confirmations`` (12 by default; the
+auditor passes the API's), as the API decides it. A recorded block that is not on the chain yet,
+or whose time is after ``now``, is itself a mismatch. A record from before desks recorded the
+block is read as before and listed as **undated** (``no as-of block recorded``), neither agreeing
+nor differing on that account: its head is taken as the last block at or before ``now``, and since
+blocks can share a timestamp (a node mining on demand), each block with that same time is tried,
+latest first; the offer agrees when one of them explains every input; otherwise the findings of
+the block that explains most are reported, located at that block.
 
 **Not recomputed**, and said so in the notes: the bank's outstanding financing on the obligor and
 on the seller. Their offered part is the bank's other open offers at the instant of pricing, which
@@ -137,6 +143,8 @@ class OfferAudit:
     agree: list[str] = field(default_factory=list)
     mismatches: list[Finding] = field(default_factory=list)
     unchecked: list[Finding] = field(default_factory=list)
+    #: offers whose quote records no as-of block (made before desks recorded one): checked as of their pricing time
+    undated: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: offer id -> the transaction that financed it on chain (accepted offers only)
     accepted: dict[str, str] = field(default_factory=dict)
@@ -162,6 +170,7 @@ class OfferAudit:
             "accepted": self.accepted,
             "mismatches": [f.to_json() for f in self.mismatches],
             "unchecked": [f.to_json() for f in self.unchecked],
+            "undated": [f.to_json() for f in self.undated],
             "notes": self.notes,
         }
 
@@ -185,6 +194,15 @@ class _Piece(NamedTuple):
     amount: int
 
 
+class _Limit(NamedTuple):
+    """A limit as published (``limit`` None: revoked) at ``block``, under the model ``model``."""
+
+    block: int
+    limit: int | None
+    valid_until: int
+    model: str | None
+
+
 class LedgerFacts:
     """The ledger's logs up to ``to_block``, decoded once: the histories the scorer reads (chain order) and
     what an offer names, each as of any block: pieces (amount, root, holder), receivables (debtor, maturity),
@@ -198,7 +216,7 @@ class LedgerFacts:
         self.roots: dict[int, tuple[str, int]] = {}  # root id -> (debtor, maturity)
         self.holders: dict[int, list[tuple[int, str]]] = defaultdict(list)  # piece -> (block, holder) in order
         self.financed: dict[tuple[str, int], _Financed] = {}  # (bank lower-case, nonce) -> the financing
-        self.limits: dict[tuple[str, str], list[tuple[int, int | None, int]]] = defaultdict(list)
+        self.limits: dict[tuple[str, str], list[_Limit]] = defaultdict(list)
         times: dict[int, int] = {}
         for log in logs:
             raw = log.raw
@@ -248,9 +266,10 @@ class LedgerFacts:
         elif log.contract == "CreditRegistry":
             if log.event == "LimitPublished":
                 pair = (str(a["bank"]).lower(), str(a["party"]).lower())
-                self.limits[pair].append((block, int(a["limit"]), int(a["validUntil"])))
+                model = _hex(a["modelHash"])
+                self.limits[pair].append(_Limit(block, int(a["limit"]), int(a["validUntil"]), model))
             elif log.event == "LimitRevoked":
-                self.limits[(str(a["bank"]).lower(), str(a["party"]).lower())].append((block, None, 0))
+                self.limits[(str(a["bank"]).lower(), str(a["party"]).lower())].append(_Limit(block, None, 0, None))
 
     def history(self, as_of_block: int, refused: Sequence[RefusedCall] | None) -> History:
         """What a decision as of ``as_of_block`` may use (as ``scoring.chain_source.ChainEvents.history``)."""
@@ -271,14 +290,18 @@ class LedgerFacts:
         held = [holder for at, holder in self.holders.get(piece, []) if at <= block]
         return held[-1] if held else None
 
-    def limit_at(self, bank: str, party: str, block: int, now: int) -> int | None:
+    def published_at(self, bank: str, party: str, block: int, now: int) -> _Limit | None:
         """The limit ``bank`` had published for ``party`` at the end of ``block``, if unrevoked and valid at
         ``now`` (how the desk reads the index's limits: ``api.desk.inputs.published_limit``)."""
-        found = [entry for entry in self.limits.get((bank.lower(), party.lower()), []) if entry[0] <= block]
-        if not found:
+        found = [entry for entry in self.limits.get((bank.lower(), party.lower()), []) if entry.block <= block]
+        if not found or found[-1].limit is None or found[-1].valid_until <= now:
             return None
-        _, limit, valid_until = found[-1]
-        return limit if limit is not None and valid_until > now else None
+        return found[-1]
+
+    def limit_at(self, bank: str, party: str, block: int, now: int) -> int | None:
+        """``published_at``'s amount."""
+        found = self.published_at(bank, party, block, now)
+        return None if found is None else found.limit
 
 
 class _Checker:
@@ -356,9 +379,11 @@ class _Checker:
     def _as_priced(
         self, offer: SignedOffer, request: QuoteRequest, finding: _Find, result: OfferAudit
     ) -> list[Finding] | None:
-        """(d) as of the block the offer was priced at; None (and listed unchecked) when that is after the last
-        block read."""
+        """(d) as of the block the offer's inputs were read at; None (and listed unchecked) when that is after the
+        last block read."""
         now = request.now if request.now is not None else offer.created_at
+        if request.as_of_block is not None:
+            return self._as_of(offer, request, now, request.as_of_block, finding, result)
         try:
             priced_at = self.block_at(now)
         except NoHistory as exc:
@@ -368,7 +393,33 @@ class _Checker:
             detail = f"priced at time {now}, as of block {priced_at}: after the last block read ({last})"
             result.unchecked.append(finding("inputs", detail, block=priced_at))
             return None
+        result.undated.append(
+            finding(
+                "inputs.as_of_block",
+                f"no as-of block recorded: checked as of block {priced_at}, the last at its pricing time {now} (or "
+                "one of the same time)",
+                block=priced_at,
+            )
+        )
         return self._inputs(offer, request, now, priced_at, finding)
+
+    def _as_of(
+        self, offer: SignedOffer, request: QuoteRequest, now: int, block: int, finding: _Find, result: OfferAudit
+    ) -> list[Finding] | None:
+        """(d) as of the block the quote records: it must be on the chain and no later than the pricing time."""
+        at = {"block": block}
+        if block > self.head:
+            detail = f"the quote's inputs are said to be read at block {block}, beyond the chain's head ({self.head})"
+            return [finding("inputs.as_of_block", detail, recorded=block, expected=self.head, **at)]
+        if block > self.facts.to_block:
+            detail = f"inputs read at block {block}: after the last block read ({self.facts.to_block})"
+            result.unchecked.append(finding("inputs", detail, **at))
+            return None
+        when = self.time_of(block)
+        if when > now:
+            detail = f"block {block} was made at time {when}, after the quote's pricing time {now}"
+            return [finding("inputs.as_of_block", detail, recorded=block, expected=self.block_at(now), **at)]
+        return self._ledger(offer, request, now, block, finding) + self._credit(offer, request, block, finding)
 
     def _recorded(self, offer: SignedOffer, quote: dict[str, Any], finding: _Find) -> list[Finding]:
         """(c) The quote against the offer it priced: the signed price, the recorded policy and model."""
@@ -542,15 +593,27 @@ class _Checker:
                     **at,
                 )
             )
-        limit = self.facts.limit_at(offer.bank, offer.holder, head, now)
+        published = self.facts.published_at(offer.bank, offer.holder, head, now)
+        limit = None if published is None else published.limit
         if limit != request.seller_limit:
             out.append(
                 finding(
                     "inputs.seller_limit",
                     f"the quote records {request.seller_limit}, the bank's published limit for the seller at "
-                    f"time {now} was {limit}",
+                    f"time {now} as of block {head} was {limit}",
                     recorded=request.seller_limit,
                     expected=limit,
+                    **at,
+                )
+            )
+        elif published is not None and str(published.model).lower() != request.model_version.lower():
+            out.append(
+                finding(
+                    "inputs.model_version",
+                    f"the quote was priced with model {request.model_version}, the bank's limit for the seller as of "
+                    f"block {head} was published under model {published.model}",
+                    recorded=request.model_version,
+                    expected=published.model,
                     **at,
                 )
             )
@@ -682,6 +745,13 @@ def _request(quote: dict[str, Any]) -> QuoteRequest | str:
 
 def _again(policy: Policy, quote: dict[str, Any]) -> dict[str, Any]:
     return recompute(policy, quote).to_json()
+
+
+def _hex(value: Any) -> str:
+    """A bytes32 log argument (bytes, or hex text as the decoder gives it) as 0x and lower-case hex."""
+    if isinstance(value, str):
+        return "0x" + value.lower().removeprefix("0x")
+    return "0x" + bytes(value).hex()
 
 
 def _int_or_text(value: Any) -> Any:

@@ -50,11 +50,26 @@ PD or grade never gets a lower price for the same obligor, face and tenor, and a
 a higher one. The caps are the one exception a bank expects: a higher price may exceed a cap that
 a lower one fits under.
 
+**A published limit caps credit to the party it was published for.** The scorer's limit for a
+supplier is sized on its own sales (a multiple of its monthly verified sales by grade): what the
+bank lends it. So the seller's published limit caps what the bank has bought from it where the
+bank bears the seller's risk (recourse, pre-shipment), as the escrow's assured pre-payment counts
+exposure against the same limit on chain. Buying a receivable without recourse is credit to its
+obligor, not to the seller. That is reverse factoring, whose point is that a small seller's own
+credit does not limit it, so such a seller needs no limit of its own; but a limit of 0 the bank
+published for it (a flagged party, or one below its grades) is a refusal to deal, and declines it.
+The obligor's risk is priced from its PD and bounded by the policy's concentration cap per
+obligor. Its sales-sized limit is not a debtor limit: one invoice to a supplier is often larger
+than a month of the obligor's verified sales, and the bank can hold no more of an obligor's paper
+than the obligor issued.
+
 **Declines**: the product not offered, a piece past maturity, a tenor out of bounds, an obligor or
-seller without a score or with a PD above the policy's maximum, no limit published for the
-seller; then, priced: a price of 0, the seller's outstanding financing with the desk plus the
-price above the limit the bank published for it, or above the policy's concentration cap per
-obligor or per seller. Checks before pricing come first and all of them are reported together.
+seller without a score or with a PD above the policy's maximum, no limit published for a seller
+whose risk the bank would bear, a seller with a published limit of 0; then, priced: a price of
+0, the seller's outstanding financing plus the price above the limit the bank published for it
+(where it bears the seller's risk), or above the policy's concentration cap per obligor or per
+seller. Checks before pricing come
+first and all of them are reported together.
 """
 
 from __future__ import annotations
@@ -173,6 +188,11 @@ class QuoteRequest:
     ``obligor_pd_bps`` (None: not scored). ``seller_limit`` is the limit this bank published for
     the seller (None: none, or expired); outstanding amounts are this bank's financing now
     outstanding on the obligor and bought from the seller, from the index.
+
+    ``as_of_block`` is the indexed block the desk read those ledger inputs at (its limits, its
+    exposure, and the credit decisions as of that block less the API's confirmations), so an
+    auditor recomputes the inputs as of that block. It moves no price; None (a record made before
+    desks recorded it) is left out of the JSON, so such a record still recomputes to itself.
     """
 
     face: int
@@ -190,6 +210,7 @@ class QuoteRequest:
     seller_outstanding: int = 0
     seller_limit: int | None = None
     model_version: str
+    as_of_block: int | None = None
 
     def __post_init__(self) -> None:
         _int(self.face, "face", 1, MAX_UINT256)
@@ -230,6 +251,8 @@ class QuoteRequest:
             _int(self.seller_limit, "seller_limit", 0, MAX_UINT256)
         if not isinstance(self.model_version, str) or not _VERSION.fullmatch(self.model_version):
             raise QuoteRequestError("model_version", "must be 0x and 64 lower-case hex digits (the model's hash)")
+        if self.as_of_block is not None:
+            _int(self.as_of_block, "as_of_block", 0, MAX_BLOCK)
 
     @property
     def seconds(self) -> int:
@@ -252,12 +275,16 @@ class QuoteRequest:
                 value = value.to_json()
             elif f.name in _AMOUNTS and value is not None:
                 value = str(value)
+            elif f.name in _OPTIONAL and value is None:
+                continue
             out[f.name] = value
         return out
 
     @classmethod
     def from_json(cls, obj: Any) -> QuoteRequest:
         names = {f.name for f in fields(cls)}
+        if isinstance(obj, Mapping):
+            obj = {**{name: None for name in _OPTIONAL}, **obj}  # left out of the record when None
         body = dict(_exact(obj, "request", names))
         for name in _AMOUNTS:
             if body[name] is not None:
@@ -267,6 +294,10 @@ class QuoteRequest:
         return cls(**body)
 
 
+#: Request fields left out of its JSON when None: added after records were made without them.
+_OPTIONAL = ("as_of_block",)
+#: A block number: within a JSON number (2**53 - 1), as the API's integers.
+MAX_BLOCK = 2**53 - 1
 _AMOUNTS = (
     "face",
     "tenor_seconds",
@@ -427,9 +458,20 @@ def quote(policy: Policy, request: QuoteRequest) -> Quote | Decline:
                 f"{words.pct(policy.max_seller_pd_bps)} this bank accepts where {why_seller}",
             )
         )
-    if request.seller_limit is None:
+    if request.seller_risk and request.seller_limit is None:
         declines.append(
-            Reason("NO_PUBLISHED_LIMIT", "this bank has no valid limit published for the seller on the ledger")
+            Reason(
+                "NO_PUBLISHED_LIMIT",
+                f"this bank has no valid limit published for the seller on the ledger, and {why_seller}",
+            )
+        )
+    elif request.seller_limit == 0:
+        declines.append(
+            Reason(
+                "SELLER_LIMIT_ZERO",
+                "this bank published a limit of 0 for the seller (a flagged party, or one below its grades): "
+                "it does not deal with it",
+            )
         )
     if declines:
         return Decline(
@@ -463,6 +505,12 @@ def _obligor(policy: Policy, request: QuoteRequest, words: _Words) -> tuple[int 
             f"{words.money(record.receivables_outstanding)} outstanding"
         )
     if request.obligor_pd_bps is None:
+        if policy.unscored_supplier_pd_bps is not None:
+            pd = policy.unscored_supplier_pd_bps
+            return pd, (
+                f"the obligor (a supplier) has too little verified history for a score: priced at this bank's PD "
+                f"for an unscored debtor, {words.pct(pd)}"
+            )
         return None, "the obligor (a supplier) has no credit score"
     return request.obligor_pd_bps, f"the obligor (a supplier) has PD {words.pct(request.obligor_pd_bps)}"
 
@@ -585,7 +633,7 @@ def _caps(policy: Policy, request: QuoteRequest, price: int, words: _Words) -> l
     """The caps a priced piece would break: the bank's published limit, then the policy's concentration caps."""
     out: list[Reason] = []
     limit = request.seller_limit
-    if limit is not None and request.seller_outstanding + price > limit:
+    if request.seller_risk and limit is not None and request.seller_outstanding + price > limit:
         out.append(
             Reason(
                 "EXPOSURE_LIMIT",

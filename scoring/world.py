@@ -2,7 +2,9 @@
 
 ``world.json`` is what any member could know (addresses, the observation period's end, the
 parties); ``ground_truth.json`` is hidden and read only to evaluate (tiers, bad actors, and
-whether each party failed during the hold-out period: the label).
+whether each party failed during the hold-out period: the label; and each supplier's hidden
+``p_fail``, the probability its failure was drawn from, which ranks failures as well as any
+scorer could: ``scoring.generalisation`` measures models against it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Truth:
     failed: bool
     bad_actor: str | None
     sells_to_core: bool
+    #: The hidden probability of failing that ``failed`` was drawn from (suppliers; None for other parties).
+    p_fail: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,13 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def _p_fail(traits: Any) -> float | None:
+    """A party's hidden ``p_fail`` from its ``traits`` (None: a party with no traits, or a file without it)."""
+    if traits is None or traits.get("p_fail") is None:
+        return None
+    return float(traits["p_fail"])
+
+
 def load(directory: Path, *, truth: bool = True) -> WorldFiles:
     """The world in ``directory`` (``truth=False``: world.json only, as a scorer in production)."""
     world = _read(directory / "world.json")
@@ -83,6 +94,7 @@ def load(directory: Path, *, truth: bool = True) -> WorldFiles:
                     bool(p.get("failed")),
                     p.get("bad_actor"),
                     bool(p.get("sells_to_core")),
+                    _p_fail(p.get("traits")),
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WorldError(str(path), f"malformed party entry: {exc!r}") from exc

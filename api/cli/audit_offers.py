@@ -20,7 +20,9 @@ is checked as of); this module gathers what an auditor holds and hands it over:
   decisions lag its head by that many blocks.
 
 ``offer_lines`` prints the result in the replay report's style: a count line, then one line per
-finding with its location (offer, piece, bank, block, financing transaction) and field.
+finding with its location (offer, piece, bank, block, financing transaction) and field, then the
+offers not checked and those whose quote records no as-of block (``[undated]``: made before desks
+recorded one; checked as of their pricing time, and not a mismatch on that account).
 """
 
 from __future__ import annotations
@@ -158,12 +160,14 @@ def read_offers(engine: Engine) -> list[SignedOffer]:
 def offer_lines(audited: OfferAudit, limit: int | None = None) -> list[str]:
     """The offers' part of the printed report: counts, each finding with its location, what was not checked."""
     accepted = len(audited.accepted)
+    undated = f", {len(audited.undated)} with no as-of block recorded" if audited.undated else ""
     lines = [
         f"signed offers: {audited.checked} recomputed from the chain ({accepted} accepted on chain), "
-        f"{audited.differ} differ, {len(audited.unchecked)} not checked"
+        f"{audited.differ} differ, {len(audited.unchecked)} not checked{undated}"
     ]
     lines += [f"  [offer] {finding}" for finding in audited.mismatches[:limit]]
     lines += [f"  [unpriced] {finding}" for finding in audited.unchecked[:limit]]
+    lines += [f"  [undated] {finding}" for finding in audited.undated[:limit]]
     lines += [f"  note: {note}" for note in audited.notes]
     return lines
 

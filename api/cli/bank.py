@@ -4,10 +4,13 @@
                   [--once] [--interval S] [--journal F] [--offer-ttl S]
 
 Follows the bank's inbox of financing requests over the API, prices each under the policy file
-(``scoring/policies/dev-bank.json`` is the dev bank's), signs EIP-712 offers with the keystore's
-key with no human step, posts them with their pricing record, and journals every offer and every
-decline with its reasons in plain words (``--journal``, default beside the keystore:
-``bank.json`` -> ``bank.desk-journal.jsonl``), so a restart never prices a request twice.
+(``scoring/policies/dev-bank.json`` is the dev bank's) from inputs all read as of one indexed
+block (recorded with the quote, for ``scf audit replay --offers``), signs EIP-712 offers with the
+keystore's key with no human step, posts them with their pricing record, posts each decline's
+reasons in plain words for the holder to read, and journals every offer and every decline
+(``--journal``, default beside the keystore: ``bank.json`` -> ``bank.desk-journal.jsonl``), so a
+restart never prices a request twice. Each ask is priced once: an offer that lapses unaccepted is
+closed with a decline that says so, and the holder asking again gets one new price.
 
 Without ``--once`` it runs until SIGTERM or Ctrl-C (it finishes the request in hand and stops),
 and waits out an API that is down. ``--once`` makes one pass and exits: 0 when every open

@@ -4,6 +4,7 @@
     scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
     scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json | --model M.json [--all-parties]]
     scf score fit --world DIR [--world DIR ...] --out MODEL.json [--db URL | --chain URL] [--all-parties]
+    scf score generalise --seeds 41,42,43,44,45 [--firms 300 --months 12] [--model FILE] [--out DIR] [--json]
 
 Decisions read the indexer's database (``--db``, else SCF_DB_URL, else the devnet's SQLite
 file) as of a final block: ``--as-of-block`` or the indexed head less ``--confirmations``. The
@@ -13,8 +14,11 @@ valid until the as-of time plus the model's validity (which is how an auditor fi
 point again). A world's events come from ``--db``, else ``--chain`` (its logs), else
 ``DIR/ledger.db``. ``evaluate`` fits on the world's training suppliers and measures on the
 held-out ones; with ``--model`` it measures that model without fitting (a world too small to fit
-on, e.g. 30 firms with one failure, can still measure a model fitted on a larger one). Exit
-status: 0 done, 2 bad input (unknown party, as-of block in the future, no model, no history ...).
+on, e.g. 30 firms with one failure, can still measure a model fitted on a larger one).
+``generalise`` plays a fresh world per seed on an anvil of its own and measures the model on it
+against the world's hidden ``p_fail`` and the baselines (``api.cli.generalise``; reserved seeds
+are refused; exit 1 when its criterion does not hold). Exit status: 0 done, 2 bad input (unknown
+party, as-of block in the future, no model, no history, a reserved seed ...).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.cli import generalise
 from api.cli.common import CHAIN_HELP, connect, deployed_addresses
 from api.cli.contracts import build_contracts
 
@@ -165,6 +170,9 @@ def print_decision(d: Decision) -> None:
     for r in d.reasons:
         lost = f" (-{r['points_lost']} points)" if r.get("points_lost") else ""
         print(f"  - {r['text']}{lost}")
+    for f in d.favourable:
+        gained = f" (+{f['points_gained']} points)" if f.get("points_gained") else ""
+        print(f"  + {f['text']}{gained}")
     for note in d.notes:
         print(f"  note: {note}")
     print(f"  model {d.model}, as of block {d.as_of_block} (time {d.as_of_time}), chain {d.chain_id}")
@@ -394,7 +402,10 @@ def _reproduce(worlds: list[dict[str, Any]], all_parties: bool) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "party", nargs="?", metavar="PARTY|evaluate|fit", help="the party's address, or the action evaluate / fit"
+        "party",
+        nargs="?",
+        metavar="PARTY|evaluate|fit|generalise",
+        help="the party's address, or the action evaluate / fit / generalise",
     )
     parser.add_argument("--all", action="store_true", help="every supplier and core enterprise")
     parser.add_argument("--as-of-block", type=int, help="decide as of this block (default: the last final block)")
@@ -414,7 +425,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluate / fit: the world's directory (world.json, ground_truth.json); fit: repeat it to fit on the "
         "suppliers of several worlds",
     )
-    parser.add_argument("--out", help="fit: where to write the model; evaluate: also save the fitted model there")
+    parser.add_argument(
+        "--out",
+        help="fit: where to write the model; evaluate: also save the fitted model there; generalise: keep the "
+        "worlds and generalisation.json there",
+    )
     parser.add_argument(
         "--all-parties",
         action="store_true",
@@ -429,6 +444,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"blocks below the indexed head that count as final (default {DEFAULT_CONFIRMATIONS})",
     )
     parser.add_argument("--chain", help=CHAIN_HELP)
+    generalise.add_arguments(parser)
 
 
 def cmd(args: argparse.Namespace) -> int:
@@ -437,6 +453,10 @@ def cmd(args: argparse.Namespace) -> int:
     from scoring.errors import InvalidRequest, ScoringError
 
     try:
+        if args.party == "generalise":
+            return generalise.cmd_generalise(
+                args, load_model(args.model), args.model or os.environ.get(MODEL_ENV) or str(DEFAULT_MODEL)
+            )
         if args.party in ("evaluate", "fit"):
             if not args.world:
                 raise InvalidRequest(f"`scf score {args.party}` needs --world DIR")

@@ -7,8 +7,10 @@
 
 The API reads the indexer's database (``--db``, else ``SCF_DB_URL``, else the devnet's SQLite
 file) and the chain; ``--index`` also runs the indexer in follow mode in this process, so
-writes show up in the reads without a separate ``scf index --follow``. Secrets come from
-``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex, 32 random bytes each; weak ones are refused).
+writes show up in the reads without a separate ``scf index --follow``. The webhook dispatcher
+(``api.v1.webhooks.dispatcher``) always runs beside it, one per ``scf serve`` whatever ``--workers``:
+it fills the event feed and delivers webhooks (``SCF_WEBHOOK_*`` tune it: ``DeliveryOptions.from_env``).
+Secrets come from ``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex, 32 random bytes each; weak ones are refused).
 The relayer, which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``).
 
 ``--devnet`` (or ``SCF_DEVNET=1``) is devnet mode, for a local devnet only: secrets may be left
@@ -165,13 +167,15 @@ def serve(options: ServeOptions) -> int:
     app = create_app(settings)
     stop = threading.Event()
     indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
+    dispatcher_thread = _start_dispatcher(settings, stop)
     print(f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}")
     try:
         uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
     finally:
         stop.set()
-        if indexer_thread is not None:
-            indexer_thread.join(timeout=10)
+        for thread in (indexer_thread, dispatcher_thread):
+            if thread is not None:
+                thread.join(timeout=10)
     return 0
 
 
@@ -194,6 +198,7 @@ def _serve_workers(options: ServeOptions) -> int:
     os.environ[WORKER_ARGS_ENV] = json.dumps(dataclasses.asdict(options))
     stop = threading.Event()
     indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
+    dispatcher_thread = _start_dispatcher(settings, stop)
     print(
         f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; "
         f"db {db_url}; {options.workers} workers"
@@ -210,8 +215,9 @@ def _serve_workers(options: ServeOptions) -> int:
         Multiprocess(config, sockets=[listening_socket(options.host, options.port)]).run()
     finally:
         stop.set()
-        if indexer_thread is not None:
-            indexer_thread.join(timeout=10)
+        for thread in (indexer_thread, dispatcher_thread):
+            if thread is not None:
+                thread.join(timeout=10)
     return 0
 
 
@@ -261,6 +267,16 @@ def _start_indexer(
             print(f"indexer stopped: {exc}", file=sys.stderr)
 
     thread = threading.Thread(target=run, name="scf-indexer", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_dispatcher(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The webhook dispatcher's thread (its own engines; it stops when ``stop`` is set)."""
+    from api.v1.webhooks import DeliveryOptions, Dispatcher
+
+    dispatcher = Dispatcher.from_settings(settings, DeliveryOptions.from_env(devnet=settings.devnet))
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), name="scf-webhooks", daemon=True)
     thread.start()
     return thread
 

@@ -88,21 +88,56 @@ def simulate(
     return Simulated(config, out, played=play(chain, build, config, out, deployment=deployment, progress=progress))
 
 
-def print_simulated(simulated: Simulated, notes: Console) -> None:
+def print_simulated(simulated: Simulated, notes: Console, *, as_json: bool = False) -> None:
     from rich.console import Console
 
     from scenarios.truth import TRUTH_FILE, WORLD_FILE
 
     out = simulated.out
+    config = simulated.config
     if simulated.reused is not None:
         notes.print(f"world already played on this deployment: reusing {out}", highlight=False)
-        Console().print(_table(simulated.config, simulated.reused["summary"]))
-        print(f"kept {out / WORLD_FILE} and {out / TRUTH_FILE}; facts digest {simulated.reused['facts_digest']}")
+        summary, digest = simulated.reused["summary"], simulated.reused["facts_digest"]
+    else:
+        assert simulated.played is not None
+        summary, digest = simulated.played.summary, simulated.played.digest
+    if as_json:
+        settings = {"firms": config.firms, "months": config.months, "seed": config.seed}
+        settings["holdout_months"] = config.holdout_months
+        print(json.dumps({**settings, "out": str(out), "facts_digest": digest, "summary": summary}, sort_keys=True))
         return
-    result = simulated.played
-    assert result is not None
-    Console().print(summary_table(result))
-    print(f"wrote {result.world_path} and {result.truth_path}; facts digest {result.digest}")
+    Console().print(_table(config, summary))
+    if summary.get("banks"):
+        Console().print(banks_table(summary["banks"]))
+    if simulated.reused is not None:
+        print(f"kept {out / WORLD_FILE} and {out / TRUTH_FILE}; facts digest {digest}")
+    else:
+        assert simulated.played is not None
+        print(f"wrote {simulated.played.world_path} and {simulated.played.truth_path}; facts digest {digest}")
+
+
+def banks_table(banks: list[dict[str, Any]]) -> Table:
+    """Per bank: how it priced, what it financed by seller tier, what it earned and lost, its tier-2/3 fill."""
+    from rich.table import Table
+
+    table = Table(title="banks (money in dUSD; rates on the financed amount that has been repaid or lost)")
+    for column in ("bank", "pricing", "financed t1 / t2 / t3", "interest", "losses", "net", "loss / net", "fill t2-3"):
+        table.add_column(column, justify="left" if column in ("bank", "pricing") else "right")
+    for b in banks:
+        f = b["financed"]
+        rates = "-" if b["loss_rate_bps"] is None else f"{b['loss_rate_bps']} / {b['net_return_bps']} bps"
+        fill = "-" if b["fill_rate_tier23"] is None else f"{b['fill_rate_tier23']:.1%}"
+        table.add_row(
+            b["name"],
+            b["pricing"] or "-",
+            f"{_dollars(f['tier1'])} / {_dollars(f['tier2'])} / {_dollars(f['tier3'])}",
+            _dollars(b["interest"]),
+            _dollars(b["losses"]),
+            _dollars(b["net_return"]),
+            rates,
+            fill,
+        )
+    return table
 
 
 def recorded_deployment(chain: Chain, record: str | None) -> dict[str, str]:
@@ -212,14 +247,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         chain = connect(args.chain, build, timeout=PLAY_RPC_TIMEOUT)
         deployment = None if args.fresh else recorded_deployment(chain, args.deployment)
         out = Path(args.out) if args.out else default_out(config)
-        progress = not args.quiet and notes.is_terminal
+        progress = not (args.quiet or args.json) and notes.is_terminal
         simulated = simulate(
             chain, build, config, out, deployment=deployment, reuse=args.reuse, progress=progress, notes=notes
         )
     except (ScenarioError, LedgerError) as exc:
         notes.print(f"[red]scf simulate: {type(exc).__name__}: {exc}[/red]", highlight=False, soft_wrap=True)
         return 2
-    print_simulated(simulated, notes)
+    print_simulated(simulated, notes, as_json=args.json)
     return 0
 
 
@@ -241,6 +276,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="if --out holds this world already played on this deployment, print its summary and exit 0",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object (per bank: financed by tier, interest, losses, net return, "
+        "loss rate, tier-2/3 fill rate) instead of tables",
+    )
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

@@ -137,6 +137,11 @@ class BankApi:
         found: dict[str, Any] = _json(answer)
         return found
 
+    def indexed_block(self) -> int | None:
+        """The API's indexed head (``/v1/health``'s ``indexedBlock``; None before its first block)."""
+        found = self.health().get("indexedBlock")
+        return None if found is None else int(found)
+
     def inbox(self) -> Iterator[dict[str, Any]]:
         """Every open financing request this bank may answer (to it, or to every bank), page by page."""
         after: Any = None
@@ -182,6 +187,12 @@ class BankApi:
         found: dict[str, Any] = self.post(
             f"/v1/receivables/pieces/{piece_id}/offers", dict(body), idempotency_key=idempotency_key
         )
+        return found
+
+    def decline(self, request_id: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+        """Tell the holder why this bank makes no offer (``POST /v1/financing-requests/{id}/decline``); a 404 (not
+        shown to this bank) and a 409 (no longer open to it) are ``ApiRefused``."""
+        found: dict[str, Any] = self.post(f"/v1/financing-requests/{request_id}/decline", {"reasons": reasons})
         return found
 
     def offers(self, piece_id: int) -> list[dict[str, Any]] | None:

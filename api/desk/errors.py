@@ -63,5 +63,13 @@ class JournalError(DeskError):
         super().__init__(f"desk journal {path}: {reason}")
 
 
+class InputsMoved(DeskError):
+    """The API's index moved on every time the desk read one request's inputs: it prices the request on a later pass."""
+
+    def __init__(self, reads: int) -> None:
+        self.reads = reads
+        super().__init__(f"the API's index moved on each of {reads} reads of the request's inputs")
+
+
 class DeskSetupError(DeskError):
     """The desk cannot start as asked (the keystore holds another address, ...)."""

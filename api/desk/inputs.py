@@ -13,11 +13,13 @@ tested without a server:
   is priced from its decision's PD (none when it has too little history: the pricer declines).
 * **The seller** is the holder that asked; its PD and grade are priced only where the desk bears
   its risk (``scoring.pricing``), but always recorded.
-* **The published limit** is the one this bank published for the seller, unrevoked and valid at
-  ``now``; none otherwise (the pricer declines: a limit is a constraint, not a number on a page).
+* **The published limits** are those this bank published for the seller and, when the obligor is a
+  supplier, for the obligor, unrevoked and valid at ``now``; none otherwise (the pricer declines
+  where the bank bears that party's risk: a limit is a constraint, not a number on a page).
 * **Outstanding** amounts are this bank's financed and still-offered prices on the obligor and
   bought from the seller (``GET /v1/banks/me/exposure``).
-* **The model version** is the scoring model's hash the decisions name, recorded with the quote.
+* **The model version** is the scoring model's hash the decisions name, recorded with the quote,
+  and **the as-of block** the index stood at while the desk read all of this (``api.desk.desk``).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ def quote_request(
     seller_decision: dict[str, Any] | None,
     seller_limit: int | None,
     exposure: dict[str, Any],
+    as_of_block: int | None = None,
 ) -> QuoteRequest | list[Reason]:
     """The pricer's request from what the desk read; reasons in words when it cannot be built."""
     model = model_version(seller_decision, obligor_decision)
@@ -126,4 +129,5 @@ def quote_request(
         seller_outstanding=int((exposure.get("seller") or {}).get("outstanding") or 0),
         seller_limit=seller_limit,
         model_version=model,
+        as_of_block=as_of_block,
     )

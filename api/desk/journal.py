@@ -3,8 +3,19 @@
 Every decision the desk takes is a line: an **offer** (the quote with every input, the signed
 terms, the offer's id) or a **decline** (each reason in plain words with its code, and the
 pricer's record when it priced). A bank reads it to see why; an auditor recomputes every price
-from it (``scoring.pricing.recompute``). It is also the desk's memory: a request with an outcome
+from it (``scoring.pricing.recompute``). It is also the desk's memory: an ask with an outcome
 line is never priced again, across restarts.
+
+**An ask, not a request id, is what gets one answer.** The API keeps one row per piece, holder
+and bank, and reopens it when the holder asks again after it was withdrawn, expired or declined:
+same id, a new ``createdAt``. Each line names its ``round`` (the request's ``createdAt``), so a
+new ask is a new decision while the old one stays decided. A line from before rounds were
+recorded (no ``round``) decides its request for every round, as it always did.
+
+**Telling the holder.** A decline is journaled, then posted to the API
+(``POST /v1/financing-requests/{id}/decline``), then a ``told`` line follows; a decline without
+its ``told`` line is posted again on the next pass (the API keeps the first), so a holder always
+learns why, even after a crash or an outage between the two.
 
 **Crash safety** (``kill -9`` at any instant):
 
@@ -37,9 +48,23 @@ from typing import IO, Any
 from api.desk.errors import JournalError
 
 FORMAT = 1
-#: Line kinds. An intent precedes its offer; the others are outcomes, final for their request.
-INTENT, OFFERED, DECLINED, LAPSED = "intent", "offered", "declined", "lapsed"
+#: Line kinds. An intent precedes its offer; offered, declined and lapsed are outcomes, final for their ask (an
+#: offered or lapsed ask still open after its offer's deadline is closed by a decline that says so: the last
+#: outcome line counts); told follows a decline the API has recorded.
+INTENT, OFFERED, DECLINED, LAPSED, TOLD = "intent", "offered", "declined", "lapsed", "told"
 OUTCOMES = (OFFERED, DECLINED, LAPSED)
+
+#: An ask: the request's id and its round (its ``createdAt``; None on a line from before rounds were recorded).
+Ask = tuple[str, int | None]
+
+
+def ask_of(record: dict[str, Any]) -> Ask | None:
+    """The ask a line is about, or None for a line about none."""
+    request = record.get("request")
+    if not isinstance(request, str):
+        return None
+    found = record.get("round")
+    return request, found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
 class Journal:
@@ -48,8 +73,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: list[dict[str, Any]] = []
-        self.outcomes: dict[str, dict[str, Any]] = {}
-        self.intents: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[Ask, dict[str, Any]] = {}
+        self.intents: dict[Ask, dict[str, Any]] = {}
+        self.untold: dict[Ask, dict[str, Any]] = {}  # declines (with a round) not yet recorded by the API
         self.repaired = 0  # bytes of a torn tail cut off on open
         self._file = self._open()
         try:
@@ -101,15 +127,19 @@ class Journal:
 
     def _remember(self, record: dict[str, Any]) -> None:
         self.records.append(record)
-        request = record.get("request")
-        if not isinstance(request, str):
+        ask = ask_of(record)
+        if ask is None:
             return
         kind = record.get("kind")
         if kind == INTENT:
-            self.intents[request] = record
+            self.intents[ask] = record
         elif kind in OUTCOMES:
-            self.outcomes[request] = record
-            self.intents.pop(request, None)
+            self.outcomes[ask] = record
+            self.intents.pop(ask, None)
+            if kind == DECLINED and ask[1] is not None:
+                self.untold[ask] = record
+        elif kind == TOLD:
+            self.untold.pop(ask, None)
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write ``record`` (stamped with the format and the time) as one line, durably, before returning it."""
@@ -124,12 +154,24 @@ class Journal:
         self._remember(stamped)
         return stamped
 
-    def handled(self, request_id: str) -> bool:
-        return request_id in self.outcomes
+    def outcome(self, request_id: str, round_: int | None) -> dict[str, Any] | None:
+        """The last outcome of the ask (a line from before rounds were recorded answers every round)."""
+        return self.outcomes.get((request_id, round_)) or self.outcomes.get((request_id, None))
+
+    def handled(self, request_id: str, round_: int | None = None) -> bool:
+        return self.outcome(request_id, round_) is not None
+
+    def intended(self, request_id: str, round_: int | None) -> bool:
+        """Whether an offer for the ask was signed and not yet settled (``pending``)."""
+        return (request_id, round_) in self.intents or (request_id, None) in self.intents
 
     def pending(self) -> Iterator[dict[str, Any]]:
         """Intents without an outcome: offers that may or may not have reached the API before a crash."""
         yield from list(self.intents.values())
+
+    def to_tell(self) -> Iterator[dict[str, Any]]:
+        """Declines the API has not recorded yet (journaled, then the desk stopped or the API was away)."""
+        yield from list(self.untold.values())
 
     def close(self) -> None:
         if not self._file.closed:

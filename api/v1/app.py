@@ -26,6 +26,7 @@ from api.v1.auth import Authenticator, Revocations, Standing, Tokens
 from api.v1.credit import CreditDesk
 from api.v1.deps import ERRORS, Services
 from api.v1.documents import DocumentVault
+from api.v1.events import Feed, StreamOptions
 from api.v1.gate import Gate
 from api.v1.idempotency import IdempotencyStore
 from api.v1.ratelimit import Limiter
@@ -36,15 +37,18 @@ from api.v1.routes import (
     banks,
     credit,
     documents,
+    events,
     financing,
     health,
     orders,
     parties,
     receivables,
     submissions,
+    webhooks,
 )
 from api.v1.routes import auth as auth_routes
 from api.v1.settings import Settings, SettingsError
+from api.v1.webhooks import DeliveryOptions, SecretBox, WebhookBook
 from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.receivables import ReceivablesClient
 from ledger.eth.proofs import ReceivableLayout
@@ -153,7 +157,15 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
     return lifespan
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    stream: StreamOptions | None = None,
+    delivery: DeliveryOptions | None = None,
+) -> FastAPI:
+    """The app; ``stream`` and ``delivery`` tune the event feed and webhooks (defaults: ``StreamOptions()``,
+    ``DeliveryOptions.from_env``). Webhooks are delivered by ``scf serve``'s dispatcher, not by the app."""
     svc = services or build_services(settings)
     app = FastAPI(
         title="scf-ledger API",
@@ -180,6 +192,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         refresh=settings.membership_refresh,
     )
     app.state.limiter = Limiter(engine=svc.store, limits=settings.rate_limits)
+    # The event feed and webhooks (api.v1.events, api.v1.webhooks): read by routes/events.py and routes/webhooks.py.
+    app.state.stream = stream or StreamOptions()
+    app.state.feed = Feed(svc.engine, svc.store, svc.chain_id, poll=app.state.stream.poll)
+    app.state.webhooks = WebhookBook(
+        svc.store,
+        app.state.feed,
+        SecretBox(settings.document_key),
+        delivery or DeliveryOptions.from_env(devnet=settings.devnet),
+    )
     errors.install(app)
 
     for module in (
@@ -194,6 +215,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         credit,
         banks,
         audit,
+        events,
+        webhooks,
     ):
         app.include_router(module.router, prefix=PREFIX)
 

@@ -13,11 +13,16 @@ expired have no ``expires_at`` and stay live for as long as the piece can be sol
 
 **States** are derived, never stored, by ``state_of``: the only place that says what each
 means, so the inbox, the withdraw rule and the credit report's grant cannot disagree. The facts
-it reads (the pieces and their roots, the financings, from the index; the offers, from the
-API's tables) are loaded for a whole page at once by ``FinancingBook.facts``, one query per
-table, whatever the page's size: a bank's desk polls the inbox, so a page costs the same few
-queries as one request. The store and the index may be two databases (``SCF_API_DB_URL``), so
-nothing is joined across them in SQL.
+it reads (the pieces and their roots, the financings, from the index; the offers and the banks'
+declines, from the API's tables) are loaded for a whole page at once by ``FinancingBook.facts``,
+one query per table, whatever the page's size: a bank's desk polls the inbox, so a page costs
+the same few queries as one request. The store and the index may be two databases
+(``SCF_API_DB_URL``), so nothing is joined across them in SQL.
+
+**Declines** (``api.v1.declines``): a bank that makes no offer says why in words; the holder
+reads its reasons with the request, which reads ``declined`` (to the holder, when the one bank it
+asked declined; to a bank, when it did). A decline answers one ask (the request's ``created_at``
+then): asking again after it reopens the request as a new ask, as after a withdrawal.
 
 **Time** is the later of the API's clock and the indexed head's block time (``FinancingBook.now``),
 for stamping a request and for reading it: devnets run ahead of the wall, and a request must not
@@ -42,7 +47,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, insert, or_, select, true, tuple_, update
@@ -51,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from api.errors import Conflict, InvalidField, NotFound
 from api.v1 import store
 from api.v1.auth import Party
+from api.v1.declines import decline_out, declines
 from api.v1.schemas import MAX_SAFE_INTEGER, FinancingRequestOut, PricingIn, PricingOut, RequestState
 from ledger.index.sql.models import Block, Cursor, Financing, Piece, Root
 from scoring.errors import QuoteRequestError
@@ -74,6 +80,8 @@ class Facts:
     financings: dict[int, list[Any]]
     #: piece id -> offers grouped by bank and holder: bank, holder, count, last_deadline
     offers: dict[int, list[Any]]
+    #: request id -> the banks' declines of it (any round): bank, round, reasons, created_at
+    declines: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def time_ordered_id() -> str:
@@ -118,6 +126,25 @@ def seen_offers(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
     ]
 
 
+def seen_declines(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
+    """The declines of the request's current ask (its round: ``created_at``) that ``viewer`` may see: the holder,
+    auditors and the API every bank's, a bank its own."""
+    everything = viewer is None or viewer.auditor or viewer.address == request.holder
+    return [
+        row
+        for row in facts.declines.get(request.id, [])
+        if row.round == request.created_at and (everything or (viewer is not None and row.bank == viewer.address))
+    ]
+
+
+def declined(request: Any, facts: Facts, viewer: Party | None) -> bool:
+    """Whether the current ask reads declined to ``viewer``: a bank's own decline, or the one bank asked."""
+    banks = {row.bank for row in seen_declines(request, facts, viewer)}
+    if viewer is not None and not viewer.auditor and viewer.address != request.holder:
+        return viewer.address in banks
+    return request.bank != EVERY_BANK and request.bank in banks
+
+
 def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> RequestState:
     """A request's state: the first of these that holds.
 
@@ -127,7 +154,9 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
     3. ``expired``: ``now`` has reached ``expires_at``, or the holder can no longer sell the piece
        (``sellable``: the rule ``api.v1.credit`` grants a report by);
     4. ``offered``: an offer the viewer may see (``seen_offers``) is unexpired (its deadline is after ``now``);
-    5. ``open``.
+    5. ``declined``: the bank declined this ask (``declined``: to a bank its own decline; to the holder, auditors
+       and the API, the decline of the one bank asked: a request to every bank stays open to its holder);
+    6. ``open``.
     """
     if request.withdrawn_at is not None:
         return "withdrawn"
@@ -144,6 +173,8 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
         return "expired"
     if any(group.last_deadline > facts.now for group in seen_offers(request, facts, viewer)):
         return "offered"
+    if declined(request, facts, viewer):
+        return "declined"
     return "open"
 
 
@@ -158,6 +189,7 @@ def request_out(request: Any, facts: Facts, viewer: Party | None) -> FinancingRe
         expiresAt=request.expires_at,
         withdrawnAt=request.withdrawn_at,
         offers=sum(int(group.count) for group in seen_offers(request, facts, viewer)),
+        declines=[decline_out(row) for row in seen_declines(request, facts, viewer)],
     )
 
 
@@ -209,8 +241,14 @@ class FinancingBook:
         pieces: dict[int, Any] = {}
         financings: dict[int, list[Any]] = defaultdict(list)
         grouped: dict[int, list[Any]] = defaultdict(list)
+        answered: dict[str, list[Any]] = defaultdict(list)
         if not ids:
-            return Facts(now, pieces, financings, grouped)
+            return Facts(now, pieces, financings, grouped, answered)
+        with self.store.connect() as connection:
+            for row in connection.execute(
+                select(declines).where(declines.c.request_id.in_(sorted({str(r.id) for r in requests})))
+            ):
+                answered[row.request_id].append(row)
         with self.engine.connect() as connection:
             for piece in connection.execute(
                 select(
@@ -247,7 +285,7 @@ class FinancingBook:
                     .group_by(table.c.piece_id, table.c.bank, table.c.holder)
                 ):
                     grouped[group.piece_id].append(group)
-        return Facts(now, pieces, financings, grouped)
+        return Facts(now, pieces, financings, grouped, answered)
 
     def out(self, request: Any, viewer: Party) -> FinancingRequestOut:
         return request_out(request, self.facts([request]), viewer)
@@ -255,19 +293,24 @@ class FinancingBook:
     # -- who sees which ------------------------------------------------------------------------
 
     @staticmethod
+    def addressees(party: Party) -> tuple[str, ...]:
+        """The addresses whose requests ``party`` is asked by: its own, and as a bank every bank's (``EVERY_BANK``).
+        The event feed (``api.v1.events``) matches its audiences with the same rule."""
+        return (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
+
+    @staticmethod
     def visible(party: Party) -> ColumnElement[bool]:
         """A bank sees requests to it or to every bank, a holder its own, an auditor all."""
         table = store.financing_requests
         if party.auditor:
             return true()
-        banks = (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
-        return or_(table.c.holder == party.address, table.c.bank.in_(banks))
+        return or_(table.c.holder == party.address, table.c.bank.in_(FinancingBook.addressees(party)))
 
     def offered_pieces(self, party: Party) -> list[int]:
         """The pieces asked of ``party`` (as a bank, or as one of every bank) and not withdrawn: they, and the
         path to their roots, are shown to it (``api.v1.reads``)."""
         table = store.financing_requests
-        banks = (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
+        banks = self.addressees(party)
         with self.store.connect() as connection:
             return list(
                 connection.execute(
@@ -301,8 +344,10 @@ class FinancingBook:
                                 withdrawn_at=None,
                             )
                         )
-                    elif existing.withdrawn_at is not None or (
-                        existing.expires_at is not None and existing.expires_at <= now
+                    elif (
+                        existing.withdrawn_at is not None
+                        or (existing.expires_at is not None and existing.expires_at <= now)
+                        or self._declined(connection, existing)
                     ):
                         connection.execute(
                             update(table)
@@ -316,6 +361,40 @@ class FinancingBook:
         else:  # pragma: no cover - two lost races in a row on one key
             raise Conflict("financing_request_busy", f"a request for piece {piece_id} is being made; retry")
         return request_out(row, self.facts([row], now), party)
+
+    @staticmethod
+    def _declined(connection: Any, request: Any) -> bool:
+        """Whether a bank declined the request's current ask: asking again then reopens it as a new ask."""
+        found = connection.execute(
+            select(declines.c.bank).where(declines.c.request_id == request.id, declines.c.round == request.created_at)
+        ).first()
+        return found is not None
+
+    def decline(self, party: Party, request_id: str, reasons: str) -> FinancingRequestOut:
+        """A bank the request is addressed to declines its current ask with ``reasons`` (``api.v1.declines``' JSON).
+        404 for anyone else; 409 unless the request is open to the bank (an offer of its own still open, accepted,
+        expired or withdrawn); again answers the first decline of the ask."""
+        table = store.financing_requests
+        with self.store.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == request_id)).one_or_none()
+        if row is None or not party.has("bank") or not addressed(row, party.address):
+            raise NotFound("financing request", request_id)
+        facts = self.facts([row])
+        state = state_of(row, facts, party)
+        if state == "declined":
+            return request_out(row, facts, party)
+        if state != "open":
+            raise Conflict(
+                "financing_request_not_open",
+                f"financing request {request_id} is {state} to you: a bank declines only a request open to it",
+            )
+        values = {"request_id": row.id, "bank": party.address, "round": row.created_at}
+        try:
+            with self.store.begin() as connection:
+                connection.execute(insert(declines).values(**values, reasons=reasons, created_at=facts.now))
+        except IntegrityError:
+            pass  # declined at the same moment by another call: the first reasons stand
+        return self.out(row, party)
 
     def _own(self, party: Party, request_id: str) -> Any:
         table = store.financing_requests
@@ -530,4 +609,13 @@ def pricing_out(row: Any) -> PricingOut | None:
     """An offer row's pricing as answered (None when the bank recorded none)."""
     if row["quote"] is None:
         return None
-    return PricingOut(policyHash=row["policy_hash"], modelVersion=row["model_version"], quote=json.loads(row["quote"]))
+    quote = json.loads(row["quote"])
+    inputs = quote.get("inputs") if isinstance(quote, dict) else None
+    request = inputs.get("request") if isinstance(inputs, dict) else None
+    block = request.get("as_of_block") if isinstance(request, dict) else None
+    return PricingOut(
+        policyHash=row["policy_hash"],
+        modelVersion=row["model_version"],
+        quote=quote,
+        asOfBlock=block if isinstance(block, int) and not isinstance(block, bool) else None,
+    )

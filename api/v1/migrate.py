@@ -87,6 +87,14 @@ STEPS: tuple[Step, ...] = (
             AddColumns(store.offers, ("policy_hash", "model_version", "quote")),
         ),
     ),
+    Step(
+        3,
+        "event feed and webhooks (their tables by create_all); the feed's scan indexes on requests and offers",
+        (
+            AddIndex(store.financing_requests, "ix_api_financing_requests_created"),
+            AddIndex(store.offers, "ix_api_offers_created"),
+        ),
+    ),
 )
 HEAD = STEPS[-1].version
 #: Tries of a DDL statement that loses a race with another process starting on the same database.

@@ -51,6 +51,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from api.v1.declines import DeclineOut
+
 UINT256_MAX = 2**256 - 1
 #: ``Number.MAX_SAFE_INTEGER``: the largest integer every JSON reader holds exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -487,7 +489,7 @@ class ApprovalIn(Request):
 
 #: How long a financing request stays open (``api.v1.financing``): by default, at least, at most (seconds).
 REQUEST_TERM, REQUEST_TERM_MIN, REQUEST_TERM_MAX = 7 * 86_400, 60, 90 * 86_400
-RequestState = Literal["open", "offered", "accepted", "expired", "withdrawn"]
+RequestState = Literal["open", "offered", "declined", "accepted", "expired", "withdrawn"]
 
 
 class FinancingRequestIn(Request):
@@ -507,6 +509,7 @@ class FinancingRequestOut(BaseModel):
     expiresAt: SafeInt | None = Field(description="null: asked before requests expired (open while sellable)")
     withdrawnAt: SafeInt | None
     offers: SafeInt = Field(description="offers made under it that you may see (a bank: its own)")
+    declines: list[DeclineOut] = Field(default=[], description="the reasons banks gave for no offer (api.v1.declines)")
 
 
 class FinancingRequestPage(BaseModel):
@@ -532,6 +535,7 @@ class PricingOut(BaseModel):
     policyHash: str
     modelVersion: str
     quote: dict[str, Any]
+    asOfBlock: SafeInt | None = Field(default=None, description="the block its inputs were read at, if recorded")
 
 
 class OfferIn(OfferTermsIn):

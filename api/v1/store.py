@@ -1,5 +1,6 @@
 """The API's own tables: sign-in challenges, idempotency records, submissions, financing requests, offers,
-credit consents, documents, audit runs, revoked tokens and rate-limit buckets.
+credit consents, documents, audit runs, revoked tokens, rate-limit buckets, and the event feed with its
+webhooks (their deliveries and every attempt at one).
 
 They live in their own SQLAlchemy metadata (every table prefixed ``api_``), by default in the
 indexer's database: one database to back up, and a submission's "indexed yet?" answer is a
@@ -30,6 +31,8 @@ from sqlalchemy import (
 from ledger.index.sql.types import UInt
 
 metadata = MetaData()
+#: A rowid alias on SQLite (INTEGER PRIMARY KEY), BIGINT elsewhere: an autoincrementing key that never runs out.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 ADDRESS = String(42)
 HASH = String(66)
@@ -119,6 +122,8 @@ financing_requests = Table(
     # The inbox's pages (step 2 creates them on older databases): a bank's, and a holder's, by age.
     Index("ix_api_financing_requests_bank_created", "bank", "created_at", "id"),
     Index("ix_api_financing_requests_holder_created", "holder", "created_at", "id"),
+    # The event feed's scan of recent requests (``api.v1.events``; step 3 creates it on older databases).
+    Index("ix_api_financing_requests_created", "created_at"),
 )
 
 offers = Table(
@@ -139,6 +144,8 @@ offers = Table(
     Column("model_version", HASH),
     Column("quote", Text),
     UniqueConstraint("bank", "nonce"),
+    # The event feed's scan of recent offers (``api.v1.events``; step 3 creates it on older databases).
+    Index("ix_api_offers_created", "created_at"),
 )
 
 #: A supplier's signed consent that one bank may read its credit report (``api.v1.consents``).
@@ -210,4 +217,94 @@ rate_limits = Table(
     metadata,
     Column("key", String(128), primary_key=True),  # scope:value, e.g. challenge-ip:203.0.113.7
     Column("tat_ms", BigInteger, nullable=False, index=True),
+)
+
+
+# -- the event feed and webhooks (``api.v1.events``, ``api.v1.webhooks``) ----------------------------------
+
+#: The feed's one row: how far it has read each source, and ``version``, which every append moves under a
+#: compare-and-set (the row lock that makes appends one at a time, so ``seq`` commits in order).
+event_feed = Table(
+    "api_event_feed",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),  # the index's events read up to (block, log), -1: none
+    Column("log_index", BigInteger, nullable=False),
+    Column("block_hash", HASH, nullable=False),  # of that block, to see a reorg that rolled the index back past it
+    Column("requests_at", BigInteger, nullable=False),  # the newest created_at of a request journaled
+    Column("offers_at", BigInteger, nullable=False),  # the newest created_at of an offer journaled
+    Column("synced_at", BigInteger, nullable=False),
+)
+
+#: The journal: one row per event, ``seq`` its cursor (assigned max + 1 under the feed's lock), ``source`` the
+#: fact it records (``request:ID:CREATED_AT``, ``offer:ID``, ``chain:CHAIN:TX:LOG``), so a fact is journaled once.
+events = Table(
+    "api_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("source", String(200), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),  # the event's data as JSON (uint256 as decimal strings)
+)
+
+#: Who may see each event: an address per row (``EVERY_BANK``: every bank, as in the inbox).
+event_audience = Table(
+    "api_event_audience",
+    metadata,
+    Column("party", ADDRESS, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+)
+
+#: A party's webhook. The signing secret is sealed (AES-256-GCM under the document key, the webhook's id as
+#: associated data): it must be readable to sign, and a copy of the database alone does not give it away.
+webhooks = Table(
+    "api_webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("party", ADDRESS, nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("types", Text, nullable=False),  # JSON list of event types, or ["*"]
+    Column("description", String(200)),
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # the feed's seq up to which its deliveries are queued
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+)
+
+#: One event to one webhook: queued once (the unique key), then tried until answered 2xx or out of attempts.
+webhook_deliveries = Table(
+    "api_webhook_deliveries",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),  # attempts started
+    Column("next_attempt_at", BigInteger),  # NULL once delivered or failed
+    Column("lease_owner", String(36)),  # the dispatcher sending it now, until lease_until
+    Column("lease_until", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    UniqueConstraint("webhook_id", "event_id"),
+    Index("ix_api_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_api_webhook_deliveries_webhook", "webhook_id", "id"),
+)
+
+#: The delivery log: every attempt, written when it starts (so one a killed process left shows as interrupted).
+webhook_attempts = Table(
+    "api_webhook_attempts",
+    metadata,
+    Column("delivery_id", BigInteger, primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("next_attempt_at", BigInteger),
 )

@@ -172,3 +172,18 @@ def test_milestones_are_attested_by_a_quorum_of_the_worlds_oracles(world: Played
         assert signers <= (carriers if int(fact.args["milestone"]) in (1, 2) else inspectors)
     # Every attestation came from an EPCIS event the oracle services captured.
     assert world.result.summary["epcis_events"]["attested"] >= len(attested)
+
+
+def test_every_financing_is_one_banks_and_the_banks_compete_by_price(world: PlayedWorld) -> None:
+    summary = world.result.summary
+    policy, flat = summary["banks"]
+    assert policy["pricing"].startswith("desk policy") and flat["pricing"].startswith("flat")
+    assert sum(b["financed"]["total"] for b in summary["banks"]) == summary["financed_amount"]
+    assert sum(b["pieces"] for b in summary["banks"]) == summary["financings"]
+    for bank in summary["banks"]:
+        market = bank["market"]
+        assert sum(market["won"].values()) <= sum(market["offers"].values()) <= sum(market["requests"].values())
+        assert bank["resolved"] + bank["outstanding"] == bank["financed"]["total"]
+    # The flat bank answers every request in tenor; the policy bank only what its policy prices.
+    assert flat["fill_rate_tier23"] == 1.0 and flat["market"]["declined"] == {}
+    assert policy["market"]["won"] != {"tier1": 0, "tier2": 0, "tier3": 0}

@@ -28,3 +28,18 @@ def test_a_tiny_world_plays_and_prints_its_summary(tmp_path: Path, capsys: pytes
     # Without --fresh it looks for the deployment record of `scf deploy` and says what to do.
     assert main([*argv, "--deployment", str(tmp_path / "missing.json"), "--quiet"]) == 2
     assert "run `scf deploy` first" in " ".join(capsys.readouterr().err.split())
+
+
+def test_json_prints_one_object_with_each_banks_money_and_fill_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    devnet = fresh_devnet()
+    argv = ["--firms", "20", "--months", "3", "--holdout-months", "1", "--seed", "6", "--chain", devnet.url]
+    assert main([*argv, "--fresh", "--out", str(tmp_path), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["seed"], printed["firms"], printed["out"]) == (6, 20, str(tmp_path))
+    banks = printed["summary"]["banks"]
+    assert [b["name"] for b in banks] == ["Harbour Bank", "Meridian Trust"]
+    for key in ("financed", "interest", "losses", "net_return", "loss_rate_bps", "fill_rate_tier23"):
+        assert key in banks[0]
+    assert all(isinstance(b["financed"]["total"], int) for b in banks)

@@ -16,7 +16,7 @@ from eth_utils import keccak
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from scoring.errors import PolicyError, PolicyMismatch, QuoteRequestError, ScoringError
+from scoring.errors import PolicyMismatch, QuoteRequestError
 from scoring.policy import DEV_BANK, MAX_UINT256, Policy
 from scoring.pricing import (
     CORE,
@@ -137,7 +137,7 @@ def test_shipped_policy_hash_is_keccak_of_its_canonical_json_like_a_models_versi
     assert SHIPPED.raw == canonical(body)
     assert (SHIPPED.name, SHIPPED.label, SHIPPED.symbol, SHIPPED.decimals) == (
         "Dev Bank supply-chain finance desk",
-        "2030-01",
+        "2030-02",
         "dUSD",
         6,
     )
@@ -155,7 +155,7 @@ def test_saved_policy_loads_back_with_the_same_hash(tmp_path: Path) -> None:
     ("field", "new"),
     [
         ("lgd_bps", 4_501),
-        ("version", "2030-02"),
+        ("version", "2030-03"),
         ("advance_rate_bps", 9_999),
         ("max_tenor_days", 181),
         ("core_pd", {**SHIPPED.body["core_pd"], "per_default_bps": 401}),
@@ -218,14 +218,14 @@ def test_core_obligor_pd_follows_its_paydex_and_defaults_by_the_policys_paramete
     record = DebtorRecord(paydex_12m=80, defaults_12m=0, receivables_outstanding=10**12)
     assert core_pd_bps(params, record) == 20
     assert core_pd_bps(params, dataclasses.replace(record, paydex_12m=95)) == 20  # early pays no less than on time
-    assert core_pd_bps(params, dataclasses.replace(record, paydex_12m=50)) == 20 + 30 * 15
+    assert core_pd_bps(params, dataclasses.replace(record, paydex_12m=50)) == 20 + 30 * 50
     assert core_pd_bps(params, dataclasses.replace(record, defaults_12m=2)) == 20 + 800
     assert core_pd_bps(params, dataclasses.replace(record, paydex_12m=None, defaults_12m=1)) == 150 + 400
     assert core_pd_bps(params, dataclasses.replace(record, defaults_12m=10**6)) == 10_000
     q = priced(
         SHIPPED, obligor_kind=CORE, obligor_pd_bps=None, obligor_record=dataclasses.replace(record, paydex_12m=70)
     )
-    assert q.obligor_pd_bps == 170 and q.obligor_spread_bps == 175
+    assert q.obligor_pd_bps == 520 and q.obligor_spread_bps == 600  # 20 + 10 points * 50: the 1,000 band
     assert "PAYDEX 70 over 12 months" in q.reasons[1].text and "1,000,000 dUSD outstanding" in q.reasons[1].text
 
 
@@ -448,7 +448,9 @@ def test_malformed_recorded_inputs_are_a_typed_error_naming_the_field(mutate: An
 
 # -- declines --------------------------------------------------------------------------------------------
 
-EXPOSED = {"seller_outstanding": 45_000 * UNIT, "seller_limit": 50_000 * UNIT, "face": 10_000 * UNIT}
+#: The shipped policy without a price for an unscored supplier debtor: it declines one.
+NO_UNSCORED = Policy.from_body({k: v for k, v in SHIPPED.body.items() if k != "unscored_supplier_pd_bps"})
+EXPOSED = {"seller_outstanding": 45_000 * UNIT, "seller_limit": 50_000 * UNIT, "face": 10_000 * UNIT, "recourse": True}
 DECLINES: list[tuple[str, Policy, dict[str, Any], str]] = [
     (
         "PRODUCT_NOT_OFFERED",
@@ -464,12 +466,12 @@ DECLINES: list[tuple[str, Policy, dict[str, Any], str]] = [
         "tenor 3 days is below this bank's 7-day minimum",
     ),
     ("TENOR_TOO_LONG", SHIPPED, {"tenor_seconds": 400 * DAY}, "tenor 400 days is beyond this bank's 180-day maximum"),
-    ("OBLIGOR_NOT_SCORED", SHIPPED, {"obligor_pd_bps": None}, "the obligor (a supplier) has no credit score"),
+    ("OBLIGOR_NOT_SCORED", NO_UNSCORED, {"obligor_pd_bps": None}, "the obligor (a supplier) has no credit score"),
     (
         "OBLIGOR_PD_TOO_HIGH",
         SHIPPED,
-        {"obligor_pd_bps": 2_500},
-        "the obligor (a supplier) has PD 25.00%, above the 20.00% this bank accepts",
+        {"obligor_pd_bps": 6_000},
+        "the obligor (a supplier) has PD 60.00%, above the 50.00% this bank accepts",
     ),
     (
         "SELLER_NOT_SCORED",
@@ -483,7 +485,13 @@ DECLINES: list[tuple[str, Policy, dict[str, Any], str]] = [
         {"kind": PRE_SHIPMENT, "seller_pd_bps": 3_000, "seller_grade": "CC"},
         "the seller's PD 30.00% (grade CC) is above the 20.00% this bank accepts where pre-shipment finance",
     ),
-    ("NO_PUBLISHED_LIMIT", SHIPPED, {"seller_limit": None}, "no valid limit published for the seller"),
+    (
+        "NO_PUBLISHED_LIMIT",
+        SHIPPED,
+        {"recourse": True, "seller_limit": None},
+        "no valid limit published for the seller on the ledger, and the bank has recourse to the seller",
+    ),
+    ("SELLER_LIMIT_ZERO", SHIPPED, {"seller_limit": 0}, "this bank published a limit of 0 for the seller"),
     (
         "EXPOSURE_LIMIT",
         SHIPPED,
@@ -529,112 +537,12 @@ def test_exposure_decline_names_the_limit_the_bank_published_and_the_price() -> 
 
 
 def test_every_reason_before_pricing_is_reported_at_once() -> None:
-    result = quote(SHIPPED, request(tenor_seconds=400 * DAY, obligor_pd_bps=2_500, seller_limit=None))
+    result = quote(SHIPPED, request(tenor_seconds=400 * DAY, obligor_pd_bps=6_000, seller_limit=None, recourse=True))
     assert isinstance(result, Decline) and result.price is None
     assert result.codes == ["TENOR_TOO_LONG", "OBLIGOR_PD_TOO_HIGH", "NO_PUBLISHED_LIMIT"]
 
 
-# -- validation ------------------------------------------------------------------------------------------
-
-_BODY = SHIPPED.body
-POLICY_ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("missing", {"lgd_bps": None}, "lgd_bps", "missing"),
-    ("non-integer", {"lgd_bps": 45.5}, "lgd_bps", "non-integer"),
-    ("negative", {"lgd_bps": -1}, "lgd_bps", "negative"),
-    ("bool", {"advance_rate_bps": True}, "advance_rate_bps", "boolean"),
-    ("advance-over-100%", {"advance_rate_bps": 10_001}, "advance_rate_bps", "above 10,000"),
-    ("advance-zero", {"advance_rate_bps": 0}, "advance_rate_bps", "below 1"),
-    (
-        "curve-unsorted",
-        {"base_rate_curve": [{"tenor_days": 30, "rate_bps": 400}, {"tenor_days": 7, "rate_bps": 450}]},
-        "base_rate_curve[1].tenor_days",
-        "unsorted",
-    ),
-    (
-        "curve-inverted",
-        {"base_rate_curve": [{"tenor_days": 7, "rate_bps": 500}, {"tenor_days": 30, "rate_bps": 450}]},
-        "base_rate_curve[1].rate_bps",
-        "falls with tenor",
-    ),
-    ("curve-empty", {"base_rate_curve": []}, "base_rate_curve", "non-empty array"),
-    (
-        "band-spread-falls",
-        {"obligor_spread": [{"max_pd_bps": 100, "spread_bps": 90}, {"max_pd_bps": 10_000, "spread_bps": 80}]},
-        "obligor_spread[1].spread_bps",
-        "falls as PD rises",
-    ),
-    (
-        "band-short",
-        {"seller_spread": [{"max_pd_bps": 100, "spread_bps": 90}]},
-        "seller_spread[0].max_pd_bps",
-        "below max_seller_pd_bps",
-    ),
-    ("band-entry-field", {"seller_spread": [{"max_pd_bps": 10_000}]}, "seller_spread[0].spread_bps", "missing"),
-    (
-        "amount-as-number",
-        {"concentration": {"max_per_obligor": 5, "max_per_seller": "1"}},
-        "concentration.max_per_obligor",
-        "decimal string",
-    ),
-    (
-        "amount-hex",
-        {"concentration": {"max_per_obligor": "1", "max_per_seller": "0x10"}},
-        "concentration.max_per_seller",
-        "decimal string",
-    ),
-    (
-        "amount-too-big",
-        {"concentration": {"max_per_obligor": str(2**256), "max_per_seller": "1"}},
-        "concentration.max_per_obligor",
-        "2**256",
-    ),
-    ("unknown", {"advance_rate": 9_000}, "advance_rate", "unknown field"),
-    ("decimals-string", {"token": {"symbol": "dUSD", "decimals": "6"}}, "token.decimals", "must be an integer"),
-    ("product", {"products": ["factoring"]}, "products[0]", "must be one of"),
-    ("tenors-crossed", {"min_tenor_days": 90, "max_tenor_days": 30}, "max_tenor_days", "below min_tenor_days"),
-    ("paydex", {"core_pd": {**_BODY["core_pd"], "on_time_paydex": 0}}, "core_pd.on_time_paydex", "below 1"),
-    ("format", {"format": 2}, "format", "must be 1"),
-    ("kind", {"kind": "scf-scorecard"}, "kind", "scf-pricing-policy"),
-    ("name", {"name": "  "}, "name", "non-empty string"),
-]
-
-
-@pytest.mark.parametrize(("case", "changes", "field", "detail"), POLICY_ERRORS, ids=[e[0] for e in POLICY_ERRORS])
-def test_policy_validation_errors_name_the_field(case: str, changes: dict[str, Any], field: str, detail: str) -> None:
-    body = copy.deepcopy(_BODY)
-    for key, new in changes.items():
-        if new is None:
-            del body[key]
-        else:
-            body[key] = new
-    with pytest.raises(PolicyError) as caught:
-        Policy.from_body(body, "bank.json")
-    assert isinstance(caught.value, ScoringError)
-    assert (caught.value.where, caught.value.field) == ("bank.json", field), str(caught.value)
-    assert detail in caught.value.detail
-    assert str(caught.value).startswith(f"pricing policy bank.json: {field}: ")
-
-
-@pytest.mark.parametrize(
-    ("text", "field", "detail"),
-    [
-        (DEV_BANK.read_text().replace('"lgd_bps": 4500', '"lgd_bps": NaN'), "lgd_bps", "nan"),
-        (DEV_BANK.read_text().replace('"lgd_bps": 4500', '"lgd_bps": Infinity'), "lgd_bps", "inf"),
-        (DEV_BANK.read_text().replace('"lgd_bps": 4500', '"lgd_bps": 4500, "lgd_bps": 0'), "lgd_bps", "given twice"),
-        ("{not json", "(file)", "not JSON"),
-        ("[]", "(file)", "JSON object"),
-    ],
-)
-def test_policy_text_errors_name_the_field(text: str, field: str, detail: str) -> None:
-    with pytest.raises(PolicyError) as caught:
-        Policy.from_json(text)
-    assert caught.value.field == field and detail in caught.value.detail
-
-
-def test_a_missing_policy_file_is_a_policy_error(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError) as caught:
-        Policy.load(tmp_path / "absent.json")
-    assert caught.value.field == "(file)" and "cannot read" in caught.value.detail
+# -- request validation -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -776,3 +684,24 @@ def test_extreme_pds_and_tenor_zero_price_without_crashing(face: int) -> None:
         assert isinstance(safe, Quote) and safe.growth_ray > RAY and 0 < safe.price < face
     else:
         assert isinstance(safe, Decline) and safe.codes == ["ZERO_PRICE"]
+
+
+def test_a_core_receivable_bought_without_recourse_needs_no_limit_for_the_seller() -> None:
+    """Reverse factoring: a tier-3 seller without a score of its own sells its core's debt; its limit caps nothing."""
+    record = DebtorRecord(paydex_12m=80, defaults_12m=0, receivables_outstanding=0)
+    common: dict[str, Any] = {"obligor_kind": CORE, "obligor_pd_bps": None, "obligor_record": record}
+    unscored = quote(SHIPPED, request(seller_limit=None, seller_pd_bps=None, seller_grade=None, **common))
+    assert isinstance(unscored, Quote)
+    beyond = quote(SHIPPED, request(seller_limit=1 * UNIT, seller_outstanding=500_000 * UNIT, **common))
+    assert isinstance(beyond, Quote)
+    with_recourse = quote(SHIPPED, request(seller_limit=1 * UNIT, recourse=True, **common))
+    assert isinstance(with_recourse, Decline) and with_recourse.codes == ["EXPOSURE_LIMIT"]
+
+
+def test_an_unscored_supplier_debtor_is_priced_at_the_policys_pd_for_one_never_better_than_a_scored_peer() -> None:
+    unscored = priced(SHIPPED, obligor_pd_bps=None)
+    assert unscored.obligor_pd_bps == SHIPPED.unscored_supplier_pd_bps == 3_000
+    assert "too little verified history for a score: priced at this bank's PD for an unscored debtor, 30.00%" in (
+        unscored.reasons[1].text
+    )
+    assert priced(SHIPPED, obligor_pd_bps=2_999).price >= unscored.price >= priced(SHIPPED, obligor_pd_bps=3_000).price

@@ -12,10 +12,10 @@ anvil, snapshotted on entry and reverted on exit; its deployment record; the dev
 the index; the dev bank's limits published (``scf score --all --publish``), its deposits minted and
 Receivables allowed to take them; a tier-3 supplier that never sold to a core holding a live piece
 of a core's receivable (``piece_id``); ``slices`` small pieces split off the piece of the supplier
-with the largest limit (``slicer``), well within its limit, for requests of their own; ``beyond``, a
-piece of another supplier bigger than the limit the dev bank published for it; the dev bank's
-encrypted keystore; and the API serving it all with its own indexer (``--index --devnet``), caught
-up with the chain.
+with the largest limit (``slicer``), well within its limit, for requests of their own; ``barred``, a
+piece of another supplier that the dev bank published a limit of 0 for (it does not deal with it:
+any price is beyond that limit); the dev bank's encrypted keystore; and the API serving it all with
+its own indexer (``--index --devnet``), caught up with the chain.
 
 Every request a ``Party`` asks is recorded in ``DeskWorld.asked``: a module whose desks all answer
 the one inbox withdraws them after each test, so that no desk of a later test finds them open.
@@ -43,8 +43,10 @@ from api.cli import index as index_cli
 from api.cli import score as score_cli
 from api.cli.demo.cast import keys_of
 from api.cli.demo.story import pay_down, plan_story
+from api.cli.score import DEFAULT_MODEL
 from api.desk.desk import PassReport
 from api.desk.run import DeskOptions, run_desk
+from ledger.clients.credit import CreditRegistryClient
 from ledger.clients.receivables import ReceivablesClient
 from ledger.clients.token import TokenClient
 from ledger.domain.receivables import Child
@@ -55,6 +57,7 @@ from ledger.index.sql.models import CreditLimit, Piece, Root
 from ledger.toolchain.deploy import enrol_dev_members
 from scenarios.world import CORE, DAY, UNIT, World, generate
 from scoring.policy import DEV_BANK
+from scoring.scorecard import Model
 from tests.support import serve
 from tests.support.played_world import SMALL, PlayedWorld, small_world
 from tests.support.ports import free_port
@@ -68,7 +71,7 @@ MAX_UINT256 = 2**256 - 1
 
 @dataclass
 class DeskWorld:
-    """The served world, the dev bank's desk files, the tier-3 supplier's piece, the slices and the piece beyond."""
+    """The served world, the dev bank's desk files, the tier-3 supplier's piece, the slices and the barred piece."""
 
     world: PlayedWorld
     parties: World
@@ -88,8 +91,8 @@ class DeskWorld:
     #: pieces well within their holder's limit (one holder's, split for requests of their own)
     slices: list[int]
     slicer: str
-    #: a piece beyond its holder's published limit: (piece id, holder, the limit)
-    beyond: tuple[int, str, int]
+    #: a piece of a supplier the dev bank published a limit of 0 for: (piece id, holder)
+    barred: tuple[int, str]
     logs: list[str] = field(default_factory=list)
     #: (the asker's headers, the request's id) of every request a ``Party`` asked, for a module to withdraw
     asked: list[tuple[dict[str, str], str]] = field(default_factory=list)
@@ -102,9 +105,16 @@ class DeskWorld:
             policy=policy,
             password_file=self.password_file,
             journal=journal,
-            once=True,
-            **overrides,
+            **{"once": True, **overrides},
         )
+
+    def policy_file(self, name: str, **changes: Any) -> Path:
+        """The dev bank's policy with ``changes`` to its top-level fields, as ``NAME.json`` in the world's folder."""
+        body = json.loads(DEV_BANK.read_text())
+        body.update(changes)
+        path = self.root / f"{name}.json"
+        path.write_text(json.dumps(body))
+        return path
 
     def desk(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> PassReport:
         """One pass of the dev bank's desk over its inbox (``scf bank desk --once``), in process."""
@@ -145,9 +155,9 @@ class Party:
         assert answer.status_code == expect, answer.text
         return answer.json()
 
-    def act(self, path: str) -> dict[str, Any]:
+    def act(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST an action, sign the prepared transaction, submit it, wait until mined and indexed."""
-        raw = sign_prepared(self.account, self.post(path))
+        raw = sign_prepared(self.account, self.post(path, body))
         submitted = self.post("/v1/submissions", {"rawTransaction": raw}, expect=202)
         deadline = time.monotonic() + WAIT
         while True:
@@ -209,7 +219,12 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         cores = {p.address for p in parties.of_kind(CORE)}
         found = _sellable(db_url, bank.address, cores, chain.timestamp())
         sliced, slicer = _slice(found, keys, receivables, slices, exclude=story.tier3)
-        beyond = _beyond(found, keys, exclude={story.tier3, slicer})
+        barred = _barred(found, keys, exclude={story.tier3, slicer})
+        # The dev bank stops dealing with its holder: a limit of 0, under the model its other limits were set by.
+        registry = CreditRegistryClient(chain, build, addresses["CreditRegistry"])
+        model = bytes.fromhex(Model.load(DEFAULT_MODEL).version[2:])
+        registry.grant(bank, barred[1], 0, chain.timestamp() + 365 * DAY, model_hash=model)
+        assert index_cli.main([*where, "--quiet"]) == 0
 
         keystore = write_keystore(bank, root / "keys" / "bank.json", PASSWORD)
         password_file = root / "keys" / "password"
@@ -224,7 +239,7 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         wait_indexed(base, rpc_url)
         yield DeskWorld(
             world, parties, base, rpc_url, db_url, record, env, root, bank, keystore, password_file, keys,
-            story.tier3, piece_id, story.core, sliced, slicer, beyond,
+            story.tier3, piece_id, story.core, sliced, slicer, barred,
         )  # fmt: skip
     finally:
         if server is not None:
@@ -282,16 +297,9 @@ def _slice(
     return list(created[:count]), str(row.holder)
 
 
-def _beyond(found: list[tuple[Any, int]], keys: dict[str, LocalAccount], *, exclude: set[str]) -> tuple[int, str, int]:
-    """The first piece beyond its holder's limit, of a holder whose key we have and not in ``exclude`` (the tier-3
-    supplier and the slicer, whose pieces other requests use), with the limit.
-
-    Nine tenths of its face past the limit: any price the policy would offer for it is past the limit too."""
-    over = [
-        (row, limit)
-        for row, limit in found
-        if row.holder not in exclude and row.holder in keys and int(row.amount) * 9 // 10 > limit
-    ]
-    assert over, "the world has a piece bigger than its holder's published limit"
-    row, limit = over[0]
-    return int(row.piece_id), str(row.holder), limit
+def _barred(found: list[tuple[Any, int]], keys: dict[str, LocalAccount], *, exclude: set[str]) -> tuple[int, str]:
+    """The first piece of a holder whose key we have and not in ``exclude`` (the tier-3 supplier and the slicer,
+    whose pieces other requests use): the piece and its holder, whom the dev bank then bars (a limit of 0)."""
+    others = [row for row, _ in found if row.holder not in exclude and row.holder in keys]
+    assert others, "the world has a piece of a third supplier with a limit from the dev bank"
+    return int(others[0].piece_id), str(others[0].holder)

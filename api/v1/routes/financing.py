@@ -7,8 +7,11 @@ none), oldest first, keyset-paged by request id (``after``, ``limit``, ``nextAft
 by ``state`` (open, offered, accepted, expired, withdrawn) and ``pieceId``. A bank's desk polls
 it: a page costs a fixed handful of queries, whatever its size. ``POST .../{id}/withdraw`` takes
 a request back: its holder only (another party's answers 404), again answers the first
-withdrawal, and an accepted request cannot be withdrawn (409). States and visibility are
-``api.v1.financing``'s.
+withdrawal, and an accepted request cannot be withdrawn (409). ``POST .../{id}/decline`` is a
+bank's answer when it makes no offer: its reasons in words, which the holder reads with the request
+(``declines``; ``api.v1.declines``); a request open to that bank only (404 for a party it is not
+addressed to, 409 when not open to the bank), again answers the first decline. States and
+visibility are ``api.v1.financing``'s.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from api.v1.declines import DeclineIn, reasons_text
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.schemas import FinancingRequestOut, FinancingRequestPage, RequestState
 
@@ -42,3 +46,9 @@ async def inbox(
 def withdraw(svc: Svc, party: Me, request_id: RequestId) -> FinancingRequestOut:
     """The holder takes its request back: banks no longer see the piece through it, and it opens no report."""
     return svc.reads.financing.withdraw(party, request_id)
+
+
+@router.post("/{request_id}/decline", response_model=FinancingRequestOut)
+def decline(svc: Svc, party: Me, request_id: RequestId, body: DeclineIn) -> FinancingRequestOut:
+    """A bank addressed makes no offer on the request's current ask, and says why: the holder reads the reasons."""
+    return svc.reads.financing.decline(party, request_id, reasons_text(body))

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from api.cli import audit as audit_cli
-from api.cli.audit_offers import OfferSources, check_offers
+from api.cli.audit_offers import OfferSources, check_offers, offer_lines
 from api.cli.score import DEFAULT_MODEL
 from ledger.audit import Deployment, ReplayResult, replay
 from ledger.eth.artifacts import BuildResult
@@ -120,7 +120,7 @@ def test_the_offers_replay_with_the_true_policy_agrees_for_an_offered_and_an_acc
     assert audited.ok, [str(f) for f in audited.mismatches]
     assert sorted(audited.agree) == sorted([offered.accepted["id"], offered.open["id"]])
     assert audited.accepted == {offered.accepted["id"]: offered.financing_tx}
-    assert audited.unchecked == []
+    assert audited.unchecked == [] and audited.undated == []  # each quote records the block its inputs were read at
     assert offered.accepted["pricing"]["quote"]["price"] == offered.accepted["price"]
 
 
@@ -225,3 +225,55 @@ def test_a_quote_whose_seller_pd_disagrees_with_the_scorer_on_chain_is_named_by_
     [finding] = audited.mismatches
     assert (finding.recorded, finding.expected) == (true_pd + 1, true_pd)
     assert offered.open["holder"] in finding.detail and f"as of block {finding.block}" in finding.detail
+
+
+def _requoted(offered: Offered, tmp_path: Path, change: Any) -> str:
+    """A store copy where the open offer's quote is ``change``d (a function of the quote's request)."""
+    quote = json.loads(json.dumps(offered.open["pricing"]["quote"]))
+    change(quote["inputs"]["request"])
+    text = json.dumps(quote, sort_keys=True, separators=(",", ":"))
+    return _store_copy(offered, tmp_path, "UPDATE api_offers SET quote = ? WHERE id = ?", text, offered.open["id"])
+
+
+def test_a_quote_from_before_desks_recorded_the_block_is_checked_by_its_time_and_listed_undated(
+    offered: Offered, tmp_path: Path
+) -> None:
+    audited = offered.check(_requoted(offered, tmp_path, lambda request: request.pop("as_of_block")))
+    assert audited.ok and sorted(audited.agree) == sorted([offered.accepted["id"], offered.open["id"]])
+    [undated] = audited.undated
+    assert undated.offer == offered.open["id"] and undated.field == "inputs.as_of_block"
+    assert "no as-of block recorded" in str(undated) and undated.block is not None
+    lines = offer_lines(audited)
+    assert "1 with no as-of block recorded" in lines[0]
+    assert any(line.startswith(f"  [undated] offer {offered.open['id']}") for line in lines)
+
+
+def test_a_quote_whose_as_of_block_is_moved_is_checked_as_of_that_block_and_named_there(
+    offered: Offered, tmp_path: Path
+) -> None:
+    recorded = int(offered.open["pricing"]["asOfBlock"])
+    # Long before the piece was split off: the ledger the quote describes did not exist as of that block.
+    early = offered.check(_requoted(offered, tmp_path, lambda request: request.update(as_of_block=1)))
+    [face] = [f for f in early.mismatches if f.field == "inputs.face"]
+    assert (face.offer, face.block) == (offered.open["id"], 1) and "does not exist as of block 1" in face.detail
+    assert str(face).startswith(f"offer {offered.open['id']}, piece {offered.open['pieceId']}, bank ")
+    assert early.agree == [offered.accepted["id"]]
+    # A block the chain has not made: the record is wrong, not merely unchecked.
+    future = offered.check(_requoted(offered, tmp_path, lambda request: request.update(as_of_block=recorded + 10**6)))
+    assert [(f.offer, f.field) for f in future.mismatches] == [(offered.open["id"], "inputs.as_of_block")]
+    assert "beyond the chain's head" in future.mismatches[0].detail
+
+
+def test_a_quote_priced_with_another_model_than_the_sellers_published_limit_is_named(
+    offered: Offered, tmp_path: Path
+) -> None:
+    other = "0x" + "ab" * 32
+    quote = json.loads(json.dumps(offered.open["pricing"]["quote"]))
+    quote["inputs"]["request"]["model_version"] = quote["model"] = other
+    text = json.dumps(quote, sort_keys=True, separators=(",", ":"))
+    change = "UPDATE api_offers SET quote = ?, model_version = ? WHERE id = ?"
+    audited = offered.check(_store_copy(offered, tmp_path, change, text, other, offered.open["id"]))
+    [published] = [f for f in audited.mismatches if "published under model" in f.detail]
+    assert published.field == "inputs.model_version" and published.recorded == other
+    assert published.block == int(offered.open["pricing"]["asOfBlock"])
+    assert published.expected == offered.models[0].version

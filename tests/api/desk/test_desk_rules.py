@@ -1,9 +1,10 @@
 """The desk's rules without a server: its journal, its reading of the API's answers, and its loop over a fake inbox.
 
 ``FakeApi`` stands for the ``/v1`` API as ``api.desk.client.BankApi`` presents it: an inbox, the
-pieces and their receivables, decisions, limits, the bank's exposure, typed data to sign, and an
-offers table that refuses a nonce used before (422 naming ``nonce``) and replays a POST under the
-same Idempotency-Key, as the API does. The end-to-end suite (``test_desk.py``) runs the same desk
+pieces and their receivables, decisions, limits, the bank's exposure and the index's block, typed
+data to sign, an offers table that refuses a nonce used before (422 naming ``nonce``) and replays
+a POST under the same Idempotency-Key, as the API does, and the declines a bank posts. The
+end-to-end suites (``test_desk.py``, ``tests/e2e/test_bank_desk_story.py``) run the same desk
 against ``scf serve`` over a played world.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from api.desk.desk import Desk, DeskSettings, offer_nonce
+from api.desk.desk import READS, Desk, DeskSettings, offer_nonce
 from api.desk.errors import ApiRefused, ApiUnavailable, JournalError
 from api.desk.inputs import published_limit, quote_request, unsellable
 from api.desk.journal import Journal
@@ -26,11 +27,12 @@ from ledger.domain.receivables import OFFER_FIELDS, FinanceOffer
 from ledger.domain.typed_data import Domain, full_message
 from ledger.eth import eip712
 from scoring.policy import Policy
-from scoring.pricing import recompute
+from scoring.pricing import audit, recompute
 
 BANK = Account.from_key("0x" + "11" * 32)
 CORE = "0x" + "c0" * 20
 SELLER = "0x" + "5e" * 20
+SUPPLIER_DEBTOR = "0x" + "d2" * 20  # a tier-1 supplier that issued the receivable to its own supplier
 RECEIVABLES = "0x" + "ab" * 20
 MODEL = "0x" + "4d" * 32
 CHAIN_ID = 31337
@@ -56,15 +58,27 @@ def _request(n: int, *, piece: int | None = None, holder: str = SELLER) -> dict[
 class FakeApi:
     """The API as the desk's client shows it, in memory."""
 
-    def __init__(self, requests: list[dict[str, Any]], *, face: int = 10_000 * UNIT, limit: int = 1_000_000 * UNIT):
+    def __init__(
+        self,
+        requests: list[dict[str, Any]],
+        *,
+        face: int = 10_000 * UNIT,
+        limit: int = 1_000_000 * UNIT,
+        debtor: str = CORE,
+    ):
         self.requests = requests
         self.face = face
-        self.limit = limit
+        self.limit = limit  # the limit the bank published for every party
+        self.debtor = debtor
         self.posted: list[dict[str, Any]] = []  # every offer stored, in order
         self.replays: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> the stored answer
         self.posts = 0  # POSTs of offers received, replayed or not
         self.fail: list[Exception] = []  # raised, one per call, by the next calls that read the inbox
         self.tamper = False  # serve typed data for another price
+        self.block = 500  # the index's block; ``moves`` more blocks are indexed, one per read of it
+        self.moves = 0
+        self.declined: list[tuple[str, list[dict[str, str]]]] = []  # (request id, reasons) the API recorded
+        self.refuse_declines: list[Exception] = []  # raised, one per call, by the next declines posted
 
     # what Desk.start and the client's plumbing use
     def health(self) -> dict[str, Any]:
@@ -89,12 +103,26 @@ class FakeApi:
                 "financed": False, "holder": holder}  # fmt: skip
 
     def receivable(self, root_id: Any) -> dict[str, Any]:
-        return {"rootId": "1", "debtor": CORE, "maturity": str(NOW + 60 * DAY), "status": "OUTSTANDING"}
+        return {"rootId": "1", "debtor": self.debtor, "maturity": str(NOW + 60 * DAY), "status": "OUTSTANDING"}
 
     def exposure(self, obligor: str | None = None, seller: str | None = None) -> dict[str, Any]:
         offered = sum(int(o["price"]) for o in self.posted)
         part = {"financed": "0", "offered": str(offered), "outstanding": str(offered)}
-        return {"now": NOW, "obligor": part, "seller": part, "total": part}
+        return {"now": NOW, "indexedBlock": self.block, "obligor": part, "seller": part, "total": part}
+
+    def indexed_block(self) -> int:
+        if self.moves:
+            self.moves -= 1
+            self.block += 1
+        return self.block
+
+    def decline(self, request_id: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+        if self.refuse_declines:
+            raise self.refuse_declines.pop(0)
+        self.declined.append((request_id, reasons))
+        request = next(r for r in self.requests if r["id"] == request_id)
+        request["state"] = "declined"
+        return request
 
     def found(self, path: str, params: Any = None) -> dict[str, Any]:
         assert path == "/v1/banks/me/exposure"
@@ -110,7 +138,7 @@ class FakeApi:
 
     def limits(self) -> list[dict[str, Any]]:
         row = {"bank": BANK.address, "limit": str(self.limit), "revoked": False, "validUntil": str(NOW + 30 * DAY)}
-        return [{**row, "party": r["holder"]} for r in self.requests]
+        return [{**row, "party": party} for party in {self.debtor, *(r["holder"] for r in self.requests)}]
 
     def offer_typed_data(self, piece_id: int, terms: dict[str, Any]) -> dict[str, Any]:
         price = int(terms["price"]) + (1 if self.tamper else 0)
@@ -126,7 +154,9 @@ class FakeApi:
             return self.replays[idempotency_key]
         if any(o["nonce"] == body["nonce"] for o in self.posted):
             raise ApiRefused("POST", "/offers", 422, "invalid_field", "already used", "nonce")
-        stored = {"id": f"offer-{len(self.posted)}", "pieceId": str(piece_id), "bank": BANK.address, **body}
+        holder = next(r["holder"] for r in self.requests if int(r["pieceId"]) == piece_id)
+        stored = {"id": f"offer-{len(self.posted)}", "pieceId": str(piece_id), "bank": BANK.address, "holder": holder,
+                  **body}  # fmt: skip
         self.posted.append(stored)
         self.replays[idempotency_key] = stored
         for request in self.requests:
@@ -236,7 +266,7 @@ def test_each_request_is_priced_once_signed_by_the_bank_and_recorded_so_an_audit
     assert (report.offered, report.declined) == (2, 0)
     policy = Policy.load()
     for offer, request in zip(api.posted, api.requests, strict=True):
-        assert int(offer["nonce"]) == offer_nonce(BANK.address, request["id"])
+        assert int(offer["nonce"]) == offer_nonce(BANK.address, request["id"], request["createdAt"])
         typed = api.offer_typed_data(int(offer["pieceId"]), offer)["typedData"]
         assert eip712.recover(typed, bytes.fromhex(offer["signature"][2:])) == BANK.address
         assert recompute(policy, offer["pricing"]["quote"]).price == int(offer["price"])
@@ -247,7 +277,8 @@ def test_each_request_is_priced_once_signed_by_the_bank_and_recorded_so_an_audit
 
     api.requests[0]["state"] = "open"  # the offer lapsed: the request waits for this bank again
     again = _desk(api, tmp_path / "j.jsonl")
-    assert again.run_once().offered == 0 and len(api.posted) == 2
+    report = again.run_once()
+    assert (report.offered, report.lapsed) == (0, 1) and len(api.posted) == 2
 
 
 def test_a_desk_killed_after_its_intent_posts_the_same_signed_offer_once_on_restart(tmp_path: Path) -> None:
@@ -314,9 +345,119 @@ def test_following_waits_out_an_api_that_fails_and_stops_when_told(tmp_path: Pat
 
 
 def test_a_declined_request_is_journaled_with_its_reasons_in_words(tmp_path: Path) -> None:
-    api = FakeApi([_request(1)], face=10_000 * UNIT, limit=1_000 * UNIT)
+    api = FakeApi([_request(1)], face=2_000_000 * UNIT)  # beyond the policy's 1,000,000 dUSD cap per seller
     desk = _desk(api, tmp_path / "j.jsonl")
     assert desk.run_once().declined == 1 and api.posted == []
-    [declined] = _lines(tmp_path / "j.jsonl")
-    assert declined["kind"] == "declined" and [r["code"] for r in declined["reasons"]] == ["EXPOSURE_LIMIT"]
-    assert "1,000 dUSD limit this bank published" in declined["reasons"][0]["text"]
+    [declined, told] = _lines(tmp_path / "j.jsonl")
+    assert declined["kind"] == "declined" and [r["code"] for r in declined["reasons"]] == ["SELLER_CONCENTRATION"]
+    assert "1,000,000 dUSD cap per seller" in declined["reasons"][0]["text"]
+    assert told["kind"] == "told" and api.declined == [(api.requests[0]["id"], declined["reasons"])]
+
+
+def test_a_supplier_obligor_is_priced_from_its_pd_and_its_paper_needs_no_limit_of_the_seller(tmp_path: Path) -> None:
+    """Credit to the obligor is priced from its PD; the seller's limit caps only where the bank bears its risk."""
+    api = FakeApi([_request(1)], debtor=SUPPLIER_DEBTOR, limit=1_000 * UNIT)
+    assert _desk(api, tmp_path / "j.jsonl").run_once().offered == 1
+    request = api.posted[0]["pricing"]["quote"]["inputs"]["request"]
+    assert request["obligor_kind"] == "supplier" and request["obligor_pd_bps"] == 180
+    assert request["seller_limit"] == str(1_000 * UNIT) and int(api.posted[0]["price"]) > 1_000 * UNIT
+
+
+def test_every_input_is_read_as_of_one_indexed_block_recorded_with_the_quote(tmp_path: Path) -> None:
+    api = FakeApi([_request(1), _request(2)])
+    api.moves = 1  # a block is indexed while the desk reads the first request's inputs: it reads them again
+    desk = _desk(api, tmp_path / "j.jsonl")
+    assert desk.run_once().offered == 2
+    policy = Policy.load()
+    for offer in api.posted:
+        quote = offer["pricing"]["quote"]
+        assert quote["inputs"]["request"]["as_of_block"] == 501 and audit(policy, quote) == []
+        # A record from before desks recorded the block (none) still recomputes to itself.
+        del quote["inputs"]["request"]["as_of_block"]
+        assert audit(policy, quote) == [] and recompute(policy, quote).request.as_of_block is None
+    intents = [r for r in _lines(tmp_path / "j.jsonl") if r["kind"] == "intent"]
+    assert [r["asOfBlock"] for r in intents] == [501, 501]
+
+    # An index that moves on every read leaves the request for a later pass, priced from nothing half-read.
+    moving = FakeApi([_request(3)])
+    moving.moves = READS
+    report = _desk(moving, tmp_path / "moving.jsonl").run_once()
+    assert (report.offered, report.deferred) == (0, 1) and moving.posted == []
+
+
+def test_a_decline_is_posted_for_the_holder_and_told_once_even_after_the_api_was_away(tmp_path: Path) -> None:
+    api = FakeApi([_request(1)], face=2_000_000 * UNIT)
+    api.refuse_declines = [ApiUnavailable("http://api", "503 service_unavailable")]
+    desk = _desk(api, tmp_path / "j.jsonl")
+    with pytest.raises(ApiUnavailable):
+        desk.run_once()  # journaled, then the API went away before it recorded the decline
+    assert api.declined == [] and [r["kind"] for r in _lines(tmp_path / "j.jsonl")] == ["declined"]
+    report = desk.run_once()  # the next pass tells it, and prices nothing again
+    assert (report.offered, report.declined) == (0, 0)
+    [(request_id, reasons)] = api.declined
+    assert request_id == api.requests[0]["id"] and [r["code"] for r in reasons] == ["SELLER_CONCENTRATION"]
+    assert [r["kind"] for r in _lines(tmp_path / "j.jsonl")] == ["declined", "told"]
+    desk.run_once()
+    assert len(api.declined) == 1
+
+    # A request the API no longer shows this bank (withdrawn) or no longer open to it: nobody to tell, said so.
+    gone = FakeApi([_request(2)], face=2_000_000 * UNIT)
+    gone.refuse_declines = [ApiRefused("POST", "/decline", 404, "not_found", "no financing request", None)]
+    _desk(gone, tmp_path / "gone.jsonl").run_once()
+    told = _lines(tmp_path / "gone.jsonl")[-1]
+    assert told["kind"] == "told" and told["told"].startswith("not recorded: 404")
+
+
+def test_a_lapsed_offer_is_closed_in_words_and_never_priced_again_for_the_same_ask(tmp_path: Path) -> None:
+    api = FakeApi([_request(1)])
+    desk = _desk(api, tmp_path / "j.jsonl")
+    assert desk.run_once().offered == 1
+    [offer] = api.posted
+    request = api.requests[0]
+    request["state"] = "open"  # its deadline passed unaccepted: the request waits for this bank again
+    report = desk.run_once()
+    assert (report.offered, report.declined, report.lapsed) == (0, 0, 1) and len(api.posted) == 1
+    [(_, reasons)] = api.declined
+    assert [r["code"] for r in reasons] == ["OFFER_LAPSED"]
+    words = reasons[0]["text"]
+    assert offer["id"] in words and "lapsed unaccepted" in words and "ask again for a new price" in words
+    closed = [r for r in _lines(tmp_path / "j.jsonl") if r["kind"] == "declined"]
+    assert [(r["lapsedOffer"], r["round"]) for r in closed] == [(offer["id"], request["createdAt"])]
+    # However often it reads open, the same ask gets neither a new price nor a second decline.
+    request["state"] = "open"
+    for _ in range(3):
+        assert not desk.run_once().busy
+    assert len(api.posted) == 1 and len(api.declined) == 1
+
+
+def test_asking_again_after_a_lapse_gets_one_new_price_journaled_as_a_re_quote(tmp_path: Path) -> None:
+    api = FakeApi([_request(1)])
+    desk = _desk(api, tmp_path / "j.jsonl")
+    desk.run_once()
+    request = api.requests[0]
+    request["state"] = "open"
+    desk.run_once()  # lapsed: closed with a decline
+    # The holder asks again: the API reopens the request as a new ask (same id, a new createdAt).
+    request.update(state="open", createdAt=request["createdAt"] + 2 * DAY)
+    report = desk.run_once()
+    assert report.offered == 1 and len(api.posted) == 2
+    first, second = api.posted
+    assert int(second["nonce"]) == offer_nonce(BANK.address, request["id"], request["createdAt"]) != int(first["nonce"])
+    [intent] = [r for r in _lines(tmp_path / "j.jsonl") if r["kind"] == "intent" and r["round"] == request["createdAt"]]
+    lapsed = {"offer": first["id"], "price": first["price"], "deadline": first["deadline"]}
+    assert intent["requote"]["after"] == [lapsed]
+    # Once: the new ask is decided too, and a desk that lost its journal finds its offer for it by the nonce.
+    assert not desk.run_once().busy and len(api.posted) == 2
+    desk.journal.close()
+    request["state"] = "open"  # (and that offer lapsed too)
+    lost = _desk(api, tmp_path / "lost.jsonl")
+    assert lost.run_once().recovered == 1 and len(api.posted) == 2
+    assert _lines(tmp_path / "lost.jsonl")[-1]["offer"] == second["id"]
+
+
+def test_a_journal_from_before_asks_had_rounds_still_decides_its_requests(tmp_path: Path) -> None:
+    api = FakeApi([_request(1)])
+    path = tmp_path / "j.jsonl"
+    path.write_text(json.dumps({"kind": "offered", "request": api.requests[0]["id"], "offer": "offer-old"}) + "\n")
+    report = _desk(api, path).run_once()
+    assert not report.busy and api.posted == [] and api.declined == []

@@ -33,7 +33,7 @@ from ledger.clients.token import TokenClient
 from ledger.index.sql.db import make_engine
 from ledger.toolchain.deploy import ROLE
 from scoring.policy import DEV_BANK, MAX_UINT256, Policy
-from scoring.pricing import SUPPLIER, Quote, QuoteRequest, quote
+from scoring.pricing import CORE, SUPPLIER, DebtorRecord, Quote, QuoteRequest, quote
 from scoring.scorecard import Model
 from tests.support.api_world import World
 from tests.support.receivables import issue, issue_terms, receivables_of
@@ -414,8 +414,8 @@ def test_a_page_costs_the_same_few_queries_whatever_its_size(market: Market) -> 
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", count)
-    # The clock, the page, and one query each for pieces, financings and offers.
-    assert costs == [5, 5, 5], statements
+    # The clock, the page, and one query each for the banks' declines, pieces, financings and offers.
+    assert costs == [6, 6, 6], statements
 
 
 # -- pricing recorded with an offer ------------------------------------------------------------------------
@@ -444,9 +444,9 @@ def test_an_offer_records_its_pricing_and_returns_it(market: Market) -> None:
     pricing = {"policyHash": POLICY.hash, "modelVersion": priced.model, "quote": priced.to_json()}
     status, offer = market.post_offer("bank", piece, market.offer_body("bank", piece, priced.price, pricing=pricing))
     assert status == 201, offer
-    assert offer["price"] == str(priced.price) and offer["pricing"] == pricing
+    assert offer["price"] == str(priced.price) and offer["pricing"] == {**pricing, "asOfBlock": None}
     listed = market.client.get(f"/v1/receivables/pieces/{piece}/offers", headers=market.headers("tier1")).json()
-    assert [o["pricing"] for o in listed] == [pricing]
+    assert [o["pricing"] for o in listed] == [{**pricing, "asOfBlock": None}]
     plain = market.offer("bank", piece)  # pricing is optional
     assert plain["pricing"] is None
 
@@ -518,7 +518,7 @@ def test_a_store_from_before_step_2_gains_the_columns_and_indexes_and_keeps_its_
 
     migrate.create(engine)
 
-    assert migrate.current(engine) == migrate.HEAD == 2
+    assert migrate.current(engine) == migrate.HEAD
     inspector = inspect(engine)
     assert {"expires_at", "withdrawn_at"} <= {c["name"] for c in inspector.get_columns("api_financing_requests")}
     assert {"policy_hash", "model_version", "quote"} <= {c["name"] for c in inspector.get_columns("api_offers")}
@@ -530,5 +530,95 @@ def test_a_store_from_before_step_2_gains_the_columns_and_indexes_and_keeps_its_
         kept = connection.execute(select(store.financing_requests)).one()
     assert (kept.id, kept.bank, kept.expires_at, kept.withdrawn_at) == ("r-1", bank, None, None)
     migrate.create(engine)  # again: nothing to do
-    assert migrate.current(engine) == 2
+    assert migrate.current(engine) == migrate.HEAD
     engine.dispose()
+
+
+# -- declines (api.v1.declines) ---------------------------------------------------------------------------
+
+LIMIT_WORDS = "the seller's outstanding financing with this bank (0 dUSD) plus this price would exceed its limit"
+
+
+def decline(market: Market, bank: str | LocalAccount, request_id: str, body: Any) -> tuple[int, dict[str, Any]]:
+    answer = market.client.post(f"/v1/financing-requests/{request_id}/decline", json=body, headers=market.headers(bank))
+    return answer.status_code, answer.json()
+
+
+def test_a_bank_declines_in_words_the_holder_reads_why_and_asking_again_is_a_new_ask(market: Market) -> None:
+    piece = market.piece()
+    asked = market.ask("tier1", piece, bank=market.address("bank"))
+    reasons = [{"code": "EXPOSURE_LIMIT", "text": LIMIT_WORDS}]
+    status, answered = decline(market, "bank", asked["id"], {"reasons": reasons})
+    assert status == 200 and answered["state"] == "declined", answered
+    for who in ("tier1", "bank", "auditor"):
+        item = market.seen(who, asked["id"])
+        assert item is not None and item["state"] == "declined", who
+        [said] = item["declines"]
+        assert said["bank"] == market.address("bank") and said["reasons"] == reasons and said["declinedAt"] > 0
+    assert [i["id"] for i in market.inbox("tier1", state="declined", pieceId=piece)] == [asked["id"]]
+    assert market.inbox("bank", state="open", pieceId=piece) == []  # its desk no longer sees it waiting
+    assert market.report("bank", "tier1") == 404  # answered: it opens the report no longer
+    # Declining again answers the first decline: its reasons stand.
+    status, again = decline(market, "bank", asked["id"], {"reasons": [{"code": "OTHER", "text": "changed my mind"}]})
+    assert status == 200 and again["declines"][0]["reasons"] == reasons
+    # The holder asks again: a new ask (a new createdAt), open to the bank, with no decline yet.
+    market.advance(60)
+    reopened = market.ask("tier1", piece, bank=market.address("bank"))
+    assert reopened["id"] == asked["id"] and reopened["createdAt"] > asked["createdAt"]
+    assert (reopened["state"], reopened["declines"]) == ("open", [])
+
+
+def test_only_a_bank_asked_declines_an_open_request_and_bad_reasons_are_named(market: Market) -> None:
+    piece = market.piece()
+    asked = market.ask("tier1", piece, bank=market.address("bank"))
+    good = {"reasons": [{"code": "TENOR_TOO_LONG", "text": "tenor 200 days is beyond this bank's 180-day maximum"}]}
+    for who in (market.other_bank, "tier1", "tier2", "auditor"):  # not asked, or not a bank: not theirs to see
+        assert decline(market, who, asked["id"], good)[0] == 404, who
+    for body, field in (
+        ({"reasons": []}, "reasons"),
+        ({"reasons": [{"code": "lower", "text": "x"}]}, "reasons[0].code"),
+        ({"reasons": [{"code": "X", "text": ""}]}, "reasons[0].text"),
+        ({"reasons": [{"code": "X", "text": "x" * 1_001}]}, "reasons[0].text"),
+        ({"reasons": [{"code": "X", "text": "x"}] * 17}, "reasons"),
+        ({"reasons": [{"code": "X", "text": "x", "price": 1}]}, "reasons[0].price"),
+    ):
+        status, body_out = decline(market, "bank", asked["id"], body)
+        assert status == 422 and body_out["field"] == field, (body, body_out)
+    # With its own offer open the bank has answered already: nothing to decline (409), and the holder sees the offer.
+    market.offer("bank", piece)
+    status, refused = decline(market, "bank", asked["id"], good)
+    assert status == 409 and refused["error"] == "financing_request_not_open", refused
+    assert market.state("tier1", asked["id"]) == "offered"
+
+
+def test_a_request_to_every_bank_stays_open_to_its_holder_with_one_banks_decline_shown(market: Market) -> None:
+    piece = market.piece()
+    asked = market.ask("tier1", piece)
+    reasons = [{"code": "OBLIGOR_CONCENTRATION", "text": "this bank's cap per obligor would be exceeded"}]
+    assert decline(market, market.other_bank, asked["id"], {"reasons": reasons})[0] == 200
+    holder = market.seen("tier1", asked["id"])
+    assert holder is not None and holder["state"] == "open"  # the other banks may still offer
+    assert [d["bank"] for d in holder["declines"]] == [market.other_bank.address]
+    decliner, other = market.seen(market.other_bank, asked["id"]), market.seen("bank", asked["id"])
+    assert decliner is not None and decliner["state"] == "declined"
+    assert other is not None and (other["state"], other["declines"]) == ("open", [])  # not told of a rival's answer
+
+
+def test_an_offers_pricing_shows_the_block_its_inputs_were_read_at(market: Market) -> None:
+    piece = market.piece()
+    market.ask("tier1", piece, bank=market.address("bank"))
+    block = market.world.chain.block_number
+    record = DebtorRecord(paydex_12m=80, defaults_12m=0, receivables_outstanding=0)
+    request = QuoteRequest(face=100_000 * UNIT, tenor_seconds=60 * DAY, obligor_kind=CORE, obligor_record=record,
+                           seller_limit=MAX_UINT256, model_version=MODEL.version, as_of_block=block)  # fmt: skip
+    priced = quote(POLICY, request)
+    assert isinstance(priced, Quote), priced
+    pricing = {"policyHash": POLICY.hash, "modelVersion": priced.model, "quote": priced.to_json()}
+    status, offer = market.post_offer("bank", piece, market.offer_body("bank", piece, priced.price, pricing=pricing))
+    assert status == 201, offer
+    assert offer["pricing"]["asOfBlock"] == block == offer["pricing"]["quote"]["inputs"]["request"]["as_of_block"]
+    undated = dict(priced.to_json(), inputs={"policy": POLICY.hash, "request": dict(request.to_json())})
+    del undated["inputs"]["request"]["as_of_block"]  # a quote recorded before desks recorded the block
+    body = market.offer_body("bank", piece, priced.price, pricing={**pricing, "quote": undated})
+    status, older = market.post_offer("bank", piece, body)
+    assert status == 201 and older["pricing"]["asOfBlock"] is None, older

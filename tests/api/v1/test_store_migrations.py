@@ -3,7 +3,8 @@
 The "live" database is built with the tables as they were declared before step 1 (the
 idempotency and submission tables without their lease, effect, raw and broadcast columns),
 holding a record that a killed process left in progress; ``migrate.create`` must bring it to the
-head version, keep its rows and let the wedged key be recovered.
+head version, keep its rows and let the wedged key be recovered. Step 3 (the event feed's and
+webhooks' tables, and the feed's indexes on requests and offers) is checked on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, func, insert, inspect, select
 
 from api.v1 import migrate, store
+from api.v1.auth import Party
+from api.v1.events import Feed
 from api.v1.idempotency import Claim, IdempotencyStore
 from ledger.index.sql.db import make_engine
+from tests.support.databases import Databases, databases
+
+__all__ = ["databases"]  # the fixture, imported to be declared in this module (step 3 on SQLite and PostgreSQL)
 
 PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
@@ -127,3 +133,49 @@ def test_a_new_database_is_at_the_head_version_at_once(tmp_path: Path) -> None:
             )
         )
     engine.dispose()
+
+
+STEP_3_TABLES = (
+    "api_event_feed",
+    "api_events",
+    "api_event_audience",
+    "api_webhooks",
+    "api_webhook_deliveries",
+    "api_webhook_attempts",
+)
+
+
+def test_a_store_from_before_step_3_gains_the_feed_and_webhook_tables_and_indexes(databases: Databases) -> None:
+    engine = databases.new()  # the index's schema, with the store beside it (the default)
+    migrate.create(engine)
+    bank = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+    with engine.begin() as connection:  # the store as step 2 left it, with a request made then
+        for name in STEP_3_TABLES:
+            connection.exec_driver_sql(f"DROP TABLE {name}")
+        connection.exec_driver_sql("DROP INDEX ix_api_financing_requests_created")
+        connection.exec_driver_sql("DROP INDEX ix_api_offers_created")
+        connection.exec_driver_sql("DELETE FROM api_schema_version")
+        connection.execute(insert(migrate.schema_version).values(version=2, description="steps 1 and 2", applied_at=1))
+        connection.execute(
+            insert(store.financing_requests).values(
+                id="r-1", piece_id=7, holder=PARTY, bank=bank, created_at=5, expires_at=10
+            )
+        )
+    assert migrate.current(engine) == 2
+
+    migrate.create(engine)
+
+    assert migrate.current(engine) == migrate.HEAD == 3
+    inspector = inspect(engine)
+    assert set(STEP_3_TABLES) <= set(inspector.get_table_names())
+    assert "ix_api_financing_requests_created" in {i["name"] for i in inspector.get_indexes("api_financing_requests")}
+    assert "ix_api_offers_created" in {i["name"] for i in inspector.get_indexes("api_offers")}
+    # The request made before the feed existed is in it, for its holder and its bank.
+    feed = Feed(engine, engine, 31337)
+    assert feed.catch_up() == 1
+    for address in (PARTY, bank):
+        [event] = feed.page(Party(address, 0, 0), 0, 10)[0]
+        assert (event.type, event.data["requestId"], event.occurredAt) == ("financing_request.created", "r-1", 5)
+    assert feed.page(Party("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", 0, 0), 0, 10)[0] == []
+    migrate.create(engine)  # again: nothing to do
+    assert migrate.current(engine) == migrate.HEAD
