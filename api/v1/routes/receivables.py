@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import insert, or_, select
@@ -275,15 +275,28 @@ def _offer_out(row: Any) -> OfferOut:
 
 
 @router.get("/pieces/{piece_id}/offers", response_model=list[OfferOut])
-async def offers(svc: Svc, party: Me, piece_id: Id) -> list[OfferOut]:
-    """The holder sees every offer on its piece; a bank its own."""
+async def offers(
+    svc: Svc,
+    party: Me,
+    piece_id: Id,
+    order: Annotated[
+        Literal["created", "best"],
+        Query(
+            description="created: oldest first; best: offers before their deadline, highest price first, then the rest"
+        ),
+    ] = "created",
+) -> list[OfferOut]:
+    """The holder sees every offer on its piece, to take the best of competing banks; a bank its own."""
     svc.reads.piece_row(party, piece_id)
     query = select(store.offers).where(store.offers.c.piece_id == piece_id)
     if not party.auditor:
         query = query.where(or_(store.offers.c.holder == party.address, store.offers.c.bank == party.address))
     with svc.store.connect() as connection:
-        rows = connection.execute(query.order_by(store.offers.c.created_at)).all()
-    return [_offer_out(row._mapping) for row in rows]
+        rows = [row._mapping for row in connection.execute(query.order_by(store.offers.c.created_at)).all()]
+    if order == "best":
+        now = svc.reads.financing.now()  # the indexed head's time, as the inbox's states use
+        rows.sort(key=lambda r: (r["deadline"] <= now, -int(r["price"])))
+    return [_offer_out(row) for row in rows]
 
 
 OfferId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]

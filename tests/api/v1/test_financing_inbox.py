@@ -622,3 +622,37 @@ def test_an_offers_pricing_shows_the_block_its_inputs_were_read_at(market: Marke
     body = market.offer_body("bank", piece, priced.price, pricing={**pricing, "quote": undated})
     status, older = market.post_offer("bank", piece, body)
     assert status == 201 and older["pricing"]["asOfBlock"] is None, older
+
+
+def test_the_holder_sees_competing_offers_best_first_with_lapsed_ones_last(market: Market) -> None:
+    piece = market.piece()
+    market.ask("tier1", piece)  # to every bank
+    low = market.offer("bank", piece, price=90 * UNIT)
+    high = market.offer(market.other_bank, piece, price=95 * UNIT)
+    terms = {
+        "price": str(99 * UNIT),
+        "deadline": market.world.chain.timestamp() + 60,
+        "nonce": str(next(market.numbers)),
+    }
+    typed = market.client.post(
+        f"/v1/receivables/pieces/{piece}/offers/typed-data", json=terms, headers=market.headers("bank")
+    ).json()["typedData"]
+    signature = Account.sign_typed_data(market.account("bank").key, full_message=typed).signature
+    status, lapsing = market.post_offer("bank", piece, {**terms, "signature": "0x" + signature.hex()})
+    assert status == 201, lapsing
+    market.advance(120)
+    market.world.index()  # the indexed head's time is past the dearest offer's deadline
+
+    def listed(order: str) -> list[str]:
+        answer = market.client.get(
+            f"/v1/receivables/pieces/{piece}/offers", params={"order": order}, headers=market.headers("tier1")
+        )
+        assert answer.status_code == 200, answer.text
+        return [o["id"] for o in answer.json()]
+
+    assert listed("best") == [high["id"], low["id"], lapsing["id"]]
+    assert listed("created") == [low["id"], high["id"], lapsing["id"]]
+    refused = market.client.get(
+        f"/v1/receivables/pieces/{piece}/offers", params={"order": "cheapest"}, headers=market.headers("tier1")
+    )
+    assert refused.status_code == 422 and "order" in refused.text
