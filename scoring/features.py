@@ -14,6 +14,18 @@ units, times UTC seconds, durations whole days.
 Windows are trailing 3, 6 and 12 months of 91, 182 and 365 days, and a recent window of 61 days
 that shows a supplier going downhill: its trouble rate there, the troubles beyond what its own
 earlier record predicts (``trouble_excess_2m``), and its order intake against its usual rate.
+
+The order book's size and trend (``scoring.business``): ``supply_tier``, the links of a party's
+longest chain of verified sales down to a core (``scoring.graph.supply_tier``; in the direct view,
+1 for a core's direct suppliers); ``sales_vs_tier_12m``, its verified sales over 12 months as
+basis points of the median at its tier; ``order_growth``, the monthly trend of the orders it
+received over 12 months (or since admission), shrunk towards flat where they are few.
+
+``scf-features/3`` (from ``/2``): the trouble rates are shrunk towards 30 % as if with 10 more
+orders (was 20 %, 4 orders), near a beta-binomial fit of the suppliers' rates (about 6 orders at
+34 %) and among the best priors in a leave-one-world-out cross-validation on the shipped model's
+training worlds (the stronger ones differ by less than the noise); ``supply_tier``,
+``sales_vs_tier_12m`` and ``order_growth`` are new.
 """
 
 from __future__ import annotations
@@ -25,11 +37,12 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from scoring.graph import CircularTrading, TradeGraph, core_distance, find_cycles, propagate_trust
+from scoring.business import order_growth, versus_peers
+from scoring.graph import CircularTrading, TradeGraph, core_distance, find_cycles, propagate_trust, supply_tier
 from scoring.history import History
 
 #: Bumped whenever a feature's definition changes: part of every model's version hash.
-FEATURES_VERSION = "scf-features/2"
+FEATURES_VERSION = "scf-features/3"
 
 DAY = 86_400
 WINDOWS = {3: 91 * DAY, 6: 182 * DAY, 12: 365 * DAY}
@@ -37,8 +50,8 @@ WINDOWS = {3: 91 * DAY, 6: 182 * DAY, 12: 365 * DAY}
 RECENT = 61 * DAY
 #: Shrinkage of a trouble rate towards a typical supplier's: as if it had this many more orders
 #: at this rate. A supplier with two orders, one late, is not worse than one with 3 of 10 late.
-TROUBLE_PRIOR_ORDERS = 4
-TROUBLE_PRIOR_BPS = 2_000
+TROUBLE_PRIOR_ORDERS = 10
+TROUBLE_PRIOR_BPS = 3_000
 MONTH = 30 * DAY
 MAX_AMOUNT = 2**53 - 1  # float64 holds every integer up to here exactly
 ROLE_CORE = 1 << 1
@@ -481,6 +494,15 @@ def _features(c: _Collector, history: History, view: str) -> FeatureTable:
             direct = np.zeros(n, dtype=bool)
             direct[supplier[seen]] = True
             values["core_distance"][direct & ~is_core] = 1.0
+    # Size against the peers at the same tier, and the growth of the orders received (scoring.business).
+    if view == "ledger":
+        values["supply_tier"] = supply_tier(supplier[year12], buyer[year12], is_core)
+    else:  # a core's direct suppliers are all one tier to a bank that sees nothing else
+        values["supply_tier"] = values["core_distance"].copy()
+    values["sales_vs_tier_12m"] = versus_peers(values["volume_12m"], values["supply_tier"])
+    admitted = _i64(c.admitted)
+    since = np.maximum(admitted, t - WINDOWS[12]) if n else admitted
+    values["order_growth"] = order_growth(supplier[scope], _i64(c.o_created)[scope], since, t, n)
 
     refused = history.refused
     attempts = np.full(n, np.nan)

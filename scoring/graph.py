@@ -8,6 +8,14 @@
   among themselves gains none. scipy sparse power iteration (1M nodes / 5M edges in about 1 s).
 * **Distance** to a core: the fewest hops on the same graph, undirected (a tier-2 supplier paid
   by a tier-1 that sells to a core is 2), capped at ``FAR`` (also for no link at all).
+* **Tier**: the supplier's place in the supply chain, the links in its **longest** chain of
+  verified sales down to a core (sells to a core: 1; sells to a tier-1: 2; ...). Not the shortest
+  one: a tier-2 firm that also sells to a core now and then is still a tier-2 firm by its trade,
+  and its peers are the other tier-2 firms, while its distance to a core is 1. Sales only, one way
+  (seller → buyer). Firms that sell to each other in a circle (directly or round several firms)
+  are one link of the chain together, so a circle neither lengthens the chains through it without
+  end nor cuts off the suppliers below it; a chain is capped at ``FAR`` links, and a party with
+  no chain of sales to a core has no tier (NaN).
 * **Circular trading**: short cycles of sales between the same parties (A→B→A, A→B→C→A) of
   similar amounts (within ``SIMILAR_BPS``) inside ``CYCLE_WINDOW``: goods going round in a circle
   are how turnover is invented. Real supply chains flow one way (tier 3 → tier 2 → tier 1 →
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path
+from scipy.sparse.csgraph import connected_components, shortest_path
 
 FAR = 9
 DAMPING = 0.85
@@ -95,6 +103,30 @@ def core_distance(graph: TradeGraph, cores: np.ndarray) -> np.ndarray:
     adjacency = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1))
     hops = shortest_path(adjacency, directed=False, unweighted=True, indices=n)[:n] - 1
     return np.minimum(np.where(np.isfinite(hops), hops, FAR), FAR)
+
+
+def supply_tier(seller: np.ndarray, buyer: np.ndarray, cores: np.ndarray) -> np.ndarray:
+    """The links in each party's longest chain of sales (``seller[k]`` sold to ``buyer[k]``) down to a core, the
+    firms of a circle of sales counted as one: 0 for a core, at most ``FAR``, NaN for no chain to a core."""
+    n = len(cores)
+    if n == 0 or len(seller) == 0:
+        return np.where(cores, 0.0, np.nan)
+    sales = csr_matrix((np.ones(len(seller)), (seller, buyer)), shape=(n, n))
+    _, circle = connected_components(sales, directed=True, connection="strong")
+    m = int(circle.max()) + 1
+    core_circle = np.zeros(m, dtype=bool)
+    core_circle[circle[cores]] = True
+    down = circle[seller] != circle[buyer]  # sales inside a circle are no link of the chain
+    src, dst = circle[seller[down]], circle[buyer[down]]
+    tier = np.where(core_circle, 0.0, -np.inf)
+    for _ in range(m + 1):  # circles condensed, the chains are acyclic: each round settles one more link
+        longer = np.full(m, -np.inf)
+        np.maximum.at(longer, src, tier[dst] + 1)
+        following = np.where(core_circle, 0.0, np.minimum(np.maximum(tier, longer), FAR))
+        if np.array_equal(following, tier):
+            break
+        tier = following
+    return np.where(np.isfinite(tier), tier, np.nan)[circle]
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """``scf score generalise``: a model (the shipped one unless ``--model``) on worlds it never saw.
 
-    scf score generalise --seeds 41,42,43,44,45 [--firms 300] [--months 12] [--holdout-months 3]
-                         [--model FILE] [--out DIR [--reuse]] [--json]
+    scf score generalise --seeds 51,52,53,54,55 [--firms 300] [--months 12] [--holdout-months 3]
+                         [--model FILE] [--out DIR [--reuse]] [--remeasure] [--json]
+    scf score generalise --play-only --seeds 7,11-14 --out DIR [--reuse]
 
 Seeds the model may have seen are refused before anything starts (``scoring.generalisation``:
-``RESERVED_SEEDS``, the shipped model's training worlds and those kept for evaluation, and any
-seed the model's own training record names). Then, one seed after the other:
+``RESERVED_SEEDS``, the shipped model's training worlds, those kept for evaluation and those
+already looked at, and any seed the model's own training record names; ``--remeasure`` lets the
+looked-at ones through). Then, one seed after the other:
 
 1. a fresh anvil on a free loopback port, run from a temporary folder (no periodic state dumps);
 2. the ledger deployed afresh on it and the world played (``scf simulate``'s ``simulate``);
@@ -23,6 +25,12 @@ live in a temporary folder. ``--reuse``: a world ``DIR`` already holds, played w
 settings and indexed to its end, is measured again without playing it.
 
 A 300-firm, 12-month world takes ~2-3 minutes to play on two cores, and ~1 minute to index.
+
+``--play-only`` makes worlds to fit on, not to measure: steps 1-3 into ``--out DIR`` for any seed
+(the reserved ones included: nothing is measured), then it prints the ``scf score fit`` command for
+them. The shipped model's recipe (its ``training.reproduce``) is that, then that command. A world's
+play prices financing with the shipped model in place at the time (``scenarios.credit``), so the
+worlds, and a model fitted on them, follow the model in place when they are played.
 
 In process: ``generalise(seeds, model=..., ...)`` returns a ``Run``; ``print_run`` prints the table.
 Exit status: 0 the criterion holds, 1 it does not (or cannot be decided: a baseline could not be
@@ -80,7 +88,7 @@ def parse_seeds(text: str) -> list[int]:
                 seeds.append(int(part))
         except ValueError:
             raise InvalidRequest(
-                f"--seeds {text!r}: give seeds as a comma-separated list or ranges, e.g. 41,42,43 or 41-45"
+                f"--seeds {text!r}: give seeds as a comma-separated list or ranges, e.g. 51,52,53 or 51-55"
             ) from None
     return seeds
 
@@ -244,6 +252,57 @@ def play_seed(
     return Played(config.seed, directory, played.transactions, round(played.seconds, 1), round(indexed, 1))
 
 
+def make_world(
+    build: BuildResult, config: ScenarioConfig, root: Path, notes: Console, *, reuse: bool, progress: bool
+) -> Played:
+    """``config``'s world in ``root`` (``world_dir``): played and indexed, or (``reuse``) found there already."""
+    directory = world_dir(root, config)
+    if reuse and indexed_world(directory, config):
+        notes.print(f"seed {config.seed}: reusing the world in {directory}", highlight=False, soft_wrap=True)
+        return Played(config.seed, directory, None, None, None, reused=True)
+    notes.print(
+        f"seed {config.seed}: playing {config.firms} firms for {config.months} months on a fresh anvil",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return play_seed(build, config, directory, notes, progress=progress)
+
+
+def play_worlds(
+    seeds: Sequence[int],
+    out: Path,
+    *,
+    firms: int = 300,
+    months: int = 12,
+    holdout_months: int = 3,
+    reuse: bool = False,
+    notes: Console | None = None,
+    progress: bool = False,
+) -> list[Played]:
+    """The worlds of ``seeds`` played and indexed into ``out``, one after the other, to fit on: nothing is
+    measured, so reserved seeds are allowed (a repeated or negative seed and bad settings are still refused)."""
+    from rich.console import Console
+
+    from scenarios import ScenarioConfig
+    from scoring.errors import InvalidRequest
+
+    if not seeds:
+        raise InvalidRequest("no seeds: give the worlds to play, e.g. --seeds 7,11-14")
+    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        raise InvalidRequest(f"--seeds {seeds}: each world once, seeds non-negative")
+    configs = [ScenarioConfig(firms, months, seed, holdout_months) for seed in seeds]  # InvalidConfig up front
+    notes = notes or Console(stderr=True)
+    build = build_contracts()
+    out.mkdir(parents=True, exist_ok=True)
+    return [make_world(build, config, out, notes, reuse=reuse, progress=progress) for config in configs]
+
+
+def fit_command(played: Sequence[Played], model_out: str = "MODEL.json") -> str:
+    """The ``scf score fit`` command that fits a model on every supplier of the ``played`` worlds."""
+    worlds = " ".join(f"--world {p.directory}" for p in played)
+    return f"scf score fit {worlds} --confirmations 0 --all-parties --out {model_out}"
+
+
 def measure_world(directory: Path, model: Model) -> Generalisation:
     """``model`` measured on the world in ``directory`` (its files and ``ledger.db``) as of its observation end."""
     from scoring.generalisation import measure
@@ -271,15 +330,17 @@ def generalise(
     reuse: bool = False,
     notes: Console | None = None,
     progress: bool = False,
+    remeasure: bool = False,
 ) -> Run:
     """``model`` on the world of each seed, each played on a fresh anvil of its own (``play_seed``), one after the
-    other; worlds kept in ``out`` when given. Reserved seeds and bad settings are refused before any anvil starts."""
+    other; worlds kept in ``out`` when given. Reserved seeds (``remeasure``: but for the looked-at ones) and bad
+    settings are refused before any anvil starts."""
     from rich.console import Console
 
     from scenarios import ScenarioConfig
     from scoring.generalisation import Summary, check_seeds
 
-    check_seeds(list(seeds), model)
+    check_seeds(list(seeds), model, remeasure=remeasure)
     configs = [ScenarioConfig(firms, months, seed, holdout_months) for seed in seeds]  # InvalidConfig up front
     notes = notes or Console(stderr=True)
     build = build_contracts()
@@ -290,18 +351,8 @@ def generalise(
     with tempfile.TemporaryDirectory(prefix="scf-generalise-") as tmp:
         root = out if out is not None else Path(tmp)
         for config in configs:
-            directory = world_dir(root, config)
-            if reuse and indexed_world(directory, config):
-                notes.print(f"seed {config.seed}: reusing the world in {directory}", highlight=False, soft_wrap=True)
-                made = Played(config.seed, directory, None, None, None, reused=True)
-            else:
-                notes.print(
-                    f"seed {config.seed}: playing {config.firms} firms for {config.months} months on a fresh anvil",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                made = play_seed(build, config, directory, notes, progress=progress)
-            result = measure_world(directory, model)
+            made = make_world(build, config, root, notes, reuse=reuse, progress=progress)
+            result = measure_world(made.directory, model)
             notes.print(f"seed {config.seed}: {_row(result)}", highlight=False, soft_wrap=True)
             results.append(result)
             played.append(made)
@@ -376,11 +427,31 @@ def cmd_generalise(args: argparse.Namespace, model: Model, model_file: str) -> i
     from scoring.errors import InvalidRequest
 
     if not args.seeds:
-        raise InvalidRequest("`scf score generalise` needs --seeds, e.g. --seeds 41,42,43,44,45")
+        raise InvalidRequest("`scf score generalise` needs --seeds, e.g. --seeds 51,52,53,54,55")
     if args.reuse and not args.out:
         raise InvalidRequest("--reuse measures worlds kept in --out DIR: give --out")
     notes = Console(stderr=True)
     out = Path(args.out) if args.out else None
+    if args.play_only:
+        if out is None:
+            raise InvalidRequest("--play-only keeps the worlds it plays to fit on: give --out DIR")
+        try:
+            played = play_worlds(
+                parse_seeds(args.seeds),
+                out,
+                firms=args.firms,
+                months=args.months,
+                holdout_months=args.holdout_months,
+                reuse=args.reuse,
+                notes=notes,
+                progress=notes.is_terminal,
+            )
+        except ScenarioError as exc:
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{len(played)} world(s) played and indexed in {out}; fit on them with:")
+        print(fit_command(played))
+        return EXIT_HOLDS
     try:
         run = generalise(
             parse_seeds(args.seeds),
@@ -393,6 +464,7 @@ def cmd_generalise(args: argparse.Namespace, model: Model, model_file: str) -> i
             reuse=args.reuse,
             notes=notes,
             progress=not args.json and notes.is_terminal,
+            remeasure=args.remeasure,
         )
     except ScenarioError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -406,7 +478,7 @@ def cmd_generalise(args: argparse.Namespace, model: Model, model_file: str) -> i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``scf score`` adds for ``generalise`` (``--model``, ``--out``, ``--json`` are score's own)."""
-    parser.add_argument("--seeds", help="generalise: the worlds' seeds, e.g. 41,42,43,44,45 or 41-45")
+    parser.add_argument("--seeds", help="generalise: the worlds' seeds, e.g. 51,52,53,54,55 or 51-55")
     parser.add_argument("--firms", type=int, default=300, help="generalise: firms per world (default 300)")
     parser.add_argument("--months", type=int, default=12, help="generalise: months per world (default 12)")
     parser.add_argument(
@@ -414,4 +486,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--reuse", action="store_true", help="generalise: measure a world --out already holds, played and indexed"
+    )
+    parser.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="generalise: allow seeds already looked at (the same worlds again); never training or evaluation seeds",
+    )
+    parser.add_argument(
+        "--play-only",
+        action="store_true",
+        help="generalise: play and index the worlds into --out to fit on (any seed), measure nothing, and print "
+        "the `scf score fit` command for them",
     )

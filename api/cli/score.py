@@ -4,7 +4,8 @@
     scf score --all [--publish --bank ADDR|dev-bank [--keystore FILE]] [--json] [--chain URL] ...
     scf score evaluate --world DIR [--db URL | --chain URL] [--json] [--out MODEL.json | --model M.json [--all-parties]]
     scf score fit --world DIR [--world DIR ...] --out MODEL.json [--db URL | --chain URL] [--all-parties]
-    scf score generalise --seeds 41,42,43,44,45 [--firms 300 --months 12] [--model FILE] [--out DIR] [--json]
+    scf score generalise --seeds 51-55 [--firms 300 --months 12] [--model FILE] [--out DIR] [--remeasure] [--json]
+    scf score generalise --play-only --seeds 7,11-14 --out DIR [--reuse]
 
 Decisions read the indexer's database (``--db``, else SCF_DB_URL, else the devnet's SQLite
 file) as of a final block: ``--as-of-block`` or the indexed head less ``--confirmations``. The
@@ -17,8 +18,9 @@ held-out ones; with ``--model`` it measures that model without fitting (a world 
 on, e.g. 30 firms with one failure, can still measure a model fitted on a larger one).
 ``generalise`` plays a fresh world per seed on an anvil of its own and measures the model on it
 against the world's hidden ``p_fail`` and the baselines (``api.cli.generalise``; reserved seeds
-are refused; exit 1 when its criterion does not hold). Exit status: 0 done, 2 bad input (unknown
-party, as-of block in the future, no model, no history, a reserved seed ...).
+are refused; exit 1 when its criterion does not hold); with ``--play-only`` it plays and indexes the
+worlds to fit on, measures nothing and prints the ``scf score fit`` command for them. Exit status: 0
+done, 2 bad input (unknown party, as-of block in the future, no model, no history, a reserved seed ...).
 """
 
 from __future__ import annotations
@@ -386,7 +388,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _reproduce(worlds: list[dict[str, Any]], all_parties: bool) -> str:
-    """The commands that make the same model again: a world is deterministic in its settings."""
+    """The commands that make the same model again: a world is deterministic in its settings (and in the shipped
+    model its play prices financing with, ``scenarios.credit``). Worlds of one size: ``scf score generalise
+    --play-only`` plays and indexes them all into DIR (each seed once), then ``scf score fit`` on them."""
+    fit = " --confirmations 0 --out MODEL.json" + (" --all-parties" if all_parties else "")
+    sizes = {(w["firms"], w["months"], w["holdout_months"]) for w in worlds}
+    seeds_given = [w["seed"] for w in worlds]
+    if len(sizes) == 1 and all(isinstance(x, int) for x in seeds_given) and len(set(seeds_given)) == len(worlds):
+        ((firms, months, holdout),) = sizes
+        seeds = ",".join(str(x) for x in seeds_given)
+        dirs = " ".join(f"--world DIR/world-s{w['seed']}-{firms}x{months}" for w in worlds)
+        return (
+            f"scf score generalise --play-only --seeds {seeds} --firms {firms} --months {months} "
+            f"--holdout-months {holdout} --out DIR; scf score fit {dirs}{fit}"
+        )
     plays = "; ".join(
         f"scf simulate --firms {w['firms']} --months {w['months']} --seed {w['seed']} "
         f"--holdout-months {w['holdout_months']} --fresh --out DIR{k} --chain URL{k}"
@@ -395,8 +410,7 @@ def _reproduce(worlds: list[dict[str, Any]], all_parties: bool) -> str:
     dirs = " ".join(f"--world DIR{k}" for k in range(1, len(worlds) + 1))
     return (
         f"{plays}; index each chain into DIRk/ledger.db (ledger.index.indexer.Indexer over world.json's addresses, "
-        f"from block 0, 0 confirmations); scf score fit {dirs} --confirmations 0 --out MODEL.json"
-        + (" --all-parties" if all_parties else "")
+        f"from block 0, 0 confirmations); scf score fit {dirs}{fit}"
     )
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 
 from scoring import features
-from scoring.features import DAY
+from scoring.features import DAY, ROLE_SUPPLIER
 from scoring.history import ChainEvent
-from tests.scoring.histories import BANK, CORE, T0, T1, T2, T3, UNIT, Story
+from tests.scoring.histories import BANK, CORE, T0, T1, T2, T3, UNIT, Story, party
 
 
 def value(table: features.FeatureTable, who: str, name: str) -> float | None:
@@ -121,6 +121,29 @@ def test_paydex_rewards_paying_on_time_and_punishes_paying_late() -> None:
     assert value(unpaid, CORE, "paydex_12m") == round(
         float(features.paydex(np.array([15.0]))[0])
     )  # still unpaid: 15 days beyond
+
+
+def test_sales_are_measured_against_the_suppliers_at_the_same_tier_of_the_chain() -> None:
+    s = Story()
+    s.members()
+    workshops = [T2, T3, *(party(f"workshop{k}") for k in range(3))]
+    for k, who in enumerate(workshops[2:]):
+        s.admit(T0 + 10 + k, who, ROLE_SUPPLIER)
+    for month in range(3):
+        s.order(T0 + DAY + month * 30 * DAY, CORE, T1, 500 * UNIT)
+        for k, who in enumerate(workshops):  # five tier-2 workshops selling 10, 20, .. 50 a month to tier 1
+            s.order(T0 + 2 * DAY + month * 30 * DAY, T1, who, (k + 1) * 10 * UNIT)
+    s.order(T0 + 3 * DAY, CORE, T3, 10 * UNIT)  # one of them once sold to the core directly
+    table = features.build(s.history(T0 + 100 * DAY))
+    assert [value(table, who, "supply_tier") for who in (CORE, T1, *workshops)] == [0, 1, 2, 2, 2, 2, 2]
+    assert value(table, T3, "core_distance") == 1  # near the core, yet a tier-2 firm by its trade
+    assert [value(table, who, "sales_vs_tier_12m") for who in workshops] == [3333, 7777, 10000, 13333, 16666]
+    assert value(table, T1, "sales_vs_tier_12m") is None  # the only tier-1 supplier: no peers to compare with
+    assert (value(table, T2, "order_growth") or 0) < 0  # three orders in the first 70 days, none in the last 30
+    # a bank that sees only a core's direct suppliers puts them all at tier 1 and sees no other orders
+    direct = features.build(s.history(T0 + 100 * DAY), view="direct")
+    assert value(direct, T1, "supply_tier") == value(direct, T3, "supply_tier") == 1
+    assert value(direct, T2, "supply_tier") is None and value(direct, T2, "order_growth") is None
 
 
 def test_concentration_and_counterparties() -> None:

@@ -16,6 +16,8 @@ from scoring.chain_source import ChainEvents
 from scoring.errors import InvalidRequest, WorldError
 from scoring.generalisation import (
     EVALUATION_SEEDS,
+    EXAMPLE_SEEDS,
+    LOOKED_AT_SEEDS,
     RATIO_TARGET,
     RESERVED_SEEDS,
     SHIPPED_TRAINING_SEEDS,
@@ -118,28 +120,43 @@ def test_the_shipped_models_training_seeds_are_the_ones_its_record_names() -> No
 @pytest.mark.parametrize("seed", sorted(RESERVED_SEEDS))
 def test_a_reserved_seed_is_refused_with_its_reason(seed: int) -> None:
     with pytest.raises(ReservedSeed) as refused:
-        check_seeds([41, seed])
+        check_seeds([51, seed])
     assert refused.value.seed == seed
-    reason = "fitted on this world" if seed in SHIPPED_TRAINING_SEEDS else "kept unseen for evaluation"
-    assert reason in str(refused.value) and "7, 11-15, 20-29" in str(refused.value)
+    reason = (
+        "fitted on this world"
+        if seed in SHIPPED_TRAINING_SEEDS
+        else "kept unseen for evaluation"
+        if seed in EVALUATION_SEEDS
+        else "looked at already"
+    )
+    assert reason in str(refused.value) and "7, 11-15, 20-29, 41-50" in str(refused.value)
 
 
-def test_the_reserved_set_is_the_training_worlds_and_the_evaluation_worlds() -> None:
-    assert describe_seeds(RESERVED_SEEDS) == "7, 11-15, 20-29"
+def test_the_reserved_set_is_the_training_the_evaluation_and_the_looked_at_worlds() -> None:
+    assert describe_seeds(RESERVED_SEEDS) == "7, 11-15, 20-29, 41-50"
     assert describe_seeds(EVALUATION_SEEDS) == "15, 20-29"
-    check_seeds([41, 42, 43, 44, 45])  # free seeds pass
+    assert describe_seeds(LOOKED_AT_SEEDS) == "41-50"
+    assert not set(EXAMPLE_SEEDS) & RESERVED_SEEDS
+    check_seeds(list(EXAMPLE_SEEDS))  # free seeds pass, and the messages suggest free ones
+
+
+def test_a_remeasure_may_use_the_looked_at_worlds_but_never_the_training_or_evaluation_ones() -> None:
+    check_seeds(sorted(LOOKED_AT_SEEDS), remeasure=True)
+    for seed in (7, 13, 15, 25):
+        with pytest.raises(ReservedSeed):
+            check_seeds([46, seed], remeasure=True)
 
 
 def test_a_seed_the_given_models_record_names_is_refused() -> None:
-    model = Model({"training": {"world_seed": [41, 42]}})
-    with pytest.raises(ReservedSeed, match="seed 42 is reserved: the model's training record names"):
-        check_seeds([43, 42], model)
-    check_seeds([43, 44], model)
+    model = Model({"training": {"world_seed": [51, 52]}})
+    with pytest.raises(ReservedSeed, match="seed 52 is reserved: the model's training record names"):
+        check_seeds([53, 52], model)
+    check_seeds([53, 54], model)
     assert model_seeds(Model({"training": {"world_seed": 50}})) == {50}
     assert model_seeds(Model({"training": {}})) == frozenset()
 
 
-@pytest.mark.parametrize(("seeds", "message"), [([], "no seeds"), ([41, 41], "given twice"), ([-1], "non-negative")])
+@pytest.mark.parametrize(("seeds", "message"), [([], "no seeds"), ([51, 51], "given twice"), ([-1], "non-negative")])
 def test_no_seeds_a_repeated_or_a_negative_seed_is_refused(seeds: list[int], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         check_seeds(seeds)

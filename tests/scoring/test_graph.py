@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.graph import CYCLE_WINDOW, FAR, TradeGraph, core_distance, find_cycles, propagate_trust
+from scoring.graph import CYCLE_WINDOW, FAR, TradeGraph, core_distance, find_cycles, propagate_trust, supply_tier
 
 DAY = 86_400
 
@@ -35,6 +35,36 @@ def test_distance_to_a_core_is_undirected_hops_and_far_without_a_link() -> None:
     g = graph(5, [(0, 1, 1.0), (1, 2, 1.0), (3, 2, 1.0)])
     d = core_distance(g, np.array([True, False, False, False, False]))
     assert d.tolist() == [0, 1, 2, 3, FAR]
+
+
+def tiers(n: int, sales: list[tuple[int, int]], cores: list[int]) -> list[float | None]:
+    seller = np.array([s for s, _ in sales], dtype=np.int64)
+    buyer = np.array([b for _, b in sales], dtype=np.int64)
+    is_core = np.zeros(n, dtype=bool)
+    is_core[cores] = True
+    return [None if np.isnan(x) else float(x) for x in supply_tier(seller, buyer, is_core)]
+
+
+def test_a_suppliers_tier_is_its_longest_chain_of_sales_to_a_core_not_its_shortest() -> None:
+    # 0 core; 1 sells to 0; 2 sells to 1 and now and then to the core; 3 sells to 2; 4 sells to nobody on a chain
+    sales = [(1, 0), (2, 1), (2, 0), (3, 2), (4, 5)]
+    assert tiers(6, sales, [0]) == [0, 1, 2, 3, None, None]
+    g = graph(6, [(b, s, 1.0) for s, b in sales])
+    assert core_distance(g, np.array([True] + [False] * 5))[2] == 1  # its distance is the short way round
+
+
+def test_firms_selling_in_a_circle_are_one_link_and_do_not_cut_off_their_suppliers() -> None:
+    # 1 and 2 sell to each other and to tier-1 firm 3 (which sells to core 0); 4 supplies 1; 5 and 6 circle alone
+    sales = [(1, 2), (2, 1), (1, 3), (2, 3), (3, 0), (4, 1), (5, 6), (6, 5)]
+    assert tiers(7, sales, [0]) == [0, 2, 2, 1, 3, None, None]
+
+
+def test_a_chain_longer_than_far_stops_at_far_and_no_sales_means_no_tier() -> None:
+    n = FAR + 3
+    chain = [(k + 1, k) for k in range(n - 1)]  # k+1 sells to k: a chain of n-1 links from the core 0
+    got = tiers(n, chain, [0])
+    assert got[: FAR + 1] == [float(k) for k in range(FAR + 1)] and got[FAR + 1 :] == [float(FAR)] * 2
+    assert tiers(3, [], [0]) == [0, None, None]
 
 
 def orders(rows: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, ...]:

@@ -195,8 +195,21 @@ def test_fit_on_several_worlds_stacks_their_suppliers_and_records_each_world(
     training = json.loads(out.read_text())["training"]
     assert [w["seed"] for w in training["worlds"]] == [11, 11] and training["world_seed"] == [11, 11]
     assert training["parties"] + training["thin_file_parties"] == sum(w["parties"] for w in training["worlds"])
-    assert training["reproduce"].count("scf simulate") == 2
+    assert training["reproduce"].count("scf simulate") == 2  # the same seed twice: one play per world
     code, _, err = run(capsys, *args, "--db", url)
     assert code == 2 and "each one's DIR/ledger.db" in err
     code, _, err = run(capsys, "evaluate", "--world", str(world), "--world", str(other))
     assert code == 2 and "once" in err
+
+
+def test_the_recipe_of_a_fit_on_worlds_of_one_size_plays_them_all_with_one_command() -> None:
+    from api.cli.score import _reproduce
+
+    worlds = [{"firms": 300, "months": 12, "holdout_months": 3, "seed": s} for s in (7, 11)]
+    assert _reproduce(worlds, True) == (
+        "scf score generalise --play-only --seeds 7,11 --firms 300 --months 12 --holdout-months 3 --out DIR; "
+        "scf score fit --world DIR/world-s7-300x12 --world DIR/world-s11-300x12 --confirmations 0 "
+        "--out MODEL.json --all-parties"
+    )
+    worlds[1]["months"] = 6
+    assert _reproduce(worlds, False).count("scf simulate") == 2  # worlds of several sizes: one play each

@@ -112,3 +112,20 @@ def test_a_weak_supplier_gets_a_small_limit_and_only_a_likely_failure_gets_none(
     assert model.grade(5_001) == ("C", 9)
     assert model.limit("CC", 12 * 100 * scorecard.LIMIT_UNIT) == 5 * scorecard.LIMIT_UNIT  # 5% of a month
     assert model.limit("C", 12 * 100 * scorecard.LIMIT_UNIT) == 0
+
+
+def test_percentages_print_with_their_sign_and_hundredths() -> None:
+    assert [scorecard.format_value("pct", v) for v in (2957, 10_000, 5, 0)] == ["29.57%", "100%", "0.05%", "0%"]
+    assert [scorecard.format_value("pct", v) for v in (-62, -120, -10_000)] == ["-0.62%", "-1.20%", "-100%"]
+
+
+def test_the_shipped_model_scores_the_default_features_of_this_features_version() -> None:
+    from api.cli.score import DEFAULT_MODEL
+
+    shipped = Model.load(DEFAULT_MODEL)
+    assert shipped.body["features_version"] == scorecard.FEATURES_VERSION
+    assert [f.name for f in shipped.features] == list(scorecard.DEFAULT_FEATURES)
+    for f in shipped.body["features"]:  # every feature it scores can be said in words, both ways of typical
+        spec = scorecard.SPEC_BY_NAME[f["name"]]
+        assert (spec.better, spec.scale) == (f["better"], f["scale"])
+        assert "{v}" in spec.words and spec.missing
