@@ -13,13 +13,9 @@ and the receivable's repayment or default takes it off again. This is what the A
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from eth_account.signers.local import LocalAccount
+from functools import cached_property
 
 from ledger.domain.receivables import BPS, YEAR
-from ledger.eth.artifacts import BuildResult
-from ledger.eth.chain import Chain
 from scenarios.credit import CreditView
 from scenarios.desk import Desk, Piece, Root
 from scenarios.market import (
@@ -35,31 +31,26 @@ from scenarios.market import (
     SaleRequest,
     TierOneBank,
 )
-from scenarios.plan import Plan
-from scenarios.world import CORE, MONTH, Party, World
+from scenarios.world import CORE, MONTH, Party
 from scoring.policy import Policy
-
-ProgressFn = Callable[[int, int, str], None]
 
 
 class LendingDesk(Desk):
     """The banks' desks and books; ``refresh_credit`` before each week's sales, ``release`` as roots close."""
 
-    def __init__(
-        self,
-        chain: Chain,
-        build: BuildResult,
-        world: World,
-        plan: Plan,
-        addresses: dict[str, str],
-        admin: LocalAccount,
-        progress: ProgressFn | None,
-    ) -> None:
-        super().__init__(chain, build, world, plan, addresses, admin, progress)
-        self.credit = CreditView(chain, build, addresses)
-        self.policy = Policy.load()
-        self.market: list[tuple[int, Bank]] = []
+    @cached_property
+    def credit(self) -> CreditView:
+        return CreditView(self.chain, self.build, self.addresses)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy.load()
+
+    @cached_property
+    def market(self) -> list[tuple[int, Bank]]:
+        """The banks in the world's order: the first prices by policy, the second flat, a third tier-1 only."""
         kinds = (POLICY, FLAT, TIER_ONE)
+        out: list[tuple[int, Bank]] = []
         for position, index in enumerate(self.banks):
             party = self.party(index)
             kind = kinds[min(position, len(kinds) - 1)]
@@ -74,9 +65,13 @@ class LendingDesk(Desk):
                 if kind == POLICY
                 else (FlatBank(book) if kind == FLAT else TierOneBank(book))
             )
-            self.market.append((index, bank))
-        # piece id -> (bank, price, obligor address, seller address): open until its root closes
-        self.financed_by: dict[int, tuple[int, int, str, str]] = {}
+            out.append((index, bank))
+        return out
+
+    @cached_property
+    def financed_by(self) -> dict[int, tuple[int, int, str, str]]:
+        """Piece id -> (bank, price, obligor address, seller address): open until its root closes."""
+        return {}
 
     def book_of(self, bank: int) -> BankBook:
         return next(b.book for i, b in self.market if i == bank)
