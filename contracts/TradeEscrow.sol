@@ -17,7 +17,10 @@ import {Roles} from "./Roles.sol";
 ///         pre-payment. See ITradeEscrow for the rules.
 /// @dev Every path that ends an order goes through `_payout`, which pays out exactly the
 ///      order's escrow plus any guarantee claimed, once: the token balance always equals the
-///      open escrows plus the guarantee pools.
+///      open escrows plus the guarantee pools. A pre-payment takes its `amount` out of the
+///      order's escrow and pays all of it out at once (net to the supplier, the fee to the
+///      guarantor) while moving the same amount from the guarantor's available pool to its
+///      reserved pool, so it keeps that equality too.
 contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -33,6 +36,9 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         keccak256("ErrorDeclaration(bytes32 evidenceHash,bytes32 reasonHash,uint64 declaredAt)");
     bytes32 private constant _SETTLEMENT_TYPEHASH =
         keccak256("Settlement(uint256 orderId,uint256 buyerAmount,uint64 deadline)");
+    bytes32 private constant _PREPAYMENT_OFFER_TYPEHASH = keccak256(
+        "PrepaymentOffer(uint256 orderId,address guarantor,uint256 amount,uint256 fee,uint64 deadline,uint256 nonce)"
+    );
 
     uint64 private constant _MAX_WINDOW = 365 days;
 
@@ -61,6 +67,7 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     mapping(address guarantor => uint256) private _poolReserved;
     mapping(address guarantor => mapping(address supplier => uint256)) private _exposure;
     mapping(address guarantor => mapping(address supplier => uint256)) private _shortfall;
+    mapping(address guarantor => mapping(uint256 nonce => bool)) private _prepaymentNonceUsed;
     Windows private _windows;
 
     constructor(IMembership membership_, ICreditRegistry registry_) EIP712("TradeEscrow", "1") {
@@ -313,32 +320,30 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     // -- assured pre-payment -------------------------------------------------------------
 
     /// @inheritdoc ITradeEscrow
-    function requestPrepayment(uint256 orderId, address guarantor, uint256 amount) external nonReentrant {
-        Order storage order = _expect(orderId, Status.FUNDED);
-        address supplier = order.terms.supplier;
-        if (msg.sender != supplier) revert TradeEscrowNotSupplier(orderId, msg.sender);
-        // A supplier suspended (or stripped of the role) since the order was signed draws nothing.
-        if (!_membership.hasRole(supplier, Roles.SUPPLIER)) revert TradeEscrowSupplierNotEligible(supplier);
-        if (order.prepaid != 0) revert TradeEscrowAlreadyPrepaid(orderId);
-        if (order.terms.token != address(_currency)) {
-            revert TradeEscrowPrepaymentCurrency(order.terms.token, address(_currency));
-        }
-        if (amount == 0 || amount > order.terms.amount) revert TradeEscrowInvalidAmount(amount);
-        if (!_membership.hasRole(guarantor, Roles.BANK)) revert TradeEscrowNotGuarantor(guarantor);
-        uint256 available = _availableLimit(guarantor, supplier);
-        if (amount > available) revert TradeEscrowLimitExceeded(supplier, amount, available);
-        uint256 poolAvailable = _poolAvailable[guarantor];
-        if (amount > poolAvailable) revert TradeEscrowPoolInsufficient(guarantor, amount, poolAvailable);
+    function requestPrepayment(PrepaymentOffer calldata offer, bytes calldata guarantorSignature)
+        external
+        nonReentrant
+    {
+        (Order storage order, uint256 available) = _checkPrepaymentOffer(offer);
+        address guarantor = offer.guarantor;
+        _requireSigner(_prepaymentOfferDigest(offer), guarantorSignature, guarantor, 0);
 
+        address supplier = order.terms.supplier;
+        uint256 amount = offer.amount;
+        uint256 fee = offer.fee;
+        _prepaymentNonceUsed[guarantor][offer.nonce] = true;
+        // The whole `amount` leaves the escrow and is guaranteed; the fee is the bank's share of it.
         order.prepaid = amount;
         order.guarantor = guarantor;
+        order.prepaymentFee = fee;
         order.escrowed -= amount;
-        order.paidToSupplier = amount;
+        order.paidToSupplier = amount - fee;
         _exposure[guarantor][supplier] += amount;
-        _poolAvailable[guarantor] = poolAvailable - amount;
+        _poolAvailable[guarantor] -= amount;
         _poolReserved[guarantor] += amount;
-        emit PrepaymentReleased(orderId, supplier, guarantor, amount, available - amount);
-        _currency.safeTransfer(supplier, amount);
+        emit PrepaymentReleased(offer.orderId, supplier, guarantor, amount, fee, available - amount, offer.nonce);
+        _currency.safeTransfer(supplier, amount - fee);
+        if (fee != 0) _currency.safeTransfer(guarantor, fee);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -473,6 +478,11 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     }
 
     /// @inheritdoc ITradeEscrow
+    function prepaymentNonceUsed(address guarantor, uint256 nonce) external view returns (bool) {
+        return _prepaymentNonceUsed[guarantor][nonce];
+    }
+
+    /// @inheritdoc ITradeEscrow
     function pool(address guarantor) external view returns (uint256 available, uint256 reserved) {
         return (_poolAvailable[guarantor], _poolReserved[guarantor]);
     }
@@ -510,6 +520,11 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc ITradeEscrow
     function errorDeclarationDigest(ErrorDeclaration calldata declaration) external view returns (bytes32) {
         return _errorDeclarationDigest(declaration);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function prepaymentOfferDigest(PrepaymentOffer calldata offer) external view returns (bytes32) {
+        return _prepaymentOfferDigest(offer);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -593,6 +608,50 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         );
     }
 
+    function _prepaymentOfferDigest(PrepaymentOffer calldata o) private view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(_PREPAYMENT_OFFER_TYPEHASH, o.orderId, o.guarantor, o.amount, o.fee, o.deadline, o.nonce)
+            )
+        );
+    }
+
+    /// @dev Every check of `requestPrepayment` but the signature, in the order the errors are
+    ///      reported: the offer's own validity (deadline, nonce), the order and its supplier, the
+    ///      amounts, then the guarantor's role, limit and pool. Returns the order and the
+    ///      supplier's limit from the guarantor still available before the draw.
+    function _checkPrepaymentOffer(PrepaymentOffer calldata offer)
+        private
+        view
+        returns (Order storage order, uint256 available)
+    {
+        uint256 orderId = offer.orderId;
+        address guarantor = offer.guarantor;
+        uint256 amount = offer.amount;
+        if (offer.deadline < block.timestamp) {
+            revert TradeEscrowPrepaymentOfferExpired(offer.deadline, block.timestamp);
+        }
+        if (_prepaymentNonceUsed[guarantor][offer.nonce]) {
+            revert TradeEscrowPrepaymentOfferReplayed(guarantor, offer.nonce);
+        }
+        order = _expect(orderId, Status.FUNDED);
+        address supplier = order.terms.supplier;
+        if (msg.sender != supplier) revert TradeEscrowNotSupplier(orderId, msg.sender);
+        // A supplier suspended (or stripped of the role) since the order was signed draws nothing.
+        if (!_membership.hasRole(supplier, Roles.SUPPLIER)) revert TradeEscrowSupplierNotEligible(supplier);
+        if (order.prepaid != 0) revert TradeEscrowAlreadyPrepaid(orderId);
+        if (order.terms.token != address(_currency)) {
+            revert TradeEscrowPrepaymentCurrency(order.terms.token, address(_currency));
+        }
+        if (amount == 0 || amount > order.terms.amount) revert TradeEscrowInvalidAmount(amount);
+        if (offer.fee >= amount) revert TradeEscrowInvalidFee(offer.fee, amount);
+        if (!_membership.hasRole(guarantor, Roles.BANK)) revert TradeEscrowNotGuarantor(guarantor);
+        available = _availableLimit(guarantor, supplier);
+        if (amount > available) revert TradeEscrowLimitExceeded(supplier, amount, available);
+        uint256 poolAvailable = _poolAvailable[guarantor];
+        if (amount > poolAvailable) revert TradeEscrowPoolInsufficient(guarantor, amount, poolAvailable);
+    }
+
     function _emitCreated(uint256 orderId, OrderTerms calldata t) private {
         emit OrderCreated(
             orderId,
@@ -610,7 +669,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         );
     }
 
-    /// @dev `index` says which signature of a call failed (0 buyer, 1 supplier).
+    /// @dev `index` says which signature of a call failed (0 buyer, 1 supplier; 0 for the
+    ///      guarantor of a pre-payment offer).
     function _requireSigner(bytes32 digest, bytes calldata signature, address expected, uint256 index) private pure {
         (address recovered, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
         if (failure == ECDSA.RecoverError.InvalidSignatureS) revert TradeEscrowMalleableSignature(index);
@@ -761,8 +821,9 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     }
 
     /// @dev Splits what is left of an order: the buyer's share comes from the escrow first and
-    ///      from the guarantee pool for any part already prepaid to the supplier; what the pool
-    ///      pays is recorded as the supplier's shortfall and keeps its limit in use.
+    ///      from the guarantee pool for any part already drawn as a pre-payment (the supplier's
+    ///      net and the guarantor's fee alike: the guarantee covers the whole draw); what the
+    ///      pool pays is recorded as the supplier's shortfall and keeps its limit in use.
     function _payout(uint256 orderId, Order storage order, uint256 buyerShare)
         private
         returns (uint256 fromEscrowToBuyer, uint256 toSupplier, uint256 fromPool)

@@ -59,7 +59,7 @@ class Refusal(StrEnum):
 @dataclass(frozen=True)
 class OrderFacts:
     """What the witness needs of ``orderOf``: read straight from the ABI words of the static
-    struct (25 words: the 11 of OrderTerms, then status, createdAt, fundedAt, shippedAt,
+    struct (26 words: the 11 of OrderTerms, then status, createdAt, fundedAt, shippedAt,
     deliveredAt, deliveredRecordedAt, inspectedAt, ...), a hundred times cheaper than decoding
     the whole order for every event of a large document."""
 

@@ -56,6 +56,7 @@ class CreditView:
         self._scorer: Scorer | None = None
         self._decisions: dict[str, Decision | None] = {}
         self.as_of_block: int | None = None
+        self.as_of_time: int | None = None
         self.refreshes = 0
 
     @property
@@ -73,7 +74,7 @@ class CreditView:
         self._table = build(history)
         self._scorer = Scorer(self._table, self.model)
         self._decisions = {}
-        self.as_of_block = as_of_block
+        self.as_of_block, self.as_of_time = as_of_block, as_of_time
         self.refreshes += 1
 
     def decision(self, address: str) -> Decision | None:

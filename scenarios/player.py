@@ -12,13 +12,15 @@ logistics events; one batch funds the new escrowed orders, settles what was deli
 (confirm, dispute, release after the claim window, refund when ship-by passed unshipped,
 arbitration or expiry of last week's disputes) and repays receivables at maturity (or marks
 unpaid ones defaulted after the grace period); the next batch answers the new disputes and
-claims the repaid pieces; open-account deliveries are paid (a core issues a receivable; a
-supplier pays its own supplier with a piece split off a receivable it holds, or issues its
-own); holders sell pieces to banks. The receivables moves are ``scenarios.financing``'s; the
-state and plumbing ``scenarios.desk``'s. Calls go out with ``BatchSender`` in large JSON-RPC
-batches; calls that allocate an order or receivable id (create, issue, split) go one request
-at a time, in plan order, because a node runs one batch's entries concurrently and ids must
-not depend on that.
+claims the repaid pieces; suppliers of the week's funded orders may draw part of them before
+shipment, guaranteed by the bank with the lowest fee, and live suppliers repay what a guarantee
+paid for them; open-account deliveries are paid (a core issues a receivable; a supplier pays its
+own supplier with a piece split off a receivable it holds, or issues its own); holders sell
+pieces to banks. The receivables moves are ``scenarios.financing``'s, the pre-shipment ones
+``scenarios.prepayment``'s, the state and plumbing ``scenarios.desk``'s. Calls go out with
+``BatchSender`` in large JSON-RPC batches; calls that allocate an order or receivable id (create,
+issue, split) go one request at a time, in plan order, because a node runs one batch's entries
+concurrently and ids must not depend on that.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ from oracles.store import open_database
 from oracles.witness import Witness
 from scenarios.desk import LiveOrder
 from scenarios.errors import WorldAlreadyPlayed, WorldConflict
-from scenarios.financing import FinancingDesk
 from scenarios.plan import DAMAGED, FAILED_INSPECTION, LATE, LOST, ON_TIME, UNSHIPPED, Plan, PlannedOrder
+from scenarios.prepayment import PrepaymentDesk
 from scenarios.world import ARBITER, BANK, CARRIER, CORE, DAY, INSPECTOR, QUORUM, SUPPLIER, UNIT
 
 MAX_UINT256 = 2**256 - 1
@@ -57,7 +59,7 @@ RELEASE_AFTER_TICKS = 5  # the claim window is 30 days: released in the fifth we
 DELIVERED_OUTCOMES = frozenset({ON_TIME, LATE})
 
 
-class Player(FinancingDesk):
+class Player(PrepaymentDesk):
     """Plays a world's plan on the chain: ``setup`` once, then ``run_tick`` for every week, then ``close``."""
 
     def setup(self) -> None:
@@ -98,18 +100,19 @@ class Player(FinancingDesk):
         for party in world.parties:
             amount = needs[party.index] + 1_000_000 * UNIT if party.kind in (CORE, SUPPLIER) else 0
             if party.kind == BANK:
-                amount = financing + 1_000_000 * UNIT
+                amount = financing + self.pool_size() + 1_000_000 * UNIT
             if amount:
                 calls.append(
                     Call.from_call(self.tokens.calls.mint(party.address, amount), minter, label=f"mint {party.name}")
                 )
         for party in world.parties:
-            if party.kind in (CORE, SUPPLIER):
+            if party.kind in (CORE, SUPPLIER, BANK):  # a bank's guarantee pool is funded from its balance
                 calls.append(Call.from_call(self.tokens.calls.approve(self.escrow.address, MAX_UINT256), party.account))
             if party.kind in (CORE, SUPPLIER, BANK):
                 approve = self.tokens.calls.approve(self.receivables.address, MAX_UINT256)
                 calls.append(Call.from_call(approve, party.account))
         self.send("setup", calls)
+        self.open_pools()
 
         engine = open_database("sqlite://")
         self.engines.append(engine)
@@ -158,6 +161,7 @@ class Player(FinancingDesk):
         repayments, repaid = self.repayments()
         self.send("settlement", [*funds, *settled, *repayments])
         self.send("settlement", [*answers, *self.claims(repaid)])
+        self.prepay([o for o in self.orders if o.plan.tick == tick and not o.plan.open_account])
         self.pay()
         self.finance()
 

@@ -9,7 +9,10 @@ block sharing a timestamp with the as-of block lies beyond it. The
 auditor reads the ledger's logs from the chain (never the SQL), rebuilds the features as of
 that block, scores the party with the model whose hash was published, and compares limit,
 score, grade and model hash. A limit whose model the auditor does not hold is a mismatch
-("unknown model"), never silently skipped.
+("unknown model"), never silently skipped. A limit that names no model (``modelHash`` zero: a
+bank's limit set by its own rule, as a flat-rate lender's one line for every supplier) claims
+nothing to recompute; it is listed apart (``unmodelled``), with its bank, so an auditor sees
+every such limit, and a bank that scores cannot hide a limit there without saying so on chain.
 
 Refused calls leave no logs; pass them in (``refused``, e.g. decoded from the chain's mined,
 reverted transactions) to check decisions that rest on a double-financing flag; without them
@@ -64,6 +67,8 @@ class Check:
 class AuditResult:
     matches: list[Check] = field(default_factory=list)
     mismatches: list[Check] = field(default_factory=list)
+    #: limits published naming no model (modelHash zero): nothing to recompute, listed
+    unmodelled: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +81,7 @@ class AuditResult:
             "checked": len(self.matches) + len(self.mismatches),
             "matches": [c.to_json() for c in self.matches],
             "mismatches": [c.to_json() for c in self.mismatches],
+            "unmodelled": [c.to_json() for c in self.unmodelled],
             "notes": self.notes,
         }
 
@@ -110,6 +116,11 @@ def recompute_published(
             "grade": int(a["grade"]),
             "model": str(a["modelHash"]).lower(),
         }
+        if int(str(a["modelHash"]), 16) == 0:
+            result.unmodelled.append(
+                Check(a["party"], a["bank"], e.block_number, -1, -1, published, None, "names no model")
+            )
+            continue
         found = models.get(str(a["modelHash"]).lower())
         if found is None:
             result.mismatches.append(

@@ -276,6 +276,12 @@ def _score_lines(scores: AuditResult, limit: int | None) -> list[str]:
     for check in scores.mismatches[:limit]:
         problem = check.problem or f"published {check.published}, recomputed {check.expected}"
         lines.append(f"  [limit] block {check.block}, bank {check.bank}, party {check.party}: {problem}")
+    if scores.unmodelled:
+        banks = sorted({check.bank for check in scores.unmodelled})
+        lines.append(
+            f"  {len(scores.unmodelled)} limits name no model (modelHash 0), not recomputed: "
+            f"published by {', '.join(banks)}"
+        )
     lines += [f"  note: {note}" for note in scores.notes]
     return lines
 

@@ -109,6 +109,7 @@ def print_simulated(simulated: Simulated, notes: Console, *, as_json: bool = Fal
     Console().print(_table(config, summary))
     if summary.get("banks"):
         Console().print(banks_table(summary["banks"]))
+        Console().print(pre_shipment_table(summary["banks"]))
     if simulated.reused is not None:
         print(f"kept {out / WORLD_FILE} and {out / TRUTH_FILE}; facts digest {digest}")
     else:
@@ -136,6 +137,35 @@ def banks_table(banks: list[dict[str, Any]]) -> Table:
             _dollars(b["net_return"]),
             rates,
             fill,
+        )
+    return table
+
+
+def pre_shipment_table(banks: list[dict[str, Any]]) -> Table:
+    """Per bank: what it guaranteed before shipment by seller tier, its fees, what its pool paid and got back."""
+    from rich.table import Table
+
+    table = Table(title="pre-shipment (dUSD; rates on guarantees whose orders ended; total: both products)")
+    columns = ("bank", "guaranteed t1 / t2 / t3", "fees", "pool paid", "repaid", "losses", "net", "loss / net",
+               "fill t2-3", "total net")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column == "bank" else "right")
+    for b in banks:
+        pre, g = b["pre_shipment"], b["pre_shipment"]["guaranteed"]
+        rates = "-" if pre["loss_rate_bps"] is None else f"{pre['loss_rate_bps']} / {pre['net_return_bps']} bps"
+        market = (b.get("market") or {}).get("pre_shipment") or {}
+        fill = market.get("fill_rate_tier23")
+        table.add_row(
+            b["name"],
+            f"{_dollars(g['tier1'])} / {_dollars(g['tier2'])} / {_dollars(g['tier3'])}",
+            _dollars(pre["fees"]),
+            _dollars(pre["claimed"]),
+            _dollars(pre["recovered"]),
+            _dollars(pre["losses"]),
+            _dollars(pre["net_return"]),
+            rates,
+            "-" if fill is None else f"{fill:.1%}",
+            f"{_dollars(b['total']['net_return'])} ({b['total']['net_return_bps']} bps)",
         )
     return table
 

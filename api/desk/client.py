@@ -144,12 +144,22 @@ class BankApi:
 
     def inbox(self) -> Iterator[dict[str, Any]]:
         """Every open financing request this bank may answer (to it, or to every bank), page by page."""
+        return self._open("/v1/financing-requests")
+
+    def prepayment_inbox(self) -> Iterator[dict[str, Any]]:
+        """Every open pre-payment request this bank may answer (to it, or to every bank), page by page; none from
+        an API without pre-shipment finance (its inbox answers 404), whose financing inbox the desk still follows."""
+        return self._open("/v1/prepayment-requests", optional=True)
+
+    def _open(self, path: str, *, optional: bool = False) -> Iterator[dict[str, Any]]:
         after: Any = None
         while True:
             params: dict[str, Any] = {"state": "open", "limit": INBOX_PAGE}
             if after is not None:
                 params["after"] = after
-            page = self.found("/v1/financing-requests", params)
+            page = self.get(path, params) if optional else self.found(path, params)
+            if page is None:
+                return
             yield from page.get("items") or []
             after = page.get("nextAfter")
             if after is None or not page.get("items"):
@@ -198,6 +208,38 @@ class BankApi:
     def offers(self, piece_id: int) -> list[dict[str, Any]] | None:
         """The offers on the piece this bank sees (its own); None when the piece is no longer shown to it."""
         found: list[dict[str, Any]] | None = self.get(f"/v1/receivables/pieces/{piece_id}/offers")
+        return found
+
+    # -- pre-shipment finance (``/v1/prepayment-requests``) -----------------------------------------
+
+    def prepayment_request(self, request_id: str) -> dict[str, Any] | None:
+        """The request with its order as now indexed; None when it is no longer shown to this bank."""
+        found: dict[str, Any] | None = self.get(f"/v1/prepayment-requests/{request_id}")
+        return found
+
+    def pool(self, supplier: str) -> dict[str, Any]:
+        """This bank's guarantee pool, what its open offers could draw on it, and its exposure to ``supplier``."""
+        found: dict[str, Any] = self.found("/v1/banks/me/pool", {"supplier": supplier})
+        return found
+
+    def prepayment_offer_typed_data(self, request_id: str, terms: Mapping[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(f"/v1/prepayment-requests/{request_id}/offers/typed-data", dict(terms))
+        return found
+
+    def post_prepayment_offer(self, request_id: str, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(
+            f"/v1/prepayment-requests/{request_id}/offers", dict(body), idempotency_key=idempotency_key
+        )
+        return found
+
+    def decline_prepayment(self, request_id: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+        """Tell the supplier why this bank backs no pre-payment; 404 and 409 are ``ApiRefused`` (as ``decline``)."""
+        found: dict[str, Any] = self.post(f"/v1/prepayment-requests/{request_id}/decline", {"reasons": reasons})
+        return found
+
+    def prepayment_offers(self, request_id: str) -> list[dict[str, Any]] | None:
+        """This bank's offers on the request; None when the request is no longer shown to it."""
+        found: list[dict[str, Any]] | None = self.get(f"/v1/prepayment-requests/{request_id}/offers")
         return found
 
 

@@ -20,13 +20,21 @@ tested without a server:
   bought from the seller (``GET /v1/banks/me/exposure``).
 * **The model version** is the scoring model's hash the decisions name, recorded with the quote,
   and **the as-of block** the index stood at while the desk read all of this (``api.desk.desk``).
+
+**Pre-shipment finance** (a pre-payment request: ``unprepayable``, ``no_room``,
+``prepayment_quote_request``) reads the same credit, with the order's buyer as the obligor and its
+supplier as the seller. What cannot be pre-paid is declined before any credit is read (the request no
+longer shown, the order not funded or already pre-paid); what the escrow would refuse for this bank
+(the whole amount beyond the limit it published for the supplier, or its guarantee pool too small) is
+declined in words before pricing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from scoring.pricing import CORE, SUPPLIER, DebtorRecord, QuoteRequest, Reason
+from scoring.pricing import CORE, PRE_SHIPMENT, SUPPLIER, DebtorRecord, QuoteRequest, Reason
 
 #: A decision's status for a core enterprise (``scoring.decision.NOT_SCORED``).
 NOT_SCORED = "NOT_SCORED"
@@ -86,19 +94,12 @@ def is_core(decision: dict[str, Any] | None) -> bool:
     return decision is not None and decision.get("status") == NOT_SCORED
 
 
-def quote_request(
-    *,
-    piece: dict[str, Any],
-    root: dict[str, Any],
-    now: int,
+def _credit(
     obligor_decision: dict[str, Any] | None,
     obligor_record: dict[str, Any] | None,
     seller_decision: dict[str, Any] | None,
-    seller_limit: int | None,
-    exposure: dict[str, Any],
-    as_of_block: int | None = None,
-) -> QuoteRequest | list[Reason]:
-    """The pricer's request from what the desk read; reasons in words when it cannot be built."""
+) -> dict[str, Any] | list[Reason]:
+    """The credit part of a ``QuoteRequest`` (model, obligor, seller), or reasons in words when it cannot be built."""
     model = model_version(seller_decision, obligor_decision)
     if model is None:
         return [
@@ -116,18 +117,146 @@ def quote_request(
     elif obligor_decision is not None and obligor_decision.get("pdBps") is not None:
         obligor_pd = int(obligor_decision["pdBps"])
     seller_pd = None if seller_decision is None else seller_decision.get("pdBps")
+    return {
+        "obligor_kind": CORE if record is not None else SUPPLIER,
+        "obligor_pd_bps": obligor_pd,
+        "obligor_record": record,
+        "seller_pd_bps": None if seller_pd is None else int(seller_pd),
+        "seller_grade": None if seller_decision is None else seller_decision.get("grade"),
+        "model_version": model,
+    }
+
+
+def quote_request(
+    *,
+    piece: dict[str, Any],
+    root: dict[str, Any],
+    now: int,
+    obligor_decision: dict[str, Any] | None,
+    obligor_record: dict[str, Any] | None,
+    seller_decision: dict[str, Any] | None,
+    seller_limit: int | None,
+    exposure: dict[str, Any],
+    as_of_block: int | None = None,
+) -> QuoteRequest | list[Reason]:
+    """The pricer's request for a piece from what the desk read; reasons in words when it cannot be built."""
+    credit = _credit(obligor_decision, obligor_record, seller_decision)
+    if isinstance(credit, list):
+        return credit
     return QuoteRequest(
         face=int(piece["amount"]),
         now=now,
         maturity=int(root["maturity"]),
-        obligor_kind=CORE if record is not None else SUPPLIER,
-        obligor_pd_bps=obligor_pd,
-        obligor_record=record,
-        seller_pd_bps=None if seller_pd is None else int(seller_pd),
-        seller_grade=None if seller_decision is None else seller_decision.get("grade"),
-        obligor_outstanding=int((exposure.get("obligor") or {}).get("outstanding") or 0),
-        seller_outstanding=int((exposure.get("seller") or {}).get("outstanding") or 0),
+        obligor_outstanding=_outstanding(exposure.get("obligor")),
+        seller_outstanding=_outstanding(exposure.get("seller")),
         seller_limit=seller_limit,
-        model_version=model,
         as_of_block=as_of_block,
+        **credit,
+    )
+
+
+def _outstanding(part: dict[str, Any] | None) -> int:
+    return int((part or {}).get("outstanding") or 0)
+
+
+# -- pre-shipment finance -----------------------------------------------------------------------------
+
+
+def unprepayable(request: dict[str, Any], current: dict[str, Any] | None, money: Callable[[int], str]) -> list[Reason]:
+    """Why the order of a pre-payment request cannot be pre-paid now, in words (empty: it can). ``current`` is the
+    request as the API shows it now (None: no longer shown to this bank)."""
+    order = None if current is None else current.get("order")
+    if current is None or current.get("state") == "withdrawn" or order is None:
+        return [
+            Reason(
+                "REQUEST_NOT_SHOWN",
+                f"pre-payment request {request.get('id')} is no longer shown to this bank: it was withdrawn or its "
+                f"order {request.get('orderId')} is gone",
+            )
+        ]
+    out: list[Reason] = []
+    order_id = order.get("orderId")
+    if order.get("status") != "FUNDED":
+        status = str(order.get("status", "unknown")).lower()
+        out.append(Reason("ORDER_NOT_FUNDED", f"order {order_id} is {status}: only a funded order is pre-paid"))
+    if int(order.get("prepaid") or 0) > 0:
+        out.append(Reason("ORDER_PREPAID", f"order {order_id} was already pre-paid ({money(int(order['prepaid']))})"))
+    amount, whole = int(current.get("amount") or 0), int(order.get("amount") or 0)
+    if amount > whole:
+        out.append(
+            Reason(
+                "AMOUNT_ABOVE_ORDER", f"the request asks {money(amount)}, more than order {order_id}'s {money(whole)}"
+            )
+        )
+    return out
+
+
+def no_room(*, amount: int, limit: int | None, pool: dict[str, Any], money: Callable[[int], str]) -> list[Reason]:
+    """Why the escrow would refuse to draw ``amount`` on this bank now, in words (empty: it has room).
+
+    TradeEscrow counts the **whole amount** (not the price) against the limit this bank published for the
+    supplier, on top of its exposure to the supplier on chain, and reserves it in this bank's guarantee pool.
+    The desk also counts what its own open offers could still draw (``GET /v1/banks/me/pool``'s ``offered``),
+    as every open offer is firm until its deadline. No limit, or a limit of 0, is the pricer's decline
+    (``NO_PUBLISHED_LIMIT``, ``SELLER_LIMIT_ZERO``), in its words.
+    """
+    out: list[Reason] = []
+    supplier = pool.get("supplier") or {}
+    exposure, offered = int(supplier.get("exposure") or 0), int(supplier.get("offered") or 0)
+    if limit and exposure + offered + amount > limit:
+        out.append(
+            Reason(
+                "EXPOSURE_LIMIT",
+                f"the escrow counts the whole pre-payment against the {money(limit)} limit this bank published for "
+                f"the supplier: its pre-payments backed on chain ({money(exposure)}) and this bank's open offers to "
+                f"it ({money(offered)}) plus this {money(amount)} would exceed it",
+            )
+        )
+    available, promised = int(pool.get("available") or 0), int(pool.get("offered") or 0)
+    if promised + amount > available:
+        out.append(
+            Reason(
+                "POOL_INSUFFICIENT",
+                f"this bank's guarantee pool has {money(available)} available, {money(promised)} of it promised to "
+                f"open offers: not enough to reserve this {money(amount)} for the buyer",
+            )
+        )
+    return out
+
+
+def prepayment_quote_request(
+    *,
+    current: dict[str, Any],
+    now: int,
+    obligor_decision: dict[str, Any] | None,
+    obligor_record: dict[str, Any] | None,
+    seller_decision: dict[str, Any] | None,
+    seller_limit: int | None,
+    exposure: dict[str, Any],
+    pool: dict[str, Any],
+    as_of_block: int | None = None,
+) -> QuoteRequest | list[Reason]:
+    """The pricer's ``pre-shipment`` request for a pre-payment request as the API shows it now (``current``).
+
+    The face is the amount drawn; the obligor is the order's buyer, whose payment repays it; the seller is the
+    supplier, whose risk the bank bears (it fails, the pool refunds the buyer). The tenor runs to the latest the
+    order's payment can release the guarantee: its ``deliverBy`` plus the escrow's claim window (the request
+    shows both). The seller's outstanding is this bank's pre-shipment credit to it: backed on chain and
+    offered (the pool's ``supplier.outstanding``), which its published limit caps; the obligor's is this bank's
+    financing on the buyer (``GET /v1/banks/me/exposure``).
+    """
+    credit = _credit(obligor_decision, obligor_record, seller_decision)
+    if isinstance(credit, list):
+        return credit
+    order = current["order"]
+    return QuoteRequest(
+        face=int(current["amount"]),
+        kind=PRE_SHIPMENT,
+        now=now,
+        maturity=int(order["deliverBy"]) + int(order["claimWindow"]),
+        obligor_outstanding=_outstanding(exposure.get("obligor")),
+        seller_outstanding=_outstanding(pool.get("supplier")),
+        seller_limit=seller_limit,
+        as_of_block=as_of_block,
+        **credit,
     )

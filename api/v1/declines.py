@@ -14,10 +14,12 @@ request is in that round. Asking again after a decline reopens the request as a 
 the bank answers afresh. A bank declines once per round: declining again answers the first
 decline unchanged (the first reasons stand, as a signed offer's terms do).
 
-**Storage.** The table is declared here, beside the only code that reads and writes it, on the
-store's metadata (``api.v1.store``): ``api.v1.migrate.create`` creates every table declared there
-that a database lacks (``create_all``), so a new table needs no numbered step. ``api.v1.financing``
-imports this module, and the app imports that before it creates its tables.
+**Storage.** The table is declared here, beside the code that writes it, on the store's metadata
+(``api.v1.store``): ``api.v1.migrate.create`` creates every table declared there that a database
+lacks (``create_all``), so a new table needs no numbered step (a new index does: the event feed's
+scan by ``created_at`` is step 5's). ``api.v1.financing`` imports this module, and the app imports
+that before it creates its tables. The event feed (``api.v1.events``) journals each decline once, as
+a financing or a pre-payment request's by the table that holds its request's id.
 
 The request and response bodies live here too (``api.v1.schemas`` is near its size limit, and shows
 ``DeclineOut`` in ``FinancingRequestOut``): this module imports nothing of the API but the store.
@@ -29,7 +31,7 @@ import json
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import BigInteger, Column, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text
 
 from api.v1 import store
 
@@ -42,6 +44,8 @@ declines = Table(
     Column("round", BigInteger, primary_key=True),  # the request's created_at when it was declined
     Column("reasons", Text, nullable=False),  # JSON: [{"code": ..., "text": ...}, ...]
     Column("created_at", BigInteger, nullable=False),  # by the same clock as the request's (FinancingBook.now)
+    # The event feed's scan of recent declines (``api.v1.events``; ``api.v1.migrate`` step 5 on older databases).
+    Index("ix_api_financing_declines_created", "created_at"),
 )
 
 MAX_REASONS = 16

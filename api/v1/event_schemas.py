@@ -16,12 +16,20 @@ from api.v1.schemas import Request, SafeInt, UintOut
 
 EventType = Literal[
     "financing_request.created",
+    "financing_request.declined",
+    "financing_request.withdrawn",
     "offer.created",
     "piece.financed",
     "receivable.repaid",
     "receivable.defaulted",
     "limit.published",
     "limit.revoked",
+    "prepayment_request.created",
+    "prepayment_request.declined",
+    "prepayment_request.withdrawn",
+    "prepayment_offer.created",
+    "prepayment.released",
+    "guarantee.claimed",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 #: A webhook's ``eventTypes`` may be ``["*"]``: every type, those added later included.

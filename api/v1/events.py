@@ -3,34 +3,60 @@
 
 **What is in it**, each read from what the API already holds (the uint256 fields as decimal strings):
 
-==============================  ===============================================  ================================
-type                            from                                             seen by
-==============================  ===============================================  ================================
-``financing_request.created``   ``api_financing_requests`` (asked; asked again     the holder; the bank asked, or
-                                once withdrawn or expired makes a new one)         every bank
-``offer.created``               ``api_offers``                                    the holder and the offering bank
-``piece.financed``              the index's ``events``: PieceFinanced              the buying bank, the seller, and
-                                                                                  every bank that offered on it
-``receivable.repaid``           ReceivableRepaid                                  the root's debtor, creditor and
-``receivable.defaulted``        ReceivableDefaulted                               payer, every holder of a piece
-                                                                                  of it, every bank that financed
-                                                                                  or offered on one
-``limit.published``             CreditRegistry's LimitPublished                   the bank and the party
-``limit.revoked``               LimitRevoked                                      the bank and the party
-==============================  ===============================================  ================================
+=================================  ============================================  ==================================
+type                               from                                          seen by
+=================================  ============================================  ==================================
+``financing_request.created``      ``api_financing_requests`` (asked; asked      the holder; the bank asked, or
+                                   again once withdrawn, expired or declined     every bank
+                                   makes a new ask, a new one)
+``financing_request.declined``     ``api_financing_declines`` of a financing     the holder and the declining bank
+                                   request
+``financing_request.withdrawn``    ``api_request_withdrawals`` of a financing    the holder; the bank asked, or
+                                   request                                       every bank
+``offer.created``                  ``api_offers``                                the holder and the offering bank
+``piece.financed``                 the index's ``events``: PieceFinanced         the buying bank, the seller, and
+                                                                                 every bank that offered on it
+``receivable.repaid``              ReceivableRepaid                              the root's debtor, creditor and
+``receivable.defaulted``           ReceivableDefaulted                           payer, every holder of a piece
+                                                                                 of it, every bank that financed
+                                                                                 or offered on one
+``limit.published``               CreditRegistry's LimitPublished               the bank and the party
+``limit.revoked``                  LimitRevoked                                  the bank and the party
+``prepayment_request.created``     ``api_prepayment_requests`` (as financing     the supplier; the bank asked, or
+                                   requests)                                     every bank
+``prepayment_request.declined``    ``api_financing_declines`` of a pre-payment   the supplier and the declining bank
+                                   request
+``prepayment_request.withdrawn``   ``api_request_withdrawals`` of a pre-payment  the supplier; the bank asked, or
+                                   request                                       every bank
+``prepayment_offer.created``       ``api_prepayment_offers``                     the supplier and the offering bank
+``prepayment.released``            TradeEscrow's PrepaymentReleased              the supplier, the order's buyer and
+                                                                                 the guarantor
+``guarantee.claimed``              TradeEscrow's GuaranteeClaimed                the guarantor and the supplier
+=================================  ============================================  ==================================
 
 Auditors see every event. Everyone else sees the events whose audience holds an address of
 ``FinancingBook.addressees`` (the inbox's rule): its own, and for a bank ``EVERY_BANK``, so a
-request to every bank reaches every bank as its inbox shows it, and a bank never sees another
-bank's offer. An event's audience is fixed when it is journaled (the holders of a root's pieces
-then); the roles that read it are the reader's now.
+request to every bank (and its withdrawal) reaches every bank as its inbox shows it, and a bank never
+sees another bank's offer or decline. An event's audience is fixed when it is journaled (the holders
+of a root's pieces then); the roles that read it are the reader's now.
 
 The data by type: a request ``{requestId, pieceId, holder, bank (null: every bank), createdAt,
-expiresAt}``; an offer ``{offerId, pieceId, holder, bank, price, deadline, nonce}``; a financing
+expiresAt}``; a decline ``{requestId, pieceId, holder, bank (the declining one), round, reasons
+[{code, text}], declinedAt}``; a withdrawal ``{requestId, pieceId, holder, bank (null: every bank),
+round, withdrawnAt}``; an offer ``{offerId, pieceId, holder, bank, price, deadline, nonce}``; a financing
 ``{pieceId, rootId, bank, seller, price, amount, discountBps, timeToMaturity, nonce}``; a repayment
 ``{rootId, payer, amount, repaid, outstanding, afterDefault}``; a default ``{rootId, debtor,
 outstanding, by}``; a limit ``{bank, party, limit, score, grade, modelHash, validUntil, nonce}`` or,
-revoked, ``{bank, party}``. A fact on chain also carries ``blockNumber``, ``txHash`` and ``logIndex``.
+revoked, ``{bank, party}``. A pre-payment request ``{requestId, orderId, supplier, bank (null: every
+bank), amount, createdAt, expiresAt}``, its decline and its withdrawal as a financing request's with
+``orderId`` and ``supplier`` for ``pieceId`` and ``holder``; a pre-payment offer ``{offerId, requestId,
+orderId, supplier, bank, amount, fee, deadline, nonce, round}``; a draw ``{orderId, supplier,
+guarantor, amount, fee, limitLeft, nonce}``; a claim on the guarantee ``{orderId, guarantor, supplier,
+amount}``. ``round`` is the ask a decline, withdrawal or offer answers: the request's ``createdAt`` then
+(the ``createdAt`` of its ``*.created`` event). A fact on chain also carries ``blockNumber``,
+``txHash`` and ``logIndex``.
+
+How each source row or indexed log becomes an event (its data and audience) is ``api.v1.event_facts``.
 
 **The journal** (``api_events`` in the store, with ``api_event_audience``). The sources live in two
 databases that may be apart (the store and the index, ``SCF_API_DB_URL``) and stamp their rows with
@@ -46,13 +72,24 @@ how many events others had in between (counts, never contents).
 How each source is read without missing a row: the index's events by ``(block, log index)`` up to
 the indexer's cursor block (the indexer commits a block's events with its cursor; a rollback past
 the feed's mark, seen by its block hash, rescans the indexer's reorg window, and ``source`` drops what
-was journaled before). Requests and offers by ``created_at``, looking ``LOOKBACK`` seconds behind the
-newest one journaled, with what is journaled already left out in SQL: a row that commits late is
-still found. What one sync finds is journaled requests first, then offers, then facts on chain (an
-offer answers a request, a financing takes an offer), each source in its own order: the sources'
-clocks differ, so their times cannot order them (``occurredAt`` is each fact's own time). A reorg
-deeper than the indexer's confirmations leaves its facts in the feed: run the indexer with the
-confirmations your chain needs.
+was journaled before). The store's tables (``STORE_SOURCES``) by the time they stamp a row with
+(``created_at``; a withdrawal's ``withdrawn_at``), looking ``LOOKBACK`` seconds behind the newest one
+journaled, with what is journaled already left out in SQL: a row that commits late is still found.
+What one sync finds is journaled requests first, then offers, declines, withdrawals, then facts on
+chain (an offer or a decline answers a request, a withdrawal ends it, a financing or a draw takes an
+offer), each source in its own order: the sources' clocks differ, so their times cannot order them
+(``occurredAt`` is each fact's own time; ``round`` ties an answer to its ask). A reorg deeper than the
+indexer's confirmations leaves its facts in the feed: run the indexer with the confirmations your
+chain needs.
+
+A withdrawal is a fact of its own, not the request's ``withdrawn_at``, which asking again clears:
+``api.v1.store.withdraw`` keeps each in ``api_request_withdrawals``, in the transaction that withdraws,
+so a request withdrawn and asked again between two syncs still has its withdrawal journaled. A decline
+row is never changed, and names its request: the table that holds that id (financing or pre-payment
+requests, which never share one) gives its type, so each decline is journaled once, with one type.
+The types added by ``api.v1.migrate`` step 5 (declines, withdrawals, pre-payments, and the two escrow
+facts) begin when a feed that knows them first syncs: an older feed row's marks for their tables start
+at its last sync (``Feed.mark``), and its mark on chain is already past older escrow logs.
 
 **Who fills it.** ``scf serve`` runs the webhook dispatcher, which syncs every poll; every read
 (``Feed.refresh``) also syncs when the last sync of its process is older than ``poll`` seconds, so a
@@ -71,15 +108,42 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, cast, exists, func, insert, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import InvalidField
 from api.v1 import store
 from api.v1.auth import Party
+from api.v1.declines import declines
+from api.v1.event_facts import (
+    CHAIN_EVENTS,
+    Fact,
+    chain_data,
+    decline_fact,
+    offer_fact,
+    prepayment_offer_fact,
+    prepayment_request_fact,
+    request_fact,
+    withdrawal_fact,
+)
 from api.v1.event_schemas import EVENT_TYPES, EventOut, EventType
-from api.v1.financing import EVERY_BANK, FinancingBook
-from ledger.index.sql.models import Block, Cursor, Event, Financing, Piece, Root
+from api.v1.financing import FinancingBook
+from ledger.index.sql.models import Block, Cursor, Event, Financing, Order, Piece, Root
 
 FEED = "feed"
 #: Seconds a store row may take to commit after the time it was stamped with and still be journaled.
@@ -91,13 +155,6 @@ BATCH = 500
 PAGE = 200
 MAX_CURSOR = 2**63 - 1
 LAST_LOG = 2**31 - 1
-CHAIN_EVENTS: dict[tuple[str, str], EventType] = {
-    ("Receivables", "PieceFinanced"): "piece.financed",
-    ("Receivables", "ReceivableRepaid"): "receivable.repaid",
-    ("Receivables", "ReceivableDefaulted"): "receivable.defaulted",
-    ("CreditRegistry", "LimitPublished"): "limit.published",
-    ("CreditRegistry", "LimitRevoked"): "limit.revoked",
-}
 ROOT_EVENTS = frozenset({"receivable.repaid", "receivable.defaulted"})
 
 
@@ -113,26 +170,15 @@ class StreamOptions:
 
 
 @dataclass(frozen=True)
-class Fact:
-    """A fact to journal: where it comes from (unique), its type, time, data and audience."""
-
-    source: str
-    type: EventType
-    occurred_at: int
-    data: dict[str, Any]
-    audience: frozenset[str]
-
-
-@dataclass(frozen=True)
 class Mark:
-    """How far the feed has read each source (the ``api_event_feed`` row)."""
+    """How far the feed has read each source (the ``api_event_feed`` row): the index's events up to ``(block, log)``,
+    and each store source up to the newest stamp journaled, by its column (``StoreSource.mark``)."""
 
     version: int
     block: int
     log: int
     block_hash: str
-    requests_at: int
-    offers_at: int
+    at: dict[str, int]
 
 
 def event_id(source: str) -> str:
@@ -169,86 +215,104 @@ def parse_types(text: str | None, field: str = "types") -> frozenset[str] | None
     return frozenset(found)
 
 
-def _u(value: Any) -> str:
-    return str(int(value))
+@dataclass(frozen=True)
+class StoreSource:
+    """A table of the store journaled by the time its rows are stamped with (see the module's notes): ``query``
+    selects what ``fact`` reads, ``stamp`` and then ``order`` order it, ``source`` is a row's journal source in SQL
+    (as ``fact`` names it, so what is journaled is left out in SQL), ``mark`` the feed row's column of the newest
+    stamp journaled."""
+
+    mark: str
+    query: Select[Any]
+    stamp: ColumnElement[Any]
+    order: tuple[ColumnElement[Any], ...]
+    source: ColumnElement[Any]
+    fact: Callable[[Any], Fact]
 
 
-def _chain_data(kind: EventType, args: dict[str, Any]) -> dict[str, Any]:
-    if kind == "piece.financed":
-        return {
-            "pieceId": _u(args["pieceId"]),
-            "rootId": _u(args["rootId"]),
-            "bank": args["bank"],
-            "seller": args["seller"],
-            "price": _u(args["price"]),
-            "amount": _u(args["amount"]),
-            "discountBps": _u(args["discountBps"]),
-            "timeToMaturity": _u(args["timeToMaturity"]),
-            "nonce": _u(args["nonce"]),
-        }
-    if kind == "receivable.repaid":
-        return {
-            "rootId": _u(args["rootId"]),
-            "payer": args["payer"],
-            "amount": _u(args["amount"]),
-            "repaid": _u(args["repaid"]),
-            "outstanding": _u(args["outstanding"]),
-            "afterDefault": bool(args["afterDefault"]),
-        }
-    if kind == "receivable.defaulted":
-        return {
-            "rootId": _u(args["rootId"]),
-            "debtor": args["debtor"],
-            "outstanding": _u(args["outstanding"]),
-            "by": args["by"],
-        }
-    if kind == "limit.published":
-        return {
-            "bank": args["bank"],
-            "party": args["party"],
-            "limit": _u(args["limit"]),
-            "score": int(args["score"]),
-            "grade": int(args["grade"]),
-            "modelHash": args["modelHash"],
-            "validUntil": _u(args["validUntil"]),
-            "nonce": _u(args["nonce"]),
-        }
-    return {"bank": args["bank"], "party": args["party"]}
+def _text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return cast(column, String)
 
 
-def request_fact(row: Any) -> Fact:
-    return Fact(
-        f"request:{row.id}:{row.created_at}",
-        "financing_request.created",
-        int(row.created_at),
-        {
-            "requestId": row.id,
-            "pieceId": _u(row.piece_id),
-            "holder": row.holder,
-            "bank": None if row.bank == EVERY_BANK else row.bank,
-            "createdAt": int(row.created_at),
-            "expiresAt": None if row.expires_at is None else int(row.expires_at),
-        },
-        frozenset({row.holder, row.bank}),
+def _store_sources() -> tuple[StoreSource, ...]:
+    """The store's sources, in the order one sync journals what it finds: requests, then offers (an offer answers a
+    request), then declines (a decline answers one too), then withdrawals (which end a request's ask)."""
+    requests, offers = store.financing_requests, store.offers
+    pre_requests, pre_offers = store.prepayment_requests, store.prepayment_offers
+    withdrawals = store.request_withdrawals
+    # A decline or a withdrawal names a request of one table or the other (their ids are never shared).
+    asked = (requests.c.piece_id, requests.c.holder, pre_requests.c.order_id, pre_requests.c.supplier)
+    either = or_(requests.c.id.is_not(None), pre_requests.c.id.is_not(None))
+    return (
+        StoreSource(
+            "requests_at",
+            select(requests),
+            requests.c.created_at,
+            (requests.c.id,),
+            literal("request:") + requests.c.id + literal(":") + _text(requests.c.created_at),
+            request_fact,
+        ),
+        StoreSource(
+            "prepayment_requests_at",
+            select(pre_requests),
+            pre_requests.c.created_at,
+            (pre_requests.c.id,),
+            literal("prepayment_request:") + pre_requests.c.id + literal(":") + _text(pre_requests.c.created_at),
+            prepayment_request_fact,
+        ),
+        StoreSource(
+            "offers_at",
+            select(offers),
+            offers.c.created_at,
+            (offers.c.id,),
+            literal("offer:") + offers.c.id,
+            offer_fact,
+        ),
+        StoreSource(
+            "prepayment_offers_at",
+            select(pre_offers),
+            pre_offers.c.created_at,
+            (pre_offers.c.id,),
+            literal("prepayment_offer:") + pre_offers.c.id,
+            prepayment_offer_fact,
+        ),
+        StoreSource(
+            "declines_at",
+            select(declines, *asked)
+            .outerjoin(requests, requests.c.id == declines.c.request_id)
+            .outerjoin(pre_requests, pre_requests.c.id == declines.c.request_id)
+            .where(either),
+            declines.c.created_at,
+            (declines.c.request_id, declines.c.bank, declines.c.round),
+            literal("decline:")
+            + declines.c.request_id
+            + literal(":")
+            + declines.c.bank
+            + literal(":")
+            + _text(declines.c.round),
+            decline_fact,
+        ),
+        StoreSource(
+            "withdrawals_at",
+            select(
+                withdrawals,
+                *asked,
+                requests.c.bank.label("financing_bank"),
+                pre_requests.c.bank.label("prepayment_bank"),
+            )
+            .outerjoin(requests, requests.c.id == withdrawals.c.request_id)
+            .outerjoin(pre_requests, pre_requests.c.id == withdrawals.c.request_id)
+            .where(either),
+            withdrawals.c.withdrawn_at,
+            (withdrawals.c.id,),
+            literal("withdrawal:") + _text(withdrawals.c.id),
+            withdrawal_fact,
+        ),
     )
 
 
-def offer_fact(row: Any) -> Fact:
-    return Fact(
-        f"offer:{row.id}",
-        "offer.created",
-        int(row.created_at),
-        {
-            "offerId": row.id,
-            "pieceId": _u(row.piece_id),
-            "holder": row.holder,
-            "bank": row.bank,
-            "price": _u(row.price),
-            "deadline": _u(row.deadline),
-            "nonce": _u(row.nonce),
-        },
-        frozenset({row.holder, row.bank}),
-    )
+STORE_SOURCES = _store_sources()
+MARKS = tuple(source.mark for source in STORE_SOURCES)
 
 
 class _Lost(Exception):
@@ -288,14 +352,9 @@ class Feed:
             with self.store.connect() as connection:
                 row = connection.execute(select(table).where(table.c.name == FEED)).one_or_none()
             if row is not None:
-                return Mark(
-                    int(row.version),
-                    int(row.block_number),
-                    int(row.log_index),
-                    row.block_hash,
-                    int(row.requests_at),
-                    int(row.offers_at),
-                )
+                # A source added after the row was made is read from the row's last sync on: its events begin then.
+                at = {name: int(row.synced_at if getattr(row, name) is None else getattr(row, name)) for name in MARKS}
+                return Mark(int(row.version), int(row.block_number), int(row.log_index), row.block_hash, at)
             try:
                 with self.store.begin() as connection:
                     connection.execute(
@@ -305,9 +364,8 @@ class Feed:
                             block_number=-1,
                             log_index=LAST_LOG,
                             block_hash="",
-                            requests_at=0,
-                            offers_at=0,
                             synced_at=0,
+                            **dict.fromkeys(MARKS, 0),
                         )
                     )
             except IntegrityError:
@@ -318,20 +376,26 @@ class Feed:
         """Journal one batch of each source's new facts; returns how many events were appended and whether a
         source had a full batch (more may be waiting)."""
         mark = self.mark()
-        requests, requests_at, more_requests = self._store_facts(store.financing_requests, "request", mark.requests_at)
-        offers, offers_at, more_offers = self._store_facts(store.offers, "offer", mark.offers_at)
+        facts: list[Fact] = []
+        at: dict[str, int] = {}
+        more = False
+        # The store's sources in their order (``STORE_SOURCES``), then facts on chain: a financing takes an offer, a
+        # pre-payment draws one. Their clocks differ (a request's is the chain's when it runs ahead of the wall, an
+        # offer's the wall's), so times cannot order them.
+        for source in STORE_SOURCES:
+            found, at[source.mark], full = self._store_facts(source, mark.at[source.mark])
+            facts.extend(found)
+            more = more or full
         chain, (block, log, block_hash), more_chain = self._chain_facts(mark)
-        moved = replace(mark, block=block, log=log, block_hash=block_hash, requests_at=requests_at, offers_at=offers_at)
-        # Requests, then offers, then facts on chain: an offer answers a request, a financing takes an offer. Their
-        # clocks differ (a request's is the chain's when it runs ahead of the wall), so times cannot order them.
-        facts = [*requests, *offers, *chain]
+        facts.extend(chain)
+        moved = replace(mark, block=block, log=log, block_hash=block_hash, at=at)
         if not facts and moved == mark:
             return 0, False
         try:
             appended = self._append(mark, moved, facts)
         except _Lost:
             return 0, True
-        return appended, more_requests or more_offers or more_chain
+        return appended, more or more_chain
 
     def catch_up(self, rounds: int = 100) -> int:
         """``sync`` until no source has more (at most ``rounds`` batches); returns the events appended."""
@@ -356,23 +420,20 @@ class Feed:
                 self._synced_at = time.monotonic()
             return self._head
 
-    def _store_facts(self, table: Any, kind: str, since: int) -> tuple[list[Fact], int, bool]:
-        """Requests or offers stamped at or after ``since - lookback`` and not journaled yet, oldest first."""
+    def _store_facts(self, source: StoreSource, since: int) -> tuple[list[Fact], int, bool]:
+        """The source's rows stamped at or after ``since - lookback`` and not journaled yet, oldest first; the newest
+        stamp journaled then; whether the batch was full."""
         journal = store.events
-        source = literal(f"{kind}:") + table.c.id
-        if kind == "request":
-            source = source + literal(":") + cast(table.c.created_at, String)
         query = (
-            select(table)
-            .where(table.c.created_at >= since - self.lookback, ~exists().where(journal.c.source == source))
-            .order_by(table.c.created_at, table.c.id)
+            source.query.add_columns(source.stamp.label("feed_stamp"))
+            .where(source.stamp >= since - self.lookback, ~exists().where(journal.c.source == source.source))
+            .order_by(source.stamp, *source.order)
             .limit(self.batch)
         )
         with self.store.connect() as connection:
             rows = connection.execute(query).all()
-        make = request_fact if kind == "request" else offer_fact
-        newest = max([since, *(int(row.created_at) for row in rows)])
-        return [make(row) for row in rows], newest, len(rows) == self.batch
+        newest = max([since, *(int(row.feed_stamp) for row in rows)])
+        return [source.fact(row) for row in rows], newest, len(rows) == self.batch
 
     def _chain_facts(self, mark: Mark) -> tuple[list[Fact], tuple[int, int, str], bool]:
         """The index's events of ``CHAIN_EVENTS`` after the mark, up to the indexer's cursor block."""
@@ -411,7 +472,7 @@ class Feed:
         facts = []
         for (row, kind), audience in zip(found, audiences, strict=True):
             data = {
-                **_chain_data(kind, row.args),
+                **chain_data(kind, row.args),
                 "blockNumber": int(row.block_number),
                 "txHash": row.tx_hash,
                 "logIndex": int(row.log_index),
@@ -436,9 +497,16 @@ class Feed:
         for a repayment or default everyone with a stake in the root (see the module's table)."""
         roots = sorted({int(row.args["rootId"]) for row, kind in found if kind in ROOT_EVENTS})
         financed = {int(row.args["pieceId"]) for row, kind in found if kind == "piece.financed"}
+        prepaid = sorted({int(row.args["orderId"]) for row, kind in found if kind == "prepayment.released"})
         stake: dict[int, set[str]] = defaultdict(set)
         pieces_of: dict[int, set[int]] = defaultdict(set)
+        buyers: dict[int, str] = {}
         cid = self.chain_id
+        if prepaid:
+            for order in connection.execute(
+                select(Order.order_id, Order.buyer).where(Order.chain_id == cid, Order.order_id.in_(prepaid))
+            ):
+                buyers[int(order.order_id)] = order.buyer
         if roots:
             for found_root in connection.execute(
                 select(Root.root_id, Root.debtor, Root.creditor).where(Root.chain_id == cid, Root.root_id.in_(roots))
@@ -466,6 +534,11 @@ class Feed:
                 banks = {bank for piece in pieces_of.get(root, ()) for bank in offered.get(piece, ())}
                 named = args["payer"] if kind == "receivable.repaid" else args["debtor"]
                 audiences.append({named, *stake.get(root, ()), *banks})
+            elif kind == "prepayment.released":
+                buyer = buyers.get(int(args["orderId"]))  # the indexer projects the order with the event's block
+                audiences.append({args["supplier"], args["guarantor"], *([buyer] if buyer else [])})
+            elif kind == "guarantee.claimed":
+                audiences.append({args["guarantor"], args["supplier"]})
             else:
                 audiences.append({args["bank"], args["party"]})
         return audiences
@@ -497,9 +570,8 @@ class Feed:
                     block_number=moved.block,
                     log_index=moved.log,
                     block_hash=moved.block_hash,
-                    requests_at=moved.requests_at,
-                    offers_at=moved.offers_at,
                     synced_at=now,
+                    **moved.at,
                 )
             )
             if taken.rowcount != 1:

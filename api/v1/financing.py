@@ -349,10 +349,13 @@ class FinancingBook:
                         or (existing.expires_at is not None and existing.expires_at <= now)
                         or self._declined(connection, existing)
                     ):
+                        # A new ask is a new round (its ``created_at``): never the old one's second, or a decline
+                        # of the old ask would read as answering this one, and the feed would take it for the old.
+                        round_ = max(now, int(existing.created_at) + 1)
                         connection.execute(
                             update(table)
                             .where(table.c.id == existing.id)
-                            .values(created_at=now, expires_at=expires_at, withdrawn_at=None)
+                            .values(created_at=round_, expires_at=expires_at, withdrawn_at=None)
                         )
                     row = connection.execute(select(table).where(*key)).one()
                 break
@@ -415,13 +418,8 @@ class FinancingBook:
                     "financing_request_accepted",
                     f"financing request {request_id} was accepted: piece {row.piece_id} is sold; nothing to withdraw",
                 )
-            table = store.financing_requests
             with self.store.begin() as connection:
-                connection.execute(
-                    update(table)
-                    .where(table.c.id == request_id, table.c.withdrawn_at.is_(None))
-                    .values(withdrawn_at=facts.now)
-                )
+                store.withdraw(connection, store.financing_requests, request_id, facts.now)
             row = self._own(party, request_id)
         return self.out(row, party)
 

@@ -33,6 +33,7 @@ from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Ta
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from api.v1 import store
+from api.v1.declines import declines
 
 _versions = MetaData()
 DESCRIPTION_MAX = 200
@@ -93,6 +94,29 @@ STEPS: tuple[Step, ...] = (
         (
             AddIndex(store.financing_requests, "ix_api_financing_requests_created"),
             AddIndex(store.offers, "ix_api_offers_created"),
+        ),
+    ),
+    Step(
+        4,
+        "pre-shipment requests and offers (their tables by create_all); their inbox, offer and pool indexes",
+        (
+            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_bank_created"),
+            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_supplier_created"),
+            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_request"),
+            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_bank_deadline"),
+        ),
+    ),
+    Step(
+        5,
+        "event feed: marks for declines, withdrawals and pre-shipment requests and offers; withdrawals kept (their "
+        "table by create_all); the feed's scan indexes on declines and pre-shipment requests and offers",
+        (
+            AddColumns(
+                store.event_feed, ("declines_at", "withdrawals_at", "prepayment_requests_at", "prepayment_offers_at")
+            ),
+            AddIndex(declines, "ix_api_financing_declines_created"),
+            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_created"),
+            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_created"),
         ),
     ),
 )

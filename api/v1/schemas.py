@@ -129,6 +129,10 @@ Address = Annotated[
 Amount = Annotated[
     int, PlainValidator(_wide(1, UINT256_MAX, "an amount in token units")), _wide_schema(1, UINT256_MAX, "token units")
 ]
+#: A fee in token units (0 allowed): a pre-payment offer's (``api.v1.prepayments``).
+Fee = Annotated[
+    int, PlainValidator(_wide(0, UINT256_MAX, "a fee in token units")), _wide_schema(0, UINT256_MAX, "token units")
+]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte r||s||v")]
 #: A uint64 a party chooses (a time, a deadline).
@@ -440,11 +444,6 @@ class OrderIn(Request):
 
 class HashIn(Request):
     hash: Bytes32
-
-
-class PrepaymentIn(Request):
-    guarantor: Address
-    amount: Amount
 
 
 class IssueTermsIn(Request):

@@ -1,6 +1,6 @@
 """The API's own tables: sign-in challenges, idempotency records, submissions, financing requests, offers,
-credit consents, documents, audit runs, revoked tokens, rate-limit buckets, and the event feed with its
-webhooks (their deliveries and every attempt at one).
+pre-payment requests and their offers, the withdrawals of both, credit consents, documents, audit runs, revoked
+tokens, rate-limit buckets, and the event feed with its webhooks (their deliveries and every attempt at one).
 
 They live in their own SQLAlchemy metadata (every table prefixed ``api_``), by default in the
 indexer's database: one database to back up, and a submission's "indexed yet?" answer is a
@@ -10,7 +10,9 @@ here joins the indexer's tables in SQL. The indexer's Alembic history never touc
 tables (its migrations name their own). A new table is created on start-up by ``create_all``;
 a new column on an existing table is also a numbered step in ``api.v1.migrate``, which adds
 it to live databases (its own ``api_schema_version`` table records the steps applied), and so is a
-new index on an existing table.
+new index on an existing table. One write lives here too, because both request books make it and the
+event feed reads what it keeps: ``withdraw``, which withdraws a financing or pre-payment request and
+records the withdrawal in ``api_request_withdrawals``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Index,
     Integer,
     LargeBinary,
@@ -26,6 +29,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    insert,
+    select,
+    update,
 )
 
 from ledger.index.sql.types import UInt
@@ -148,6 +154,87 @@ offers = Table(
     Index("ix_api_offers_created", "created_at"),
 )
 
+#: A supplier's request that a bank (or every bank: ``EVERY_BANK``) back a pre-payment of ``amount`` on its funded
+#: order (``api.v1.prepayments`` derives its state). Asking again for the same order and bank reopens the row.
+prepayment_requests = Table(
+    "api_prepayment_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", BigInteger, nullable=False, index=True),
+    Column("supplier", ADDRESS, nullable=False),
+    Column("bank", ADDRESS, nullable=False),  # EVERY_BANK: addressed to every active bank
+    Column("amount", UInt, nullable=False),  # token units asked for (of the order's amount)
+    Column("created_at", BigInteger, nullable=False),  # the ask's round: moved when it is reopened
+    Column("expires_at", BigInteger, nullable=False),
+    Column("withdrawn_at", BigInteger),
+    UniqueConstraint("order_id", "supplier", "bank"),
+    # The inbox's pages (step 4): a bank's, and a supplier's, by age.
+    Index("ix_api_prepayment_requests_bank_created", "bank", "created_at", "id"),
+    Index("ix_api_prepayment_requests_supplier_created", "supplier", "created_at", "id"),
+    # The event feed's scan of recent requests (``api.v1.events``; step 5 creates it on older databases).
+    Index("ix_api_prepayment_requests_created", "created_at"),
+)
+
+#: A bank's signed ``PrepaymentOffer`` on a pre-payment request: the request's order and amount, the bank's fee.
+prepayment_offers = Table(
+    "api_prepayment_offers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), nullable=False),
+    Column("round", BigInteger, nullable=False),  # the request's created_at when the offer was made
+    Column("order_id", BigInteger, nullable=False, index=True),
+    Column("supplier", ADDRESS, nullable=False),
+    Column("bank", ADDRESS, nullable=False),
+    Column("amount", UInt, nullable=False),
+    Column("fee", UInt, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("nonce", UInt, nullable=False),
+    Column("signature", String(132), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # How the bank priced it (all NULL: no pricing recorded), as ``api_offers``' columns.
+    Column("policy_hash", HASH),
+    Column("model_version", HASH),
+    Column("quote", Text),
+    UniqueConstraint("bank", "nonce"),
+    # A request's offers (step 4), and a bank's open offers (the pool's ``offered``).
+    Index("ix_api_prepayment_offers_request", "request_id", "created_at"),
+    Index("ix_api_prepayment_offers_bank_deadline", "bank", "deadline"),
+    # The event feed's scan of recent offers (``api.v1.events``; step 5 creates it on older databases).
+    Index("ix_api_prepayment_offers_created", "created_at"),
+)
+
+#: Every withdrawal of an ask, of a financing request or a pre-payment request (the request's id says which: the
+#: two tables never share an id), written in the transaction that sets the request's ``withdrawn_at``. The request
+#: row forgets it when asking again reopens it (``withdrawn_at`` back to NULL); this row keeps it, so the event feed
+#: journals every withdrawal, however soon the request was asked again (``api.v1.events``). No unique key on the
+#: request and its round: a financing request reopened within the second it was withdrawn keeps its round.
+request_withdrawals = Table(
+    "api_request_withdrawals",
+    metadata,
+    Column("id", ROW_ID, primary_key=True, autoincrement=True),  # the journal's source: withdrawal:ID
+    Column("request_id", String(36), nullable=False, index=True),
+    Column("round", BigInteger, nullable=False),  # the request's created_at then: the ask withdrawn
+    Column("withdrawn_at", BigInteger, nullable=False),  # the request's withdrawn_at (FinancingBook.now)
+    # The event feed's scan of recent withdrawals.
+    Index("ix_api_request_withdrawals_withdrawn", "withdrawn_at"),
+)
+
+
+def withdraw(connection: Connection, table: Table, request_id: str, at: int) -> bool:
+    """In the caller's transaction: mark the request ``request_id`` of ``table`` (``financing_requests`` or
+    ``prepayment_requests``) withdrawn at ``at`` unless it is already, and keep the withdrawal of its current ask in
+    ``request_withdrawals``; False when it was withdrawn already. The update holds the row (PostgreSQL's row lock,
+    SQLite's write lock) until commit, so the round read after it is the ask withdrawn, not a later one."""
+    done = connection.execute(
+        update(table).where(table.c.id == request_id, table.c.withdrawn_at.is_(None)).values(withdrawn_at=at)
+    )
+    if done.rowcount != 1:
+        return False
+    asked = connection.execute(select(table.c.created_at).where(table.c.id == request_id)).scalar_one()
+    connection.execute(insert(request_withdrawals).values(request_id=request_id, round=asked, withdrawn_at=at))
+    return True
+
+
 #: A supplier's signed consent that one bank may read its credit report (``api.v1.consents``).
 #: Revoking sets ``revoked_at`` and keeps the row, so its (signed) nonce can never be posted again.
 credit_consents = Table(
@@ -235,10 +322,18 @@ event_feed = Table(
     Column("requests_at", BigInteger, nullable=False),  # the newest created_at of a request journaled
     Column("offers_at", BigInteger, nullable=False),  # the newest created_at of an offer journaled
     Column("synced_at", BigInteger, nullable=False),
+    # Added by api.v1.migrate step 5, the same for the sources journaled since: declines (created_at),
+    # withdrawals (withdrawn_at), pre-payment requests and offers (created_at). NULL on a row from before step 5:
+    # the feed reads those sources from its last sync then (``synced_at``), when their types began.
+    Column("declines_at", BigInteger),
+    Column("withdrawals_at", BigInteger),
+    Column("prepayment_requests_at", BigInteger),
+    Column("prepayment_offers_at", BigInteger),
 )
 
 #: The journal: one row per event, ``seq`` its cursor (assigned max + 1 under the feed's lock), ``source`` the
-#: fact it records (``request:ID:CREATED_AT``, ``offer:ID``, ``chain:CHAIN:TX:LOG``), so a fact is journaled once.
+#: fact it records (``request:ID:CREATED_AT``, ``offer:ID``, ``decline:REQUEST:BANK:ROUND``, ``withdrawal:ID``,
+#: ``prepayment_request:ID:CREATED_AT``, ``prepayment_offer:ID``, ``chain:CHAIN:TX:LOG``), so a fact is journaled once.
 events = Table(
     "api_events",
     metadata,

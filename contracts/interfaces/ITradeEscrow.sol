@@ -9,7 +9,9 @@ import {IMembership} from "./IMembership.sol";
 ///         (shipped, delivered, inspection passed / failed) and ends paid out exactly once:
 ///         released to the supplier, refunded to the buyer, or split by a dispute.
 ///         Assured pre-payment lets a supplier draw part of a funded order early, up to the
-///         limit a bank published in CreditRegistry and backed by that bank's guarantee pool.
+///         limit a bank published in CreditRegistry and backed by that bank's guarantee pool,
+///         on an offer the bank signed for that order (EIP-712 `PrepaymentOffer`) that prices
+///         the guarantee with a fee the bank takes out of the draw.
 /// @dev Windows are measured from when the chain accepted a milestone (block time), not from
 ///      the event time an oracle reports, so an old event cannot shorten the buyer's window.
 ///      Every enum here is ABI-encoded as `uint8`; selectors and event topics name `uint8`.
@@ -115,7 +117,11 @@ interface ITradeEscrow {
 
     /// @notice An order's full on-chain state.
     /// @param escrowed tokens the contract holds for this order now
-    /// @param prepaid tokens released early to the supplier under a guarantee
+    /// @param prepaid tokens drawn from the escrow early under a guarantee (the supplier's net
+    ///        plus the guarantor's fee); the guarantee covers all of it
+    /// @param guarantor the bank whose offer backs the pre-payment (zero when none)
+    /// @param prepaymentFee the part of `prepaid` the guarantor took as its fee
+    /// @param paidToSupplier tokens paid to the supplier so far (a pre-payment counts net of fee)
     /// @param deliveredRecordedAt block time the DELIVERED attestation was accepted
     struct Order {
         OrderTerms terms;
@@ -130,6 +136,7 @@ interface ITradeEscrow {
         uint256 escrowed;
         uint256 prepaid;
         address guarantor;
+        uint256 prepaymentFee;
         uint256 paidToSupplier;
         uint256 refundedToBuyer;
         uint256 guaranteeClaimed;
@@ -147,6 +154,24 @@ interface ITradeEscrow {
         bool answered;
         bytes32 reasonHash;
         bytes32 responseHash;
+    }
+
+    /// @notice What a bank signs to back a pre-payment of order `orderId` and price it: the
+    ///         supplier draws `amount` of the escrow now, `fee` of it goes to the bank and
+    ///         `amount - fee` to the supplier, and the bank's pool guarantees all of `amount`.
+    /// @param orderId the order the offer is for; the offer is good for no other order
+    /// @param guarantor the bank that signs, whose limit and pool back the pre-payment
+    /// @param amount tokens drawn from the escrow, the exposure and pool reservation it creates
+    /// @param fee the bank's price for the guarantee, in token units; below `amount` (0 allowed)
+    /// @param deadline last timestamp at which the offer may be accepted
+    /// @param nonce the bank's pre-payment offer nonce: each value can be used once, on any order
+    struct PrepaymentOffer {
+        uint256 orderId;
+        address guarantor;
+        uint256 amount;
+        uint256 fee;
+        uint64 deadline;
+        uint256 nonce;
     }
 
     /// @notice The time windows, in seconds.
@@ -224,11 +249,11 @@ interface ITradeEscrow {
     error TradeEscrowMissingPoRef();
     /// @notice A signature has its s value in the upper half of the curve order (a malleable
     ///         copy of a valid one); submit the canonical (low-s) form.
-    /// @param index which signature: 0 buyer, 1 supplier for co-signed calls; the position in
-    ///        `signatures` for an oracle quorum
+    /// @param index which signature: 0 buyer, 1 supplier for co-signed calls; 0 for a
+    ///        pre-payment offer's guarantor; the position in `signatures` for an oracle quorum
     error TradeEscrowMalleableSignature(uint256 index);
-    /// @notice A co-signed call's signature is not the expected party's.
-    /// @param expected the buyer or supplier who had to sign
+    /// @notice A co-signed call's (or a pre-payment offer's) signature is not the expected party's.
+    /// @param expected the buyer, supplier or guarantor who had to sign
     /// @param recovered who did sign (zero for a malformed signature)
     error TradeEscrowInvalidSigner(address expected, address recovered);
     /// @notice No order has this id.
@@ -332,6 +357,20 @@ interface ITradeEscrow {
     /// @notice The order already had its one pre-payment.
     /// @param orderId the order
     error TradeEscrowAlreadyPrepaid(uint256 orderId);
+    /// @notice The pre-payment offer was accepted after its deadline; ask the bank for a new one.
+    /// @param deadline the offer's deadline
+    /// @param nowTimestamp the block time of the refusal
+    error TradeEscrowPrepaymentOfferExpired(uint64 deadline, uint256 nowTimestamp);
+    /// @notice The bank's pre-payment offer nonce was already used: an offer is accepted at most
+    ///         once.
+    /// @param guarantor the bank
+    /// @param nonce the nonce already used
+    error TradeEscrowPrepaymentOfferReplayed(address guarantor, uint256 nonce);
+    /// @notice A pre-payment offer's fee must be below its amount, so the supplier receives
+    ///         something.
+    /// @param fee the offer's fee
+    /// @param amount the offer's amount
+    error TradeEscrowInvalidFee(uint256 fee, uint256 amount);
     /// @notice Pre-payment needs an order paid in the settlement currency the limits and pools
     ///         are kept in.
     /// @param token the order's token
@@ -484,14 +523,24 @@ interface ITradeEscrow {
     event DisputeResolved(
         uint256 indexed orderId, uint256 toBuyer, uint256 toSupplier, uint256 fromPool, Resolution how, address by
     );
-    /// @notice The supplier drew `amount` of a funded order early, guaranteed by `guarantor`.
+    /// @notice The supplier drew `amount` of a funded order early on `guarantor`'s signed offer:
+    ///         `amount - fee` went to the supplier and `fee` to the guarantor, both from the escrow.
     /// @param orderId the order
-    /// @param supplier who was paid
-    /// @param guarantor the bank whose limit and pool back the pre-payment
-    /// @param amount tokens paid to the supplier now, reserved in the guarantor's pool
+    /// @param supplier who was paid `amount - fee`
+    /// @param guarantor the bank whose offer, limit and pool back the pre-payment; paid `fee`
+    /// @param amount tokens drawn from the escrow, reserved in the guarantor's pool and added
+    ///        to the supplier's exposure
+    /// @param fee the guarantor's fee out of `amount`
     /// @param limitLeft the supplier's limit from this guarantor still available afterwards
+    /// @param nonce the guarantor's pre-payment offer nonce, now used
     event PrepaymentReleased(
-        uint256 indexed orderId, address indexed supplier, address indexed guarantor, uint256 amount, uint256 limitLeft
+        uint256 indexed orderId,
+        address indexed supplier,
+        address indexed guarantor,
+        uint256 amount,
+        uint256 fee,
+        uint256 limitLeft,
+        uint256 nonce
     );
     /// @notice The guarantor's pool paid the buyer for a pre-payment the supplier did not earn;
     ///         the amount is recorded as the supplier's shortfall.
@@ -623,9 +672,14 @@ interface ITradeEscrow {
 
     // -- assured pre-payment -------------------------------------------------------------
 
-    /// @notice The supplier, still an active SUPPLIER member, draws `amount` of a funded order
-    ///         now, against `guarantor`'s limit and guarantee pool.
-    function requestPrepayment(uint256 orderId, address guarantor, uint256 amount) external;
+    /// @notice The supplier, still an active SUPPLIER member, accepts `offer`, signed by
+    ///         `offer.guarantor` (an active BANK member) and not past `offer.deadline`:
+    ///         `offer.amount` of the funded order `offer.orderId` leaves the escrow now,
+    ///         `offer.amount - offer.fee` to the supplier and `offer.fee` to the guarantor,
+    ///         against the guarantor's limit and guarantee pool for the whole `offer.amount`.
+    ///         When the buyer is later owed more than is left in escrow, the pool pays the
+    ///         difference, up to `offer.amount`.
+    function requestPrepayment(PrepaymentOffer calldata offer, bytes calldata guarantorSignature) external;
 
     /// @notice A bank adds currency to its guarantee pool.
     function fundPool(uint256 amount) external;
@@ -692,6 +746,9 @@ interface ITradeEscrow {
     /// @notice Pre-payments `guarantor` backs for `supplier` that are not yet earned or repaid.
     function exposure(address guarantor, address supplier) external view returns (uint256);
 
+    /// @notice True when `guarantor` has already used pre-payment offer nonce `nonce`.
+    function prepaymentNonceUsed(address guarantor, uint256 nonce) external view returns (bool);
+
     /// @notice What `supplier` owes `guarantor`'s pool for pre-payments the pool refunded.
     function shortfall(address guarantor, address supplier) external view returns (uint256);
 
@@ -716,6 +773,10 @@ interface ITradeEscrow {
 
     /// @notice The EIP-712 digest each oracle signs to contest a milestone (type `ErrorDeclaration`).
     function errorDeclarationDigest(ErrorDeclaration calldata declaration) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest a bank signs to offer a priced pre-payment guarantee (type
+    ///         `PrepaymentOffer`).
+    function prepaymentOfferDigest(PrepaymentOffer calldata offer) external view returns (bytes32);
 
     /// @notice EIP-712 domain separator of the escrow (name "TradeEscrow", version "1").
     function DOMAIN_SEPARATOR() external view returns (bytes32);

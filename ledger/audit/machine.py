@@ -35,10 +35,12 @@ from ledger.domain.escrow import (
     ATTESTATION_FIELDS,
     ERROR_DECLARATION_FIELDS,
     ORDER_FIELDS,
+    PREPAYMENT_OFFER_FIELDS,
     SETTLEMENT_FIELDS,
     Milestone,
     OrderStatus,
     OrderTerms,
+    PrepaymentOffer,
     Windows,
 )
 from ledger.domain.receivables import ISSUE_FIELDS, OFFER_FIELDS, Child, FinanceOffer, IssueTerms
@@ -74,7 +76,7 @@ def _names(fields: Sequence[Mapping[str, str]]) -> tuple[str, ...]:
 ORDER_NAMES, ATTESTATION_NAMES = _names(ORDER_FIELDS), _names(ATTESTATION_FIELDS)
 DECLARATION_NAMES, SETTLEMENT_NAMES = _names(ERROR_DECLARATION_FIELDS), _names(SETTLEMENT_FIELDS)
 ISSUE_NAMES, OFFER_NAMES, LIMIT_NAMES = _names(ISSUE_FIELDS), _names(OFFER_FIELDS), _names(LIMIT_FIELDS)
-PERMIT_NAMES = _names(PERMIT_FIELDS)
+PERMIT_NAMES, PREPAYMENT_OFFER_NAMES = _names(PERMIT_FIELDS), _names(PREPAYMENT_OFFER_FIELDS)
 
 
 class Replayer:
@@ -246,7 +248,7 @@ class Replayer:
                 args = {"toBuyer": o.refunded_to_buyer, "toSupplier": to_supplier, "fromPool": o.guarantee_claimed,
                         "by": caller}  # fmt: skip
             elif name == "PrepaymentReleased":
-                args = {"supplier": t.supplier, "guarantor": o.guarantor, "amount": o.prepaid}
+                args = {"supplier": t.supplier, "guarantor": o.guarantor, "amount": o.prepaid, "fee": o.prepayment_fee}
             elif name == "GuaranteeClaimed":
                 args = {"guarantor": o.guarantor, "supplier": t.supplier, "amount": o.guarantee_claimed}
             elif name == "MilestoneAttested":
@@ -491,9 +493,18 @@ class Replayer:
         self._escrow(out, effect, caller, order_id)
 
     def _request_prepayment(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
-        order_id, guarantor, amount = args
-        effect = self.models.escrow.request_prepayment(order_id, guarantor, amount, caller=caller, now=now)
-        self._escrow(out, effect, caller, order_id)
+        raw, signature = args
+        message = dict(zip(PREPAYMENT_OFFER_NAMES, raw, strict=True))
+        signer = self._recover(ESCROW, "PrepaymentOffer", PREPAYMENT_OFFER_FIELDS, message, signature)
+        out.signatures += 1
+        offer = PrepaymentOffer(*raw)
+        escrow = self.models.escrow
+        effect = escrow.request_prepayment(offer, signer=signer, caller=caller, now=now)
+        self._escrow(out, effect, caller, offer.order_id)
+        supplier = escrow.terms_of(offer.order_id).supplier
+        released = {"orderId": offer.order_id, "limitLeft": escrow.available_limit(offer.guarantor, supplier, now),
+                    "nonce": offer.nonce}  # fmt: skip
+        out.expect.append(Expectation(ESCROW, "PrepaymentReleased", 0, released))
 
     def _fund_pool(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         (amount,) = args

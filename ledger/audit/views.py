@@ -85,7 +85,7 @@ def order_tuple(o: Order) -> tuple[Any, ...]:
     terms = (t.buyer, t.supplier, t.token, t.amount, t.ship_by, t.deliver_by, t.inspection_required,
              t.terms_hash, t.po_ref_hash, t.nonce, t.deadline)  # fmt: skip
     return (terms, int(o.status), o.created_at, o.funded_at, o.shipped_at, o.delivered_at, o.delivered_recorded_at,
-            o.inspected_at, o.closed_at, o.escrowed, o.prepaid, o.guarantor, o.paid_to_supplier,
+            o.inspected_at, o.closed_at, o.escrowed, o.prepaid, o.guarantor, o.prepayment_fee, o.paid_to_supplier,
             o.refunded_to_buyer, o.guarantee_claimed)  # fmt: skip
 
 

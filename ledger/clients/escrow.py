@@ -21,6 +21,7 @@ from ledger.domain.escrow import (
     ATTESTATION_FIELDS,
     ERROR_DECLARATION_FIELDS,
     ORDER_FIELDS,
+    PREPAYMENT_OFFER_FIELDS,
     SETTLEMENT_FIELDS,
     Attestation,
     Dispute,
@@ -28,6 +29,7 @@ from ledger.domain.escrow import (
     Milestone,
     Order,
     OrderTerms,
+    PrepaymentOffer,
     Windows,
     po_ref_hash,
 )
@@ -113,8 +115,8 @@ class TradeEscrowCalls(ContractCalls):
     def close_expired_dispute(self, order_id: int) -> Call:
         return self.build("closeExpiredDispute", order_id)
 
-    def request_prepayment(self, order_id: int, guarantor: str, amount: int) -> Call:
-        return self.build("requestPrepayment", order_id, to_checksum_address(guarantor), amount)
+    def request_prepayment(self, offer: PrepaymentOffer, guarantor_signature: bytes) -> Call:
+        return self.build("requestPrepayment", offer.as_tuple(), guarantor_signature)
 
     def fund_pool(self, amount: int) -> Call:
         return self.build("fundPool", amount)
@@ -165,6 +167,9 @@ class TradeEscrowClient:
         message = {"orderId": order_id, "buyerAmount": buyer_amount, "deadline": deadline}
         return typed_data.full_message(self.domain, "Settlement", SETTLEMENT_FIELDS, message)
 
+    def prepayment_offer_document(self, offer: PrepaymentOffer) -> dict[str, Any]:
+        return typed_data.full_message(self.domain, "PrepaymentOffer", PREPAYMENT_OFFER_FIELDS, offer.message())
+
     def sign_order(self, party: LocalAccount, terms: OrderTerms) -> bytes:
         return eip712.sign(party, self.order_document(terms))
 
@@ -179,6 +184,9 @@ class TradeEscrowClient:
 
     def sign_settlement(self, party: LocalAccount, order_id: int, buyer_amount: int, deadline: int) -> bytes:
         return eip712.sign(party, self.settlement_document(order_id, buyer_amount, deadline))
+
+    def sign_prepayment_offer(self, bank: LocalAccount, offer: PrepaymentOffer) -> bytes:
+        return eip712.sign(bank, self.prepayment_offer_document(offer))
 
     # -- orders -----------------------------------------------------------------------
 
@@ -255,8 +263,11 @@ class TradeEscrowClient:
 
     # -- assured pre-payment ----------------------------------------------------------
 
-    def request_prepayment(self, order_id: int, guarantor: str, amount: int, supplier: LocalAccount) -> TxReceipt:
-        return self.chain.send(self.calls.request_prepayment(order_id, guarantor, amount), supplier)
+    def request_prepayment(
+        self, offer: PrepaymentOffer, guarantor_signature: bytes, supplier: LocalAccount
+    ) -> TxReceipt:
+        """The order's supplier accepts ``offer``, signed by ``offer.guarantor``."""
+        return self.chain.send(self.calls.request_prepayment(offer, guarantor_signature), supplier)
 
     def fund_pool(self, amount: int, bank: LocalAccount) -> TxReceipt:
         return self.chain.send(self.calls.fund_pool(amount), bank)
@@ -315,6 +326,10 @@ class TradeEscrowClient:
     def shortfall(self, guarantor: str, supplier: str) -> int:
         fn = self.contract.functions.shortfall(to_checksum_address(guarantor), to_checksum_address(supplier))
         return int(self.chain.call(fn))
+
+    def prepayment_nonce_used(self, guarantor: str, nonce: int) -> bool:
+        fn = self.contract.functions.prepaymentNonceUsed(to_checksum_address(guarantor), nonce)
+        return bool(self.chain.call(fn))
 
     def events(self, receipt: TxReceipt) -> list[LedgerEvent]:
         """Every TradeEscrow event in ``receipt``, decoded, in log order."""

@@ -83,6 +83,14 @@ SETTLEMENT_FIELDS = [
     {"name": "buyerAmount", "type": "uint256"},
     {"name": "deadline", "type": "uint64"},
 ]
+PREPAYMENT_OFFER_FIELDS = [
+    {"name": "orderId", "type": "uint256"},
+    {"name": "guarantor", "type": "address"},
+    {"name": "amount", "type": "uint256"},
+    {"name": "fee", "type": "uint256"},
+    {"name": "deadline", "type": "uint64"},
+    {"name": "nonce", "type": "uint256"},
+]
 
 
 def po_ref_hash(reference: str) -> bytes:
@@ -180,7 +188,41 @@ class ErrorDeclaration:
 
 
 @dataclass(frozen=True)
+class PrepaymentOffer:
+    """What a bank signs to back, and price, a pre-payment of order ``order_id``.
+
+    The supplier draws ``amount`` of the escrow: ``amount - fee`` reaches the supplier and
+    ``fee`` the guarantor, while the guarantor's limit and pool stand behind all of ``amount``.
+    ``fee`` is below ``amount`` (0 allowed); ``nonce`` is the guarantor's pre-payment offer
+    nonce, good once on any order; ``deadline`` is the last second the offer can be accepted.
+    """
+
+    order_id: int
+    guarantor: str
+    amount: int
+    fee: int
+    deadline: int
+    nonce: int
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "orderId": self.order_id,
+            "guarantor": to_checksum_address(self.guarantor),
+            "amount": self.amount,
+            "fee": self.fee,
+            "deadline": self.deadline,
+            "nonce": self.nonce,
+        }
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(self.message().values())
+
+
+@dataclass(frozen=True)
 class Order:
+    """``orderOf``: ``prepaid`` is the whole pre-payment drawn from the escrow, of which
+    ``prepayment_fee`` went to ``guarantor``; ``paid_to_supplier`` counts it net of that fee."""
+
     order_id: int
     terms: OrderTerms
     status: OrderStatus
@@ -194,6 +236,7 @@ class Order:
     escrowed: int
     prepaid: int
     guarantor: str
+    prepayment_fee: int
     paid_to_supplier: int
     refunded_to_buyer: int
     guarantee_claimed: int
@@ -202,7 +245,7 @@ class Order:
     def from_view(cls, order_id: int, raw: Any) -> Order:
         """``orderOf(order_id)`` as returned by the ABI decoder."""
         (terms, status, created, funded, shipped, delivered, recorded, inspected, closed, escrowed, prepaid,
-         guarantor, to_supplier, to_buyer, claimed) = raw  # fmt: skip
+         guarantor, fee, to_supplier, to_buyer, claimed) = raw  # fmt: skip
         return cls(
             order_id,
             OrderTerms.from_tuple(terms),
@@ -217,6 +260,7 @@ class Order:
             escrowed,
             prepaid,
             to_checksum_address(guarantor),
+            fee,
             to_supplier,
             to_buyer,
             claimed,

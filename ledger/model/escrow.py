@@ -195,24 +195,31 @@ class EscrowModel(OrderLifecycle, Disputes, AssuredPrepayment):
         exposure: dict[tuple[str, str], int] = dict(self._shortfall)
         for order_id, o in self._orders.items():
             amount = o.terms.amount
+            if o.prepayment_fee and o.prepayment_fee >= o.prepaid:
+                problems.append(f"order {order_id}: fee {o.prepayment_fee} not below the pre-payment {o.prepaid}")
             if order_id in self._open_account:
                 if (o.escrowed, o.prepaid, o.paid_to_supplier, o.refunded_to_buyer) != (0, 0, 0, 0):
                     problems.append(f"open-account order {order_id} moved money")
             elif o.status in FUNDED_TERMINAL:
                 if o.escrowed != 0:
                     problems.append(f"order {order_id} is {o.status.name} but still escrows {o.escrowed}")
-                if o.paid_to_supplier + o.refunded_to_buyer != amount + o.guarantee_claimed:
+                # Out of the escrow and the pool: the supplier, the buyer and the guarantor's fee.
+                paid_out = o.paid_to_supplier + o.prepayment_fee + o.refunded_to_buyer
+                if paid_out != amount + o.guarantee_claimed:
                     problems.append(
-                        f"order {order_id} paid {o.paid_to_supplier} + refunded {o.refunded_to_buyer}"
-                        f" != amount {amount} + guarantee {o.guarantee_claimed}"
+                        f"order {order_id} paid {o.paid_to_supplier} + fee {o.prepayment_fee}"
+                        f" + refunded {o.refunded_to_buyer} != amount {amount} + guarantee {o.guarantee_claimed}"
                     )
             elif o.status in (OrderStatus.CREATED, OrderStatus.CANCELLED):
                 if (o.escrowed, o.prepaid, o.paid_to_supplier, o.refunded_to_buyer) != (0, 0, 0, 0):
                     problems.append(f"order {order_id} is {o.status.name} but moved money")
             else:
                 add(owed, o.terms.token, o.escrowed)
-                if o.escrowed + o.prepaid != amount or o.paid_to_supplier != o.prepaid:
-                    problems.append(f"open order {order_id}: escrowed {o.escrowed} + prepaid {o.prepaid} != {amount}")
+                if o.escrowed + o.prepaid != amount or o.paid_to_supplier != o.prepaid - o.prepayment_fee:
+                    problems.append(
+                        f"open order {order_id}: escrowed {o.escrowed} + prepaid {o.prepaid} != {amount}"
+                        f" or paid {o.paid_to_supplier} != prepaid less fee {o.prepayment_fee}"
+                    )
                 if o.prepaid:
                     add(reserved, o.guarantor, o.prepaid)
                     add(exposure, (o.guarantor, o.terms.supplier), o.prepaid)

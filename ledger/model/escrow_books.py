@@ -5,8 +5,8 @@
 * ``OrderLifecycle`` (``escrow_orders``): create, fund, cancel, attest, confirm, release, refund;
 * ``Disputes`` (``escrow_disputes``): a buyer's dispute or an oracle quorum's contest, and how
   either is answered, arbitrated, settled or closed on expiry;
-* ``AssuredPrepayment`` (``escrow_prepayment``): guarantee pools, pre-payments drawn against a
-  bank's credit limit, exposure and shortfall.
+* ``AssuredPrepayment`` (``escrow_prepayment``): guarantee pools, pre-payments drawn on a bank's
+  signed, priced offer against its credit limit, exposure and shortfall.
 
 Each mixin derives from ``EscrowBooks`` so that it (and mypy) sees the one set of storage they
 all read and write; no mixin calls another's methods. What two of them need lives here: the
@@ -91,6 +91,7 @@ class OrderEntry:
     escrowed: int = 0
     prepaid: int = 0
     guarantor: str = ZERO_ADDRESS
+    prepayment_fee: int = 0
     paid_to_supplier: int = 0
     refunded_to_buyer: int = 0
     guarantee_claimed: int = 0
@@ -149,6 +150,8 @@ class EscrowBooks:
         self._pool_reserved: dict[str, int] = {}
         self._exposure: dict[tuple[str, str], int] = {}
         self._shortfall: dict[tuple[str, str], int] = {}
+        # (guarantor, nonce) of every pre-payment offer accepted: each is good once.
+        self._prepayment_nonces_used: set[tuple[str, int]] = set()
         # What the escrow's token balance must be, per token: every transfer in and out.
         self._held: dict[str, int] = {}
 
@@ -208,8 +211,9 @@ class EscrowBooks:
 
     def _payout(self, order: OrderEntry, buyer_share: int, now: int) -> Payout:
         """Split what is left: the buyer's share comes from the escrow first and from the
-        guarantee pool for any part already prepaid; what the pool pays becomes the
-        supplier's shortfall and keeps that much of its limit in use."""
+        guarantee pool for any part already drawn as a pre-payment (the supplier's net and the
+        guarantor's fee alike); what the pool pays becomes the supplier's shortfall and keeps
+        that much of its limit in use."""
         escrowed = order.escrowed
         from_escrow = min(buyer_share, escrowed)
         payout = Payout(from_escrow, escrowed - from_escrow, buyer_share - from_escrow)
@@ -268,7 +272,8 @@ def recorded_at(order: OrderEntry, milestone: Milestone) -> int:
 
 
 def require_signer(recovered: str | None, expected: str) -> None:
-    """A co-signature (of the order's terms or of a dispute's split) recovered to ``expected``."""
+    """A signature (co-signed terms, a dispute's split, a guarantor's pre-payment offer)
+    recovered to ``expected``."""
     signer = address(recovered) if recovered is not None else ZERO_ADDRESS
     if recovered is None or signer != expected:
         raise reject("TradeEscrowInvalidSigner", expected=expected, recovered=signer)

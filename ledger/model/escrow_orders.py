@@ -238,7 +238,7 @@ class OrderLifecycle(EscrowBooks):
         """``orderOf(orderId)`` in the client's type (all zero for an unknown id, like the contract)."""
         o = self._orders.get(order_id)
         if o is None:
-            return Order(order_id, ZERO_TERMS, OrderStatus.NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZERO_ADDRESS, 0, 0, 0)
+            return Order(order_id, ZERO_TERMS, OrderStatus.NONE, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZERO_ADDRESS, 0, 0, 0, 0)
         return Order(
             order_id,
             o.terms,
@@ -253,6 +253,7 @@ class OrderLifecycle(EscrowBooks):
             o.escrowed,
             o.prepaid,
             o.guarantor,
+            o.prepayment_fee,
             o.paid_to_supplier,
             o.refunded_to_buyer,
             o.guarantee_claimed,

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 from web3.types import TxReceipt
 
 from ledger.clients.credit import CreditLimit
-from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, OrderTerms
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, OrderTerms, PrepaymentOffer
 from ledger.model import CreditLimits, Effect, EscrowModel, Roster
 from tests.contracts.escrow_properties_world import CLOSING_EVENTS, DAY, GUARANTEE_EVENTS, LIVE, ZERO_HASH, World
 from tests.contracts.lockstep import AnvilClock, Clock, EmbeddedClock, agree
@@ -66,6 +66,8 @@ class TradeEscrowLockstep(RuleBasedStateMachine):
         self.paid_out: Counter[int] = Counter()  # tokens that left the escrow for each order
         self.closings: Counter[int] = Counter()  # closing payout events seen for each order
         self.nonces: Counter[str] = Counter()
+        self.prepayment_nonces: Counter[str] = Counter()  # per guarantor: the next fresh offer nonce
+        self.offers_tried: set[tuple[str, int]] = set()  # (guarantor, nonce) of every offer submitted
         self.po_refs: list[bytes] = []
         self.evidence: list[bytes] = []
         self.counter = 0
@@ -114,6 +116,10 @@ class TradeEscrowLockstep(RuleBasedStateMachine):
         if stray or terms.amount == 0:
             return self.someone(who)
         return self.acct(self.label_of(terms.buyer if role == "buyer" else terms.supplier))
+
+    def prepaid(self, order_id: int) -> bool:
+        """The order drew its one pre-payment (or is on open account: never escrowed, never drawn on)."""
+        return self.model.order(order_id).prepaid != 0 or self.model.is_open_account(order_id)
 
     def any_in(self, statuses: frozenset[OrderStatus]) -> bool:
         """Some escrowed order is in ``statuses`` (most calls refuse open-account orders)."""
@@ -436,11 +442,45 @@ class TradeEscrowLockstep(RuleBasedStateMachine):
             "pool+1": pool + 1,
         }[how]
 
-    def prepay(self, order_id: int, guarantor: str, amount: int, actor: LocalAccount) -> None:
+    @staticmethod
+    def prepayment_fee(amount: int, bps: int) -> int:
+        """A bank's fee of ``bps`` on ``amount``, rounded down (below the amount for bps < 10,000)."""
+        return amount * bps // 10_000
+
+    def prepay(
+        self,
+        order_id: int,
+        guarantor: str,
+        amount: int,
+        actor: LocalAccount,
+        *,
+        fee: int = 0,
+        deadline_in: int = DAY,
+        nonce_mode: str = "fresh",
+        signer: str = "right",
+    ) -> None:
+        """``actor`` accepts ``guarantor``'s offer for ``order_id``. ``nonce_mode`` "reuse" takes the
+        guarantor's last spent nonce again (its last nonce when none is spent); ``signer`` "wrong"
+        has someone else sign in the guarantor's place, "none" sends a signature that recovers to
+        no one."""
+        issued = self.prepayment_nonces[guarantor]
+        if nonce_mode == "reuse" and issued:
+            spent = [n for n in range(issued) if self.model.prepayment_nonce_used(guarantor, n)]
+            nonce = spent[-1] if spent else issued - 1
+        else:
+            nonce = self.prepayment_nonces[guarantor]
+            self.prepayment_nonces[guarantor] += 1
+        offer = PrepaymentOffer(order_id, guarantor, amount, fee, self.now + deadline_in, nonce)
+        if signer == "none":
+            signed_by, signature = None, bytes(65)
+        else:
+            who = self.acct(self.label_of(guarantor)) if signer == "right" else self.acct("tier2")
+            signed_by, signature = who.address, self.escrow.sign_prepayment_offer(who, offer)
+        self.offers_tried.add((guarantor, nonce))
         self.execute(
             "requestPrepayment",
-            lambda: self.model.request_prepayment(order_id, guarantor, amount, caller=actor.address, now=self.now),
-            lambda: self.escrow.request_prepayment(order_id, guarantor, amount, actor),
+            lambda: self.model.request_prepayment(offer, signer=signed_by, caller=actor.address, now=self.now),
+            lambda: self.escrow.request_prepayment(offer, signature, actor),
             order_id,
         )
 

@@ -58,6 +58,24 @@ STRAY = st.integers(0, 9).map(lambda n: n == 9)
 AMOUNTS = st.one_of(st.integers(1, 20_000 * UNIT), st.sampled_from([1, 2, UNIT, 0]))
 AGES = st.sampled_from([0, 0, 0, HOUR, DAY, "max", "max+1", "future"])
 SIGNERS = st.sampled_from(["right"] * 8 + ["none", "twice", "wrong", "stranger", "right+wrong"])
+# What is wrong with a bank's pre-payment offer, if anything: its fee (all of the draw or more is
+# refused, one unit less is not), its deadline (now is its last good second), a nonce already spent,
+# or a signature that is not the guarantor's (someone else's, or one that recovers to no one).
+# Sound offers come from advance_an_order and the running start; this is for request_prepayment.
+OFFER_FLAWS = st.sampled_from(
+    (
+        "none",
+        "expired",
+        "replayed",
+        "fee=amount",
+        "wrong-signer",
+        "fee>amount",
+        "no-signer",
+        "last-second",
+        "fee=amount-1",
+        "no-fee",
+    )
+)
 SPLITS = st.sampled_from(["fraction", "fraction", "zero", "all", "escrowed", "escrowed+1", "over"])
 JUMPS = st.one_of(st.sampled_from([1, HOUR, DAY, 3 * DAY, 10 * DAY]), st.integers(1, 40 * DAY))
 
@@ -99,9 +117,9 @@ class TradeEscrowMachine(TradeEscrowLockstep):
                 self.fund(order_id, self.acct(buyer))
             if reached >= STAGES.index("funded") and prepaid and escrowed:
                 bank = self.addr("bank")
-                self.prepay(
-                    order_id, bank, self.prepayment_amount(order_id, bank, "fraction", bps), self.acct(supplier)
-                )
+                amount = self.prepayment_amount(order_id, bank, "fraction", bps)
+                fee = self.prepayment_fee(amount, bps // 4)  # at most a quarter of the draw
+                self.prepay(order_id, bank, amount, self.acct(supplier), fee=fee)
             if reached >= STAGES.index("shipped"):
                 self.attest(order_id, Milestone.SHIPPED, 0, "fresh", "right")
             if reached >= STAGES.index("delivered"):
@@ -150,7 +168,8 @@ class TradeEscrowMachine(TradeEscrowLockstep):
         elif status is OrderStatus.FUNDED:
             if path in ("prepay", "dispute") and not order.prepaid:
                 bank = self.addr("bank")
-                self.prepay(order_id, bank, self.prepayment_amount(order_id, bank, prepay_how, bps), supplier)
+                amount = self.prepayment_amount(order_id, bank, prepay_how, bps)
+                self.prepay(order_id, bank, amount, supplier, fee=self.prepayment_fee(amount, bps // 8))
             elif path == "cancel":  # the supplier never ships
                 self.refund_late(order_id, relayer)
             else:
@@ -406,20 +425,43 @@ class TradeEscrowMachine(TradeEscrowLockstep):
             lambda: self.escrow.withdraw_pool(amount, caller),
         )
 
+    # One tuple argument, as advance_an_order's: hypothesis favours rules with fewer arguments, and
+    # the offer's flaws (fee, deadline, nonce, signature) each need visits in a CI-sized run.
     @precondition(lambda self: self.any_in(FUNDED))
     @rule(
-        pick=PICK,
-        stray=STRAY,
-        guarantor=st.sampled_from(["bank"] * 8 + ["core"]),
-        how=st.sampled_from(["most", "most", "fraction", "all", "zero", "over", "limit+1", "pool+1"]),
-        bps=BPS,
-        who=PICK,
+        call=st.tuples(
+            PICK,
+            STRAY,
+            st.sampled_from(["bank"] * 8 + ["core"]),  # the guarantor
+            st.sampled_from(["most", "most", "fraction", "all", "zero", "over", "limit+1", "pool+1"]),
+            BPS,
+            PICK,  # who calls, when straying
+            OFFER_FLAWS,
+            BPS,  # the fee of a sound offer, in bp of half the draw
+        )
     )
-    def request_prepayment(self, pick: int, stray: bool, guarantor: str, how: str, bps: int, who: int) -> None:
-        order_id = self.pick_order(pick, FUNDED, stray)
+    def request_prepayment(self, call: tuple[int, bool, str, str, int, int, str, int]) -> None:
+        pick, stray, guarantor, how, bps, who, flaw, fee_bps = call
+        undrawn = [i for i in self.model.order_ids() if self.model.status_of(i) in FUNDED and not self.prepaid(i)]
+        order_id = undrawn[pick % len(undrawn)] if undrawn and not stray else self.pick_order(pick, FUNDED, stray)
         g = self.addr(guarantor)
+        # A flawed offer draws what the order, limit and pool allow, so its flaw is what is refused.
+        amount = self.prepayment_amount(order_id, g, "most" if flaw != "none" else how, bps)
+        fee = {
+            "no-fee": 0,
+            "fee=amount-1": max(amount - 1, 0),
+            "fee=amount": amount,
+            "fee>amount": amount + 1,
+        }.get(flaw, self.prepayment_fee(amount, fee_bps // 2))
         self.prepay(
-            order_id, g, self.prepayment_amount(order_id, g, how, bps), self.party(order_id, "supplier", stray, who)
+            order_id,
+            g,
+            amount,
+            self.party(order_id, "supplier", stray, who),
+            fee=fee,
+            deadline_in={"last-second": 0, "expired": -1}.get(flaw, DAY),
+            nonce_mode="reuse" if flaw == "replayed" else "fresh",
+            signer={"wrong-signer": "wrong", "no-signer": "none"}.get(flaw, "right"),
         )
 
     @precondition(lambda self: any(self.model.shortfall(self.addr("bank"), self.addr(s)) for s in SUPPLIERS))
@@ -481,7 +523,8 @@ class TradeEscrowMachine(TradeEscrowLockstep):
             self.w.stats["time:probe"] += 1
         buyer, supplier = self.party(order_id, "buyer", False, 0), self.party(order_id, "supplier", False, 0)
         if act == "prepay":
-            self.prepay(order_id, bank, self.prepayment_amount(order_id, bank, "most", 0), supplier)
+            amount = self.prepayment_amount(order_id, bank, "most", 0)
+            self.prepay(order_id, bank, amount, supplier, fee=self.prepayment_fee(amount, 100))
         elif act == "refund":
             self.refund_late(order_id, self.acct("relayer"))
         elif act == "dispute":
@@ -540,6 +583,8 @@ class TradeEscrowMachine(TradeEscrowLockstep):
         calls += [(views.balance_of, (h,)) for h in holders]
         calls += [(views.is_open_account, (i,)) for i in order_ids]
         calls += [(views.evidence_of, (e,)) for e in self.evidence]
+        offers = sorted(self.offers_tried)
+        calls += [(views.prepayment_nonce_used, offer) for offer in offers]
         answers = iter(views.read(calls))
 
         assert next(answers)[0] == model.order_count, "orderCount"
@@ -569,18 +614,23 @@ class TradeEscrowMachine(TradeEscrowLockstep):
             got = tuple(next(answers))
             use = model.evidence_of(e)
             assert got == ((use[0], int(use[1])) if use else (0, 0)), f"evidenceOf({e.hex()}): chain {got}, model {use}"
+        for guarantor, nonce in offers:
+            used = next(answers)[0]
+            assert used == model.prepayment_nonce_used(guarantor, nonce), f"prepaymentNonceUsed({guarantor}, {nonce})"
 
         # The escrow holds exactly the open escrows plus the guarantee pools, read from the chain alone.
         escrowed = sum(order.escrowed for order in orders.values())
         assert balances[self.escrow.address] == escrowed + sum(pool), "escrow balance != escrows + pools"
         for i, order in orders.items():
             # No order pays out twice: one closing event at most, and the tokens that left for it
-            # are exactly what its view says it paid.
+            # are exactly what its view says it paid: to the supplier, to the buyer and, out of a
+            # pre-payment, the guarantor's fee.
             assert self.closings[i] <= 1, f"order {i} closed {self.closings[i]} times"
-            assert self.paid_out[i] == order.paid_to_supplier + order.refunded_to_buyer, f"order {i} payouts"
+            paid = order.paid_to_supplier + order.refunded_to_buyer + order.prepayment_fee
+            assert self.paid_out[i] == paid, f"order {i} payouts"
+            assert order.prepayment_fee < order.prepaid or order.prepayment_fee == 0, f"order {i} fee"
             if order.status in PAID_OUT:
                 assert self.closings[i] == 1 and order.escrowed == 0, f"order {i} ended without one payout"
-                paid = order.paid_to_supplier + order.refunded_to_buyer
                 assert paid == order.terms.amount + order.guarantee_claimed, f"order {i} paid {paid}"
         assert model.invariant_violations() == []
         if orders and not self.w.client_cross_checked:

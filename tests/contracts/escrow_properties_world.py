@@ -63,6 +63,7 @@ class ViewReader(ViewBatch):
         self.available_limit = RawView.of(escrow, escrow_abi, "availableLimit")
         self.evidence_of = RawView.of(escrow, escrow_abi, "evidenceOf")
         self.is_open_account = RawView.of(escrow, escrow_abi, "isOpenAccount")
+        self.prepayment_nonce_used = RawView.of(escrow, escrow_abi, "prepaymentNonceUsed")
         token_abi = deployed.build["SettlementToken"].abi
         self.balance_of = RawView.of(deployed.addresses["SettlementToken"], token_abi, "balanceOf")
 

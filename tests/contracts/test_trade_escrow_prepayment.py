@@ -1,5 +1,6 @@
-"""TradeEscrow assured pre-payment: limits read from CreditRegistry, guarantee pools, exposure, and what
-happens to the pool, the exposure and the supplier's shortfall when a prepaid order succeeds, fails or is split."""
+"""TradeEscrow assured pre-payment (its signed offer: test_trade_escrow_prepayment_offer.py): limits read from
+CreditRegistry, guarantee pools, exposure, and what happens to the pool, the exposure and the
+supplier's shortfall when a prepaid order succeeds, fails or is split."""
 
 from __future__ import annotations
 
@@ -27,54 +28,22 @@ from tests.support.escrow import (
     balances,
     escrow_of,
     events,
-    grant_of,
     inspect,
     new_order,
     open_dispute,
     open_world,
-    publish,
+    prepayment_offer_of,
     registry_of,
     reinstate,
-    revert_of,
+    request_prepayment,
     send,
     ship,
     suspend,
 )
+from tests.support.prepayment import FEE, PREPAID, credit, credit_of, lower_limit, prepay, refused
 from tests.support.worlds import world_fixtures
 
-PREPAID = 60_000 * UNIT
-
-
 module_world, world = world_fixtures(open_world)
-
-
-def prepay(deployed: Deployed, order_id: int, amount: int = PREPAID, supplier: str = "tier1") -> Any:
-    return escrow_of(deployed).request_prepayment(order_id, addr(deployed, "bank"), amount, acct(deployed, supplier))
-
-
-def refused(call: Any) -> tuple[str | None, dict[str, Any]]:
-    caught = revert_of(call)
-    return caught.error, caught.error_args
-
-
-def credit(deployed: Deployed) -> dict[str, Any]:
-    """The bank's pool and tier1's exposure, shortfall and available limit, as the escrow sees them."""
-    escrow = escrow_of(deployed)
-    bank, supplier = addr(deployed, "bank"), addr(deployed, "tier1")
-    return {
-        "pool": escrow.pool(bank),
-        "exposure": escrow.exposure(bank, supplier),
-        "shortfall": escrow.shortfall(bank, supplier),
-        "available": escrow.available_limit(bank, supplier),
-    }
-
-
-def credit_of(*, pool: tuple[int, int], exposure: int, shortfall: int, available: int) -> dict[str, Any]:
-    return {"pool": pool, "exposure": exposure, "shortfall": shortfall, "available": available}
-
-
-def lower_limit(deployed: Deployed, limit: int, valid_for: int = 365 * DAY) -> None:
-    publish(deployed, grant_of(deployed, limit=limit, valid_for=valid_for))
 
 
 # -- drawing a pre-payment --------------------------------------------------------------------
@@ -93,7 +62,9 @@ def test_prepayment_pays_the_supplier_early_against_the_banks_limit_and_pool(dep
     escrow = escrow_of(deployed)
     before = balances(deployed)
 
-    receipt = prepay(deployed, world.funded)
+    offer = prepayment_offer_of(deployed, world.funded, PREPAID)
+
+    receipt = request_prepayment(deployed, offer)
 
     bank, supplier = addr(deployed, "bank"), addr(deployed, "tier1")
     assert events(deployed, receipt) == [
@@ -104,12 +75,19 @@ def test_prepayment_pays_the_supplier_early_against_the_banks_limit_and_pool(dep
                 "supplier": supplier,
                 "guarantor": bank,
                 "amount": PREPAID,
+                "fee": 0,
                 "limitLeft": LIMIT - PREPAID,
+                "nonce": offer.nonce,
             },
         )
     ]
     order = escrow.order(world.funded)
-    assert (order.status, order.prepaid, order.guarantor) == (OrderStatus.FUNDED, PREPAID, bank)
+    assert (order.status, order.prepaid, order.guarantor, order.prepayment_fee) == (
+        OrderStatus.FUNDED,
+        PREPAID,
+        bank,
+        0,
+    )
     assert (order.escrowed, order.paid_to_supplier) == (AMOUNT - PREPAID, PREPAID)
     assert credit(deployed) == credit_of(
         pool=(POOL - PREPAID, PREPAID), exposure=PREPAID, shortfall=0, available=LIMIT - PREPAID
@@ -197,11 +175,12 @@ def test_a_supplier_suspended_since_the_order_was_signed_reverts_with_supplier_n
 def test_a_guarantor_that_is_no_bank_reverts_with_not_guarantor(
     deployed: Deployed, world: World, guarantor: str
 ) -> None:
-    escrow = escrow_of(deployed)
+    offer = prepayment_offer_of(deployed, world.funded, PREPAID, bank=guarantor)  # signed by that account
 
-    assert refused(
-        lambda: escrow.request_prepayment(world.funded, addr(deployed, guarantor), PREPAID, acct(deployed, "tier1"))
-    ) == ("TradeEscrowNotGuarantor", {"account": addr(deployed, guarantor)})
+    assert refused(lambda: request_prepayment(deployed, offer)) == (
+        "TradeEscrowNotGuarantor",
+        {"account": addr(deployed, guarantor)},
+    )
 
 
 def test_prepayment_above_the_pool_reverts_with_pool_insufficient(deployed: Deployed, world: World) -> None:
@@ -305,6 +284,20 @@ def test_a_prepaid_order_that_succeeds_frees_the_exposure_and_the_pool(
     assert_paid_out(deployed, world.funded, before, to_buyer=0, to_supplier=AMOUNT)
 
 
+def test_a_prepaid_order_with_a_fee_pays_the_supplier_the_order_less_the_fee(deployed: Deployed, world: World) -> None:
+    escrow = escrow_of(deployed)
+    before, bank_before = balances(deployed), balance(deployed, addr(deployed, "bank"))
+    prepay(deployed, world.funded, fee=FEE)
+    ship(deployed, world.funded)
+
+    receipt = escrow.confirm_receipt(world.funded, acct(deployed, "core"))
+
+    assert events(deployed, receipt)[-1][1]["amount"] == AMOUNT - PREPAID
+    assert credit(deployed) == credit_of(pool=(POOL, 0), exposure=0, shortfall=0, available=LIMIT)
+    assert balance(deployed, addr(deployed, "bank")) == bank_before + FEE
+    assert_paid_out(deployed, world.funded, before, to_buyer=0, to_supplier=AMOUNT - FEE, fee=FEE)
+
+
 def test_a_fully_prepaid_order_releases_nothing_more_and_frees_the_exposure(deployed: Deployed, world: World) -> None:
     before = balances(deployed)
     prepay(deployed, world.funded, AMOUNT)
@@ -321,15 +314,15 @@ def test_a_fully_prepaid_order_releases_nothing_more_and_frees_the_exposure(depl
 # -- a prepaid order that fails ---------------------------------------------------------------
 
 
-def fail_prepaid(deployed: Deployed, world: World, how: str) -> Any:
-    """Prepay an order of tier1 and make it fail ``how``; the receipt of the failing step."""
+def fail_prepaid(deployed: Deployed, world: World, how: str, fee: int = 0) -> Any:
+    """Prepay an order of tier1 (the bank taking ``fee``) and make it fail ``how``; the receipt of the failing step."""
     escrow = escrow_of(deployed)
     if how == "unshipped":
-        prepay(deployed, world.funded)
+        prepay(deployed, world.funded, fee=fee)
         advance_to(deployed, escrow.order(world.funded).terms.ship_by + 1)
         return escrow.refund_unshipped(world.funded, acct(deployed, "relayer"))
     order_id = new_order(deployed, inspection=True)
-    prepay(deployed, order_id)
+    prepay(deployed, order_id, fee=fee)
     ship(deployed, order_id)
     attest(deployed, order_id, Milestone.DELIVERED)
     if how == "inspection-failed":
@@ -371,6 +364,31 @@ def test_a_prepaid_order_that_fails_is_made_whole_by_the_pool_and_records_a_shor
     # Balances once funded: the world funded its order before we looked, the others were funded since.
     funded = (core_before if how == "unshipped" else core_before - AMOUNT, tier1_before)
     assert_paid_out(deployed, order_id, funded, to_buyer=AMOUNT, to_supplier=PREPAID, claimed=PREPAID)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("how", ["unshipped", "inspection-failed", "dispute-unanswered"])
+def test_with_a_fee_the_pool_still_pays_the_buyer_the_whole_prepayment(
+    deployed: Deployed, world: World, how: str
+) -> None:
+    """The fee is the bank's price for the guarantee: the pool makes the buyer whole for the whole
+    draw, and the supplier owes the whole draw back, fee included."""
+    bank = addr(deployed, "bank")
+    core_before, tier1_before = balance(deployed, addr(deployed, "core")), balance(deployed, addr(deployed, "tier1"))
+    bank_before = balance(deployed, bank)
+
+    receipt = fail_prepaid(deployed, world, how, fee=FEE)
+
+    order_id = world.funded if how == "unshipped" else world.inspecting + 1
+    claimed = ("GuaranteeClaimed", {"orderId": order_id, "guarantor": bank, "supplier": addr(deployed, "tier1"),
+                                    "amount": PREPAID})  # fmt: skip
+    assert claimed in events(deployed, receipt)
+    assert credit(deployed) == credit_of(
+        pool=(POOL - PREPAID, 0), exposure=PREPAID, shortfall=PREPAID, available=LIMIT - PREPAID
+    )
+    assert balance(deployed, bank) == bank_before + FEE
+    funded = (core_before if how == "unshipped" else core_before - AMOUNT, tier1_before)
+    assert_paid_out(deployed, order_id, funded, to_buyer=AMOUNT, to_supplier=PREPAID - FEE, claimed=PREPAID, fee=FEE)
 
 
 def test_the_limit_stays_used_until_the_shortfall_is_repaid(deployed: Deployed, world: World) -> None:

@@ -7,7 +7,7 @@ in and sells the piece to a bank through the API's financing flow (request, bank
 offer, acceptance, every transaction signed by its own party); the bank checks the piece
 with ``scf verify receivable`` against the node; the auditor's ``scf audit replay --db``
 agrees with the chain and the index. The API is ``scf serve --index`` as a process on a free
-loopback port, spoken to with httpx.
+loopback port, spoken to with httpx, each party through the kit's ``Party`` (``tests.support.desk_world``).
 
 The world is the session's ``small_world`` on its own anvil; the module takes a snapshot of
 that chain first and reverts to it at the end, so the other suites see the world as played.
@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,18 +37,17 @@ from api.cli import score as score_cli
 from api.cli import simulate as simulate_cli
 from api.cli.demo.cast import keys_of, write_cast
 from api.cli.demo.story import RETAINED, payment_ref, plan_story
-from api.cli.demo.token import sign_in
 from ledger.eth.artifacts import BuildResult
 from ledger.index.sql.db import make_engine
 from ledger.toolchain.deploy import enrol_dev_members
 from scenarios.world import BANK, DAY, World, generate
 from tests.support import serve
+from tests.support.desk_world import Party, wait_indexed
 from tests.support.played_world import SMALL, PlayedWorld, small_world
 from tests.support.ports import free_port
-from tests.support.wallet import sign_prepared
 
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 60.0
+WAIT = 60.0  # seconds for the server to come up
 
 
 @dataclass
@@ -71,24 +69,6 @@ class Story:
         """``scf ARGV`` as its own process, the way a bank or an auditor runs it."""
         command = [sys.executable, "-m", "api", *argv]
         return subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120)
-
-
-def _rpc(url: str, method: str, params: list[Any]) -> Any:
-    answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30).json()
-    assert "error" not in answer, answer
-    return answer["result"]
-
-
-def _wait_indexed(base: str, rpc: str) -> None:
-    """Until the server's own indexer has reached the node's head."""
-    head = int(_rpc(rpc, "eth_blockNumber", []), 16)
-    deadline = time.monotonic() + WAIT
-    while True:
-        health = httpx.get(f"{base}/v1/health", timeout=10).json()
-        if (health.get("indexedBlock") or -1) >= head:
-            return
-        assert time.monotonic() < deadline, f"the API's indexer is stuck at {health.get('indexedBlock')} < {head}"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -121,49 +101,13 @@ def story(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Itera
         server = subprocess.Popen([*command, "--devnet"], cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
         serve.wait_until_up(serve.Served(server, base), WAIT)
-        _wait_indexed(base, rpc)
+        wait_indexed(base, rpc)
         yield Story(world, generate(SMALL), base, rpc, db_url, record, out, env)
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
         chain.revert(snapshot)
-
-
-class Client:
-    """One party speaking to the API: signs in with its key, signs its own typed data and transactions."""
-
-    def __init__(self, story: Story, account: LocalAccount, token: str | None = None) -> None:
-        self.story = story
-        self.account = account
-        self.token = token or sign_in(story.base, account)["accessToken"]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = httpx.get(f"{self.story.base}{path}", headers=self.headers, params=params, timeout=30)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def post(self, path: str, body: dict[str, Any] | None = None, expect: int = 200) -> Any:
-        answer = httpx.post(f"{self.story.base}{path}", json=body or {}, headers=self.headers, timeout=60)
-        assert answer.status_code == expect, answer.text
-        return answer.json()
-
-    def act(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST an action, sign the transaction the API prepared, submit it, wait until it is mined and indexed."""
-        raw = sign_prepared(self.account, self.post(path, body))
-        submitted = self.post("/v1/submissions", {"rawTransaction": raw}, expect=202)
-        deadline = time.monotonic() + WAIT
-        while True:
-            status: dict[str, Any] = self.get(submitted["statusUrl"])
-            if status["status"] != "pending" and status["indexed"]:
-                assert status["status"] == "mined", status
-                return status
-            assert time.monotonic() < deadline, status
-            time.sleep(0.2)
 
 
 def _sign_typed(account: LocalAccount, typed: dict[str, Any]) -> str:
@@ -193,7 +137,7 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
     # It receives the piece over HTTP: each buyer up the chain splits what it holds and passes part down.
     piece_id = plan.piece_id
     for hop in plan.hops:
-        payer = Client(story, keys[hop.payer])
+        payer = Party(story, keys[hop.payer])
         held = int(payer.get(f"/v1/receivables/pieces/{piece_id}")["amount"])
         children = [
             {
@@ -204,14 +148,14 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
             {"amount": str(held - hop.amount), "holder": hop.payer, "ref": "0x" + RETAINED.hex()},
         ]
         created = payer.act(f"/v1/receivables/pieces/{piece_id}/split", {"children": children})["created"]
-        payee_pieces = Client(story, keys[hop.payee]).get("/v1/receivables/pieces", limit=200)["items"]
+        payee_pieces = Party(story, keys[hop.payee]).get("/v1/receivables/pieces", limit=200)["items"]
         piece_id = next(int(p["pieceId"]) for p in payee_pieces if p["parentId"] == str(piece_id))
         assert created["pieceIds"][0] == str(piece_id)  # the status names the payee's new piece
 
     # It signs in with the demo's token command (the devnet convenience make run prints), and sees its piece and limit.
     write_cast(story.out, {"tier3": {"address": tier3, "name": "t3", "does": "the story"}})
     assert demo_cli.main(["token", "tier3", "--api", story.base, "--out", str(story.out)]) == 0
-    seller = Client(story, keys[tier3], token=capsys.readouterr().out.strip().splitlines()[-1])
+    seller = Party(story, keys[tier3], token=capsys.readouterr().out.strip().splitlines()[-1])
     assert seller.get("/v1/auth/me")["address"] == tier3
     mine = {int(p["pieceId"]): p for p in seller.get("/v1/receivables/pieces", limit=200)["items"]}
     assert piece_id in mine and mine[piece_id]["financed"] is False
@@ -225,7 +169,7 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
 
     # It sells the piece to a bank: financing request, bank-signed offer, acceptance signed by the supplier.
     bank_account = parties.of_kind(BANK)[0].account
-    bank = Client(story, bank_account)
+    bank = Party(story, bank_account)
     assert httpx.get(f"{story.base}/v1/receivables/pieces/{piece_id}", headers=bank.headers).status_code == 404
     seller.post(f"/v1/receivables/pieces/{piece_id}/financing-requests", {"bank": bank_account.address}, expect=201)
     amount = int(bank.get(f"/v1/receivables/pieces/{piece_id}")["amount"])
@@ -256,7 +200,7 @@ def test_a_tier3_supplier_sells_its_piece_of_a_cores_receivable_and_bank_and_aud
     assert "REFUSED" in refused.stderr
 
     # The auditor's replay re-derives everything from the chain and agrees with it and with the API's index.
-    _wait_indexed(story.base, story.rpc)
+    wait_indexed(story.base, story.rpc)
     # With --scores it also recomputes every limit the dev bank published, from the chain's logs alone.
     audit = story.scf(
         "audit", "replay", "--db", story.db_url, "--chain", story.rpc, "--deployment", str(story.record), "--scores"

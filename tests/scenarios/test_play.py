@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
+from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.receivables import ReceivablesClient
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
@@ -187,3 +188,31 @@ def test_every_financing_is_one_banks_and_the_banks_compete_by_price(world: Play
     # The flat bank answers every request in tenor; the policy bank only what its policy prices.
     assert flat["fill_rate_tier23"] == 1.0 and flat["market"]["declined"] == {}
     assert policy["market"]["won"] != {"tier1": 0, "tier2": 0, "tier3": 0}
+
+
+def test_suppliers_draw_before_shipment_from_the_lowest_fee_within_each_banks_published_limit(
+    world: PlayedWorld, build: BuildResult
+) -> None:
+    facts = world.result.facts
+    summary = world.result.summary
+    released = facts.named("PrepaymentReleased")
+    assert released, "no supplier drew a pre-payment"
+    banks = {b["address"]: b for b in summary["banks"]}
+    for fact in released:
+        amount, fee = int(fact.args["amount"]), int(fact.args["fee"])
+        assert 0 < fee < amount and fact.args["guarantor"] in banks
+    published = {(f.args["bank"], f.args["party"]) for f in facts.named("LimitPublished")}
+    assert all((f.args["guarantor"], f.args["supplier"]) in published for f in released)
+    for bank in summary["banks"]:
+        pre, market = bank["pre_shipment"], bank["market"]["pre_shipment"]
+        assert pre["prepayments"] == sum(market["won"].values()) <= sum(market["offers"].values())
+        assert pre["resolved"] + pre["outstanding"] == pre["guaranteed"]["total"]
+        assert pre["losses"] == pre["claimed"] - pre["recovered"] and pre["net_return"] == pre["fees"] - pre["losses"]
+    # The chain agrees with the books: the fees reached the guarantors, each pool reserved what is still open.
+    escrow = TradeEscrowClient(world.chain, build, world.result.addresses["TradeEscrow"])
+    for address, bank in banks.items():
+        open_orders = {int(f.args["orderId"]) for f in released if f.args["guarantor"] == address}
+        ended = {int(f.args["orderId"]) for f in facts.named("OrderReleased", "OrderRefunded", "DisputeResolved")}
+        still = sum(int(f.args["amount"]) for f in released if int(f.args["orderId"]) in open_orders - ended)
+        assert escrow.pool(address)[1] == still
+        assert bank["pre_shipment"]["outstanding"] == still

@@ -66,3 +66,37 @@ def test_the_fill_rate_of_tier_two_and_three_comes_from_the_books() -> None:
     assert policy["fill_rate_tier23"] == 0.9 and policy["pricing"] == "desk policy"
     assert policy["market"]["requests"] == {"tier1": 5, "tier2": 4, "tier3": 6}
     assert flat["fill_rate_tier23"] is None
+
+
+def escrow(event: str, **args: Any) -> Fact:
+    return Fact(1, 0, "TradeEscrow", event, args)
+
+
+def test_a_guarantee_earns_its_fee_and_loses_what_the_pool_paid_and_was_not_repaid() -> None:
+    t2, t3 = SELLERS[2], SELLERS[3]
+    chain = facts(
+        escrow("PrepaymentReleased", orderId=1, supplier=t3, guarantor=FLAT, amount=50 * UNIT, fee=UNIT, limitLeft=0,
+               nonce=0),
+        escrow("GuaranteeClaimed", orderId=1, guarantor=FLAT, supplier=t3, amount=50 * UNIT),
+        escrow("OrderRefunded", orderId=1),
+        escrow("ShortfallRepaid", supplier=t3, guarantor=FLAT, amount=20 * UNIT, remaining=30 * UNIT, payer=t3),
+        escrow("PrepaymentReleased", orderId=2, supplier=t2, guarantor=POLICY, amount=40 * UNIT, fee=UNIT // 2,
+               limitLeft=0, nonce=0),
+        escrow("OrderReleased", orderId=2),
+        escrow("PrepaymentReleased", orderId=3, supplier=t2, guarantor=POLICY, amount=10 * UNIT, fee=UNIT // 10,
+               limitLeft=0, nonce=1),  # its order has not ended
+    )  # fmt: skip
+    policy, flat = bank_returns(WORLD, chain, None)
+    pre = flat["pre_shipment"]
+    assert pre["guaranteed"] == {"total": 50 * UNIT, "tier1": 0, "tier2": 0, "tier3": 50 * UNIT}
+    assert (pre["fees"], pre["claimed"], pre["recovered"], pre["losses"]) == (UNIT, 50 * UNIT, 20 * UNIT, 30 * UNIT)
+    assert (pre["net_return"], pre["resolved"], pre["loss_rate_bps"]) == (-29 * UNIT, 50 * UNIT, 6_000)
+    pre = policy["pre_shipment"]
+    assert (pre["fees"], pre["losses"], pre["resolved"], pre["outstanding"]) == (
+        6 * UNIT // 10,
+        0,
+        40 * UNIT,
+        10 * UNIT,
+    )
+    assert pre["net_return_bps"] == 150  # 0.6 on the 40 resolved
+    assert policy["total"] == {"net_return": 6 * UNIT // 10, "resolved": 40 * UNIT, "net_return_bps": 150}

@@ -84,7 +84,11 @@ def test_published_limits_are_recomputed_from_chain_logs_and_a_tampered_one_is_c
         history.as_of_time + model.validity,
         nonce + 2,
     )
-    for grant in (honest, tampered, unknown):
+    # A limit set by the bank's own rule, naming no model: listed apart, never a match.
+    unmodelled = CreditLimit(
+        bank.address, decision.party, 10**12, 0, 0, bytes(32), history.as_of_time + model.validity, nonce + 3
+    )
+    for grant in (honest, tampered, unknown, unmodelled):
         registry.publish(grant, registry.sign(bank, grant), bank)
 
     result = recompute_published(chain, deployed.addresses, model, abis=abis)
@@ -100,3 +104,7 @@ def test_published_limits_are_recomputed_from_chain_logs_and_a_tampered_one_is_c
         "model": model.version,
     }
     assert not result.ok and any("refused calls" in n for n in result.notes)
+    assert [(c.published["limit"], c.bank, c.problem) for c in result.unmodelled] == [
+        (10**12, bank.address, "names no model")
+    ]
+    assert result.to_json()["checked"] == 3 and len(result.to_json()["unmodelled"]) == 1

@@ -19,6 +19,12 @@ its own indexer (``--index --devnet``), caught up with the chain.
 
 Every request a ``Party`` asks is recorded in ``DeskWorld.asked``: a module whose desks all answer
 the one inbox withdraws them after each test, so that no desk of a later test finds them open.
+A ``Party`` also speaks to any other served API (``Api``: anything with its ``base`` URL, such as the
+tier-3 story's), signing in with its key or with an access token it was given (``token=``).
+
+For pre-shipment finance a module puts the dev bank's deposits in its guarantee pool (``fund_pool``) and
+makes orders of the story's core from a supplier (``funded_order``: co-signed, created and funded on chain,
+then indexed by the API); ``Party.ask_prepayment`` asks for a pre-payment and records the request too.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -47,8 +53,10 @@ from api.cli.score import DEFAULT_MODEL
 from api.desk.desk import PassReport
 from api.desk.run import DeskOptions, run_desk
 from ledger.clients.credit import CreditRegistryClient
+from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.receivables import ReceivablesClient
 from ledger.clients.token import TokenClient
+from ledger.domain.escrow import OrderTerms, po_ref_hash
 from ledger.domain.receivables import Child
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.keys import write_keystore
@@ -96,6 +104,9 @@ class DeskWorld:
     logs: list[str] = field(default_factory=list)
     #: (the asker's headers, the request's id) of every request a ``Party`` asked, for a module to withdraw
     asked: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    #: the same for pre-payment requests (``/v1/prepayment-requests/{id}/withdraw``)
+    asked_prepayments: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    build: BuildResult | None = None
 
     def options(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> DeskOptions:
         return DeskOptions(
@@ -116,6 +127,42 @@ class DeskWorld:
         path.write_text(json.dumps(body))
         return path
 
+    def escrow(self) -> TradeEscrowClient:
+        assert self.build is not None
+        return TradeEscrowClient(self.world.chain, self.build, self.world.result.addresses["TradeEscrow"])
+
+    def fund_pool(self, amount: int) -> None:
+        """The dev bank puts ``amount`` of its deposits in its TradeEscrow guarantee pool, and the API indexes it."""
+        assert self.build is not None
+        addresses = self.world.result.addresses
+        TokenClient(self.world.chain, self.build, addresses["SettlementToken"]).approve(
+            addresses["TradeEscrow"], MAX_UINT256, self.bank
+        )
+        self.escrow().fund_pool(amount, self.bank)
+        wait_indexed(self.base, self.rpc)
+
+    def funded_order(self, supplier: str, amount: int, *, ship_in: int = 20 * DAY, deliver_in: int = 40 * DAY) -> int:
+        """An order of the story's core from ``supplier`` for ``amount``: co-signed by both, created and funded on
+        chain (the dev bank mints the core the deposits), indexed by the API; its id."""
+        assert self.build is not None
+        chain, addresses = self.world.chain, self.world.result.addresses
+        core, seller = self.keys[self.core], self.keys[supplier]
+        tokens = TokenClient(chain, self.build, addresses["SettlementToken"])
+        tokens.mint(core.address, amount, self.bank)
+        tokens.approve(addresses["TradeEscrow"], MAX_UINT256, core)
+        now = chain.timestamp()
+        reference = f"DESK-WORLD-PO-{now}-{supplier}-{amount}"
+        terms = OrderTerms(
+            core.address, seller.address, addresses["SettlementToken"], amount, now + ship_in, now + deliver_in, False,
+            keccak(text=f"terms of {reference}"), po_ref_hash(reference),
+            int.from_bytes(keccak(text=reference)[:8], "big"), now + DAY,
+        )  # fmt: skip
+        escrow = self.escrow()
+        order_id, _ = escrow.create_order(terms, escrow.sign_order(core, terms), escrow.sign_order(seller, terms), core)
+        escrow.fund(order_id, core)
+        wait_indexed(self.base, self.rpc)
+        return order_id
+
     def desk(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> PassReport:
         """One pass of the dev bank's desk over its inbox (``scf bank desk --once``), in process."""
         report: PassReport = run_desk(self.options(journal, policy, **overrides), log=self.logs.append)
@@ -132,18 +179,35 @@ def wait_indexed(base: str, rpc_url: str) -> None:
     """Until the API's indexer has reached the chain's head."""
     head = int(rpc(rpc_url, "eth_blockNumber", []), 16)
     deadline = time.monotonic() + WAIT
-    while (httpx.get(f"{base}/v1/health", timeout=10).json().get("indexedBlock") or -1) < head:
-        assert time.monotonic() < deadline, "the API's indexer did not reach the head"
+    while (indexed := httpx.get(f"{base}/v1/health", timeout=10).json().get("indexedBlock") or -1) < head:
+        assert time.monotonic() < deadline, f"the API's indexer is stuck at {indexed} < {head}"
         time.sleep(0.2)
 
 
-class Party:
-    """One party speaking to the API with its own key."""
+class Api(Protocol):
+    """What a ``Party`` speaks to: a served API (a ``DeskWorld``, or a suite's own)."""
 
-    def __init__(self, world: DeskWorld, account: LocalAccount) -> None:
+    @property
+    def base(self) -> str: ...
+
+
+class Party:
+    """One party speaking to the API with its own key: signed in with it, or with the access ``token`` it was given."""
+
+    def __init__(self, world: Api, account: LocalAccount, *, token: str | None = None) -> None:
         self.world = world
         self.account = account
-        self.headers = serve.sign_in(world.base, account)
+        self.headers = serve.sign_in(world.base, account) if token is None else {"Authorization": f"Bearer {token}"}
+
+    @property
+    def token(self) -> str:
+        """The access token it speaks with (for a command's ``--token``)."""
+        return self.headers["Authorization"].removeprefix("Bearer ")
+
+    def desk_world(self) -> DeskWorld:
+        """The desk world it speaks to, which records the requests its parties ask."""
+        assert isinstance(self.world, DeskWorld), "only a desk world records the requests a party asks"
+        return self.world
 
     def get(self, path: str, **params: Any) -> Any:
         answer = httpx.get(f"{self.world.base}{path}", headers=self.headers, params=params, timeout=30)
@@ -173,7 +237,15 @@ class Party:
         request: dict[str, Any] = self.post(
             f"/v1/receivables/pieces/{piece_id}/financing-requests", {"bank": bank}, expect=201
         )
-        self.world.asked.append((self.headers, request["id"]))
+        self.desk_world().asked.append((self.headers, request["id"]))
+        return request
+
+    def ask_prepayment(self, order_id: int, amount: int, bank: str) -> dict[str, Any]:
+        """A pre-payment request of ``amount`` on ``order_id`` to ``bank``, recorded in ``asked_prepayments``."""
+        request: dict[str, Any] = self.post(
+            f"/v1/orders/{order_id}/prepayment-requests", {"amount": str(amount), "bank": bank}, expect=201
+        )
+        self.desk_world().asked_prepayments.append((self.headers, request["id"]))
         return request
 
 
@@ -239,7 +311,7 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         wait_indexed(base, rpc_url)
         yield DeskWorld(
             world, parties, base, rpc_url, db_url, record, env, root, bank, keystore, password_file, keys,
-            story.tier3, piece_id, story.core, sliced, slicer, barred,
+            story.tier3, piece_id, story.core, sliced, slicer, barred, build=build,
         )  # fmt: skip
     finally:
         if server is not None:

@@ -35,7 +35,16 @@ from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 from ledger.clients.credit import CreditLimit, CreditRegistryClient
 from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.token import TokenClient
-from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, Order, OrderStatus, OrderTerms, po_ref_hash
+from ledger.domain.escrow import (
+    Attestation,
+    ErrorDeclaration,
+    Milestone,
+    Order,
+    OrderStatus,
+    OrderTerms,
+    PrepaymentOffer,
+    po_ref_hash,
+)
 from ledger.errors import ContractReverted, LedgerError
 from ledger.eth import eip712
 from ledger.eth.artifacts import Artifact
@@ -564,28 +573,37 @@ def assert_money_accounted(deployed: Deployed, guarantors: Iterable[str] = ()) -
             assert order.escrowed == 0
         if order.status in (OrderStatus.RELEASED, OrderStatus.REFUNDED, OrderStatus.SETTLED):
             assert order.escrowed == 0
-            assert order.paid_to_supplier + order.refunded_to_buyer == order.terms.amount + order.guarantee_claimed
+            paid = order.paid_to_supplier + order.prepayment_fee + order.refunded_to_buyer
+            assert paid == order.terms.amount + order.guarantee_claimed
     return orders
 
 
 def assert_paid_out(
-    deployed: Deployed, order_id: int, before: tuple[int, int], *, to_buyer: int, to_supplier: int, claimed: int = 0
+    deployed: Deployed,
+    order_id: int,
+    before: tuple[int, int],
+    *,
+    to_buyer: int,
+    to_supplier: int,
+    claimed: int = 0,
+    fee: int = 0,
 ) -> None:
     """Since ``before`` (buyer, supplier balances once funded) the parties got exactly these amounts.
 
-    What the supplier got includes any pre-payment; the two add up to the order amount plus
-    what the guarantee pool paid.
+    What the supplier got includes any pre-payment net of the guarantor's ``fee``; the two and the
+    fee add up to the order amount plus what the guarantee pool paid.
     """
     order = assert_money_accounted(deployed)[order_id - 1]
     buyer_now = balance(deployed, order.terms.buyer, order.terms.token)
     supplier_now = balance(deployed, order.terms.supplier, order.terms.token)
     assert (buyer_now - before[0], supplier_now - before[1]) == (to_buyer, to_supplier)
-    assert (order.refunded_to_buyer, order.paid_to_supplier, order.guarantee_claimed) == (
+    assert (order.refunded_to_buyer, order.paid_to_supplier, order.guarantee_claimed, order.prepayment_fee) == (
         to_buyer,
         to_supplier,
         claimed,
+        fee,
     )
-    assert to_buyer + to_supplier == order.terms.amount + claimed
+    assert to_buyer + to_supplier + fee == order.terms.amount + claimed
     assert order.escrowed == 0
 
 
@@ -613,6 +631,54 @@ def escrow_state(
         "balances": [balance(deployed, h) for h in (escrow.address, *holders)],
         "pool": call(bound(deployed, escrow.contract, "pool", addr(deployed, "bank"))),
     }
+
+
+# -- assured pre-payment --------------------------------------------------------------------
+
+
+def free_prepayment_nonce(deployed: Deployed, guarantor: str) -> int:
+    """The lowest pre-payment offer nonce ``guarantor`` has not used yet."""
+    escrow, nonce = escrow_of(deployed), 0
+    while escrow.prepayment_nonce_used(guarantor, nonce):
+        nonce += 1
+    return nonce
+
+
+def prepayment_offer_of(
+    deployed: Deployed,
+    order_id: int,
+    amount: int,
+    *,
+    fee: int = 0,
+    bank: str | LocalAccount = "bank",
+    deadline_in: int = DAY,
+    nonce: int | None = None,
+) -> PrepaymentOffer:
+    """``bank``'s (a label or an account) offer to back ``amount`` of ``order_id`` for ``fee``, good for
+    ``deadline_in`` seconds from the latest block, with its lowest unused nonce unless given one."""
+    guarantor = bank.address if isinstance(bank, LocalAccount) else addr(deployed, bank)
+    if nonce is None:
+        nonce = free_prepayment_nonce(deployed, guarantor)
+    return PrepaymentOffer(order_id, guarantor, amount, fee, deployed.chain.timestamp() + deadline_in, nonce)
+
+
+def sign_prepayment(deployed: Deployed, offer: PrepaymentOffer, signer: LocalAccount | None = None) -> bytes:
+    """The offer signed by its guarantor's dev key (or by ``signer``)."""
+    return escrow_of(deployed).sign_prepayment_offer(signer or account_of(deployed, offer.guarantor), offer)
+
+
+def request_prepayment(
+    deployed: Deployed,
+    offer: PrepaymentOffer,
+    supplier: str | LocalAccount = "tier1",
+    *,
+    signer: LocalAccount | None = None,
+    signature: bytes | None = None,
+) -> TxReceipt:
+    """``supplier`` accepts ``offer`` with its guarantor's signature (or ``signer``'s, or ``signature`` as given)."""
+    sender = supplier if isinstance(supplier, LocalAccount) else acct(deployed, supplier)
+    signed = signature if signature is not None else sign_prepayment(deployed, offer, signer)
+    return escrow_of(deployed).request_prepayment(offer, signed, sender)
 
 
 # -- credit limits --------------------------------------------------------------------------

@@ -10,9 +10,16 @@ the store apart, as ``SCF_API_DB_URL`` puts it). No dispatcher runs in it: the s
 
 The facts are made as the parties make them: a receivable issued on chain and indexed
 (``piece``), a request and a bank's offer over HTTP (``ask``, ``offer``: the offer signed with
-eth-account from the typed data served), the holder's acceptance, a repayment, a default and a
-published limit on chain (``finance``, ``repay``, ``default``, ``grant``), then indexed. Invoice
-numbers and nonces are drawn at random, so the SQLite and PostgreSQL runs of a module share the chain.
+eth-account from the typed data served), a bank's decline and the holder's withdrawal over HTTP
+(``decline``, ``withdraw``), the holder's acceptance, a repayment, a default and a published limit on
+chain (``finance``, ``repay``, ``default``, ``grant``), then indexed. Pre-shipment finance the same
+way: a funded order of the core from ``tier1`` (``order``), the supplier's request, a bank's signed
+offer, its decline and the supplier's withdrawal over HTTP (``ask_prepayment``, ``offer_prepayment``,
+``decline_prepayment``, ``withdraw_prepayment``), the draw and the buyer's refund of an order never
+shipped, which claims the guarantee, on chain (``draw``, ``refund_unshipped``), then indexed; the chain
+is prepared for it once (the core's deposits allowed to the escrow, the dev bank's guarantee pool, and
+a limit the dev bank publishes for ``tier1``). Invoice and order numbers and nonces are drawn at
+random, so the SQLite and PostgreSQL runs of a module share the chain.
 """
 
 from __future__ import annotations
@@ -33,17 +40,24 @@ from api.v1.events import Feed, StreamOptions
 from api.v1.webhooks import DeliveryOptions, Dispatcher, SecretBox
 from api.v1.webhooks.dispatcher import Sender
 from ledger.clients.credit import CreditRegistryClient
+from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.membership import MembershipClient
 from ledger.clients.token import TokenClient
+from ledger.domain.escrow import PrepaymentOffer
 from ledger.domain.receivables import FinanceOffer
 from ledger.toolchain.deploy import ROLE
 from tests.support.api_world import World
+from tests.support.escrow import make_terms, signatures
 from tests.support.receivables import EXTRA, issue, issue_terms, receivables_of
 
 UNIT = 10**6
 DAY = 86_400
 MAX_UINT256 = 2**256 - 1
 ACTIVE = 1
+#: The dev bank's guarantee pool, and the limit it publishes for ``tier1`` (a test may publish another).
+POOL = 10**7 * UNIT
+LIMIT = 10**6 * UNIT
+DECLINED = [{"code": "EXPOSURE_LIMIT", "text": "this bank's limit for the seller is spent"}]
 
 
 @dataclasses.dataclass
@@ -122,6 +136,21 @@ class EventsWorld:
         found: dict[str, Any] = answer.json()
         return found
 
+    def decline(self, bank: str, request_id: str, reasons: list[dict[str, str]] = DECLINED) -> dict[str, Any]:
+        """``bank`` declines the financing request's current ask in words."""
+        answer = self.client.post(
+            f"/v1/financing-requests/{request_id}/decline", json={"reasons": reasons}, headers=self.headers(bank)
+        )
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def withdraw(self, holder: str, request_id: str) -> dict[str, Any]:
+        answer = self.client.post(f"/v1/financing-requests/{request_id}/withdraw", headers=self.headers(holder))
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
     def finance(self, offer: dict[str, Any], holder: str = "tier1") -> None:
         """The holder takes the bank's signed offer on chain (the bank pays and holds the piece); indexed."""
         terms = FinanceOffer(
@@ -150,6 +179,85 @@ class EventsWorld:
         registry.grant(self.account(bank), self.address(party), limit, self.world.chain.timestamp() + 90 * DAY)
         self.world.index()
 
+    # -- pre-shipment finance ---------------------------------------------------------------------------------
+
+    @property
+    def escrow(self) -> TradeEscrowClient:
+        deployed = self.world.deployed
+        return TradeEscrowClient(deployed.chain, deployed.build, deployed.addresses["TradeEscrow"])
+
+    def order(self, amount: int = 10_000 * UNIT, ship_in: int = 20 * DAY) -> int:
+        """A new order of the core from ``tier1``, co-signed, created and funded on chain, and indexed: its id."""
+        n = secrets.randbelow(2**48)
+        deployed = self.world.deployed
+        terms = make_terms(
+            deployed, supplier="tier1", amount=amount, po=f"EVENTS-PO-{n}", nonce=n, ship_in=ship_in,
+            deliver_in=ship_in + 20 * DAY,
+        )  # fmt: skip
+        order_id, _ = self.escrow.create_order(terms, *signatures(deployed, terms), self.account("core"))
+        self.escrow.fund(order_id, self.account("core"))
+        self.world.index()
+        return order_id
+
+    def ask_prepayment(self, order_id: int, amount: int, bank: str | None = None) -> dict[str, Any]:
+        body = {"amount": str(amount)} | ({} if bank is None else {"bank": self.address(bank)})
+        answer = self.client.post(
+            f"/v1/orders/{order_id}/prepayment-requests", json=body, headers=self.headers("tier1")
+        )
+        assert answer.status_code == 201, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def offer_prepayment(self, bank: str, request_id: str, fee: int = UNIT) -> dict[str, Any]:
+        """``bank``'s offer on the pre-payment request: the typed data served, signed with eth-account, posted."""
+        terms = {
+            "fee": str(fee),
+            "deadline": str(self.world.chain.timestamp() + DAY),
+            "nonce": str(secrets.randbits(64)),
+        }
+        path = f"/v1/prepayment-requests/{request_id}/offers"
+        typed = self.client.post(f"{path}/typed-data", json=terms, headers=self.headers(bank))
+        assert typed.status_code == 200, typed.text
+        signature = Account.sign_typed_data(self.account(bank).key, full_message=typed.json()["typedData"]).signature
+        answer = self.client.post(path, json={**terms, "signature": "0x" + signature.hex()}, headers=self.headers(bank))
+        assert answer.status_code == 201, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def decline_prepayment(
+        self, bank: str, request_id: str, reasons: list[dict[str, str]] = DECLINED
+    ) -> dict[str, Any]:
+        answer = self.client.post(
+            f"/v1/prepayment-requests/{request_id}/decline", json={"reasons": reasons}, headers=self.headers(bank)
+        )
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def withdraw_prepayment(self, request_id: str) -> dict[str, Any]:
+        answer = self.client.post(f"/v1/prepayment-requests/{request_id}/withdraw", headers=self.headers("tier1"))
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def draw(self, offer: dict[str, Any]) -> None:
+        """The supplier draws the bank's signed pre-payment offer on chain; indexed."""
+        terms = PrepaymentOffer(
+            int(offer["orderId"]), offer["bank"], int(offer["amount"]), int(offer["fee"]), int(offer["deadline"]),
+            int(offer["nonce"]),
+        )  # fmt: skip
+        self.escrow.request_prepayment(terms, bytes.fromhex(offer["signature"][2:]), self.account("tier1"))
+        self.world.index()
+
+    def refund_unshipped(self, order_id: int) -> None:
+        """Past the order's ship-by with nothing shipped, the buyer is refunded (from the guarantor's pool for what
+        was pre-paid: the guarantee is claimed); indexed."""
+        late = self.escrow.order(order_id).terms.ship_by + 1 - self.world.chain.timestamp()
+        if late > 0:
+            self.world.chain.advance_time(late)
+        self.escrow.refund_unshipped(order_id, self.account("core"))
+        self.world.index()
+
     # -- reading ----------------------------------------------------------------------------------------------
 
     def page(self, who: str | LocalAccount, **params: Any) -> dict[str, Any]:
@@ -173,7 +281,8 @@ class EventsWorld:
 
 
 def _prepare_chain(world: World) -> None:
-    """The second bank admitted, deposits for the dev bank (to finance) and the core (to repay): once per chain."""
+    """The second bank admitted, deposits for the dev bank (to finance) and the core (to repay and fund orders), the dev
+    bank's guarantee pool and its limit for ``tier1`` (to back pre-payments): once per chain."""
     deployed = world.deployed
     membership = MembershipClient(deployed.chain, deployed.build, deployed.addresses["Membership"])
     bank2 = EXTRA["bank2"]
@@ -185,6 +294,10 @@ def _prepare_chain(world: World) -> None:
     for holder in (bank, core):
         tokens.mint(holder.address, 10**9 * UNIT, bank)
         tokens.approve(deployed.addresses["Receivables"], MAX_UINT256, holder)
+        tokens.approve(deployed.addresses["TradeEscrow"], MAX_UINT256, holder)
+    TradeEscrowClient(deployed.chain, deployed.build, deployed.addresses["TradeEscrow"]).fund_pool(POOL, bank)
+    registry = CreditRegistryClient(deployed.chain, deployed.build, deployed.addresses["CreditRegistry"])
+    registry.grant(bank, world.account("tier1").address, LIMIT, world.chain.timestamp() + 365 * DAY)
     world.index()
 
 

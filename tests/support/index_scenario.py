@@ -2,9 +2,9 @@
 
 On top of the escrow world of ``tests.support.escrow`` (orders created, funded, shipped,
 delivered, inspecting; a credit limit; a guarantee pool) it plays: a confirmed receipt, a failed inspection, a
-cancellation, assured pre-payments ending in a release and in a refund paid by the pool (and
-the supplier's shortfall repaid), an arbitrated dispute, a milestone contested by the oracles
-and settled by both parties, a dispute refunded for want of an answer, a permit funding, an
+cancellation, assured pre-payments (one with the bank's fee, one without) ending in a release and in a
+refund paid by the pool (and the supplier's shortfall repaid), an arbitrated dispute, a milestone
+contested by the oracles and settled by both parties, a dispute refunded for want of an answer, a permit funding, an
 open-account order paid by a receivable split down two tiers, financed by the bank, moved to
 another holder, repaid in two parts and claimed; a second receivable defaulted and partly
 recovered; membership, limit, token and settings changes; a credit limit wider than 2^255.
@@ -37,8 +37,10 @@ from tests.support.escrow import (
     inspect,
     make_terms,
     open_dispute,
+    prepayment_offer_of,
     publish,
     registry_of,
+    request_prepayment,
     send_trusted,
     ship,
     tokens_of,
@@ -84,7 +86,8 @@ def play(deployed: Deployed) -> Scenario:
     escrow.confirm_receipt(world.delivered, core)
     inspect(deployed, world.inspecting, passed=False)
     escrow.cancel_unfunded(world.created, core)
-    escrow.request_prepayment(world.funded, addr(deployed, "bank"), 40_000 * UNIT, tier1)
+    # The bank prices its guarantees: 1,000 on this one, none on the next.
+    request_prepayment(deployed, prepayment_offer_of(deployed, world.funded, 40_000 * UNIT, fee=1_000 * UNIT), tier1)
     deliver(deployed, world.shipped)
     open_dispute(deployed, world.shipped)
     escrow.answer_dispute(world.shipped, keccak(text="goods were fine"), tier1)
@@ -98,7 +101,7 @@ def play(deployed: Deployed) -> Scenario:
 
     prepaid = order("prepaid_released", 601)
     fund(deployed, prepaid)
-    escrow.request_prepayment(prepaid, addr(deployed, "bank"), 30_000 * UNIT, tier1)
+    request_prepayment(deployed, prepayment_offer_of(deployed, prepaid, 30_000 * UNIT), tier1)
     ship(deployed, prepaid)
     deliver(deployed, prepaid)
 

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Path, Query
 from api.errors import Forbidden
 from api.v1.auth import Party
 from api.v1.deps import ERRORS, Me, Svc
+from api.v1.prepayment_schemas import PrepaymentIn
 from api.v1.routes.common import prepared, require_signer, typed
+from api.v1.routes.prepayments import offer_to_take
 from api.v1.schemas import (
     HashIn,
     OrderDetailOut,
@@ -18,7 +20,6 @@ from api.v1.schemas import (
     OrderPage,
     OrderTermsIn,
     PreparedOut,
-    PrepaymentIn,
     TypedDataOut,
 )
 from ledger.clients.escrow import TradeEscrowCalls, TradeEscrowClient
@@ -149,6 +150,10 @@ def answer_dispute(svc: Svc, party: Me, order_id: OrderId, body: HashIn) -> Prep
 
 @router.post("/{order_id}/prepayment", response_model=PreparedOut)
 def request_prepayment(svc: Svc, party: Me, order_id: OrderId, body: PrepaymentIn) -> PreparedOut:
+    """The requestPrepayment transaction for the supplier: it draws on a bank's signed ``PrepaymentOffer`` for this
+    order, named by ``offerId`` (posted on one of its pre-payment requests) or given with its ``signature``;
+    ``amount - fee`` reaches the supplier, ``fee`` the bank (``api.v1.prepayments``)."""
     _order_for(svc, party, order_id, "request a pre-payment", ("supplier",))
-    call = _escrow(svc).calls.request_prepayment(order_id, body.guarantor, body.amount)
+    offer, signature = offer_to_take(svc, party, order_id, body)
+    call = _escrow(svc).calls.request_prepayment(offer, signature)
     return prepared(svc, "requestPrepayment", call, party.address)

@@ -137,9 +137,11 @@ class Derived:
             self.touch("guarantees", pair, block)
             self.touch("pools", (a["guarantor"],), block)
             self.pools.add(a["guarantor"])
-            sums = self.guarantees.setdefault(pair, {"prepaid_total": 0, "claimed_total": 0})
+            sums = self.guarantees.setdefault(pair, {"prepaid_total": 0, "fees_total": 0, "claimed_total": 0})
             if event == "PrepaymentReleased":
+                # The whole draw counts as prepaid (the guarantee covers it); the fee is the bank's share.
                 sums["prepaid_total"] += a["amount"]
+                sums["fees_total"] += a["fee"]
             elif event == "GuaranteeClaimed":
                 sums["claimed_total"] += a["amount"]
         elif event in ("PoolFunded", "PoolWithdrawn"):

@@ -4,8 +4,8 @@
   only events carry (the submitter, whether it was funded with a permit, the refund reason,
   whether the buyer confirmed receipt);
 * ``disputes``: the models' dispute, with the contest and the resolution from the events;
-* ``guarantees`` (exposure and shortfall from the models, prepaid and claimed totals from the
-  events) and ``pools`` (available and reserved): an all-zero row equals an absent one, as the
+* ``guarantees`` (exposure and shortfall from the models, prepaid, fee and claimed totals from
+  the events) and ``pools`` (available and reserved): an all-zero row equals an absent one, as the
   contract's views cannot tell them apart;
 * ``milestones``: one row per attested (order, milestone), against the ``MilestoneAttested`` event.
 """
@@ -50,6 +50,7 @@ def compare_orders(tables: Tables) -> None:
             "escrowed": o.escrowed,
             "prepaid": o.prepaid,
             "guarantor": o.guarantor,
+            "prepayment_fee": o.prepayment_fee,
             "paid_to_supplier": o.paid_to_supplier,
             "refunded_to_buyer": o.refunded_to_buyer,
             "guarantee_claimed": o.guarantee_claimed,
@@ -99,7 +100,7 @@ def compare_guarantees_and_pools(tables: Tables) -> None:
     pairs = set(state.exposure) | set(state.shortfall) | set(tables.derived.guarantees)
     guarantees: dict[Key, Row] = {}
     for pair in pairs:
-        sums = tables.derived.guarantees.get(pair, {"prepaid_total": 0, "claimed_total": 0})
+        sums = tables.derived.guarantees.get(pair, {"prepaid_total": 0, "fees_total": 0, "claimed_total": 0})
         guarantees[pair] = {
             "exposure": state.exposure.get(pair, 0),
             "shortfall": state.shortfall.get(pair, 0),
@@ -109,7 +110,9 @@ def compare_guarantees_and_pools(tables: Tables) -> None:
         models.Guarantee,
         ("guarantor", "supplier"),
         guarantees,
-        zero_is_absent=lambda r: not any(r[c] for c in ("exposure", "shortfall", "prepaid_total", "claimed_total")),
+        zero_is_absent=lambda r: (
+            not any(r[c] for c in ("exposure", "shortfall", "prepaid_total", "fees_total", "claimed_total"))
+        ),
     )
     pools: dict[Key, Row] = {}
     for guarantor in set(state.pools) | tables.derived.pools:

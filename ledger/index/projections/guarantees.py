@@ -1,8 +1,11 @@
 """Projections of TradeEscrow's assured pre-payment: guarantees per (guarantor, supplier), and pools.
 
-A pre-payment moves part of an order's escrow to the supplier at FUNDED, backed by the
-guarantor's pool: the order row records it, the guarantee row carries the exposure and the
-shortfall (``exposure``, ``shortfall``) and the totals, the pool row what is available and
+A pre-payment moves part of an order's escrow out at FUNDED on the guarantor's signed offer,
+``amount - fee`` to the supplier and ``fee`` to the guarantor, backed by the guarantor's pool
+for the whole ``amount``: the order row records it (``prepaid`` the whole amount,
+``prepayment_fee``, ``paid_to_supplier`` the net), the guarantee row carries the exposure and
+the shortfall (``exposure``, ``shortfall``) and the totals (``prepaid_total`` of whole amounts,
+``fees_total`` of the fees in them, ``claimed_total``), the pool row what is available and
 reserved (``pool``). A guarantee or pool row is created by the first event that touches it.
 """
 
@@ -13,7 +16,7 @@ from ledger.index.projections.projector import Event, Page, Touch, on
 
 
 def _new_guarantee() -> Row:
-    return {"exposure": 0, "shortfall": 0, "prepaid_total": 0, "claimed_total": 0}
+    return {"exposure": 0, "shortfall": 0, "prepaid_total": 0, "fees_total": 0, "claimed_total": 0}
 
 
 def _new_pool() -> Row:
@@ -31,14 +34,15 @@ def _new_pool() -> Row:
 )
 def _prepayment(page: Page, log: Event) -> None:
     a = log.args
-    amount = a["amount"]
+    amount, fee = a["amount"], a["fee"]
     order = page.get("orders", (a["orderId"],))
     if order is not None:
-        order.update(prepaid=amount, guarantor=a["guarantor"], paid_to_supplier=amount)
+        order.update(prepaid=amount, guarantor=a["guarantor"], prepayment_fee=fee, paid_to_supplier=amount - fee)
         order["escrowed"] -= amount
     guarantee = page.get_or_create("guarantees", (a["guarantor"], a["supplier"]), _new_guarantee)
     guarantee["exposure"] += amount
     guarantee["prepaid_total"] += amount
+    guarantee["fees_total"] += fee
     pool = page.get_or_create("pools", (a["guarantor"],), _new_pool)
     pool["available"] -= amount
     pool["reserved"] += amount

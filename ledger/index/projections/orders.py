@@ -78,6 +78,7 @@ def _order_created(page: Page, log: Event) -> None:
             "escrowed": 0,
             "prepaid": 0,
             "guarantor": ZERO_ADDRESS,
+            "prepayment_fee": 0,
             "paid_to_supplier": 0,
             "refunded_to_buyer": 0,
             "guarantee_claimed": 0,

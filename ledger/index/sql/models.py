@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -179,6 +180,8 @@ class Order(Base):
     escrowed: Mapped[int] = mapped_column(UInt)
     prepaid: Mapped[int] = mapped_column(UInt)
     guarantor: Mapped[str] = mapped_column(Address)
+    # Of `prepaid`, what the guarantor took as its fee (0 on rows indexed before fees existed).
+    prepayment_fee: Mapped[int] = mapped_column(UInt, server_default=text("0"))
     paid_to_supplier: Mapped[int] = mapped_column(UInt)
     refunded_to_buyer: Mapped[int] = mapped_column(UInt)
     guarantee_claimed: Mapped[int] = mapped_column(UInt)
@@ -245,6 +248,8 @@ class Guarantee(Base):
     exposure: Mapped[int] = mapped_column(UInt)
     shortfall: Mapped[int] = mapped_column(UInt)
     prepaid_total: Mapped[int] = mapped_column(UInt)
+    # Of `prepaid_total`, the guarantor's pre-payment fees.
+    fees_total: Mapped[int] = mapped_column(UInt, server_default=text("0"))
     claimed_total: Mapped[int] = mapped_column(UInt)
     updated_block: Mapped[int] = mapped_column(BigInteger)
 

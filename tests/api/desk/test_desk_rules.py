@@ -95,6 +95,9 @@ class FakeApi:
             raise self.fail.pop(0)
         return [r for r in self.requests if r["state"] == "open"]
 
+    def prepayment_inbox(self) -> list[dict[str, Any]]:
+        return []  # pre-shipment finance: tests/api/desk/test_desk_preshipment.py
+
     def piece(self, piece_id: int) -> dict[str, Any] | None:
         holder = next((r["holder"] for r in self.requests if int(r["pieceId"]) == piece_id), None)
         if holder is None:

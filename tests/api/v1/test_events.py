@@ -24,10 +24,11 @@ from sqlalchemy import func, select
 
 from api.errors import InvalidField
 from api.v1 import store
-from api.v1.events import Feed, StreamOptions
+from api.v1.declines import declines
+from api.v1.events import LOOKBACK, Feed, StreamOptions
 from tests.support.api_world import World
 from tests.support.databases import Databases, databases
-from tests.support.events_world import DAY, UNIT, EventsWorld, open_events_world
+from tests.support.events_world import DAY, DECLINED, UNIT, EventsWorld, open_events_world
 from tests.support.live import live
 
 __all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
@@ -56,6 +57,12 @@ def key(event: dict[str, Any]) -> tuple[str, str]:
 
 def seen_by(ew: EventsWorld, start: int, *who: str) -> dict[str, list[dict[str, Any]]]:
     return {party: ew.events(party, after=start) for party in who}
+
+
+def named(event: dict[str, Any]) -> tuple[str, str]:
+    """An event as its type and what it is about: a request or offer id, else the order's."""
+    data = event["data"]
+    return event["type"], str(data.get("offerId") or data.get("requestId") or data["orderId"])
 
 
 # -- audiences -------------------------------------------------------------------------------------------------
@@ -149,6 +156,207 @@ def test_facts_on_chain_reach_the_parties_with_a_stake_and_no_one_else(ew: Event
     assert payment["afterDefault"] is False
     granted = events[limit]["data"]
     assert (granted["bank"], granted["limit"]) == (ew.address("bank"), str(50_000 * UNIT))
+
+
+def test_declines_and_withdrawals_reach_the_holder_and_the_banks_asked_and_no_other_bank(ew: EventsWorld) -> None:
+    start = head(ew)
+    to_all, to_one = ew.piece("tier1"), ew.piece("tier1")
+    every = ew.ask("tier1", to_all)
+    one = ew.ask("tier1", to_one, bank="bank")
+    head(ew)  # journaled, as the dispatcher's poll does
+    [by_bank2] = ew.decline("bank2", every["id"])["declines"]  # a bank sees its own decline only
+    ew.decline("bank", one["id"])
+    withdrawn = ew.withdraw("tier1", every["id"])
+    ew.withdraw("tier1", one["id"])
+
+    seen = seen_by(ew, start, "tier1", "bank", "bank2", "tier2", "core", "auditor")
+    created_all, created_one = ("financing_request.created", every["id"]), ("financing_request.created", one["id"])
+    declined_all, declined_one = ("financing_request.declined", every["id"]), ("financing_request.declined", one["id"])
+    gone_all, gone_one = ("financing_request.withdrawn", every["id"]), ("financing_request.withdrawn", one["id"])
+    everything = [created_all, created_one, declined_all, declined_one, gone_all, gone_one]
+    assert [key(e) for e in seen["tier1"]] == everything
+    assert [key(e) for e in seen["auditor"]] == everything
+    # Each bank: the requests to it or to every bank, its own decline (never the other's), their withdrawals.
+    assert [key(e) for e in seen["bank"]] == [created_all, created_one, declined_one, gone_all, gone_one]
+    assert [key(e) for e in seen["bank2"]] == [created_all, declined_all, gone_all]
+    assert seen["tier2"] == [] and seen["core"] == []
+
+    events = {key(e): e for e in seen["tier1"]}
+    declined = events[declined_all]
+    assert declined["data"] == {
+        "requestId": every["id"],
+        "pieceId": str(to_all),
+        "holder": ew.address("tier1"),
+        "bank": ew.address("bank2"),  # the declining bank
+        "round": every["createdAt"],  # the ask it answers
+        "reasons": DECLINED,
+        "declinedAt": by_bank2["declinedAt"],
+    }
+    assert declined["occurredAt"] == by_bank2["declinedAt"]
+    assert events[gone_all]["data"] == {
+        "requestId": every["id"],
+        "pieceId": str(to_all),
+        "holder": ew.address("tier1"),
+        "bank": None,  # every bank
+        "round": every["createdAt"],
+        "withdrawnAt": withdrawn["withdrawnAt"],
+    }
+    assert events[gone_one]["data"]["bank"] == ew.address("bank")
+    assert {key(e): e for e in seen["bank2"]}[declined_all] == declined  # one event, whoever reads it
+
+
+def test_a_request_withdrawn_asked_again_and_withdrawn_between_two_syncs_has_both_withdrawals(
+    ew: EventsWorld,
+) -> None:
+    start = head(ew)
+    piece = ew.piece("tier1")
+    asked = ew.ask("tier1", piece, bank="bank2")
+    head(ew)
+    first = ew.withdraw("tier1", asked["id"])
+    again = ew.ask("tier1", piece, bank="bank2")  # the same row, open again: its withdrawn_at cleared
+    assert (again["id"], again["state"], again["withdrawnAt"]) == (asked["id"], "open", None)
+    second = ew.withdraw("tier1", asked["id"])
+    for who in ("tier1", "bank2"):
+        withdrawals = [e for e in ew.events(who, after=start) if e["type"] == "financing_request.withdrawn"]
+        assert [e["data"]["withdrawnAt"] for e in withdrawals] == [first["withdrawnAt"], second["withdrawnAt"]]
+        assert len({e["id"] for e in withdrawals}) == 2 and {e["data"]["requestId"] for e in withdrawals} == {
+            asked["id"]
+        }
+    assert ew.events("bank", after=start) == []  # not asked
+    # Journaled once: another sync, or another process's, adds nothing.
+    assert Feed(ew.feed.index, ew.feed.store, ew.world.settings.chain.chain_id).catch_up() == 0
+
+
+def test_a_decline_or_withdrawal_that_commits_late_comes_after_the_cursor_a_reader_holds(ew: EventsWorld) -> None:
+    """A decline or a withdrawal is stamped before its transaction commits: one that commits after a later one was
+    journaled (and read) is still journaled, behind every cursor handed out, so no reader skips it."""
+    start = head(ew)
+    slow, quick = ew.ask("tier1", ew.piece("tier1"), bank="bank"), ew.ask("tier1", ew.piece("tier1"), bank="bank")
+    head(ew)
+    [decline] = ew.decline("bank", quick["id"])["declines"]
+    gone = ew.withdraw("tier1", quick["id"])
+    page = ew.page("bank", after=str(start))
+    assert [key(e) for e in page["items"]][-2:] == [
+        ("financing_request.declined", quick["id"]),
+        ("financing_request.withdrawn", quick["id"]),
+    ]
+    cursor = int(page["nextAfter"])
+    # Stamped before those two, within LOOKBACK, committed only now (slow transactions).
+    with ew.feed.store.begin() as connection:
+        connection.execute(
+            declines.insert().values(
+                request_id=slow["id"],
+                bank=ew.address("bank"),
+                round=slow["createdAt"],
+                reasons=json.dumps(DECLINED),
+                created_at=decline["declinedAt"] - LOOKBACK // 2,
+            )
+        )
+        assert store.withdraw(connection, store.financing_requests, slow["id"], gone["withdrawnAt"] - LOOKBACK // 2)
+    late = ew.page("bank", after=str(cursor))["items"]
+    assert [key(e) for e in late] == [
+        ("financing_request.declined", slow["id"]),
+        ("financing_request.withdrawn", slow["id"]),
+    ]
+    assert all(int(e["cursor"]) > cursor for e in late)
+    assert late[0]["data"]["declinedAt"] == decline["declinedAt"] - LOOKBACK // 2
+
+
+def test_pre_payment_requests_offers_declines_withdrawals_draws_and_claims_reach_their_parties(
+    ew: EventsWorld,
+) -> None:
+    start = head(ew)
+    order = ew.order(amount=10_000 * UNIT, ship_in=5 * DAY)
+    every = ew.ask_prepayment(order, 2_000 * UNIT)  # to every bank
+    one = ew.ask_prepayment(order, 3_000 * UNIT, bank="bank2")
+    head(ew)  # each step journaled before the next, as the dispatcher's poll does
+    [by_bank2] = ew.decline_prepayment("bank2", every["id"])["declines"]
+    head(ew)
+    offer = ew.offer_prepayment("bank", every["id"], fee=UNIT)
+    head(ew)
+    other = ew.offer_prepayment("bank2", one["id"], fee=2 * UNIT)
+    head(ew)
+    withdrawn = ew.withdraw_prepayment(one["id"])
+    head(ew)
+    ew.draw(offer)  # the dev bank's offer, drawn by the supplier on chain
+    head(ew)
+    ew.refund_unshipped(order)  # never shipped: the buyer is refunded from the dev bank's pool
+
+    seen = seen_by(ew, start, "tier1", "bank", "bank2", "core", "tier2", "auditor")
+    created_all = ("prepayment_request.created", every["id"])
+    created_one = ("prepayment_request.created", one["id"])
+    declined = ("prepayment_request.declined", every["id"])
+    offered, offered_other = ("prepayment_offer.created", offer["id"]), ("prepayment_offer.created", other["id"])
+    gone = ("prepayment_request.withdrawn", one["id"])
+    released, claimed = ("prepayment.released", str(order)), ("guarantee.claimed", str(order))
+    everything = [created_all, created_one, declined, offered, offered_other, gone, released, claimed]
+    assert [named(e) for e in seen["tier1"]] == everything  # the supplier
+    assert [named(e) for e in seen["auditor"]] == everything
+    # The dev bank: the request to every bank, its offer, its draw and the claim on its pool; not the other
+    # bank's decline, offer or request, nor that request's withdrawal.
+    assert [named(e) for e in seen["bank"]] == [created_all, offered, released, claimed]
+    assert [named(e) for e in seen["bank2"]] == [created_all, created_one, declined, offered_other, gone]
+    assert [named(e) for e in seen["core"]] == [released]  # the buyer: its escrow paid early
+    assert seen["tier2"] == []
+
+    events = {named(e): e for e in seen["auditor"]}
+    supplier, bank = ew.address("tier1"), ew.address("bank")
+    assert events[created_all]["data"] == {
+        "requestId": every["id"],
+        "orderId": str(order),
+        "supplier": supplier,
+        "bank": None,
+        "amount": str(2_000 * UNIT),
+        "createdAt": every["createdAt"],
+        "expiresAt": every["expiresAt"],
+    }
+    assert events[created_one]["data"]["bank"] == ew.address("bank2")
+    assert events[declined]["data"] == {
+        "requestId": every["id"],
+        "orderId": str(order),
+        "supplier": supplier,
+        "bank": ew.address("bank2"),
+        "round": every["createdAt"],
+        "reasons": DECLINED,
+        "declinedAt": by_bank2["declinedAt"],
+    }
+    assert events[offered]["data"] == {
+        "offerId": offer["id"],
+        "requestId": every["id"],
+        "orderId": str(order),
+        "supplier": supplier,
+        "bank": bank,
+        "amount": str(2_000 * UNIT),
+        "fee": str(UNIT),
+        "deadline": str(offer["deadline"]),
+        "nonce": str(offer["nonce"]),
+        "round": every["createdAt"],
+    }
+    assert events[gone]["data"] == {
+        "requestId": one["id"],
+        "orderId": str(order),
+        "supplier": supplier,
+        "bank": ew.address("bank2"),
+        "round": one["createdAt"],
+        "withdrawnAt": withdrawn["withdrawnAt"],
+    }
+    draw = dict(events[released]["data"])
+    assert draw.pop("blockNumber") > 0 and re.fullmatch(r"0x[0-9a-f]{64}", draw.pop("txHash"))
+    assert isinstance(draw.pop("logIndex"), int) and int(draw.pop("limitLeft")) >= 0
+    assert draw == {
+        "orderId": str(order),
+        "supplier": supplier,
+        "guarantor": bank,
+        "amount": str(2_000 * UNIT),
+        "fee": str(UNIT),
+        "nonce": str(offer["nonce"]),
+    }
+    claim = {k: v for k, v in events[claimed]["data"].items() if k not in ("blockNumber", "txHash", "logIndex")}
+    assert claim == {"orderId": str(order), "guarantor": bank, "supplier": supplier, "amount": str(2_000 * UNIT)}
+    assert int(events[claimed]["data"]["blockNumber"]) > int(events[released]["data"]["blockNumber"])
+    # A type filter keeps the new types as it keeps the others.
+    kept = ew.events("bank2", after=start, types="prepayment_request.declined,prepayment_offer.created")
+    assert [named(e) for e in kept] == [declined, offered_other]
 
 
 def test_a_type_filter_keeps_only_those_types(ew: EventsWorld) -> None:

@@ -568,6 +568,19 @@ def test_a_bank_declines_in_words_the_holder_reads_why_and_asking_again_is_a_new
     assert (reopened["state"], reopened["declines"]) == ("open", [])
 
 
+def test_asking_again_within_the_second_of_a_decline_is_still_a_new_ask_the_decline_does_not_answer(
+    market: Market,
+) -> None:
+    piece = market.piece()
+    asked = market.ask("tier1", piece, bank=market.address("bank"))
+    reasons = [{"code": "EXPOSURE_LIMIT", "text": LIMIT_WORDS}]
+    assert decline(market, "bank", asked["id"], {"reasons": reasons})[0] == 200
+    reopened = market.ask("tier1", piece, bank=market.address("bank"))  # no time passes
+    assert reopened["createdAt"] > asked["createdAt"]
+    assert (reopened["state"], reopened["declines"]) == ("open", [])
+    assert [i["id"] for i in market.inbox("bank", state="open", pieceId=piece)] == [asked["id"]]
+
+
 def test_only_a_bank_asked_declines_an_open_request_and_bad_reasons_are_named(market: Market) -> None:
     piece = market.piece()
     asked = market.ask("tier1", piece, bank=market.address("bank"))

@@ -4,7 +4,9 @@ The "live" database is built with the tables as they were declared before step 1
 idempotency and submission tables without their lease, effect, raw and broadcast columns),
 holding a record that a killed process left in progress; ``migrate.create`` must bring it to the
 head version, keep its rows and let the wedged key be recovered. Step 3 (the event feed's and
-webhooks' tables, and the feed's indexes on requests and offers) is checked on SQLite and PostgreSQL.
+webhooks' tables, and the feed's indexes on requests and offers), step 4 (the pre-shipment requests' and
+offers' tables and indexes) and step 5 (the feed's marks for declines, withdrawals and pre-payments, the
+withdrawals' table, the feed's scan indexes) are checked on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, Strin
 
 from api.v1 import migrate, store
 from api.v1.auth import Party
-from api.v1.events import Feed
+from api.v1.declines import declines
+from api.v1.events import LOOKBACK, Feed
 from api.v1.idempotency import Claim, IdempotencyStore
 from ledger.index.sql.db import make_engine
 from tests.support.databases import Databases, databases
@@ -165,7 +168,7 @@ def test_a_store_from_before_step_3_gains_the_feed_and_webhook_tables_and_indexe
 
     migrate.create(engine)
 
-    assert migrate.current(engine) == migrate.HEAD == 3
+    assert migrate.current(engine) == migrate.HEAD >= 3
     inspector = inspect(engine)
     assert set(STEP_3_TABLES) <= set(inspector.get_table_names())
     assert "ix_api_financing_requests_created" in {i["name"] for i in inspector.get_indexes("api_financing_requests")}
@@ -179,3 +182,100 @@ def test_a_store_from_before_step_3_gains_the_feed_and_webhook_tables_and_indexe
     assert feed.page(Party("0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65", 0, 0), 0, 10)[0] == []
     migrate.create(engine)  # again: nothing to do
     assert migrate.current(engine) == migrate.HEAD
+
+
+STEP_4_TABLES = ("api_prepayment_requests", "api_prepayment_offers")
+
+
+def test_a_store_from_before_step_4_gains_the_pre_shipment_tables_and_their_indexes(databases: Databases) -> None:
+    engine = databases.new()
+    migrate.create(engine)
+    with engine.begin() as connection:  # the store as step 3 left it, with a financing request made then
+        for name in STEP_4_TABLES:
+            connection.exec_driver_sql(f"DROP TABLE {name}")
+        connection.exec_driver_sql("DELETE FROM api_schema_version")
+        connection.execute(insert(migrate.schema_version).values(version=3, description="steps 1-3", applied_at=1))
+        connection.execute(
+            insert(store.financing_requests).values(
+                id="r-1", piece_id=7, holder=PARTY, bank=PARTY, created_at=5, expires_at=10
+            )
+        )
+    assert migrate.current(engine) == 3
+
+    migrate.create(engine)
+
+    assert migrate.current(engine) == migrate.HEAD >= 4
+    inspector = inspect(engine)
+    assert set(STEP_4_TABLES) <= set(inspector.get_table_names())
+    requests = {i["name"] for i in inspector.get_indexes("api_prepayment_requests")}
+    assert {"ix_api_prepayment_requests_bank_created", "ix_api_prepayment_requests_supplier_created"} <= requests
+    offers = {i["name"] for i in inspector.get_indexes("api_prepayment_offers")}
+    assert {"ix_api_prepayment_offers_request", "ix_api_prepayment_offers_bank_deadline"} <= offers
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(store.financing_requests)).scalar_one() == 1
+
+
+STEP_5_MARKS = ("declines_at", "withdrawals_at", "prepayment_requests_at", "prepayment_offers_at")
+STEP_5_INDEXES = (
+    ("api_financing_declines", "ix_api_financing_declines_created"),
+    ("api_prepayment_requests", "ix_api_prepayment_requests_created"),
+    ("api_prepayment_offers", "ix_api_prepayment_offers_created"),
+)
+
+
+def test_a_feed_from_before_step_5_journals_declines_from_its_last_sync_on(databases: Databases) -> None:
+    """Step 5 adds the feed's marks for its new sources, NULL on the feed's row: those sources are read from the
+    row's last sync on (their events begin then), not from the beginning, and the withdrawals' table is made."""
+    engine = databases.new()
+    migrate.create(engine)
+    bank, synced = "0x90F79bf6EB2c4f870365E785982E1f101E93b906", 1_000_000
+    with engine.begin() as connection:  # the store as step 4 left it, its feed synced at `synced`
+        connection.exec_driver_sql("DROP TABLE api_request_withdrawals")
+        for _table, index in STEP_5_INDEXES:
+            connection.exec_driver_sql(f"DROP INDEX {index}")
+        for column in STEP_5_MARKS:
+            connection.exec_driver_sql(f"ALTER TABLE api_event_feed DROP COLUMN {column}")
+        connection.exec_driver_sql("DELETE FROM api_schema_version")
+        connection.execute(insert(migrate.schema_version).values(version=4, description="steps 1-4", applied_at=1))
+        connection.exec_driver_sql(
+            "INSERT INTO api_event_feed (name, version, block_number, log_index, block_hash, requests_at, offers_at, "
+            f"synced_at) VALUES ('feed', 7, -1, 0, '', {synced}, {synced}, {synced})"
+        )
+        connection.execute(
+            insert(store.financing_requests).values(
+                id="r-1", piece_id=7, holder=PARTY, bank=bank, created_at=synced - 10 * LOOKBACK, expires_at=synced * 2
+            )
+        )
+        for round_, at in ((1, synced - 2 * LOOKBACK), (2, synced - LOOKBACK // 2)):  # long before; just before
+            connection.execute(
+                insert(declines).values(request_id="r-1", bank=bank, round=round_, reasons="[]", created_at=at)
+            )
+    assert migrate.current(engine) == 4
+
+    migrate.create(engine)
+
+    assert migrate.current(engine) == migrate.HEAD == 5
+    inspector = inspect(engine)
+    assert "api_request_withdrawals" in inspector.get_table_names()
+    assert set(STEP_5_MARKS) <= {c["name"] for c in inspector.get_columns("api_event_feed")}
+    for table, index in STEP_5_INDEXES:
+        assert index in {i["name"] for i in inspector.get_indexes(table)}, index
+    feed = Feed(engine, engine, 31337)
+    assert feed.catch_up() == 1  # the decline within LOOKBACK of the last sync; not the older one nor the request
+    [event] = feed.page(Party(PARTY, 0, 0), 0, 10)[0]
+    assert (event.type, event.data["round"], event.occurredAt) == (
+        "financing_request.declined",
+        2,
+        synced - LOOKBACK // 2,
+    )
+    with engine.connect() as connection:
+        marks = connection.execute(select(*(store.event_feed.c[name] for name in STEP_5_MARKS))).one()
+    assert tuple(marks) == (synced,) * 4  # set by the first sync: from the last one, never back
+    # A withdrawal is kept in the new table and journaled.
+    with engine.begin() as connection:
+        assert store.withdraw(connection, store.financing_requests, "r-1", synced + 5)
+        assert not store.withdraw(connection, store.financing_requests, "r-1", synced + 6)  # already withdrawn
+    assert feed.catch_up() == 1
+    [gone] = feed.page(Party(bank, 0, 0), event.cursor, 10)[0]
+    assert (gone.type, gone.data["withdrawnAt"], gone.data["round"]) == ("financing_request.withdrawn", synced + 5,
+                                                                         synced - 10 * LOOKBACK)  # fmt: skip

@@ -289,6 +289,43 @@ def test_a_webhook_gets_only_what_its_party_may_see_of_its_types(ew: EventsWorld
         assert got(to_bank) == {("piece.financed", str(public))}
 
 
+def test_webhooks_of_the_new_types_receive_declines_withdrawals_and_pre_payment_offers_signed(
+    ew: EventsWorld,
+) -> None:
+    clock = Clock()
+    kinds = ["financing_request.declined", "prepayment_request.withdrawn", "prepayment_offer.created"]
+    with Receiver() as to_tier1, Receiver() as to_bank, Receiver() as to_bank2:
+        hook = register(ew, "tier1", to_tier1.url, kinds)
+        register(ew, "bank", to_bank.url, kinds)  # the dev bank: neither the decline nor the offer is its own
+        mine = register(ew, "bank2", to_bank2.url, ["prepayment_offer.created"])
+        asked = ew.ask("tier1", ew.piece("tier1"))  # to every bank
+        ew.decline("bank2", asked["id"])
+        order = ew.order()
+        prepayment = ew.ask_prepayment(order, 1_000 * 10**6, bank="bank2")
+        offer = ew.offer_prepayment("bank2", prepayment["id"])
+        ew.withdraw_prepayment(prepayment["id"])
+        dispatcher = ew.dispatcher(OPTIONS, clock)
+        try:
+            assert dispatcher.run_once().delivered == 4
+        finally:
+            dispatcher.close()
+        got = {r.headers["scf-event-type"]: r for r in to_tier1.received}
+        assert to_bank.received == [] and len(to_tier1.received) == 3 and len(to_bank2.received) == 1
+    assert set(got) == set(kinds)
+    for kind, received in got.items():
+        event = json.loads(received.body)
+        assert event["type"] == kind and received.headers["scf-event-id"] == event["id"]
+        assert verify_signature(hook["secret"], received.body, received.headers["scf-signature"], now=int(clock()))
+    declined = json.loads(got["financing_request.declined"].body)["data"]
+    assert (declined["requestId"], declined["bank"]) == (asked["id"], ew.address("bank2"))
+    assert json.loads(got["prepayment_request.withdrawn"].body)["data"]["requestId"] == prepayment["id"]
+    [to_its_bank] = to_bank2.received
+    assert json.loads(to_its_bank.body)["data"]["offerId"] == offer["id"]
+    assert verify_signature(mine["secret"], to_its_bank.body, to_its_bank.headers["scf-signature"], now=int(clock()))
+    deliveries = log(ew, "tier1", hook)
+    assert {d["eventType"] for d in deliveries} == set(kinds) and {d["state"] for d in deliveries} == {"delivered"}
+
+
 def test_a_dispatcher_killed_mid_delivery_leaves_it_to_the_next_once_its_lease_ends(ew: EventsWorld) -> None:
     class Killed(BaseException):
         """The process dies in the middle of the POST."""

@@ -42,10 +42,12 @@ from tests.support.escrow import (
     World,
     escrow_of,
     fixed_key,
+    prepayment_offer_of,
     quick,
     registry_of,
     send,
     send_trusted,
+    sign_prepayment,
     tokens_of,
 )
 from tests.support.receivables import receivables_of
@@ -85,6 +87,11 @@ class HistoryWriter:
 
     def acct(self, label: str) -> LocalAccount:
         return self.d.accounts[label]
+
+    def prepayment_fn(self, order_id: int, amount: int, *, fee: int) -> ContractFunction:
+        """``requestPrepayment`` of the bank's fresh offer (its lowest unused nonce), signed by the bank."""
+        offer = prepayment_offer_of(self.d, order_id, amount, fee=fee)
+        return self.escrow.contract.functions.requestPrepayment(offer.as_tuple(), sign_prepayment(self.d, offer))
 
     def fresh(self, kind: str) -> bytes:
         self.counter += 1
@@ -236,7 +243,7 @@ class HistoryWriter:
         self.must("revoke", self.registry.contract.functions.revoke(self.acct("tier3").address), bank)
         # Orders of the world, each to another end.
         self.must("cancelUnfunded", fns.cancelUnfunded(w.created), core)
-        self.must("requestPrepayment", fns.requestPrepayment(w.funded, bank.address, 10_000 * UNIT), tier1)
+        self.must("requestPrepayment", self.prepayment_fn(w.funded, 10_000 * UNIT, fee=250 * UNIT), tier1)
         self.attest_now(w.shipped, Milestone.DELIVERED, carriers[:2])
         self.must("confirmReceipt", fns.confirmReceipt(w.shipped), core)
         self.attest_now(w.inspecting, Milestone.INSPECTION_FAILED, w.inspectors[:1])
@@ -468,9 +475,9 @@ class HistoryWriter:
         )
         if room > 0:
             supplier = self.accounts[order.terms.supplier]
-            self.tx(
-                "requestPrepayment", fns.requestPrepayment(order_id, bank.address, self.rng.randint(1, room)), supplier
-            )
+            amount = self.rng.randint(1, room)
+            fee = self.rng.choice([0, amount * self.rng.randint(1, 300) // 10_000, amount - 1])
+            self.tx("requestPrepayment", self.prepayment_fn(order_id, amount, fee=fee), supplier)
 
     def pool_and_limits(self) -> None:
         fns = self.escrow.contract.functions

@@ -117,6 +117,26 @@ def test_an_order_amount_changed_by_hand_is_named_by_table_key_column_and_block(
     assert f"sql orders[order_id={order_id}].amount" in str(mismatch)
 
 
+def test_a_prepayment_fee_changed_by_hand_is_named_on_the_order_and_on_the_guarantee(
+    indexed: Indexed, altered: Connection
+) -> None:
+    """The scenario's bank took a fee on one pre-payment: both the order's fee and the guarantee's
+    fee total are derived from the chain, so a fee lost from either is found."""
+    order_id = indexed.chain.scenario.orders["refunded_unshipped"]
+    altered.execute(text("UPDATE orders SET prepayment_fee = 0 WHERE order_id = :o"), {"o": order_id})
+    (mismatch,) = only(indexed.compare(altered), "orders")
+    assert (mismatch.location.key, mismatch.location.column) == (f"orders[order_id={order_id}]", "prepayment_fee")
+    assert (mismatch.expected, mismatch.actual) == (indexed.result.models.escrow.order(order_id).prepayment_fee, 0)
+    assert mismatch.expected > 0
+
+    altered.execute(
+        text("UPDATE orders SET prepayment_fee = :f WHERE order_id = :o"), {"f": mismatch.expected, "o": order_id}
+    )
+    altered.execute(text("UPDATE guarantees SET fees_total = 0"))
+    (total,) = only(indexed.compare(altered), "guarantees")
+    assert total.location.column == "fees_total" and (total.expected, total.actual) == (mismatch.expected, 0)
+
+
 def test_a_piece_holder_changed_by_hand_is_named(indexed: Indexed, altered: Connection) -> None:
     piece = indexed.chain.scenario.pieces["moved"]
     stranger = "0x" + "12" * 20

@@ -24,7 +24,7 @@ from ledger.clients.escrow import TradeEscrowCalls
 from ledger.clients.membership import MembershipCalls, MembershipClient, MemberStatus
 from ledger.clients.receivables import ReceivablesCalls
 from ledger.clients.token import TokenCalls
-from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderTerms, Windows
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderTerms, PrepaymentOffer, Windows
 from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
 from ledger.errors import ContractReverted, LedgerError
 from ledger.eth.artifacts import BuildResult
@@ -46,6 +46,7 @@ DECLARATION = ErrorDeclaration(H1, H2, 1_700_000_001)
 WINDOWS = Windows(86_400, 172_800, 259_200, 3_600)
 ISSUE = IssueTerms(A, B, A, 5 * 10**20, 1_800_000_000, H1, "INV-0001", 3, 4, 1_700_000_900)
 OFFER = FinanceOffer(12, B, 4 * 10**20, 1_700_001_000, 2)
+PREPAYMENT = PrepaymentOffer(5, B, 99 * 10**18, 2 * 10**18, 1_700_001_500, 2**255)
 CHILDREN = [Child(100, A, H1), Child(2**200, B, H2)]
 LIMIT = CreditLimit(A, B, 10**22, 640, 3, H2, 1_900_000_000, 5)
 PERMIT = (1_700_000_700, 27, H1, H2)
@@ -74,7 +75,11 @@ CASES: dict[type[ContractCalls], dict[str, Case]] = {
         "arbitrate": ((5, 123), "arbitrate", (5, 123)),
         "settle_dispute": ((5, 123, 1_700_000_000, SIG1, SIG2), "settleDispute", (5, 123, 1_700_000_000, SIG1, SIG2)),
         "close_expired_dispute": ((5,), "closeExpiredDispute", (5,)),
-        "request_prepayment": ((5, B, 99), "requestPrepayment", (5, CS(B), 99)),
+        "request_prepayment": (
+            (PREPAYMENT, SIG1),
+            "requestPrepayment",
+            ((5, CS(B), 99 * 10**18, 2 * 10**18, 1_700_001_500, 2**255), SIG1),
+        ),
         "fund_pool": ((10**21,), "fundPool", (10**21,)),
         "withdraw_pool": ((10**21,), "withdrawPool", (10**21,)),
         "repay_shortfall": ((A, B, 17), "repayShortfall", (CS(A), CS(B), 17)),

@@ -65,9 +65,13 @@ def assert_projections_match_views(engine: Engine, deployed: Deployed) -> None:
     count = int(call(bound(deployed, escrow.contract, "orderCount")))
     assert sorted(orders) == list(range(1, count + 1))
     disputes = {row["order_id"]: row for row in rows(engine, models.Dispute, chain_id)}
+    drawn: dict[tuple[str, str], tuple[int, int]] = {}  # (guarantor, supplier) -> (prepaid, fees)
     for order_id, row in orders.items():
         order = read_order(deployed, order_id)
         terms = order.terms
+        if order.prepaid:
+            prepaid, fees = drawn.get((order.guarantor, terms.supplier), (0, 0))
+            drawn[(order.guarantor, terms.supplier)] = (prepaid + order.prepaid, fees + order.prepayment_fee)
         assert {k: row[k] for k in _ORDER_KEYS} == {
             "buyer": terms.buyer,
             "supplier": terms.supplier,
@@ -90,6 +94,7 @@ def assert_projections_match_views(engine: Engine, deployed: Deployed) -> None:
             "escrowed": order.escrowed,
             "prepaid": order.prepaid,
             "guarantor": order.guarantor,
+            "prepayment_fee": order.prepayment_fee,
             "paid_to_supplier": order.paid_to_supplier,
             "refunded_to_buyer": order.refunded_to_buyer,
             "guarantee_claimed": order.guarantee_claimed,
@@ -147,12 +152,13 @@ def assert_projections_match_views(engine: Engine, deployed: Deployed) -> None:
         )
         assert row["published_at"] == published_at
 
-    # Guarantees and pools.
+    # Guarantees and pools: the totals are the orders' pre-payments (one at most per order) and fees.
     for row in rows(engine, models.Guarantee, chain_id):
         assert (row["exposure"], row["shortfall"]) == (
             escrow.exposure(row["guarantor"], row["supplier"]),
             escrow.shortfall(row["guarantor"], row["supplier"]),
         )
+        assert (row["prepaid_total"], row["fees_total"]) == drawn.get((row["guarantor"], row["supplier"]), (0, 0))
     for row in rows(engine, models.Pool, chain_id):
         assert (row["available"], row["reserved"]) == escrow.pool(row["guarantor"])
 
@@ -274,6 +280,7 @@ _ORDER_KEYS = (
     "escrowed",
     "prepaid",
     "guarantor",
+    "prepayment_fee",
     "paid_to_supplier",
     "refunded_to_buyer",
     "guarantee_claimed",

@@ -3,8 +3,9 @@
 The model needs no chain, so parties are plain addresses derived from a tag (``party("bank")``), the
 clock is an argument (``T0`` plus whole days) and each test builds its own ``EscrowModel`` with
 ``new_model()``. ``create``, ``funded`` and ``delivered`` take an order to a stage by the rules' own
-calls, so a test starts where its rule applies; ``rejected`` returns the ``ModelRejected`` a call
-raises, whose error name and arguments are what the contract's custom error carries.
+calls, so a test starts where its rule applies; ``prepay`` accepts a bank's ``PrepaymentOffer``
+(``offer``) as the supplier; ``rejected`` returns the ``ModelRejected`` a call raises, whose error
+name and arguments are what the contract's custom error carries.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from ledger.domain.escrow import Milestone, OrderTerms
+from ledger.domain.escrow import Milestone, OrderTerms, PrepaymentOffer
 from ledger.model import Effect, EscrowModel, ModelRejected, OracleKind, Roster
 from ledger.model.escrow import (
     DEFAULT_WINDOWS,
@@ -110,6 +111,43 @@ def with_credit(model: EscrowModel, limit: int = AMOUNT, pool: int = AMOUNT, val
         bank=BANK, party=SUPPLIER, limit=limit, valid_until=valid_until, nonce=nonce, signer=BANK, now=T0
     )
     model.fund_pool(pool, caller=BANK, now=T0)
+
+
+def offer(
+    model: EscrowModel,
+    order_id: int,
+    amount: int,
+    *,
+    fee: int = 0,
+    guarantor: str = BANK,
+    deadline: int = T0 + DAY,
+    nonce: int | None = None,
+) -> PrepaymentOffer:
+    """``guarantor``'s offer to back ``amount`` of ``order_id`` for ``fee``; its lowest unused nonce by default."""
+    if nonce is None:
+        nonce = 0
+        while model.prepayment_nonce_used(guarantor, nonce):
+            nonce += 1
+    return PrepaymentOffer(order_id, guarantor, amount, fee, deadline, nonce)
+
+
+_GUARANTOR = "the offer's guarantor"
+
+
+def prepay(
+    model: EscrowModel,
+    order_id: int,
+    amount: int,
+    *,
+    fee: int = 0,
+    guarantor: str = BANK,
+    caller: str = SUPPLIER,
+    now: int = T0,
+    signer: str | None = _GUARANTOR,
+) -> Effect:
+    """``caller`` accepts ``guarantor``'s fresh offer, signed by the guarantor (or by ``signer``; None: no one)."""
+    o = offer(model, order_id, amount, fee=fee, guarantor=guarantor, deadline=max(now, T0) + DAY)
+    return model.request_prepayment(o, signer=guarantor if signer == _GUARANTOR else signer, caller=caller, now=now)
 
 
 def rejected(call: Callable[[], object]) -> ModelRejected:

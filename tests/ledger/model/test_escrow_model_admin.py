@@ -11,15 +11,14 @@ from ledger.domain.escrow import Windows
 from tests.ledger.model.escrow_model_helpers import (
     ADMIN,
     AMOUNT,
-    BANK,
     BUYER,
     DAY,
     OTHER_TOKEN,
-    SUPPLIER,
     T0,
     TOKEN,
     create,
     new_model,
+    prepay,
     rejected,
     terms,
 )
@@ -49,5 +48,5 @@ def test_only_an_admin_changes_thresholds_windows_and_tokens_and_only_to_sane_va
     model.fund(1, caller=BUYER, now=T0)
     assert model.held(OTHER_TOKEN) == AMOUNT and model.held() == 0
     # Pre-payment pays in the registry's currency only.
-    failure = rejected(lambda: model.request_prepayment(1, BANK, 1, caller=SUPPLIER, now=T0))
+    failure = rejected(lambda: prepay(model, 1, 1))
     assert failure.error_args == {"token": OTHER_TOKEN, "currency": TOKEN}

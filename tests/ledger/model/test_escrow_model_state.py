@@ -38,6 +38,7 @@ from tests.ledger.model.escrow_model_helpers import (
     delivered,
     funded,
     new_model,
+    prepay,
     rejected,
     terms,
     with_credit,
@@ -53,7 +54,7 @@ def test_a_rejected_call_changes_nothing() -> None:
     before = model.state()
     for call in (
         lambda: model.release(order_id, caller=STRANGER, now=T0),
-        lambda: model.request_prepayment(order_id, BANK, 1, caller=SUPPLIER, now=T0),
+        lambda: prepay(model, order_id, 1),
         lambda: model.arbitrate(order_id, 0, caller=ARBITER, now=T0),
         lambda: model.repay_shortfall(SUPPLIER, BANK, 1, caller=SUPPLIER, now=T0),
         lambda: model.create_order(terms(), buyer_signer=BUYER, supplier_signer=BUYER, caller=BUYER, now=T0),
@@ -66,7 +67,7 @@ def test_state_exports_every_view_and_clones_are_independent() -> None:
     model = new_model()
     with_credit(model)
     order_id = funded(model)
-    model.request_prepayment(order_id, BANK, 100, caller=SUPPLIER, now=T0)
+    prepay(model, order_id, 100)
     state = model.state()
     assert state.order_count == 1 and state.orders[order_id] == model.order(order_id)
     assert state.pools == {BANK: (AMOUNT - 100, 100)}
@@ -193,13 +194,12 @@ class ModelOnly(RuleBasedStateMachine):
         buyer_amount = self.model.order(order_id).terms.amount * bps // 10_000
         self.attempt(lambda: self.model.arbitrate(order_id, buyer_amount, caller=ARBITER, now=self.now), order_id)
 
-    @rule(i=st.integers(0, 50), bps=st.integers(1, 10_000))
-    def prepay(self, i: int, bps: int) -> None:
+    @rule(i=st.integers(0, 50), bps=st.integers(1, 10_000), fee_bps=st.integers(0, 10_000))
+    def prepay(self, i: int, bps: int, fee_bps: int) -> None:
         order_id = self.pick(i)
         amount = max(1, self.model.order(order_id).terms.amount * bps // 10_000)
-        self.attempt(
-            lambda: self.model.request_prepayment(order_id, BANK, amount, caller=SUPPLIER, now=self.now), order_id
-        )
+        fee = amount * fee_bps // 10_000  # all of it (refused) at 10,000 bp
+        self.attempt(lambda: prepay(self.model, order_id, amount, fee=fee, now=self.now), order_id)
 
     @rule(amount=st.integers(1, 10**7))
     def fund_pool(self, amount: int) -> None:
@@ -216,7 +216,9 @@ class ModelOnly(RuleBasedStateMachine):
         assert self.model.invariant_violations() == []
         for order_id in self.model.order_ids():
             order = self.model.order(order_id)
-            assert self.paid.get(order_id, 0) == order.paid_to_supplier + order.refunded_to_buyer
+            # To the supplier, to the buyer, and the guarantor's fee out of a pre-payment.
+            paid = order.paid_to_supplier + order.refunded_to_buyer + order.prepayment_fee
+            assert self.paid.get(order_id, 0) == paid
 
 
 def test_the_models_books_balance_after_any_sequence_of_calls() -> None:
