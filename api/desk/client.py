@@ -189,21 +189,31 @@ class BankApi:
         found: dict[str, Any] = self.found("/v1/banks/me/exposure", {"obligor": obligor, "seller": seller})
         return found
 
-    def offer_typed_data(self, piece_id: int, terms: Mapping[str, Any]) -> dict[str, Any]:
-        found: dict[str, Any] = self.post(f"/v1/receivables/pieces/{piece_id}/offers/typed-data", dict(terms))
+    # -- offers and declines: the same calls on a piece's offers and on a pre-payment request's -------------
+
+    def _typed_data(self, offers: str, terms: Mapping[str, Any]) -> dict[str, Any]:
+        """The typed data the API serves for ``terms`` at ``offers`` (a collection of offers), for this bank to sign."""
+        found: dict[str, Any] = self.post(f"{offers}/typed-data", dict(terms))
         return found
 
-    def post_offer(self, piece_id: int, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.post(
-            f"/v1/receivables/pieces/{piece_id}/offers", dict(body), idempotency_key=idempotency_key
-        )
+    def _post_offer(self, offers: str, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(offers, dict(body), idempotency_key=idempotency_key)
         return found
+
+    def _decline(self, request: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+        found: dict[str, Any] = self.post(f"{request}/decline", {"reasons": reasons})
+        return found
+
+    def offer_typed_data(self, piece_id: int, terms: Mapping[str, Any]) -> dict[str, Any]:
+        return self._typed_data(f"/v1/receivables/pieces/{piece_id}/offers", terms)
+
+    def post_offer(self, piece_id: int, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._post_offer(f"/v1/receivables/pieces/{piece_id}/offers", body, idempotency_key)
 
     def decline(self, request_id: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
         """Tell the holder why this bank makes no offer (``POST /v1/financing-requests/{id}/decline``); a 404 (not
         shown to this bank) and a 409 (no longer open to it) are ``ApiRefused``."""
-        found: dict[str, Any] = self.post(f"/v1/financing-requests/{request_id}/decline", {"reasons": reasons})
-        return found
+        return self._decline(f"/v1/financing-requests/{request_id}", reasons)
 
     def offers(self, piece_id: int) -> list[dict[str, Any]] | None:
         """The offers on the piece this bank sees (its own); None when the piece is no longer shown to it."""
@@ -223,19 +233,14 @@ class BankApi:
         return found
 
     def prepayment_offer_typed_data(self, request_id: str, terms: Mapping[str, Any]) -> dict[str, Any]:
-        found: dict[str, Any] = self.post(f"/v1/prepayment-requests/{request_id}/offers/typed-data", dict(terms))
-        return found
+        return self._typed_data(f"/v1/prepayment-requests/{request_id}/offers", terms)
 
     def post_prepayment_offer(self, request_id: str, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.post(
-            f"/v1/prepayment-requests/{request_id}/offers", dict(body), idempotency_key=idempotency_key
-        )
-        return found
+        return self._post_offer(f"/v1/prepayment-requests/{request_id}/offers", body, idempotency_key)
 
     def decline_prepayment(self, request_id: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
         """Tell the supplier why this bank backs no pre-payment; 404 and 409 are ``ApiRefused`` (as ``decline``)."""
-        found: dict[str, Any] = self.post(f"/v1/prepayment-requests/{request_id}/decline", {"reasons": reasons})
-        return found
+        return self._decline(f"/v1/prepayment-requests/{request_id}", reasons)
 
     def prepayment_offers(self, request_id: str) -> list[dict[str, Any]] | None:
         """This bank's offers on the request; None when the request is no longer shown to it."""

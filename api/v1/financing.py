@@ -11,6 +11,10 @@ sold). Asking the same bank again for the same piece answers the live request, o
 that was withdrawn or expired (one row per piece, holder and bank). Rows from before requests
 expired have no ``expires_at`` and stay live for as long as the piece can be sold, as they did.
 
+What this book shares with pre-payment requests (asking and reopening an ask as a new round, withdrawing,
+declining, who sees which, the inbox's pages) is ``api.v1.request_book``'s: ``FinancingBook`` is its
+``RequestBook`` on pieces and their holders.
+
 **States** are derived, never stored, by ``state_of``: the only place that says what each
 means, so the inbox, the withdraw rule and the credit report's grant cannot disagree. The facts
 it reads (the pieces and their roots, the financings, from the index; the offers and the banks'
@@ -44,29 +48,33 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, insert, or_, select, true, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, or_, select
 
-from api.errors import Conflict, InvalidField, NotFound
+from api.errors import InvalidField
 from api.v1 import store
 from api.v1.auth import Party
-from api.v1.declines import decline_out, declines
+from api.v1.declines import decline_out
+from api.v1.request_book import (
+    EVERY_BANK,
+    LIVE,
+    RequestBook,
+    addressed,
+    group_offers,
+    live_state,
+    load_declines,
+    seen_declines,
+)
 from api.v1.schemas import MAX_SAFE_INTEGER, FinancingRequestOut, PricingIn, PricingOut, RequestState
 from ledger.index.sql.models import Block, Cursor, Financing, Piece, Root
 from scoring.errors import QuoteRequestError
 from scoring.pricing import QuoteRequest
 
-EVERY_BANK = store.EVERY_BANK
-#: The states in which a request still asks for money (and opens the holder's credit report).
-LIVE: frozenset[RequestState] = frozenset({"open", "offered"})
 QUOTE_MAX_BYTES = 16 * 1024
-MAX_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -84,17 +92,6 @@ class Facts:
     declines: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def time_ordered_id() -> str:
-    """A UUID version 7 (RFC 9562): milliseconds since the epoch, then the fraction of the millisecond in 12
-    bits, then randomness. Requests made in the same second (their ``created_at``) still page in the order
-    they were made, since the inbox orders by ``created_at`` and then by id."""
-    nanos = time.time_ns()
-    millis, fraction = divmod(nanos, 1_000_000)
-    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (fraction * 4096 // 1_000_000) << 64
-    value |= 0b10 << 62 | uuid.uuid4().int & (2**62 - 1)
-    return str(uuid.UUID(int=value))
-
-
 def sellable(piece: Any | None, holder: str, now: int) -> bool:
     """Whether ``holder`` could still sell ``piece`` to a bank at ``now``: it holds it, it is not split,
     financed or claimed on, and its receivable is outstanding and not yet mature."""
@@ -107,10 +104,6 @@ def sellable(piece: Any | None, holder: str, now: int) -> bool:
         and piece.status == "OUTSTANDING"
         and piece.maturity > now
     )
-
-
-def addressed(request: Any, bank: str) -> bool:
-    return bool(request.bank == bank or request.bank == EVERY_BANK)
 
 
 def seen_offers(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
@@ -126,25 +119,6 @@ def seen_offers(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
     ]
 
 
-def seen_declines(request: Any, facts: Facts, viewer: Party | None) -> list[Any]:
-    """The declines of the request's current ask (its round: ``created_at``) that ``viewer`` may see: the holder,
-    auditors and the API every bank's, a bank its own."""
-    everything = viewer is None or viewer.auditor or viewer.address == request.holder
-    return [
-        row
-        for row in facts.declines.get(request.id, [])
-        if row.round == request.created_at and (everything or (viewer is not None and row.bank == viewer.address))
-    ]
-
-
-def declined(request: Any, facts: Facts, viewer: Party | None) -> bool:
-    """Whether the current ask reads declined to ``viewer``: a bank's own decline, or the one bank asked."""
-    banks = {row.bank for row in seen_declines(request, facts, viewer)}
-    if viewer is not None and not viewer.auditor and viewer.address != request.holder:
-        return viewer.address in banks
-    return request.bank != EVERY_BANK and request.bank in banks
-
-
 def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> RequestState:
     """A request's state: the first of these that holds.
 
@@ -154,9 +128,12 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
     3. ``expired``: ``now`` has reached ``expires_at``, or the holder can no longer sell the piece
        (``sellable``: the rule ``api.v1.credit`` grants a report by);
     4. ``offered``: an offer the viewer may see (``seen_offers``) is unexpired (its deadline is after ``now``);
-    5. ``declined``: the bank declined this ask (``declined``: to a bank its own decline; to the holder, auditors
-       and the API, the decline of the one bank asked: a request to every bank stays open to its holder);
+    5. ``declined``: the bank declined this ask (``api.v1.request_book.declined``: to a bank its own decline; to the
+       holder, auditors and the API, the decline of the one bank asked: a request to every bank stays open to its
+       holder);
     6. ``open``.
+
+    4 to 6 are ``api.v1.request_book.live_state``, as for a pre-payment request.
     """
     if request.withdrawn_at is not None:
         return "withdrawn"
@@ -171,11 +148,7 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
         return "expired"
     if not sellable(facts.pieces.get(request.piece_id), request.holder, facts.now):
         return "expired"
-    if any(group.last_deadline > facts.now for group in seen_offers(request, facts, viewer)):
-        return "offered"
-    if declined(request, facts, viewer):
-        return "declined"
-    return "open"
+    return live_state(request, facts, seen_offers(request, facts, viewer), viewer)
 
 
 def request_out(request: Any, facts: Facts, viewer: Party | None) -> FinancingRequestOut:
@@ -213,15 +186,19 @@ class ExposureSums:
 TOTAL = "*"
 
 
-class FinancingBook:
-    """The financing requests table: ask, withdraw, the inbox's pages, and whether a request opens a report."""
+class FinancingBook(RequestBook[Facts, FinancingRequestOut]):
+    """The financing requests table: ask, withdraw, the inbox's pages (``RequestBook``'s, on pieces and their
+    holders), and whether a request opens a report."""
+
+    table = store.financing_requests
+    subject, asker = "piece_id", "holder"
+    noun, code, subject_noun = "financing request", "financing_request", "piece"
+    _state, _out = staticmethod(state_of), staticmethod(request_out)
 
     def __init__(
         self, engine: Engine, store_engine: Engine, chain_id: int, *, clock: Callable[[], float] = time.time
     ) -> None:
-        self.engine = engine
-        self.store = store_engine
-        self.chain_id = chain_id
+        super().__init__(engine, store_engine, chain_id)
         self.clock = clock
 
     def now(self) -> int:
@@ -241,14 +218,10 @@ class FinancingBook:
         pieces: dict[int, Any] = {}
         financings: dict[int, list[Any]] = defaultdict(list)
         grouped: dict[int, list[Any]] = defaultdict(list)
-        answered: dict[str, list[Any]] = defaultdict(list)
         if not ids:
-            return Facts(now, pieces, financings, grouped, answered)
+            return Facts(now, pieces, financings, grouped, defaultdict(list))
         with self.store.connect() as connection:
-            for row in connection.execute(
-                select(declines).where(declines.c.request_id.in_(sorted({str(r.id) for r in requests})))
-            ):
-                answered[row.request_id].append(row)
+            answered = load_declines(connection, requests)
         with self.engine.connect() as connection:
             for piece in connection.execute(
                 select(
@@ -271,40 +244,12 @@ class FinancingBook:
             ):
                 financings[financing.piece_id].append(financing)
         if offers:
-            table = store.offers
             with self.store.connect() as connection:
-                for group in connection.execute(
-                    select(
-                        table.c.piece_id,
-                        table.c.bank,
-                        table.c.holder,
-                        func.count().label("count"),
-                        func.max(table.c.deadline).label("last_deadline"),
-                    )
-                    .where(table.c.piece_id.in_(ids))
-                    .group_by(table.c.piece_id, table.c.bank, table.c.holder)
-                ):
-                    grouped[group.piece_id].append(group)
+                grouped.update(group_offers(connection, store.offers, "piece_id", "holder", ids))
         return Facts(now, pieces, financings, grouped, answered)
 
-    def out(self, request: Any, viewer: Party) -> FinancingRequestOut:
-        return request_out(request, self.facts([request]), viewer)
-
-    # -- who sees which ------------------------------------------------------------------------
-
-    @staticmethod
-    def addressees(party: Party) -> tuple[str, ...]:
-        """The addresses whose requests ``party`` is asked by: its own, and as a bank every bank's (``EVERY_BANK``).
-        The event feed (``api.v1.events``) matches its audiences with the same rule."""
-        return (party.address, EVERY_BANK) if party.has("bank") else (party.address,)
-
-    @staticmethod
-    def visible(party: Party) -> ColumnElement[bool]:
-        """A bank sees requests to it or to every bank, a holder its own, an auditor all."""
-        table = store.financing_requests
-        if party.auditor:
-            return true()
-        return or_(table.c.holder == party.address, table.c.bank.in_(FinancingBook.addressees(party)))
+    def _accepted_detail(self, request: Any) -> str:
+        return f"piece {request.piece_id} is sold; nothing to withdraw"
 
     def offered_pieces(self, party: Party) -> list[int]:
         """The pieces asked of ``party`` (as a bank, or as one of every bank) and not withdrawn: they, and the
@@ -318,165 +263,13 @@ class FinancingBook:
                 ).scalars()
             )
 
-    # -- asking and withdrawing ------------------------------------------------------------------
-
     def ask(self, party: Party, piece_id: int, bank: str, expires_in: int, maturity: int) -> FinancingRequestOut:
         """The holder's request of ``bank`` (``EVERY_BANK``: all) for ``piece_id``, open ``expires_in`` seconds and
-        never past ``maturity``. Asking again while it is live answers it unchanged; once it was withdrawn or
-        has expired, asking again reopens it (made now, with the new expiry)."""
-        table = store.financing_requests
+        never past ``maturity``. Asking again while it is live answers it unchanged; once it was withdrawn, has
+        expired or was declined, asking again reopens it (made now, with the new expiry)."""
         now = self.now()
-        expires_at = min(now + expires_in, maturity)
-        key = (table.c.piece_id == piece_id, table.c.holder == party.address, table.c.bank == bank)
-        for _attempt in range(2):  # a concurrent first request wins the unique key: read what it wrote
-            try:
-                with self.store.begin() as connection:
-                    existing = connection.execute(select(table).where(*key)).one_or_none()
-                    if existing is None:
-                        connection.execute(
-                            insert(table).values(
-                                id=time_ordered_id(),
-                                piece_id=piece_id,
-                                holder=party.address,
-                                bank=bank,
-                                created_at=now,
-                                expires_at=expires_at,
-                                withdrawn_at=None,
-                            )
-                        )
-                    elif (
-                        existing.withdrawn_at is not None
-                        or (existing.expires_at is not None and existing.expires_at <= now)
-                        or self._declined(connection, existing)
-                    ):
-                        # A new ask is a new round (its ``created_at``): never the old one's second, or a decline
-                        # of the old ask would read as answering this one, and the feed would take it for the old.
-                        round_ = max(now, int(existing.created_at) + 1)
-                        connection.execute(
-                            update(table)
-                            .where(table.c.id == existing.id)
-                            .values(created_at=round_, expires_at=expires_at, withdrawn_at=None)
-                        )
-                    row = connection.execute(select(table).where(*key)).one()
-                break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - two lost races in a row on one key
-            raise Conflict("financing_request_busy", f"a request for piece {piece_id} is being made; retry")
+        row = self._ask(party, piece_id, bank, now, min(now + expires_in, maturity), {})
         return request_out(row, self.facts([row], now), party)
-
-    @staticmethod
-    def _declined(connection: Any, request: Any) -> bool:
-        """Whether a bank declined the request's current ask: asking again then reopens it as a new ask."""
-        found = connection.execute(
-            select(declines.c.bank).where(declines.c.request_id == request.id, declines.c.round == request.created_at)
-        ).first()
-        return found is not None
-
-    def decline(self, party: Party, request_id: str, reasons: str) -> FinancingRequestOut:
-        """A bank the request is addressed to declines its current ask with ``reasons`` (``api.v1.declines``' JSON).
-        404 for anyone else; 409 unless the request is open to the bank (an offer of its own still open, accepted,
-        expired or withdrawn); again answers the first decline of the ask."""
-        table = store.financing_requests
-        with self.store.connect() as connection:
-            row = connection.execute(select(table).where(table.c.id == request_id)).one_or_none()
-        if row is None or not party.has("bank") or not addressed(row, party.address):
-            raise NotFound("financing request", request_id)
-        facts = self.facts([row])
-        state = state_of(row, facts, party)
-        if state == "declined":
-            return request_out(row, facts, party)
-        if state != "open":
-            raise Conflict(
-                "financing_request_not_open",
-                f"financing request {request_id} is {state} to you: a bank declines only a request open to it",
-            )
-        values = {"request_id": row.id, "bank": party.address, "round": row.created_at}
-        try:
-            with self.store.begin() as connection:
-                connection.execute(insert(declines).values(**values, reasons=reasons, created_at=facts.now))
-        except IntegrityError:
-            pass  # declined at the same moment by another call: the first reasons stand
-        return self.out(row, party)
-
-    def _own(self, party: Party, request_id: str) -> Any:
-        table = store.financing_requests
-        with self.store.connect() as connection:
-            row = connection.execute(select(table).where(table.c.id == request_id)).one_or_none()
-        if row is None or row.holder != party.address:
-            raise NotFound("financing request", request_id)
-        return row
-
-    def withdraw(self, party: Party, request_id: str) -> FinancingRequestOut:
-        """The holder takes its request back (404 for anyone else); again answers the first withdrawal; a
-        request already accepted cannot be withdrawn (409)."""
-        row = self._own(party, request_id)
-        if row.withdrawn_at is None:
-            facts = self.facts([row])
-            if state_of(row, facts, party) == "accepted":
-                raise Conflict(
-                    "financing_request_accepted",
-                    f"financing request {request_id} was accepted: piece {row.piece_id} is sold; nothing to withdraw",
-                )
-            with self.store.begin() as connection:
-                store.withdraw(connection, store.financing_requests, request_id, facts.now)
-            row = self._own(party, request_id)
-        return self.out(row, party)
-
-    # -- the inbox ---------------------------------------------------------------------------------
-
-    def page(
-        self, party: Party, state: RequestState | None, piece_id: int | None, after: str | None, limit: int
-    ) -> tuple[list[FinancingRequestOut], str | None]:
-        """Requests ``party`` may see, oldest first, from after request ``after``, in ``state`` if given.
-
-        The state is derived (``state_of``), so a page is read in batches of ``limit + 1`` rows until it has
-        ``limit + 1`` matches or the rows run out; SQL drops what cannot match first (withdrawn or not, and
-        for ``open`` and ``offered`` what has passed its expiry), so a desk polling for open requests does
-        not read the expired ones again and again.
-        """
-        table = store.financing_requests
-        limit = min(limit, MAX_PAGE)
-        now = self.now()
-        query = select(table).where(self.visible(party))
-        if piece_id is not None:
-            query = query.where(table.c.piece_id == piece_id)
-        if state == "withdrawn":
-            query = query.where(table.c.withdrawn_at.is_not(None))
-        elif state is not None:
-            query = query.where(table.c.withdrawn_at.is_(None))
-        if state in LIVE:
-            query = query.where(or_(table.c.expires_at.is_(None), table.c.expires_at > now))
-        cursor = self._cursor(party, after)
-        found: list[FinancingRequestOut] = []
-        while len(found) <= limit:
-            batch = query
-            if cursor is not None:
-                batch = batch.where(tuple_(table.c.created_at, table.c.id) > tuple_(*cursor))
-            with self.store.connect() as connection:
-                rows = connection.execute(batch.order_by(table.c.created_at, table.c.id).limit(limit + 1)).all()
-            facts = self.facts(rows, now)
-            for row in rows:
-                item = request_out(row, facts, party)
-                if state is None or item.state == state:
-                    found.append(item)
-            if len(rows) <= limit:
-                break
-            cursor = (rows[-1].created_at, rows[-1].id)
-        items = found[:limit]
-        return items, (items[-1].id if len(found) > limit else None)
-
-    def _cursor(self, party: Party, after: str | None) -> tuple[int, str] | None:
-        if after is None:
-            return None
-        table = store.financing_requests
-        with self.store.connect() as connection:
-            row = connection.execute(
-                select(table.c.created_at, table.c.id).where(table.c.id == after, self.visible(party))
-            ).one_or_none()
-        if row is None:
-            raise InvalidField("after", f"no financing request {after} of yours to page after", location="query")
-        return int(row.created_at), str(row.id)
 
     # -- the credit report's grant ---------------------------------------------------------------
 

@@ -13,8 +13,6 @@ from pydantic import BaseModel, Field
 from api.v1.declines import DeclineOut
 from api.v1.schemas import (
     REQUEST_TERM,
-    REQUEST_TERM_MAX,
-    REQUEST_TERM_MIN,
     Address,
     Amount,
     AmountOut,
@@ -25,6 +23,7 @@ from api.v1.schemas import (
     PricingOut,
     Request,
     RequestState,
+    RequestTerm,
     SafeInt,
     Signature,
     Uint64,
@@ -37,7 +36,7 @@ RequestIdPattern = r"^[0-9a-f-]{36}$"
 class PrepaymentRequestIn(Request):
     amount: Amount = Field(description="token units of the order's escrow to draw early (at most its amount)")
     bank: Address | None = Field(default=None, description="the bank asked; omitted or null: every active bank")
-    expiresIn: Annotated[int, Field(strict=True, ge=REQUEST_TERM_MIN, le=REQUEST_TERM_MAX)] = Field(
+    expiresIn: RequestTerm = Field(
         default=REQUEST_TERM, description="seconds the request stays open (never past the order's ship-by)"
     )
 

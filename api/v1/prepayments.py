@@ -30,14 +30,16 @@ did not ask); ``offered`` (an offer of this round that the viewer may see, befor
 query per table), and time is ``FinancingBook.now``: the later of the API's clock and the indexed
 head's block time.
 
-**Who sees what** is the financing inbox's rule (``FinancingBook.addressees``): a bank the requests to it
-or to every bank, a supplier its own, an auditor all, anyone else nothing (404). A bank sees only its own
-offers and declines on a request sent to every bank; the supplier and auditors see every bank's.
+**The book** is ``api.v1.request_book.RequestBook`` on orders and their suppliers, as the financing book is on
+pieces and their holders: asking and reopening by rounds, withdrawing, declining, who sees which and the
+inbox's pages are its, once for both. **Who sees what** is its rule (``RequestBook.addressees``): a bank the
+requests to it or to every bank, a supplier its own, an auditor all, anyone else nothing (404). A bank sees only
+its own offers and declines on a request sent to every bank; the supplier and auditors see every bank's.
 
 **Declines** are financing declines (``api.v1.declines``): the same table, keyed by the request's id
 (time-ordered UUIDs, never shared with a financing request), the same one-answer-per-round rule, and the
 same words for the supplier to read. The rules that read them (``seen_declines``, ``declined``) are the
-financing requests' own, reading a pre-payment request's supplier as the ``holder`` who asked (``_ROW``).
+request book's, reading a pre-payment request's supplier as the ``holder`` who asked (``RequestBook._select``).
 
 **Offers** (``POST /v1/prepayment-requests/{id}/offers``) are stored with the round they answer, only
 while the request is live to the bank, after the signature is checked to recover to the bank, the nonce
@@ -58,35 +60,33 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Select, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import Conflict, InvalidField, NotFound
 from api.v1 import store
 from api.v1.auth import Party
-from api.v1.declines import decline_out, declines
-from api.v1.financing import (
-    EVERY_BANK,
-    LIVE,
-    MAX_PAGE,
-    FinancingBook,
-    addressed,
-    declined,
-    pricing_columns,
-    pricing_out,
-    seen_declines,
-    time_ordered_id,
-)
+from api.v1.declines import decline_out
+from api.v1.financing import FinancingBook, pricing_columns, pricing_out
 from api.v1.prepayment_schemas import (
     PoolOut,
     PrepaymentOfferOut,
     PrepaymentOrderOut,
     PrepaymentRequestOut,
     SupplierPoolOut,
+)
+from api.v1.request_book import (
+    EVERY_BANK,
+    RequestBook,
+    addressed,
+    group_offers,
+    live_state,
+    load_declines,
+    seen_declines,
 )
 from api.v1.schemas import PricingIn, RequestState
 from ledger.index.sql.models import Cursor, Guarantee, Order, Pool, Setting
@@ -144,9 +144,11 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
     2. ``accepted``: the index shows the order pre-paid by a bank the request addressed (``accepted_by``);
     3. ``expired``: ``now`` has reached ``expires_at``, or the order can no longer be pre-paid (``prepayable``);
     4. ``offered``: an offer on this ask that ``viewer`` may see (``seen_offers``) is before its deadline;
-    5. ``declined``: the bank declined this ask (``api.v1.financing.declined``: to a bank its own decline; to the
+    5. ``declined``: the bank declined this ask (``api.v1.request_book.declined``: to a bank its own decline; to the
        supplier, auditors and the API, the decline of the one bank asked);
     6. ``open``.
+
+    4 to 6 are ``api.v1.request_book.live_state``, as for a financing request.
     """
     if request.withdrawn_at is not None:
         return "withdrawn"
@@ -154,11 +156,7 @@ def state_of(request: Any, facts: Facts, viewer: Party | None = None) -> Request
         return "accepted"
     if facts.now >= request.expires_at or not prepayable(facts.orders.get(request.order_id)):
         return "expired"
-    if any(group.last_deadline > facts.now for group in seen_offers(request, facts, viewer)):
-        return "offered"
-    if declined(request, facts, viewer):  # type: ignore[arg-type]  # the same decline facts as a financing request's
-        return "declined"
-    return "open"
+    return live_state(request, facts, seen_offers(request, facts, viewer), viewer)
 
 
 def _order_out(order: Any, facts: Facts) -> PrepaymentOrderOut:
@@ -192,7 +190,7 @@ def request_out(request: Any, facts: Facts, viewer: Party | None) -> PrepaymentR
         expiresAt=request.expires_at,
         withdrawnAt=request.withdrawn_at,
         offers=sum(int(group.count) for group in seen_offers(request, facts, viewer)),
-        declines=[decline_out(row) for row in seen_declines(request, facts, viewer)],  # type: ignore[arg-type]
+        declines=[decline_out(row) for row in seen_declines(request, facts, viewer)],
         acceptedBy=bank,
         fee=None if bank is None or order is None else str(order.prepayment_fee),
         order=None if order is None or hidden else _order_out(order, facts),
@@ -233,17 +231,18 @@ def preshipment_pricing(pricing: PricingIn | None, amount: int, fee: int) -> dic
 
 # -- the book ----------------------------------------------------------------------------------------------
 
-#: A request row as the rules shared with financing requests read it: the supplier is the ``holder`` who asked.
-_ROW = (store.prepayment_requests, store.prepayment_requests.c.supplier.label("holder"))
 
+class PrepaymentBook(RequestBook[Facts, PrepaymentRequestOut]):
+    """The pre-payment requests and offers tables: ask, withdraw, decline, the inbox's pages (``RequestBook``'s, on
+    orders and their suppliers), offers, the pool."""
 
-class PrepaymentBook:
-    """The pre-payment requests and offers tables: ask, withdraw, decline, the inbox's pages, offers, the pool."""
+    table = store.prepayment_requests
+    subject, asker = "order_id", "supplier"
+    noun, code, subject_noun = "prepayment request", "prepayment_request", "order"
+    _state, _out = staticmethod(state_of), staticmethod(request_out)
 
     def __init__(self, engine: Engine, store_engine: Engine, chain_id: int, financing: FinancingBook) -> None:
-        self.engine = engine
-        self.store = store_engine
-        self.chain_id = chain_id
+        super().__init__(engine, store_engine, chain_id)
         self.financing = financing
 
     def now(self) -> int:
@@ -283,193 +282,37 @@ class PrepaymentBook:
         if isinstance(windows, dict) and windows.get("claimWindow") is not None:
             claim_window = int(windows["claimWindow"])
         if request_ids:
-            table = store.prepayment_offers
             with self.store.connect() as connection:
-                for row in connection.execute(select(declines).where(declines.c.request_id.in_(request_ids))):
-                    answered[row.request_id].append(row)
-                for group in connection.execute(
-                    select(
-                        table.c.request_id,
-                        table.c.bank,
-                        table.c.round,
-                        func.count().label("count"),
-                        func.max(table.c.deadline).label("last_deadline"),
-                    )
-                    .where(table.c.request_id.in_(request_ids))
-                    .group_by(table.c.request_id, table.c.bank, table.c.round)
-                ):
-                    grouped[group.request_id].append(group)
+                answered = load_declines(connection, requests)
+                grouped.update(group_offers(connection, store.prepayment_offers, "request_id", "round", request_ids))
         return Facts(now, claim_window, orders, grouped, answered)
 
-    def out(self, request: Any, viewer: Party) -> PrepaymentRequestOut:
-        return request_out(request, self.facts([request]), viewer)
+    def _accepted_detail(self, request: Any) -> str:
+        return f"order {request.order_id} is pre-paid"
 
-    @staticmethod
-    def visible(party: Party) -> ColumnElement[bool]:
-        """A bank sees requests to it or to every bank, a supplier its own, an auditor all."""
-        table = store.prepayment_requests
-        if party.auditor:
-            return true()
-        return or_(table.c.supplier == party.address, table.c.bank.in_(FinancingBook.addressees(party)))
-
-    def _select(self) -> Select[Any]:
-        return select(*_ROW)
-
-    def row(self, party: Party, request_id: str) -> Any:
-        """The request, if ``party`` may see it (404 otherwise)."""
-        table = store.prepayment_requests
-        with self.store.connect() as connection:
-            found = connection.execute(
-                self._select().where(table.c.id == request_id, self.visible(party))
-            ).one_or_none()
-        if found is None:
-            raise NotFound("prepayment request", request_id)
-        return found
+    def _still_live(self, request: Any, terms: Mapping[str, Any]) -> None:
+        if int(request.amount) != terms["amount"]:
+            raise Conflict(
+                "prepayment_request_live",
+                f"prepayment request {request.id} for {request.amount} of order {request.order_id} is live: "
+                "withdraw it before asking for another amount",
+            )
 
     def get(self, party: Party, request_id: str) -> PrepaymentRequestOut:
         return self.out(self.row(party, request_id), party)
-
-    # -- asking, withdrawing, declining ----------------------------------------------------------------------
 
     def ask(
         self, party: Party, order_id: int, bank: str, amount: int, expires_in: int, ship_by: int
     ) -> PrepaymentRequestOut:
         """The supplier's request of ``bank`` (``EVERY_BANK``: all) for ``amount`` of ``order_id``, open
         ``expires_in`` seconds and never past ``ship_by``. Asking again while it is live answers it (409 for
-        another amount); once withdrawn, expired or declined, asking again reopens it as a new ask."""
-        table = store.prepayment_requests
+        another amount); once withdrawn, expired or declined, asking again reopens it as a new ask, with the new
+        amount."""
         now = self.now()
         if ship_by <= now:
             raise InvalidField("orderId", f"order {order_id}'s ship-by ({ship_by}) has passed", location="path")
-        expires_at = min(now + expires_in, ship_by)
-        key = (table.c.order_id == order_id, table.c.supplier == party.address, table.c.bank == bank)
-        for _attempt in range(2):  # a concurrent first request wins the unique key: read what it wrote
-            try:
-                with self.store.begin() as connection:
-                    existing = connection.execute(self._select().where(*key)).one_or_none()
-                    fresh = {"created_at": now, "expires_at": expires_at, "withdrawn_at": None, "amount": amount}
-                    if existing is None:
-                        connection.execute(
-                            insert(table).values(
-                                id=time_ordered_id(), order_id=order_id, supplier=party.address, bank=bank, **fresh
-                            )
-                        )
-                    elif (
-                        existing.withdrawn_at is not None
-                        or existing.expires_at <= now
-                        or FinancingBook._declined(connection, existing)
-                    ):
-                        # A new round, later than the last even within its second: its declines and offers are
-                        # the last round's, never this one's.
-                        fresh["created_at"] = max(now, int(existing.created_at) + 1)
-                        connection.execute(update(table).where(table.c.id == existing.id).values(**fresh))
-                    elif int(existing.amount) != amount:
-                        raise Conflict(
-                            "prepayment_request_live",
-                            f"prepayment request {existing.id} for {existing.amount} of order {order_id} is live: "
-                            "withdraw it before asking for another amount",
-                        )
-                    row = connection.execute(self._select().where(*key)).one()
-                break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - two lost races in a row on one key
-            raise Conflict("prepayment_request_busy", f"a request for order {order_id} is being made; retry")
+        row = self._ask(party, order_id, bank, now, min(now + expires_in, ship_by), {"amount": amount})
         return request_out(row, self.facts([row], now), party)
-
-    def withdraw(self, party: Party, request_id: str) -> PrepaymentRequestOut:
-        """The supplier takes its request back (404 for anyone else); again answers the first withdrawal; an
-        accepted request cannot be withdrawn (409)."""
-        row = self.row(party, request_id)
-        if row.supplier != party.address:
-            raise NotFound("prepayment request", request_id)
-        if row.withdrawn_at is None:
-            facts = self.facts([row])
-            if state_of(row, facts, party) == "accepted":
-                raise Conflict(
-                    "prepayment_request_accepted",
-                    f"prepayment request {request_id} was accepted: order {row.order_id} is pre-paid",
-                )
-            with self.store.begin() as connection:
-                store.withdraw(connection, store.prepayment_requests, request_id, facts.now)
-            row = self.row(party, request_id)
-        return self.out(row, party)
-
-    def for_bank(self, party: Party, request_id: str) -> Any:
-        """The request, if addressed to ``party`` as a bank (404 otherwise: a supplier's own is not for it)."""
-        row = self.row(party, request_id)
-        if not party.has("bank") or not addressed(row, party.address):
-            raise NotFound("prepayment request", request_id)
-        return row
-
-    def decline(self, party: Party, request_id: str, reasons: str) -> PrepaymentRequestOut:
-        """A bank addressed declines the current ask with ``reasons`` (``api.v1.declines``' JSON): 404 for anyone
-        else, 409 unless the request is open to the bank; again answers the first decline of the ask."""
-        row = self.for_bank(party, request_id)
-        facts = self.facts([row])
-        state = state_of(row, facts, party)
-        if state == "declined":
-            return request_out(row, facts, party)
-        if state != "open":
-            raise Conflict(
-                "prepayment_request_not_open",
-                f"prepayment request {request_id} is {state} to you: a bank declines only a request open to it",
-            )
-        values = {"request_id": row.id, "bank": party.address, "round": row.created_at}
-        try:
-            with self.store.begin() as connection:
-                connection.execute(insert(declines).values(**values, reasons=reasons, created_at=facts.now))
-        except IntegrityError:
-            pass  # declined at the same moment by another call: the first reasons stand
-        return self.out(row, party)
-
-    # -- the inbox ---------------------------------------------------------------------------------------------
-
-    def page(
-        self, party: Party, state: RequestState | None, order_id: int | None, after: str | None, limit: int
-    ) -> tuple[list[PrepaymentRequestOut], str | None]:
-        """Requests ``party`` may see, oldest first, after request ``after``, in ``state`` if given: read in batches
-        of ``limit + 1`` rows until a page is full (the state is derived), with what cannot match dropped in SQL
-        first (withdrawn or not; for ``open`` and ``offered``, what has passed its expiry)."""
-        table = store.prepayment_requests
-        limit = min(limit, MAX_PAGE)
-        now = self.now()
-        query = self._select().where(self.visible(party))
-        if order_id is not None:
-            query = query.where(table.c.order_id == order_id)
-        if state == "withdrawn":
-            query = query.where(table.c.withdrawn_at.is_not(None))
-        elif state is not None:
-            query = query.where(table.c.withdrawn_at.is_(None))
-        if state in LIVE:
-            query = query.where(table.c.expires_at > now)
-        cursor = self._cursor(party, after)
-        found: list[PrepaymentRequestOut] = []
-        while len(found) <= limit:
-            batch = query
-            if cursor is not None:
-                batch = batch.where(tuple_(table.c.created_at, table.c.id) > tuple_(*cursor))
-            with self.store.connect() as connection:
-                rows = connection.execute(batch.order_by(table.c.created_at, table.c.id).limit(limit + 1)).all()
-            facts = self.facts(rows, now)
-            found.extend(item for row in rows if state in (None, (item := request_out(row, facts, party)).state))
-            if len(rows) <= limit:
-                break
-            cursor = (rows[-1].created_at, rows[-1].id)
-        items = found[:limit]
-        return items, (items[-1].id if len(found) > limit else None)
-
-    def _cursor(self, party: Party, after: str | None) -> tuple[int, str] | None:
-        if after is None:
-            return None
-        table = store.prepayment_requests
-        with self.store.connect() as connection:
-            row = connection.execute(
-                select(table.c.created_at, table.c.id).where(table.c.id == after, self.visible(party))
-            ).one_or_none()
-        if row is None:
-            raise InvalidField("after", f"no prepayment request {after} of yours to page after", location="query")
-        return int(row.created_at), str(row.id)
 
     # -- offers ------------------------------------------------------------------------------------------------
 

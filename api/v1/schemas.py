@@ -489,11 +489,13 @@ class ApprovalIn(Request):
 #: How long a financing request stays open (``api.v1.financing``): by default, at least, at most (seconds).
 REQUEST_TERM, REQUEST_TERM_MIN, REQUEST_TERM_MAX = 7 * 86_400, 60, 90 * 86_400
 RequestState = Literal["open", "offered", "declined", "accepted", "expired", "withdrawn"]
+#: A request's ``expiresIn``, of financing or pre-payment alike (``api.v1.request_book``): whole seconds in the term.
+RequestTerm = Annotated[int, Field(strict=True, ge=REQUEST_TERM_MIN, le=REQUEST_TERM_MAX)]
 
 
 class FinancingRequestIn(Request):
     bank: Address | None = Field(default=None, description="the bank asked; omitted or null: every active bank")
-    expiresIn: Annotated[int, Field(strict=True, ge=REQUEST_TERM_MIN, le=REQUEST_TERM_MAX)] = Field(
+    expiresIn: RequestTerm = Field(
         default=REQUEST_TERM, description="seconds the request stays open (never past the receivable's maturity)"
     )
 

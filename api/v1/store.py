@@ -105,6 +105,33 @@ top_ups = Table(
     Index("ix_api_top_ups_party_day", "party", "day"),
 )
 
+
+def inbox_indexes(table: str, asker: str) -> tuple[Index, ...]:
+    """A requests table's indexes (``api.v1.request_book``): the inbox's pages, a bank's and its asker's (``holder``,
+    ``supplier``), by age; and the event feed's scan of recent requests (``api.v1.events``)."""
+    return (
+        Index(f"ix_{table}_bank_created", "bank", "created_at", "id"),
+        Index(f"ix_{table}_{asker}_created", asker, "created_at", "id"),
+        Index(f"ix_{table}_created", "created_at"),
+    )
+
+
+def signed_offer_columns() -> tuple[Column[object] | UniqueConstraint, ...]:
+    """A signed offer's tail, the same in ``api_offers`` and ``api_prepayment_offers``: its deadline, the bank's nonce
+    (unique per bank) and signature, when it was posted, and how the bank priced it (all NULL: no pricing recorded;
+    the quote is the desk's JSON, ``scoring.pricing.Quote.to_json()``), so an auditor can recompute the price."""
+    return (
+        Column("deadline", BigInteger, nullable=False),
+        Column("nonce", UInt, nullable=False),
+        Column("signature", String(132), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("policy_hash", HASH),
+        Column("model_version", HASH),
+        Column("quote", Text),
+        UniqueConstraint("bank", "nonce"),
+    )
+
+
 #: ``bank`` of a request addressed to every active bank (``api.v1.financing``): the zero address, which no
 #: member can hold, so ``bank`` stays NOT NULL, the unique key below still holds one such request per piece
 #: and holder, and a bank's inbox is one indexed ``bank IN (:bank, EVERY_BANK)``.
@@ -125,11 +152,8 @@ financing_requests = Table(
     Column("expires_at", BigInteger),
     Column("withdrawn_at", BigInteger),
     UniqueConstraint("piece_id", "holder", "bank"),
-    # The inbox's pages (step 2 creates them on older databases): a bank's, and a holder's, by age.
-    Index("ix_api_financing_requests_bank_created", "bank", "created_at", "id"),
-    Index("ix_api_financing_requests_holder_created", "holder", "created_at", "id"),
-    # The event feed's scan of recent requests (``api.v1.events``; step 3 creates it on older databases).
-    Index("ix_api_financing_requests_created", "created_at"),
+    # On older databases step 2 creates the inbox's indexes, step 3 the event feed's.
+    *inbox_indexes("api_financing_requests", "holder"),
 )
 
 offers = Table(
@@ -140,16 +164,8 @@ offers = Table(
     Column("holder", ADDRESS, nullable=False),
     Column("bank", ADDRESS, nullable=False, index=True),
     Column("price", UInt, nullable=False),
-    Column("deadline", BigInteger, nullable=False),
-    Column("nonce", UInt, nullable=False),
-    Column("signature", String(132), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    # Added by api.v1.migrate step 2: how the bank priced it, so an auditor can recompute the price later
-    # (all NULL: no pricing recorded). The quote is the desk's JSON (``scoring.pricing.Quote.to_json()``).
-    Column("policy_hash", HASH),
-    Column("model_version", HASH),
-    Column("quote", Text),
-    UniqueConstraint("bank", "nonce"),
+    # Its pricing columns were added by api.v1.migrate step 2.
+    *signed_offer_columns(),
     # The event feed's scan of recent offers (``api.v1.events``; step 3 creates it on older databases).
     Index("ix_api_offers_created", "created_at"),
 )
@@ -168,11 +184,8 @@ prepayment_requests = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("withdrawn_at", BigInteger),
     UniqueConstraint("order_id", "supplier", "bank"),
-    # The inbox's pages (step 4): a bank's, and a supplier's, by age.
-    Index("ix_api_prepayment_requests_bank_created", "bank", "created_at", "id"),
-    Index("ix_api_prepayment_requests_supplier_created", "supplier", "created_at", "id"),
-    # The event feed's scan of recent requests (``api.v1.events``; step 5 creates it on older databases).
-    Index("ix_api_prepayment_requests_created", "created_at"),
+    # On older databases step 4 creates the inbox's indexes, step 5 the event feed's.
+    *inbox_indexes("api_prepayment_requests", "supplier"),
 )
 
 #: A bank's signed ``PrepaymentOffer`` on a pre-payment request: the request's order and amount, the bank's fee.
@@ -187,15 +200,7 @@ prepayment_offers = Table(
     Column("bank", ADDRESS, nullable=False),
     Column("amount", UInt, nullable=False),
     Column("fee", UInt, nullable=False),
-    Column("deadline", BigInteger, nullable=False),
-    Column("nonce", UInt, nullable=False),
-    Column("signature", String(132), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    # How the bank priced it (all NULL: no pricing recorded), as ``api_offers``' columns.
-    Column("policy_hash", HASH),
-    Column("model_version", HASH),
-    Column("quote", Text),
-    UniqueConstraint("bank", "nonce"),
+    *signed_offer_columns(),
     # A request's offers (step 4), and a bank's open offers (the pool's ``offered``).
     Index("ix_api_prepayment_offers_request", "request_id", "created_at"),
     Index("ix_api_prepayment_offers_bank_deadline", "bank", "deadline"),

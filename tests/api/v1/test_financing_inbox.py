@@ -12,7 +12,6 @@ The tests that move the chain's clock move it by minutes; the receivables mature
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, UniqueConstraint, event, insert, inspect, select
 
@@ -36,6 +34,7 @@ from scoring.policy import DEV_BANK, MAX_UINT256, Policy
 from scoring.pricing import CORE, SUPPLIER, DebtorRecord, Quote, QuoteRequest, quote
 from scoring.scorecard import Model
 from tests.support.api_world import World
+from tests.support.market import Parties, admit_bank
 from tests.support.receivables import issue, issue_terms, receivables_of
 from tests.support.wallet import sign_prepared
 
@@ -47,33 +46,11 @@ POLICY = Policy.load(DEV_BANK)
 
 
 @dataclasses.dataclass
-class Market:
-    world: World
-    other_bank: LocalAccount  # a second active bank
-    tokens: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
-    numbers: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def client(self) -> TestClient:
-        return self.world.client
-
+class Market(Parties):
     @property
     def services(self) -> Services:
         services: Services = self.client.app.state.services  # type: ignore[attr-defined]
         return services
-
-    def account(self, who: str | LocalAccount) -> LocalAccount:
-        return who if isinstance(who, LocalAccount) else self.world.account(who)
-
-    def address(self, who: str | LocalAccount) -> str:
-        return self.account(who).address
-
-    def headers(self, who: str | LocalAccount) -> dict[str, str]:
-        """Each party signs in once per module (a token lasts the module)."""
-        address = self.address(who)
-        if address not in self.tokens:
-            self.tokens[address] = self.world.sign_in(self.account(who))
-        return self.tokens[address]
 
     def piece(self, holder: str = "tier1", maturity_in: int = 90 * DAY) -> int:
         """A new receivable of the core enterprise, issued on chain to ``holder`` and indexed: its piece id."""
@@ -155,12 +132,7 @@ class Market:
 def market(fresh: World) -> Iterator[Market]:
     # Confirmations 0: every indexed block is final, so a change on chain shows in the next read.
     settings = dataclasses.replace(fresh.settings, score_confirmations=0, score_refresh=0)
-    other = Account.from_key(keccak(text="scf inbox tests: a second bank"))
-    membership = fresh.chain.contract(fresh.deployed.build["Membership"], fresh.deployed.addresses["Membership"])
-    fresh.chain.transact(
-        membership.functions.admit(other.address, ROLE["bank"], 0, keccak(text="kyc inbox bank")),
-        fresh.account("admin"),
-    )
+    other = admit_bank(fresh, "inbox")
     tokens = TokenClient(fresh.chain, fresh.deployed.build, fresh.deployed.addresses["SettlementToken"])
     bank = fresh.account("bank")
     tokens.mint(bank.address, 10_000 * UNIT, bank)

@@ -14,7 +14,6 @@ test every request still live is withdrawn, so no request is left for a later te
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-from fastapi.testclient import TestClient
 
 from api.desk.client import BankApi
 from api.desk.desk import Desk
@@ -35,11 +32,11 @@ from ledger.domain.escrow import PrepaymentOffer
 from ledger.eth import eip712
 from ledger.index.sql.db import make_engine
 from ledger.index.sql.models import Order
-from ledger.toolchain.deploy import ROLE
 from scoring.policy import DEV_BANK, MAX_UINT256, PRE_SHIPMENT, Policy
 from scoring.pricing import CORE, Quote, QuoteRequest, quote
 from tests.support.api_world import World
 from tests.support.escrow import make_terms, signatures
+from tests.support.market import Parties, admit_bank
 from tests.support.wallet import sign_prepared
 
 UNIT = 10**6
@@ -53,29 +50,9 @@ SUPPLIERS = ("tier1", "tier2")
 
 
 @dataclasses.dataclass
-class Market:
-    world: World
-    other_bank: LocalAccount  # a second active bank
+class Market(Parties):
     escrow: TradeEscrowClient
     tokens: TokenClient
-    headers_of: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
-    numbers: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def client(self) -> TestClient:
-        return self.world.client
-
-    def account(self, who: str | LocalAccount) -> LocalAccount:
-        return who if isinstance(who, LocalAccount) else self.world.account(who)
-
-    def address(self, who: str | LocalAccount) -> str:
-        return self.account(who).address
-
-    def headers(self, who: str | LocalAccount) -> dict[str, str]:
-        address = self.address(who)
-        if address not in self.headers_of:
-            self.headers_of[address] = self.world.sign_in(self.account(who))
-        return self.headers_of[address]
 
     def order(self, *, amount: int = ORDER, funded: bool = True, ship_in: int = 20 * DAY) -> int:
         """A new order of ``core`` from ``supplier``, co-signed, created (and funded) on chain and indexed."""
@@ -162,12 +139,7 @@ class Market:
 @pytest.fixture(scope="module")
 def market(fresh: World) -> Iterator[Market]:
     chain, deployed = fresh.chain, fresh.deployed
-    other = Account.from_key(keccak(text="scf prepayment tests: a second bank"))
-    membership = chain.contract(deployed.build["Membership"], deployed.addresses["Membership"])
-    chain.transact(
-        membership.functions.admit(other.address, ROLE["bank"], 0, keccak(text="kyc prepayment bank")),
-        fresh.account("admin"),
-    )
+    other = admit_bank(fresh, "prepayment")
     tokens = TokenClient(chain, deployed.build, deployed.addresses["SettlementToken"])
     escrow = TradeEscrowClient(chain, deployed.build, deployed.addresses["TradeEscrow"])
     bank, core = fresh.account("bank"), fresh.account("core")
