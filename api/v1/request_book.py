@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, func, insert, or_, select, true, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.errors import Conflict, InvalidField, NotFound
 from api.v1 import store
@@ -56,6 +56,8 @@ EVERY_BANK = store.EVERY_BANK
 #: The states in which a request still asks for money (and opens the holder's credit report).
 LIVE: frozenset[RequestState] = frozenset({"open", "offered"})
 MAX_PAGE = 200
+#: Tries of one ask's transaction before a 409 ``*_busy`` (see ``_ask``).
+ASK_ATTEMPTS = 20
 
 
 def time_ordered_id() -> str:
@@ -248,7 +250,8 @@ class RequestBook(ABC, Generic[F, Out]):
         declined), or, while live, answered as it is (``_still_live`` may refuse other ``terms``)."""
         table = self.table
         key = (table.c[self.subject] == subject_id, table.c[self.asker] == party.address, table.c.bank == bank)
-        for _attempt in range(2):  # a concurrent first request wins the unique key: read what it wrote
+        lost = 0
+        for attempt in range(ASK_ATTEMPTS):
             try:
                 with self.store.begin() as connection:
                     existing = connection.execute(self._select().where(*key)).one_or_none()
@@ -269,9 +272,20 @@ class RequestBook(ABC, Generic[F, Out]):
                         self._still_live(existing, terms)
                     row = connection.execute(self._select().where(*key)).one()
                 break
-            except IntegrityError:
-                continue
-        else:  # pragma: no cover - two lost races in a row on one key
+            except IntegrityError:  # a concurrent first request won the unique key: read what it wrote
+                lost += 1
+                if lost == 2:
+                    raise Conflict(
+                        f"{self.code}_busy", f"a request for {self.subject_noun} {subject_id} is being made; retry"
+                    ) from None
+            except OperationalError as exc:
+                # SQLite (WAL) refuses at once, without waiting, a transaction that read and then writes after
+                # another connection committed (a desk's decline, the event feed's journal): it read an old
+                # snapshot. Nothing was written; the ask is read and decided again.
+                if "database is locked" not in str(exc.orig):
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        else:  # pragma: no cover - locked out on every attempt
             raise Conflict(f"{self.code}_busy", f"a request for {self.subject_noun} {subject_id} is being made; retry")
         return row
 
