@@ -210,9 +210,9 @@ def test_suppliers_draw_before_shipment_from_the_lowest_fee_within_each_banks_pu
         assert pre["losses"] == pre["claimed"] - pre["recovered"] and pre["net_return"] == pre["fees"] - pre["losses"]
     # The chain agrees with the books: the fees reached the guarantors, each pool reserved what is still open.
     escrow = TradeEscrowClient(world.chain, build, world.result.addresses["TradeEscrow"])
+    ended = {int(f.args["orderId"]) for f in facts.named("OrderReleased", "OrderRefunded", "DisputeResolved")}
     for address, bank in banks.items():
         open_orders = {int(f.args["orderId"]) for f in released if f.args["guarantor"] == address}
-        ended = {int(f.args["orderId"]) for f in facts.named("OrderReleased", "OrderRefunded", "DisputeResolved")}
         still = sum(int(f.args["amount"]) for f in released if int(f.args["orderId"]) in open_orders - ended)
         assert escrow.pool(address)[1] == still
         assert bank["pre_shipment"]["outstanding"] == still
