@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCF    := $(BIN)/scf
 
-.PHONY: run test check setup bench fuzz clean devnet-down
+.PHONY: run test check setup bench fuzz clean devnet-down chromium
 
 # The main job (api/cli/demo/): build, devnet, deploy and verify, play the demo world once, index,
 # score and publish the dev bank's limits, then serve the API on 127.0.0.1 (port SCF_API_PORT, default 8000)
@@ -16,7 +16,7 @@ run: setup
 
 # One worker per core; a test file stays on one worker so its module fixtures are built once.
 # The 25 slowest setups and calls are printed at the end, to see where CI time goes.
-test: setup check
+test: setup check chromium
 	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-auto} --dist loadfile --durations=25
 
 PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
@@ -26,9 +26,22 @@ check: setup
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
+	node_modules/.bin/tsc -p api/portal/web/tsconfig.json
+
+# The portal's browser tests drive Debian's chromium (headless, through Playwright's executable path: Playwright's
+# own browser download cannot work offline). As root with apt, install it when missing; otherwise the tests skip
+# and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the portal's browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+	    echo "chromium could not be installed: the portal's browser tests will be skipped"; \
+	  else echo "chromium is missing (apt-get install chromium, as root): the portal's browser tests will be skipped"; fi; }
 
 SLITHER_VERSION := 0.11.6
-setup: $(VENV)/.installed node_modules/.installed $(VENV)/slither/.installed-$(SLITHER_VERSION)
+setup: $(VENV)/.installed node_modules/.installed build/portal/BUILD $(VENV)/slither/.installed-$(SLITHER_VERSION)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -51,6 +64,11 @@ node_modules/.installed: package.json package-lock.json
 	@node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' || { echo "Node.js 20+ is required, found $$(node --version)"; exit 1; }
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# The web portal (api/portal/web: TypeScript, bundled by esbuild from the npm packages above) into build/portal.
+PORTAL_SOURCES := $(shell find api/portal/web -type f -not -name '*.png' 2>/dev/null)
+build/portal/BUILD: node_modules/.installed $(PORTAL_SOURCES)
+	node api/portal/web/build.mjs
 
 # The property-based suites with ten times the CI examples.
 fuzz: setup

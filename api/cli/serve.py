@@ -3,7 +3,7 @@
     scf serve [--host 127.0.0.1] [--port 8000] [--chain devnet|embedded|URL] [--db URL]
               [--keystore RELAYER.json] [--domain HOST:PORT] [--index] [--workers N]
               [--model MODEL.json] [--evaluation REPORT.json] [--confirmations N]
-              [--devnet] [--rpc-timeout SECONDS]
+              [--devnet [--dev-wallet PARTIES.json]] [--rpc-timeout SECONDS]
 
 The API reads the indexer's database (``--db``, else ``SCF_DB_URL``, else the devnet's SQLite
 file) and the chain; ``--index`` also runs the indexer in follow mode in this process, so
@@ -16,7 +16,8 @@ The relayer, which tops parties' gas up, is ``--keystore`` (password in ``SCF_KE
 ``--devnet`` (or ``SCF_DEVNET=1``) is devnet mode, for a local devnet only: secrets may be left
 unset (drawn at random per start) and the relayer defaults to the devnet's dev ``relayer``
 account, whose key comes from a public mnemonic. It is never inferred from the node, whose
-client version anyone can fake; ``make run`` (``scf demo run-main``) passes it.
+client version anyone can fake; ``make run`` (``scf demo run-main``) passes it. ``--dev-wallet`` (devnet
+mode only) hands the web portal at ``/app`` the demo parties' keys for its dev wallet (``api.portal``).
 
 ``--rpc-timeout`` (else ``SCF_RPC_TIMEOUT``, else 2 s) bounds each JSON-RPC request of the API,
 retries included: a node that is down or silent makes a route answer 503 within about that
@@ -89,6 +90,7 @@ class ServeOptions:
     confirmations: int | None = None
     devnet: bool = False
     rpc_timeout: float | None = None
+    dev_wallet: str | None = None
 
     @classmethod
     def of(cls, args: ServeOptions | argparse.Namespace) -> ServeOptions:
@@ -138,6 +140,10 @@ def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain,
         relayer=relayer,
         devnet=devnet,
     )
+    if options.dev_wallet:
+        if not devnet:
+            raise ServeError("--dev-wallet hands the portal the demo parties' keys: devnet mode (--devnet) only")
+        settings.dev_wallet = Path(options.dev_wallet).resolve()
     settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in record["contracts"].values())
     return settings, chain, record_path, db_url
 
@@ -168,7 +174,10 @@ def serve(options: ServeOptions) -> int:
     stop = threading.Event()
     indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
     dispatcher_thread = _start_dispatcher(settings, stop)
-    print(f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; db {db_url}")
+    print(
+        f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs, portal at /app) for chain "
+        f"{chain.chain_id}; db {db_url}"
+    )
     try:
         uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
     finally:
@@ -322,6 +331,11 @@ def register(subparsers: Any) -> None:
         "--devnet",
         action="store_true",
         help=f"devnet mode, for a local devnet only: random secrets if unset, the dev relayer ({DEVNET_ENV_NAME}=1)",
+    )
+    serve_parser.add_argument(
+        "--dev-wallet",
+        metavar="PARTIES.json",
+        help="devnet mode only: the demo parties' keys for the portal's dev wallet at /app (scf demo writes one)",
     )
     serve_parser.add_argument(
         "--rpc-timeout",

@@ -4,8 +4,8 @@ Reads come from the indexer's SQL projection (fast, per-party filtered); writes 
 key: the API serves EIP-712 typed data and unsigned transactions, the party signs them with
 its own key, and the signed transaction comes back to ``POST /v1/submissions`` to be checked
 and broadcast (a ``202`` with its status URL: it shows up in the reads once mined and
-indexed). OpenAPI at ``/openapi.json``; interactive docs at ``/docs`` served from the
-``swagger-ui-bundle`` package's files, so they work without the internet.
+indexed). OpenAPI at ``/openapi.json``; interactive docs at ``/docs`` and the web portal at ``/app``
+(``api.portal``), both built locally from npm packages, so they work without the internet.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, portal
 from api.v1 import migrate
 from api.v1.auth import Authenticator, Revocations, Standing, Tokens
 from api.v1.credit import CreditDesk
@@ -60,14 +57,6 @@ from scoring.scorecard import Model
 PREFIX = "/v1"
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent.parent / "scoring" / "models" / "default.json"
 DOCUMENT_PATHS = (f"{PREFIX}/documents",)
-
-
-def _swagger_files() -> Path | None:
-    try:
-        import swagger_ui_bundle
-    except ImportError:  # pragma: no cover - a dependency of the project; docs say how to get it
-        return None
-    return Path(swagger_ui_bundle.swagger_ui_path)
 
 
 def build_services(settings: Settings) -> Services:
@@ -222,19 +211,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix=PREFIX)
 
-    files = _swagger_files()
-    if files is not None:
-        app.mount("/docs/static", StaticFiles(directory=files), name="swagger")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="scf-ledger API",
-            swagger_js_url="/docs/static/swagger-ui-bundle.js",
-            swagger_css_url="/docs/static/swagger-ui.css",
-            swagger_favicon_url="/docs/static/favicon-32x32.png",
-        )
+    portal.mount(app, settings=settings)
 
     app.add_middleware(
         Gate,

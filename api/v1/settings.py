@@ -130,6 +130,8 @@ class Settings:
     score_refresh: float = 1.0
     #: Devnet mode: random secrets allowed, the dev relayer account (``from_env`` and ``scf serve --devnet``).
     devnet: bool = False
+    #: Devnet mode only: the demo parties' keys the portal's dev wallet signs with (``api.portal``; ``--dev-wallet``).
+    dev_wallet: Path | None = None
     #: Seconds between reads of the head block for the per-request Membership check (``api.v1.auth.Standing``).
     membership_refresh: float = 1.0
     #: Requests per period on sign-in and uploads (``api.v1.ratelimit``).

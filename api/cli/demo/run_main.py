@@ -1,6 +1,7 @@
 """``scf demo run-main``: what ``make run`` runs. Set everything up (``stage.prepare``), stage the story,
-print the banner (where the API is, the demo parties, three requests to try), then serve the API with the
-indexer following the chain in the same process (``serve.serve``), unless told not to serve.
+print the banner (where the portal and the API are, the demo parties, three requests to try), then serve the
+API and the portal with the indexer following the chain in the same process (``serve.serve``), unless told
+not to serve. The portal's dev wallet gets the demo parties' keys (``dev-wallet.json`` in the demo's folder).
 
 Beside the API runs the dev bank's desk (``scf bank desk``, a process of its own as a bank would run it):
 it follows the financing inbox and offers prices from ``scoring/policies/dev-bank.json`` with no human
@@ -10,6 +11,7 @@ key is anvil's public test key, so its password protects nothing and is written 
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -38,6 +40,7 @@ def banner(host: str, port: int, cast: dict[str, Any], out: Path, console: Conso
     base = f"http://{host}:{port}"
     console.print(
         Panel.fit(
+            f"portal   {base}/app    (sign in with the dev wallet: devnet only)\n"
             f"API      {base}/v1\ndocs     {base}/docs   (works offline)\nOpenAPI  {base}/openapi.json",
             title="scf-ledger is serving",
         )
@@ -91,6 +94,34 @@ def start_desk(stack: Any, host: str, port: int, out: Path) -> subprocess.Popen[
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
+DEV_WALLET_FILE = "dev-wallet.json"
+DEV_WALLET_PARTIES = ("tier3", "tier1", "core", "dev-bank", "bank", "auditor")
+
+
+def write_dev_wallet(out: Path, cast: dict[str, Any]) -> Path:
+    """The demo parties' keys for the portal's dev wallet (``scf serve --devnet --dev-wallet``): seed-derived
+    or the devnet's public dev keys, nothing a real party holds; the file is readable by its owner only."""
+    from api.cli.demo.token import demo_account
+
+    parties = []
+    for label in DEV_WALLET_PARTIES:
+        party = cast[label]
+        key = demo_account(out, party["address"]).key.hex()
+        parties.append(
+            {
+                "label": label,
+                "name": party["name"],
+                "does": party["does"],
+                "address": party["address"],
+                "key": "0x" + key.removeprefix("0x"),
+            }
+        )
+    path = out / DEV_WALLET_FILE
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"devnetOnly": True, "parties": parties}, indent=1) + "\n")
+    return path
+
+
 def stop_desk(desk: subprocess.Popen[bytes]) -> None:
     desk.terminate()  # SIGTERM: the desk finishes the request in hand and stops
     try:
@@ -114,11 +145,13 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
     banner(host, port, cast, out, console)
     if not serving:
         return 0
+    wallet = write_dev_wallet(out, cast)
     desk = start_desk(stack, host, port, out)
     console.print(f"the dev bank's desk follows the inbox (log: {out / 'desk' / 'desk.log'})")
     try:
         # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
         # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
-        return serve(ServeOptions(host=host, port=port, db=stack.db_url, index=True, devnet=True))
+        options = ServeOptions(host=host, port=port, db=stack.db_url, index=True, devnet=True, dev_wallet=str(wallet))
+        return serve(options)
     finally:
         stop_desk(desk)
