@@ -205,6 +205,11 @@ class HealthOut(BaseModel):
     lagBlocks: SafeInt | None
     database: str
     contracts: dict[str, str]
+    now: SafeInt | None = Field(
+        default=None,
+        description="UTC seconds the ledger's deadlines and maturities are measured against: the later of the API's "
+        "clock and the indexed head's block time (a devnet's chain runs ahead of the wall); null without the index",
+    )
 
 
 # -- parties --------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ def health(svc: Svc) -> HealthOut:
                 select(Cursor.block_number).where(Cursor.chain_id == svc.chain_id)
             ).scalar_one_or_none()
         database = "ok"
+        now = svc.reads.financing.now()
     except Exception:  # the database is down or has no schema yet
-        indexed, database = None, "unavailable"
+        indexed, database, now = None, "unavailable", None
     lag = head - indexed if head is not None and indexed is not None else None
     status = "ok" if head is not None and database == "ok" and indexed is not None else "degraded"
     return HealthOut(
@@ -38,4 +39,5 @@ def health(svc: Svc) -> HealthOut:
         lagBlocks=lag,
         database=database,
         contracts=svc.settings.addresses,
+        now=now,
     )

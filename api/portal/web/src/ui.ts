@@ -149,3 +149,16 @@ export function $(id: string): HTMLElement {
   if (!found) throw new Error(`the page has no #${id}`);
   return found;
 }
+
+let clock: { chain: number; at: number } | null = null;
+
+/** The ledger's "now" in UTC seconds (GET /v1/health `now`: the later of the API's clock and the indexed head's
+ * block time, since a devnet's chain runs ahead of the wall), advanced by the wall clock since it was read. Use it,
+ * not Date.now(), for deadlines, days to maturity and expiry. */
+export async function ledgerNow(): Promise<number> {
+  if (clock === null || Date.now() - clock.at > 30_000) {
+    const health = await (await fetch("/v1/health")).json();
+    clock = { chain: Number(health.now ?? Math.floor(Date.now() / 1000)), at: Date.now() };
+  }
+  return clock.chain + Math.floor((Date.now() - clock.at) / 1000);
+}
