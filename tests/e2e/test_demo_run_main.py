@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 
 from api.cli import demo as demo_cli
 from api.cli.demo.token import demo_account
+from api.portal import read_dev_wallet
 from ledger.eth.artifacts import BuildResult
 from ledger.toolchain.deploy import RECORD_FORMAT, runtime_hash
 from scoring.world import load
@@ -101,6 +103,13 @@ def test_after_rm_rf_out_run_main_finds_the_world_on_chain_and_gets_ready_to_ser
     cast = json.loads((devnet.out / demo_cli.PARTIES_FILE).read_text())
     assert {"core", "tier1", "tier3", "bank", "dev-bank", "auditor"} <= cast.keys()
     assert demo_account(devnet.out, "tier3").address == cast["tier3"]["address"]  # `scf demo token` works
+    # The portal's dev wallet (`scf serve --devnet --dev-wallet`): each demo party's own key, for its owner only.
+    wallet = devnet.out / "dev-wallet.json"
+    assert wallet.stat().st_mode & 0o077 == 0
+    parties = {p["label"]: p for p in read_dev_wallet(wallet)}
+    assert parties.keys() == {"tier3", "tier1", "core", "dev-bank", "bank", "auditor"}
+    for label, party in parties.items():
+        assert Account.from_key(party["key"]).address == cast[label]["address"], label
 
 
 def test_a_second_run_reuses_everything_and_sends_nothing(devnet: Devnet, capsys: pytest.CaptureFixture[str]) -> None:

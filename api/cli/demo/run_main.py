@@ -118,6 +118,7 @@ def write_dev_wallet(out: Path, cast: dict[str, Any]) -> Path:
         )
     path = out / DEV_WALLET_FILE
     path.touch(mode=0o600)
+    path.chmod(0o600)  # also when an earlier run left it wider
     path.write_text(json.dumps({"devnetOnly": True, "parties": parties}, indent=1) + "\n")
     return path
 
@@ -142,10 +143,10 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
     step(console, "the tier-3 supplier of the story")
     _story, _piece, cast = stage(stack, console)
     console.print(f"ready in {time.monotonic() - started:.1f} s")
+    wallet = write_dev_wallet(out, cast)
     banner(host, port, cast, out, console)
     if not serving:
         return 0
-    wallet = write_dev_wallet(out, cast)
     desk = start_desk(stack, host, port, out)
     console.print(f"the dev bank's desk follows the inbox (log: {out / 'desk' / 'desk.log'})")
     try:
