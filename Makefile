@@ -9,7 +9,7 @@ SCF    := $(BIN)/scf
 .PHONY: run test check setup bench fuzz clean devnet-down chromium
 
 # The main job (api/cli/demo/): build, devnet, deploy and verify, play the demo world once, index,
-# score and publish the dev bank's limits, then serve the API on 127.0.0.1 (port SCF_API_PORT, default 8000)
+# score and publish the dev bank's limits, then serve the API and the portal (/app) on 127.0.0.1 (port SCF_API_PORT, default 8000)
 # in the foreground; each step is skipped when already done. Ctrl-C stops the API, not the devnet.
 run: setup
 	$(SCF) demo run-main --port $${SCF_API_PORT:-8000}
