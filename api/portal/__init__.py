@@ -154,17 +154,27 @@ def mount(app: FastAPI, *, settings: Any, built: Path = BUILT) -> Site:
         answer.headers["Content-Security-Policy"] = DOCS_CSP
         return answer
 
-    assets = built / "assets"
-    app.mount("/app/assets", _Immutable(directory=assets, check_dir=False), name="portal-assets")
-    app.mount("/docs/static", StaticFiles(directory=built / "docs", check_dir=False), name="docs-assets")
+    app.mount("/app/assets", _Built(directory=built / "assets", immutable=True), name="portal-assets")
+    app.mount("/docs/static", _Built(directory=built / "docs"), name="docs-assets")
     return site
 
 
-class _Immutable(StaticFiles):
-    """The bundle's files are named by their content's hash: a year in any cache."""
+class _Built(StaticFiles):
+    """Files of the build: 503 naming the build command while it has not run (never a 500). The bundle's files
+    are named by their content's hash (``immutable``): a year in any cache."""
+
+    def __init__(self, *, directory: Path, immutable: bool = False) -> None:
+        super().__init__(directory=directory, check_dir=False)
+        self.folder = directory
+        self.immutable = immutable
+
+    async def check_config(self) -> None:
+        if not self.folder.is_dir():
+            raise ServiceUnavailable("the portal", f"{self.folder} is not built: run {BUILD_COMMAND}")
+        await super().check_config()
 
     async def get_response(self, path: str, scope: Any) -> Response:
         answer = await super().get_response(path, scope)
-        if answer.status_code == 200:
+        if self.immutable and answer.status_code == 200:
             answer.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return answer
