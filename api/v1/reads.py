@@ -6,10 +6,11 @@ Who sees what:
 * an **order** is seen by its buyer and its supplier, by the bank that guaranteed a
   pre-payment on it, and, once it is disputed, by arbiters;
 * a **receivable** (the root) is seen by its debtor and creditor, and by any party that holds
-  a piece of its tree, financed one, or was asked to finance one (a financing request to it, or
+  a piece of its tree, financed one, sold one to a bank, or was asked to finance one (a financing request to it, or
   to every bank when it is a bank, that its holder has not withdrawn: ``api.v1.financing``);
 * inside a tree, the debtor, the creditor and auditors see every piece; any other party sees
-  the pieces it holds, financed or was offered, the children of pieces it holds (it made
+  the pieces it holds, financed, sold (its books keep the sale and the offers it took) or was
+  offered, the children of pieces it holds (it made
   them), and the path from those up to the root: a tier-3 supplier sees what its claim
   rests on, not what its tier-2 peers hold.
 
@@ -241,9 +242,12 @@ class Reads:
     # -- receivables -------------------------------------------------------------------------
 
     def _touched_roots(self, party: Party) -> Any:
-        """Root ids of trees where ``party`` holds, financed or was offered a piece (a subquery)."""
+        """Root ids of trees where ``party`` holds, financed, sold or was offered a piece (a subquery)."""
         held = select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.holder == party.address)
-        financed = select(Financing.root_id).where(Financing.chain_id == self.chain_id, Financing.bank == party.address)
+        financed = select(Financing.root_id).where(
+            Financing.chain_id == self.chain_id,
+            or_(Financing.bank == party.address, Financing.seller == party.address),
+        )
         offered = self.financing.offered_pieces(party)
         parts = [held, financed]
         if offered:
@@ -298,7 +302,7 @@ class Reads:
                     select(Financing.piece_id).where(
                         Financing.chain_id == self.chain_id,
                         Financing.root_id == root.root_id,
-                        Financing.bank == party.address,
+                        or_(Financing.bank == party.address, Financing.seller == party.address),
                     )
                 ).scalars()
             )

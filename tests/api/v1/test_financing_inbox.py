@@ -225,6 +225,23 @@ def test_a_request_goes_open_offered_accepted_over_http(market: Market) -> None:
     assert market.report("bank", "tier1") == 404
 
 
+def test_the_seller_still_sees_the_piece_it_sold_and_the_offer_it_took(market: Market) -> None:
+    piece = market.piece()
+    market.ask("tier1", piece, bank=market.address("bank"))
+    offer = market.offer("bank", piece)
+    market.accept("tier1", offer)
+    headers = market.headers("tier1")
+    sold = market.client.get(f"/v1/receivables/pieces/{piece}", headers=headers)
+    assert sold.status_code == 200 and sold.json()["financed"] is True, sold.text
+    assert sold.json()["holder"] == market.address("bank")
+    taken = market.client.get(f"/v1/receivables/pieces/{piece}/offers", headers=headers).json()
+    assert [o["id"] for o in taken] == [offer["id"]]
+    held = market.client.get("/v1/receivables/pieces", headers=headers).json()["items"]
+    assert piece not in {int(p["pieceId"]) for p in held}, "sold: no longer among the pieces it holds"
+    # A party that neither held nor financed it still sees nothing of it.
+    assert market.client.get(f"/v1/receivables/pieces/{piece}", headers=market.headers("tier2")).status_code == 404
+
+
 def test_a_request_expires_when_its_time_is_up(market: Market) -> None:
     piece = market.piece()
     asked = market.ask("tier1", piece, bank=market.address("bank"), expiresIn=60)

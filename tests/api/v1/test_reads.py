@@ -77,7 +77,8 @@ def test_each_tier_sees_its_path_through_a_receivable_tree_and_not_its_peers_pie
     assert _tree(world, "tier1", root) == everything  # the creditor
     assert _tree(world, "auditor", root) == everything
     assert _tree(world, "tier2", root) == {root, p["split"], p["moved"], p["tier1"]}  # it split p["split"]
-    assert _tree(world, "tier3", root) == {root, p["split"], p["moved"]}  # holds "moved"; sold "financed"
+    # holds "moved"; sold "financed" to the bank, which its books keep
+    assert _tree(world, "tier3", root) == {root, p["split"], p["moved"], p["financed"]}
     assert _tree(world, "bank", root) == {root, p["financed"]}
 
 
