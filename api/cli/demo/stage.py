@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from sqlalchemy import Engine, func, select
 
@@ -31,6 +32,7 @@ from api.cli.index import index_chain, print_indexed
 from api.cli.score import bank_account, decide, load_model, print_published, publish_limits
 from api.cli.simulate import PLAY_RPC_TIMEOUT, played_world, print_simulated, simulate
 from ledger.clients.receivables import ReceivablesClient
+from ledger.clients.token import TokenClient
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
 from ledger.index.sql import database_url
@@ -106,7 +108,30 @@ def prepare(out: Path, db: str | None, console: Console) -> Stack:
         console.print(
             f"published {_live_limits(stack, dev_bank.address)} limits signed by the dev bank {dev_bank.address}"
         )
+    _fund_dev_bank(stack, dev_bank, console)
     return stack
+
+
+#: The dev bank's deposits for its desk's purchases (the devnet's token is minted by banks), topped up below half.
+DEV_BANK_DEPOSITS = 100_000_000 * UNIT
+MAX_UINT256 = 2**256 - 1
+
+
+def _fund_dev_bank(stack: Stack, bank: LocalAccount, console: Console) -> None:
+    """The dev bank's desk offers to buy pieces; a holder's acceptance pulls the price from the bank's deposits:
+    so the bank holds deposits and lets Receivables take them (each done only when missing)."""
+    tokens = TokenClient(stack.chain, stack.build, stack.addresses["SettlementToken"])
+    receivables = stack.addresses["Receivables"]
+    done = []
+    if tokens.balance_of(bank.address) < DEV_BANK_DEPOSITS // 2:
+        tokens.mint(bank.address, DEV_BANK_DEPOSITS, bank)
+        done.append(f"minted {DEV_BANK_DEPOSITS // UNIT:,} dUSD of deposits")
+    if tokens.allowance(bank.address, receivables) < MAX_UINT256 // 2:
+        tokens.approve(receivables, MAX_UINT256, bank)
+        done.append("let Receivables take them when a holder accepts its offer")
+    if done:
+        console.print(f"the dev bank {'; '.join(done)}", highlight=False)
+        stack.index()
 
 
 def _world(chain: Chain, build: BuildResult, addresses: dict[str, str], out: Path, console: Console) -> World:
