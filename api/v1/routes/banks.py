@@ -27,6 +27,14 @@
   states the record in words; this is the same record as numbers, for a bank or an auditor, on the
   same terms as the decision (who may read a decision may read this; otherwise 404).
 
+* ``GET /banks/me/portfolio``: the pieces the calling bank financed and still holds, each with its
+  state (outstanding, overdue, defaulted, repaid, claimed), and their sums: the exposure by obligor,
+  the maturity ladder, the counts by state and the return so far on the closed pieces
+  (``api.v1.portfolio`` says what each means). ``now`` is the exposure's. The seller's supply tier is
+  the credit scorer's (as of the decisions' final block), shown where the bank may read the seller's
+  decision; where it cannot be derived (no model, no history) it is null and ``tiers.note`` says why.
+  Only a bank reads it (403 otherwise).
+
 Small response models live here rather than in ``api.v1.schemas``: nothing else answers them.
 """
 
@@ -38,10 +46,12 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from api.errors import Forbidden, NotFound
-from api.v1.deps import ERRORS, Me, Svc
+from api.errors import ApiError, Forbidden, NotFound
+from api.v1.auth import Party
+from api.v1.deps import ERRORS, Me, Services, Svc
 from api.v1.financing import TOTAL
-from api.v1.schemas import AmountOut, SafeInt
+from api.v1.portfolio import BUCKETS, Portfolio, State, Tally, read_portfolio, seller_tiers
+from api.v1.schemas import AmountOut, SafeInt, UintOut
 from scoring.pricing import debtor_record_of
 
 router = APIRouter(prefix="/banks", tags=["banks"], responses=ERRORS)
@@ -78,6 +88,88 @@ class ObligorOut(BaseModel):
     receivablesOutstanding: AmountOut = Field(description="token units it owes on receivables not yet repaid")
     model: str = Field(description="the scoring model's version hash (the same as the decision's)")
     asOfBlock: SafeInt
+
+
+#: A signed amount of token units (a return may be a loss), decimal.
+SignedAmountOut = Annotated[str, Field(pattern=r"^-?[0-9]+$", description="token units, decimal, may be negative")]
+
+
+class FinancedPieceOut(BaseModel):
+    pieceId: UintOut
+    rootId: UintOut
+    obligor: str = Field(description="the root debtor, who owes the receivable")
+    seller: str = Field(description="who sold the piece to this bank")
+    sellerTier: SafeInt | None = Field(
+        description="the seller's supply tier (links in its longest chain of verified sales to a core) as of "
+        "tiers.asOfBlock; null: not derivable (tiers.note says why) or not this bank's to read"
+    )
+    price: AmountOut = Field(description="what the bank paid for the piece")
+    amount: AmountOut = Field(description="the piece's face amount")
+    collected: AmountOut = Field(description="what the bank has claimed on the piece")
+    claimable: AmountOut = Field(description="repaid on the receivable, the piece's share, not yet claimed")
+    due: AmountOut = Field(description="what the obligor still owes on the piece")
+    maturity: UintOut
+    bucket: str | None = Field(description="its rung of the maturity ladder while open; null once repaid or claimed")
+    defaultedAt: SafeInt = Field(description="UTC seconds the receivable was marked defaulted; 0: not defaulted")
+    financedAt: SafeInt
+    discountBps: UintOut = Field(description="the discount on face a year, as the contract computed it")
+    nonce: UintOut = Field(description="the nonce of the offer the piece was financed on")
+    state: State
+
+
+class ObligorExposureOut(BaseModel):
+    obligor: str
+    pieces: SafeInt
+    due: AmountOut = Field(description="what the obligor still owes on the open pieces")
+    paid: AmountOut = Field(description="the price the bank paid for them")
+
+
+class BucketOut(BaseModel):
+    bucket: str = Field(description="overdue (maturity passed), 0-30, 31-60, 61-90, 91-180 or >180 days")
+    pieces: SafeInt
+    due: AmountOut
+
+
+class StateCountsOut(BaseModel):
+    outstanding: SafeInt
+    overdue: SafeInt
+    defaulted: SafeInt
+    repaid: SafeInt
+    claimed: SafeInt
+
+
+class PortfolioTotalsOut(BaseModel):
+    paid: AmountOut = Field(description="price paid for every piece held")
+    amount: AmountOut = Field(description="their face amounts")
+    collected: AmountOut = Field(description="claimed on them so far")
+    claimable: AmountOut = Field(description="repaid and waiting to be claimed")
+    due: AmountOut = Field(description="still owed on the open pieces (outstanding, overdue, defaulted)")
+
+
+class ReturnOut(BaseModel):
+    pieces: SafeInt = Field(description="closed pieces: their face amount collected in full")
+    paid: AmountOut
+    collected: AmountOut
+    net: SignedAmountOut = Field(description="collected - paid on the closed pieces")
+
+
+class TiersOut(BaseModel):
+    asOfBlock: SafeInt | None = Field(description="the credit decisions' block the tiers were read at")
+    note: str
+
+
+class PortfolioOut(BaseModel):
+    bank: str
+    now: SafeInt = Field(description="UTC seconds: the later of the API's clock and the indexed head's block time")
+    indexedBlock: SafeInt | None
+    pieces: list[FinancedPieceOut] = Field(description="the pieces this bank financed and still holds, by id")
+    notHeld: SafeInt = Field(description="pieces it financed and no longer holds as one piece (sold on or split)")
+    counts: StateCountsOut
+    byObligor: list[ObligorExposureOut] = Field(description="the open pieces by root debtor, largest due first")
+    ladder: list[BucketOut] = Field(description="the open pieces' due by days to maturity, every bucket in order")
+    totals: PortfolioTotalsOut
+    returnSoFar: ReturnOut
+    tiers: TiersOut
 
 
 @router.get("/me/exposure", response_model=ExposureOut)
@@ -124,4 +216,83 @@ async def obligor(svc: Svc, me: Me, party: AddressPath) -> ObligorOut:
         receivablesOutstanding=str(record.receivables_outstanding),
         model=scored.scorer.version,
         asOfBlock=scored.as_of_block,
+    )
+
+
+@router.get("/me/portfolio", response_model=PortfolioOut)
+async def portfolio(svc: Svc, me: Me) -> PortfolioOut:
+    """The pieces the calling bank financed and holds, their states, exposure by obligor and maturity ladder."""
+    if not me.has("bank"):
+        raise Forbidden(me.address, "read a bank's portfolio", "only a bank finances pieces")
+    found = read_portfolio(svc.engine, svc.chain_id, me.address, svc.reads.financing.now())
+    tiers, about = await _tiers(svc, me, {h.seller for h in found.holdings})
+    return portfolio_out(found, tiers, about)
+
+
+async def _tiers(svc: Services, me: Party, sellers: set[str]) -> tuple[dict[str, int | None], TiersOut]:
+    """The sellers' supply tiers from the credit scorer, those whose decision ``me`` may read."""
+    if not sellers:
+        return {}, TiersOut(asOfBlock=None, note="no pieces held: no seller to place")
+    try:
+        scored = await svc.credit.scored_async(None)
+    except ApiError as exc:  # no model, no history yet: the portfolio stands without tiers
+        return {}, TiersOut(asOfBlock=None, note=f"not derivable: {exc}")
+    readable = [s for s in sellers if svc.credit.may_read_decision(me, s, scored)]
+    note = "the seller's supply tier from the credit scorer's feature table (1: sells to a core)"
+    return seller_tiers(scored.scorer.table, readable), TiersOut(asOfBlock=scored.as_of_block, note=note)
+
+
+def _obligor(obligor: str, tally: Tally) -> ObligorExposureOut:
+    return ObligorExposureOut(obligor=obligor, pieces=tally.pieces, due=str(tally.due), paid=str(tally.paid))
+
+
+def portfolio_out(found: Portfolio, tiers: dict[str, int | None], about: TiersOut) -> PortfolioOut:
+    closed = found.closed
+    return PortfolioOut(
+        bank=found.bank,
+        now=found.now,
+        indexedBlock=found.indexed_block,
+        pieces=[
+            FinancedPieceOut(
+                pieceId=h.piece_id,
+                rootId=h.root_id,
+                obligor=h.obligor,
+                seller=h.seller,
+                sellerTier=tiers.get(h.seller),
+                price=str(h.price),
+                amount=str(h.amount),
+                collected=str(h.claimed),
+                claimable=str(h.claimable),
+                due=str(h.due),
+                maturity=h.maturity,
+                bucket=found.bucket(h),
+                defaultedAt=h.defaulted_at,
+                financedAt=h.financed_at,
+                discountBps=h.discount_bps,
+                nonce=h.nonce,
+                state=h.state,
+            )
+            for h in found.holdings
+        ],
+        notHeld=found.not_held,
+        counts=StateCountsOut(**found.counts),
+        byObligor=[_obligor(o, t) for o, t in found.by_obligor.items()],
+        ladder=[
+            BucketOut(bucket=name, pieces=found.ladder[name].pieces, due=str(found.ladder[name].due))
+            for name, _ in BUCKETS
+        ],
+        totals=PortfolioTotalsOut(
+            paid=str(found.total("price")),
+            amount=str(found.total("amount")),
+            collected=str(found.total("claimed")),
+            claimable=str(found.total("claimable")),
+            due=str(found.total("due")),  # a repaid piece owes nothing: the open ones' sum
+        ),
+        returnSoFar=ReturnOut(
+            pieces=len(closed),
+            paid=str(found.total("price", closed)),
+            collected=str(found.total("claimed", closed)),
+            net=str(found.returned),
+        ),
+        tiers=about,
     )
