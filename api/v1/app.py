@@ -37,6 +37,7 @@ from api.v1.routes import (
     events,
     financing,
     health,
+    order_drafts,
     orders,
     parties,
     prepayments,
@@ -197,6 +198,7 @@ def create_app(
         health,
         auth_routes,
         parties,
+        order_drafts,  # before orders: /orders/drafts is not /orders/{order_id}
         orders,
         receivables,
         financing,
