@@ -22,6 +22,10 @@ the one inbox withdraws them after each test, so that no desk of a later test fi
 A ``Party`` also speaks to any other served API (``Api``: anything with its ``base`` URL, such as the
 tier-3 story's), signing in with its key or with an access token it was given (``token=``).
 
+A suite that drives the web portal asks for ``dev_wallet=True``: the served API then hands the portal's dev
+wallet (``scf serve --devnet --dev-wallet FILE``, ``api.portal``) the keys of the story's parties, labelled as
+``scf demo`` labels them (``DEV_WALLET_LABELS``: tier3, core, dev-bank, auditor).
+
 For pre-shipment finance a module puts the dev bank's deposits in its guarantee pool (``fund_pool``) and
 makes orders of the story's core from a supplier (``funded_order``: co-signed, created and funded on chain,
 then indexed by the API); ``Party.ask_prepayment`` asks for a pre-payment and records the request too.
@@ -107,6 +111,8 @@ class DeskWorld:
     #: the same for pre-payment requests (``/v1/prepayment-requests/{id}/withdraw``)
     asked_prepayments: list[tuple[dict[str, str], str]] = field(default_factory=list)
     build: BuildResult | None = None
+    #: the dev wallet's file the API serves at /app/dev-wallet.json (``dev_wallet=True``), else None
+    dev_wallet: Path | None = None
 
     def options(self, journal: Path, policy: Path = DEV_BANK, **overrides: Any) -> DeskOptions:
         return DeskOptions(
@@ -249,9 +255,35 @@ class Party:
         return request
 
 
+#: The parties the portal's dev wallet holds (``dev_wallet=True``), labelled as ``scf demo``'s dev wallet labels them.
+DEV_WALLET_LABELS = ("tier3", "core", "dev-bank", "auditor")
+
+
+def write_dev_wallet(path: Path, parties: World, cast: dict[str, tuple[LocalAccount, str]]) -> Path:
+    """The dev wallet's file (``{"devnetOnly": true, "parties": [{label, name, does, address, key}]}``) holding
+    ``cast``'s keys (label -> (account, what it does)), named as in the played world; readable by its owner only."""
+    names = {p.address: p.name for p in parties.parties}
+    held = [
+        {
+            "label": label,
+            "name": names.get(account.address, label),
+            "does": does,
+            "address": account.address,
+            "key": "0x" + bytes(account.key).hex(),
+        }
+        for label, (account, does) in cast.items()
+    ]
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"devnetOnly": True, "parties": held}, indent=1) + "\n")
+    return path
+
+
 @contextmanager
-def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Iterator[DeskWorld]:
-    """The desk's world (the module's docstring) in ``root``, reverted to the played world on exit."""
+def served_desk_world(
+    build: BuildResult, root: Path, *, slices: int = 3, dev_wallet: bool = False
+) -> Iterator[DeskWorld]:
+    """The desk's world (the module's docstring) in ``root``, reverted to the played world on exit; ``dev_wallet``:
+    the API also serves the portal's dev wallet with the story's parties (``DEV_WALLET_LABELS``)."""
     world = small_world(build)
     chain, rpc_url = world.chain, world.devnet.url
     assert chain.accounts is not None
@@ -305,13 +337,23 @@ def served_desk_world(build: BuildResult, root: Path, *, slices: int = 3) -> Ite
         env = {**os.environ, "SCF_DEPLOYMENTS_DIR": str(record.parent), "SCF_DEVNET_RUN_DIR": str(root / "run")}
         port = free_port()
         command = [sys.executable, "-m", "api", "serve", "--port", str(port), "--chain", rpc_url, "--db", db_url]
+        wallet: Path | None = None
+        if dev_wallet:
+            cast = {
+                "tier3": (keys[story.tier3], f"never sold to a core; holds piece {piece_id} of a core's receivable"),
+                "core": (keys[story.core], "owes the receivable (its debtor)"),
+                "dev-bank": (bank, "the dev bank: published the limits, its desk prices the requests"),
+                "auditor": (chain.accounts["auditor"], "reads everything; replays the chain"),
+            }
+            wallet = write_dev_wallet(root / "dev-wallet.json", parties, cast)
+            command += ["--dev-wallet", str(wallet)]
         server = subprocess.Popen([*command, "--index", "--devnet"], cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
         serve.wait_until_up(serve.Served(server, base), WAIT)
         wait_indexed(base, rpc_url)
         yield DeskWorld(
             world, parties, base, rpc_url, db_url, record, env, root, bank, keystore, password_file, keys,
-            story.tier3, piece_id, story.core, sliced, slicer, barred, build=build,
+            story.tier3, piece_id, story.core, sliced, slicer, barred, build=build, dev_wallet=wallet,
         )  # fmt: skip
     finally:
         if server is not None:

@@ -42,6 +42,10 @@ function page(metafile) {
   writeFileSync(join(out, "index.html"), html);
 }
 
+function icon() {
+  copyFileSync(join(here, "favicon.svg"), join(out, "assets", "favicon.svg"));
+}
+
 function docs() {
   const dist = join(root, "node_modules", "swagger-ui-dist");
   mkdirSync(join(out, "docs"), { recursive: true });
@@ -54,13 +58,14 @@ rmSync(join(out, "assets"), { recursive: true, force: true });
 if (watching) {
   const ctx = await context({
     ...options,
-    plugins: [{ name: "page", setup: (b) => b.onEnd((r) => r.metafile && page(r.metafile)) }],
+    plugins: [{ name: "page", setup: (b) => b.onEnd((r) => r.metafile && (page(r.metafile), icon())) }],
   });
   docs();
   await ctx.watch();
 } else {
   const result = await build(options);
   page(result.metafile);
+  icon();
   docs();
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   const digest = createHash("sha256").update(readdirSync(join(out, "assets")).sort().join(",")).digest("hex");
