@@ -163,7 +163,7 @@ export function holdingsSection(host: HTMLElement, reading: Promise<Portfolio>):
       ? `Seller tiers are left out: ${p.tiers.note}.`
       : `Seller tier: ${p.tiers.note}, as of block ${p.tiers.asOfBlock}; none shown where it cannot be derived.`;
     return html`${table(
-        `The ${p.pieces.length} pieces this bank financed and holds: at risk first, then by maturity`,
+        `The ${p.pieces.length} ${p.pieces.length === 1 ? "piece" : "pieces"} this bank financed and holds: at risk first, then by maturity`,
         // Amounts without the symbol in the cells (it is in each heading): the columns stay narrow enough to read.
         ["piece", "receivable", "obligor", "seller", ...["paid", "face", "collected", "to claim", "due"].map((h) => `${h} (${config.token.symbol})`), "maturity", "state", "proof"],
         sorted.map((f) => pieceRow(f, p.now)),
