@@ -14,7 +14,8 @@ The tests run in order, as the story does:
 4. the auditor replays the chain from its page: 0 mismatches;
 5. the bank checks the piece's storage proof against its own node in the page: verified; a proof altered on
    its way from the API (a claimed value, then one proof node) is not;
-6. the core enterprise's page loads.
+6. the core enterprise's page loads;
+7. the core drafts an order in its page and the supplier co-signs it in its own: the order is created on chain.
 
 Each user's main page is saved as ``out/portal/<user>.png`` and checked with axe-core (no serious or critical
 violations). Waits are on the page's elements (with timeouts), never on the clock.
@@ -261,4 +262,25 @@ def test_the_bank_verifies_the_pieces_proof_against_its_node_and_an_altered_proo
 def test_the_core_enterprises_page_loads(story: Story) -> None:
     story.page("core")
     look(story, "core")
+    story.assert_clean()
+
+
+def test_the_core_drafts_an_order_in_its_page_and_the_supplier_co_signs_it_in_its_own(story: Story) -> None:
+    core, supplier = story.page("core"), story.reload("tier3")
+    core.fill("#draft-counterparty", story.world.tier3)
+    core.fill("#draft-amount", "2,500.00")
+    core.fill("#draft-po", "PORTAL-STORY-PO-1")
+    core.click("form[aria-label='draft an order'] button")
+    expect(core.locator("#core-status")).to_contain_text("waits a week for the supplier's signature", timeout=CHAIN_MS)
+
+    supplier = story.reload("tier3")
+    row = supplier.locator("tr[data-draft]", has_text="PORTAL-STORY-PO-1")
+    expect(row).to_contain_text("2,500.00")
+    row.locator("button").click()
+    expect(supplier.locator("#supplier-status")).to_contain_text("co-signed and created on chain", timeout=CHAIN_MS)
+    drafts = httpx.get(f"{story.world.base}/v1/orders/drafts", headers=story.tier3.headers, timeout=30).json()
+    made = [d for d in drafts if d["terms"]["poReference"] == "PORTAL-STORY-PO-1"]
+    assert [d["state"] for d in made] == ["created"], made
+    order = httpx.get(f"{story.world.base}/v1/orders/{made[0]['orderId']}", headers=story.tier3.headers, timeout=30)
+    assert order.json()["buyer"] == story.world.core and order.json()["amount"] == str(2_500 * 10**story.decimals)
     story.assert_clean()

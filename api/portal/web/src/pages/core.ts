@@ -13,6 +13,7 @@ import { chart, PALETTE } from "../charts";
 import type { Party, Prepared, Receivable, TypedData } from "../types";
 import { $, act, addr, config, date, ledgerNow, money, parseMoney, section, table } from "../ui";
 import { send, signTyped } from "../wallet";
+import { type Draft, draftsPart, readDrafts } from "./drafts";
 
 interface Order {
   orderId: string;
@@ -28,17 +29,6 @@ interface Order {
   shippedAt: number;
   deliveredAt: number;
   escrowed: string;
-}
-
-interface Draft {
-  id: string;
-  terms: Record<string, string | boolean>;
-  drafter: string;
-  signature: string;
-  state: string;
-  awaiting: string | null;
-  orderId: string | null;
-  createdAt: number;
 }
 
 const DAY = 86_400;
@@ -99,7 +89,7 @@ export async function corePage(main: HTMLElement, me: Party): Promise<void> {
     [orders, owed, drafts] = await Promise.all([
       all<Order>("/v1/orders", { limit: 200 }),
       all<Receivable>("/v1/receivables", { limit: 200 }),
-      api.get<Draft[]>("/v1/orders/drafts"),
+      readDrafts(),
     ]);
     orders = orders.filter((o) => o.buyer.toLowerCase() === me.address.toLowerCase());
     owed = owed.filter((r) => r.debtor.toLowerCase() === me.address.toLowerCase());
@@ -149,27 +139,8 @@ export async function corePage(main: HTMLElement, me: Party): Promise<void> {
         await send(await api.post<Prepared>(`/v1/orders/${o.orderId}/confirm-receipt`), say);
         return `receipt of order ${o.orderId} confirmed: the escrow went to the supplier`;
       }, refresh);
-    const toSign = drafts.filter((d) => d.awaiting?.toLowerCase() === me.address.toLowerCase());
-    const cosign = (d: Draft) => (e: Event) =>
-      act(e.target as HTMLButtonElement, line, async (say) => {
-        say("sign the order in your wallet…");
-        const doc = await api.post<TypedData>("/v1/orders/typed-data", d.terms);
-        const buyerSignature = await signTyped(doc);
-        const body = { terms: d.terms, buyerSignature, supplierSignature: d.signature };
-        await send(await api.post<Prepared>("/v1/orders", body), say);
-        return `order ${String(d.terms.poReference)} co-signed and created on chain`;
-      }, refresh);
     return html`
-      <h3>Orders to co-sign</h3>
-      ${table("Orders your suppliers drafted and signed: co-sign in your wallet to create them on chain", ["PO reference", "supplier", "amount", "ship by", "deliver by", "sign by", ""], toSign.map(
-        (d) => html`<tr data-draft=${d.id}>
-          <td>${String(d.terms.poReference)}</td><td>${addr(String(d.terms.supplier))}</td>
-          <td class="num">${money(String(d.terms.amount))}</td><td>${date(String(d.terms.shipBy))}</td>
-          <td>${date(String(d.terms.deliverBy))}</td><td>${date(String(d.terms.deadline))}</td>
-          <td><button type="button" id=${`cosign-${d.id}`} @click=${cosign(d)}>Co-sign and create</button></td>
-        </tr>`,
-      ), "No order waits for your signature.")}
-      ${draftForm()}
+      ${draftsPart(drafts, me, "buyer", line, refresh)}
       <h3>Orders to fund</h3>
       ${table("Orders signed by both sides, waiting for your escrow", ["order", "supplier", "amount", "ship by", ""], toFund.map(
         (o) => html`<tr data-order=${o.orderId}>
@@ -190,53 +161,6 @@ export async function corePage(main: HTMLElement, me: Party): Promise<void> {
         ? html`<p class="muted">Every delivered open-account order has its receivable.</p>`
         : html`${table("Open-account orders delivered without a receivable: acknowledging issues it to the supplier", ["order", "supplier", "amount", "delivered", "acknowledge"], toAcknowledge.map((o) => acknowledgeRow(o)), "")}`}
     `;
-  };
-
-  const draftForm = (): TemplateResult => {
-    const mine = drafts.filter((d) => d.drafter.toLowerCase() === me.address.toLowerCase() && d.state === "awaiting");
-    const submit = (e: Event) => {
-      e.preventDefault();
-      const form = e.target as HTMLFormElement;
-      const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
-      return act(form.querySelector("button"), line, async (say) => {
-        const amount = parseMoney(value("amount"));
-        if (!/^0x[0-9a-fA-F]{40}$/.test(value("supplier"))) throw new Error("supplier: a 0x address of 40 hex digits");
-        if (amount === null || amount <= 0n) throw new Error("amount: type an amount such as 1,250.00");
-        const ship = Number(value("ship"));
-        const deliver = Number(value("deliver"));
-        if (!(ship >= 1 && deliver > ship && deliver <= 365)) throw new Error("days: ship in 1 or more, deliver after shipping, within a year");
-        const reference = value("po");
-        if (!reference) throw new Error("PO reference: your purchase order's number");
-        const t = now();
-        const terms = {
-          buyer: me.address,
-          supplier: value("supplier"),
-          amount: amount.toString(),
-          shipBy: String(t + ship * DAY),
-          deliverBy: String(t + deliver * DAY),
-          inspectionRequired: (form.elements.namedItem("inspect") as HTMLInputElement).checked,
-          termsHash: keccak256(toUtf8Bytes(`purchase order ${reference}`)),
-          poReference: reference,
-          nonce: BigInt(keccak256(toUtf8Bytes(`${reference}|${Date.now()}`))).toString(),
-          deadline: String(t + 7 * DAY),
-        };
-        say("sign the order in your wallet…");
-        const signature = await signTyped(await api.post<TypedData>("/v1/orders/typed-data", terms));
-        await api.post("/v1/orders/drafts", { terms, signature });
-        return `order ${reference} drafted and signed: it waits for the supplier's signature (a week)`;
-      }, refresh);
-    };
-    return html`<h3>Draft an order</h3>
-      <form @submit=${submit} aria-label="draft an order">
-        <label for="draft-supplier">Supplier</label><input id="draft-supplier" name="supplier" size="44" placeholder="0x…" />
-        <label for="draft-amount">Amount</label><input id="draft-amount" name="amount" size="12" />
-        <label for="draft-ship">Ship in (days)</label><input id="draft-ship" name="ship" type="number" min="1" value="14" />
-        <label for="draft-deliver">Deliver in (days)</label><input id="draft-deliver" name="deliver" type="number" min="2" value="30" />
-        <label for="draft-po">PO reference</label><input id="draft-po" name="po" size="14" />
-        <label for="draft-inspect">Inspection</label><input id="draft-inspect" name="inspect" type="checkbox" />
-        <button type="submit">Sign and send to the supplier</button>
-      </form>
-      ${mine.length ? html`<p class="muted">Waiting for suppliers: ${mine.map((d) => String(d.terms.poReference)).join(", ")}.</p>` : ""}`;
   };
 
   const acknowledgeRow = (o: Order): TemplateResult => {

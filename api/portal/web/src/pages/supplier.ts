@@ -8,6 +8,7 @@ import { all, api } from "../api";
 import type { FinancingRequest, Offer, Party, Piece, Prepared } from "../types";
 import { $, act, addr, config, dateTime, ledgerNow, money, section, status, table } from "../ui";
 import { send } from "../wallet";
+import { draftsPart, readDrafts } from "./drafts";
 import { decisionSection, historySection } from "./supplier/credit";
 import { offersSection, requestsSection } from "./supplier/financing";
 import { ordersSection } from "./supplier/orders";
@@ -67,6 +68,7 @@ export async function supplierPage(main: HTMLElement, me: Party): Promise<void> 
       <div id="sup-held"></div>
       <div id="sup-requests"></div>
       <div id="sup-offers"></div>
+      <div id="sup-drafts"></div>
       <div id="sup-orders"></div>
       <div class="grid">
         <div id="sup-decision"></div>
@@ -206,8 +208,12 @@ export async function supplierPage(main: HTMLElement, me: Party): Promise<void> 
     );
   }
 
+  const drafts = (): Promise<void> =>
+    section($("sup-drafts"), "Orders to sign", async () => draftsPart(await readDrafts(), me, "supplier", line, () => void drafts()), "drafts");
+
   await Promise.all([
     refresh(),
+    drafts(),
     section($("sup-orders"), "Orders and milestones", async () => ordersSection(me.address, await named), "orders"),
     section($("sup-decision"), "Credit decision", () => decisionSection(me.address), "decision"),
     section($("sup-history"), "Score and limit history", async () => historySection(me.address, await named), "history"),
