@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from api.v1.schemas import AmountOut, Request, SafeInt, UintOut
 
@@ -19,12 +19,12 @@ from api.v1.schemas import AmountOut, Request, SafeInt, UintOut
 class AuditRunIn(Request):
     """What a run does besides the replay (each adds a part to the run's report, as ``scf audit replay`` does)."""
 
-    limits: bool = Field(
+    limits: StrictBool = Field(
         default=False,
         description="also recompute every credit limit published on CreditRegistry from the chain's logs, with "
         "the model its hash names (the report's `scores`, as `scf audit replay --scores` writes it)",
     )
-    offers: bool = Field(
+    offers: StrictBool = Field(
         default=False,
         description="also recompute every signed offer in this API's store from its pricing record, the policy "
         "files this server holds and the chain (the report's `offers`, as `scf audit replay --offers` writes it)",
