@@ -25,7 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.audit import Deployment, ReplayResult
 from ledger.eth.chain import Chain
+from ledger.eth.refusals import RefusalDecoder
 from scoring import features
 from scoring.chain_source import ChainEvents, block_at
 from scoring.decision import Scorer
@@ -154,3 +156,24 @@ def recompute_published(
         check = Check(a["party"], a["bank"], e.block_number, as_of_block, as_of_time, published, expected, problem)
         (result.matches if check.ok else result.mismatches).append(check)
     return result
+
+
+def refused_calls(deployment: Deployment, result: ReplayResult) -> list[RefusedCall]:
+    """The replay's mined, reverted calls, decoded: what feeds the scorer's double-financing flags (the
+    recomputation of published limits needs the refusals as the publisher's scorer saw them)."""
+    decoder = RefusalDecoder(deployment.addresses, deployment.abis)
+    refused = []
+    for tx in result.quiet_calls:
+        refusal = decoder.refusal(tx) if tx.reverted else None
+        if refusal is not None:
+            refused.append(
+                RefusedCall(
+                    refusal.block_number,
+                    refusal.tx_index,
+                    refusal.sender,
+                    refusal.contract,
+                    refusal.function,
+                    refusal.error or "",
+                )
+            )
+    return refused

@@ -94,6 +94,23 @@ class SignedOffer:
     model_version: str | None = None
     quote: str | None = None  # the quote's JSON text as stored (None: no pricing recorded)
 
+    @classmethod
+    def of_row(cls, row: Mapping[Any, Any]) -> SignedOffer:
+        """An offer from a row of the API's ``api_offers`` table (its pricing columns may be missing)."""
+        return cls(
+            id=str(row["id"]),
+            piece_id=int(row["piece_id"]),
+            bank=str(row["bank"]),
+            holder=str(row["holder"]),
+            price=int(row["price"]),
+            nonce=int(row["nonce"]),
+            deadline=int(row["deadline"]),
+            created_at=int(row["created_at"]),
+            policy_hash=row.get("policy_hash"),
+            model_version=row.get("model_version"),
+            quote=row.get("quote"),
+        )
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -145,6 +145,8 @@ def audit_replay(
                 print(f"not compared: {note}", file=sys.stderr)
         finally:
             engine.dispose()
+    from scoring.audit import refused_calls
+
     refused = refused_calls(replayed, result) if scores is not None or offers is not None else None
     recomputed = None
     if scores is not None:
@@ -221,29 +223,6 @@ def _load_models(models: list[str], option: str) -> list[Model]:
     if not loaded:
         raise AuditError(f"{option}: no model given and none shipped (scoring/models/default.json)")
     return loaded
-
-
-def refused_calls(deployment: Deployment, result: ReplayResult) -> list[RefusedCall]:
-    """The replay's mined, reverted calls, decoded: what feeds the scorer's double-financing flags."""
-    from ledger.eth.refusals import RefusalDecoder
-    from scoring.history import RefusedCall
-
-    decoder = RefusalDecoder(deployment.addresses, deployment.abis)
-    refused = []
-    for tx in result.quiet_calls:
-        refusal = decoder.refusal(tx) if tx.reverted else None
-        if refusal is not None:
-            refused.append(
-                RefusedCall(
-                    refusal.block_number,
-                    refusal.tx_index,
-                    refusal.sender,
-                    refusal.contract,
-                    refusal.function,
-                    refusal.error or "",
-                )
-            )
-    return refused
 
 
 def _recompute_scores(

@@ -139,22 +139,7 @@ def read_offers(engine: Engine) -> list[SignedOffer]:
             rows = connection.execute(select(*columns).order_by(table.c.created_at, table.c.id)).mappings().all()
     except SQLAlchemyError as exc:
         raise AuditError(f"--offers: cannot read the offers of {where}: {exc}") from exc
-    return [
-        SignedOffer(
-            id=str(row["id"]),
-            piece_id=int(row["piece_id"]),
-            bank=str(row["bank"]),
-            holder=str(row["holder"]),
-            price=int(row["price"]),
-            nonce=int(row["nonce"]),
-            deadline=int(row["deadline"]),
-            created_at=int(row["created_at"]),
-            policy_hash=row.get("policy_hash"),
-            model_version=row.get("model_version"),
-            quote=row.get("quote"),
-        )
-        for row in rows
-    ]
+    return [SignedOffer.of_row(row) for row in rows]
 
 
 def offer_lines(audited: OfferAudit, limit: int | None = None) -> list[str]:

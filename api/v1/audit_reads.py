@@ -135,27 +135,6 @@ def run_page(engine: Engine, after: str | None, limit: int) -> tuple[list[AuditR
 # -- recomputations on a run -------------------------------------------------------------------------
 
 
-def refused_calls(deployment: Deployment, result: ReplayResult) -> list[ScorerRefusal]:
-    """The replay's mined, reverted calls, decoded: what feeds the scorer's double-financing flags (as
-    ``api.cli.audit.refused_calls`` hands them to the command's recomputations)."""
-    decoder = RefusalDecoder(deployment.addresses, deployment.abis)
-    refused = []
-    for tx in result.quiet_calls:
-        refusal = decoder.refusal(tx) if tx.reverted else None
-        if refusal is not None:
-            refused.append(
-                ScorerRefusal(
-                    refusal.block_number,
-                    refusal.tx_index,
-                    refusal.sender,
-                    refusal.contract,
-                    refusal.function,
-                    refusal.error or "",
-                )
-            )
-    return refused
-
-
 def held_models(serving: Model | None) -> list[Model]:
     """The models this server holds: the one it serves decisions with, and the shipped default."""
     models = [serving] if serving is not None else []
@@ -204,22 +183,7 @@ def read_offers(engine: Engine) -> list[SignedOffer]:
     table = store.offers
     with engine.connect() as connection:
         rows = connection.execute(select(table).order_by(table.c.created_at, table.c.id)).mappings().all()
-    return [
-        SignedOffer(
-            id=str(row["id"]),
-            piece_id=int(row["piece_id"]),
-            bank=str(row["bank"]),
-            holder=str(row["holder"]),
-            price=int(row["price"]),
-            nonce=int(row["nonce"]),
-            deadline=int(row["deadline"]),
-            created_at=int(row["created_at"]),
-            policy_hash=row.get("policy_hash"),
-            model_version=row.get("model_version"),
-            quote=row.get("quote"),
-        )
-        for row in rows
-    ]
+    return [SignedOffer.of_row(row) for row in rows]
 
 
 def _policy_of(offer: SignedOffer) -> str | None:

@@ -35,6 +35,7 @@ from api.v1.deps import ERRORS, Me, Services, Svc
 from api.v1.reads import MAX_PAGE
 from api.v1.schemas import AuditRunOut
 from ledger.audit import Deployment, replay
+from scoring.audit import refused_calls
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=ERRORS)
 
@@ -74,7 +75,7 @@ def _run(svc: Services, run_id: str, options: AuditRunIn) -> None:
         document = result.report.to_json()
         document["requested"] = options.model_dump()
         if options.limits or options.offers:
-            refused = audit_reads.refused_calls(deployment, result)
+            refused = refused_calls(deployment, result)
             if options.limits:
                 document["scores"] = _part(
                     "published limits", lambda: audit_reads.recompute_limits(svc, deployment, result, refused)

@@ -28,6 +28,7 @@ from ledger.eth.artifacts import BuildResult
 from ledger.index.sql.db import make_engine, sqlite_path
 from ledger.index.sql.models import Financing
 from ledger.toolchain.deploy import recorded_deployment
+from scoring.audit import refused_calls
 from scoring.history import RefusedCall
 from scoring.policy import DEV_BANK, Policy
 from scoring.price_audit import OfferAudit
@@ -91,7 +92,7 @@ def offered(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Ite
             world,
             deployment,
             result,
-            audit_cli.refused_calls(deployment, result),
+            refused_calls(deployment, result),
             [Model.load(DEFAULT_MODEL)],
             accepted,
             still_open,
