@@ -46,6 +46,29 @@ export interface TypedData {
   digest: string;
 }
 
+/** GET /v1/orders (OrderOut): times in UTC seconds; uint64 ones as decimal strings. */
+export interface Order {
+  orderId: string;
+  buyer: string;
+  supplier: string;
+  token: string;
+  amount: string;
+  shipBy: string;
+  deliverBy: string;
+  inspectionRequired: boolean;
+  openAccount: boolean;
+  status: string;
+  createdAt: number;
+  fundedAt: number;
+  shippedAt: number;
+  deliveredAt: number;
+  closedAt: number;
+  escrowed: string;
+  prepaid: string;
+  paidToSupplier: string;
+  refundedToBuyer: string;
+}
+
 export interface Piece {
   pieceId: string;
   rootId: string;

@@ -10,26 +10,10 @@ import { html, render, type TemplateResult } from "lit-html";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { all, api } from "../api";
 import { chart, PALETTE } from "../charts";
-import type { Party, Prepared, Receivable, TypedData } from "../types";
+import type { Order, Party, Prepared, Receivable, TypedData } from "../types";
 import { $, act, addr, config, date, ledgerNow, money, parseMoney, section, table } from "../ui";
 import { send, signTyped } from "../wallet";
 import { type Draft, draftsPart, readDrafts } from "./drafts";
-
-interface Order {
-  orderId: string;
-  buyer: string;
-  supplier: string;
-  amount: string;
-  shipBy: string;
-  deliverBy: string;
-  openAccount: boolean;
-  status: string;
-  createdAt: number;
-  fundedAt: number;
-  shippedAt: number;
-  deliveredAt: number;
-  escrowed: string;
-}
 
 const DAY = 86_400;
 /** The ladder's buckets: days to maturity (negative: overdue). */

@@ -4,7 +4,8 @@
 import { html, render, type TemplateResult } from "lit-html";
 import { all, api } from "../../api";
 import { addr, dateTime, errorBox, money, table } from "../../ui";
-import type { Order, OrderDetail } from "./shapes";
+import type { Order } from "../../types";
+import type { OrderDetail } from "./shapes";
 
 const LATEST = 20;
 

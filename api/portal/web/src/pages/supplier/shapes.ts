@@ -1,7 +1,7 @@
 // The API shapes only the supplier page reads (the shared ones are in src/types.ts). Every uint256 is a decimal
 // string, as the OpenAPI says; times the API or a block stamped are numbers of UTC seconds.
 
-import type { ReceivableDetail } from "../../types";
+import type { Order, ReceivableDetail } from "../../types";
 
 export interface ReasonWords {
   code: string;
@@ -80,20 +80,7 @@ export interface Dispute {
   resolution: number | null;
 }
 
-export interface Order {
-  orderId: string;
-  buyer: string;
-  supplier: string;
-  amount: string;
-  shipBy: string;
-  deliverBy: string;
-  openAccount: boolean;
-  inspectionRequired: boolean;
-  status: string;
-  createdAt: number;
-  paidToSupplier: string;
-}
-
+/** GET /v1/orders/{id} (OrderDetailOut). */
 export interface OrderDetail extends Order {
   milestones: Milestone[];
   dispute: Dispute | null;
