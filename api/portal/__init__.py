@@ -36,6 +36,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import ApiError, NotFound, ServiceUnavailable
+from ledger.clients.token import TokenClient
 
 BUILT = Path(__file__).resolve().parents[2] / "build" / "portal"
 BUILD_COMMAND = "make setup (or: node api/portal/web/build.mjs)"
@@ -95,16 +96,10 @@ class Site:
         """The settlement token's symbol and decimals, read from the chain once."""
         with self._lock:
             if self._token is None:
-                chain = self.settings.chain
-                contract = chain.w3.eth.contract(
-                    address=self.settings.addresses["SettlementToken"], abi=self.settings.build["SettlementToken"].abi
-                )
-                try:
-                    symbol = contract.functions.symbol().call()
-                    decimals = contract.functions.decimals().call()
-                except Exception as exc:  # a dead node: the page says so and retries on reload
-                    raise ServiceUnavailable("the chain", f"the settlement token could not be read: {exc}") from exc
-                self._token = {"symbol": str(symbol), "decimals": int(decimals)}
+                # A dead node raises ChainUnavailable: 503, as every route answers; the page says so.
+                settings = self.settings
+                token = TokenClient(settings.chain, settings.build, settings.addresses["SettlementToken"])
+                self._token = {"symbol": token.symbol(), "decimals": token.decimals()}
             return self._token
 
     def config(self) -> dict[str, Any]:

@@ -68,6 +68,12 @@ class TokenClient:
     def balance_of(self, holder: str) -> int:
         return int(self.chain.call(self.contract.functions.balanceOf(to_checksum_address(holder))))
 
+    def symbol(self) -> str:
+        return str(self.chain.call(self.contract.functions.symbol()))
+
+    def decimals(self) -> int:
+        return int(self.chain.call(self.contract.functions.decimals()))
+
     def allowance(self, owner: str, spender: str) -> int:
         fn = self.contract.functions.allowance(to_checksum_address(owner), to_checksum_address(spender))
         return int(self.chain.call(fn))
