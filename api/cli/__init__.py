@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
         devnet,
         index,
         keys,
+        network,
         oracle,
         score,
         serve,
@@ -48,7 +49,22 @@ def parser() -> argparse.ArgumentParser:
 
     top = argparse.ArgumentParser(prog="scf", description="scf-ledger: multi-tier supply-chain finance on an EVM chain")
     sub = top.add_subparsers(dest="command", required=True)
-    for command in (contracts, devnet, deploy, keys, oracle, index, audit, simulate, score, serve, bank, verify, demo):
+    for command in (
+        contracts,
+        devnet,
+        network,
+        deploy,
+        keys,
+        oracle,
+        index,
+        audit,
+        simulate,
+        score,
+        serve,
+        bank,
+        verify,
+        demo,
+    ):
         command.register(sub)
     return top
 

@@ -18,11 +18,28 @@ KEYSTORE_PASSWORD_HELP = "(password in SCF_KEYSTORE_PASSWORD)"
 
 
 def connect(setting: str | None, build: BuildResult, *, timeout: float | None = None) -> Chain:
-    """The chain ``setting`` names (devnet, embedded, a URL; None: ``SCF_CHAIN``), decoding the
-    project's custom errors; ``timeout`` bounds each JSON-RPC request (None: the ledger's default)."""
+    """The chain ``setting`` names (devnet, embedded, a URL, or a network file: ``ledger.toolchain.network``;
+    None: ``SCF_CHAIN``), decoding the project's custom errors; ``timeout`` bounds each JSON-RPC request (None:
+    the ledger's default). A network file's first RPC URL is used, and its chain id must be the node's."""
+    import os
+
     from ledger.eth.chain import Chain, ErrorDecoder
+    from ledger.toolchain.network import NetworkMismatch, is_network_file, load_network
 
     errors = ErrorDecoder(build.artifacts.values())
+    setting = setting or os.environ.get("SCF_CHAIN")
+    if is_network_file(setting):
+        assert setting is not None
+        profile = load_network(Path(setting))
+        url = profile.rpc_urls[0]
+        chain = (
+            Chain.http(url, backend="rpc", errors=errors)
+            if timeout is None
+            else Chain.http(url, backend="rpc", errors=errors, timeout=timeout)
+        )
+        if chain.chain_id != profile.chain_id:
+            raise NetworkMismatch(str(profile.path), url, chain.chain_id, profile.chain_id)
+        return chain
     if timeout is None:
         return Chain.connect(setting, errors=errors)
     return Chain.connect(setting, errors=errors, timeout=timeout)
