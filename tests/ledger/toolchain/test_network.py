@@ -97,3 +97,10 @@ def test_a_chain_setting_names_a_network_file_only_when_it_is_a_json_path() -> N
     assert is_network_file("networks/consortium.json")
     assert not is_network_file("devnet") and not is_network_file("http://node:8545/x.json")
     assert not is_network_file(None)
+
+
+def test_the_shipped_example_for_a_besu_qbft_network_is_a_valid_profile() -> None:
+    example = Path(__file__).resolve().parents[3] / "ledger" / "toolchain" / "networks" / "besu-qbft.example.json"
+    found = load_network(example)
+    assert (found.chain_id, found.finality_depth, found.gas_price.policy) == (1337, 0, "zero")
+    assert all(not str(p).startswith("0x") for p in found.keystores.values())
