@@ -508,7 +508,7 @@ class Chain:
             self.w3.provider.ethereum_tester.time_travel(target)  # type: ignore[attr-defined]
             return self.timestamp()
         self._require_dev_node("advance_time")
-        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self._dev_request("advance_time", "evm_increaseTime", [seconds])
         self.mine()
         return self.timestamp()
 
@@ -518,13 +518,13 @@ class Chain:
             return
         self._require_dev_node("mine")
         for _ in range(blocks):
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            self._dev_request("mine", "evm_mine", [])
 
     def snapshot(self) -> Any:
         if self.backend == EMBEDDED:
             return self.w3.provider.ethereum_tester.take_snapshot()  # type: ignore[attr-defined]
         self._require_dev_node("snapshot")
-        return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+        return self._dev_request("snapshot", "evm_snapshot", [])
 
     def revert(self, snapshot_id: Any) -> None:
         self._nonces.clear()
@@ -534,6 +534,15 @@ class Chain:
         answer = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
         if answer.get("result") is not True:
             raise LedgerError(f"could not revert to snapshot {snapshot_id}: {answer}")
+
+    def _dev_request(self, operation: str, method: str, params: list[Any]) -> Any:
+        """The result of a dev-node ``method``. A node that answers it with an error (a network's node
+        behind a client name that says anvil, or a proxy that passes only the standard methods) cannot
+        do ``operation``: that is said, rather than carrying on as if time had moved or a block been mined."""
+        answer = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if "error" in answer:
+            raise UnsupportedOperation(self.backend, operation)
+        return answer.get("result")
 
     def _require_dev_node(self, operation: str) -> None:
         if self.backend != DEVNET and not is_dev_node(self.w3):
