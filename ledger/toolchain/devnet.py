@@ -211,8 +211,10 @@ class Devnet:
             "--state", str(self.state_file),
             "--state-interval", str(self.config.state_interval),
         ]  # fmt: skip
+        # A chain reloaded from its state file starts without blocks of its own: it keeps its clock first.
+        resuming = self.state_file.is_file()
         if self.mining == "interval":
-            cmd += ["--block-time", f"{self.block_time:g}"]
+            cmd += ["--no-mining"] if resuming else ["--block-time", f"{self.block_time:g}"]
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -229,9 +231,26 @@ class Devnet:
         if not version:
             proc.terminate()
             raise DevnetError(f"anvil did not answer on {self.url} within {timeout:.0f}s:\n{self._log_tail()}")
+        if resuming:
+            self._resume_clock()
         info = self._describe(pid=proc.pid, client=version)
         self._write_info(info)
         return info
+
+    def _resume_clock(self) -> None:
+        """Keep the reloaded chain's clock going forward. anvil's state file keeps the blocks but not the time
+        offset ``evm_increaseTime`` built up (a played world runs years ahead of the wall): without this, the
+        next block would be stamped at the wall clock, before its parent, and everything that reads time from
+        blocks (the world's recovery, deadlines, maturities) would see time go back. Interval mining starts
+        only once the clock is set, so no block is stamped in between."""
+        latest = int(rpc(self.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        behind = latest - int(time.time())
+        if behind >= 0:
+            rpc(self.url, "evm_increaseTime", [behind + 1])
+        if self.mining == "interval":
+            # Whole seconds only, as evm_setIntervalMining takes them: a sub-second devnet resumes at 1 s blocks.
+            self.block_time = max(1, round(self.block_time or 1))
+            rpc(self.url, "evm_setIntervalMining", [int(self.block_time)])
 
     def _describe(self, pid: int | None, client: str) -> DevnetInfo:
         return DevnetInfo(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.toolchain.devnet import rpc
 from tests.support.ports import free_port
 
 SCF = [sys.executable, "-m", "api"]
@@ -43,6 +44,10 @@ def test_up_deploy_verify_restart_keeps_the_deployment(env: dict[str, str], tmp_
 
     assert "nothing changed, no-op" in scf(env, "deploy")
     assert "runtime matches" in scf(env, "deploy", "--verify")
+    url = f"http://127.0.0.1:{env['SCF_DEVNET_PORT']}"
+    rpc(url, "evm_increaseTime", [4 * 365 * 86_400])  # a played world runs years ahead of the wall clock
+    rpc(url, "evm_mine", [])
+    ahead = _head_time(url)
     assert "stopped anvil" in scf(env, "devnet", "down")
     assert "not running" in scf(env, "devnet", "status", code=1)
     scf(env, "devnet", "up", "--block-time", "0.2")
@@ -52,6 +57,13 @@ def test_up_deploy_verify_restart_keeps_the_deployment(env: dict[str, str], tmp_
     assert "nothing changed, no-op" in scf(env, "deploy")
     status = json.loads(scf(env, "devnet", "status", "--json"))
     assert status["running"] and status["devnet"]["chain_id"] == 31337
+    # The restarted chain's clock goes on from where it stopped, not from the wall clock.
+    rpc(url, "evm_mine", [])
+    assert _head_time(url) > ahead
+
+
+def _head_time(url: str) -> int:
+    return int(rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
 
 def test_deploy_without_a_devnet_fails_clearly_and_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
