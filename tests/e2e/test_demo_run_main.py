@@ -103,6 +103,9 @@ def test_after_rm_rf_out_run_main_finds_the_world_on_chain_and_gets_ready_to_ser
     cast = json.loads((devnet.out / demo_cli.PARTIES_FILE).read_text())
     assert {"core", "tier1", "tier3", "bank", "dev-bank", "auditor"} <= cast.keys()
     assert demo_account(devnet.out, "tier3").address == cast["tier3"]["address"]  # `scf demo token` works
+    # The report /v1/credit/evaluation serves (the auditor's calibration chart): the shipped model, measured here.
+    evaluation = json.loads((devnet.out / "evaluation.json").read_text())
+    assert evaluation["model_fitted_here"] is False and evaluation["n"] >= 1 and evaluation["calibration"]
     # The portal's dev wallet (`scf serve --devnet --dev-wallet`): each demo party's own key, for its owner only.
     wallet = devnet.out / "dev-wallet.json"
     assert wallet.stat().st_mode & 0o077 == 0

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from api.cli.demo.base import DemoError, out_dir, scf_command
-from api.cli.demo.stage import prepare, stage, step
+from api.cli.demo.stage import EVALUATION_FILE, prepare, stage, step
 from api.cli.serve import ServeOptions, serve
 
 
@@ -152,7 +152,15 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
     try:
         # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
         # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
-        options = ServeOptions(host=host, port=port, db=stack.db_url, index=True, devnet=True, dev_wallet=str(wallet))
+        options = ServeOptions(
+            host=host,
+            port=port,
+            db=stack.db_url,
+            index=True,
+            devnet=True,
+            dev_wallet=str(wallet),
+            evaluation=str(out / EVALUATION_FILE),
+        )
         return serve(options)
     finally:
         stop_desk(desk)

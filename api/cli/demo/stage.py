@@ -13,6 +13,7 @@ tiers when it holds no live core piece yet, and write the cast.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,15 @@ from api.cli.demo.story import Story, pay_down, plan_story
 from api.cli.deploy import deploy_contracts, print_deployed, print_verified, verify_deployment
 from api.cli.devnet import devnet_up, print_up
 from api.cli.index import index_chain, print_indexed
-from api.cli.score import bank_account, decide, load_model, print_published, publish_limits
+from api.cli.score import (
+    DEFAULT_MODEL,
+    bank_account,
+    decide,
+    evaluate_world,
+    load_model,
+    print_published,
+    publish_limits,
+)
 from api.cli.simulate import PLAY_RPC_TIMEOUT, played_world, print_simulated, simulate
 from ledger.clients.receivables import ReceivablesClient
 from ledger.clients.token import TokenClient
@@ -109,7 +118,26 @@ def prepare(out: Path, db: str | None, console: Console) -> Stack:
             f"published {_live_limits(stack, dev_bank.address)} limits signed by the dev bank {dev_bank.address}"
         )
     _fund_dev_bank(stack, dev_bank, console)
+    _evaluate(stack, console)
     return stack
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def _evaluate(stack: Stack, console: Console) -> Path:
+    """The shipped model measured on the demo world's held-out suppliers (``scf score evaluate --model``), the
+    report ``GET /v1/credit/evaluation`` serves and the auditor's calibration chart draws; written once per
+    world. A 30-firm world is small: the report says how few it measured and how many failed."""
+    path = stack.out / EVALUATION_FILE
+    if not path.is_file():
+        report = evaluate_world(stack.out, model=DEFAULT_MODEL, db=stack.db_url)
+        path.write_text(json.dumps(report, sort_keys=True) + "\n")
+        console.print(
+            f"the shipped model measured on {report['n']} held-out suppliers ({report['failures']} failed): {path}",
+            highlight=False,
+        )
+    return path
 
 
 #: The dev bank's deposits for its desk's purchases (the devnet's token is minted by banks), topped up below half.
