@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ledger.eth.artifacts import BuildResult
     from ledger.eth.chain import Chain
+    from ledger.toolchain.network import NetworkProfile
 
 CHAIN_HELP = "devnet (default), embedded or an http(s):// RPC URL (default: SCF_CHAIN)"
 DB_HELP = "the indexer's database URL (default: SCF_DB_URL, else the devnet's SQLite file)"
@@ -43,6 +44,25 @@ def connect(setting: str | None, build: BuildResult, *, timeout: float | None = 
     if timeout is None:
         return Chain.connect(setting, errors=errors)
     return Chain.connect(setting, errors=errors, timeout=timeout)
+
+
+def network_profile(setting: str | None) -> NetworkProfile | None:
+    """The network file a chain setting names (``--chain``, else ``SCF_CHAIN``), or None for devnet, embedded, a URL."""
+    import os
+
+    from ledger.toolchain.network import is_network_file, load_network
+
+    setting = setting or os.environ.get("SCF_CHAIN")
+    return load_network(Path(setting)) if setting is not None and is_network_file(setting) else None
+
+
+def finality(setting: str | None, given: int | None) -> int | None:
+    """Confirmations to wait: ``given`` when given, else the network file's ``finalityDepth``, else None (the
+    command's own default, which assumes nothing about finality)."""
+    if given is not None:
+        return given
+    profile = network_profile(setting)
+    return None if profile is None else profile.finality_depth
 
 
 def deployed_addresses(chain: Chain, record: Path | None = None) -> tuple[Path, dict[str, str]]:

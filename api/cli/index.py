@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.cli.common import connect
+from api.cli.common import connect, finality
 from api.cli.contracts import build_contracts
 from api.cli.errors import dispatch
 
@@ -119,7 +119,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         deployment=Path(args.deployment) if args.deployment else None,
         follow=args.follow,
         from_block=args.from_block,
-        confirmations=args.confirmations,
+        confirmations=finality(args.chain, args.confirmations),
         window=args.window,
         poll=args.poll,
         span=args.span,
@@ -211,7 +211,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--confirmations",
         type=int,
-        help="index only blocks this far below the head (default: 0 on development chains, 12 elsewhere)",
+        help="index only blocks this far below the head (default: a network file's finalityDepth, else 0 on "
+        "development chains, 12 elsewhere)",
     )
     parser.add_argument("--from-block", type=int, help="first block to index (default: the earliest deployment block)")
     parser.add_argument("--deployment", help="deployment record to index (default: deployments/<chainId>.json)")

@@ -164,15 +164,19 @@ def serve(options: ServeOptions) -> int:
     """Serve the API as ``options`` say, in the foreground, until uvicorn stops (Ctrl-C, SIGTERM)."""
     import uvicorn
 
+    from api.cli.common import finality
     from api.v1.app import create_app
 
+    # A network file's finality depth is what counts as final, for decisions and the indexer alike.
+    options = dataclasses.replace(options, confirmations=finality(options.chain, options.confirmations))
     _credit_env(options)
     if options.workers > 1:
         return _serve_workers(options)
     settings, chain, record_path, db_url = _settings(options)
     app = create_app(settings)
     stop = threading.Event()
-    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
+    following = options.index
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop, options) if following else None
     dispatcher_thread = _start_dispatcher(settings, stop)
     print(
         f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs, portal at /app) for chain "
@@ -206,7 +210,8 @@ def _serve_workers(options: ServeOptions) -> int:
     engine.dispose()
     os.environ[WORKER_ARGS_ENV] = json.dumps(dataclasses.asdict(options))
     stop = threading.Event()
-    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop) if options.index else None
+    following = options.index
+    indexer_thread = _start_indexer(chain, settings.build, db_url, record_path, stop, options) if following else None
     dispatcher_thread = _start_dispatcher(settings, stop)
     print(
         f"scf API on http://{options.host}:{options.port}/v1 (docs at /docs) for chain {chain.chain_id}; "
@@ -257,7 +262,7 @@ def worker_app() -> Any:
 
 
 def _start_indexer(
-    chain: Chain, build: BuildResult, db_url: str, record: Path, stop: threading.Event
+    chain: Chain, build: BuildResult, db_url: str, record: Path, stop: threading.Event, options: ServeOptions
 ) -> threading.Thread:
     from ledger.errors import LedgerError
     from ledger.eth.chain import Chain
@@ -266,7 +271,8 @@ def _start_indexer(
 
     # A chain object of its own: the indexer's reads must not share the API's HTTP session.
     own = Chain.http(chain.endpoint, backend=chain.backend) if chain.endpoint.startswith("http") else chain
-    indexer = Indexer.for_deployment(own, make_engine(db_url), build, record, reader="thread")
+    engine = make_engine(db_url)
+    indexer = Indexer.for_deployment(own, engine, build, record, reader="thread", confirmations=options.confirmations)
 
     def run() -> None:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api.cli import network as network_cli
-from api.cli.common import connect
+from api.cli.common import connect, finality
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.keys import write_keystore
 from ledger.toolchain.network import NetworkMismatch
@@ -84,3 +84,13 @@ def test_a_chain_setting_that_names_a_network_file_connects_to_its_node_and_chec
     assert chain.chain_id == anvil_ledger.chain.chain_id and chain.block_number >= 1
     with pytest.raises(NetworkMismatch, match="names chain"):
         connect(str(network_file(tmp_path, anvil_ledger, chainId=anvil_ledger.chain.chain_id + 7)), build)
+
+
+def test_a_network_files_finality_depth_is_the_confirmations_unless_a_command_names_its_own(
+    anvil_ledger: Deployed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(network_file(tmp_path, anvil_ledger, finalityDepth=3))
+    assert finality(path, None) == 3 and finality(path, 0) == 0
+    assert finality("devnet", None) is None and finality(anvil_ledger.chain.endpoint, None) is None
+    monkeypatch.setenv("SCF_CHAIN", path)  # the environment names it as --chain does
+    assert finality(None, None) == 3
