@@ -5,6 +5,7 @@ Nothing heavy at module level (see ``api.cli``): the ledger is imported when a f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,34 +23,23 @@ def connect(setting: str | None, build: BuildResult, *, timeout: float | None = 
     """The chain ``setting`` names (devnet, embedded, a URL, or a network file: ``ledger.toolchain.network``;
     None: ``SCF_CHAIN``), decoding the project's custom errors; ``timeout`` bounds each JSON-RPC request (None:
     the ledger's default). A network file's first RPC URL is used, and its chain id must be the node's."""
-    import os
-
-    from ledger.eth.chain import Chain, ErrorDecoder
-    from ledger.toolchain.network import NetworkMismatch, is_network_file, load_network
+    from ledger.eth.chain import RPC_TIMEOUT, Chain, ErrorDecoder
+    from ledger.toolchain.network import NetworkMismatch
 
     errors = ErrorDecoder(build.artifacts.values())
-    setting = setting or os.environ.get("SCF_CHAIN")
-    if is_network_file(setting):
-        assert setting is not None
-        profile = load_network(Path(setting))
-        url = profile.rpc_urls[0]
-        chain = (
-            Chain.http(url, backend="rpc", errors=errors)
-            if timeout is None
-            else Chain.http(url, backend="rpc", errors=errors, timeout=timeout)
-        )
-        if chain.chain_id != profile.chain_id:
-            raise NetworkMismatch(str(profile.path), url, chain.chain_id, profile.chain_id)
-        return chain
-    if timeout is None:
-        return Chain.connect(setting, errors=errors)
-    return Chain.connect(setting, errors=errors, timeout=timeout)
+    deadline = RPC_TIMEOUT if timeout is None else timeout
+    profile = network_profile(setting)
+    if profile is None:
+        return Chain.connect(setting, errors=errors, timeout=deadline)
+    url = profile.rpc_urls[0]
+    chain = Chain.http(url, backend="rpc", errors=errors, timeout=deadline)
+    if chain.chain_id != profile.chain_id:
+        raise NetworkMismatch(str(profile.path), url, chain.chain_id, profile.chain_id)
+    return chain
 
 
 def network_profile(setting: str | None) -> NetworkProfile | None:
     """The network file a chain setting names (``--chain``, else ``SCF_CHAIN``), or None for devnet, embedded, a URL."""
-    import os
-
     from ledger.toolchain.network import is_network_file, load_network
 
     setting = setting or os.environ.get("SCF_CHAIN")

@@ -127,10 +127,12 @@ EVALUATION_FILE = "evaluation.json"
 
 def _evaluate(stack: Stack, console: Console) -> Path:
     """The shipped model measured on the demo world's held-out suppliers (``scf score evaluate --model``), the
-    report ``GET /v1/credit/evaluation`` serves and the auditor's calibration chart draws; written once per
-    world. A 30-firm world is small: the report says how few it measured and how many failed."""
+    report ``GET /v1/credit/evaluation`` serves and the auditor's calibration chart draws; written again only
+    when the world's files are newer (rebuilt or played again). A 30-firm world is small: the report says how
+    few it measured and how many failed."""
     path = stack.out / EVALUATION_FILE
-    if not path.is_file():
+    world = stack.out / "world.json"
+    if not path.is_file() or path.stat().st_mtime < world.stat().st_mtime:
         report = evaluate_world(stack.out, model=DEFAULT_MODEL, db=stack.db_url)
         path.write_text(json.dumps(report, sort_keys=True) + "\n")
         console.print(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.order_drafts import Draft, DraftBook
 from api.v1.routes.common import require_signer
-from api.v1.routes.orders import _document, _side, _terms
+from api.v1.routes.orders import order_document, order_terms, require_side
 from api.v1.schemas import OrderTermsIn, Request, SafeInt, Signature
 from ledger.eth import eip712
 
@@ -62,11 +62,11 @@ def _book(svc: Svc) -> DraftBook:
 @router.post("", status_code=201, response_model=DraftOut)
 def draft(svc: Svc, party: Me, body: DraftIn) -> DraftOut:
     """Draft an order with your signature (buyer or supplier); the other side co-signs it and creates it."""
-    _side(party, body.terms, "draft this order")
-    document = _document(svc, body.terms)
+    require_side(party, body.terms, "draft this order")
+    document = order_document(svc, body.terms)
     require_signer(document, body.signature, party.address, "signature")
     digest = "0x" + eip712.digest(document).hex()
-    po_ref = "0x" + _terms(svc, body.terms).po_ref_hash.hex()
+    po_ref = "0x" + order_terms(svc, body.terms).po_ref_hash.hex()
     terms = body.terms.model_dump(mode="json")
     terms = {k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in terms.items()}
     now = svc.reads.financing.now()

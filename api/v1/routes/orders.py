@@ -52,7 +52,7 @@ async def order(svc: Svc, party: Me, order_id: OrderId) -> OrderDetailOut:
 # -- writes: typed data to co-sign, then transactions the party signs -----------------------------
 
 
-def _terms(svc: Svc, body: OrderTermsIn) -> OrderTerms:
+def order_terms(svc: Svc, body: OrderTermsIn) -> OrderTerms:
     return OrderTerms(
         body.buyer,
         body.supplier,
@@ -68,9 +68,9 @@ def _terms(svc: Svc, body: OrderTermsIn) -> OrderTerms:
     )
 
 
-def _document(svc: Svc, body: OrderTermsIn) -> dict[str, Any]:
+def order_document(svc: Svc, body: OrderTermsIn) -> dict[str, Any]:
     escrow = _escrow(svc)
-    terms = _terms(svc, body)
+    terms = order_terms(svc, body)
     return escrow.open_account_document(terms) if body.openAccount else escrow.order_document(terms)
 
 
@@ -78,7 +78,7 @@ def _escrow(svc: Svc) -> TradeEscrowClient:
     return svc.escrow
 
 
-def _side(party: Party, body: OrderTermsIn, action: str) -> None:
+def require_side(party: Party, body: OrderTermsIn, action: str) -> None:
     if party.address not in (body.buyer, body.supplier):
         raise Forbidden(party.address, action, "only the buyer or the supplier of an order may")
 
@@ -86,18 +86,18 @@ def _side(party: Party, body: OrderTermsIn, action: str) -> None:
 @router.post("/typed-data", response_model=TypedDataOut)
 def order_typed_data(svc: Svc, party: Me, body: OrderTermsIn) -> TypedDataOut:
     """The EIP-712 order both buyer and supplier sign (the settlement token is set by the server)."""
-    _side(party, body, "draft this order")
-    return typed(_document(svc, body))
+    require_side(party, body, "draft this order")
+    return typed(order_document(svc, body))
 
 
 @router.post("", response_model=PreparedOut)
 def create_order(svc: Svc, party: Me, body: OrderIn) -> PreparedOut:
     """Checks both signatures, then the createOrder transaction for the caller (buyer or supplier) to sign."""
-    _side(party, body.terms, "create this order")
-    document = _document(svc, body.terms)
+    require_side(party, body.terms, "create this order")
+    document = order_document(svc, body.terms)
     require_signer(document, body.buyerSignature, body.terms.buyer, "buyerSignature")
     require_signer(document, body.supplierSignature, body.terms.supplier, "supplierSignature")
-    terms = _terms(svc, body.terms)
+    terms = order_terms(svc, body.terms)
     calls = _escrow(svc).calls
     sigs = (bytes.fromhex(body.buyerSignature[2:]), bytes.fromhex(body.supplierSignature[2:]))
     if body.terms.openAccount:

@@ -2,7 +2,7 @@
 // shown as the API said them, and a section that loads on its own (a failing read never blanks the page).
 
 import { html, nothing, render, type TemplateResult } from "lit-html";
-import { ApiError } from "./api";
+import { api, ApiError } from "./api";
 import type { PortalConfig } from "./types";
 
 export let config: PortalConfig = {
@@ -157,8 +157,9 @@ let clock: { chain: number; at: number } | null = null;
  * not Date.now(), for deadlines, days to maturity and expiry. */
 export async function ledgerNow(): Promise<number> {
   if (clock === null || Date.now() - clock.at > 30_000) {
-    const health = await (await fetch("/v1/health")).json();
-    clock = { chain: Number(health.now ?? Math.floor(Date.now() / 1000)), at: Date.now() };
+    // Null only while the API has no index: the wall clock is then all there is.
+    const health = await api.get<{ now: number | null }>("/v1/health");
+    clock = { chain: health.now ?? Math.floor(Date.now() / 1000), at: Date.now() };
   }
   return clock.chain + Math.floor((Date.now() - clock.at) / 1000);
 }

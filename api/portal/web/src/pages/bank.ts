@@ -79,12 +79,10 @@ export async function bankPage(main: HTMLElement, me: Party): Promise<void> {
   );
   const portfolio = api.get<Portfolio>("/v1/banks/me/portfolio");
   portfolio.catch(() => undefined); // each section that reads it shows its failure
-  // The ledger's now: the portfolio's (the bank routes' own), else the health's (a devnet runs ahead of the wall).
-  const read = Promise.all([ledgerNow(), portfolio.catch(() => null)]);
-  const now = read.then(([clock, p]) => Math.max(clock, p?.now ?? 0));
-  const inbox = read.then(([clock, p]) => ({
+  const now = ledgerNow(); // the bank routes' own clock (a devnet runs ahead of the wall)
+  const inbox = Promise.all([now, portfolio.catch(() => null)]).then(([clock, p]) => ({
     me: me.address,
-    now: Math.max(clock, p?.now ?? 0),
+    now: clock,
     held: new Map((p?.pieces ?? []).map((f) => [f.pieceId, f.nonce])),
   }));
 

@@ -91,8 +91,7 @@ export async function historySection(me: string, names: Record<string, string>):
   const scores = events
     .filter((e) => e.kind === "published" && e.score !== null && e.modelHash && !NO_MODEL.test(e.modelHash))
     .map((e) => [e.timestamp * 1000, e.score]);
-  // Never before the last event (an API whose health does not say `now` leaves ledgerNow on the wall clock).
-  const now = Math.max(await ledgerNow(), events[events.length - 1]!.timestamp);
+  const now = await ledgerNow();
   const banks = [...new Set(events.map((e) => e.bank))];
   const limitSeries = banks.map((bank, i) => ({
     name: `limit from ${names[bank.toLowerCase()] ?? "bank"} ${bank.slice(0, 6)}…${bank.slice(-4)}`,

@@ -31,16 +31,7 @@ export function readAll(me: string): Reads {
     rs.filter((r) => r.holder.toLowerCase() === me.toLowerCase()).sort((a, b) => b.createdAt - a.createdAt),
   );
   const sold = soldBy(me);
-  // The ledger's clock. Requests are stamped by it and pieces and sales by block times, so they bound it from
-  // below when the API's health does not say `now` (an older server): deadlines are never judged by the wall alone.
-  const now = Promise.all([
-    ledgerNow(),
-    requests.catch((): FinancingRequest[] => []),
-    pieces.catch((): Piece[] => []),
-    sold.catch((): FinancedEvent[] => []),
-  ]).then(([clock, rs, ps, ss]) =>
-    Math.max(clock, ...rs.map((r) => r.createdAt), ...ps.map((p) => p.createdAt), ...ss.map((e) => e.occurredAt)),
-  );
+  const now = ledgerNow();
   // Nobody waits on a promise a section does not ask for: keep an unasked failure from reaching the console.
   for (const p of [pieces, roots, requests, sold, now]) p.catch(() => undefined);
   return { pieces, roots, requests, sold, now };
