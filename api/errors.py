@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from api.recursion import sane_recursion_limit
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
+from ledger.eth.fees import FeeCapBelowBaseFee
 from ledger.eth.proofs import ClaimMismatch, ProofInvalid, ProofUnavailable
 from oracles.errors import (
     AggregatorUnavailable,
@@ -216,6 +217,8 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 503, _body("aggregator_unavailable", exc)
     if isinstance(exc, ChainUnavailable):
         return 503, _body("chain_unavailable", exc)
+    if isinstance(exc, FeeCapBelowBaseFee):  # the operator's network file, not the client, must change
+        return 503, _body("gas_policy_below_base_fee", exc, cap=str(exc.cap), base_fee=str(exc.base_fee))
     if isinstance(exc, ProofUnavailable):
         return 503, _body("proof_unavailable", exc)
     if isinstance(exc, ProofInvalid | ClaimMismatch):

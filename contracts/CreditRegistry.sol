@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ICreditRegistry} from "./interfaces/ICreditRegistry.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {Roles} from "./Roles.sol";
@@ -46,9 +47,7 @@ contract CreditRegistry is ICreditRegistry, EIP712 {
                 )
             )
         );
-        (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
-        if (failure != ECDSA.RecoverError.NoError) revert CreditRegistryInvalidSignature();
-        if (signer != grant.bank) revert CreditRegistryInvalidSigner(grant.bank, signer);
+        _requireBankSignature(grant.bank, digest, signature);
         _nonces[grant.bank] = expected + 1;
         _records[grant.bank][grant.party] = LimitRecord({
             limit: grant.limit,
@@ -104,5 +103,19 @@ contract CreditRegistry is ICreditRegistry, EIP712 {
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// @dev A bank with code (a multisig) signs by ERC-1271: its `isValidSignature` decides, and a
+    ///      refusal names no recovered signer. A bank without code signs with ECDSA (low s only).
+    function _requireBankSignature(address bank, bytes32 digest, bytes calldata signature) private view {
+        if (bank.code.length != 0) {
+            if (!SignatureChecker.isValidERC1271SignatureNow(bank, digest, signature)) {
+                revert CreditRegistryInvalidSigner(bank, address(0));
+            }
+            return;
+        }
+        (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
+        if (failure != ECDSA.RecoverError.NoError) revert CreditRegistryInvalidSignature();
+        if (signer != bank) revert CreditRegistryInvalidSigner(bank, signer);
     }
 }

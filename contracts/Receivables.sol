@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
@@ -23,16 +24,11 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     bytes32 private constant _ISSUE_TYPEHASH = keccak256(
-        "ReceivableIssue(address debtor,address creditor,address token,uint256 faceValue,uint64 maturity,bytes32 invoiceHash,string invoiceNumber,uint256 orderId,uint256 nonce,uint64 deadline)"
+        "ReceivableIssue(address debtor,address creditor,address token,uint256 faceValue,uint64 maturity,bytes32 invoiceHash,bytes32 fingerprint,bytes32 invoiceCommitment,uint256 orderId,uint256 nonce,uint64 deadline)"
     );
     bytes32 private constant _OFFER_TYPEHASH =
         keccak256("FinanceOffer(uint256 pieceId,address bank,uint256 price,uint64 deadline,uint256 nonce)");
 
-    uint256 private constant _MAX_INVOICE_NUMBER_LENGTH = 64;
-    /// @dev Bit b is set when byte b is an invoice-number separator: tab, LF, VT, FF, CR, space,
-    ///      `#`, `-`, `.`, `/`, `:`, `\` and `_`. Every byte above 0x7F has its bit clear.
-    uint256 private constant _SEPARATORS = (1 << 0x09) | (1 << 0x0A) | (1 << 0x0B) | (1 << 0x0C) | (1 << 0x0D)
-        | (1 << 0x20) | (1 << 0x23) | (1 << 0x2D) | (1 << 0x2E) | (1 << 0x2F) | (1 << 0x3A) | (1 << 0x5C) | (1 << 0x5F);
     uint256 private constant _MIN_CHILDREN = 2;
     uint256 private constant _MAX_CHILDREN = 32;
     uint64 private constant _MAX_GRACE_PERIOD = 365 days;
@@ -46,7 +42,7 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
     uint64 private _gracePeriod;
     mapping(uint256 rootId => Root) private _roots;
     mapping(uint256 pieceId => Piece) private _pieces;
-    mapping(bytes32 invoiceKey => uint256 rootId) private _rootIdOfInvoice;
+    mapping(bytes32 fingerprint => uint256 rootId) private _rootIdOfFingerprint;
     mapping(uint256 orderId => uint256 faceValue) private _issuedAgainstOrder;
     mapping(address debtor => mapping(uint256 nonce => bool)) private _nonceUsed;
     mapping(address bank => mapping(uint256 nonce => bool)) private _offerNonceUsed;
@@ -74,9 +70,10 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         address debtor = terms.debtor;
         address creditor = terms.creditor;
         if (msg.sender != debtor && msg.sender != creditor) revert ReceivablesNotParty(debtor, creditor, msg.sender);
-        bytes32 key = _invoiceKey(debtor, creditor, terms.invoiceNumber);
-        uint256 existing = _rootIdOfInvoice[key];
-        if (existing != 0) revert ReceivablesInvoiceAlreadyIssued(key, existing);
+        bytes32 fingerprint = terms.fingerprint;
+        if (fingerprint == bytes32(0)) revert ReceivablesFingerprintMissing(debtor, creditor);
+        uint256 existing = _rootIdOfFingerprint[fingerprint];
+        if (existing != 0) revert ReceivablesInvoiceAlreadyIssued(fingerprint, existing);
         if (terms.deadline < block.timestamp) revert ReceivablesSignatureExpired(terms.deadline, block.timestamp);
         if (_nonceUsed[debtor][terms.nonce]) revert ReceivablesNonceUsed(debtor, terms.nonce);
         _checkIssue(terms);
@@ -84,7 +81,7 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
 
         rootId = ++_pieceCount;
         _nonceUsed[debtor][terms.nonce] = true;
-        _rootIdOfInvoice[key] = rootId;
+        _rootIdOfFingerprint[fingerprint] = rootId;
         Root storage root = _roots[rootId];
         root.debtor = debtor;
         root.creditor = creditor;
@@ -93,13 +90,14 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         root.maturity = terms.maturity;
         root.issuedAt = uint64(block.timestamp);
         root.invoiceHash = terms.invoiceHash;
-        root.invoiceKey = key;
+        root.fingerprint = fingerprint;
+        root.invoiceCommitment = terms.invoiceCommitment;
         root.orderId = terms.orderId;
         Piece storage piece = _pieces[rootId];
         piece.rootId = rootId;
         piece.amount = terms.faceValue;
         piece.createdAt = uint64(block.timestamp);
-        _emitIssued(rootId, key, terms);
+        _emitIssued(rootId, terms);
         _mint(creditor, rootId);
     }
 
@@ -224,22 +222,8 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
     }
 
     /// @inheritdoc IReceivables
-    function rootIdOfInvoice(bytes32 key) external view returns (uint256) {
-        return _rootIdOfInvoice[key];
-    }
-
-    /// @inheritdoc IReceivables
-    function invoiceKey(address debtor, address creditor, string calldata invoiceNumber)
-        external
-        pure
-        returns (bytes32)
-    {
-        return _invoiceKey(debtor, creditor, invoiceNumber);
-    }
-
-    /// @inheritdoc IReceivables
-    function normaliseInvoiceNumber(string calldata invoiceNumber) external pure returns (string memory) {
-        return string(_normalise(invoiceNumber));
+    function rootIdOfFingerprint(bytes32 fingerprint) external view returns (uint256) {
+        return _rootIdOfFingerprint[fingerprint];
     }
 
     /// @inheritdoc IReceivables
@@ -404,58 +388,6 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         return Math.mulDiv(piece.amount, root.repaid, root.faceValue) - piece.claimed;
     }
 
-    function _invoiceKey(address debtor, address creditor, string calldata invoiceNumber)
-        private
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(debtor, creditor, _normalise(invoiceNumber)));
-    }
-
-    /// @dev One pass over the bytes (see `normaliseInvoiceNumber` for the table): letters kept
-    ///      lower-cased, digits kept but for the leading zeros of each run, separators dropped
-    ///      once they have ended a run, any other byte refused. Length is checked first and
-    ///      emptiness last, so the error names the first thing wrong in reading order.
-    function _normalise(string calldata invoiceNumber) private pure returns (bytes memory out) {
-        bytes calldata raw = bytes(invoiceNumber);
-        uint256 length = raw.length;
-        if (length > _MAX_INVOICE_NUMBER_LENGTH) {
-            revert ReceivablesInvalidInvoiceNumber(invoiceNumber, _MAX_INVOICE_NUMBER_LENGTH);
-        }
-        out = new bytes(length);
-        uint256 n;
-        bool inRun;
-        bool significant;
-        for (uint256 i = 0; i < length; i++) {
-            uint8 c = uint8(raw[i]);
-            if (c >= 0x30 && c <= 0x39) {
-                if (!inRun) {
-                    inRun = true;
-                    significant = false;
-                }
-                if (c == 0x30 && !significant) continue;
-                significant = true;
-                out[n++] = bytes1(c);
-                continue;
-            }
-            // Anything else ends a digit run; a run of zeros only keeps one.
-            if (inRun && !significant) out[n++] = 0x30;
-            inRun = false;
-            if (c >= 0x61 && c <= 0x7A) {
-                out[n++] = bytes1(c);
-            } else if (c >= 0x41 && c <= 0x5A) {
-                out[n++] = bytes1(c + 32);
-            } else if ((_SEPARATORS >> c) & 1 == 0) {
-                revert ReceivablesInvoiceNumberCharacterRefused(invoiceNumber, i, bytes1(c));
-            }
-        }
-        if (inRun && !significant) out[n++] = 0x30;
-        if (n == 0) revert ReceivablesInvalidInvoiceNumber(invoiceNumber, _MAX_INVOICE_NUMBER_LENGTH);
-        assembly ("memory-safe") {
-            mstore(out, n)
-        }
-    }
-
     function _issueDigest(IssueTerms calldata t) private view returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(
@@ -467,7 +399,8 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
                     t.faceValue,
                     t.maturity,
                     t.invoiceHash,
-                    keccak256(bytes(t.invoiceNumber)),
+                    t.fingerprint,
+                    t.invoiceCommitment,
                     t.orderId,
                     t.nonce,
                     t.deadline
@@ -480,7 +413,7 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
         return _hashTypedDataV4(keccak256(abi.encode(_OFFER_TYPEHASH, o.pieceId, o.bank, o.price, o.deadline, o.nonce)));
     }
 
-    function _emitIssued(uint256 rootId, bytes32 key, IssueTerms calldata t) private {
+    function _emitIssued(uint256 rootId, IssueTerms calldata t) private {
         emit ReceivableIssued(
             rootId,
             t.debtor,
@@ -489,15 +422,24 @@ contract Receivables is IReceivables, ERC721, EIP712, ReentrancyGuard {
             t.faceValue,
             t.maturity,
             t.invoiceHash,
-            key,
-            t.invoiceNumber,
+            t.fingerprint,
+            t.invoiceCommitment,
             t.orderId,
             t.nonce,
             msg.sender
         );
     }
 
-    function _requireSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
+    /// @dev A signer with code (a multisig, a smart account) signs by ERC-1271: its
+    ///      `isValidSignature(digest, signature)` decides, and a refusal names no recovered
+    ///      signer. A signer without code signs with ECDSA: low s only, and it must recover.
+    function _requireSigner(bytes32 digest, bytes calldata signature, address expected) private view {
+        if (expected.code.length != 0) {
+            if (!SignatureChecker.isValidERC1271SignatureNow(expected, digest, signature)) {
+                revert ReceivablesInvalidSigner(expected, address(0));
+            }
+            return;
+        }
         (address recovered, ECDSA.RecoverError failure, bytes32 detail) = ECDSA.tryRecover(digest, signature);
         if (failure == ECDSA.RecoverError.InvalidSignatureS) revert ReceivablesMalleableSignature(uint256(detail));
         if (failure != ECDSA.RecoverError.NoError || recovered != expected) {

@@ -6,6 +6,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {ICreditRegistry} from "./interfaces/ICreditRegistry.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
@@ -670,8 +671,17 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
     }
 
     /// @dev `index` says which signature of a call failed (0 buyer, 1 supplier; 0 for the
-    ///      guarantor of a pre-payment offer).
-    function _requireSigner(bytes32 digest, bytes calldata signature, address expected, uint256 index) private pure {
+    ///      guarantor of a pre-payment offer). A party with code (a multisig, a smart account)
+    ///      signs by ERC-1271: its `isValidSignature(digest, signature)` decides, and a refusal
+    ///      (or a revert, or an answer that is not the magic value) names no recovered signer.
+    ///      A party without code signs with ECDSA: low s only, and the signer must recover.
+    function _requireSigner(bytes32 digest, bytes calldata signature, address expected, uint256 index) private view {
+        if (expected.code.length != 0) {
+            if (!SignatureChecker.isValidERC1271SignatureNow(expected, digest, signature)) {
+                revert TradeEscrowInvalidSigner(expected, address(0));
+            }
+            return;
+        }
         (address recovered, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
         if (failure == ECDSA.RecoverError.InvalidSignatureS) revert TradeEscrowMalleableSignature(index);
         if (failure != ECDSA.RecoverError.NoError || recovered != expected) {
@@ -679,6 +689,8 @@ contract TradeEscrow is ITradeEscrow, EIP712, ReentrancyGuard {
         }
     }
 
+    /// @dev Oracles sign with ECDSA only: they are services holding a key, and a quorum is counted
+    ///      from the signers the signatures recover to (no signer is named up front to ask by ERC-1271).
     function _recoverQuorum(bytes32 digest, bytes[] calldata signatures, IMembership.OracleKind kind)
         private
         view

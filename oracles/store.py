@@ -6,9 +6,19 @@ it; what became of every event (signed, refused, ignored, duplicate, declared er
 failed and retryable); and each signature it gave, so the same evidence is never signed
 twice. The aggregator keeps the attestations it collects and who signed them. Each call
 writes in one transaction: a crash leaves the last capture either whole or absent.
+
+**Schema.** The tables have an Alembic history of their own (``oracles/migrations``, recorded in
+``oracle_alembic_version``, so a store may share a database with the index or the API's store):
+``open_database`` brings them to the newest revision under the store's schema lock, so oracles
+starting together on one database migrate it once (``ledger.index.sql.stores``). A store made by
+the ``create_all`` of before is adopted: its missing tables are made and revision 0001 stamped.
+A change to these tables is a revision (``tests/oracles/test_store_migrations.py`` compares the two).
+SQLite and PostgreSQL (``postgresql://`` URLs get the psycopg 3 driver) both run the service.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +35,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.pool import StaticPool
+
+from ledger.index.sql.db import database_url
+from ledger.index.sql.stores import Store
 
 metadata = MetaData()
 
@@ -90,7 +103,7 @@ attestations = Table(
     Column("status", String(24), nullable=False, index=True),  # each flush looks for the ready ones
     Column("tx_hash", String(66)),
     Column("error", Text),
-    Column("updated_at", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),  # BIGINT since revision 0002 (INTEGER is 32 bits on PostgreSQL)
 )
 
 attestation_signatures = Table(
@@ -110,7 +123,7 @@ declarations = Table(
     Column("key", String(66), primary_key=True),  # keccak of (evidence, reason, declaredAt)
     Column("evidence_hash", String(66), nullable=False, index=True),
     Column("reason_hash", String(66), nullable=False),
-    Column("declared_at", Integer, nullable=False),
+    Column("declared_at", BigInteger, nullable=False),  # BIGINT since revision 0002
     Column("kind", Integer, nullable=False),
     Column("order_id", BigInteger, nullable=False),
     Column("status", String(24), nullable=False),  # collecting | contested | failed
@@ -127,12 +140,29 @@ declaration_signatures = Table(
 )
 
 
+def _baseline() -> MetaData:
+    from oracles.migrations import baseline
+
+    return baseline.tables()
+
+
+STORE = Store(
+    name="oracle",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    version_table="oracle_alembic_version",
+    baseline_revision="0001",
+    baseline=_baseline,
+    target=lambda: metadata,
+)
+
+
 def open_database(url: str) -> Engine:
-    """An engine on ``url`` with every table created; ``sqlite://`` is one shared in-memory database."""
+    """An engine on ``url`` with the store at its newest revision; ``sqlite://`` is one shared in-memory database."""
     if url in ("sqlite://", "sqlite:///:memory:"):
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url)
+        url = database_url(url)
+        engine = create_engine(url, pool_pre_ping=True) if not url.startswith("sqlite") else create_engine(url)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -142,5 +172,5 @@ def open_database(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    metadata.create_all(engine)
+    STORE.upgrade(engine)
     return engine

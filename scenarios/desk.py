@@ -3,11 +3,12 @@
 A played world sends from many parties at once, and the player keeps, off chain, what it needs to decide
 the next move without reading the chain back: the orders in flight (``LiveOrder``: the EPCIS events still
 to witness, the settlement stage) and the receivable trees (``Root``, ``Piece``: who holds what, split or
-financed). ``Desk`` holds that state and the plumbing every move uses (signing accounts, batch sending
-with its phase timing, the dev node's clock). The moves are layered on top of it, one subclass per part
-of the trade, so each module stays about one thing: ``scenarios.financing`` (receivables: paid down the
-tiers, sold to banks, repaid, claimed) and ``scenarios.player`` (setup, orders, oracles, settlement, and
-the week that runs them all).
+financed), with each receivable's invoice as its parties keep it (``Invoice``: the number, its salt, the
+fingerprint and commitment that went on chain instead). ``Desk`` holds that state and the plumbing every
+move uses (signing accounts, batch sending with its phase timing, the dev node's clock). The moves are
+layered on top of it, one subclass per part of the trade, so each module stays about one thing:
+``scenarios.financing`` (receivables: paid down the tiers, sold to banks, repaid, claimed) and
+``scenarios.player`` (setup, orders, oracles, settlement, and the week that runs them all).
 """
 
 from __future__ import annotations
@@ -67,6 +68,29 @@ class Piece:
     reserved: int = 0
 
 
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice as its parties keep it off chain (number, amount, date, the commitment's salt) and the
+    two values that go on chain instead of its number: the keyed fingerprint and the salted commitment."""
+
+    number: str
+    amount: int
+    date: str  # YYYY-MM-DD, UTC
+    salt: bytes
+    fingerprint: bytes
+    commitment: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "invoiceNumber": self.number,
+            "amount": str(self.amount),
+            "date": self.date,
+            "salt": "0x" + self.salt.hex(),
+            "fingerprint": "0x" + self.fingerprint.hex(),
+            "commitment": "0x" + self.commitment.hex(),
+        }
+
+
 @dataclass
 class Root:
     """A receivable as issued, and whether (``repay_tick``: when; -1: never) its debtor repays it."""
@@ -76,7 +100,7 @@ class Root:
     creditor: int
     face: int
     maturity: int
-    invoice_number: str
+    invoice: Invoice
     nonce: int
     status: str = "outstanding"  # outstanding | repaid | defaulted
     repay_tick: int | None = None
@@ -111,6 +135,9 @@ class Desk:
         self.orders: list[LiveOrder] = []
         self.pieces: dict[int, Piece] = {}
         self.roots: dict[int, Root] = {}
+        # Every invoice a receivable was issued (or attempted) for, by fingerprint: kept off chain only.
+        self.invoices: dict[bytes, Invoice] = {}
+        self.consortium_key = world.config.consortium_key()
         # Indexes over the pieces: a supplier's unsplit, unfinanced pieces; a root's pieces.
         self.held: defaultdict[int, set[int]] = defaultdict(set)
         self.tree: defaultdict[int, list[int]] = defaultdict(list)

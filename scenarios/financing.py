@@ -11,6 +11,11 @@ the chain afterwards (``scenarios.returns``). The double
 financer signs its two attempts itself, a second sale of a sold piece and the same invoice spelled
 differently; both are mined and reverted, and each is kept as a ``Refusal``.
 
+No invoice number goes on chain: each receivable carries the invoice's fingerprint under the world's
+consortium key (derived from its seed) and a salted commitment to its number; the numbers, salts and
+commitments stay in the desk's books (``Invoice``) and the world's ``invoices.json``. The re-spelled
+invoice has the same fingerprint, whoever computes it, so the contract refuses it as already issued.
+
 Calls that allocate a receivable or piece id (issue, split) go one request at a time, in plan order
 (``ordered=True``), because a node runs one batch's entries concurrently and ids must not depend on that.
 """
@@ -20,15 +25,17 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from ledger.domain.escrow import po_ref_hash
+from ledger.domain.fingerprints import InvoiceFields, invoice_commitment
 from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
 from ledger.eth.batch import BatchResult, Call
 from ledger.eth.eip712 import sign_typed_data
-from scenarios.desk import LiveOrder, Piece, Root
+from scenarios.desk import Invoice, LiveOrder, Piece, Root
 from scenarios.errors import PlayFailed, ScenarioError
 from scenarios.lending import LendingDesk
 from scenarios.market import best_offer
@@ -43,16 +50,40 @@ RETAINED = keccak(text="retained")
 class FinancingDesk(LendingDesk):
     """The receivables moves of a play, on the desk's books of roots and pieces."""
 
-    def _issue_call(self, debtor: int, creditor: int, face: int, order_id: int, number: int, invoice: str) -> Call:
+    def _invoice_of(self, debtor: int, creditor: int, number: str, amount: int, date: str) -> Invoice:
+        """The invoice as its parties keep it, with its fingerprint under the world's consortium key. The salt
+        is derived from the seed so that a world replays alike; real parties draw it at random (``new_salt``)."""
+        salt = keccak(text=f"{self.world.config.key_material()}/invoice-salt/{number}")
+        fields = InvoiceFields.of(
+            debtor=self.acct(debtor).address,
+            creditor=self.acct(creditor).address,
+            invoice_number=number,
+            amount=amount,
+            invoice_date=date,
+        )
+        invoice = Invoice(
+            number, amount, date, salt, fields.fingerprint(self.consortium_key), invoice_commitment(salt, number)
+        )
+        self.invoices.setdefault(invoice.fingerprint, invoice)
+        return invoice
+
+    def _issue_call(
+        self, debtor: int, creditor: int, face: int, order_id: int, number: int, invoice: str, date: str | None = None
+    ) -> Call:
+        """Issue terms for invoice ``invoice`` of amount ``face`` dated ``date`` (default: today, UTC)."""
         tenor = self.party(debtor).tenor_days
+        dated = date or datetime.fromtimestamp(self.now, UTC).date().isoformat()
+        record = self._invoice_of(debtor, creditor, invoice, face, dated)
         terms = IssueTerms(
             self.acct(debtor).address,
             self.acct(creditor).address,
             self.token,
             face,
             self.now + tenor * DAY,
-            keccak(text=f"invoice document {invoice}"),
-            invoice,
+            # The document's hash: salted like a real document's bytes, so it cannot be searched for the number.
+            keccak(record.salt + f"invoice document {invoice}".encode()),
+            record.fingerprint,
+            record.commitment,
             order_id,
             number,
             self.now + DAY,
@@ -74,9 +105,9 @@ class FinancingDesk(LendingDesk):
         debtor = self._index_of(issued["debtor"])
         creditor = self._index_of(issued["creditor"])
         face, maturity = int(issued["faceValue"]), int(issued["maturity"])
-        self.roots[root_id] = Root(
-            root_id, debtor, creditor, face, maturity, str(issued["invoiceNumber"]), int(issued["nonce"])
-        )
+        fingerprint = issued["fingerprint"]
+        tag = bytes.fromhex(fingerprint[2:]) if isinstance(fingerprint, str) else bytes(fingerprint)
+        self.roots[root_id] = Root(root_id, debtor, creditor, face, maturity, self.invoices[tag], int(issued["nonce"]))
         self._add_piece(Piece(root_id, root_id, creditor, face, 1))
 
     def _add_piece(self, piece: Piece) -> None:
@@ -262,10 +293,13 @@ class FinancingDesk(LendingDesk):
             issued = sorted(r.root_id for r in self.roots.values() if r.creditor == actor and r.status == "outstanding")
             if issued:
                 root = self.roots[issued[0]]
-                # The same invoice, spelled differently: lower case, spaces, leading zeros dropped.
-                tag, _, number = root.invoice_number.rpartition("-")
+                # The same invoice, spelled differently: lower case, spaces, leading zeros dropped. Its
+                # fingerprint is the first one's: the contract refuses it without seeing either number.
+                tag, _, number = root.invoice.number.rpartition("-")
                 cosmetic = f" {tag.lower()}-{int(number)} "
-                call = self._issue_call(root.debtor, actor, root.face, 0, 10**12 + root.nonce, cosmetic)
+                call = self._issue_call(
+                    root.debtor, actor, root.face, 0, 10**12 + root.nonce, cosmetic, root.invoice.date
+                )
                 self._attempt("duplicate_invoice", call, account, root_id=root.root_id)
 
     def _attempt(self, scheme: str, call: Call, actor: LocalAccount, *, piece_id: int = 0, root_id: int = 0) -> None:

@@ -128,7 +128,7 @@ def play(
     summary = summarise(world, facts, player.refusals, player.epcis, {b.book.address: b.book for _, b in player.market})
     world_path, truth_path = write_outputs(
         Path(out_dir), world, plan, facts, chain.chain_id, addresses, start, observation_end, end, summary,
-        player.refusals,
+        player.refusals, invoices={root_id: root.invoice.to_json() for root_id, root in player.roots.items()},
     )  # fmt: skip
     summary["seconds"] = round(seconds, 2)
     summary["tx_per_s"] = round(facts.transactions / seconds, 1) if seconds else 0.0

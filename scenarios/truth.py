@@ -1,11 +1,15 @@
-"""The world's two files: public facts (``world.json``) and the hidden ground truth (``ground_truth.json``).
+"""The world's files: public facts (``world.json``), the hidden ground truth (``ground_truth.json``) and the
+parties' invoices (``invoices.json``).
 
 ``world.json`` holds what any member of the ledger could know: the deployment, the blocks
 that bound the observation and hold-out periods, the parties' addresses, names and public
 kinds, and the summary. ``ground_truth.json`` holds what only the simulator knows, for the
 scorer to read when evaluating and never before: every party's hidden traits, its part in a
 scheme (``bad_actor``), whether and when it failed in the hold-out period, its first trade
-and whether it ever sold to a core directly, and the bad actors' refused attempts.
+and whether it ever sold to a core directly, and the bad actors' refused attempts. ``invoices.json``
+holds what the parties keep off chain about each receivable's invoice: its number, amount, date and the
+salt of its commitment, with the fingerprint and commitment the chain holds instead, and the id (never
+the bytes) of the consortium key the fingerprints are computed under.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from scenarios.world import CORE, World
 FORMAT = 1
 WORLD_FILE = "world.json"
 TRUTH_FILE = "ground_truth.json"
+INVOICES_FILE = "invoices.json"
 
 
 def write_outputs(
@@ -39,8 +44,10 @@ def write_outputs(
     refusals: Sequence[Refusal],
     *,
     recovered: Mapping[str, Any] | None = None,
+    invoices: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
-    """Both files in ``out_dir``; ``recovered`` (see ``scenarios.recover``) marks files rebuilt from the chain."""
+    """The files in ``out_dir``; ``recovered`` (see ``scenarios.recover``) marks files rebuilt from the chain,
+    which have no ``invoices.json`` (``invoices``: each root's ``Invoice.to_json()``, by root id)."""
     config = world.config
     out_dir.mkdir(parents=True, exist_ok=True)
     public = {
@@ -104,6 +111,15 @@ def write_outputs(
     if recovered is not None:
         hidden["recovered"] = dict(recovered)
     world_path, truth_path = out_dir / WORLD_FILE, out_dir / TRUTH_FILE
+    if invoices is not None:
+        kept = {
+            "format": FORMAT,
+            "consortium_key_id": config.consortium_key().key_id,
+            "roots": {str(root_id): dict(invoices[root_id]) for root_id in sorted(invoices)},
+        }
+        tmp = (out_dir / INVOICES_FILE).with_suffix(".tmp")
+        tmp.write_text(json.dumps(kept, indent=1) + "\n")
+        tmp.replace(out_dir / INVOICES_FILE)
     # The truth first, each file whole or not at all: a world.json is only ever next to its truth.
     for path, data in ((truth_path, hidden), (world_path, public)):
         tmp = path.with_suffix(".tmp")

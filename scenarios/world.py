@@ -34,6 +34,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from ledger.domain.fingerprints import ConsortiumKey
 from scenarios.errors import InvalidConfig
 
 UNIT = 10**6  # the settlement token has 6 decimals
@@ -102,6 +103,11 @@ class ScenarioConfig:
 
     def key_material(self) -> str:
         return f"scf-scenario/{self.seed}/{self.firms}/{self.months}/{self.holdout_months}"
+
+    def consortium_key(self) -> ConsortiumKey:
+        """The demo consortium's invoice-fingerprint key, derived from the seed (a real consortium draws
+        its key at random and shares it with its members only: ``ledger.domain.fingerprints``)."""
+        return ConsortiumKey.derived(self.key_material() + "/consortium-key")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ KEYSTORE_PASSWORD_HELP = "(password in SCF_KEYSTORE_PASSWORD)"
 def connect(setting: str | None, build: BuildResult, *, timeout: float | None = None) -> Chain:
     """The chain ``setting`` names (devnet, embedded, a URL, or a network file: ``ledger.toolchain.network``;
     None: ``SCF_CHAIN``), decoding the project's custom errors; ``timeout`` bounds each JSON-RPC request (None:
-    the ledger's default). A network file's first RPC URL is used, and its chain id must be the node's."""
+    the ledger's default). A network file's RPC URLs are used in order (the next when one cannot be reached),
+    its chain id must be the node's, and its gas policy prices every transaction sent."""
     from ledger.eth.chain import RPC_TIMEOUT, Chain, ErrorDecoder
     from ledger.toolchain.network import NetworkMismatch
 
@@ -31,10 +32,12 @@ def connect(setting: str | None, build: BuildResult, *, timeout: float | None = 
     profile = network_profile(setting)
     if profile is None:
         return Chain.connect(setting, errors=errors, timeout=deadline)
-    url = profile.rpc_urls[0]
-    chain = Chain.http(url, backend="rpc", errors=errors, timeout=deadline)
+    chain = Chain.http(
+        profile.rpc_urls[0], backend="rpc", errors=errors, timeout=deadline, fallbacks=profile.rpc_urls[1:]
+    )
     if chain.chain_id != profile.chain_id:
-        raise NetworkMismatch(str(profile.path), url, chain.chain_id, profile.chain_id)
+        raise NetworkMismatch(str(profile.path), chain.endpoint, chain.chain_id, profile.chain_id)
+    chain.fees = profile.fee_policy()
     return chain
 
 

@@ -1,5 +1,10 @@
-"""``scf deploy [--verify]``: deploy what is missing or changed (a no-op when nothing is), or check the
-deployed runtime bytecode against the local compile."""
+"""``scf deploy [--verify] [--chain NETWORK.json]``: deploy what is missing or changed (a no-op when nothing
+is), or check the deployed runtime bytecode against the local compile.
+
+With a network file (``ledger.toolchain.network``): the deployer is its ``deployer`` keystore unless
+``--keystore`` names one; and when the file names the contracts (the consortium deployed them already),
+nothing is deployed: they are checked against the local compile and recorded with their deploy blocks.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.cli.common import CHAIN_HELP, KEYSTORE_PASSWORD_HELP, connect, deployed_record_path
+from api.cli.common import CHAIN_HELP, KEYSTORE_PASSWORD_HELP, connect, deployed_record_path, network_profile
 from api.cli.contracts import build_contracts
 
 if TYPE_CHECKING:
     from ledger.eth.artifacts import BuildResult
     from ledger.eth.chain import Chain
     from ledger.toolchain.deploy import DeployResult
+    from ledger.toolchain.network import NetworkProfile
 
 
 @dataclass(frozen=True)
@@ -85,19 +91,55 @@ def print_verified(verified: Verified) -> None:
         print(f"  {name:<20} {address}  runtime matches")
 
 
+def adopt_deployment(chain: Chain, build: BuildResult, profile: NetworkProfile) -> Adopted:
+    """Record the deployment a network file names (nothing is deployed; ``ledger.toolchain.deploy.adopt``)."""
+    from ledger.toolchain.deploy import adopt
+
+    record = deployed_record_path(chain.chain_id)
+    data = adopt(chain, build, profile.contracts, record, source=str(profile.path))
+    blocks = {name: int(entry["blockNumber"]) for name, entry in data["contracts"].items()}
+    return Adopted(chain.chain_id, record, dict(profile.contracts), blocks)
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """The network file's deployment, checked against the local compile and recorded with its deploy blocks."""
+
+    chain_id: int
+    record: Path
+    addresses: dict[str, str]
+    blocks: dict[str, int]
+
+
+def print_adopted(adopted: Adopted) -> None:
+    print(f"chain {adopted.chain_id}: adopted the network file's deployment; record {adopted.record}")
+    for name, address in adopted.addresses.items():
+        print(f"  {name:<20} {address}  runtime matches, deployed in block {adopted.blocks[name]}")
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     build = build_contracts()
     chain = connect(args.chain, build)
     if args.verify:
         print_verified(verify_deployment(chain, build))
         return 0
-    print_deployed(deploy_contracts(chain, build, keystore=Path(args.keystore) if args.keystore else None))
+    profile = network_profile(args.chain)
+    if profile is not None and profile.contracts:
+        print_adopted(adopt_deployment(chain, build, profile))
+        return 0
+    keystore = Path(args.keystore) if args.keystore else None
+    if keystore is None and profile is not None:
+        keystore = profile.keystores.get("deployer")
+    print_deployed(deploy_contracts(chain, build, keystore=keystore))
     return 0
 
 
 def register(subparsers: Any) -> None:
     dep = subparsers.add_parser("deploy", help="deploy the contracts (a no-op when unchanged)")
     dep.add_argument("--verify", action="store_true", help="compare deployed runtime bytecode with the local compile")
-    dep.add_argument("--keystore", help=f"deployer's encrypted keystore {KEYSTORE_PASSWORD_HELP}")
+    dep.add_argument(
+        "--keystore",
+        help=f"deployer's encrypted keystore (default: a network file's 'deployer') {KEYSTORE_PASSWORD_HELP}",
+    )
     dep.add_argument("--chain", help=CHAIN_HELP)
     dep.set_defaults(func=cmd_deploy)

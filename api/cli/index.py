@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.cli.common import connect, finality
+from api.cli.common import connect, finality, network_profile
 from api.cli.contracts import build_contracts
 from api.cli.errors import dispatch
 
@@ -55,11 +55,13 @@ def index_chain(
     refusals: bool = True,
     quiet: bool = False,
     stop: threading.Event | None = None,
+    finality_depth: int | None = None,
 ) -> Progress:
     """Index every event of the deployment recorded for ``chain`` (``deployment``, else deployments/<chainId>.json)
     into ``db`` (None: SCF_DB_URL, else the devnet's SQLite file); catch up and return, or with ``follow`` keep
     up until ``stop`` is set. ``quiet``: no progress bar (follow mode then reports a line per page). Signal
-    handlers are the caller's: ``scf index`` has Ctrl-C and SIGTERM set ``stop``."""
+    handlers are the caller's: ``scf index`` has Ctrl-C and SIGTERM set ``stop``. ``finality_depth``: the network
+    file's, under which a reorg of a final block is refused (``FinalityViolated``) instead of followed."""
     from rich.console import Console
 
     from ledger.index.indexer import Indexer
@@ -76,6 +78,7 @@ def index_chain(
             "pause": pause,
             "reader": reader,
             "refusals": refusals,
+            "finality_depth": finality_depth,
         }
         if max_span:
             options["max_span"] = max_span
@@ -120,6 +123,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         follow=args.follow,
         from_block=args.from_block,
         confirmations=finality(args.chain, args.confirmations),
+        finality_depth=None if (profile := network_profile(args.chain)) is None else profile.finality_depth,
         window=args.window,
         poll=args.poll,
         span=args.span,

@@ -3,15 +3,16 @@
     scf serve [--host 127.0.0.1] [--port 8000] [--chain devnet|embedded|URL] [--db URL]
               [--keystore RELAYER.json] [--domain HOST:PORT] [--index] [--workers N]
               [--model MODEL.json] [--evaluation REPORT.json] [--confirmations N]
-              [--devnet [--dev-wallet PARTIES.json]] [--rpc-timeout SECONDS]
+              [--devnet [--dev-wallet PARTIES.json]] [--rpc-timeout SECONDS] [--fingerprint-key KEY_FILE]
 
 The API reads the indexer's database (``--db``, else ``SCF_DB_URL``, else the devnet's SQLite
 file) and the chain; ``--index`` also runs the indexer in follow mode in this process, so
 writes show up in the reads without a separate ``scf index --follow``. The webhook dispatcher
 (``api.v1.webhooks.dispatcher``) always runs beside it, one per ``scf serve`` whatever ``--workers``:
 it fills the event feed and delivers webhooks (``SCF_WEBHOOK_*`` tune it: ``DeliveryOptions.from_env``).
-Secrets come from ``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (hex, 32 random bytes each; weak ones are refused).
-The relayer, which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``).
+Secrets come from ``SCF_API_SECRET`` and ``SCF_API_WEBHOOK_KEY`` (hex, 32 random bytes each; weak ones are refused).
+The relayer, which tops parties' gas up, is ``--keystore`` (password in ``SCF_KEYSTORE_PASSWORD``), else a network
+file's ``relayer`` keystore.
 
 ``--devnet`` (or ``SCF_DEVNET=1``) is devnet mode, for a local devnet only: secrets may be left
 unset (drawn at random per start) and the relayer defaults to the devnet's dev ``relayer``
@@ -91,6 +92,7 @@ class ServeOptions:
     devnet: bool = False
     rpc_timeout: float | None = None
     dev_wallet: str | None = None
+    fingerprint_key: str | None = None
 
     @classmethod
     def of(cls, args: ServeOptions | argparse.Namespace) -> ServeOptions:
@@ -114,7 +116,7 @@ def _credit_env(options: ServeOptions) -> None:
 
 def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain, Path, str]:
     """The API's settings from the options and the environment, the chain, the deployment record, the db."""
-    from api.cli.common import connect
+    from api.cli.common import connect, network_profile
     from api.cli.contracts import build_contracts
     from api.v1.settings import DEVNET_ENV, Settings, devnet_mode
     from ledger.eth.keys import load_keystore
@@ -127,7 +129,11 @@ def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain,
     chain = connect(options.chain, build, timeout=rpc_timeout(options))
     record_path, record = recorded_deployment(chain.chain_id)
     addresses = record_addresses(record)
-    relayer = load_keystore(Path(options.keystore)) if options.keystore else None
+    keystore = Path(options.keystore) if options.keystore else None
+    profile = network_profile(options.chain)
+    if keystore is None and profile is not None:
+        keystore = profile.keystores.get("relayer")
+    relayer = load_keystore(keystore) if keystore is not None else None
     if relayer is None and devnet and chain.accounts is not None:
         relayer = chain.accounts["relayer"]
     db_url = database_url(options.db)
@@ -144,6 +150,10 @@ def _settings(args: ServeOptions | argparse.Namespace) -> tuple[Settings, Chain,
         if not devnet:
             raise ServeError("--dev-wallet hands the portal the demo parties' keys: devnet mode (--devnet) only")
         settings.dev_wallet = Path(options.dev_wallet).resolve()
+    if options.fingerprint_key:
+        from api.v1.settings import fingerprint_key_of
+
+        settings.fingerprint_key = fingerprint_key_of(Path(options.fingerprint_key).resolve())
     settings.start_block = min(int(entry.get("blockNumber", 0)) for entry in record["contracts"].values())
     return settings, chain, record_path, db_url
 
@@ -197,13 +207,13 @@ def _serve_workers(options: ServeOptions) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from api.v1 import migrate
-    from api.v1.settings import DOCUMENT_KEY_ENV, SECRET_ENV
+    from api.v1.settings import SECRET_ENV, WEBHOOK_KEY_ENV
     from ledger.index.sql.db import make_engine, upgrade
 
     settings, chain, record_path, db_url = _settings(options)  # checks everything once, before any worker starts
-    # Every worker must sign and check tokens, and wrap document keys, under the same secrets.
+    # Every worker must sign and check tokens, and seal webhook secrets, under the same secrets.
     os.environ.setdefault(SECRET_ENV, settings.token_secret.hex())
-    os.environ.setdefault(DOCUMENT_KEY_ENV, settings.document_key.hex())
+    os.environ.setdefault(WEBHOOK_KEY_ENV, settings.webhook_key.hex())
     engine = make_engine(db_url)
     upgrade(engine)  # once here: N workers migrating one database at the same time would race
     migrate.create(engine if not settings.store_url else make_engine(settings.store_url))
@@ -264,15 +274,26 @@ def worker_app() -> Any:
 def _start_indexer(
     chain: Chain, build: BuildResult, db_url: str, record: Path, stop: threading.Event, options: ServeOptions
 ) -> threading.Thread:
+    from api.cli.common import network_profile
     from ledger.errors import LedgerError
     from ledger.eth.chain import Chain
     from ledger.index.indexer import Indexer
     from ledger.index.sql.db import make_engine
 
     # A chain object of its own: the indexer's reads must not share the API's HTTP session.
-    own = Chain.http(chain.endpoint, backend=chain.backend) if chain.endpoint.startswith("http") else chain
+    urls = getattr(chain.w3.provider, "urls", (chain.endpoint,))
+    own = Chain.http(urls[0], backend=chain.backend, fallbacks=urls[1:]) if chain.endpoint.startswith("http") else chain
     engine = make_engine(db_url)
-    indexer = Indexer.for_deployment(own, engine, build, record, reader="thread", confirmations=options.confirmations)
+    profile = network_profile(options.chain)
+    indexer = Indexer.for_deployment(
+        own,
+        engine,
+        build,
+        record,
+        reader="thread",
+        confirmations=options.confirmations,
+        finality_depth=None if profile is None else profile.finality_depth,
+    )
 
     def run() -> None:
         try:
@@ -317,7 +338,10 @@ def register(subparsers: Any) -> None:
     serve_parser.add_argument("--port", type=int, default=defaults.port)
     serve_parser.add_argument("--chain", help=CHAIN_HELP)
     serve_parser.add_argument("--db", help=DB_HELP)
-    serve_parser.add_argument("--keystore", help=f"the relayer's encrypted keystore {KEYSTORE_PASSWORD_HELP}")
+    serve_parser.add_argument(
+        "--keystore",
+        help=f"the relayer's encrypted keystore (default: a network file's 'relayer') {KEYSTORE_PASSWORD_HELP}",
+    )
     serve_parser.add_argument("--domain", help="the domain sign-in messages name (default: HOST:PORT)")
     serve_parser.add_argument("--index", action="store_true", help="also run the indexer (follow mode) in this process")
     serve_parser.add_argument(
@@ -348,6 +372,12 @@ def register(subparsers: Any) -> None:
         type=float,
         help=f"seconds each JSON-RPC request may take, retries included (default: {RPC_TIMEOUT_ENV}, else "
         f"{API_RPC_TIMEOUT:g})",
+    )
+    serve_parser.add_argument(
+        "--fingerprint-key",
+        metavar="KEY_FILE",
+        help="the consortium's invoice-fingerprint key file: the API then fingerprints invoices sent by number "
+        "(default: SCF_FINGERPRINT_KEY_FILE; without one, clients send fingerprints: scf fingerprint)",
     )
     serve_parser.set_defaults(func=cmd_serve)
 

@@ -86,7 +86,7 @@ def build_services(settings: Settings) -> Services:
         settings.relayer,
         RelayPolicy.of(settings),
     )
-    vault = DocumentVault(store_engine, engine, settings.chain.chain_id, settings.document_key)
+    vault = DocumentVault(store_engine, engine, settings.chain.chain_id)
     model, problem = load_model(settings)
     credit = CreditDesk(
         engine,
@@ -189,7 +189,7 @@ def create_app(
     app.state.webhooks = WebhookBook(
         svc.store,
         app.state.feed,
-        SecretBox(settings.document_key),
+        SecretBox(settings.webhook_key),
         delivery or DeliveryOptions.from_env(devnet=settings.devnet),
     )
     errors.install(app)
@@ -223,6 +223,6 @@ def create_app(
         ),
         max_body=settings.max_body,
         large_paths=DOCUMENT_PATHS,
-        max_large_body=settings.max_document * 4 // 3 + 4096,  # base64 in JSON
+        max_large_body=settings.max_document * 4 // 3 + 32768,  # base64 in JSON, and up to 33 wraps in hex
     )
     return app

@@ -5,8 +5,11 @@
    nonce, when it was issued and when it expires. It keeps the message.
 2. The party signs the message with EIP-191 ``personal_sign`` (eth-account's
    ``encode_defunct``, ethers' ``signMessage``, any wallet) and posts ``{nonce, signature}``.
-3. The server rebuilds nothing from the client: it recovers the signer of the message it
-   stored, requires it to be the address the challenge was drawn for, reads the party's roles
+3. The server rebuilds nothing from the client: it checks that the signature of the message it
+   stored is the signature of the address the challenge was drawn for (``ledger.eth.signatures``:
+   a key's ECDSA signature must recover to it; an address with code is a contract wallet, a
+   Safe say, and its ERC-1271 ``isValidSignature`` decides over the message's EIP-191 digest,
+   read from the chain: 503 if the node does not answer), reads the party's roles
    from Membership **on chain**, then burns the nonce (an UPDATE that only one request can
    win, so a replayed signature fails) and issues a token. Roles are read before the burn so
    that a node that is down (503) leaves the challenge usable for a retry.
@@ -57,8 +60,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
 from fastapi import Request
 from sqlalchemy import Engine, delete, insert, select, update
@@ -69,6 +70,7 @@ from api.errors import Conflict, InvalidField, SignInRefused, Unauthenticated
 from api.v1 import store
 from ledger.clients.membership import MembershipClient
 from ledger.errors import ChainUnavailable
+from ledger.eth import signatures
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
 from ledger.index.sql.models import Party as Member
@@ -394,12 +396,19 @@ class Authenticator:
             row = connection.execute(select(store.challenges).where(store.challenges.c.nonce == nonce)).one_or_none()
         if row is None:
             raise Unauthenticated("unknown challenge nonce; ask for a new challenge")
+        # Before the burn, like the roles: a node that cannot answer a contract wallet's isValidSignature
+        # (ChainUnavailable, 503) leaves the challenge usable.
         try:
-            signer = Account.recover_message(encode_defunct(text=row.message), signature=signature)
-        except Exception as exc:  # eth-keys refuses malformed r, s, v in several ways
-            raise InvalidField("signature", f"not a valid secp256k1 signature ({type(exc).__name__})") from exc
-        if signer != row.address:
-            raise Unauthenticated("the challenge was not signed by the address it was issued to")
+            signatures.verify(self.chain, row.address, signatures.personal_digest(row.message), signature)
+        except signatures.MalformedSignature as exc:
+            raise InvalidField("signature", f"not a valid secp256k1 signature: {exc.reason}") from exc
+        except signatures.WrongSigner as exc:
+            raise Unauthenticated("the challenge was not signed by the address it was issued to") from exc
+        except signatures.ContractSignatureRefused as exc:
+            raise Unauthenticated(
+                f"signature: {row.address} is a contract wallet and does not accept this signature of the challenge"
+                f" (ERC-1271): {exc.reason}"
+            ) from exc
         if row.expires_at <= now:
             raise Unauthenticated("the challenge has expired; ask for a new one")
         if row.used_at is not None:

@@ -41,7 +41,8 @@ from api.v1 import store
 from api.v1.auth import Party
 from ledger.domain import typed_data
 from ledger.domain.typed_data import Domain
-from ledger.eth import eip712
+from ledger.eth import eip712, signatures
+from ledger.eth.chain import Chain
 
 MAX_TERM = 366 * 86_400  # a year (and a leap day)
 PRIMARY = "CreditReportConsent"
@@ -99,17 +100,27 @@ class ConsentBook:
                 "expiresAt", f"a consent lasts at most {MAX_TERM} s: choose an expiry before {now + MAX_TERM}"
             )
 
-    def give(self, party: Party, terms: ConsentTerms, signature: str, domain: Domain) -> dict[str, Any]:
-        """Store the consent if ``signature`` is the supplier's over ``terms``; the same consent twice is one row."""
+    def give(self, party: Party, terms: ConsentTerms, signature: str, domain: Domain, chain: Chain) -> dict[str, Any]:
+        """Store the consent if ``signature`` is the supplier's over ``terms``; the same consent twice is one row.
+
+        The supplier's signature is checked as the contracts check one (``ledger.eth.signatures``): a key's must
+        recover to it, a contract wallet's (ERC-1271) must be accepted by the wallet, asked on ``chain``."""
         self.check_terms(party, terms)
+        document = terms.document(domain)
+        digest = eip712.typed_data_digest(document) or eip712.digest(document)
         try:
-            signer = eip712.recover(terms.document(domain), bytes.fromhex(signature[2:]))
-        except Exception as exc:  # eth-keys refuses malformed r, s, v in several ways
-            raise InvalidField("signature", f"not a valid signature ({type(exc).__name__})") from exc
-        if signer != terms.supplier:
+            signatures.verify(chain, terms.supplier, digest, bytes.fromhex(signature[2:]))
+        except signatures.MalformedSignature as exc:
+            raise InvalidField("signature", f"not a valid signature: {exc.reason}") from exc
+        except signatures.WrongSigner as exc:
             raise InvalidField(
-                "signature", f"signed by {signer}, not by {terms.supplier} (sign the typed data served for these terms)"
-            )
+                "signature",
+                f"signed by {exc.recovered}, not by {terms.supplier} (sign the typed data served for these terms)",
+            ) from exc
+        except signatures.ContractSignatureRefused as exc:
+            raise InvalidField(
+                "signature", f"{terms.supplier} is a contract wallet and does not accept this signature: {exc.reason}"
+            ) from exc
         row: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "chain_id": self.chain_id,

@@ -15,11 +15,10 @@ the bank answers afresh. A bank declines once per round: declining again answers
 decline unchanged (the first reasons stand, as a signed offer's terms do).
 
 **Storage.** The table is declared here, beside the code that writes it, on the store's metadata
-(``api.v1.store``): ``api.v1.migrate.create`` creates every table declared there that a database
-lacks (``create_all``), so a new table needs no numbered step (a new index does: the event feed's
-scan by ``created_at`` is step 5's). ``api.v1.financing`` imports this module, and the app imports
-that before it creates its tables. The event feed (``api.v1.events``) journals each decline once, as
-a financing or a pre-payment request's by the table that holds its request's id.
+(``api.v1.store``), and made by the store's Alembic history (``api.v1.migrate``: its baseline
+revision). ``api.v1.financing`` imports this module, and the app imports that before it migrates. The
+event feed (``api.v1.events``) journals each decline once, as a financing or a pre-payment request's by the
+table that holds its request's id.
 
 The request and response bodies live here too (``api.v1.schemas`` is near its size limit, and shows
 ``DeclineOut`` in ``FinancingRequestOut``): this module imports nothing of the API but the store.

@@ -1,224 +1,70 @@
-"""Schema steps for the API's own tables (``api_*``) on databases that already hold them.
+"""The API's own tables (``api_*``) under Alembic: a history of their own (``api/v1/migrations``), recorded in
+``api_alembic_version``, beside the indexer's (``alembic_version``) in the database they share by default.
 
-New tables come from ``create``'s ``create_all``; what ``create_all`` cannot do is add a
-column, or an index, to a table that exists, so every such column and index is also listed here,
-in a numbered step. ``upgrade(engine)`` runs the steps above the version recorded in
-``api_schema_version`` and records the version it reached: one row per upgrade that applied any,
-its description naming the steps. One row, not one per step, because the versions an upgrade passes
-through were never a schema any process ran against, and because several processes upgrading the
-same database at once then write the same single row (the loser's insert is a duplicate key,
-ignored). Each step is idempotent: a column or index is added only when the inspector does not
-see it, and DDL that loses a race with another process starting on the same database (``scf
-serve --workers``) is accepted once the column or index is there. A database ``create_all`` has
-just made already has every column and index, so its steps only get recorded.
+``create(engine)`` runs at every start (``create_app``; ``scf serve --workers`` once in the parent, then each
+worker finds the store at head): it brings the store to the newest revision under the store's schema lock
+(``ledger.index.sql.stores``), so several processes starting on one database at once migrate it once, the others
+waiting and then finding nothing to do.
 
-Why not Alembic, which the indexer uses: these tables are created by ``create_all`` (other
-parts of the API add tables by declaring them), so an Alembic history would need a baseline
-stamped into every existing database, a second script directory and environment, and a
-revision from whoever adds a table. The changes so far only add nullable columns and indexes, which
-SQLite and PostgreSQL both do with a plain ``ALTER TABLE ... ADD COLUMN`` and ``CREATE INDEX``
-(neither rewrites the table). A change that needs
-more (a type change, a drop, a backfill, SQLite's table rebuild) should move these tables to
-an Alembic environment of their own, with ``version_table="api_alembic_version"``, stamped at
-the version recorded here.
+**The baseline is today's store.** Revision 0001 creates every table as the last numbered step of the old
+mechanism left them (``api_schema_version`` 5; ``api.v1.migrations.baseline`` freezes their declarations). The
+old steps are not replayed as revisions because the versions they recorded were never schemas: each start ran
+``create_all`` first, so a store at version 2 holds whatever tables the code of its day declared, which no
+revision could name. What every old store has in common is that it lacks nothing but tables, nullable columns
+and named indexes (all the old steps ever added). So a database with the store's tables and no
+``api_alembic_version`` (it has ``api_schema_version`` rows, or predates them) is *adopted*: the missing
+tables, columns and indexes of the baseline are added (the old steps 1 to 5, and any table ``create_all`` would
+have made), 0001 is stamped, and the later revisions run as on any database. ``api_schema_version`` is left as
+it was: the history of the old steps, read by nobody now.
+
+**A change to the tables is a revision.** A new table, column or index declared in ``api.v1.store`` (or on its
+metadata elsewhere, as ``api.v1.declines`` and ``api.v1.order_drafts`` do) needs a revision in
+``api/v1/migrations/versions`` that makes it (``alembic.command.revision(STORE.config(engine), message,
+autogenerate=True)`` on a database at head drafts it from the difference); ``tests/api/v1/test_store_migrations.py``
+fails while the migrated tables and the declared ones differ. Revisions use Alembic's operations
+(``op.add_column``, ``op.batch_alter_table`` for SQLite's table rebuilds), so type changes, drops and backfills
+are possible now; downgrades are not supported.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from pathlib import Path
 
-from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, inspect, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Engine, MetaData
 
 from api.v1 import store
-from api.v1.declines import declines
+from api.v1.migrations import baseline
+from ledger.index.sql.stores import Store
 
-_versions = MetaData()
-DESCRIPTION_MAX = 200
-schema_version = Table(
-    "api_schema_version",
-    _versions,
-    Column("version", Integer, primary_key=True),
-    Column("description", String(DESCRIPTION_MAX), nullable=False),
-    Column("applied_at", BigInteger, nullable=False),
+
+def declared() -> MetaData:
+    """The store's metadata with every table the API declares on it (the app imports every module that does)."""
+    importlib.import_module("api.v1.app")
+    return store.metadata
+
+
+STORE = Store(
+    name="api",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    version_table="api_alembic_version",
+    baseline_revision="0001",
+    baseline=baseline.tables,
+    target=declared,
 )
 
 
-@dataclass(frozen=True)
-class AddColumns:
-    """Columns of ``table`` (as declared in ``store``, nullable) to add where they are missing."""
-
-    table: Table
-    columns: tuple[str, ...]
+def head() -> str:
+    """The newest revision of the store's history."""
+    return STORE.head()
 
 
-@dataclass(frozen=True)
-class AddIndex:
-    """The index ``name`` of ``table`` (as declared in ``store``) to create where it is missing."""
-
-    table: Table
-    name: str
-
-
-@dataclass(frozen=True)
-class Step:
-    version: int
-    description: str
-    changes: tuple[AddColumns | AddIndex, ...]
-
-
-STEPS: tuple[Step, ...] = (
-    Step(
-        1,
-        "idempotency leases and effects; submissions keep their signed bytes and broadcast time",
-        (
-            AddColumns(store.idempotency, ("owner", "lease_until_ms", "effect")),
-            AddColumns(store.submissions, ("raw", "broadcast_at")),
-        ),
-    ),
-    Step(
-        2,
-        "financing requests: expiry, withdrawal, inbox indexes; offers: their pricing",
-        (
-            AddColumns(store.financing_requests, ("expires_at", "withdrawn_at")),
-            AddIndex(store.financing_requests, "ix_api_financing_requests_bank_created"),
-            AddIndex(store.financing_requests, "ix_api_financing_requests_holder_created"),
-            AddColumns(store.offers, ("policy_hash", "model_version", "quote")),
-        ),
-    ),
-    Step(
-        3,
-        "event feed and webhooks (their tables by create_all); the feed's scan indexes on requests and offers",
-        (
-            AddIndex(store.financing_requests, "ix_api_financing_requests_created"),
-            AddIndex(store.offers, "ix_api_offers_created"),
-        ),
-    ),
-    Step(
-        4,
-        "pre-shipment requests and offers (their tables by create_all); their inbox, offer and pool indexes",
-        (
-            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_bank_created"),
-            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_supplier_created"),
-            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_request"),
-            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_bank_deadline"),
-        ),
-    ),
-    Step(
-        5,
-        "event feed: marks for declines, withdrawals and pre-shipment requests and offers; withdrawals kept (their "
-        "table by create_all); the feed's scan indexes on declines and pre-shipment requests and offers",
-        (
-            AddColumns(
-                store.event_feed, ("declines_at", "withdrawals_at", "prepayment_requests_at", "prepayment_offers_at")
-            ),
-            AddIndex(declines, "ix_api_financing_declines_created"),
-            AddIndex(store.prepayment_requests, "ix_api_prepayment_requests_created"),
-            AddIndex(store.prepayment_offers, "ix_api_prepayment_offers_created"),
-        ),
-    ),
-)
-HEAD = STEPS[-1].version
-#: Tries of a DDL statement that loses a race with another process starting on the same database.
-ATTEMPTS = 50
-
-
-def create_tables(metadata: MetaData, engine: Engine) -> None:
-    """``create_all``, retried when another process starting on the same database creates or alters at the
-    same moment (SQLite answers "database is locked" at once to a reader that turns writer after another
-    wrote; PostgreSQL refuses the second of two concurrent CREATE TABLEs): the retry finds the tables."""
-    _retrying(lambda: metadata.create_all(engine), lambda: True)
-
-
-def _retrying(run: Callable[[], object], needed: Callable[[], bool]) -> None:
-    """``run`` until it succeeds or ``needed()`` says another process has done the work; raise once the
-    attempts are spent (then it is no race but a real failure)."""
-    for attempt in range(ATTEMPTS):
-        try:
-            run()
-            return
-        except DBAPIError:
-            if not needed():
-                return
-            if attempt == ATTEMPTS - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
-
-
-def current(engine: Engine) -> int:
-    """The newest step recorded on this database (0: none)."""
-    create_tables(_versions, engine)
-    with engine.connect() as connection:
-        found = connection.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).first()
-    return 0 if found is None else int(found[0])
-
-
-def upgrade(engine: Engine) -> int:
-    """Apply the steps this database lacks and record the version reached; returns the version it is at."""
-    done = current(engine)
-    applied = [step for step in STEPS if step.version > done]
-    for step in applied:
-        for change in step.changes:
-            if isinstance(change, AddIndex):
-                _add_index(engine, change.table, change.name)
-                continue
-            for name in change.columns:
-                _add_column(engine, change.table, name)
-    if applied:
-        description = "; ".join(f"{step.version}: {step.description}" for step in applied)
-        try:
-            with engine.begin() as connection:
-                connection.execute(
-                    insert(schema_version).values(
-                        version=applied[-1].version,
-                        description=description[:DESCRIPTION_MAX],
-                        applied_at=int(time.time()),
-                    )
-                )
-        except IntegrityError:
-            pass  # another process upgrading the same database recorded the same version first
-    return current(engine)
-
-
-def _has_column(engine: Engine, table: str, name: str) -> bool:
-    return any(column["name"] == name for column in inspect(engine).get_columns(table))
-
-
-def _add_column(engine: Engine, table: Table, name: str) -> None:
-    if _has_column(engine, table.name, name):
-        return
-    column = table.c[name]
-    if not column.nullable:
-        raise ValueError(f"{table.name}.{name}: a column added to existing rows must be nullable")
-    preparer = engine.dialect.identifier_preparer
-    ddl = (
-        f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.format_column(column)} "
-        f"{column.type.compile(dialect=engine.dialect)}"
-    )
-
-    def alter() -> None:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(ddl)
-
-    # A failure is a lost race (retried until the column is there) or, once the attempts are spent, real.
-    _retrying(alter, lambda: not _has_column(engine, table.name, name))
-
-
-def _has_index(engine: Engine, table: str, name: str) -> bool:
-    return any(index["name"] == name for index in inspect(engine).get_indexes(table))
-
-
-def _add_index(engine: Engine, table: Table, name: str) -> None:
-    if _has_index(engine, table.name, name):
-        return
-    index = next(index for index in table.indexes if index.name == name)
-    _retrying(lambda: index.create(engine, checkfirst=True), lambda: not _has_index(engine, table.name, name))
+def current(engine: Engine) -> str | None:
+    """The revision this database's store is at (None: no Alembic history yet)."""
+    return STORE.current(engine)
 
 
 def create(engine: Engine) -> None:
-    """Create the API's tables that are missing (``store``), then add the columns older databases
-    lack (numbered, idempotent steps; never drops)."""
-    create_tables(store.metadata, engine)
-    upgrade(engine)
+    """Bring the API's tables on ``engine`` to the newest revision: a new store gets every revision, one made
+    before the Alembic history is adopted and stamped at the baseline first (see above)."""
+    STORE.upgrade(engine)

@@ -42,7 +42,7 @@ order_drafts = Table(
     Column("po_ref_hash", String(66), nullable=False),
     Column("deadline", BigInteger, nullable=False),
     Column("terms", Text, nullable=False),  # OrderTermsIn as JSON, integers as decimal strings
-    Column("signature", String(132), nullable=False),
+    Column("signature", store.SIGNATURE, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("withdrawn_at", BigInteger),
     Index(None, "buyer"),

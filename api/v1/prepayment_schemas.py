@@ -28,6 +28,7 @@ from api.v1.schemas import (
     Signature,
     Uint64,
     UintOut,
+    WalletSignature,
 )
 
 RequestIdPattern = r"^[0-9a-f-]{36}$"
@@ -89,7 +90,9 @@ class PrepaymentTermsIn(Request):
 
 
 class PrepaymentOfferIn(PrepaymentTermsIn):
-    signature: Signature = Field(description="the bank's EIP-712 signature of the typed data served for these terms")
+    signature: WalletSignature = Field(
+        description="the bank's EIP-712 signature of the typed data served for these terms"
+    )
     pricing: PricingIn | None = None
 
 

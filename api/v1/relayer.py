@@ -95,7 +95,7 @@ from ledger.clients.token import TokenClient
 from ledger.errors import ChainUnavailable, ContractReverted
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.calls import Call
-from ledger.eth.chain import PRIORITY_FEE, REVERTS, Chain, revert_data
+from ledger.eth.chain import REVERTS, Chain, revert_data
 from ledger.eth.events import EventDecoder
 from ledger.index.sql.models import Cursor
 
@@ -201,7 +201,7 @@ class Transactions:
             estimate = int(self.chain.w3.eth.estimate_gas(params))
         except REVERTS as exc:
             raise self.chain.errors.decode(revert_data(exc)) from exc
-        base_fee = int(self.chain.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        fees = self.chain.fees.fees(self.chain.base_fee())
         nonce = int(self.chain.w3.eth.get_transaction_count(to_checksum_address(sender), "pending"))
         return {
             "type": TYPE_EIP1559,
@@ -212,8 +212,8 @@ class Transactions:
             "value": call.value,
             "nonce": nonce,
             "gasLimit": estimate + estimate // 5 + 10_000,  # ethers' name; eth-account and web3.py say "gas"
-            "maxFeePerGas": 2 * base_fee + PRIORITY_FEE,
-            "maxPriorityFeePerGas": PRIORITY_FEE,
+            "maxFeePerGas": fees.max_fee,
+            "maxPriorityFeePerGas": fees.priority,
         }
 
     # -- 2. submit ----------------------------------------------------------------------
@@ -289,7 +289,9 @@ class Transactions:
         base_fee = int(block.get("baseFeePerGas") or 0)
         priority, max_fee = int(tx["maxPriorityFeePerGas"]), int(tx["maxFeePerGas"])
         policy = self.policy
-        if priority > policy.max_priority_fee:
+        # The network's own fee policy (a legacy price, say) may tip more than the relay cap; what the API
+        # prepares under it is accepted.
+        if priority > max(policy.max_priority_fee, self.chain.fees.fees(base_fee).priority):
             raise InvalidField(
                 field, f"maxPriorityFeePerGas {priority} is above the relayer's cap of {policy.max_priority_fee} wei"
             )
@@ -444,9 +446,8 @@ class Transactions:
                 raise RelayCapExceeded(sender, self.policy.daily_top_up, shortfall, used, (day + 1) * DAY)
             # Another worker process may have used the relayer's nonces since this one last counted.
             self.chain.forget_nonce(relayer.address)
-            base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-            max_fee = 2 * base_fee + PRIORITY_FEE
-            cost = shortfall + TRANSFER_GAS * max_fee
+            fees = self.chain.fees.fees(self.chain.base_fee())
+            cost = shortfall + TRANSFER_GAS * fees.max_fee
             funds = int(w3.eth.get_balance(relayer.address, "pending"))
             if funds < cost:
                 raise RelayerOutOfFunds(relayer.address, funds, cost)
@@ -457,8 +458,8 @@ class Transactions:
                 "to": to_checksum_address(sender),
                 "value": shortfall,
                 "gas": TRANSFER_GAS,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": PRIORITY_FEE,
+                "maxFeePerGas": fees.max_fee,
+                "maxPriorityFeePerGas": fees.priority,
             }
             signed = relayer.sign_transaction(tx)
             top_up = signed.hash.to_0x_hex()

@@ -135,6 +135,15 @@ Fee = Annotated[
 ]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Signature = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte r||s||v")]
+#: A party's signature where the API checks it and keeps no copy: a key's 65-byte r||s||v, or a contract wallet's
+#: ERC-1271 signature (a Safe's is 65 bytes per owner), which the wallet itself judges (``ledger.eth.signatures``).
+WalletSignature = Annotated[
+    str,
+    Field(
+        pattern=r"^0x(?:[0-9a-fA-F]{2}){65,2048}$",
+        description="a key's 65-byte r||s||v, or a contract wallet's ERC-1271 signature (65 to 2048 bytes)",
+    ),
+]
 #: A uint64 a party chooses (a time, a deadline).
 Uint64 = Annotated[int, PlainValidator(_wide(0, 2**64 - 1, "a uint64")), _wide_schema(0, 2**64 - 1, "uint64")]
 #: A party's uint256 nonce.
@@ -178,7 +187,7 @@ class ChallengeOut(BaseModel):
 
 class SignInIn(Request):
     nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    signature: Signature
+    signature: WalletSignature
 
 
 class PartyOut(BaseModel):
@@ -314,7 +323,8 @@ class ReceivableOut(BaseModel):
     issuedAt: SafeInt
     defaultedAt: SafeInt
     invoiceHash: str
-    invoiceNumber: str
+    fingerprint: str = Field(description="the invoice's keyed fingerprint (ledger/domain/FINGERPRINTS.md)")
+    invoiceCommitment: str = Field(description="keccak256(salt || normalised invoice number), the parties' salt")
     orderId: UintOut = Field(description='the open-account order it pays, "0" for none')
     repaid: AmountOut
     claimed: AmountOut
@@ -371,6 +381,10 @@ class TypedDataOut(BaseModel):
         "`EIP712Domain` out of `types` (ethers derives it from the domain)"
     )
     digest: str = Field(description="the EIP-712 digest the contract will check")
+
+
+class IssueTypedDataOut(TypedDataOut):
+    invoiceSalt: str | None = Field(None, description="the commitment's salt if the server chose it: keep it off chain")
 
 
 class SubmissionIn(Request):
@@ -443,8 +457,8 @@ class OrderTermsIn(Request):
 
 class OrderIn(Request):
     terms: OrderTermsIn
-    buyerSignature: Signature
-    supplierSignature: Signature
+    buyerSignature: WalletSignature
+    supplierSignature: WalletSignature
 
 
 class HashIn(Request):
@@ -452,12 +466,20 @@ class HashIn(Request):
 
 
 class IssueTermsIn(Request):
+    """The invoice goes on chain as ``fingerprint`` and ``invoiceCommitment`` (sent, or computed by a server holding
+    the consortium key from ``invoiceNumber``, ``invoiceDate``, ``invoiceAmount``), never as its number."""
+
     debtor: Address
     creditor: Address
     faceValue: Amount
     maturity: Uint64
     invoiceHash: Bytes32
-    invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)]
+    fingerprint: Bytes32 | None = Field(None, description="HMAC-SHA256 under the consortium key (FINGERPRINTS.md)")
+    invoiceCommitment: Bytes32 | None = Field(None, description="keccak256(salt || normalised invoice number)")
+    invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # never stored, never on chain
+    invoiceAmount: Nonce | None = Field(None, description="the invoice's amount in token units (default: faceValue)")
+    invoiceDate: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, UTC")] | None = None
+    invoiceSalt: Bytes32 | None = Field(None, description="the commitment's salt (default: derived under the key)")
     orderId: OrderRef
     nonce: Nonce
     deadline: Uint64
@@ -465,7 +487,7 @@ class IssueTermsIn(Request):
 
 class IssueIn(Request):
     terms: IssueTermsIn
-    debtorSignature: Signature
+    debtorSignature: WalletSignature
 
 
 class ChildIn(Request):
@@ -545,7 +567,7 @@ class PricingOut(BaseModel):
 
 
 class OfferIn(OfferTermsIn):
-    signature: Signature
+    signature: WalletSignature
     pricing: PricingIn | None = None
 
 
@@ -604,44 +626,22 @@ def _filename(value: str) -> str:
     return value
 
 
-class DocumentIn(Request):
-    kind: Annotated[str, Field(pattern=r"^(invoice|bill_of_lading|terms|other)$")]
-    filename: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=FILENAME_MAX_BYTES,
-            pattern=r"^[^/\\\x00-\x1f\x7f]+$",
-            description="a bare name (no path), any script; no control characters; at most 255 bytes in UTF-8",
-        ),
-        AfterValidator(_filename),
-    ]
-    mediaType: Annotated[str, Field(pattern=r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$", max_length=127)]
-    contentBase64: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
-    parties: Annotated[list[Address], Field(max_length=32, description="who else may download it")] = []
+#: A document's file name (``api.v1.document_schemas``): a bare name in any script, checked by ``_filename``.
+Filename = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=FILENAME_MAX_BYTES,
+        pattern=r"^[^/\\\x00-\x1f\x7f]+$",
+        description="a bare name (no path), any script; no control characters; at most 255 bytes in UTF-8",
+    ),
+    AfterValidator(_filename),
+]
 
 
 class AnchorOut(BaseModel):
     kind: str
     id: UintOut = Field(description="the order or root id")
-
-
-class DocumentOut(BaseModel):
-    id: str
-    owner: str
-    kind: str
-    filename: str
-    mediaType: str
-    size: SafeInt
-    keccak256: str = Field(description="put this on chain (termsHash, invoiceHash)")
-    sha256: str
-    parties: list[str]
-    createdAt: SafeInt
-    anchors: list[AnchorOut] = Field(description="where this hash is on chain, as indexed")
-
-
-class ShareIn(Request):
-    party: Address
 
 
 # -- audit -----------------------------------------------------------------------------------------
@@ -770,7 +770,7 @@ class ConsentTermsIn(Request):
 
 
 class ConsentIn(ConsentTermsIn):
-    signature: Signature = Field(description="your EIP-712 signature of the typed data served for these terms")
+    signature: WalletSignature = Field(description="your EIP-712 signature of the typed data served for these terms")
 
 
 class ConsentOut(BaseModel):

@@ -12,20 +12,24 @@ from eth_utils import to_checksum_address
 
 from api.errors import ApiError
 from api.v1.ratelimit import RateLimits
+from ledger.domain.fingerprints import ConsortiumKey, ConsortiumKeyError, load_consortium_key
 from ledger.eth.artifacts import BuildResult
-from ledger.eth.chain import PRIORITY_FEE, Chain
+from ledger.eth.chain import Chain
+from ledger.eth.fees import PRIORITY_FEE
 
 SECRET_ENV = "SCF_API_SECRET"
 DEVNET_ENV = "SCF_DEVNET"
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
 #: A secret with fewer distinct bytes than this is a pattern, not 32 random bytes (which have ~30).
 MIN_DISTINCT_BYTES = 16
-DOCUMENT_KEY_ENV = "SCF_API_DOCUMENT_KEY"
+WEBHOOK_KEY_ENV = "SCF_API_WEBHOOK_KEY"
 AUDITORS_ENV = "SCF_API_AUDITORS"
 STORE_URL_ENV = "SCF_API_DB_URL"
 MODEL_ENV = "SCF_SCORE_MODEL"
 EVALUATION_ENV = "SCF_SCORE_EVALUATION"
 CONFIRMATIONS_ENV = "SCF_SCORE_CONFIRMATIONS"
+#: A key file holding the consortium's invoice-fingerprint key (``ledger.domain.fingerprints``; ``--fingerprint-key``).
+FINGERPRINT_KEY_ENV = "SCF_FINGERPRINT_KEY_FILE"
 #: Whole numbers from the environment for ``from_env``: the relay policy (wei) and the idempotency lease (s).
 WHOLE_NUMBER_ENV = {
     "relay_base_fee_multiple": "SCF_RELAY_BASE_FEE_MULTIPLE",
@@ -75,11 +79,13 @@ def _hex_secret(name: str, value: str, size: int | None) -> bytes:
 
 @dataclass
 class Settings:
-    """``token_secret`` signs access tokens (HMAC-SHA256); ``document_key`` wraps document keys
-    (AES-256-GCM). Outside devnet mode both must come from the operator and be strong (``weakness``:
-    32+ random bytes, not a pattern); in devnet mode (``devnet``, only ever set explicitly: ``scf serve
+    """``token_secret`` signs access tokens (HMAC-SHA256); ``webhook_key`` seals the webhooks' signing
+    secrets (AES-256-GCM, ``api.v1.webhooks.signing``). There is no document key: documents are sealed by
+    their parties, to their keys (``api.v1.documents``), and nothing the server holds opens them. Outside
+    devnet mode both must come from the operator and be strong (``weakness``: 32+ random bytes, not a
+    pattern); in devnet mode (``devnet``, only ever set explicitly: ``scf serve
     --devnet`` or ``SCF_DEVNET=1``, never inferred from what the node says it is) they may be drawn at
-    random, so tokens and documents then die with the process, and the relayer may be the devnet's
+    random, so tokens and webhook secrets then die with the process, and the relayer may be the devnet's
     public-mnemonic account.
 
     ``auditors``: addresses that read everything although the chain gives them no AUDITOR or
@@ -92,7 +98,7 @@ class Settings:
     db_url: str
     store_url: str | None = None
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    document_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    webhook_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     token_ttl: int = 900
     challenge_ttl: int = 300
     domain: str = "127.0.0.1:8000"
@@ -136,6 +142,9 @@ class Settings:
     membership_refresh: float = 1.0
     #: Requests per period on sign-in and uploads (``api.v1.ratelimit``).
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    #: The consortium's invoice-fingerprint key, when the operator gave one: the API then fingerprints invoices
+    #: for clients that send their number; without it clients send fingerprints they computed themselves.
+    fingerprint_key: ConsortiumKey | None = None
 
     def __post_init__(self) -> None:
         missing = [name for name in CONTRACTS if name not in self.addresses]
@@ -145,9 +154,9 @@ class Settings:
         self.auditors = frozenset(to_checksum_address(a) for a in self.auditors)
         if len(self.token_secret) < 32:
             raise SettingsError(f"the token secret must be at least 32 bytes; generate one with {GENERATE_SECRET}")
-        if len(self.document_key) != 32:
-            raise SettingsError(f"the document key must be 32 bytes (AES-256); generate one with {GENERATE_SECRET}")
-        for name, secret in ((SECRET_ENV, self.token_secret), (DOCUMENT_KEY_ENV, self.document_key)):
+        if len(self.webhook_key) != 32:
+            raise SettingsError(f"the webhook key must be 32 bytes (AES-256); generate one with {GENERATE_SECRET}")
+        for name, secret in ((SECRET_ENV, self.token_secret), (WEBHOOK_KEY_ENV, self.webhook_key)):
             weak = None if self.devnet else weakness(secret)
             if weak:
                 raise SettingsError(f"{name} is too weak: {weak}; generate one with {GENERATE_SECRET}")
@@ -183,7 +192,7 @@ class Settings:
         relayer: LocalAccount | None = None,
         devnet: bool | None = None,
     ) -> Settings:
-        """Secrets from ``SCF_API_SECRET`` / ``SCF_API_DOCUMENT_KEY`` (hex); required, and strong, unless in devnet
+        """Secrets from ``SCF_API_SECRET`` / ``SCF_API_WEBHOOK_KEY`` (hex); required, and strong, unless in devnet
         mode: ``devnet`` (``scf serve --devnet``), else ``SCF_DEVNET``. Devnet mode needs a chain with dev accounts
         (``scf devnet up``, ``--chain embedded``): it is never inferred from the node's client version.
 
@@ -191,16 +200,16 @@ class Settings:
         ``SCF_SCORE_CONFIRMATIONS`` (default 12), the evaluation report from ``SCF_SCORE_EVALUATION``.
         The relay policy and the idempotency lease from ``WHOLE_NUMBER_ENV``'s variables.
         """
-        secret, doc_key = os.environ.get(SECRET_ENV), os.environ.get(DOCUMENT_KEY_ENV)
+        secret, webhook_key = os.environ.get(SECRET_ENV), os.environ.get(WEBHOOK_KEY_ENV)
         devnet = devnet_mode(os.environ.get(DEVNET_ENV)) if devnet is None else devnet
         if devnet and chain.accounts is None:
             raise SettingsError(
                 f"devnet mode (--devnet, {DEVNET_ENV}) needs a local devnet (`scf devnet up`, --chain embedded); "
                 f"this chain ({chain.endpoint}) has no dev accounts"
             )
-        if not devnet and not (secret and doc_key):
+        if not devnet and not (secret and webhook_key):
             raise SettingsError(
-                f"set {SECRET_ENV} (32+ bytes hex) and {DOCUMENT_KEY_ENV} (32 bytes hex), each generated with "
+                f"set {SECRET_ENV} (32+ bytes hex) and {WEBHOOK_KEY_ENV} (32 bytes hex), each generated with "
                 f"{GENERATE_SECRET}; or, on a local devnet only, pass --devnet ({DEVNET_ENV}=1)"
             )
         auditors = frozenset(a.strip() for a in os.environ.get(AUDITORS_ENV, "").split(",") if a.strip())
@@ -224,13 +233,24 @@ class Settings:
         )
         if secret:
             settings.token_secret = _hex_secret(SECRET_ENV, secret, None)
-        if doc_key:
-            settings.document_key = _hex_secret(DOCUMENT_KEY_ENV, doc_key, 32)
+        if webhook_key:
+            settings.webhook_key = _hex_secret(WEBHOOK_KEY_ENV, webhook_key, 32)
         for name, env in WHOLE_NUMBER_ENV.items():
             value = os.environ.get(env)
             if value is not None:
                 if not value.isdigit():
                     raise SettingsError(f"{env} must be a whole number, got {value!r}")
                 setattr(settings, name, int(value))
+        key_file = os.environ.get(FINGERPRINT_KEY_ENV)
+        if key_file:
+            settings.fingerprint_key = fingerprint_key_of(Path(key_file))
         settings.__post_init__()
         return settings
+
+
+def fingerprint_key_of(path: Path) -> ConsortiumKey:
+    """The consortium key in ``path``, or a ``SettingsError`` that says what is wrong with the file."""
+    try:
+        return load_consortium_key(path)
+    except ConsortiumKeyError as exc:
+        raise SettingsError(f"the invoice-fingerprint key ({FINGERPRINT_KEY_ENV}, --fingerprint-key): {exc}") from exc

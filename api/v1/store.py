@@ -7,10 +7,12 @@ indexer's database: one database to back up, and a submission's "indexed yet?" a
 read of the indexer's cursor on the same connection pool. A separate URL
 (``SCF_API_DB_URL``) is supported for deployments where the index is a read replica: nothing
 here joins the indexer's tables in SQL. The indexer's Alembic history never touches these
-tables (its migrations name their own). A new table is created on start-up by ``create_all``;
-a new column on an existing table is also a numbered step in ``api.v1.migrate``, which adds
-it to live databases (its own ``api_schema_version`` table records the steps applied), and so is a
-new index on an existing table. One write lives here too, because both request books make it and the
+tables (its migrations name their own). These tables have an Alembic history of their own
+(``api.v1.migrate``, ``api/v1/migrations``, recorded in ``api_alembic_version``), run at start-up:
+a new table, column or index declared here (or on this metadata elsewhere) needs its revision
+there, and a test compares the two. The comments "added by api.v1.migrate step N" name the
+numbered steps of the mechanism before Alembic; the baseline revision is the schema they reached. One
+write lives here too, because both request books make it and the
 event feed reads what it keeps: ``withdraw``, which withdraws a financing or pre-payment request and
 records the withdrawal in ``api_request_withdrawals``.
 """
@@ -42,6 +44,10 @@ ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 ADDRESS = String(42)
 HASH = String(66)
+#: A party's stored signature: a key's 65 bytes, or a contract wallet's ERC-1271 one (up to 2048 bytes), as 0x hex.
+#: SQLite keeps the length it was first declared with (132): it never enforces one, and widening it would rebuild
+#: every such table for nothing (revision 0004 widens PostgreSQL's).
+SIGNATURE = String(2 + 2 * 2048).with_variant(String(132), "sqlite")
 
 challenges = Table(
     "api_challenges",
@@ -123,7 +129,7 @@ def signed_offer_columns() -> tuple[Column[object] | UniqueConstraint, ...]:
     return (
         Column("deadline", BigInteger, nullable=False),
         Column("nonce", UInt, nullable=False),
-        Column("signature", String(132), nullable=False),
+        Column("signature", SIGNATURE, nullable=False),
         Column("created_at", BigInteger, nullable=False),
         Column("policy_hash", HASH),
         Column("model_version", HASH),
@@ -245,14 +251,14 @@ def withdraw(connection: Connection, table: Table, request_id: str, at: int) -> 
 credit_consents = Table(
     "api_credit_consents",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),  # the pages' cursor
+    Column("seq", ROW_ID, primary_key=True, autoincrement=True),  # the pages' cursor (64 bits: revision 0003)
     Column("id", String(36), nullable=False, unique=True),
     Column("chain_id", Integer, nullable=False),
     Column("supplier", ADDRESS, nullable=False, index=True),
     Column("bank", ADDRESS, nullable=False, index=True),
     Column("expires_at", BigInteger, nullable=False),
     Column("nonce", UInt, nullable=False),
-    Column("signature", String(132), nullable=False),
+    Column("signature", SIGNATURE, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
     UniqueConstraint("chain_id", "supplier", "nonce"),

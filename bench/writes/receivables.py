@@ -157,9 +157,11 @@ def run_receivables(
             nonce = issue_nonce.get(debtor.address, 0)
             issue_nonce[debtor.address] = nonce + 1
             number = f"INV-{tag}-{i}"
+            # A fingerprint and a commitment stand in for the invoice (their rule is off chain: fingerprints.py).
             terms = IssueTerms(
-                debtor.address, creditor.address, token, FACE, maturity, keccak(text=number), number, 0, nonce, deadline
-            )
+                debtor.address, creditor.address, token, FACE, maturity, keccak(text=number),
+                keccak(text=f"fingerprint {number}"), keccak(text=f"commitment {number}"), 0, nonce, deadline,
+            )  # fmt: skip
             document = receivables.issue_document(terms)
             # The message holds the terms in ABI order already (as IssueTerms.as_tuple gives them).
             yield issue.call(creditor, tuple(document["message"].values()), sign(debtor, document))

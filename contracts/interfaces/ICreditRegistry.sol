@@ -41,9 +41,10 @@ interface ICreditRegistry {
     /// @notice `party` is not an active member; limits are granted to members only.
     /// @param party the grant's party
     error CreditRegistryNotMember(address party);
-    /// @notice The signature recovers to `signer`, not to the grant's `bank`.
+    /// @notice The signature recovers to `signer`, not to the grant's `bank`; or `bank` is a
+    ///         contract (ERC-1271) whose `isValidSignature` refused the signature.
     /// @param bank the bank the grant names
-    /// @param signer who did sign
+    /// @param signer who did sign (zero when `bank` is a contract that refused the signature)
     error CreditRegistryInvalidSigner(address bank, address signer);
     /// @notice The signature is malformed or malleable (high s); submit the canonical signature.
     error CreditRegistryInvalidSignature();
@@ -86,6 +87,9 @@ interface ICreditRegistry {
     event LimitRevoked(address indexed bank, address indexed party);
 
     /// @notice Publishes a limit signed by its bank; anyone may submit it.
+    /// @dev A bank without code signs the EIP-712 `CreditLimit` with ECDSA (low s); a bank with
+    ///      code (a multisig) signs by ERC-1271: `isValidSignature(digest, signature)` must
+    ///      answer its magic value when the grant is published (a contract's answer can change).
     function publish(CreditLimit calldata grant, bytes calldata signature) external;
 
     /// @notice The caller (a bank) withdraws its limit for `party` at once.

@@ -24,10 +24,13 @@ interface IReceivables {
         DEFAULTED
     }
 
-    /// @notice What the debtor signs.
-    /// @param invoiceNumber the invoice number as printed, in ASCII; the contract normalises it
-    ///        into the canonical invoice key (see `normaliseInvoiceNumber`) and refuses any byte
-    ///        outside its alphabet
+    /// @notice What the debtor signs. The invoice number itself never comes on chain: the
+    ///         parties keep it off chain and the contract only sees two opaque values.
+    /// @param fingerprint the invoice's fingerprint: HMAC-SHA256 under the consortium's key over
+    ///        the normalised debtor, creditor, invoice number, amount and invoice date (the rule
+    ///        is published in ledger/domain/FINGERPRINTS.md); written once, never zero
+    /// @param invoiceCommitment keccak256(salt || normalised invoice number) with a random 32-byte
+    ///        salt the parties keep, so one of them can later prove the number to a bank
     /// @param orderId the open-account TradeEscrow order paid by this receivable, 0 for none
     /// @param nonce the debtor's issuance nonce: each value can be used once
     /// @param deadline last timestamp at which the signed terms may be submitted
@@ -38,7 +41,8 @@ interface IReceivables {
         uint256 faceValue;
         uint64 maturity;
         bytes32 invoiceHash;
-        string invoiceNumber;
+        bytes32 fingerprint;
+        bytes32 invoiceCommitment;
         uint256 orderId;
         uint256 nonce;
         uint64 deadline;
@@ -73,7 +77,8 @@ interface IReceivables {
         uint64 issuedAt;
         uint64 defaultedAt;
         bytes32 invoiceHash;
-        bytes32 invoiceKey;
+        bytes32 fingerprint;
+        bytes32 invoiceCommitment;
         uint256 orderId;
         uint256 repaid;
         uint256 claimed;
@@ -136,28 +141,23 @@ interface IReceivables {
     /// @param s the signature's s value
     error ReceivablesMalleableSignature(uint256 s);
     /// @notice The signature is not the expected signer's (the debtor's for `issue`, the bank's
-    ///         for `finance`).
+    ///         for `finance`): it recovers to another key, or the signer is a contract wallet
+    ///         whose ERC-1271 `isValidSignature` refused it (a signer with code decides itself).
     /// @param expected who had to sign
-    /// @param recovered who did sign (zero for a malformed signature)
+    /// @param recovered who did sign (zero for a malformed signature, or when `expected` is a
+    ///        contract that refused the signature)
     error ReceivablesInvalidSigner(address expected, address recovered);
-    /// @notice The invoice number is empty once normalised or longer than `maxLength` bytes.
-    /// @param invoiceNumber the invoice number as submitted
-    /// @param maxLength the longest invoice number accepted, in bytes
-    error ReceivablesInvalidInvoiceNumber(string invoiceNumber, uint256 maxLength);
-    /// @notice Byte `character` at byte offset `position` of `invoiceNumber` is outside the
-    ///         invoice-number alphabet (ASCII letters, digits and the separators of
-    ///         `normaliseInvoiceNumber`): any non-ASCII byte, a control character or other
-    ///         punctuation. Fold the number to ASCII first (off chain: Unicode NFKC, zero-width
-    ///         characters removed), so that look-alike spellings cannot make a second key.
-    /// @param invoiceNumber the invoice number as submitted
-    /// @param position the byte offset of the first refused byte
-    /// @param character that byte
-    error ReceivablesInvoiceNumberCharacterRefused(string invoiceNumber, uint256 position, bytes1 character);
-    /// @notice This debtor already issued a receivable to this creditor for the same invoice
-    ///         (after normalisation); an invoice can be issued once, ever.
-    /// @param invoiceKey the canonical invoice key (see `invoiceKey`)
+    /// @notice The terms carry a zero fingerprint: every invoice needs its fingerprint (a zero
+    ///         one would name no invoice and could never be refused as a duplicate).
+    /// @param debtor the terms' debtor
+    /// @param creditor the terms' creditor
+    error ReceivablesFingerprintMissing(address debtor, address creditor);
+    /// @notice A receivable was already issued for an invoice with this fingerprint (the same
+    ///         debtor, creditor, invoice number up to cosmetic variants, amount and date,
+    ///         whichever bank or flow computed it); an invoice can be issued once, ever.
+    /// @param fingerprint the invoice's fingerprint
     /// @param rootId the receivable already issued for it
-    error ReceivablesInvoiceAlreadyIssued(bytes32 invoiceKey, uint256 rootId);
+    error ReceivablesInvoiceAlreadyIssued(bytes32 fingerprint, uint256 rootId);
     /// @notice A receivable can only pay for an open-account order (escrow orders are paid from
     ///         escrow); this id names none.
     /// @param orderId the order the terms name
@@ -271,8 +271,8 @@ interface IReceivables {
 
     // -- events --------------------------------------------------------------------------
 
-    /// @notice Root `rootId` (also its token id) was issued to `creditor`; `invoiceKey` is
-    ///         keccak256(abi.encode(debtor, creditor, normalised invoice number)).
+    /// @notice Root `rootId` (also its token id) was issued to `creditor` for the invoice whose
+    ///         fingerprint is `fingerprint`; the invoice number stays off chain.
     /// @param rootId the new root's id (= its ERC-721 token id)
     /// @param debtor who owes the face value
     /// @param creditor who holds the receivable now
@@ -280,8 +280,8 @@ interface IReceivables {
     /// @param faceValue what the debtor owes, in token units
     /// @param maturity when the debtor must have repaid
     /// @param invoiceHash hash of the invoice document
-    /// @param invoiceKey the canonical invoice key, unique for ever
-    /// @param invoiceNumber the invoice number as signed
+    /// @param fingerprint the invoice's keyed fingerprint, unique for ever
+    /// @param invoiceCommitment the parties' salted commitment to the invoice number
     /// @param orderId the open-account order it pays for, 0 for none
     /// @param nonce the debtor's issuance nonce, now used
     /// @param submitter the debtor or creditor who submitted it
@@ -293,8 +293,8 @@ interface IReceivables {
         uint256 faceValue,
         uint64 maturity,
         bytes32 invoiceHash,
-        bytes32 invoiceKey,
-        string invoiceNumber,
+        bytes32 fingerprint,
+        bytes32 invoiceCommitment,
         uint256 orderId,
         uint256 nonce,
         address submitter
@@ -386,7 +386,7 @@ interface IReceivables {
     // -- receivables ---------------------------------------------------------------------
 
     /// @notice Issues a root to `terms.creditor` with the debtor's signature; debtor or
-    ///         creditor submits. The invoice key is unique for ever.
+    ///         creditor submits. The fingerprint is unique for ever.
     function issue(IssueTerms calldata terms, bytes calldata debtorSignature) external returns (uint256 rootId);
 
     /// @notice The holder splits `pieceId` into 2..32 `children` whose amounts (each > 0) sum
@@ -432,32 +432,8 @@ interface IReceivables {
     /// @notice The number of pieces ever created (the last token id).
     function pieceCount() external view returns (uint256);
 
-    /// @notice The root issued for an invoice key (0 when none).
-    function rootIdOfInvoice(bytes32 key) external view returns (uint256);
-
-    /// @notice keccak256(abi.encode(debtor, creditor, bytes(normaliseInvoiceNumber(invoiceNumber)))):
-    ///         the key `issue` refuses to use twice. Reverts as `normaliseInvoiceNumber` does.
-    function invoiceKey(address debtor, address creditor, string calldata invoiceNumber)
-        external
-        pure
-        returns (bytes32);
-
-    /// @notice The canonical invoice number, byte by byte over at most 64 bytes:
-    ///         - `A`-`Z`: lower-cased (`a`-`z`), kept;
-    ///         - `a`-`z`: kept;
-    ///         - `0`-`9`: a run of digits keeps its digits but its leading zeros (a run of
-    ///           zeros keeps one `0`); any non-digit byte ends the run;
-    ///         - separators: tab, LF, VT, FF, CR (0x09-0x0D), space, `#`, `-`, `.`, `/`, `:`,
-    ///           `\`, `_`: end a digit run, then dropped;
-    ///         - any other byte (every byte above 0x7F, the other control characters, other
-    ///           punctuation): reverts `ReceivablesInvoiceNumberCharacterRefused`.
-    ///         So `INV-2024-0001`, `inv_2024.1` and `inv 2024 1` are one invoice, `inv20241`.
-    ///         Reverts `ReceivablesInvalidInvoiceNumber` when longer than 64 bytes or empty once
-    ///         normalised.
-    /// @dev Folding separators can make two numbers that really differ collide (`INV-1-2` and
-    ///      `INV-12` are both `inv12`): the second is refused as already issued. That is the
-    ///      safe direction: a debtor asked to re-number, never one invoice financed twice.
-    function normaliseInvoiceNumber(string calldata invoiceNumber) external pure returns (string memory);
+    /// @notice The root issued for the invoice with this fingerprint (0 when none).
+    function rootIdOfFingerprint(bytes32 fingerprint) external view returns (uint256);
 
     /// @notice Face value already issued against `orderId`.
     function issuedAgainstOrder(uint256 orderId) external view returns (uint256);

@@ -15,6 +15,11 @@ import {IMembership} from "./IMembership.sol";
 /// @dev Windows are measured from when the chain accepted a milestone (block time), not from
 ///      the event time an oracle reports, so an old event cannot shorten the buyer's window.
 ///      Every enum here is ABI-encoded as `uint8`; selectors and event topics name `uint8`.
+///      Parties sign as their address can: a party without code (a key) with ECDSA, low s only;
+///      a party with code (a multisig such as a Safe, a smart account) by ERC-1271, its
+///      `isValidSignature(digest, signature)` answering `0x1626ba7e` when the call is made
+///      (a contract's answer can change, so it counts only then). Oracles are services with
+///      keys: their quorum signatures are ECDSA only.
 interface ITradeEscrow {
     /// @notice Where an order stands. CREATED (signed, nothing escrowed) → FUNDED → SHIPPED →
     ///         DELIVERED → INSPECTED (when inspection is required), then one final status:
@@ -252,9 +257,12 @@ interface ITradeEscrow {
     /// @param index which signature: 0 buyer, 1 supplier for co-signed calls; 0 for a
     ///        pre-payment offer's guarantor; the position in `signatures` for an oracle quorum
     error TradeEscrowMalleableSignature(uint256 index);
-    /// @notice A co-signed call's (or a pre-payment offer's) signature is not the expected party's.
+    /// @notice A co-signed call's (or a pre-payment offer's) signature is not the expected party's:
+    ///         it recovers to another key, or `expected` is a contract whose ERC-1271
+    ///         `isValidSignature` refused it (answered otherwise than the magic value, or reverted).
     /// @param expected the buyer, supplier or guarantor who had to sign
-    /// @param recovered who did sign (zero for a malformed signature)
+    /// @param recovered who did sign (zero for a malformed signature, or when `expected` is a
+    ///        contract that refused the signature)
     error TradeEscrowInvalidSigner(address expected, address recovered);
     /// @notice No order has this id.
     /// @param orderId the id asked for
@@ -593,6 +601,7 @@ interface ITradeEscrow {
     // -- orders --------------------------------------------------------------------------
 
     /// @notice Records an order co-signed by buyer and supplier; either party submits it.
+    ///         A party that is a contract wallet signs by ERC-1271 (see the contract's notes).
     function createOrder(OrderTerms calldata terms, bytes calldata buyerSignature, bytes calldata supplierSignature)
         external
         returns (uint256 orderId);
@@ -609,6 +618,8 @@ interface ITradeEscrow {
     function fund(uint256 orderId) external;
 
     /// @notice Escrows the amount with the buyer's EIP-2612 permit; anyone may submit it.
+    /// @dev The settlement token's permit is ECDSA only: a contract-wallet buyer approves and
+    ///      calls `fund` from the wallet instead.
     function fundWithPermit(uint256 orderId, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external;
 
     /// @notice Either party drops an order nobody funded.

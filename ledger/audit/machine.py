@@ -1,9 +1,12 @@
 """The replayer: the contracts' rules driven by the chain's transactions, each mined call into the models.
 
 ``Replayer.apply`` takes one decoded call with its sender (``tx.from``) and its block's
-timestamp, recovers every EIP-712 signature in the calldata under the contract's own domain
+timestamp, checks every EIP-712 signature in the calldata under the contract's own domain
 (``ledger.eth.eip712``'s ``TypedHasher``, one per document type, over the message as the
-calldata gives it: the digest the clients' documents hash to), runs the models
+calldata gives it: the digest the clients' documents hash to) the way the contract does: where
+the contract names the signer and that signer is a contract wallet, by asking the wallet (ERC-1271,
+the callback ``ledger.audit.wallets`` gives), else by ECDSA recovery (oracle quorums and permits
+always), then runs the models
 (``ledger.audit.state.LedgerModels``) and returns the ``Outcome``: each contract's events in
 order, the settlement-token transfers in order and the event arguments the replay can vouch
 for, read off the calldata and the models once the call is applied: the recovered signers, the
@@ -82,8 +85,19 @@ PERMIT_NAMES, PREPAYMENT_OFFER_NAMES = _names(PERMIT_FIELDS), _names(PREPAYMENT_
 class Replayer:
     """Applies decoded calls of the deployed contracts to ``models``."""
 
-    def __init__(self, models: LedgerModels, chain_id: int, token_name: str) -> None:
+    def __init__(
+        self,
+        models: LedgerModels,
+        chain_id: int,
+        token_name: str,
+        signature_check: Callable[[str, str, bytes, bytes], bool | None] | None = None,
+    ) -> None:
+        """``signature_check(verifier, signer, digest, signature)`` decides a *named* signer's signature
+        as the contract at ``verifier`` does: None when ``signer`` is a key (ECDSA recovery decides),
+        else the contract wallet's ERC-1271 answer (``ledger.audit.wallets``); without it, every
+        signature is recovered."""
         self.models = models
+        self.signature_check = signature_check
         at = models.addresses
         self.domains = {
             ESCROW: Domain(ESCROW, "1", chain_id, at[ESCROW]),
@@ -170,14 +184,29 @@ class Replayer:
     # -- plumbing -----------------------------------------------------------------------
 
     def _recover(
-        self, contract: str, primary: str, fields: list[dict[str, str]], message: dict[str, Any], sig: bytes
+        self,
+        contract: str,
+        primary: str,
+        fields: list[dict[str, str]],
+        message: dict[str, Any],
+        sig: bytes,
+        expected: str | None = None,
     ) -> str | None:
+        """Who signed ``message``: what ``sig`` recovers to, or, where the contract names the
+        ``expected`` signer and it is a contract wallet, ``expected`` if its ERC-1271 answer is yes
+        and the zero address if no (the contracts then revert ``...InvalidSigner(expected, 0)``)."""
         key = (contract, primary)
         hasher = self._hashers.get(key)
         if hasher is None:
             hasher = self._hashers[key] = (domain_separator(self.domains[contract]), TypedHasher(primary, fields))
         separator, typed = hasher
-        return signer_of(typed.digest(separator, message), bytes(sig))
+        digest = typed.digest(separator, message)
+        if expected is not None and self.signature_check is not None:
+            verifier = self.domains[contract].verifying_contract
+            accepted = self.signature_check(verifier, address(expected), digest, bytes(sig))
+            if accepted is not None:
+                return address(expected) if accepted else "0x" + "00" * 20
+        return signer_of(digest, bytes(sig))
 
     @staticmethod
     def _effect(out: Outcome, contract: str, effect: Effect) -> Effect:
@@ -344,7 +373,7 @@ class Replayer:
     def _publish(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         grant, signature = args
         message = dict(zip(LIMIT_NAMES, grant, strict=True))
-        signer = self._recover(CREDIT, "CreditLimit", LIMIT_FIELDS, message, signature)
+        signer = self._recover(CREDIT, "CreditLimit", LIMIT_FIELDS, message, signature, message["bank"])
         out.signatures += 1
         effect = self.models.credit.publish(
             bank=message["bank"],
@@ -374,8 +403,8 @@ class Replayer:
     def _create(self, primary: str, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         raw_terms, buyer_signature, supplier_signature = args
         message = dict(zip(ORDER_NAMES, raw_terms, strict=True))
-        buyer = self._recover(ESCROW, primary, ORDER_FIELDS, message, buyer_signature)
-        supplier = self._recover(ESCROW, primary, ORDER_FIELDS, message, supplier_signature)
+        buyer = self._recover(ESCROW, primary, ORDER_FIELDS, message, buyer_signature, message["buyer"])
+        supplier = self._recover(ESCROW, primary, ORDER_FIELDS, message, supplier_signature, message["supplier"])
         out.signatures += 2
         terms = OrderTerms(*raw_terms)
         create = self.models.escrow.create_order if primary == "Order" else self.models.escrow.create_open_account_order
@@ -478,8 +507,9 @@ class Replayer:
     def _settle_dispute(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         order_id, buyer_amount, deadline, buyer_signature, supplier_signature = args
         message = dict(zip(SETTLEMENT_NAMES, (order_id, buyer_amount, deadline), strict=True))
-        buyer = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, buyer_signature)
-        supplier = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, supplier_signature)
+        parties = self.models.escrow.terms_of(order_id)  # the contract asks the order's own parties
+        buyer = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, buyer_signature, parties.buyer)
+        supplier = self._recover(ESCROW, "Settlement", SETTLEMENT_FIELDS, message, supplier_signature, parties.supplier)
         out.signatures += 2
         effect = self.models.escrow.settle_dispute(
             order_id,
@@ -495,7 +525,9 @@ class Replayer:
     def _request_prepayment(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         raw, signature = args
         message = dict(zip(PREPAYMENT_OFFER_NAMES, raw, strict=True))
-        signer = self._recover(ESCROW, "PrepaymentOffer", PREPAYMENT_OFFER_FIELDS, message, signature)
+        signer = self._recover(
+            ESCROW, "PrepaymentOffer", PREPAYMENT_OFFER_FIELDS, message, signature, message["guarantor"]
+        )
         out.signatures += 1
         offer = PrepaymentOffer(*raw)
         escrow = self.models.escrow
@@ -552,7 +584,7 @@ class Replayer:
     def _issue(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         raw, signature = args
         message = dict(zip(ISSUE_NAMES, raw, strict=True))
-        signer = self._recover(RECEIVABLES, "ReceivableIssue", ISSUE_FIELDS, message, signature)
+        signer = self._recover(RECEIVABLES, "ReceivableIssue", ISSUE_FIELDS, message, signature, message["debtor"])
         out.signatures += 1
         effect = self._receivables(
             out, self.models.receivables.issue(IssueTerms(*raw), signer=signer, caller=caller, now=now)
@@ -560,7 +592,8 @@ class Replayer:
         root = self.models.receivables.root(effect.piece_ids[0])
         issued = {"rootId": root.root_id, "debtor": root.debtor, "creditor": root.creditor, "token": root.token,
                   "faceValue": root.face_value, "maturity": root.maturity, "invoiceHash": _hex(root.invoice_hash),
-                  "invoiceKey": _hex(root.invoice_key), "orderId": root.order_id, "nonce": message["nonce"],
+                  "fingerprint": _hex(root.fingerprint), "invoiceCommitment": _hex(root.invoice_commitment),
+                  "orderId": root.order_id, "nonce": message["nonce"],
                   "submitter": address(caller)}  # fmt: skip
         out.expect.append(Expectation(RECEIVABLES, "ReceivableIssued", 0, issued))
 
@@ -581,7 +614,7 @@ class Replayer:
     def _finance(self, args: tuple[Any, ...], caller: str, now: int, out: Outcome) -> None:
         raw, signature = args
         message = dict(zip(OFFER_NAMES, raw, strict=True))
-        signer = self._recover(RECEIVABLES, "FinanceOffer", OFFER_FIELDS, message, signature)
+        signer = self._recover(RECEIVABLES, "FinanceOffer", OFFER_FIELDS, message, signature, message["bank"])
         out.signatures += 1
         offer = FinanceOffer(*raw)
         self._receivables(out, self.models.receivables.finance(offer, signer=signer, caller=caller, now=now))

@@ -12,7 +12,10 @@ The replay reads the node only (never the SQL projection):
    (``ledger.audit.machine``) with the sender as caller and the block's timestamp as ``now``,
    every EIP-712 signature recovered under the contract's domain; the events the models
    predict, contract by contract and in order, must be the logged ones, the token transfers the
-   logged ``Transfer``s, the recovered signers those the contract logged;
+   logged ``Transfer``s, the recovered signers those the contract logged. A named signer that is a
+   contract wallet is asked for its ERC-1271 answer instead, and a transaction sent to a contract
+   outside the deployment (a wallet's ``execTransaction``) is replayed as the calls it made into the
+   ledger, with the wallet as caller (``ledger.audit.wallets``: from call traces, or decoded);
 4. at the last block, the models' state against the contracts' views (``ledger.audit.views``)
    and the models' own accounting invariants.
 
@@ -40,7 +43,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_utils import keccak
@@ -61,6 +64,7 @@ from ledger.audit.state import (
     Outcome,
 )
 from ledger.audit.views import Views, compare, state_checks
+from ledger.audit.wallets import InnerCall, WalletSignatures, decoded_calls, traced_calls
 from ledger.errors import LedgerError
 from ledger.eth.abi import abi_type
 from ledger.eth.artifacts import BuildResult
@@ -274,9 +278,20 @@ class _Run:
     """One replay's state: the models, the decoders, the findings."""
 
     def __init__(
-        self, deployment: Deployment, models: LedgerModels, replayer: Replayer, digest_from: int, keep: bool = False
+        self,
+        deployment: Deployment,
+        models: LedgerModels,
+        replayer: Replayer,
+        digest_from: int,
+        keep: bool = False,
+        *,
+        rpc: Rpc,
+        wallets: WalletSignatures,
     ) -> None:
         self.deployment = deployment
+        self.rpc = rpc
+        self.wallets = wallets
+        self.ours = set(deployment.addresses.values())
         self.keep = keep
         self.kept_logs: list[RawLog] = []
         self.kept_headers: dict[int, Header] = {}
@@ -293,6 +308,9 @@ class _Run:
                 if item.get("type") == "event" and not item.get("anonymous"):
                     signature = f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
                     self.events[(at, "0x" + keccak(text=signature).hex())] = (name, str(item["name"]))
+        self.admitted = next(  # MemberAdmitted's topic: each page's new members are asked for code at once
+            (topic for (at, topic), (c, e) in self.events.items() if c == MEMBERSHIP and e == "MemberAdmitted"), None
+        )
         self.digest = HistoryDigest(deployment.chain_id)
         self.counts = Counts()
         self.mismatches: list[Mismatch] = []
@@ -321,6 +339,12 @@ class _Run:
                 start = end
         else:
             self.digest.add_many(raw for raw in page.logs if raw.block_number >= digest_from)
+        membership = self.deployment.addresses[MEMBERSHIP]
+        self.wallets.prefetch(
+            "0x" + raw.topics[1][26:]
+            for raw in page.logs
+            if raw.address == membership and len(raw.topics) > 1 and raw.topics[0] == self.admitted
+        )
         with_logs: set[str] = set()
         start = 0
         logs = page.logs
@@ -369,6 +393,10 @@ class _Run:
             if raw.block_number >= self.digest_from:
                 self.counts.events[f"{known[0]}.{known[1]}"] += 1
         contract = function = None
+        self.wallets.block = header.number  # the block contract wallets' signatures are asked at
+        inside = ""  # for a call from inside another contract's transaction: who made it, from where
+        replayed: list[str] = []
+        internal = tx.to is not None and tx.to not in self.ours
         try:
             if tx.to is None:
                 contract = self.calls.contract_of.get(first.address)
@@ -377,18 +405,21 @@ class _Run:
                     raise Unmodelled(f"the creation of {first.address}, not a contract of the deployment")
                 args = self.calls.constructor_args(contract, tx.input)
                 outcome = self.replayer.construct(contract, args, tx.sender, header.timestamp)
+                replayed.append(f"{contract}.{function}")
             else:
-                fn = self.calls.function(tx.to, tx.input)
-                if fn is None:
-                    contract = self.calls.contract_of.get(tx.to)
-                    selector = "0x" + tx.input[:4].hex()
-                    if contract is None:
-                        raise Unmodelled(
-                            f"sent to {tx.to}, not a contract of the deployment: its calls into the ledger are internal"
-                        )
-                    raise Unmodelled(f"selector {selector} is in no ABI of {contract}")
-                contract, function = fn.contract, fn.name
-                outcome = self.replayer.apply(contract, function, fn.decode(tx.input), tx.sender, header.timestamp)
+                calls = self.inner_calls(tx) if internal else [InnerCall(tx.sender, tx.to, tx.input)]
+                outcome = Outcome()
+                for call in calls:
+                    contract, function = self.calls.contract_of[call.to], None
+                    if internal:
+                        inside = f" (called by {call.sender} inside a transaction to {tx.to})"
+                    fn = self.calls.function(call.to, call.input)
+                    if fn is None:
+                        raise Unmodelled(f"selector 0x{call.input[:4].hex()} is in no ABI of {contract}{inside}")
+                    function = fn.name
+                    part = self.replayer.apply(contract, function, fn.decode(call.input), call.sender, header.timestamp)
+                    outcome = part if len(calls) == 1 else _merged(outcome, part)
+                    replayed.append(f"{contract}.{function}")
         except Unmodelled as gap:
             self.gaps.append(Gap(Location(first.block_number, tx.hash, first.log_index, contract, function), str(gap)))
             return
@@ -399,7 +430,7 @@ class _Run:
                     Location(first.block_number, tx.hash, first.log_index, contract, function),
                     f"revert {rejected}",
                     [f"{c}.{e}" for c, e, _ in named],
-                    "the models reject a transaction the chain mined successfully",
+                    f"the models reject a transaction the chain mined successfully{inside}",
                 )
             )
             return
@@ -416,8 +447,20 @@ class _Run:
             return
         self.counts.transactions += 1
         self.counts.signatures += outcome.signatures
-        self.counts.calls[f"{contract}.{function}"] += 1
+        self.counts.calls.update(replayed)
+        if internal:
+            self.counts.internal_calls += len(replayed)
+        contract, function = replayed[0].split(".", 1)
         self.compare(tx, named, outcome, Location(first.block_number, tx.hash, None, contract, function))
+
+    def inner_calls(self, tx: Tx) -> list[InnerCall]:
+        """The calls into the ledger from inside ``tx``, sent to a contract outside the deployment: from
+        its call traces where the node keeps them, else read off a Safe-style ``execTransaction``
+        (``ledger.audit.wallets``); ``Unmodelled`` when neither finds them."""
+        frames = self.rpc.call_frames(tx.hash)
+        if frames is None:
+            return decoded_calls(tx, self.ours)
+        return traced_calls(tx, frames, self.ours)
 
     def compare(self, tx: Tx, named: list[tuple[str, str, RawLog]], outcome: Outcome, where: Location) -> None:
         by_contract: dict[str, list[tuple[str, RawLog]]] = {}
@@ -470,6 +513,20 @@ class _Run:
                             f"{expectation.contract}.{expectation.event}.{name} differs from what the replay derives",
                         )
                     )
+
+
+def _merged(into: Outcome, part: Outcome) -> Outcome:
+    """``into`` with ``part`` (the next call of the same transaction) after it: events, transfers and
+    signatures appended, ``part``'s expectations shifted past the same events ``into`` predicts."""
+    for expectation in part.expect:
+        shift = into.events.get(expectation.contract, []).count(expectation.event)
+        into.expect.append(replace(expectation, nth=expectation.nth + shift) if shift else expectation)
+    for contract, names in part.events.items():
+        into.events[contract].extend(names)
+    into.transfers.extend(part.transfers)
+    into.signatures += part.signatures
+    into.other_token_transfers.extend(part.other_token_transfers)
+    return into
 
 
 def _setup(rpc: Rpc, deployment: Deployment, block: int) -> tuple[str, list[Mismatch]]:
@@ -560,10 +617,13 @@ def replay(
     progress: bool = False,
     check_views: bool = True,
     keep_logs: bool = False,
+    signature_checks: Callable[[Rpc, int], WalletSignatures] | None = None,
 ) -> ReplayResult:
     """Replay the ledger's history up to ``to_block`` (default: the latest block) and compare.
 
-    ``keep_logs`` keeps every log and header read in the result (for ``ledger.audit.sql``)."""
+    ``keep_logs`` keeps every log and header read in the result (for ``ledger.audit.sql``).
+    ``signature_checks(rpc, last_block)`` makes what asks contract wallets for their signatures
+    (default: ``WalletSignatures``, the node's answers; a test passes one that answers otherwise)."""
     started = time.perf_counter()
     if deployment.chain_id != chain.chain_id:
         raise AuditError(f"the deployment is of chain {deployment.chain_id}, the node is chain {chain.chain_id}")
@@ -580,9 +640,10 @@ def replay(
 
     token_name, mismatches = _setup(rpc, deployment, last)
     models = models if models is not None else LedgerModels(deployment.addresses)
-    replayer = Replayer(models, deployment.chain_id, token_name)
+    wallets = (signature_checks or WalletSignatures)(rpc, last)
+    replayer = Replayer(models, deployment.chain_id, token_name, wallets)
     mismatches += _check_domains(rpc, deployment, replayer, last)
-    run = _Run(deployment, models, replayer, digest_from, keep_logs)
+    run = _Run(deployment, models, replayer, digest_from, keep_logs, rpc=rpc, wallets=wallets)
     run.mismatches += mismatches
     timings["setup"] += time.perf_counter() - started
 
@@ -630,6 +691,7 @@ def replay(
             run.mismatches += compare(rpc, checks, last)
             timings["views"] += time.perf_counter() - viewing
     run.counts.logs = run.digest.count
+    run.counts.code_lookups, run.counts.wallet_signatures = wallets.code_lookups, wallets.checks
     for contract, problem in models.invariant_violations():
         run.mismatches.append(Mismatch(Kind.INVARIANT, Location(block=last, contract=contract), None, None, problem))
 

@@ -7,7 +7,8 @@ with the re-derived state. A ``Gap`` is something the replay could not check (a 
 does not model): reported, never silently skipped, but not a disagreement.
 
 ``Report.to_json`` is what ``scf audit replay --json FILE`` writes; ``Report.lines`` what it
-prints. Values are JSON-ready: bytes as ``0x`` hex, ints exact (JSON numbers of any size).
+prints. Values are JSON-ready: bytes as ``0x`` hex; a finding's expected and actual values hold their ints
+as decimal strings (uint256s), while counts, block numbers and log indexes stay JSON numbers.
 """
 
 from __future__ import annotations
@@ -20,18 +21,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: bytes as 0x hex, dataclasses and tuples as dicts and lists."""
+def jsonable(value: Any, *, ints: bool = False) -> Any:
+    """``value`` as plain JSON data: bytes as 0x hex, dataclasses and tuples as dicts and lists, and every
+    int a decimal string (a finding's values are mostly uint256 amounts and ids, which a JSON number
+    does not carry exactly past 2**53 in JavaScript and most readers; one rule for all of them).
+    ``ints``: keep ints as ints (for text meant for people)."""
+    if isinstance(value, int) and not isinstance(value, bool | enum.IntEnum) and not ints:
+        return str(value)
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, enum.IntEnum):
         return value.name
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name), ints=ints) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(jsonable(k)) if not isinstance(k, str) else k: jsonable(v) for k, v in value.items()}
+        return {
+            str(jsonable(k, ints=ints)) if not isinstance(k, str) else k: jsonable(v, ints=ints)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, ints=ints) for v in value]
     return value
 
 
@@ -133,7 +142,7 @@ class Gap:
 
 
 def _short(value: Any, limit: int = 300) -> str:
-    text = str(jsonable(value))
+    text = str(jsonable(value, ints=True))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -146,6 +155,9 @@ class Counts:
     reverted_calls: int = 0  # of which reverted (the indexer's refused_calls)
     other_transactions: int = 0  # transactions in the blocks that touch no deployed contract
     signatures: int = 0  # EIP-712 signatures recovered and checked
+    internal_calls: int = 0  # calls into the ledger from inside transactions to other contracts (wallets): replayed
+    code_lookups: int = 0  # eth_getCode of named signers: key or contract wallet (ledger.audit.wallets)
+    wallet_signatures: int = 0  # of the signatures, those a contract wallet answered by ERC-1271
     views: int = 0  # view calls compared at the last block
     events: Counter[str] = field(default_factory=Counter)  # "Contract.Event" → logs
     calls: Counter[str] = field(default_factory=Counter)  # "Contract.function" → replayed transactions
@@ -159,6 +171,9 @@ class Counts:
             "reverted_calls": self.reverted_calls,
             "other_transactions": self.other_transactions,
             "signatures": self.signatures,
+            "internal_calls": self.internal_calls,
+            "code_lookups": self.code_lookups,
+            "wallet_signatures": self.wallet_signatures,
             "views": self.views,
             "events": dict(sorted(self.events.items())),
             "calls": dict(sorted(self.calls.items())),
@@ -227,6 +242,11 @@ class Report:
             "changed nothing), "
             f"{c.other_transactions} other transactions",
         ]
+        if c.internal_calls or c.wallet_signatures:
+            out.append(
+                f"  contract wallets: {c.internal_calls} calls replayed from inside their transactions, "
+                f"{c.wallet_signatures} ERC-1271 signatures asked ({c.code_lookups} signers' code looked up)"
+            )
         if c.calls:
             out.append("  calls: " + ", ".join(f"{k} {v}" for k, v in sorted(c.calls.items())))
         if c.events:

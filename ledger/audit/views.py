@@ -95,7 +95,7 @@ def dispute_tuple(d: Dispute) -> tuple[Any, ...]:
 
 def root_tuple(r: Root) -> tuple[Any, ...]:
     return (r.debtor, r.creditor, r.token, r.face_value, r.maturity, r.issued_at, r.defaulted_at, r.invoice_hash,
-            r.invoice_key, r.order_id, r.repaid, r.claimed)  # fmt: skip
+            r.fingerprint, r.invoice_commitment, r.order_id, r.repaid, r.claimed)  # fmt: skip
 
 
 def piece_tuple(p: Piece) -> tuple[Any, ...]:
@@ -208,7 +208,7 @@ def state_checks(views: Views, models: LedgerModels, timestamp: int) -> list[Vie
         root = receivables.root(root_id)
         add(c(RECEIVABLES, "rootOf", (root_id,), root_tuple(root)))
         add(c(RECEIVABLES, "statusOf", (root_id,), int(receivables.status(root_id))))
-        add(c(RECEIVABLES, "rootIdOfInvoice", (root.invoice_key,), root_id))
+        add(c(RECEIVABLES, "rootIdOfFingerprint", (root.fingerprint,), root_id))
         if root.order_id:
             orders_issued.add(root.order_id)
     for order_id in sorted(orders_issued):

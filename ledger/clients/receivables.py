@@ -2,7 +2,8 @@
 
 Every party signs with its own key; any allowed account submits. Reverts surface as
 ``ContractReverted`` carrying the contract's custom error and its arguments. The value
-types and the invoice-number rules are in ``ledger.domain.receivables``.
+types are in ``ledger.domain.receivables``; the invoice fingerprints the debtor signs are computed
+off chain by ``ledger.domain.fingerprints``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from ledger.domain.receivables import (
     Piece,
     ReceivableStatus,
     Root,
-    invoice_key,
 )
 from ledger.domain.typed_data import Domain
 from ledger.eth import eip712
@@ -148,14 +148,9 @@ class ReceivablesClient:
     def piece_count(self) -> int:
         return int(self.chain.call(self.contract.functions.pieceCount()))
 
-    def root_id_of_invoice(self, debtor: str, creditor: str, invoice_number: str) -> int:
-        key = invoice_key(debtor, creditor, invoice_number)
-        return int(self.chain.call(self.contract.functions.rootIdOfInvoice(key)))
-
-    def normalise_on_chain(self, invoice_number: str) -> str:
-        """The contract's own normalisation (reverts ``ReceivablesInvalidInvoiceNumber`` or
-        ``ReceivablesInvoiceNumberCharacterRefused``, as ``normalise_invoice_number`` raises)."""
-        return str(self.chain.call(self.contract.functions.normaliseInvoiceNumber(invoice_number)))
+    def root_id_of_fingerprint(self, fingerprint: bytes) -> int:
+        """The root issued for the invoice with this fingerprint, 0 when none."""
+        return int(self.chain.call(self.contract.functions.rootIdOfFingerprint(bytes(fingerprint))))
 
     def issued_against_order(self, order_id: int) -> int:
         return int(self.chain.call(self.contract.functions.issuedAgainstOrder(order_id)))

@@ -49,7 +49,8 @@ from ledger.errors import ContractReverted, LedgerError
 from ledger.eth import anvil_pool
 from ledger.eth.abi import abi_type, encode_arguments, encode_function
 from ledger.eth.calls import Call as UnsignedCall
-from ledger.eth.chain import EMBEDDED, PRIORITY_FEE, Chain, is_dev_node
+from ledger.eth.chain import EMBEDDED, Chain, is_dev_node
+from ledger.eth.fees import Fees
 from ledger.eth.jsonrpc import JsonRpc, RpcError, as_hex, as_int
 from ledger.eth.transactions import sign_transaction, sign_with_eth_account
 
@@ -210,12 +211,12 @@ class PendingBatch:
     ``BatchFailed`` if any failed. Call it for every batch: a failure is only reported there.
     """
 
-    def __init__(self, sender: BatchSender, previous: PendingBatch | None, mine: bool, max_fee: int) -> None:
+    def __init__(self, sender: BatchSender, previous: PendingBatch | None, mine: bool, fees: Fees) -> None:
         self.sender = sender
         self.previous = previous
         self.mine = mine
         self.mine_every: int | None = None
-        self.max_fee = max_fee
+        self.fees = fees
         self.started = time.perf_counter()
         self.calls: list[Call] = []
         self.gas: list[int] = []
@@ -320,7 +321,7 @@ class BatchSender:
         mine = self.mining()
         block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
         previous = self._last
-        batch = PendingBatch(self, previous, mine, 2 * as_int(block.get("baseFeePerGas") or 0) + PRIORITY_FEE)
+        batch = PendingBatch(self, previous, mine, self.chain.fees.fees(as_int(block.get("baseFeePerGas") or 0)))
         batch.started = started
         batch.mine_every = self.mine_every if mine_every == 0 else mine_every
         self._last = batch
@@ -435,8 +436,8 @@ class BatchSender:
                     chain_id=chain_id,
                     nonce=batch.nonces[i],
                     gas=batch.gas[i],
-                    max_fee=batch.max_fee,
-                    max_priority_fee=PRIORITY_FEE,
+                    max_fee=batch.fees.max_fee,
+                    max_priority_fee=batch.fees.priority,
                     to=to,
                     value=call.value,
                     data=call.data,
@@ -585,8 +586,8 @@ class BatchSender:
                     chain_id=self.chain.chain_id,
                     nonce=nonces[i],
                     gas=TRANSFER_GAS,
-                    max_fee=batch.max_fee,
-                    max_priority_fee=PRIORITY_FEE,
+                    max_fee=batch.fees.max_fee,
+                    max_priority_fee=batch.fees.priority,
                     to=bytes.fromhex(address[2:]),
                     value=0,
                     data=b"",

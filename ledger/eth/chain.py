@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +46,14 @@ from ledger.eth import anvil_pool
 from ledger.eth.abi import abi_type
 from ledger.eth.accounts import DevAccounts, DevnetConfig, dev_accounts
 from ledger.eth.artifacts import Artifact
+from ledger.eth.fees import DEFAULT as DEFAULT_FEES
+from ledger.eth.fees import FeePolicy
 
 if TYPE_CHECKING:
     from ledger.eth.calls import Call
 
 EMBEDDED = "embedded"
 DEVNET = "devnet"
-PRIORITY_FEE = 1_000_000_000
 #: Seconds one JSON-RPC request may take, retries included, unless the caller says otherwise.
 RPC_TIMEOUT = 10.0
 RECEIPT_TIMEOUT = 120.0
@@ -156,11 +157,15 @@ class DeadlineHTTPProvider(HTTPProvider):
     #: The pause before the second try; doubled before each further one.
     BACKOFF = 0.05
 
-    def __init__(self, url: str, *, deadline: float = RPC_TIMEOUT, attempts: int = 3) -> None:
+    def __init__(
+        self, url: str, *, deadline: float = RPC_TIMEOUT, attempts: int = 3, fallbacks: Sequence[str] = ()
+    ) -> None:
         if deadline <= 0 or attempts < 1:
             raise LedgerError(f"an RPC deadline must be positive and attempts at least 1, got {deadline}, {attempts}")
         super().__init__(url, exception_retry_configuration=None)
         self.url = url
+        #: Every endpoint of the chain, in the network file's order; ``url`` is the one in use.
+        self.urls: tuple[str, ...] = (url, *[u for u in fallbacks if u != url])
         self.deadline = deadline
         self.attempts = attempts
 
@@ -177,9 +182,30 @@ class DeadlineHTTPProvider(HTTPProvider):
         return sort_batch_response_by_response_ids(response)
 
     def _post(self, data: bytes, *, retry: bool) -> bytes:
+        """Post to the endpoint in use; when it cannot be reached, to the next of ``urls`` (all within one
+        deadline), which stays in use. A request that may not be sent twice moves on only when the node was
+        never reached (a refused connection), since a silent node may have taken it."""
+        deadline = time.monotonic() + self.deadline
+        start = self.urls.index(self.url)
+        failures: list[tuple[str, str]] = []
+        for turn in range(len(self.urls)):
+            url = self.urls[(start + turn) % len(self.urls)]
+            try:
+                answer = self._post_to(url, data, retry=retry, deadline=deadline)
+            except _Unreached as exc:
+                failures.append((url, exc.reason))
+                if not (retry or exc.refused) or time.monotonic() >= deadline:
+                    break
+                continue
+            self.url = url
+            return answer
+        if len(failures) > 1:
+            raise ChainUnavailable(self.url, "no endpoint answered: " + "; ".join(f"{u}: {r}" for u, r in failures))
+        raise ChainUnavailable(failures[0][0], failures[0][1])
+
+    def _post_to(self, url: str, data: bytes, *, retry: bool, deadline: float) -> bytes:
         started = time.monotonic()
-        deadline = started + self.deadline
-        session = self._request_session_manager.cache_and_return_session(URI(self.url), request_timeout=self.deadline)
+        session = self._request_session_manager.cache_and_return_session(URI(url), request_timeout=self.deadline)
         kwargs = self.get_request_kwargs()
         kwargs.pop("timeout", None)
         pause, tries = self.BACKOFF, 0
@@ -187,7 +213,7 @@ class DeadlineHTTPProvider(HTTPProvider):
             tries += 1
             left = max(deadline - time.monotonic(), 0.001)
             try:
-                with session.post(self.url, data=data, timeout=(left, left), **kwargs) as response:
+                with session.post(url, data=data, timeout=(left, left), **kwargs) as response:
                     response.raise_for_status()
                     return bytes(response.content)
             except requests.RequestException as exc:
@@ -197,9 +223,18 @@ class DeadlineHTTPProvider(HTTPProvider):
                 )
                 again = retry and (unreached or gateway) and tries < self.attempts
                 if not again or time.monotonic() + pause >= deadline:
-                    raise ChainUnavailable(self.url, _transport_reason(exc, tries, started)) from exc
+                    raise _Unreached(_transport_reason(exc, tries, started), refused=unreached) from exc
             time.sleep(pause)
             pause *= 2
+
+
+class _Unreached(Exception):
+    """One endpoint failed a request; ``refused``: the connection was refused (the request never arrived)."""
+
+    def __init__(self, reason: str, *, refused: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.refused = refused
 
 
 def _transport_reason(exc: requests.RequestException, tries: int, started: float) -> str:
@@ -247,6 +282,8 @@ class Chain:
         self.errors = errors or ErrorDecoder()
         self.chain_id: int = w3.eth.chain_id
         self._nonces: dict[str, int] = {}
+        #: What gas costs on this network (a network file's ``gasPrice``; ``ledger.eth.fees``).
+        self.fees: FeePolicy = DEFAULT_FEES
 
     # -- construction -------------------------------------------------------------
 
@@ -276,8 +313,10 @@ class Chain:
         errors: ErrorDecoder | None = None,
         timeout: float = RPC_TIMEOUT,
         hint: str = "",
+        fallbacks: Sequence[str] = (),
     ) -> Chain:
-        w3 = Web3(DeadlineHTTPProvider(url, deadline=timeout))
+        """The node at ``url`` (then each of ``fallbacks`` in turn when one cannot be reached)."""
+        w3 = Web3(DeadlineHTTPProvider(url, deadline=timeout, fallbacks=fallbacks))
         try:
             _ = w3.eth.chain_id
         except ChainUnavailable as exc:
@@ -286,7 +325,8 @@ class Chain:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             raise ChainUnavailable(url, reason + (f"; {hint}" if hint else "")) from exc
         accounts = dev_accounts() if backend == DEVNET or is_dev_node(w3) else None
-        return cls(w3, backend, url, accounts, errors)
+        provider = w3.provider
+        return cls(w3, backend, provider.url if isinstance(provider, DeadlineHTTPProvider) else url, accounts, errors)
 
     @classmethod
     def embedded(cls, *, errors: ErrorDecoder | None = None, config: DevnetConfig | None = None) -> Chain:
@@ -408,12 +448,16 @@ class Chain:
         return estimate + estimate // 5 + 10_000
 
     def _fill(self, params: TxParams, sender: str) -> TxParams:
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        fees = self.fees.fees(self.base_fee())
         params["chainId"] = self.chain_id
         params["nonce"] = Nonce(self.take_nonce(sender))
-        params["maxPriorityFeePerGas"] = Wei(PRIORITY_FEE)
-        params["maxFeePerGas"] = Wei(2 * base_fee + PRIORITY_FEE)
+        params["maxPriorityFeePerGas"] = Wei(fees.priority)
+        params["maxFeePerGas"] = Wei(fees.max_fee)
         return params
+
+    def base_fee(self) -> int:
+        """The head's base fee per gas (0 before London, or on a zero-base-fee network)."""
+        return int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
 
     # Nonces are kept locally per sender so that single sends and batches (ledger.eth.batch)
     # never collide; the node's pending count is read only for a sender not seen yet.

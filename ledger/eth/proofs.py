@@ -153,7 +153,8 @@ class ReceivableState:
     issued_at: int
     defaulted_at: int
     invoice_hash: str
-    invoice_key: str
+    fingerprint: str
+    invoice_commitment: str
     order_id: int
     repaid: int
     root_claimed: int
@@ -215,7 +216,8 @@ def decode_state(piece_id: int, words: Mapping[int, int], layout: ReceivableLayo
         issued_at=_field(words, root_base, r["issuedAt"]),
         defaulted_at=_field(words, root_base, r["defaultedAt"]),
         invoice_hash=hash32(_field(words, root_base, r["invoiceHash"])),
-        invoice_key=hash32(_field(words, root_base, r["invoiceKey"])),
+        fingerprint=hash32(_field(words, root_base, r["fingerprint"])),
+        invoice_commitment=hash32(_field(words, root_base, r["invoiceCommitment"])),
         order_id=_field(words, root_base, r["orderId"]),
         repaid=_field(words, root_base, r["repaid"]),
         root_claimed=_field(words, root_base, r["claimed"]),

@@ -1,5 +1,8 @@
 """What the replay asks the node, many at a time: headers, transactions, traces, views at a block.
 
+(And a few things one at a time, for contract wallets: an address's code, one ``eth_call`` with a
+sender of its own, a transaction's internal call frames: see ``ledger.audit.wallets``.)
+
 ``Rpc`` is a layer of domain reads over the one transport, ``ledger.eth.jsonrpc.JsonRpc`` (JSON-RPC
 batches over HTTP, a session per thread, one request at a time through web3 in process). It adds
 what the replay means by an answer: an error answer raises ``RpcFailed`` (``calls`` returns it as
@@ -237,6 +240,34 @@ class Rpc:
                     )
                 )
         return found
+
+    def code(self, account: str, block: int) -> bytes:
+        """The code at ``account`` once ``block`` is applied (empty for a key)."""
+        raw = hex_str(self.one("eth_getCode", [account, hex(block)]))
+        return bytes.fromhex(raw[2:])
+
+    def call_at(self, request: Mapping[str, str], block: int) -> bytes | RpcFailed:
+        """One ``eth_call`` of ``request`` as given (``from`` and ``gas`` too) on the state after ``block``;
+        a revert is returned as ``RpcFailed``, not raised."""
+        try:
+            return bytes.fromhex(hex_str(self.one("eth_call", [dict(request), hex(block)]))[2:])
+        except RpcFailed as failed:
+            return failed
+
+    def call_frames(self, tx_hash: str) -> list[Mapping[str, Any]] | None:
+        """Every call frame of a transaction, in the order they ran (``trace_transaction``, the
+        parity-style traces of anvil, Erigon, Nethermind and Besu with its TRACE API: each frame's
+        ``traceAddress`` (empty for the top-level call), ``type``, ``action`` with ``from``, ``to``,
+        ``input`` and ``callType``, and ``error`` when it reverted); None where the node keeps no
+        traces, and from then on (``use_traces`` off: the node is not asked again)."""
+        if not (self.batches and self.use_traces):
+            return None
+        try:
+            frames = self.one("trace_transaction", [tx_hash])
+        except RpcFailed:
+            self.use_traces = False
+            return None
+        return list(frames or [])
 
     def calls(self, requests_: Sequence[Mapping[str, str]], block: int) -> list[bytes | RpcFailed]:
         """``eth_call`` of each request at ``block``; a revert is returned as ``RpcFailed``, not raised.

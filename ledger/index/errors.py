@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ledger.errors import LedgerError
 
-__all__ = ["DeploymentChanged", "IndexerError", "ReorgTooDeep"]
+__all__ = ["DeploymentChanged", "FinalityViolated", "IndexerError", "ReorgTooDeep"]
 
 
 class IndexerError(LedgerError):
@@ -30,6 +30,23 @@ class ReorgTooDeep(IndexerError):
             f"chain {chain_id} reorganised deeper than the indexer's window: none of the blocks it keeps "
             f"({oldest}..{cursor}, window {window}) is on the node's chain any more; nothing was written. "
             "Re-index into a fresh database (or raise the window if such reorgs are expected)"
+        )
+
+
+class FinalityViolated(IndexerError):
+    """The node replaced a block the network calls final: on a finality network that cannot happen, so
+    nothing was written and the indexer stops rather than follow the node's new chain."""
+
+    def __init__(self, chain_id: int, block: int, head: int, finality_depth: int) -> None:
+        self.chain_id = chain_id
+        self.block = block
+        self.head = head
+        self.finality_depth = finality_depth
+        super().__init__(
+            f"chain {chain_id} replaced block {block}, which was final ({head - block} blocks below the head {head}; "
+            f"the network file's finalityDepth is {finality_depth}); nothing was written. A final block cannot "
+            "change on a healthy network: check the node (is it on the network the file names? did its "
+            "validators fork?) before indexing again"
         )
 
 

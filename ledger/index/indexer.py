@@ -23,6 +23,10 @@ How it works, page after page:
 * **Confirmations.** Only blocks at least ``confirmations`` below the head are indexed. The
   default is 0 on development chains (anvil, eth-tester: no reorg unless asked for) and 12
   elsewhere; a QBFT consortium chain (final blocks) can set 0.
+* **Finality.** On a network whose file states a ``finalityDepth`` (``finality_depth``), a block that
+  deep below the head is final: a reorg that replaces one raises ``FinalityViolated`` and writes
+  nothing, since following it would rewrite history the network promised never changes. A reorg of
+  blocks not yet final is followed as above (with confirmations at the finality depth, none is indexed).
 * **One writer.** ``ledger.index.sql.lock`` holds the database for the indexer's life; a second
   indexer gets ``DatabaseLocked`` naming the first.
 
@@ -57,7 +61,7 @@ from ledger.eth.abi import abi_type
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
 from ledger.eth.history import MAX_SPAN, LedgerLog, LogDecoder, RawLog, checksum
-from ledger.index.errors import DeploymentChanged, IndexerError, ReorgTooDeep
+from ledger.index.errors import DeploymentChanged, FinalityViolated, IndexerError, ReorgTooDeep
 from ledger.index.node import Header
 from ledger.index.pages import START_SPAN, _Cursor, _Prepared, _Retry, next_span
 from ledger.index.projections import FACTS, STATEFUL, Event, Key, Projector, touches
@@ -168,6 +172,7 @@ class Indexer:
         poll: float = 1.0,
         reader: Reader = "auto",
         refusals: bool = True,
+        finality_depth: int | None = None,
     ) -> None:
         if window < 1:
             raise IndexerError("the reorg window must keep at least one block")
@@ -180,6 +185,8 @@ class Indexer:
         self.from_block = max(0, from_block)
         default = DEV_CONFIRMATIONS if chain.accounts is not None else CONFIRMATIONS
         self.confirmations = default if confirmations is None else confirmations
+        #: A network file's finality rule (None: the chain promises none, every reorg is followed).
+        self.finality_depth = finality_depth
         self.window = window
         self.span = max(1, min(span, max_span))
         self.max_span = max(1, max_span)
@@ -451,6 +458,13 @@ class Indexer:
             if (header is not None and header.hash == row.hash) or (row.number < 0 and row.hash == ZERO_HASH):
                 ancestor = _Cursor(row.number, row.hash, row.digest, row.event_count)
                 break
+        if self.finality_depth is not None:
+            # The first replaced block is the one above the common ancestor (or the oldest kept one).
+            oldest_kept = min((row.number for row in kept), default=cursor.number)
+            replaced = ancestor.number + 1 if ancestor is not None else oldest_kept
+            head = self.chain.block_number
+            if head - replaced >= self.finality_depth:
+                raise FinalityViolated(self.chain_id, replaced, head, self.finality_depth)
         if ancestor is None:
             oldest = min((row.number for row in kept), default=cursor.number)
             raise ReorgTooDeep(self.chain_id, cursor.number, oldest, self.window)

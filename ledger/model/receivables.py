@@ -25,17 +25,13 @@ from ledger.domain.escrow import Order, OrderStatus
 from ledger.domain.receivables import (
     DEFAULT_GRACE_PERIOD,
     MAX_CHILDREN,
-    MAX_INVOICE_NUMBER_LENGTH,
     MIN_CHILDREN,
     Child,
     FinanceOffer,
-    InvalidInvoiceNumber,
-    InvoiceNumberCharacterRefused,
     IssueTerms,
     Piece,
     ReceivableStatus,
     Root,
-    invoice_key,
 )
 from ledger.model.common import (
     DAY,
@@ -58,7 +54,21 @@ from ledger.model.common import (
 RECEIVABLES: Final = "Receivables"
 MAX_GRACE_PERIOD: Final = 365 * DAY
 
-ZERO_ROOT_FIELDS: Final = (ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0, ZERO_HASH, ZERO_HASH, 0, 0, 0)
+ZERO_ROOT_FIELDS: Final = (
+    ZERO_ADDRESS,
+    ZERO_ADDRESS,
+    ZERO_ADDRESS,
+    0,
+    0,
+    0,
+    0,
+    ZERO_HASH,
+    ZERO_HASH,
+    ZERO_HASH,
+    0,
+    0,
+    0,
+)
 
 
 def _reject(error: str, **error_args: object) -> ModelRejected:
@@ -107,7 +117,8 @@ class _Root:
     maturity: int
     issued_at: int
     invoice_hash: bytes
-    invoice_key: bytes
+    fingerprint: bytes
+    invoice_commitment: bytes
     order_id: int
     defaulted_at: int = 0
     repaid: int = 0
@@ -147,7 +158,7 @@ class ReceivablesModel:
         self.grace_period = grace_period
         self._roots: dict[int, _Root] = {}
         self._pieces: dict[int, _Piece] = {}
-        self._root_id_of_invoice: dict[bytes, int] = {}
+        self._root_id_of_fingerprint: dict[bytes, int] = {}
         self._issued_against_order: dict[int, int] = {}
         self._nonces_used: set[tuple[str, int]] = set()
         self._offer_nonces_used: set[tuple[str, int]] = set()
@@ -171,25 +182,12 @@ class ReceivablesModel:
         nonce = uint(terms.nonce, 256, "nonce")
         if caller not in (debtor, creditor):
             raise _reject("ReceivablesNotParty", debtor=debtor, creditor=creditor, caller=caller)
-        try:
-            # The same function the client and the API use: one normalisation, never a copy.
-            key = invoice_key(debtor, creditor, terms.invoice_number)
-        except InvoiceNumberCharacterRefused as refused:
-            raise _reject(
-                "ReceivablesInvoiceNumberCharacterRefused",
-                invoiceNumber=terms.invoice_number,
-                position=refused.position,
-                character=bytes([refused.character]),
-            ) from None
-        except InvalidInvoiceNumber:
-            raise _reject(
-                "ReceivablesInvalidInvoiceNumber",
-                invoiceNumber=terms.invoice_number,
-                maxLength=MAX_INVOICE_NUMBER_LENGTH,
-            ) from None
-        existing = self._root_id_of_invoice.get(key, 0)
+        fingerprint = bytes(terms.fingerprint)
+        if fingerprint == ZERO_HASH:
+            raise _reject("ReceivablesFingerprintMissing", debtor=debtor, creditor=creditor)
+        existing = self._root_id_of_fingerprint.get(fingerprint, 0)
         if existing:
-            raise _reject("ReceivablesInvoiceAlreadyIssued", invoiceKey=key, rootId=existing)
+            raise _reject("ReceivablesInvoiceAlreadyIssued", fingerprint=fingerprint, rootId=existing)
         if deadline < now:
             raise _reject("ReceivablesSignatureExpired", deadline=deadline, nowTimestamp=now)
         if (debtor, nonce) in self._nonces_used:
@@ -199,11 +197,20 @@ class ReceivablesModel:
 
         root_id = self.piece_count + 1
         self._nonces_used.add((debtor, nonce))
-        self._root_id_of_invoice[key] = root_id
+        self._root_id_of_fingerprint[fingerprint] = root_id
         if order_id:
             self._issued_against_order[order_id] = issued_against_order
         self._roots[root_id] = _Root(
-            debtor, creditor, token, face, maturity, now, bytes(terms.invoice_hash), key, order_id
+            debtor,
+            creditor,
+            token,
+            face,
+            maturity,
+            now,
+            bytes(terms.invoice_hash),
+            fingerprint,
+            bytes(terms.invoice_commitment),
+            order_id,
         )
         self._pieces[root_id] = _Piece(root_id, 0, face, ZERO_HASH, now, creditor)
         return Effect(events=("ReceivableIssued", "Transfer"), piece_ids=(root_id,))
@@ -365,7 +372,8 @@ class ReceivablesModel:
             r.issued_at,
             r.defaulted_at,
             r.invoice_hash,
-            r.invoice_key,
+            r.fingerprint,
+            r.invoice_commitment,
             r.order_id,
             r.repaid,
             r.claimed,
@@ -411,8 +419,8 @@ class ReceivablesModel:
         r = self._roots.get(root_id)
         return r.face_value - r.repaid if r else 0
 
-    def root_id_of_invoice(self, key: bytes) -> int:
-        return self._root_id_of_invoice.get(bytes(key), 0)
+    def root_id_of_fingerprint(self, fingerprint: bytes) -> int:
+        return self._root_id_of_fingerprint.get(bytes(fingerprint), 0)
 
     def issued_against_order(self, order_id: int) -> int:
         return self._issued_against_order.get(order_id, 0)
@@ -448,7 +456,7 @@ class ReceivablesModel:
         Per root: the live leaves' amounts sum to the face value; the leaves' claims sum to
         the root's claimed, none beyond its pro-rata share; repaid never exceeds face. In all:
         the contract holds exactly what was repaid and not yet claimed; no piece or ancestor
-        chain was financed more than once; every invoice key names its own root.
+        chain was financed more than once; every fingerprint names its own root.
         """
         problems: list[str] = []
         leaf_sum: dict[int, int] = {}
@@ -483,13 +491,13 @@ class ReceivablesModel:
                 problems.append(f"root {root_id}: leaves claimed {claim_sum.get(root_id, 0)}, root says {r.claimed}")
             if not r.claimed <= r.repaid <= r.face_value:
                 problems.append(f"root {root_id}: claimed {r.claimed} / repaid {r.repaid} / face {r.face_value}")
-            if self._root_id_of_invoice.get(r.invoice_key) != root_id:
-                problems.append(f"root {root_id}: invoice key maps to {self._root_id_of_invoice.get(r.invoice_key)}")
+            if (mapped := self._root_id_of_fingerprint.get(r.fingerprint)) != root_id:
+                problems.append(f"root {root_id}: its fingerprint maps to {mapped}")
             owed += r.repaid - r.claimed
         if owed != self._held:
             problems.append(f"the contract holds {self._held}, owes {owed}")
-        if len(self._root_id_of_invoice) != len(self._roots):
-            problems.append(f"{len(self._root_id_of_invoice)} invoice keys for {len(self._roots)} roots")
+        if len(self._root_id_of_fingerprint) != len(self._roots):
+            problems.append(f"{len(self._root_id_of_fingerprint)} fingerprints for {len(self._roots)} roots")
         return problems
 
     # -- internals -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hexbytes import HexBytes
 from ledger import paths
 from ledger.errors import (
     BytecodeMismatch,
+    ChainUnavailable,
     DeploymentError,
     DeploymentMissing,
     DeploymentOfAnotherChain,
@@ -218,6 +219,75 @@ def verify(chain: Chain, build: BuildResult, record_path: Path) -> dict[str, str
     if mismatches:
         raise VerificationFailed(mismatches)
     return {name: entry["address"] for name, entry in record["contracts"].items()}
+
+
+def adopt(
+    chain: Chain, build: BuildResult, addresses: Mapping[str, str], record_path: Path, *, source: str
+) -> dict[str, Any]:
+    """Record a deployment someone else made (a network file's ``contracts``) as this machine's record.
+
+    Nothing is deployed. Every contract's runtime must be the local compile's (``VerificationFailed``
+    otherwise: a member must not index or sign against code it did not review), and each one's deploy
+    block is found by bisecting ``eth_getCode`` over the chain's history, so that the indexer starts
+    there and not at block 0. A node that keeps no state that old (a pruned, non-archive node) answers
+    the bisection with an error; the contract's block is then recorded as 0, and the indexer reads the
+    whole chain once. The record says where the addresses came from (``adoptedFrom``); it is rewritten
+    only when the addresses or the compile changed.
+    """
+    mismatches = []
+    for name, address in addresses.items():
+        reason = compare_runtime(chain, build[name], address)
+        if reason is not None:
+            mismatches.append(BytecodeMismatch(name, address, reason))
+    if mismatches:
+        raise VerificationFailed(mismatches)
+    previous = load_record(record_path) or {}
+    old = previous.get("contracts", {})
+    head = chain.block_number
+    entries: dict[str, Any] = {}
+    for name, address in addresses.items():
+        kept = old.get(name)
+        if kept and kept.get("address") == address and kept.get("runtimeHash") == runtime_hash(build[name]):
+            entries[name] = kept
+            continue
+        entries[name] = {
+            "address": address,
+            "blockNumber": _first_block_with_code(chain, address, head),
+            "runtimeHash": runtime_hash(build[name]),
+            "sourceHash": build[name].source_hash,
+        }
+    record = {
+        "format": RECORD_FORMAT,
+        "chainId": chain.chain_id,
+        "adoptedFrom": source,
+        "deployedAt": previous.get("deployedAt", int(time.time())),
+        "compiler": {"version": build.compiler_version, "backend": build.backend, "inputHash": build.input_hash},
+        "contracts": entries,
+    }
+    if record != previous:
+        record_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        tmp.replace(record_path)
+    return record
+
+
+def _first_block_with_code(chain: Chain, address: str, head: int) -> int:
+    """The block that created the code at ``address`` (it has code at ``head``), or 0 without history."""
+    target = to_checksum_address(address)
+    low, high = 0, head
+    try:
+        while low < high:
+            middle = (low + high) // 2
+            if chain.w3.eth.get_code(target, middle):
+                high = middle
+            else:
+                low = middle + 1
+    except ChainUnavailable:
+        raise
+    except Exception:  # a pruned node refuses state it no longer keeps, each client in its own words
+        return 0
+    return low
 
 
 def enrol_dev_members(chain: Chain, build: BuildResult, membership: str, accounts: DevAccounts) -> list[str]:

@@ -138,6 +138,7 @@ class Devnet:
         port: int | None = None,
         mining: Mining = "interval",
         block_time: float | None = None,
+        node_args: tuple[str, ...] = (),
     ) -> None:
         self.config = config or DevnetConfig.load()
         self.host = self.config.host
@@ -145,6 +146,8 @@ class Devnet:
         self.run_dir = run_dir or paths.devnet_run_dir(self.port)
         self.mining = mining
         self.block_time = block_time if block_time is not None else self.config.block_time
+        #: More of anvil's options (a test's network: ``--block-base-fee-per-gas 0`` for a free-gas one).
+        self.node_args = node_args
         self.url = f"http://{self.host}:{self.port}"
 
     @property
@@ -210,6 +213,7 @@ class Devnet:
             "--hardfork", self.config.hardfork,
             "--state", str(self.state_file),
             "--state-interval", str(self.config.state_interval),
+            *self.node_args,
         ]  # fmt: skip
         # A chain reloaded from its state file starts without blocks of its own: it keeps its clock first.
         resuming = self.state_file.is_file()

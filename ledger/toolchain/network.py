@@ -21,8 +21,14 @@ A devnet is assumed nowhere a network file is given. The file (JSON) names the c
   ``legacy`` (``gasPriceGwei``, fixed).
 * ``keystores``: role → an encrypted keystore file (relative paths are relative to the network file);
   never a raw key.
-* ``contracts``: the deployment's addresses, when the network already has one (otherwise ``scf deploy``
-  records them in ``deployments/<chainId>.json`` as on a devnet).
+* ``contracts``: the deployment's addresses, when the network already has one: ``scf deploy`` then
+  deploys nothing, checks each runtime against the local compile and records them with their deploy
+  blocks (``ledger.toolchain.deploy.adopt``). Without them ``scf deploy`` deploys as the ``deployer``
+  keystore and records the addresses in ``deployments/<chainId>.json`` as on a devnet.
+
+What the services do with the rest: the RPC URLs fail over in order (``ledger.eth.chain``), the gas
+policy prices every transaction (``ledger.eth.fees``), and the finality depth is the indexer's and the
+scorer's confirmations, with a reorg of a final block refused (``ledger.index.errors.FinalityViolated``).
 
 ``load_network`` parses and checks the file at the boundary (``NetworkFileInvalid`` names the field and
 what to write instead); nothing here talks to the node: ``scf network check`` does (``api.cli.network``).
@@ -40,6 +46,7 @@ from urllib.parse import urlparse
 from eth_utils import is_hex_address, to_checksum_address
 
 from ledger.errors import LedgerError
+from ledger.eth.fees import FeePolicy
 
 GasPolicy = Literal["zero", "eip1559", "legacy"]
 GAS_POLICIES: tuple[GasPolicy, ...] = ("zero", "eip1559", "legacy")
@@ -103,6 +110,11 @@ class NetworkProfile:
     gas_price: GasPrice
     keystores: dict[str, Path] = field(default_factory=dict)
     contracts: dict[str, str] = field(default_factory=dict)
+
+    def fee_policy(self) -> FeePolicy:
+        """The gas policy as the signers apply it (``ledger.eth.fees``)."""
+        gas = self.gas_price
+        return FeePolicy.of_gwei(gas.policy, cap_gwei=gas.max_fee_gwei, price_gwei=gas.gas_price_gwei)
 
     def to_json(self) -> dict[str, Any]:
         """The profile as a file would state it (keystores as given paths, addresses checksummed)."""

@@ -1,24 +1,17 @@
-"""Receivables.issue: the debtor's signature, parties, order linkage, the unique invoice key, normalisation."""
+"""Receivables.issue: the debtor's signature, parties, order linkage, the fingerprint written once."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
 from web3.contract.contract import ContractFunction
 
-from ledger.domain.receivables import (
-    MAX_INVOICE_NUMBER_LENGTH,
-    InvalidInvoiceNumber,
-    InvoiceNumberCharacterRefused,
+from ledger.domain.fingerprints import (
+    ConsortiumKey,
     InvoiceNumberNotAscii,
-    ReceivableStatus,
-    ascii_invoice_number,
-    invoice_key,
-    normalise_invoice_number,
+    canonical_invoice_number,
+    invoice_commitment,
 )
+from ledger.domain.receivables import ReceivableStatus
 from ledger.errors import ContractReverted
 from ledger.eth import eip712
 from tests.support.deployments import Deployed
@@ -28,6 +21,7 @@ from tests.support.receivables import (
     ORDER_AMOUNT,
     RWorld,
     events,
+    fingerprint_of,
     holder,
     inspect_passed,
     issue,
@@ -38,12 +32,10 @@ from tests.support.receivables import (
     piece,
     receivables_of,
     root,
+    salt_of,
     state,
 )
 from tests.support.worlds import world_fixtures
-
-FUZZ_FACTOR = 10 if os.environ.get("SCF_FUZZ") == "long" else 1
-
 
 module_world, world = world_fixtures(open_rworld)
 
@@ -73,7 +65,9 @@ def test_debtor_issues_a_standalone_receivable_to_its_supplier(deployed: Deploye
         terms.maturity,
         0,
     )
-    assert (r.repaid, r.claimed, r.defaulted_at, r.invoice_key) == (0, 0, 0, terms.invoice_key)
+    assert (r.repaid, r.claimed, r.defaulted_at) == (0, 0, 0)
+    assert (r.fingerprint, r.invoice_commitment) == (terms.fingerprint, terms.invoice_commitment)
+    assert r.invoice_commitment == invoice_commitment(salt_of("INV-7"), "inv 7")  # a party proves its number
     p = piece(deployed, root_id)
     assert (p.root_id, p.parent_id, p.amount, p.child_count, p.financed) == (root_id, 0, FACE, 0, False)
     assert holder(deployed, root_id) == terms.creditor
@@ -82,8 +76,9 @@ def test_debtor_issues_a_standalone_receivable_to_its_supplier(deployed: Deploye
     names = [name for name, _ in events(deployed, receipt)]
     assert names == ["ReceivableIssued", "Transfer"]
     issued = events(deployed, receipt)[0][1]
-    assert issued["rootId"] == root_id and issued["invoiceNumber"] == "INV-7"
-    assert issued["invoiceKey"] == terms.invoice_key and issued["submitter"] == addr(deployed, "core")
+    assert issued["rootId"] == root_id and issued["submitter"] == addr(deployed, "core")
+    assert (issued["fingerprint"], issued["invoiceCommitment"]) == (terms.fingerprint, terms.invoice_commitment)
+    assert receivables_of(deployed).root_id_of_fingerprint(terms.fingerprint) == root_id
 
 
 def test_creditor_may_submit_the_debtors_acknowledgement(deployed: Deployed, world: RWorld) -> None:
@@ -126,8 +121,9 @@ def test_second_issuance_of_the_same_invoice_reverts_whoever_submits(deployed: D
         assert reverted.error_args["rootId"] == world.root
 
 
-#: The issue's list and more: every ASCII spelling of invoice INV-0001 (the world's root).
-ASCII_VARIANTS = [
+#: Spellings of invoice INV-0001 (the world's root) a bank or a flow may be handed: each one's
+#: fingerprint, computed independently from the same fields, is the root's.
+COSMETIC_VARIANTS = [
     "INV-1",
     "INV_1",
     "INV.1",
@@ -142,62 +138,54 @@ ASCII_VARIANTS = [
     "inv\t- 0001",
     "Inv-1\n",
     "I N V - 0001",
-    "I-N-V_0_0_0_1",  # a separator ends a run, so this one is inv0001: not a spelling of it
+    "INV\u200b-1",  # zero-width space
+    "\uff29\uff2e\uff36\uff0d\uff11",  # full-width
+    "INV-1\u00ad",  # soft hyphen
+    "INV\u00a00001",  # no-break space
 ]
-#: Non-ASCII spellings: each is refused on chain at its first non-ASCII byte.
-UNICODE_VARIANTS = ["INV\u200b-1", "\u0406NV-1", "\uff29\uff2e\uff36\uff0d\uff11", "INV\u20101", "INV-1\u00ad"]
 
 
-@pytest.mark.parametrize("variant", ASCII_VARIANTS[:-1])
-def test_cosmetic_variant_of_an_issued_invoice_reverts(deployed: Deployed, world: RWorld, variant: str) -> None:
+@pytest.mark.parametrize("variant", COSMETIC_VARIANTS)
+def test_cosmetic_variant_of_an_issued_invoice_reverts_whoever_fingerprints_it(
+    deployed: Deployed, world: RWorld, variant: str
+) -> None:
     terms = issue_terms(deployed, invoice=variant, nonce=50)
+    assert terms.fingerprint == fingerprint_of(deployed, "INV-0001")
     reverted = rejected(deployed, issue_fn(deployed, terms), "tier1", "ReceivablesInvoiceAlreadyIssued")
-    assert reverted.error_args == {
-        "invoiceKey": invoice_key(terms.debtor, terms.creditor, "INV-0001"),
-        "rootId": world.root,
-    }
+    assert reverted.error_args == {"fingerprint": terms.fingerprint, "rootId": world.root}
+
+
+@pytest.mark.parametrize("variant", ["\u0406NV-1", "INV\u20101"])
+def test_a_look_alike_never_gets_a_fingerprint_of_its_own(variant: str) -> None:
+    with pytest.raises(InvoiceNumberNotAscii) as refused:
+        canonical_invoice_number(variant)
+    assert refused.value.character == variant[refused.value.position]
 
 
 def test_separators_delimit_digit_runs_so_zeros_between_them_count(deployed: Deployed, world: RWorld) -> None:
-    number = ASCII_VARIANTS[-1]
-    assert normalise_invoice_number(number) == "inv0001"
+    number = "I-N-V_0_0_0_1"  # a separator ends a run: inv0001, not a spelling of INV-0001
+    assert canonical_invoice_number(number) == "inv0001"
     root_id, _ = issue(deployed, issue_terms(deployed, invoice=number, nonce=50))
-    core, tier1 = addr(deployed, "core"), addr(deployed, "tier1")
-    assert root(deployed, root_id).invoice_key == invoice_key(core, tier1, number) != invoice_key(core, tier1, "INV-1")
+    assert root(deployed, root_id).fingerprint == fingerprint_of(deployed, number) != fingerprint_of(deployed, "INV-1")
 
 
-@pytest.mark.parametrize("variant", UNICODE_VARIANTS)
-def test_non_ascii_variant_is_refused_at_its_first_foreign_byte(
-    deployed: Deployed, world: RWorld, variant: str
-) -> None:
-    terms = issue_terms(deployed, invoice=variant, nonce=50)
-    reverted = rejected(deployed, issue_fn(deployed, terms), "tier1", "ReceivablesInvoiceNumberCharacterRefused")
-    with pytest.raises(InvoiceNumberCharacterRefused) as python:
-        normalise_invoice_number(variant)
-    position = python.value.position
-    assert reverted.error_args == {
-        "invoiceNumber": variant,
-        "position": position,
-        "character": bytes([variant.encode()[position]]),
-    }
-    assert variant.encode()[position] >= 0x80
+def test_same_number_with_another_amount_or_date_is_another_invoice(deployed: Deployed, world: RWorld) -> None:
+    first, _ = issue(deployed, issue_terms(deployed, invoice="INV-0001", invoice_amount=FACE + 1, nonce=52))
+    second, _ = issue(deployed, issue_terms(deployed, invoice="INV-0001", invoice_date="2026-01-16", nonce=53))
+    assert (first, second) == (world.root + 1, world.root + 2)
 
 
-@pytest.mark.parametrize("variant", UNICODE_VARIANTS)
-def test_non_ascii_variant_folded_for_people_collides_or_is_refused(
-    deployed: Deployed, world: RWorld, variant: str
-) -> None:
-    try:
-        folded = ascii_invoice_number(variant)
-    except InvoiceNumberNotAscii as refused:
-        # A look-alike (Cyrillic I, a typographic hyphen) never becomes a number of its own.
-        assert variant in ("\u0406NV-1", "INV\u20101")
-        assert refused.character == variant[refused.position]
-        return
-    assert variant not in ("\u0406NV-1", "INV\u20101")
-    terms = issue_terms(deployed, invoice=folded, nonce=50)
-    reverted = rejected(deployed, issue_fn(deployed, terms), "tier1", "ReceivablesInvoiceAlreadyIssued")
-    assert reverted.error_args["rootId"] == world.root
+def test_another_consortium_key_gives_another_fingerprint(deployed: Deployed, world: RWorld) -> None:
+    other = ConsortiumKey.derived("another consortium")
+    root_id, _ = issue(deployed, issue_terms(deployed, invoice="INV-0001", key=other, nonce=54))
+    assert root(deployed, root_id).fingerprint != root(deployed, world.root).fingerprint
+
+
+def test_a_zero_fingerprint_reverts(deployed: Deployed, world: RWorld) -> None:
+    terms = issue_terms(deployed, invoice="X", nonce=2, tag=bytes(32))
+    fn = receivables_of(deployed).contract.functions.issue(terms.as_tuple(), b"\x00" * 65)
+    reverted = rejected(deployed, fn, "core", "ReceivablesFingerprintMissing")
+    assert reverted.error_args == {"debtor": terms.debtor, "creditor": terms.creditor}
 
 
 def test_same_invoice_number_between_other_parties_is_another_invoice(deployed: Deployed, world: RWorld) -> None:
@@ -274,13 +262,6 @@ def test_maturity_in_the_past_reverts(deployed: Deployed, world: RWorld) -> None
     rejected(deployed, issue_fn(deployed, terms), "core", "ReceivablesInvalidMaturity")
 
 
-@pytest.mark.parametrize("number", ["", "   \t", "X" * 65])
-def test_empty_or_overlong_invoice_number_reverts(deployed: Deployed, world: RWorld, number: str) -> None:
-    terms = issue_terms(deployed, invoice=number, nonce=2)
-    fn = receivables_of(deployed).contract.functions.issue(terms.as_tuple(), b"\x00" * 65)
-    rejected(deployed, fn, "core", "ReceivablesInvalidInvoiceNumber")
-
-
 def test_order_that_is_not_open_account_reverts(deployed: Deployed, world: RWorld) -> None:
     terms = issue_terms(deployed, invoice="X", nonce=2, order_id=world.escrow_order)
     rejected(deployed, issue_fn(deployed, terms), "core", "ReceivablesOrderNotOpenAccount")
@@ -309,13 +290,13 @@ def test_unknown_order_reverts(deployed: Deployed, world: RWorld) -> None:
     rejected(deployed, issue_fn(deployed, terms), "core", "ReceivablesOrderNotOpenAccount")
 
 
-# -- digests and normalisation --------------------------------------------------------------
+# -- digests --------------------------------------------------------------------------------
 
 
 @pytest.mark.parity
 def test_issue_digest_matches_the_typed_data_document(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
-    terms = issue_terms(deployed, invoice="Ünïcode-№ 0042")
+    terms = issue_terms(deployed, invoice="INV-2026-0042")
     on_chain = bytes(deployed.chain.call(client.contract.functions.issueDigest(terms.as_tuple())))
     assert on_chain == eip712.digest(client.issue_document(terms))
 
@@ -328,136 +309,9 @@ def test_offer_digest_matches_the_typed_data_document(deployed: Deployed, world:
     assert on_chain == eip712.digest(client.offer_document(offer))
 
 
-#: Accepted numbers and what they normalise to (the contract's table, one row each at least).
-NORMALISED = [
-    ("INV-0042", "inv42"),
-    (" inv-42 ", "inv42"),
-    ("INV-2024-0001", "inv20241"),
-    ("inv 2024 1", "inv20241"),
-    ("INV-1-2", "inv12"),  # collides with INV-12: the safe direction, a refusal
-    ("INV-12", "inv12"),
-    ("0", "0"),
-    ("000", "0"),
-    ("0-0", "00"),
-    ("00 42", "042"),
-    ("12 0034", "1234"),
-    ("A0B00C000", "a0b0c0"),
-    ("007", "7"),
-    ("x\t\n\v\f\r y", "xy"),
-    ("ABCXYZ abcxyz", "abcxyzabcxyz"),
-    ("#-./:\\_9", "9"),
-    ("INV/2026/000.10", "inv2026010"),
-    ("inv_0x00ff", "inv0x0ff"),
-    ("9" * 64, "9" * 64),
-    ("0" * 64, "0"),
-]
-#: Refused numbers: (number, error, byte position or None).
-REFUSED = [
-    ("", "ReceivablesInvalidInvoiceNumber", None),
-    (" \t\r\n-_", "ReceivablesInvalidInvoiceNumber", None),
-    ("x" * 65, "ReceivablesInvalidInvoiceNumber", None),
-    ("\u00e9" * 33, "ReceivablesInvalidInvoiceNumber", None),  # 66 bytes: length is checked first
-    ("\u00c4-01", "ReceivablesInvoiceNumberCharacterRefused", 0),
-    ("INV@1", "ReceivablesInvoiceNumberCharacterRefused", 3),
-    ("INV-1,2", "ReceivablesInvoiceNumberCharacterRefused", 5),
-    ("\x00\x01 1", "ReceivablesInvoiceNumberCharacterRefused", 0),
-    ("INV-1\x7f", "ReceivablesInvoiceNumberCharacterRefused", 5),
-    ("\u65e5\u672c-000123", "ReceivablesInvoiceNumberCharacterRefused", 0),
-    ("INV \U0001f600", "ReceivablesInvoiceNumberCharacterRefused", 4),
-]
-
-
-@pytest.mark.parity
-def test_python_and_contract_normalise_invoice_numbers_alike(deployed: Deployed, world: RWorld) -> None:
+def test_invoice_lookup_is_by_fingerprint(deployed: Deployed, world: RWorld) -> None:
     client = receivables_of(deployed)
-    core, tier1 = addr(deployed, "core"), addr(deployed, "tier1")
-    for number, canonical in NORMALISED:
-        assert client.normalise_on_chain(number) == normalise_invoice_number(number) == canonical, number
-        on_chain_key = bytes(deployed.chain.call(client.contract.functions.invoiceKey(core, tier1, number)))
-        assert on_chain_key == invoice_key(core, tier1, number), number
-
-
-@pytest.mark.parity
-def test_python_and_contract_refuse_the_same_invoice_numbers(deployed: Deployed, world: RWorld) -> None:
-    client = receivables_of(deployed)
-    for number, error, position in REFUSED:
-        with pytest.raises(InvalidInvoiceNumber) as python:
-            normalise_invoice_number(number)
-        reverted = revert_of(lambda: client.normalise_on_chain(number))  # noqa: B023 - called at once
-        assert reverted.error == error, (number, reverted.error)
-        assert reverted.error_args == model_error_args(python.value), number
-        assert getattr(python.value, "position", None) == position, number
-
-
-def model_error_args(error: InvalidInvoiceNumber) -> dict[str, object]:
-    """The contract's error arguments for ``error``, as Python decodes them."""
-    if isinstance(error, InvoiceNumberCharacterRefused):
-        return {
-            "invoiceNumber": error.invoice_number,
-            "position": error.position,
-            "character": bytes([error.character]),
-        }
-    return {"invoiceNumber": error.invoice_number, "maxLength": MAX_INVOICE_NUMBER_LENGTH}
-
-
-#: What the contract accepts (letters, digits heavy on zeros, separators), then the same mixed
-#: with other ASCII punctuation, control characters and non-ASCII (look-alikes, invisible, wide,
-#: astral). Accepted-only strings make sure most examples are normalised, not just refused, and
-#: long ones probe the 64-byte limit.
-ACCEPTED = list("0000123456789AZaz") + list("\t\n\v\f\r #-./:\\_")
-MIXED = [
-    *ACCEPTED,
-    *"@,+~!\x00\x1f\x7f",
-    *["\u00e9", "\u0406", "\u200b", "\u00ad", "\uff29", "\u2010", "\u65e5", "\U0001f600"],
-]
-INVOICE_NUMBERS = st.one_of(
-    st.text(st.sampled_from(ACCEPTED), max_size=40),
-    st.text(st.sampled_from(ACCEPTED), min_size=60, max_size=70),
-    st.text(st.sampled_from(MIXED), max_size=40),
-)
-
-
-@given(number=INVOICE_NUMBERS)
-@settings(max_examples=100 * FUZZ_FACTOR, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_contract_and_python_agree_on_any_invoice_number(deployed_session: Deployed, number: str) -> None:
-    """Views only (pure), so no snapshot is needed. Not a parity test: anvil answers a call in a
-    millisecond, and the fixed tables above run on both backends."""
-    client = receivables_of(deployed_session)
-    core, tier1 = addr(deployed_session, "core"), addr(deployed_session, "tier1")
-    key_fn = client.contract.functions.invoiceKey(core, tier1, number)
-    try:
-        expected = normalise_invoice_number(number)
-    except InvalidInvoiceNumber as python:
-        event(f"refused: {type(python).__name__}")
-        for view in (lambda: client.normalise_on_chain(number), lambda: deployed_session.chain.call(key_fn)):
-            reverted = revert_of(view)
-            assert (reverted.error, reverted.error_args) == (
-                "ReceivablesInvalidInvoiceNumber"
-                if type(python) is InvalidInvoiceNumber
-                else "ReceivablesInvoiceNumberCharacterRefused",
-                model_error_args(python),
-            )
-        return
-    event("normalised")
-    assert client.normalise_on_chain(number) == expected
-    assert bytes(deployed_session.chain.call(key_fn)) == invoice_key(core, tier1, number)
-
-
-def test_normalisation_rules() -> None:
-    assert normalise_invoice_number("INV-0042") == normalise_invoice_number(" inv-42 ") == "inv42"
-    assert normalise_invoice_number("INV-2024-0001") == normalise_invoice_number("inv_2024.1") == "inv20241"
-    assert normalise_invoice_number("000") == "0"
-    assert normalise_invoice_number("A0B00C010") == "a0b0c10"
-    assert normalise_invoice_number("00 42") == "042"  # whitespace ends a digit run like any separator
-    with pytest.raises(InvoiceNumberCharacterRefused) as refused:
-        normalise_invoice_number("INV-\u00c4")  # only ASCII letters are letters
-    assert (refused.value.position, refused.value.character) == (4, 0xC3)
-    assert "ascii_invoice_number" in str(refused.value)
-
-
-def test_invoice_lookup_uses_the_canonical_key(deployed: Deployed, world: RWorld) -> None:
-    client = receivables_of(deployed)
-    assert client.root_id_of_invoice(addr(deployed, "core"), addr(deployed, "tier1"), " inv-1") == world.root
-    assert client.root_id_of_invoice(addr(deployed, "core"), addr(deployed, "tier1"), "INV-2") == 0
+    assert client.root_id_of_fingerprint(fingerprint_of(deployed, " inv-1")) == world.root
+    assert client.root_id_of_fingerprint(fingerprint_of(deployed, "INV-2")) == 0
     assert escrow_of(deployed).is_open_account(world.delivered_order)
     assert client.piece_count() == world.root

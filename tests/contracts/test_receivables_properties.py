@@ -1,7 +1,9 @@
 """Receivables against its Python model, in lock-step, under random operation sequences.
 
 A hypothesis state machine issues receivables (standalone and against delivered
-open-account orders, with cosmetic variants of invoice numbers already used), splits pieces
+open-account orders; now and then an invoice already issued, its number re-spelled and its
+fingerprint computed again from the fields, as another bank or flow would; a fingerprint under
+another consortium key; a zero fingerprint), splits pieces
 to any depth, sells pieces to two banks, repays in parts, claims, transfers pieces, marks
 defaults after the grace period and lets time pass. Each operation goes to the contract and
 to ``ledger.model.ReceivablesModel``; it must succeed on both or revert on the chain with the
@@ -11,7 +13,7 @@ and root, every holder, the token balances and the invariants are compared:
 * the live leaves of a root always sum to its face value;
 * the contract's token balance equals what was repaid and not yet claimed;
 * a piece has exactly one holder and is financed at most once (along its whole path);
-* an invoice (canonical key) is never issued twice.
+* an invoice (its fingerprint) is never issued twice: every cosmetic variant is refused.
 
 ``SCF_FUZZ=long`` runs ten times as many examples.
 """
@@ -38,6 +40,7 @@ from hypothesis.stateful import (
 from web3.types import TxReceipt
 
 from ledger.domain.escrow import Order
+from ledger.domain.fingerprints import ConsortiumKey, fingerprint, invoice_commitment
 from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, Piece, ReceivableStatus, Root
 from ledger.eth.reads import RawView, ViewBatch
 from ledger.model import Effect, Member, ReceivablesModel, Roster
@@ -55,13 +58,22 @@ from tests.contracts.lockstep import (
 )
 from tests.support.deployments import Deployed
 from tests.support.escrow import MAX_UINT256, ZERO_ADDRESS, escrow_of, quick, tokens_of
-from tests.support.receivables import EXTRA, RWorld, open_rworld, receivables_of
+from tests.support.receivables import (
+    CONSORTIUM_KEY,
+    EXTRA,
+    FACE,
+    INVOICE_DATE,
+    RWorld,
+    open_rworld,
+    receivables_of,
+)
 
 UNIT = 10**6
 DAY = 86_400
 FUNDS = 10**9 * UNIT  # per paying account: never the limiting factor within one example
 MAX_FACE = 1_000_000 * UNIT
-WORLD_INVOICE = "INV-0001"  # root 1 of the RWorld
+WORLD_INVOICE = "INV-0001"  # root 1 of the RWorld, amount FACE, dated INVOICE_DATE
+OTHER_KEY = ConsortiumKey.derived("another consortium")
 
 DEBTORS = ("core", "core", "tier1", "tier2")
 CREDITORS = ("tier1", "tier2", "tier3", "tier2b")
@@ -154,7 +166,17 @@ def fuzz_world(deployed_session: Deployed) -> Iterator[World]:
         # Root 1 of the RWorld, as its issuance was signed (see tests.support.receivables.issue_terms).
         r = client.root(rworld.root)
         root_terms = IssueTerms(
-            r.debtor, r.creditor, r.token, r.face_value, r.maturity, r.invoice_hash, WORLD_INVOICE, 0, 1, r.issued_at
+            r.debtor,
+            r.creditor,
+            r.token,
+            r.face_value,
+            r.maturity,
+            r.invoice_hash,
+            r.fingerprint,
+            r.invoice_commitment,
+            0,
+            1,
+            r.issued_at,
         )
         holders = [a.address for a in accounts.values()] + [client.address]
         world = World(
@@ -173,6 +195,17 @@ def fuzz_world(deployed_session: Deployed) -> Iterator[World]:
 
 
 # -- the machine ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice as a flow is handed it: parties (labels), number as written, amount, date."""
+
+    debtor: str
+    creditor: str
+    number: str
+    amount: int
+    date: str
 
 
 def cosmetic_variant(invoice: str, how: int) -> str:
@@ -213,8 +246,8 @@ class ReceivablesMachine(RuleBasedStateMachine):
         self.balances = dict(world.balances)
         terms = world.root_terms
         self.model.issue(terms, signer=terms.debtor, caller=terms.debtor, now=terms.deadline)
-        # (debtor, creditor, invoice number) of every issued root: a cosmetic variant collides.
-        self.invoices: list[tuple[str, str, str]] = [("core", "tier1", WORLD_INVOICE)]
+        # (debtor, creditor, invoice number, amount, date) of every issued root: a variant collides.
+        self.invoices: list[Invoice] = [Invoice("core", "tier1", WORLD_INVOICE, FACE, INVOICE_DATE)]
         self.nonces: Counter[str] = Counter({self.d.accounts["core"].address: 1})  # the last one tried
         self.used_nonces: dict[str, list[int]] = {self.d.accounts["core"].address: [1]}
         self.offer_nonces: Counter[str] = Counter()  # the last one tried, per bank
@@ -300,8 +333,9 @@ class ReceivablesMachine(RuleBasedStateMachine):
         creditor: str,
         face: int,
         maturity_in: int,
-        invoice: str,
+        invoice: Invoice,
         *,
+        key: ConsortiumKey | None = CONSORTIUM_KEY,
         order_id: int = 0,
         nonce_mode: str = "fresh",
         deadline_in: int = DAY,
@@ -313,6 +347,19 @@ class ReceivablesMachine(RuleBasedStateMachine):
             nonce = self.used_nonces[d.address][-1]
         else:
             nonce = self.nonces[d.address] = self.nonces[d.address] + 1
+        # Each flow fingerprints the invoice itself, from the fields as it was handed them.
+        tag = (
+            bytes(32)
+            if key is None
+            else fingerprint(
+                key,
+                debtor=self.acct(invoice.debtor).address,
+                creditor=self.acct(invoice.creditor).address,
+                invoice_number=invoice.number,
+                amount=invoice.amount,
+                invoice_date=invoice.date,
+            )
+        )
         terms = IssueTerms(
             d.address,
             c.address,
@@ -320,7 +367,8 @@ class ReceivablesMachine(RuleBasedStateMachine):
             face,
             self.now + maturity_in,
             self.fresh("invoice document"),
-            invoice,
+            tag,
+            invoice_commitment(self.fresh("salt"), invoice.number),
             order_id,
             nonce,
             self.now + deadline_in,
@@ -334,8 +382,8 @@ class ReceivablesMachine(RuleBasedStateMachine):
             lambda: self.model.issue(terms, signer=signing.address, caller=sender.address, now=self.now),
             lambda: self.send(fn, sender),
         )
-        if effect is not None:
-            self.invoices.append((debtor, creditor, invoice))
+        if effect is not None and key is not None:
+            self.invoices.append(invoice)
             self.used_nonces.setdefault(d.address, []).append(nonce)
 
     def split(self, piece_id: int, kids: list[Child], holder: LocalAccount) -> None:
@@ -363,13 +411,15 @@ class ReceivablesMachine(RuleBasedStateMachine):
         for debtor, creditor, bps in trees:
             if debtor == creditor:
                 creditor = "tier3"
-            self.issue(debtor, creditor, max(2, MAX_FACE * bps // 10_000), 60 * DAY, f"SEED-{self.counter:04d}")
+            face = max(2, MAX_FACE * bps // 10_000)
+            invoice = Invoice(debtor, creditor, f"SEED-{self.counter:04d}", face, INVOICE_DATE)
+            self.issue(debtor, creditor, face, 60 * DAY, invoice)
 
     @rule(
         parties=st.tuples(st.sampled_from(DEBTORS), st.sampled_from(CREDITORS)),
         face=st.one_of(st.integers(1, MAX_FACE), st.sampled_from([0, 1, 2, 3, 10**6])),
         maturity_in=st.one_of(st.sampled_from([0, 1, DAY, 30 * DAY]), st.integers(1, 200 * DAY)),
-        invoice=st.tuples(st.sampled_from(["fresh"] * 6 + ["variant", "variant", "blank", "long"]), PICK),
+        invoice=st.tuples(st.sampled_from(["fresh"] * 6 + ["variant", "variant", "other key", "zero"]), PICK),
         order=st.sampled_from(["none"] * 6 + ["delivered", "inspecting", "created", "escrow", "unknown"]),
         mode=st.tuples(
             st.sampled_from(["fresh"] * 9 + ["reused"]),
@@ -389,15 +439,17 @@ class ReceivablesMachine(RuleBasedStateMachine):
     ) -> None:
         debtor, creditor = parties
         how, pick = invoice
-        if how == "variant":
-            debtor, creditor, number = self.invoices[pick % len(self.invoices)]
-            number = cosmetic_variant(number, pick)
-        elif how == "blank":
-            number = " \t0"[: pick % 3]
-        elif how == "long":
-            number = "X" * 65
+        key: ConsortiumKey | None = CONSORTIUM_KEY
+        if how in ("variant", "other key"):
+            # An issued invoice handed again, re-spelled: the same fingerprint under the consortium's key
+            # (refused), another under another consortium's.
+            issued = self.invoices[pick % len(self.invoices)]
+            debtor, creditor = issued.debtor, issued.creditor
+            invoice_of = Invoice(debtor, creditor, cosmetic_variant(issued.number, pick), issued.amount, issued.date)
+            key = CONSORTIUM_KEY if how == "variant" else OTHER_KEY
         else:
-            number = f"INV-{pick:05d}-{self.counter}"
+            invoice_of = Invoice(debtor, creditor, f"INV-{pick:05d}-{self.counter}", face, INVOICE_DATE)
+            key = None if how == "zero" else CONSORTIUM_KEY
         rw = self.w.rworld
         order_id = {
             "none": 0,
@@ -412,13 +464,16 @@ class ReceivablesMachine(RuleBasedStateMachine):
             # up to what is left of the order, now and then one unit over it
             left = self.w.orders.order(order_id).terms.amount - self.model.issued_against_order(order_id)
             face = max(1, left * (1 + pick % 3) // 3) + (1 if pick % 7 == 0 else 0)
+            if how not in ("variant", "other key"):
+                invoice_of = Invoice(debtor, creditor, invoice_of.number, face, INVOICE_DATE)
         nonce_mode, deadline_in, signer, submitter = mode
         self.issue(
             debtor,
             creditor,
             face,
             maturity_in,
-            number,
+            invoice_of,
+            key=key,
             order_id=order_id,
             nonce_mode=nonce_mode,
             deadline_in=deadline_in,
@@ -636,8 +691,8 @@ class ReceivablesMachine(RuleBasedStateMachine):
             assert sum(p.claimed for p in leaves) == r.claimed <= r.repaid <= r.face_value, f"root {root_id} money"
         held = sum(r.repaid - r.claimed for r in chain_roots.values())
         assert balances[self.client.address] == held, "the contract's balance != repaid - claimed"
-        keys = [r.invoice_key for r in chain_roots.values()]
-        assert len(set(keys)) == len(keys), "an invoice key was issued twice"
+        tags = [r.fingerprint for r in chain_roots.values()]
+        assert len(set(tags)) == len(tags) and bytes(32) not in tags, "a fingerprint was issued twice, or zero"
         assert model.invariant_violations() == []
 
 

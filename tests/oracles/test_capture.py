@@ -1,7 +1,8 @@
 """Capture → witness → aggregator → TradeEscrow, on a real chain (anvil and embedded).
 
 Two carrier services (the dev carrier and carrier-2) share one aggregator; the carriers'
-threshold is 2. Each service keeps its own in-memory SQL store.
+threshold is 2. Each service keeps its own SQL store, and so does the aggregator: in-memory SQLite,
+and on anvil a second time on PostgreSQL (``oracle_stores``: ``tests.support.oracle_pipeline``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from oracles.errors import AggregatorUnavailable, EpcisDocumentError, OracleInac
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import Mapped, map_event
 from oracles.simulator import declare_error, epcis_document
-from oracles.store import open_database
 from oracles.witness import OrderFacts
 from tests.support.deployments import Deployed
 from tests.support.escrow import (
@@ -40,7 +40,7 @@ from tests.support.escrow import (
     send_trusted,
     suspend,
 )
-from tests.support.oracle_pipeline import aggregator_of, shipment, witness_of
+from tests.support.oracle_pipeline import OracleStores, aggregator_of, shipment, witness_of
 from tests.support.worlds import world_fixtures
 
 pytestmark = pytest.mark.parity  # both backends, as the docstring says (tests/conftest.py)
@@ -55,17 +55,18 @@ class Oracles:
     aggregator: Aggregator
     carriers: tuple[CaptureService, CaptureService]
     inspector: CaptureService
+    stores: OracleStores
 
     def service(self, key: LocalAccount, kind: OracleKind) -> CaptureService:
-        return CaptureService(witness_of(self.deployed, key, kind), self.aggregator, open_database("sqlite://"))
+        return CaptureService(witness_of(self.deployed, key, kind), self.aggregator, self.stores.new())
 
 
 @pytest.fixture
-def oracles(module_world: World, deployed: Deployed) -> Iterator[Oracles]:
+def oracles(module_world: World, deployed: Deployed, oracle_stores: OracleStores) -> Iterator[Oracles]:
     escrow = escrow_of(deployed)
     send_trusted(deployed, escrow.contract.functions.setThreshold(CARRIER, 2), acct(deployed, "admin"))
-    aggregator = aggregator_of(deployed)
-    o = Oracles(deployed, aggregator, None, None)  # type: ignore[arg-type]
+    aggregator = aggregator_of(deployed, oracle_stores)
+    o = Oracles(deployed, aggregator, None, None, oracle_stores)  # type: ignore[arg-type]
     o.carriers = (
         o.service(module_world.carriers[0], OracleKind.CARRIER),
         o.service(module_world.carriers[1], OracleKind.CARRIER),
@@ -73,6 +74,7 @@ def oracles(module_world: World, deployed: Deployed) -> Iterator[Oracles]:
     o.inspector = o.service(module_world.inspectors[0], OracleKind.INSPECTOR)
     yield o
     aggregator.close()
+    oracle_stores.release()
 
 
 def shipped_order(
@@ -195,7 +197,7 @@ def test_a_capture_the_aggregator_missed_is_completed_by_capturing_it_again(
     order_id, document = shipped_order(deployed, "PO-CAPTURE-7")
     oracles.carriers[1].capture(document)  # the other carrier's signature is already there
     sink = Unreachable(oracles.aggregator)
-    flaky = CaptureService(oracles.carriers[0].witness, sink, open_database("sqlite://"))
+    flaky = CaptureService(oracles.carriers[0].witness, sink, oracles.stores.new())
     job = flaky.capture(document)
     assert job.status == "incomplete" and {e.outcome for e in job.events} == {Outcome.FAILED}
     sink.down = False

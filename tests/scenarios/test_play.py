@@ -1,8 +1,10 @@
-"""A 30-firm, 6-month world played on anvil: its shape, its bad actors and its ground truth, read from the chain."""
+"""A 30-firm, 6-month world played on anvil: its shape, its bad actors and its ground truth, read from the chain;
+and what the chain does not hold: the invoice numbers, kept in the world's off-chain ``invoices.json``."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,10 @@ from eth_utils import to_checksum_address
 
 from ledger.clients.escrow import TradeEscrowClient
 from ledger.clients.receivables import ReceivablesClient
+from ledger.domain.fingerprints import InvoiceSecret, canonical_invoice_number, fingerprint
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
+from ledger.eth.proofs import ReceivableLayout, mapping_slot
 from scenarios import ChainNotSupported, ScenarioConfig, WorldAlreadyPlayed, play
 from scenarios.facts import read_facts
 from tests.support.played_world import PlayedWorld
@@ -25,6 +29,11 @@ def world_file(world: PlayedWorld) -> dict[str, Any]:
 
 def truth_file(world: PlayedWorld) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(world.result.truth_path.read_text())
+    return data
+
+
+def invoices_file(world: PlayedWorld) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((world.out_dir / "invoices.json").read_text())
     return data
 
 
@@ -97,11 +106,87 @@ def test_the_double_financing_attempts_are_mined_reverted_and_recorded(world: Pl
     root_id = attempts["duplicate_invoice"]["root_id"]
     root = receivables.root(root_id)
     issued = [
-        f for f in world.result.facts.named("ReceivableIssued") if f.args["invoiceKey"] == "0x" + root.invoice_key.hex()
+        f
+        for f in world.result.facts.named("ReceivableIssued")
+        if f.args["fingerprint"] == "0x" + root.fingerprint.hex()
     ]
     assert [int(f.args["rootId"]) for f in issued] == [root_id]
-    cosmetic = " " + issued[0].args["invoiceNumber"].lower().replace("-0", "-") + " "
-    assert receivables.root_id_of_invoice(root.debtor, root.creditor, cosmetic) == root_id
+    # A bank handed the invoice re-spelled fingerprints it on its own under the consortium's key and finds the root;
+    # the creditor proves the number with the salt it kept.
+    kept = invoices_file(world)["roots"][str(root_id)]
+    cosmetic = " " + kept["invoiceNumber"].lower().replace("-0", "-") + " "
+    key = world.result.config.consortium_key()
+    tag = fingerprint(
+        key,
+        debtor=root.debtor,
+        creditor=root.creditor,
+        invoice_number=cosmetic,
+        amount=int(kept["amount"]),
+        invoice_date=kept["date"],
+    )
+    assert receivables.root_id_of_fingerprint(tag) == root_id
+    secret = InvoiceSecret(kept["invoiceNumber"], bytes.fromhex(kept["salt"][2:]), root.invoice_commitment)
+    assert secret.opens(root.invoice_commitment)
+
+
+#: Names an invoice number would go by in an ABI.
+INVOICE_NUMBER_NAME = re.compile(r"invoice_?(number|no|num|key|id)\b", re.IGNORECASE)
+
+
+def _abi_names(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(item, argument or component name, type) of every input, output and component, recursively."""
+    found: list[tuple[str, str, str]] = []
+
+    def walk(item: str, params: list[dict[str, Any]]) -> None:
+        for param in params:
+            found.append((item, param.get("name", ""), param["type"]))
+            walk(item, param.get("components", []))
+
+    for entry in entries:
+        walk(entry.get("name", entry["type"]), entry.get("inputs", []) + entry.get("outputs", []))
+    return found
+
+
+def test_no_abi_of_the_ledger_names_or_carries_an_invoice_number(build: BuildResult) -> None:
+    for contract in ("Receivables", "TradeEscrow", "CreditRegistry", "Membership", "SettlementToken"):
+        for item, name, kind in _abi_names(build[contract].abi):
+            assert not INVOICE_NUMBER_NAME.search(name), (contract, item, name)
+            assert not (item in ("issue", "issueDigest", "ReceivableIssued", "rootOf") and kind == "string"), (
+                contract,
+                item,
+                name,
+            )
+    issued = next(e for e in build["Receivables"].abi if e.get("name") == "ReceivableIssued")
+    assert {"fingerprint", "invoiceCommitment"} <= {i["name"] for i in issued["inputs"]}
+
+
+def test_the_demo_invoice_numbers_are_in_no_log_and_no_storage_slot(world: PlayedWorld, build: BuildResult) -> None:
+    kept = invoices_file(world)
+    assert kept["consortium_key_id"] == world.result.config.consortium_key().key_id
+    roots = {int(root_id): invoice for root_id, invoice in kept["roots"].items()}
+    assert len(roots) == world.result.summary["receivables_issued"] > 10
+    numbers = {invoice["invoiceNumber"] for invoice in roots.values()}
+    assert all(re.fullmatch(r"INV-S7-30x6-\d{6}", n) for n in numbers), sorted(numbers)[:3]
+    needles = {n.encode() for n in numbers} | {canonical_invoice_number(n).encode() for n in numbers}
+    needles |= {n.lower().encode() for n in numbers} | {n.split("-")[-1].encode() + b"\x00" for n in numbers}
+
+    w3, addresses = world.chain.w3, world.result.addresses
+    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": list(addresses.values())})
+    assert len(logs) > 1_000
+    logged = b"".join(bytes(log["data"]) + b"".join(bytes(t) for t in log["topics"]) for log in logs)
+    assert not [n for n in needles if n in logged]
+
+    receivables = ReceivablesClient(world.chain, build, addresses["Receivables"])
+    layout = ReceivableLayout.from_storage_layout(build["Receivables"].storage_layout)
+    stored = bytearray()
+    for root_id, invoice in roots.items():
+        root = receivables.root(root_id)
+        assert "0x" + root.fingerprint.hex() == invoice["fingerprint"]
+        assert "0x" + root.invoice_commitment.hex() == invoice["commitment"]
+        for slot in layout.root_slots(root_id):
+            stored += bytes(w3.eth.get_storage_at(addresses["Receivables"], slot))
+    assert mapping_slot(1, layout.roots) in layout.root_slots(1)
+    assert not [n for n in needles if n in stored]
 
 
 def test_the_circular_traders_trade_in_both_directions(world: PlayedWorld) -> None:

@@ -27,6 +27,8 @@ def test_the_same_settings_replay_the_same_facts_on_a_fresh_chain(world: PlayedW
     assert second.summary["transactions"] == first.summary["transactions"]
     assert second.world_path.read_text() == first.world_path.read_text()
     assert second.truth_path.read_text() == first.truth_path.read_text()
+    # The invoices too: numbers, salts (derived from the seed) and so fingerprints and commitments.
+    assert (second.out_dir / "invoices.json").read_text() == (first.out_dir / "invoices.json").read_text()
 
 
 def test_another_seed_gives_another_world(world: PlayedWorld, build: BuildResult) -> None:

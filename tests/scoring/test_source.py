@@ -1,8 +1,9 @@
-"""The indexer's SQL as the scorer's input: the same features as the events themselves, final blocks only."""
+"""The indexer's SQL as the scorer's input: the same features as the events themselves, final blocks only.
+
+On SQLite and on PostgreSQL (``tests.support.databases``): the synthetic world's rows are written into each.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -10,12 +11,15 @@ from scoring import features
 from scoring.errors import AsOfInFuture, NoHistory
 from scoring.source import SqlSource
 from tests.support import synthetic
+from tests.support.databases import Databases, databases
 from tests.support.fitted import Fitted
+
+__all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory, fitted: Fitted) -> str:
-    return synthetic.write_sqlite(fitted.world, tmp_path_factory.mktemp("scoring") / "ledger.db")
+def database(databases: Databases, fitted: Fitted) -> str:
+    return synthetic.write_index(fitted.world, databases.url())
 
 
 def test_sql_rows_give_the_features_of_the_events_they_came_from(database: str, fitted: Fitted) -> None:
@@ -37,6 +41,6 @@ def test_an_as_of_block_beyond_the_final_blocks_is_refused(database: str) -> Non
     assert source.resolve(None, 12)[0] == final
 
 
-def test_a_database_nobody_indexed_is_no_history(tmp_path: Path) -> None:
+def test_a_database_nobody_indexed_is_no_history(databases: Databases) -> None:
     with pytest.raises(NoHistory, match="not an indexed database"):
-        SqlSource.open(f"sqlite:///{tmp_path / 'empty.db'}")
+        SqlSource.open(databases.url())

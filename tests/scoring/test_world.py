@@ -1,4 +1,5 @@
-"""The scorer on a world played through the real contracts: indexed into SQL, and read from the chain's logs."""
+"""The scorer on a world played through the real contracts: indexed into SQL (SQLite and PostgreSQL), and read from
+the chain's logs."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from scoring.chain_source import ChainEvents
 from scoring.decision import NOT_SCORED, Scorer
 from scoring.source import SqlSource
 from scoring.world import load
+from tests.support.databases import Databases, databases
 from tests.support.fitted import Fitted
 from tests.support.played_world import PlayedWorld, world
 
-__all__ = ["world"]  # the small played world (tests.support.played_world), imported to be declared here
+# The small played world (tests.support.played_world) and the databases of each kind, imported to be declared here.
+__all__ = ["databases", "world"]
 
 
 @pytest.fixture(scope="module")
-def indexed(world: PlayedWorld, build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> str:
+def indexed(world: PlayedWorld, build: BuildResult, databases: Databases) -> str:
     files = json.loads((world.out_dir / "world.json").read_text())
-    url = f"sqlite:///{tmp_path_factory.mktemp('world-db') / 'ledger.db'}"
+    url = databases.url()
     addresses = files["addresses"]
     indexer = Indexer(
         world.chain, open_engine(url), addresses, {n: build[n].abi for n in addresses}, from_block=0, confirmations=0

@@ -1,10 +1,18 @@
-"""The ``/v1`` API in process over a real chain of its own, indexed into SQLite, as the API suites test it.
+"""The ``/v1`` API in process over a real chain of its own, indexed into SQLite or PostgreSQL, as the API suites
+test it.
 
-``open_api_world`` starts an anvil with the ledger deployed (``tests.support.chains``), optionally
-plays a history on it (the indexer scenario, ``tests.support.index_scenario``), indexes it, and
-yields a ``World``: the chain, the settings and a FastAPI ``TestClient`` (real HTTP semantics, no
-sockets). The ``/v1`` suite's conftest makes its shared read-only ``world`` and its per-module
-``fresh`` worlds with it; the hostile-input tests make one of their own.
+``world_chain`` starts an anvil with the ledger deployed (``tests.support.chains``) and optionally
+plays a history on it (the indexer scenario, ``tests.support.index_scenario``); ``serve_world``
+serves that chain from a database of one kind (``tests.support.databases``: the index and the
+API's store in it, as ``scf serve`` keeps them by default), indexes it, and yields a ``World``: the
+chain, the settings and a FastAPI ``TestClient`` (real HTTP semantics, no sockets).
+``open_api_world`` is the two in one, on SQLite.
+
+The chain is what costs (a deployment, a played history); a database is cheap to fill from it. So
+the ``/v1`` suite plays its session chain once and serves it from each kind (the read-only
+``world``), and each module's ``fresh`` chain is served from SQLite, then rewound to its clean
+deployment (``WorldChain.rewind``: a devnet snapshot) and served from PostgreSQL. The hostile-input
+tests make a world of their own.
 
 ``sign_in`` answers the API's challenge with a party's key, as any client does, and returns the
 bearer header. The rate limits are ``GENEROUS`` unless a test passes its own: tests sign in per
@@ -13,14 +21,18 @@ request, and only ``test_ratelimit`` is about the limits.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from api.v1.app import create_app
 from api.v1.ratelimit import Rate, RateLimits
@@ -30,9 +42,11 @@ from ledger.eth.chain import Chain
 from ledger.index.indexer import Indexer
 from ledger.index.sql import open_engine
 from ledger.toolchain.devnet import Devnet
-from tests.support.chains import own_chain
+from tests.support.chains import OwnChain, own_chain
+from tests.support.databases import Databases
 from tests.support.deployments import Deployed
 from tests.support.index_scenario import Scenario
+from tests.support.receivables import CONSORTIUM_KEY as RECEIVABLES_CONSORTIUM_KEY
 
 
 @dataclass
@@ -48,6 +62,11 @@ class World:
     @property
     def chain(self) -> Chain:
         return self.deployed.chain
+
+    @property
+    def database_kind(self) -> str:
+        """``sqlite`` or ``postgresql``: where the index and the API's store are."""
+        return make_url(self.db_url).get_backend_name()
 
     def account(self, role: str) -> LocalAccount:
         return self.deployed.accounts[role]
@@ -78,7 +97,69 @@ def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
 
 
 #: The limiter still runs on every sign-in and upload, with room for a module that signs in per request.
+#: The consortium's invoice-fingerprint key of the served API (the same as the contract tests': one consortium).
+CONSORTIUM_KEY = RECEIVABLES_CONSORTIUM_KEY
 GENEROUS = RateLimits(*(Rate(10_000, 60) for _ in fields(RateLimits)))
+
+
+@dataclass
+class WorldChain:
+    """A chain of the API suite's own (anvil, ledger deployed, ``scenario`` played), served from one database after
+    another; ``rewind`` takes it back to how it was made, so each serving starts from the same chain."""
+
+    own: OwnChain
+    scenario: Scenario | None
+    root: Path
+    _snapshot: Any = field(default=None, repr=False)
+    _served: int = 0
+
+    def rewind(self) -> None:
+        """Back to the chain as it was made, unless nothing has been served from it yet (a devnet snapshot: the
+        chain forgets every block since, and the chain client the nonces it counted)."""
+        chain = self.own.deployed.chain
+        if self._served and self._snapshot is not None:
+            chain.revert(self._snapshot)
+            # The reverted clock is the snapshot's, now behind the wall; a devnet runs at or ahead of the wall (the
+            # API's clock is the later of the two), as the chain did when it was made.
+            behind = int(time.time()) - chain.timestamp()
+            if behind > 0:
+                chain.advance_time(behind + 1)
+        self._snapshot = chain.snapshot()
+
+
+@contextmanager
+def world_chain(
+    build: BuildResult, root: Path, scenario: Callable[[Deployed], Scenario] | None
+) -> Iterator[WorldChain]:
+    """The chain under ``root`` (anvil, record), with ``scenario`` played; the anvil stops on exit."""
+    with own_chain(build, root) as own:
+        played = scenario(own.deployed) if scenario else None
+        yield WorldChain(own, played, root)
+
+
+def serve_world(chain: WorldChain, databases: Databases | None = None, **options: object) -> Iterator[World]:
+    """``chain`` served from a new database of ``databases``' kind (None: ``ledger.db`` under the chain's root) and
+    indexed into it; ``options`` go to ``Settings``. A generator for a fixture to ``yield from``."""
+    deployed = chain.own.deployed
+    db_url = databases.url() if databases is not None else f"sqlite:///{chain.root / 'ledger.db'}"
+    # Tests sign in per request (test_ratelimit sets its own limits); the API fingerprints invoices under
+    # CONSORTIUM_KEY (a test that needs a server without a key passes fingerprint_key=None).
+    options = {"rate_limits": GENEROUS, "fingerprint_key": CONSORTIUM_KEY, **options}
+    # ``options`` are Settings' own keyword arguments, passed through untyped (as the fixtures pass them).
+    settings = Settings(
+        deployed.chain,
+        deployed.build,
+        deployed.addresses,
+        db_url,
+        domain="testserver",
+        relayer=deployed.accounts["relayer"],
+        **options,  # type: ignore[arg-type]
+    )
+    chain._served += 1
+    with TestClient(create_app(settings)) as client:
+        world = World(chain.own.devnet, deployed, chain.own.record, db_url, chain.scenario, settings, client)
+        world.index()
+        yield world
 
 
 def open_api_world(
@@ -86,23 +167,5 @@ def open_api_world(
 ) -> Iterator[World]:
     """The world under ``root`` (anvil, record, ``ledger.db``), with ``scenario`` played and indexed; ``options``
     go to ``Settings``. A generator for a fixture to ``yield from``: the anvil stops when it is closed."""
-    with own_chain(build, root) as own:
-        deployed = own.deployed
-        played = scenario(deployed) if scenario else None
-        db_url = f"sqlite:///{root / 'ledger.db'}"
-        options = {"rate_limits": GENEROUS, **options}  # tests sign in per request; test_ratelimit sets its own
-        relayer = deployed.accounts["relayer"]
-        # ``options`` are Settings' own keyword arguments, passed through untyped (as the fixtures pass them).
-        settings = Settings(
-            deployed.chain,
-            build,
-            deployed.addresses,
-            db_url,
-            domain="testserver",
-            relayer=relayer,
-            **options,  # type: ignore[arg-type]
-        )
-        with TestClient(create_app(settings)) as client:
-            world = World(own.devnet, deployed, own.record, db_url, played, settings, client)
-            world.index()
-            yield world
+    with world_chain(build, root, scenario) as chain:
+        yield from serve_world(chain, None, **options)

@@ -93,7 +93,7 @@ class EventsWorld:
         """A webhook dispatcher over this world's store and index, on ``clock`` (and ``send``: default, HTTP)."""
         settings = self.world.settings
         feed = Feed(self.feed.index, self.feed.store, settings.chain.chain_id)
-        box = SecretBox(settings.document_key)
+        box = SecretBox(settings.webhook_key)
         return Dispatcher(feed, box, options, auditors=settings.auditors, clock=clock, send=send)
 
     # -- facts ------------------------------------------------------------------------------------------------

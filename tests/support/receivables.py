@@ -6,6 +6,9 @@ A test module declares its fixtures with ``tests.support.worlds``:
 
 The world is built once per module and backend under its own snapshot (like ``open_world`` of
 ``tests.support.escrow``); each test runs under the per-test snapshot of ``deployed``.
+
+Issue terms carry the invoice's fingerprint under ``CONSORTIUM_KEY`` (a fixed test key) and a
+commitment under a salt derived from the number (``salt_of``), so a test can recompute both.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from web3.types import TxReceipt
 
 from ledger.clients.receivables import ReceivablesClient
 from ledger.domain.escrow import Milestone
+from ledger.domain.fingerprints import ConsortiumKey, fingerprint, invoice_commitment
 from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, Piece, Root
 from ledger.toolchain.deploy import ROLE
 from tests.support.deployments import Deployed
@@ -48,6 +52,34 @@ FACE = 100_000 * UNIT  # the default face value
 ORDER_AMOUNT = 120_000 * UNIT  # the world's delivered open-account order
 MATURITY_IN = 90 * DAY
 GAS_ETH = 10**19
+CONSORTIUM_KEY = ConsortiumKey.derived("tests/consortium-key")
+INVOICE_DATE = "2026-01-15"
+
+
+def salt_of(invoice: str) -> bytes:
+    """A fixed salt per invoice number (parties draw theirs at random: ``new_salt``)."""
+    return keccak(text=f"salt of {invoice}")
+
+
+def fingerprint_of(
+    deployed: Deployed,
+    invoice: str,
+    *,
+    debtor: str = "core",
+    creditor: str = "tier1",
+    amount: int = FACE,
+    invoice_date: str = INVOICE_DATE,
+    key: ConsortiumKey = CONSORTIUM_KEY,
+) -> bytes:
+    """The fingerprint ``issue_terms`` gives invoice ``invoice`` of these parties (labels of ``deployed``)."""
+    return fingerprint(
+        key,
+        debtor=addr(deployed, debtor),
+        creditor=addr(deployed, creditor),
+        invoice_number=invoice,
+        amount=amount,
+        invoice_date=invoice_date,
+    )
 
 
 def receivables_of(deployed: Deployed) -> ReceivablesClient:
@@ -75,8 +107,19 @@ def issue_terms(
     nonce: int = 1,
     deadline_in: int = DAY,
     token: str | None = None,
+    invoice_amount: int | None = None,
+    invoice_date: str = INVOICE_DATE,
+    key: ConsortiumKey = CONSORTIUM_KEY,
+    tag: bytes | None = None,
 ) -> IssueTerms:
+    """Terms for ``invoice`` (amount ``invoice_amount``, default the face value); ``tag`` overrides the
+    fingerprint computed under ``key``."""
     now = deployed.chain.timestamp()
+    amount = face if invoice_amount is None else invoice_amount
+    if tag is None:
+        tag = fingerprint_of(
+            deployed, invoice, debtor=debtor, creditor=creditor, amount=amount, invoice_date=invoice_date, key=key
+        )
     return IssueTerms(
         debtor=addr(deployed, debtor),
         creditor=addr(deployed, creditor),
@@ -84,7 +127,8 @@ def issue_terms(
         face_value=face,
         maturity=now + maturity_in,
         invoice_hash=keccak(text=f"invoice document {invoice}"),
-        invoice_number=invoice,
+        fingerprint=tag,
+        invoice_commitment=invoice_commitment(salt_of(invoice), invoice),
         order_id=order_id,
         nonce=nonce,
         deadline=now + deadline_in,

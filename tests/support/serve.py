@@ -4,7 +4,7 @@
 record and its database, waits until ``/v1/health`` answers, and returns the process and its
 base URL; ``sign_in`` gets a bearer token from it over HTTP, as any client does. Processes that
 share a database and must accept each other's tokens and documents need the same
-``SCF_API_SECRET`` and ``SCF_API_DOCUMENT_KEY`` (``shared_secrets``).
+``SCF_API_SECRET`` and ``SCF_API_WEBHOOK_KEY`` (``shared_secrets``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Served:
 
 
 def shared_secrets() -> dict[str, str]:
-    return {"SCF_API_SECRET": secrets.token_hex(32), "SCF_API_DOCUMENT_KEY": secrets.token_hex(32)}
+    return {"SCF_API_SECRET": secrets.token_hex(32), "SCF_API_WEBHOOK_KEY": secrets.token_hex(32)}
 
 
 def start(

@@ -230,24 +230,33 @@ def _handler(proxy: StandardRpcProxy) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def interval_devnet(block_time: float = 0.25) -> Devnet:
-    """An anvil of its own on a free loopback port, mining a block every ``block_time`` seconds.
+def interval_devnet(block_time: float = 0.25, *, zero_gas: bool = False) -> Devnet:
+    """An anvil of its own on a free loopback port, mining a block every ``block_time`` seconds; with
+    ``zero_gas``, a free-gas network's (base fee 0, as Besu's ``zeroBaseFee`` genesis option makes it).
 
     Its state lives in a fresh temporary folder; the caller stops it (``Devnet.down``)."""
     # No periodic state dumps: they stall the node while they run.
     config = dataclasses.replace(DevnetConfig.load(), state_interval=86_400)
     run_dir = Path(tempfile.mkdtemp(prefix="scf-standard-rpc-"))
-    devnet = Devnet(config=config, run_dir=run_dir, port=free_port(), mining="interval", block_time=block_time)
+    devnet = Devnet(
+        config=config,
+        run_dir=run_dir,
+        port=free_port(),
+        mining="interval",
+        block_time=block_time,
+        node_args=("--block-base-fee-per-gas", "0") if zero_gas else (),
+    )
     devnet.up()
     return devnet
 
 
 @contextmanager
 def standard_node(
-    *, block_time: float = 0.25, finality_depth: int = 0, client_version: str | None = BESU
+    *, block_time: float = 0.25, finality_depth: int = 0, client_version: str | None = BESU, zero_gas: bool = False
 ) -> Iterator[StandardRpcProxy]:
-    """An interval-mining anvil behind a ``StandardRpcProxy``; both are stopped on exit."""
-    devnet = interval_devnet(block_time)
+    """An interval-mining anvil behind a ``StandardRpcProxy`` (``zero_gas``: a free-gas network); both are
+    stopped on exit."""
+    devnet = interval_devnet(block_time, zero_gas=zero_gas)
     try:
         with StandardRpcProxy(devnet.url, finality_depth=finality_depth, client_version=client_version) as proxy:
             yield proxy

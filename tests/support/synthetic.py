@@ -341,8 +341,8 @@ def _receivable(
             "faceValue": str(amount),
             "maturity": maturity,
             "invoiceHash": HASH,
-            "invoiceKey": HASH,
-            "invoiceNumber": f"INV-{root}",
+            "fingerprint": "0x" + keccak(text=f"fingerprint {root}").hex(),
+            "invoiceCommitment": HASH,
             "orderId": str(order_id),
             "nonce": str(root),
             "submitter": debtor.address,
@@ -500,7 +500,13 @@ def _circle(w: _Writer, parties: list[Party], ring: list[int], t: int, last_orde
 
 
 def write_sqlite(world: World, path: Path) -> str:
-    """The world's events (and refused calls) as an indexer database at ``path``; returns its URL.
+    """The world's events (and refused calls) as an indexer database at ``path``; returns its URL."""
+    return write_index(world, f"sqlite:///{path}")
+
+
+def write_index(world: World, url: str) -> str:
+    """The world's events (and refused calls) as an indexer database at ``url`` (empty: SQLite or PostgreSQL);
+    returns the URL.
 
     Rows are written straight into the indexer's tables (schema by the project's migrations),
     not indexed from a chain; block and transaction hashes are derived from the block number.
@@ -510,7 +516,6 @@ def write_sqlite(world: World, path: Path) -> str:
 
     from ledger.index.sql.db import open_engine
 
-    url = f"sqlite:///{path}"
     engine = open_engine(url)
     topic = "0x" + "00" * 32
     rows = [
@@ -532,14 +537,17 @@ def write_sqlite(world: World, path: Path) -> str:
         for e in world.events
     ]
     last = world.events[-1]
+    columns = "chain_id, block_number, block_hash, block_timestamp, tx_hash, tx_index, log_index, address, contract, "
+    columns += "event, topic0, data, args"
     with engine.begin() as conn:
         raw = conn.connection.driver_connection
         assert raw is not None
-        raw.executemany(
-            "INSERT INTO events (chain_id, block_number, block_hash, block_timestamp, tx_hash, tx_index, log_index, "
-            "address, contract, event, topic0, data, args) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        if engine.dialect.name == "sqlite":
+            raw.executemany(f"INSERT INTO events ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        else:  # psycopg: the same rows by COPY (args, JSONB there, from its text)
+            with raw.cursor() as cursor, cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         conn.execute(
             text(
                 "INSERT INTO cursor (chain_id, block_number, block_hash, digest, event_count, from_block, addresses, "

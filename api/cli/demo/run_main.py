@@ -152,6 +152,11 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
     try:
         # `scf serve --index`: the API in the foreground, the indexer following the chain in the same process;
         # --devnet: the demo's own devnet, so random secrets and the dev relayer are what it should use.
+        # The demo consortium's fingerprint key (derived from the world's seed), so the portal's core can issue
+        # receivables by invoice number: the API fingerprints them, as a member's server would.
+        key_file = out / "consortium.key"
+        key_file.write_text(stack.world.config.consortium_key().file_text())
+        key_file.chmod(0o600)
         options = ServeOptions(
             host=host,
             port=port,
@@ -160,6 +165,7 @@ def run_main(*, host: str, port: int, out: Path, db: str | None, serving: bool =
             devnet=True,
             dev_wallet=str(wallet),
             evaluation=str(out / EVALUATION_FILE),
+            fingerprint_key=str(key_file),
         )
         return serve(options)
     finally:

@@ -139,15 +139,27 @@ class Teller:
             if piece.parent_id == 0:
                 what = (
                     f"receivable {root.root_id}: {_tokens(int(root.face_value))} owed by {self.name(root.debtor)} to "
-                    f"{self.name(root.creditor)}, invoice {root.invoice_number}, maturity {_when(int(root.maturity))}"
+                    f"{self.name(root.creditor)}, {self._invoice(int(root.root_id), root.fingerprint)}, "
+                    f"maturity {_when(int(root.maturity))}"
                 )
             elif piece.child_count:
                 what += " (split)"
             self.say(pad + ("└ " if depth else "") + what)
         self.why(
             "the core signed the receivable (EIP-712) when the delivery it pays for was accepted; each split was "
-            "sent by the holder of the piece; every milestone counts only with a quorum of distinct oracles"
+            "sent by the holder of the piece; every milestone counts only with a quorum of distinct oracles. The "
+            "chain holds the invoice's fingerprint, a keyed tag a member bank recomputes with the consortium's key "
+            "(scf fingerprint compute), never its number: the parties keep that off chain (invoices.json)"
         )
+
+    def _invoice(self, root_id: int, fingerprint: str) -> str:
+        """The invoice as the chain names it (its fingerprint, short), and its number as the parties keep it."""
+        tag = f"invoice fingerprint {fingerprint[:10]}…{fingerprint[-4:]}"
+        try:
+            kept = json.loads((self.stack.out / "invoices.json").read_text())["roots"][str(root_id)]
+        except (OSError, ValueError, KeyError):
+            return tag
+        return f"{tag} (number {kept['invoiceNumber']}, off chain)"
 
     def _path(self, connection: Any) -> list[tuple[Any, Any]]:
         chain_id = self.stack.chain.chain_id

@@ -15,8 +15,9 @@ from typing import Any
 from api.errors import InvalidField
 from api.v1.deps import Services
 from api.v1.schemas import PreparedOut, TransactionOut, TypedDataOut
-from ledger.eth import eip712
+from ledger.eth import eip712, signatures
 from ledger.eth.calls import Call
+from ledger.eth.chain import Chain
 
 _INTEGER = re.compile(r"u?int(\d{1,3})?")
 
@@ -57,14 +58,31 @@ def typed(document: dict[str, Any]) -> TypedDataOut:
     return TypedDataOut(typedData=wallet_typed_data(document), digest="0x" + eip712.digest(document).hex())
 
 
-def require_signer(document: dict[str, Any], signature: str, expected: str, field: str) -> None:
-    """422 naming ``field`` unless ``signature`` over ``document`` recovers to ``expected``."""
+def require_signer(document: dict[str, Any], signature: str, expected: str, field: str, *, chain: Chain | None) -> None:
+    """422 naming ``field`` unless ``signature`` is ``expected``'s signature of ``document`` as the contracts
+    decide it (``ledger.eth.signatures``): a key's ECDSA signature that recovers to it, or, when ``expected``
+    holds code on ``chain`` (a contract wallet), whatever its ERC-1271 ``isValidSignature`` accepts. A node
+    that cannot say raises ``ChainUnavailable`` (503): unknown is not invalid. Without ``chain`` only a key's
+    signature can pass (every route passes its chain)."""
+    digest = eip712.typed_data_digest(document) or eip712.digest(document)
+    raw = bytes.fromhex(signature[2:])
     try:
-        signer = eip712.recover(document, bytes.fromhex(signature[2:]))
-    except Exception as exc:  # eth-keys refuses malformed r, s, v in several ways
-        raise InvalidField(field, f"not a valid signature ({type(exc).__name__})") from exc
-    if signer != expected:
-        raise InvalidField(field, f"signed by {signer}, not by {expected} (check the typed data you signed)")
+        if chain is not None:
+            signatures.verify(chain, expected, digest, raw)
+        elif (recovered := eip712.signer_of(digest, raw)) is None:
+            raise signatures.MalformedSignature(expected, "not a 65-byte r||s||v signature the contracts take")
+        elif recovered != expected:
+            raise signatures.WrongSigner(expected, f"signed by {recovered}", recovered)
+    except signatures.MalformedSignature as exc:
+        raise InvalidField(field, f"not a valid signature: {exc.reason}") from exc
+    except signatures.WrongSigner as exc:
+        raise InvalidField(
+            field, f"signed by {exc.recovered}, not by {expected} (check the typed data you signed)"
+        ) from exc
+    except signatures.ContractSignatureRefused as exc:
+        raise InvalidField(
+            field, f"{expected} is a contract wallet and does not accept this signature (ERC-1271): {exc.reason}"
+        ) from exc
 
 
 def prepared(svc: Services, action: str, call: Call, sender: str) -> PreparedOut:

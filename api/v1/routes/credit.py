@@ -212,7 +212,7 @@ def give_consent(svc: Svc, me: Me, body: ConsentIn) -> ConsentOut:
     answers the stored one; a nonce you used before (also in a revoked consent) is a 422 naming ``nonce``.
     """
     terms = _consent_terms(svc, me, body)
-    return _consent_out(svc, svc.credit.consents.give(me, terms, body.signature, _domain(svc)))
+    return _consent_out(svc, svc.credit.consents.give(me, terms, body.signature, _domain(svc), svc.chain))
 
 
 @router.get("/consents", response_model=ConsentPage)

@@ -14,7 +14,7 @@ from api.v1.deps import ERRORS, Me, Svc
 from api.v1.order_drafts import Draft, DraftBook
 from api.v1.routes.common import require_signer
 from api.v1.routes.orders import order_document, order_terms, require_side
-from api.v1.schemas import OrderTermsIn, Request, SafeInt, Signature
+from api.v1.schemas import OrderTermsIn, Request, SafeInt, WalletSignature
 from ledger.eth import eip712
 
 router = APIRouter(prefix="/orders/drafts", tags=["orders"], responses=ERRORS)
@@ -24,7 +24,9 @@ DraftId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
 class DraftIn(Request):
     terms: OrderTermsIn
-    signature: Signature = Field(description="your EIP-712 signature of POST /v1/orders/typed-data for these terms")
+    signature: WalletSignature = Field(
+        description="your EIP-712 signature of POST /v1/orders/typed-data for these terms"
+    )
 
 
 class DraftOut(BaseModel):
@@ -64,7 +66,7 @@ def draft(svc: Svc, party: Me, body: DraftIn) -> DraftOut:
     """Draft an order with your signature (buyer or supplier); the other side co-signs it and creates it."""
     require_side(party, body.terms, "draft this order")
     document = order_document(svc, body.terms)
-    require_signer(document, body.signature, party.address, "signature")
+    require_signer(document, body.signature, party.address, "signature", chain=svc.chain)
     digest = "0x" + eip712.digest(document).hex()
     po_ref = "0x" + order_terms(svc, body.terms).po_ref_hash.hex()
     terms = body.terms.model_dump(mode="json")

@@ -95,8 +95,8 @@ def create_order(svc: Svc, party: Me, body: OrderIn) -> PreparedOut:
     """Checks both signatures, then the createOrder transaction for the caller (buyer or supplier) to sign."""
     require_side(party, body.terms, "create this order")
     document = order_document(svc, body.terms)
-    require_signer(document, body.buyerSignature, body.terms.buyer, "buyerSignature")
-    require_signer(document, body.supplierSignature, body.terms.supplier, "supplierSignature")
+    require_signer(document, body.buyerSignature, body.terms.buyer, "buyerSignature", chain=svc.chain)
+    require_signer(document, body.supplierSignature, body.terms.supplier, "supplierSignature", chain=svc.chain)
     terms = order_terms(svc, body.terms)
     calls = _escrow(svc).calls
     sigs = (bytes.fromhex(body.buyerSignature[2:]), bytes.fromhex(body.supplierSignature[2:]))

@@ -151,7 +151,9 @@ def make_prepayment_offer(svc: Svc, party: Me, request_id: RequestId, body: Prep
             f"prepayment request {request_id} is {state} to you: offers are made on a request open to you",
         )
     pricing = preshipment_pricing(body.pricing, offer.amount, offer.fee)
-    require_signer(svc.escrow.prepayment_offer_document(offer), body.signature, party.address, "signature")
+    require_signer(
+        svc.escrow.prepayment_offer_document(offer), body.signature, party.address, "signature", chain=svc.chain
+    )
     if prepayments.nonce_posted(party.address, body.nonce):
         raise InvalidField("nonce", f"pre-payment offer nonce {body.nonce} was already used for another offer")
     if svc.escrow.prepayment_nonce_used(party.address, body.nonce):
@@ -219,7 +221,9 @@ def offer_to_take(svc: Services, party: Party, order_id: int, body: PrepaymentIn
         if offer.fee >= offer.amount:
             raise InvalidField("offer.fee", f"{offer.fee} is not below the offer's amount {offer.amount}")
         signature = body.signature
-        require_signer(svc.escrow.prepayment_offer_document(offer), signature, offer.guarantor, "signature")
+        require_signer(
+            svc.escrow.prepayment_offer_document(offer), signature, offer.guarantor, "signature", chain=svc.chain
+        )
     order = svc.reads.order_row(party, order_id)
     if offer.amount > int(order.amount):
         raise InvalidField(where, f"draws {offer.amount}, more than order {order_id}'s amount {order.amount}")

@@ -26,6 +26,7 @@ from api.v1.schemas import (
     FinancingRequestOut,
     IssueIn,
     IssueTermsIn,
+    IssueTypedDataOut,
     OfferIn,
     OfferOut,
     OfferTermsIn,
@@ -41,14 +42,8 @@ from api.v1.schemas import (
     TypedDataOut,
 )
 from ledger.clients.receivables import ReceivablesClient
-from ledger.domain.receivables import (
-    Child,
-    FinanceOffer,
-    InvalidInvoiceNumber,
-    IssueTerms,
-    ascii_invoice_number,
-    normalise_invoice_number,
-)
+from ledger.domain.fingerprints import InvalidInvoiceField, InvoiceFields, invoice_commitment
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
 from ledger.eth.proofs import fetch_bundle, web3_rpc
 
 router = APIRouter(prefix="/receivables", tags=["receivables"], responses=ERRORS)
@@ -112,26 +107,70 @@ def _client(svc: Svc) -> ReceivablesClient:
     return svc.receivables
 
 
-def _issue_terms(svc: Svc, body: IssueTermsIn) -> IssueTerms:
+NO_KEY = (
+    "this server holds no consortium key, so it cannot fingerprint the invoice: send fingerprint and "
+    "invoiceCommitment computed yourself (scf fingerprint compute --key-file KEY ..., ledger/domain/FINGERPRINTS.md), "
+    "or ask the operator to start the API with scf serve --fingerprint-key FILE"
+)
+
+
+def _bytes32(value: str | None) -> bytes | None:
+    return None if value is None else bytes.fromhex(value[2:])
+
+
+def _invoice(svc: Svc, body: IssueTermsIn) -> tuple[bytes, bytes, bytes | None]:
+    """The fingerprint and commitment the debtor signs, and the salt when the server chose it. What the body
+    gives is used as given; what it leaves out is computed from the invoice's fields with the consortium key."""
+    tag, commitment, salt = _bytes32(body.fingerprint), _bytes32(body.invoiceCommitment), _bytes32(body.invoiceSalt)
+    if tag == bytes(32):
+        raise InvalidField("fingerprint", "a zero fingerprint names no invoice; the contract refuses it")
+    if tag is not None and commitment is not None:
+        return tag, commitment, None
+    if body.invoiceNumber is None:
+        missing = "fingerprint" if tag is None else "invoiceCommitment"
+        raise InvalidField(missing, "send fingerprint and invoiceCommitment, or the invoiceNumber and invoiceDate")
+    key, keyed = svc.settings.fingerprint_key, tag is None or salt is None  # keyed: the server computes a part
+    if keyed and key is None:
+        raise InvalidField("fingerprint" if tag is None else "invoiceSalt", NO_KEY)
+    if keyed and body.invoiceDate is None:
+        raise InvalidField("invoiceDate", "the invoice's date, YYYY-MM-DD (UTC), is part of its fingerprint")
     try:
-        # Folded to ASCII before the debtor signs it: the contract refuses what is not, and a
-        # look-alike spelling must not make a second invoice key.
-        invoice_number = ascii_invoice_number(body.invoiceNumber)
-        normalise_invoice_number(invoice_number)
-    except InvalidInvoiceNumber as exc:
-        raise InvalidField("invoiceNumber", exc.reason) from exc
-    return IssueTerms(
+        if keyed and key is not None and body.invoiceDate is not None:
+            fields = InvoiceFields.of(
+                debtor=body.debtor,
+                creditor=body.creditor,
+                invoice_number=body.invoiceNumber,
+                amount=body.faceValue if body.invoiceAmount is None else body.invoiceAmount,
+                invoice_date=body.invoiceDate,
+            )
+            tag = tag or fields.fingerprint(key)
+            salt = salt or fields.derived_salt(key)
+        if tag is None or salt is None:  # unreachable: keyed needs a key and a date, checked above
+            raise InvalidField("fingerprint", NO_KEY)
+        made = invoice_commitment(salt, body.invoiceNumber)
+    except InvalidInvoiceField as exc:
+        raise InvalidField(exc.field, exc.reason) from exc
+    if commitment is not None and commitment != made:
+        raise InvalidField("invoiceCommitment", "does not commit to invoiceNumber under invoiceSalt")
+    return tag, made, None if body.invoiceSalt is not None else salt
+
+
+def _issue_terms(svc: Svc, body: IssueTermsIn) -> tuple[IssueTerms, bytes | None]:
+    tag, commitment, salt = _invoice(svc, body)
+    terms = IssueTerms(
         body.debtor,
         body.creditor,
         svc.settings.addresses["SettlementToken"],
         body.faceValue,
         body.maturity,
         bytes.fromhex(body.invoiceHash[2:]),
-        invoice_number,
+        tag,
+        commitment,
         body.orderId,
         body.nonce,
         body.deadline,
     )
+    return terms, salt
 
 
 def _issuer(party: Party, body: IssueTermsIn, action: str) -> None:
@@ -139,19 +178,24 @@ def _issuer(party: Party, body: IssueTermsIn, action: str) -> None:
         raise Forbidden(party.address, action, "only the debtor or the creditor of a receivable may")
 
 
-@router.post("/typed-data", response_model=TypedDataOut)
-def issue_typed_data(svc: Svc, party: Me, body: IssueTermsIn) -> TypedDataOut:
-    """The EIP-712 acknowledgement the debtor signs to issue a receivable to its creditor."""
+@router.post("/typed-data", response_model=IssueTypedDataOut)
+def issue_typed_data(svc: Svc, party: Me, body: IssueTermsIn) -> IssueTypedDataOut:
+    """The EIP-712 acknowledgement the debtor signs to issue a receivable to its creditor (its message holds
+    the invoice's fingerprint and commitment; ``invoiceSalt`` is the commitment's salt when the server chose it)."""
     _issuer(party, body, "draft this receivable")
-    return typed(_client(svc).issue_document(_issue_terms(svc, body)))
+    terms, salt = _issue_terms(svc, body)
+    document = typed(_client(svc).issue_document(terms))
+    return IssueTypedDataOut(**document.model_dump(), invoiceSalt=None if salt is None else "0x" + salt.hex())
 
 
 @router.post("", response_model=PreparedOut)
 def issue(svc: Svc, party: Me, body: IssueIn) -> PreparedOut:
     _issuer(party, body.terms, "issue this receivable")
     client = _client(svc)
-    terms = _issue_terms(svc, body.terms)
-    require_signer(client.issue_document(terms), body.debtorSignature, body.terms.debtor, "debtorSignature")
+    terms, _salt = _issue_terms(svc, body.terms)
+    require_signer(
+        client.issue_document(terms), body.debtorSignature, body.terms.debtor, "debtorSignature", chain=svc.chain
+    )
     call = client.calls.issue(terms, bytes.fromhex(body.debtorSignature[2:]))
     return prepared(svc, "issue", call, party.address)
 
@@ -236,7 +280,7 @@ def make_offer(svc: Svc, party: Me, piece_id: Id, body: OfferIn) -> OfferOut:
         raise InvalidField("deadline", "an offer's deadline must be below 2**63")
     pricing = pricing_columns(body.pricing, body.price)
     offer = _offer(piece_id, party.address, body)
-    require_signer(_client(svc).offer_document(offer), body.signature, party.address, "signature")
+    require_signer(_client(svc).offer_document(offer), body.signature, party.address, "signature", chain=svc.chain)
     if _client(svc).offer_nonce_used(party.address, body.nonce):
         raise InvalidField("nonce", f"offer nonce {body.nonce} of {party.address} is already used on chain")
     row = {

@@ -119,7 +119,7 @@ class Dispatcher:
         index = make_engine(settings.db_url)
         store_engine = index if not settings.store_url else make_engine(settings.store_url)
         feed = Feed(index, store_engine, settings.chain.chain_id, poll=options.poll)
-        dispatcher = cls(feed, SecretBox(settings.document_key), options, auditors=settings.auditors)
+        dispatcher = cls(feed, SecretBox(settings.webhook_key), options, auditors=settings.auditors)
         dispatcher._engines = (index,) if store_engine is index else (index, store_engine)
         return dispatcher
 

@@ -15,11 +15,12 @@ In Python, for a receiver (any language does the same in a few lines)::
     if not verify_signature(SECRET, request_body_bytes, request.headers["SCF-Signature"]):
         return 400
 
-The server keeps each secret sealed (``SecretBox``: AES-256-GCM under the API's document key,
-``SCF_API_DOCUMENT_KEY``, with the webhook's id as associated data), because it must read it again to
-sign; it is shown to its party once, when the webhook is made. In devnet mode without a document key
-set, the key is drawn per start: webhooks made before a restart can no longer sign (their deliveries
-fail, saying so), as documents can no longer be read.
+The server keeps each secret sealed (``SecretBox``: AES-256-GCM under the API's webhook key,
+``SCF_API_WEBHOOK_KEY``, with the webhook's id as associated data), because it must read it again to
+sign; it is shown to its party once, when the webhook is made. (This key was ``SCF_API_DOCUMENT_KEY``
+while the server also wrapped document keys; set the new variable to the old value and existing
+webhooks keep signing.) In devnet mode without a webhook key set, the key is drawn per start:
+webhooks made before a restart can no longer sign (their deliveries fail, saying so).
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ def verify_signature(
 
 
 class SecretUnreadable(Exception):
-    """A sealed secret does not open under this key (the document key changed, or the row was altered)."""
+    """A sealed secret does not open under this key (the webhook key changed, or the row was altered)."""
 
 
 class SecretBox:
-    """Seals webhook secrets under the API's 32-byte document key, bound to the webhook's id."""
+    """Seals webhook secrets under the API's 32-byte webhook key, bound to the webhook's id."""
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
@@ -97,6 +98,6 @@ class SecretBox:
             return self._aead.decrypt(nonce, sealed, self._aad(webhook_id)).decode()
         except InvalidTag as exc:
             raise SecretUnreadable(
-                f"webhook {webhook_id}'s secret does not open under this API's document key (SCF_API_DOCUMENT_KEY "
+                f"webhook {webhook_id}'s secret does not open under this API's webhook key (SCF_API_WEBHOOK_KEY "
                 "changed?): delete the webhook and make it again"
             ) from exc

@@ -153,7 +153,6 @@ class Derived:
         if event == "ReceivableIssued":
             root_id = a["rootId"]
             self.roots[root_id] = {
-                "invoice_number": a["invoiceNumber"],
                 "nonce": a["nonce"],
                 "submitter": a["submitter"],
             }

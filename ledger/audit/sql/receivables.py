@@ -1,7 +1,7 @@
 """Receivables' tables against the models' state and Receivables' events.
 
 * ``receivable_roots``: each root's terms, repaid and claimed amounts and the status the models
-  compute, with the invoice number, nonce and submitter from ``ReceivableIssued``;
+  compute, with the nonce and submitter from ``ReceivableIssued``;
 * ``receivable_pieces``: each piece of the split tree with its holder;
 * the one-event tables ``financings``, ``repayments`` and ``claims``: each row against the logged
   event at its (block, log index), columns mapped from the event's arguments.
@@ -29,8 +29,8 @@ def compare_receivables(tables: Tables) -> None:
             "issued_at": r.issued_at,
             "defaulted_at": r.defaulted_at,
             "invoice_hash": hex_str(r.invoice_hash),
-            "invoice_key": hex_str(r.invoice_key),
-            "invoice_number": extra.get("invoice_number"),
+            "fingerprint": hex_str(r.fingerprint),
+            "invoice_commitment": hex_str(r.invoice_commitment),
             "order_id": r.order_id,
             "nonce": extra.get("nonce"),
             "submitter": extra.get("submitter"),

@@ -270,7 +270,8 @@ class Pool(Base):
 
 
 class Root(Base):
-    """A receivable as ``rootOf`` and ``statusOf`` say, with its invoice number and issuance nonce."""
+    """A receivable as ``rootOf`` and ``statusOf`` say, with its issuance nonce. The invoice is
+    named by its keyed fingerprint and the parties' salted commitment: its number is not on chain."""
 
     __tablename__ = "receivable_roots"
     __table_args__ = (Index(None, "chain_id", "debtor"), Index(None, "chain_id", "creditor"))
@@ -285,8 +286,8 @@ class Root(Base):
     issued_at: Mapped[int] = mapped_column(BigInteger)
     defaulted_at: Mapped[int] = mapped_column(BigInteger)
     invoice_hash: Mapped[str] = mapped_column(Hash)
-    invoice_key: Mapped[str] = mapped_column(Hash)
-    invoice_number: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(Hash)
+    invoice_commitment: Mapped[str] = mapped_column(Hash)
     order_id: Mapped[int] = mapped_column(UInt)
     nonce: Mapped[int] = mapped_column(UInt)
     submitter: Mapped[str] = mapped_column(Address)

@@ -31,6 +31,8 @@ EVERY_COMMAND = (
     ["score"],
     ["serve"],
     ["verify", "receivable"],
+    ["fingerprint", "compute"],
+    ["fingerprint", "new-key"],
     ["demo"],
     ["demo", "story"],
     ["demo", "run-main"],

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.cli import serve as serve_cli
 from api.v1.app import create_app
 from api.v1.auth import Revocations, Standing, Tokens, _b64, _unb64
-from api.v1.settings import DEVNET_ENV, DOCUMENT_KEY_ENV, SECRET_ENV, Settings, SettingsError
+from api.v1.settings import DEVNET_ENV, SECRET_ENV, WEBHOOK_KEY_ENV, Settings, SettingsError
 from ledger.eth.chain import Chain
 from ledger.toolchain.deploy import ROLE
 from tests.support.api_world import World, sign_in
@@ -289,17 +289,17 @@ WEAK = {
 @pytest.mark.parametrize("secret", list(WEAK.values()), ids=list(WEAK))
 def test_a_weak_secret_is_refused_at_start_up_outside_devnet_mode(world: World, secret: bytes) -> None:
     s = world.settings
-    for field in ("token_secret", "document_key"):
-        if field == "document_key" and len(secret) != 32:
-            continue  # the document key's size is its own error
+    for field in ("token_secret", "webhook_key"):
+        if field == "webhook_key" and len(secret) != 32:
+            continue  # the webhook key's size is its own error
         with pytest.raises(SettingsError, match=r"(too weak|at least 32 bytes).*secrets\.token_hex\(32\)"):
             Settings(s.chain, s.build, s.addresses, s.db_url, **{field: secret})  # type: ignore[arg-type]
     if len(secret) == 32:
-        Settings(s.chain, s.build, s.addresses, s.db_url, token_secret=secret, document_key=secret, devnet=True)
+        Settings(s.chain, s.build, s.addresses, s.db_url, token_secret=secret, webhook_key=secret, devnet=True)
 
 
 def _no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (SECRET_ENV, DOCUMENT_KEY_ENV, DEVNET_ENV):
+    for name in (SECRET_ENV, WEBHOOK_KEY_ENV, DEVNET_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -329,7 +329,7 @@ def test_the_public_mnemonic_relayer_serves_only_in_explicit_devnet_mode(
     _no_secrets(monkeypatch)
     monkeypatch.setenv("SCF_DEPLOYMENTS_DIR", str(world.record.parent))
     monkeypatch.setenv(SECRET_ENV, secrets.token_hex(32))
-    monkeypatch.setenv(DOCUMENT_KEY_ENV, secrets.token_hex(32))
+    monkeypatch.setenv(WEBHOOK_KEY_ENV, secrets.token_hex(32))
     argv = ["serve", "--chain", world.devnet.url, "--db", world.db_url]
     parser = argparse.ArgumentParser()
     serve_cli.register(parser.add_subparsers())

@@ -305,3 +305,11 @@ def test_a_financing_request_for_a_matured_receivable_grants_nothing(desk: Desk)
     desk.world.chain.advance_time(maturity - desk.world.chain.timestamp())
     desk.world.index()
     assert desk.report("bank", "tier1") == 404
+
+
+def test_a_page_after_any_cursor_below_2_63_is_answered(desk: Desk) -> None:
+    """The cursor is a 64-bit key on every database (PostgreSQL's INTEGER is 32 bits: ``after`` 2^31 was a 500)."""
+    for after in (2**31 - 1, 2**31, 2**63 - 1):
+        assert desk.listed("tier1", after=after) == []
+    answer = desk.client.get("/v1/credit/consents", headers=desk.headers("tier1"), params={"after": 2**63})
+    assert answer.status_code == 422 and answer.json()["field"] == "after", answer.text

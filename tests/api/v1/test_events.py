@@ -3,8 +3,8 @@
 On a chain of this module's own (``fresh``) with a second bank, the facts are made as parties make
 them (requests and offers over HTTP; financing, repayment, default and a published limit on chain,
 then indexed: ``tests.support.events_world``) and read back by each party. Every test runs twice: with
-the API's store in the index's SQLite database (the default) and apart on PostgreSQL
-(``SCF_API_DB_URL``; ``tests.support.databases``). Each test reads only the events after the feed's
+the index and the API's store in one SQLite database (the default), and on PostgreSQL with the store apart
+from the index (``SCF_API_DB_URL``; ``tests.support.databases``). Each test reads only the events after the feed's
 head when it began. The streams are read from a real socket (``tests.support.live``), frame by frame,
 as they come.
 """
@@ -27,21 +27,22 @@ from api.v1 import store
 from api.v1.declines import declines
 from api.v1.events import LOOKBACK, Feed, StreamOptions
 from tests.support.api_world import World
-from tests.support.databases import Databases, databases
+from tests.support.databases import databases_of
 from tests.support.events_world import DAY, DECLINED, UNIT, EventsWorld, open_events_world
 from tests.support.live import live
-
-__all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
 
 FACE = 100_000 * UNIT  # tests.support.receivables' default face value
 STREAM_HEADERS = {"Accept": "text/event-stream"}
 
 
 @pytest.fixture(scope="module")
-def ew(fresh: World, databases: Databases) -> Iterator[EventsWorld]:
-    store_url = None if databases.kind == "sqlite" else databases.url()
-    with open_events_world(fresh, store_url, stream=StreamOptions(poll=0.05, heartbeat=0.5, retry_ms=1500)) as world:
-        yield world
+def ew(fresh: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsWorld]:
+    # On PostgreSQL the store is apart from the index (SCF_API_DB_URL), as beside an index that is a read replica.
+    kind = fresh.database_kind
+    with databases_of(kind, tmp_path_factory.mktemp("store")) as apart:
+        store_url = None if kind == "sqlite" else apart.url()
+        with open_events_world(fresh, store_url, stream=StreamOptions(poll=0.05, heartbeat=0.5, retry_ms=1500)) as ew:
+            yield ew
 
 
 def head(ew: EventsWorld) -> int:

@@ -38,6 +38,8 @@ from tests.support.api_world import World, sign_in
 from tests.support.node_faults import Mode, NodeFront
 from tests.support.wallet import sign_prepared
 
+pytestmark = pytest.mark.one_database("the node's faults, not SQL")
+
 DEADLINE = 1.0
 HANG_GUARD = 10.0
 FAULTS: tuple[Mode, ...] = ("dead", "black_hole")

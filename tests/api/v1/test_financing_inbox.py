@@ -20,15 +20,14 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, UniqueConstraint, event, insert, inspect, select
+from sqlalchemy import event, insert
 
-from api.v1 import migrate, store
+from api.v1 import store
 from api.v1.app import create_app
 from api.v1.auth import Party
 from api.v1.deps import Services
 from api.v1.financing import QUOTE_MAX_BYTES
 from ledger.clients.token import TokenClient
-from ledger.index.sql.db import make_engine
 from ledger.toolchain.deploy import ROLE
 from scoring.policy import DEV_BANK, MAX_UINT256, Policy
 from scoring.pricing import CORE, SUPPLIER, DebtorRecord, Quote, QuoteRequest, quote
@@ -465,62 +464,6 @@ def test_pricing_that_does_not_match_the_offer_is_refused_naming_the_field(marke
         assert status == 422 and body["field"] == field, (field, body)
     listed = market.client.get(f"/v1/receivables/pieces/{piece}/offers", headers=market.headers("tier1")).json()
     assert listed == []  # nothing stored
-
-
-# -- the store's migration --------------------------------------------------------------------------------
-
-
-def test_a_store_from_before_step_2_gains_the_columns_and_indexes_and_keeps_its_requests(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'live.db'}"
-    engine = make_engine(url)
-    migrate.create(engine)
-    with engine.begin() as connection:  # the tables as step 1 left them
-        connection.exec_driver_sql("DROP TABLE api_financing_requests")
-        connection.exec_driver_sql("DROP TABLE api_offers")
-        connection.exec_driver_sql("DELETE FROM api_schema_version")
-        connection.execute(insert(migrate.schema_version).values(version=1, description="step 1", applied_at=1))
-    old = MetaData()
-    requests = Table(
-        "api_financing_requests",
-        old,
-        Column("id", String(36), primary_key=True),
-        Column("piece_id", BigInteger, nullable=False, index=True),
-        Column("holder", String(42), nullable=False),
-        Column("bank", String(42), nullable=False, index=True),
-        Column("created_at", BigInteger, nullable=False),
-        UniqueConstraint("piece_id", "holder", "bank"),
-    )
-    Table(
-        "api_offers",
-        old,
-        *(
-            Column(c.name, c.type, primary_key=c.primary_key)
-            for c in store.offers.columns
-            if c.name not in ("policy_hash", "model_version", "quote")
-        ),
-    )
-    old.create_all(engine)
-    holder, bank = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
-    with engine.begin() as connection:
-        connection.execute(insert(requests).values(id="r-1", piece_id=7, holder=holder, bank=bank, created_at=5))
-    assert migrate.current(engine) == 1
-
-    migrate.create(engine)
-
-    assert migrate.current(engine) == migrate.HEAD
-    inspector = inspect(engine)
-    assert {"expires_at", "withdrawn_at"} <= {c["name"] for c in inspector.get_columns("api_financing_requests")}
-    assert {"policy_hash", "model_version", "quote"} <= {c["name"] for c in inspector.get_columns("api_offers")}
-    assert {
-        "ix_api_financing_requests_bank_created",
-        "ix_api_financing_requests_holder_created",
-    } <= {index["name"] for index in inspector.get_indexes("api_financing_requests")}
-    with engine.connect() as connection:
-        kept = connection.execute(select(store.financing_requests)).one()
-    assert (kept.id, kept.bank, kept.expires_at, kept.withdrawn_at) == ("r-1", bank, None, None)
-    migrate.create(engine)  # again: nothing to do
-    assert migrate.current(engine) == migrate.HEAD
-    engine.dispose()
 
 
 # -- declines (api.v1.declines) ---------------------------------------------------------------------------

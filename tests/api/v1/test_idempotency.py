@@ -1,14 +1,13 @@
 """Idempotency records on the store directly: leases, recovery after a dead attempt, 24-hour expiry.
 
-A real SQLite store in a temporary file; the clock is the store's own injectable one, moved by
-hand, so a lease or a day passes without waiting for it. The HTTP side (a real process killed
-mid-request, then a retry) is in ``test_relayer.py`` and ``test_documents.py``.
+A real store, on SQLite (a temporary file) and on PostgreSQL (``tests.support.databases``); the clock is the
+store's own injectable one, moved by hand, so a lease or a day passes without waiting for it. The HTTP side (a
+real process killed mid-request, then a retry) is in ``test_relayer.py`` and ``test_documents.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert
@@ -17,6 +16,9 @@ from api.errors import IdempotencyInProgress, IdempotencyKeyReused
 from api.v1 import migrate, store
 from api.v1.idempotency import DAY, Claim, IdempotencyStore, Stored
 from ledger.index.sql.db import make_engine
+from tests.support.databases import Databases, databases
+
+__all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
 
 PARTY = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 LEASE = 15.0
@@ -31,8 +33,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+def engine(databases: Databases) -> Iterator[Engine]:
+    engine = make_engine(databases.url())
     migrate.create(engine)
     yield engine
     engine.dispose()

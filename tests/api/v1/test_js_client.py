@@ -27,6 +27,8 @@ from ledger.index.sql.db import make_engine
 from tests.support.api_world import World
 from tests.support.ports import free_port
 
+pytestmark = pytest.mark.one_database("an ethers client signing what the API serves, not SQL")
+
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).with_name("js") / "ethers_client.mjs"
 #: A hang guard only: the script takes a few seconds.

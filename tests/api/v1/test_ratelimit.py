@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from api.v1.ratelimit import Limiter, Rate, RateLimits
 from api.v1.settings import Settings
 from ledger.index.sql.db import make_engine
 from tests.support.api_world import World, sign_in
+from tests.support.documents import account_key, sealed_body
 
 
 class _Clock:
@@ -167,16 +167,17 @@ def test_sign_in_attempts_are_limited_per_nonce_per_address_and_per_ip(world: Wo
 def test_uploads_are_limited_per_party(world: World, tmp_path: Path) -> None:
     client = _client(world, tmp_path, upload_per_party=Rate(2, 60))
     core, bank = sign_in(client, world.account("core")), sign_in(client, world.account("bank"))
-    body = {
-        "kind": "terms",
-        "filename": "terms.txt",
-        "mediaType": "text/plain",
-        "contentBase64": base64.b64encode(b"net 60").decode(),
-    }
+    for role, headers in (("core", core), ("bank", bank)):  # registering a key is not an upload
+        key = {"publicKey": account_key(world.account(role))}
+        assert client.post("/v1/documents/keys", json=key, headers=headers).status_code == 200
+
+    def body(role: str) -> dict[str, object]:
+        return sealed_body(world.account(role), b"net 60", kind="terms", filename="terms.txt")
+
     for _ in range(2):
-        assert client.post("/v1/documents", json=body, headers=core).status_code == 201
-    _refused(client.post("/v1/documents", json=body, headers=core), "upload-party")
-    assert client.post("/v1/documents", json=body, headers=bank).status_code == 201  # another party's bucket
+        assert client.post("/v1/documents", json=body("core"), headers=core).status_code == 201
+    _refused(client.post("/v1/documents", json=body("core"), headers=core), "upload-party")
+    assert client.post("/v1/documents", json=body("bank"), headers=bank).status_code == 201  # another party's bucket
     assert client.get("/v1/documents", headers=core).status_code == 200  # reading is not limited
     assert len(client.get("/v1/documents", headers=core).json()) == 2  # the refused upload stored nothing
 

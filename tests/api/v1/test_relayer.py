@@ -332,6 +332,7 @@ def test_a_submission_is_exactly_one_of_raw_transaction_and_tx_hash(fresh: World
 # -- kill -9 between the top-up and the broadcast -----------------------------------------------------
 
 
+@pytest.mark.one_database("a killed scf serve, and its recovery from the store, cost a whole process to repeat")
 def test_a_submission_killed_between_top_up_and_broadcast_ends_with_one_transaction_and_one_top_up(
     fresh: World, tmp_path: Path
 ) -> None:

@@ -14,6 +14,9 @@ from tests.support import serve
 from tests.support.api_world import World
 from tests.support.fitted import Evaluated
 
+# Processes, not SQL: concurrent starts on one PostgreSQL database are test_store_migrations' subject.
+pytestmark = pytest.mark.one_database("scf serve as processes")
+
 
 @pytest.fixture(scope="module")
 def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

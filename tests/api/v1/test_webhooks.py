@@ -1,7 +1,8 @@
 """Webhooks (issue 16): registration, signed deliveries, retries with backoff, the delivery log, crash safety.
 
 On a chain of this module's own (``fresh``) with a second bank (``tests.support.events_world``), the
-store in the index's SQLite database and, in a second run, on PostgreSQL. Deliveries go to real HTTP
+store in the index's SQLite database and, in a second run, on PostgreSQL apart from the index, itself on
+PostgreSQL. Deliveries go to real HTTP
 receivers on loopback ports (``tests.support.receiver``) that answer from a script. The dispatcher is
 driven round by round (``run_once``) on a clock the test moves, so backoff is checked to the second
 without waiting; the last test kills a real ``scf serve`` (SIGKILL) while a receiver holds its delivery,
@@ -27,12 +28,10 @@ from api.v1.webhooks import DeliveryOptions, Tick, check_url, sign, verify_signa
 from api.v1.webhooks.dispatcher import INTERRUPTED
 from tests.support import serve
 from tests.support.api_world import World
-from tests.support.databases import Databases, databases
+from tests.support.databases import databases_of
 from tests.support.events_world import EventsWorld, open_events_world
 from tests.support.receivables import issue, issue_terms
 from tests.support.receiver import HOLD, Receiver
-
-__all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
 
 OPTIONS = DeliveryOptions(private_urls=True, timeout=5, attempts=4, backoff=30, backoff_cap=3600)
 PARTIES = ("tier1", "tier2", "bank", "bank2")
@@ -52,10 +51,13 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def module_world(fresh: World, databases: Databases) -> Iterator[EventsWorld]:
-    store_url = None if databases.kind == "sqlite" else databases.url()
-    with open_events_world(fresh, store_url, delivery=OPTIONS) as world:
-        yield world
+def module_world(fresh: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsWorld]:
+    # On PostgreSQL the store is apart from the index (SCF_API_DB_URL), as beside an index that is a read replica.
+    kind = fresh.database_kind
+    with databases_of(kind, tmp_path_factory.mktemp("store")) as apart:
+        store_url = None if kind == "sqlite" else apart.url()
+        with open_events_world(fresh, store_url, delivery=OPTIONS) as world:
+            yield world
 
 
 @pytest.fixture
@@ -415,6 +417,7 @@ def test_the_delivery_log_pages_and_refuses_bad_parameters(ew: EventsWorld) -> N
 # -- a real process, killed -------------------------------------------------------------------------------------
 
 
+@pytest.mark.one_database("a killed scf serve, and its restart, cost two processes to repeat")
 def test_scf_serve_killed_mid_delivery_delivers_the_event_after_a_restart(fresh: World, tmp_path: Path) -> None:
     """The dispatcher of ``scf serve`` POSTs; the receiver holds the request; the process is killed (SIGKILL).
     A new ``scf serve`` on the same database delivers the same event once the dead one's lease has run out."""

@@ -223,6 +223,7 @@ def test_a_receivable_is_issued_split_offered_to_a_bank_and_financed_over_http(f
         "maturity": now + 60 * DAY,
         "invoiceHash": _hex(keccak(text="invoice API-INV-1")),
         "invoiceNumber": "API-INV-1",
+        "invoiceDate": "2026-01-15",
         "orderId": 0,
         "nonce": 1,
         "deadline": now + DAY,

@@ -279,9 +279,9 @@ class HistoryWriter:
         for order_id, creditor, maturity in ((open_order, tier1, 60 * DAY), (0, self.acct("tier2"), 2 * DAY)):
             self.issue_nonce += 1
             now = self.now()
-            invoice = f"TOUR-{self.issue_nonce}"
             terms = IssueTerms(core.address, creditor.address, self.tokens.address, 900 * UNIT, now + maturity,
-                               self.fresh("invoice"), invoice, order_id, self.issue_nonce, now + DAY)  # fmt: skip
+                               self.fresh("invoice"), self.fresh("fingerprint"), self.fresh("commitment"), order_id,
+                               self.issue_nonce, now + DAY)  # fmt: skip
             self.must("issue", rfns.issue(terms.as_tuple(), self.receivables.sign_issue(core, terms)), creditor)
             roots.append(self.receivables.piece_count())
         first, short = roots
@@ -523,7 +523,8 @@ class HistoryWriter:
             face,
             now + self.rng.choice([3 * DAY, 60 * DAY]),
             self.fresh("invoice"),
-            f"AUD-{self.issue_nonce:05d}",
+            self.fresh("fingerprint"),
+            self.fresh("commitment"),
             order_id or 0,
             self.issue_nonce,
             now + DAY,

@@ -103,7 +103,19 @@ def test_signers_recover_as_recover_typed_data_does_good_and_bad_signatures_alik
         escrow.attestation_document(Attestation(3, Milestone.DELIVERED, 11, keccak(text="e"))),
         escrow.settlement_document(3, 10, 12),
         receivables.issue_document(
-            IssueTerms(core.address, carrier.address, tokens.address, 5, 6, keccak(text="i"), "INV 7", 0, 1, 2)
+            IssueTerms(
+                core.address,
+                carrier.address,
+                tokens.address,
+                5,
+                6,
+                keccak(text="i"),
+                keccak(text="f"),
+                keccak(text="c"),
+                0,
+                1,
+                2,
+            )
         ),
         receivables.offer_document(FinanceOffer(4, bank.address, 3, 8, 2)),
         registry.document(CreditLimit(bank.address, core.address, 5, 700, 2, keccak(text="m"), 99, 0)),

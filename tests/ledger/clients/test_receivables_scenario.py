@@ -16,7 +16,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from ledger.domain.escrow import Attestation, Milestone, OrderStatus, OrderTerms, po_ref_hash
-from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, ReceivableStatus, discount_bps, invoice_key
+from ledger.domain.fingerprints import ConsortiumKey, InvoiceSecret, fingerprint
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, ReceivableStatus, discount_bps
 from ledger.errors import ContractReverted
 from ledger.toolchain.deploy import ROLE
 from tests.support.deployments import Deployed
@@ -79,8 +80,22 @@ def test_three_tier_receivable_from_order_to_every_claim(deployed: Deployed) -> 
         escrow.attest(attestation, [escrow.sign_attestation(carrier, attestation)], relayer)
     assert escrow.order(order_id).status is OrderStatus.DELIVERED
 
-    # 2. core acknowledges the debt; tier1 submits it
+    # 2. core acknowledges the debt (the invoice's fingerprint under the consortium key, and a commitment
+    # to its number: the number stays with the parties); tier1 submits it
     now = chain.timestamp()
+    key = ConsortiumKey.derived("three-tier consortium")
+
+    def tag(number: str) -> bytes:
+        return fingerprint(
+            key,
+            debtor=core.address,
+            creditor=tier1.address,
+            invoice_number=number,
+            amount=ORDER,
+            invoice_date="2026-01-15",
+        )
+
+    secret = InvoiceSecret.commit("INV-2026-0042")
     terms = IssueTerms(
         debtor=core.address,
         creditor=tier1.address,
@@ -88,7 +103,8 @@ def test_three_tier_receivable_from_order_to_every_claim(deployed: Deployed) -> 
         face_value=ORDER,
         maturity=now + 90 * DAY,
         invoice_hash=keccak(text="invoice INV-2026-0042.pdf"),
-        invoice_number="INV-2026-0042",
+        fingerprint=tag("INV-2026-0042"),
+        invoice_commitment=secret.commitment,
         order_id=order_id,
         nonce=1,
         deadline=now + DAY,
@@ -96,10 +112,11 @@ def test_three_tier_receivable_from_order_to_every_claim(deployed: Deployed) -> 
     root_id, receipt = receivables.issue(terms, receivables.sign_issue(core, terms), tier1)
     assert receivables.holder_of(root_id) == tier1.address
     assert receivables.issued_against_order(order_id) == ORDER
-    assert receivables.root_id_of_invoice(core.address, tier1.address, " inv-2026-42") == root_id
-    assert receivables.root(root_id).invoice_key == invoice_key(core.address, tier1.address, "INV-2026-0042")
+    assert receivables.root_id_of_fingerprint(tag(" inv-2026-42")) == root_id
+    assert receivables.root(root_id).fingerprint == tag("INV-2026-0042")
+    assert secret.opens(receivables.root(root_id).invoice_commitment)  # tier1 proves the number to a bank
     assert [e.name for e in receivables.events(receipt)] == ["ReceivableIssued", "Transfer"]
-    cosmetic = replace(terms, invoice_number=" inv-2026-42 ", nonce=2, face_value=1)
+    cosmetic = replace(terms, fingerprint=tag(" inv-2026-42 "), nonce=2, face_value=1)
     with pytest.raises(ContractReverted) as caught:
         receivables.issue(cosmetic, receivables.sign_issue(core, cosmetic), core)
     assert caught.value.error == "ReceivablesInvoiceAlreadyIssued"

@@ -68,7 +68,7 @@ def ledger(build: BuildResult, tmp_path_factory: pytest.TempPathFactory) -> Iter
         now = chain.timestamp()
         terms = IssueTerms(
             core.address, tier1.address, tokens.address, 1_000 * UNIT, now + 90 * DAY,
-            keccak(text="invoice P-1"), "P-1", 0, 1, now + DAY,
+            keccak(text="invoice P-1"), keccak(text="fingerprint P-1"), keccak(text="commitment P-1"), 0, 1, now + DAY,
         )  # fmt: skip
         root_id, _ = receivables.issue(terms, receivables.sign_issue(core, terms), tier1)
         kids = [Child(700 * UNIT, tier1.address, keccak(text="a")), Child(300 * UNIT, tier2.address, keccak(text="b"))]
@@ -93,7 +93,8 @@ def test_a_proved_receivable_equals_the_contracts_views(ledger: Ledger) -> None:
     assert state.holder == ledger.receivables.holder_of(ledger.financed) == ledger.chain.accounts["bank"].address  # type: ignore[index]
     assert (state.debtor, state.creditor, state.face_value) == (root.debtor, root.creditor, root.face_value)
     assert (state.maturity, state.issued_at, state.defaulted_at) == (root.maturity, root.issued_at, 0)
-    assert state.invoice_hash == "0x" + root.invoice_hash.hex() and state.invoice_key == "0x" + root.invoice_key.hex()
+    assert state.invoice_hash == "0x" + root.invoice_hash.hex() and state.fingerprint == "0x" + root.fingerprint.hex()
+    assert state.invoice_commitment == "0x" + root.invoice_commitment.hex()
     assert state.repaid == root.repaid == 100 * UNIT
 
 

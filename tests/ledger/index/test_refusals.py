@@ -36,7 +36,7 @@ class Refused:
     root: int
     finance_tx: str
     issue_tx: str
-    invoice_key: str
+    fingerprint: str
     before: int  # a snapshot taken before the refused calls
 
 
@@ -54,12 +54,13 @@ def refused(index_chain: IndexChain) -> Iterator[Refused]:
         again = offer_of(deployed, root, price=18_000 * UNIT, nonce=71)
         financed = mined_revert(deployed, finance_fn(deployed, again), acct(deployed, "tier2"))
         assert "ReceivablesAlreadyFinanced" in str(financed)
-        duplicate = issue_terms(deployed, face=20_000 * UNIT, invoice="IDX-REFUSED-1", nonce=78)
+        # The same invoice re-spelled: the same fingerprint, so refused as already issued.
+        duplicate = issue_terms(deployed, face=20_000 * UNIT, invoice=" idx refused 001 ", nonce=78)
         issued = mined_revert(deployed, issue_fn(deployed, duplicate), acct(deployed, "core"))
         assert "ReceivablesInvoiceAlreadyIssued" in str(issued)
         assert financed.tx_hash is not None and issued.tx_hash is not None
-        key = deployed.receivables.root(root).invoice_key
-        yield Refused(root, root, _hex(financed.tx_hash), _hex(issued.tx_hash), "0x" + bytes(key).hex(), before)
+        tag = deployed.receivables.root(root).fingerprint
+        yield Refused(root, root, _hex(financed.tx_hash), _hex(issued.tx_hash), "0x" + bytes(tag).hex(), before)
     finally:
         chain.revert(snapshot)
 
@@ -107,9 +108,9 @@ def test_a_refused_finance_and_a_refused_issue_become_rows_naming_sender_functio
         "issue",
         "ReceivablesInvoiceAlreadyIssued",
     )
-    assert issuing["error_args"] == {"invoiceKey": refused.invoice_key, "rootId": str(refused.root)}
+    assert issuing["error_args"] == {"fingerprint": refused.fingerprint, "rootId": str(refused.root)}
     terms = issuing["args"]["terms"]
-    assert terms["invoiceNumber"] == "IDX-REFUSED-1" and terms["nonce"] == "78"
+    assert terms["fingerprint"] == refused.fingerprint and terms["nonce"] == "78"
     assert to_checksum_address(terms["debtor"]) == terms["debtor"] == addr(deployed, "core")
 
     # The rest of the database is as before, and the audit replay agrees with every row, these too.

@@ -8,7 +8,7 @@ import pytest
 from eth_utils import keccak
 from sqlalchemy import Engine
 
-from ledger.index.errors import ReorgTooDeep
+from ledger.index.errors import FinalityViolated, ReorgTooDeep
 from ledger.index.sql import database_digest, table_snapshot
 from tests.ledger.index.checks import assert_database_is_the_chain, cursor_of
 from tests.support.escrow import acct, addr, create_order, fund, make_terms, send_trusted, tokens_of
@@ -119,3 +119,60 @@ def test_a_reorg_deeper_than_the_window_is_refused_and_nothing_written(
         with pytest.raises(ReorgTooDeep, match="deeper than the indexer's window"):
             indexer.run()
     assert (table_snapshot(database, chain.chain_id), cursor_of(database, chain.chain_id)) == before
+
+
+def test_a_reorg_of_a_block_the_network_calls_final_is_refused_and_nothing_written(
+    fork_point: IndexChain, database: Engine
+) -> None:
+    """A network file's finality depth makes a reorg below it impossible: the indexer stops instead of following."""
+    chain = fork_point.chain
+    with fork_point.indexer(database, confirmations=0, finality_depth=2) as indexer:
+        indexer.run()
+        base, forked_at = chain.snapshot(), chain.block_number
+        fork_a(fork_point, 5)
+        indexer.run()
+        before = (table_snapshot(database, chain.chain_id), cursor_of(database, chain.chain_id))
+        chain.revert(base)
+        fork_b(fork_point, 7)
+        with pytest.raises(FinalityViolated, match=f"replaced block {forked_at + 1}, which was final"):
+            indexer.run()
+    assert (table_snapshot(database, chain.chain_id), cursor_of(database, chain.chain_id)) == before
+
+
+def test_a_reorg_of_blocks_not_yet_final_is_followed_under_a_finality_depth(
+    fork_point: IndexChain, database: Engine, new_database: Callable[[], Engine]
+) -> None:
+    chain = fork_point.chain
+    with fork_point.indexer(database, confirmations=0, finality_depth=10) as indexer:
+        indexer.run()
+        base = chain.snapshot()
+        fork_a(fork_point, 2)
+        indexer.run()
+        chain.revert(base)
+        fork_b(fork_point, 4)
+        done = indexer.run()
+    assert done.reorgs == 1
+    fresh = new_database()
+    with fork_point.indexer(fresh) as indexer:
+        indexer.run()
+    assert table_snapshot(database, chain.chain_id) == table_snapshot(fresh, chain.chain_id)
+
+
+def test_at_the_finality_depth_a_reorg_shallower_than_it_never_reaches_the_index(
+    fork_point: IndexChain, database: Engine, new_database: Callable[[], Engine]
+) -> None:
+    """Confirmations at the finality depth (what ``scf index --chain NETWORK.json`` uses) index final blocks only."""
+    chain = fork_point.chain
+    with fork_point.indexer(database, confirmations=3, finality_depth=3) as indexer:
+        indexer.run()
+        base = chain.snapshot()
+        fork_a(fork_point, 2)
+        indexer.run()
+        chain.revert(base)
+        fork_b(fork_point, 4)
+        done = indexer.run()
+    assert done.reorgs == 0 and done.rolled_back == 0
+    fresh = new_database()
+    with fork_point.indexer(fresh, confirmations=3) as indexer:
+        indexer.run()
+    assert table_snapshot(database, chain.chain_id) == table_snapshot(fresh, chain.chain_id)

@@ -81,8 +81,27 @@ async function call<T>(method: string, path: string, body?: unknown, query?: Que
   return parsed as T;
 }
 
+/** GET raw bytes (a sealed document): the errors as `call` reports them. */
+async function bytes(path: string): Promise<Uint8Array> {
+  const headers: Record<string, string> = { Accept: "application/octet-stream, application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let answer: Response;
+  try {
+    answer = await fetch(path, { headers });
+  } catch (err) {
+    throw new ApiError(0, "unreachable", `the API did not answer (${String(err)}): is scf serve running?`);
+  }
+  if (!answer.ok) {
+    const p = (await answer.json().catch(() => ({}))) as { error?: string; detail?: Detail; field?: string };
+    if (answer.status === 401) setToken(null);
+    throw new ApiError(answer.status, p.error ?? "http_error", wordsOf(p.detail, `${answer.status}`), p.field ?? null);
+  }
+  return new Uint8Array(await answer.arrayBuffer());
+}
+
 export const api = {
   get: <T>(path: string, query?: Query) => call<T>("GET", path, undefined, query),
+  bytes,
   post: <T>(path: string, body: unknown = {}, query?: Query) => call<T>("POST", path, body, query),
   delete: <T>(path: string) => call<T>("DELETE", path),
 };

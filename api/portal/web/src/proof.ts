@@ -90,10 +90,11 @@ export const RECEIVABLES_LAYOUT: ReceivableLayout = {
     issuedAt: [4, 8, 8],
     defaultedAt: [4, 16, 8],
     invoiceHash: [5, 0, 32],
-    invoiceKey: [6, 0, 32],
-    orderId: [7, 0, 32],
-    repaid: [8, 0, 32],
-    claimed: [9, 0, 32],
+    fingerprint: [6, 0, 32],
+    invoiceCommitment: [7, 0, 32],
+    orderId: [8, 0, 32],
+    repaid: [9, 0, 32],
+    claimed: [10, 0, 32],
   },
   pieceMembers: {
     rootId: [0, 0, 32],
@@ -161,7 +162,8 @@ export interface ReceivableState {
   issued_at: bigint;
   defaulted_at: bigint;
   invoice_hash: string;
-  invoice_key: string;
+  fingerprint: string;
+  invoice_commitment: string;
   order_id: bigint;
   repaid: bigint;
   root_claimed: bigint;
@@ -189,7 +191,8 @@ export const STATE_FIELDS: readonly (readonly [keyof ReceivableState, Kind])[] =
   ["issued_at", "int"],
   ["defaulted_at", "int"],
   ["invoice_hash", "str"],
-  ["invoice_key", "str"],
+  ["fingerprint", "str"],
+  ["invoice_commitment", "str"],
   ["order_id", "int"],
   ["repaid", "int"],
   ["root_claimed", "int"],
@@ -236,7 +239,8 @@ export function decodeState(pieceId: bigint, words: Map<bigint, bigint>, layout:
     issued_at: field(words, rootBase, r.issuedAt!),
     defaulted_at: field(words, rootBase, r.defaultedAt!),
     invoice_hash: hash32(field(words, rootBase, r.invoiceHash!)),
-    invoice_key: hash32(field(words, rootBase, r.invoiceKey!)),
+    fingerprint: hash32(field(words, rootBase, r.fingerprint!)),
+    invoice_commitment: hash32(field(words, rootBase, r.invoiceCommitment!)),
     order_id: field(words, rootBase, r.orderId!),
     repaid: field(words, rootBase, r.repaid!),
     root_claimed: field(words, rootBase, r.claimed!),

@@ -147,6 +147,7 @@ const issueTerms = {
   maturity: (now + 60n * DAY).toString(),
   invoiceHash: id("invoice JS-INV-1"),
   invoiceNumber: "JS-INV-1",
+  invoiceDate: "2026-01-15",
   orderId: "0",
   nonce: (2n ** 128n + 5n).toString(),
   deadline: (now + DAY).toString(),

@@ -7,7 +7,7 @@
 // Repaying pulls tokens: the page asks for the Receivables contract's allowance first, then the repayment.
 
 import { html, render, type TemplateResult } from "lit-html";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { hexlify, keccak256, randomBytes, toUtf8Bytes } from "ethers";
 import { all, api } from "../api";
 import { chart, PALETTE } from "../charts";
 import type { Order, Party, Prepared, Receivable, TypedData } from "../types";
@@ -164,17 +164,22 @@ export async function corePage(main: HTMLElement, me: Party): Promise<void> {
           creditor: o.supplier,
           faceValue: face.toString(),
           maturity: String(now() + days * DAY),
-          invoiceHash: keccak256(toUtf8Bytes(`${o.supplier.toLowerCase()}|${invoice}|${face}`)),
+          // Salted: a hash of the number alone could be searched for it, and the number stays off chain.
+          invoiceHash: keccak256(toUtf8Bytes(`${o.supplier.toLowerCase()}|${invoice}|${face}|${hexlify(randomBytes(32))}`)),
+          // The server fingerprints the invoice under the consortium's key (scf serve --fingerprint-key): the
+          // number itself is never stored nor sent on chain, only its fingerprint and a salted commitment.
           invoiceNumber: invoice,
+          invoiceDate: new Date(now() * 1000).toISOString().slice(0, 10),
           orderId: o.orderId,
-          nonce: BigInt(keccak256(toUtf8Bytes(`${o.orderId}|${invoice}|${Date.now()}`))).toString(),
+          nonce: BigInt(hexlify(randomBytes(32))).toString(), // random: no hash of the number goes on chain
           deadline: String(now() + DAY),
         };
         say("sign the acknowledgement in your wallet…");
-        const doc = await api.post<TypedData>("/v1/receivables/typed-data", terms);
+        const doc = await api.post<TypedData & { invoiceSalt: string | null }>("/v1/receivables/typed-data", terms);
         const debtorSignature = await signTyped(doc);
         await send(await api.post<Prepared>("/v1/receivables", { terms, debtorSignature }), say);
-        return `receivable for order ${o.orderId} issued to ${o.supplier}: ${money(face)} due in ${days} days`;
+        const salt = doc.invoiceSalt ? `; keep invoice ${invoice}'s commitment salt ${doc.invoiceSalt} to prove it` : "";
+        return `receivable for order ${o.orderId} issued to ${o.supplier}: ${money(face)} due in ${days} days${salt}`;
       }, refresh);
     };
     return html`<tr data-order=${o.orderId}>

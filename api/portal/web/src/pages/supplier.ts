@@ -3,48 +3,23 @@
 // compared by what they cost, and accepting one from its own wallet; its orders' milestones; its credit decision
 // and limit history; its documents. Every part loads on its own (`section`): one failing read never blanks the page.
 
-import { html, render, type TemplateResult } from "lit-html";
+import { html, render } from "lit-html";
 import { all, api } from "../api";
 import type { FinancingRequest, Offer, Party, Piece, Prepared } from "../types";
-import { $, act, addr, config, dateTime, ledgerNow, money, section, status, table } from "../ui";
+import { $, act, addr, config, dateTime, ledgerNow, money, section, status } from "../ui";
 import { send } from "../wallet";
+import { documentsSection } from "./documents";
 import { draftsPart, readDrafts } from "./drafts";
 import { decisionSection, historySection } from "./supplier/credit";
 import { offersSection, requestsSection } from "./supplier/financing";
 import { ordersSection } from "./supplier/orders";
 import { heldSection, type Sale } from "./supplier/pieces";
 import { memberNames, readAll } from "./supplier/reads";
-import type { DocumentOut, RootDetail } from "./supplier/shapes";
+import type { RootDetail } from "./supplier/shapes";
 
 /** How often, and how long after the last ask, the page looks for the banks' answers. */
 const WATCH_EVERY_MS = 4_000;
 const WATCH_FOR_MS = 120_000;
-
-async function documentsSection(names: Record<string, string>): Promise<TemplateResult> {
-  const documents = await api.get<DocumentOut[]>("/v1/documents");
-  const rows = [...documents]
-    .sort((a, b) => b.createdAt - a.createdAt)
-    .map(
-      (d) => html`<tr>
-        <th scope="row">${d.filename}</th>
-        <td>${d.kind.replace(/_/g, " ")}</td>
-        <td>
-          ${d.anchors.length === 0
-            ? html`<span class="muted">not on chain yet</span>`
-            : d.anchors.map((a, i) => html`${i ? ", " : ""}${a.kind} #${a.id}`)}
-        </td>
-        <td>${dateTime(d.createdAt)}</td>
-        <td class="num">${d.size.toLocaleString("en-US")} bytes</td>
-        <td>${addr(d.owner, names)}${d.parties.length ? html`; shared with ${d.parties.length}` : ""}</td>
-      </tr>`,
-    );
-  return table(
-    "Documents you uploaded or that were shared with you, newest first; “related” is where the document's hash is on chain",
-    ["File", "Kind", "Related", "Uploaded", "Size", "Owner"],
-    rows,
-    "No documents yet.",
-  );
-}
 
 /** What changed in the requests since they were last read, in words. */
 function news(before: FinancingRequest[], after: FinancingRequest[]): string {

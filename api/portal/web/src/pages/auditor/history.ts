@@ -5,7 +5,7 @@
 
 import { html, render, type TemplateResult } from "lit-html";
 import { api } from "../../api";
-import { $, addr, bps, date, dateTime, errorBox, money, table } from "../../ui";
+import { $, addr, bps, date, dateTime, errorBox, money, short, table } from "../../ui";
 import { args, badge, tx } from "./show";
 import type { Args, History, HistoryCall, HistoryEvent, RefusedCall } from "./shapes";
 
@@ -65,7 +65,8 @@ function words(e: HistoryEvent): TemplateResult | string {
         to the supplier, ${cash(a, "fromPool")} from the pool`;
     case "Receivables.ReceivableIssued":
       return html`Receivable ${s(a, "rootId")} issued: ${who(a, "debtor")} owes ${who(a, "creditor")} ${cash(a, "faceValue")}
-        by ${date(s(a, "maturity"))}, invoice “${s(a, "invoiceNumber").trim()}”${s(a, "orderId") !== "0"
+        by ${date(s(a, "maturity"))}, invoice fingerprint
+        <code title=${s(a, "fingerprint")}>${short(s(a, "fingerprint"))}</code>${s(a, "orderId") !== "0"
           ? ` for order ${s(a, "orderId")}`
           : ""}`;
     case "Receivables.PieceCreated":

@@ -101,6 +101,8 @@ function proved(v: Verified, contract: string): TemplateResult {
     ["settlement token", full(s.token)],
     ["order", s.order_id === 0n ? "none" : s.order_id.toString()],
     ["invoice hash", html`<code>${s.invoice_hash}</code>`],
+    ["invoice fingerprint", html`<code>${s.fingerprint}</code>`],
+    ["invoice commitment", html`<code>${s.invoice_commitment}</code>`],
     ["piece reference", html`<code>${s.ref}</code>`],
   ];
   // One line of template per clause, joined without the source's line breaks: the result reads as one sentence.

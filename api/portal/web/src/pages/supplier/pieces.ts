@@ -5,7 +5,7 @@
 
 import { html, type TemplateResult } from "lit-html";
 import type { FinancingRequest, Piece } from "../../types";
-import { addr, config, date, dateTime, money, table } from "../../ui";
+import { addr, config, date, dateTime, money, short, table } from "../../ui";
 import type { Reads } from "./reads";
 import type { FinancedEvent, RootDetail } from "./shapes";
 
@@ -114,7 +114,10 @@ export async function heldSection(
       <td class="num">${money(p.amount, false)}</td>
       <td>
         #${p.rootId}${root
-          ? html`<br /><span class="muted">${root.invoiceNumber} · ${root.status.toLowerCase()}</span>`
+          ? html`<br /><span class="muted"
+              >invoice <code title=${`fingerprint ${root.fingerprint}`}>${short(root.fingerprint)}</code> ·
+              ${root.status.toLowerCase()}</span
+            >`
           : ""}
       </td>
       <td>${root ? date(root.maturity) : "—"}</td>

@@ -145,7 +145,9 @@ export interface DocumentOut {
 /** GET /v1/receivables/{rootId} with the fields src/types.ts's Receivable leaves to its index signature. */
 export interface RootDetail extends ReceivableDetail {
   status: string;
-  invoiceNumber: string;
+  /** The invoice's keyed fingerprint: the invoice number itself is never on chain nor in the API. */
+  fingerprint: string;
+  invoiceCommitment: string;
   orderId: string;
   repaid: string;
   claimed: string;
