@@ -74,8 +74,10 @@ build/portal/BUILD: node_modules/.installed $(PORTAL_SOURCES)
 fuzz: setup
 	SCF_FUZZ=long $(BIN)/pytest -q tests/contracts/test_trade_escrow_properties.py tests/contracts/test_receivables_properties.py
 
+# Every benchmark, one after another; one table (value, ceiling, ratio, target, met) on stdout, and out/bench/:
+# each bench's JSON, summary.json and ratios.png. QUICK=1 runs the smaller --quick sizes.
 bench: setup
-	@for b in bench/*.py; do $(BIN)/python "$$b" || exit 1; done
+	$(BIN)/python bench/summary.py $(if $(QUICK),--quick)
 
 devnet-down: setup
 	$(SCF) devnet down
