@@ -1,6 +1,6 @@
 """Scenario throughput: a synthetic supply-chain world played through the ledger, in transactions per second.
 
-    .venv/bin/python bench/scenarios.py [--quick] [--firms N] [--months M] [--seed S]
+    .venv/bin/python bench/scenarios.py [--quick] [--firms N] [--months M] [--seed S] [--profile FILE]
 
 Starts its own anvil on a free loopback port (and stops it), compiles and deploys, then plays
 a world with ``scenarios.play`` (300 firms for 12 months; ``--quick``: 30 firms for 6 months):
@@ -15,17 +15,21 @@ ERC-20 transfers posted in JSON-RPC batches with ``requests`` and mined every 1,
 (write_path's ``measure_ceiling``, no project code in the way). ``baseline``: what plain
 web3.py gives on the same node, ``transfer(...).transact()`` from an unlocked account and
 ``wait_for_transaction_receipt`` per transaction, automine on. Progress goes to stderr; the
-last line of stdout is one JSON object.
+last line of stdout is one JSON object. ``--profile FILE`` runs the play under cProfile (the
+main thread: the batch senders' worker thread shows as waits), writes the stats to FILE and
+prints the top functions to stderr; ``details.phases_seconds`` splits the play by stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import importlib.util
 import json
 import os
 import platform
+import pstats
 import sys
 import tempfile
 import time
@@ -96,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--firms", type=int, help="firms of the world (default 300; --quick 30)")
     parser.add_argument("--months", type=int, help="months of the world (default 12; --quick 6)")
     parser.add_argument("--seed", type=int, help="the world's seed (default 7)")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the play under cProfile, write its stats to FILE and the top functions to stderr",
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     for name in ("firms", "months", "seed"):
@@ -119,7 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if week % 4 == 0 or week == weeks:
                 write_path.log(f"  week {week}/{weeks}")
 
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
         result = play(chain, build, config, Path(tmp) / "world", deployment=addresses, progress=progress)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
         anvil_cpu = write_path.cpu_seconds(info.pid) - anvil_before
         own_cpu = time.process_time() - own_before
         write_path.log(f"world: {result.transactions} transactions in {result.seconds:.1f} s")

@@ -7,7 +7,10 @@ Starts its own anvil on a free loopback port (and stops it), compiles and deploy
 fresh buyers, suppliers and carrier oracles and funds them with ETH and tokens (untimed),
 then times order lifecycles: create (co-signed by buyer and supplier), fund with a permit,
 SHIPPED and DELIVERED attestations, confirmReceipt; each is one operation. The anvil runs
-with automine off (``--no-mining``) and BatchSender mines a block per 1,000 transactions.
+with automine off (``--no-mining``) and BatchSender mines a block per 1,000 transactions and
+at the end of each step, except where two steps share a block (``share_block``: the two
+attestations, which one carrier sends in nonce order). While the node mines the orders, the
+buyers' permits and the carriers' attestations for the ids the orders will get are signed.
 
 In the same run it measures the ceiling (pre-signed ERC-20 transfers posted as JSON-RPC
 batches with ``requests``, no project code), in rounds that alternate with the lifecycles
@@ -25,7 +28,8 @@ of them splits its piece between two tier-3 suppliers, one of those splits again
 tier-4 suppliers), finance (a bank's EIP-712 FinanceOffer for the other tier-2 piece,
 accepted by its holder), repay (the debtor repays the root's face value) and a claim by the
 holder of each of the four leaves. Each step of every lifecycle of a round goes in one batch;
-piece ids are read from the ReceivableIssued and PieceSplit logs. Its ceiling is measured on
+piece ids are read from the ReceivableIssued and PieceSplit logs. The second split and the
+financing share a block, as do the third split and the repayment (neither needs the other). Its ceiling is measured on
 its own anvil, in rounds that alternate with its lifecycles. ``--only`` runs one workload;
 with ``--only receivables`` the top-level figures are the receivables'.
 

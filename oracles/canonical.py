@@ -100,7 +100,7 @@ class _Term:
 class _Active:
     """A PyLD active context and what the walk has looked up in it."""
 
-    __slots__ = ("ctx", "keys", "mappings", "scoped", "terms")
+    __slots__ = ("ctx", "keys", "mappings", "relative", "scoped", "terms")
 
     def __init__(self, ctx: Any) -> None:
         if not isinstance(ctx, Mapping) or not ctx.keys() <= _CONTEXT_ENTRIES or "previousContext" in ctx:
@@ -110,6 +110,7 @@ class _Active:
         self.terms: dict[str, _Term] = {}
         self.keys: dict[str, tuple[Any, _Term | None, bool]] = {}
         self.scoped: dict[int, tuple[Any, _Active | None]] = {}
+        self.relative: dict[tuple[str, bool], Any] = {}  # PyLD's expansion of relative IRIs, see expand_relative
 
     def term(self, key: str) -> _Term | None:
         """The term definition of ``key`` (``None``: not a term). Unsupported shapes raise.
@@ -145,6 +146,7 @@ class _Active:
 
 
 _MISSING = object()
+_RELATIVE_MEMO = 1 << 14
 
 
 class PreparedContext:
@@ -220,11 +222,23 @@ class PreparedContext:
 
     def expand_relative(self, active: _Active, value: str, vocab: bool) -> Any:
         """PyLD's own expansion of a relative IRI (against its default base, never a CBV IRI;
-        PyLD's ``_expand_iri`` reads the context only, no lock needed)."""
+        PyLD's ``_expand_iri`` reads the context only, no lock needed).
+
+        Memoised per active context (a pure function of the context and the value; cleared at
+        :data:`_RELATIVE_MEMO` entries): a shipment's PO reference comes back in each of its events,
+        and PyLD's base resolution (``remove_dot_segments``) is a few per cent of the walk."""
+        key = (value, vocab)
+        expanded = active.relative.get(key, _MISSING)
+        if expanded is not _MISSING:
+            return expanded
         try:
-            return self._processor._expand_iri(active.ctx, value, base="", vocab=vocab)
+            expanded = self._processor._expand_iri(active.ctx, value, base="", vocab=vocab)
         except Exception as exc:
             raise Unsupported("relative IRI") from exc
+        if len(active.relative) >= _RELATIVE_MEMO:
+            active.relative.clear()
+        active.relative[key] = expanded
+        return expanded
 
 
 def _add(values: set[str], value: Any) -> None:

@@ -33,6 +33,7 @@ from oracles.epcis import DEFAULT_MAX_BYTES, EpcisEvent, ParsedDocument, parse_d
 from oracles.errors import AggregatorUnavailable, CaptureNotFound, OracleInactive
 from oracles.hashing import evidence_bytes32
 from oracles.mapping import ErrorDeclared, Ignored, Mapped, map_event
+from oracles.parallel import DocumentParser
 from oracles.store import capture_events, captures, signed
 from oracles.witness import Refused, SignedAttestation, Witness
 
@@ -115,12 +116,16 @@ class CaptureService:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], int] | None = None,
+        parser: DocumentParser | None = None,
     ) -> None:
+        """``parser`` hashes large documents' events in worker processes (``oracles.parallel``);
+        without one, every document is parsed in process. The result is the same."""
         self.witness = witness
         self.sink = sink
         self.engine = engine
         self.max_bytes = max_bytes
         self.clock = clock or witness.chain.timestamp
+        self.parser = parser
         self._lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------
@@ -145,9 +150,18 @@ class CaptureService:
         Captures run one at a time: the same document posted twice at once must meet the
         record of the first, not race it (parsing, the expensive part, runs outside the lock).
         """
-        parsed = parse_document(body, max_bytes=self.max_bytes)
+        if self.parser is not None:
+            parsed = self.parser.parse(body, max_bytes=self.max_bytes)
+        else:
+            parsed = parse_document(body, max_bytes=self.max_bytes)
         with self._lock:
             return self._capture(body, parsed)
+
+    def prefetch(self, body: bytes) -> None:
+        """Start hashing a document that will be captured next, while this service is busy with
+        the one before (``oracles.parallel``); without a parser, nothing happens."""
+        if self.parser is not None:
+            self.parser.prefetch(body, max_bytes=self.max_bytes)
 
     def _capture(self, body: bytes, parsed: ParsedDocument) -> CaptureJob:
         sha256 = hashlib.sha256(body).hexdigest()
@@ -164,11 +178,12 @@ class CaptureService:
         now = self.clock()
         outcomes, fresh, delivered = self._process(capture_id, parsed.events, now)
         status = "incomplete" if any(o.outcome == Outcome.FAILED for o in outcomes) else "done"
+        received_at = int(time.time())
         with self.engine.begin() as db:
             db.execute(
                 insert(captures).values(
                     capture_id=capture_id,
-                    received_at=int(time.time()),
+                    received_at=received_at,
                     sha256=sha256,
                     size=len(body),
                     document_kind=str(parsed.kind),
@@ -178,7 +193,19 @@ class CaptureService:
                 )
             )
             self._write_outcomes(db, capture_id, outcomes, fresh, delivered)
-            return self._job(db, capture_id)
+            positions = [o.position for o in outcomes]
+            if len(set(positions)) != len(positions):
+                # Several POs at one position: their order is the database's collation's; read it back.
+                return self._job(db, capture_id)
+        # What was just written, as ``_job`` would read it back (the rows' own types), without the read.
+        return CaptureJob(
+            capture_id=capture_id,
+            received_at=received_at,
+            document_kind=str(parsed.kind),
+            status=status,
+            attempts=1,
+            events=tuple(sorted((_as_stored(o) for o in outcomes), key=lambda o: o.position)),
+        )
 
     def _retry(self, capture_id: str, events: Sequence[EpcisEvent]) -> CaptureJob:
         """Deliver again what failed to reach the aggregator last time."""
@@ -433,6 +460,13 @@ def _outcome(
         detail=detail,
         **more,
     )
+
+
+def _as_stored(o: EventOutcome) -> EventOutcome:
+    """``o`` with the plain types its row gives back (``aggregation`` a ``str``, not a ``Status``)."""
+    if o.aggregation is None or type(o.aggregation) is str:
+        return o
+    return replace(o, aggregation=str(o.aggregation))
 
 
 def _first(refs: Sequence[str]) -> str:

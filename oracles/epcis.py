@@ -22,6 +22,11 @@ requires: a time without a zone names no instant, and a milestone's ``occurredAt
 one. :attr:`EpcisEvent.event_time` shows that instant in the event's own
 ``eventTimeZoneOffset`` (the local time where it happened); ``occurred_at`` is UTC seconds.
 
+**Slices.** :func:`parse_slice` does the same work for one slice of a document's event list
+(the whole body decoded and checked, only the slice's events validated and hashed) and
+:func:`assemble` joins the slices into the very ``ParsedDocument`` of :func:`parse_document`:
+:mod:`oracles.parallel` runs the slices in worker processes.
+
 Vocabulary fields (``bizStep``, ``disposition``, business transaction ``type``, error
 ``reason``) are reduced to bare CBV words whatever their spelling (see :mod:`oracles.vocab`).
 Duplicate JSON keys resolve to the last one, as in JavaScript's ``JSON.parse``.
@@ -30,8 +35,8 @@ Duplicate JSON keys resolve to the last one, as in JavaScript's ``JSON.parse``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from types import MappingProxyType
@@ -190,6 +195,117 @@ def parse_event(event: Any, *, context: JsonLdContext | None = None, path: str =
     """
     strict_json.check_value(event, path)
     return _parse_event(event, context, path)
+
+
+@dataclass(frozen=True)
+class DocumentSlice:
+    """Slice ``part`` of ``parts`` of a document's event list, parsed (by a worker process, see
+    :mod:`oracles.parallel`): the events ``count * part // parts`` to the next such bound, without
+    their ``raw`` JSON (``{}``: the receiver has the body), and the document's header."""
+
+    count: int
+    start: int
+    kind: DocumentKind
+    context: JsonLdContext | None
+    schema_version: str | None
+    creation_date: str | None
+    document_id: str | None
+    events: tuple[EpcisEvent, ...]
+
+
+def parse_slice(data: bytes | bytearray, part: int, parts: int, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentSlice:
+    """:func:`parse_document`'s work on one slice of an ``EPCISDocument`` or ``EPCISQueryDocument``.
+
+    The whole body is decoded and checked (the same rules, the same errors for a fault in the
+    header or in the slice's events) but only the slice's events are validated and hashed.
+    Raises ``ValueError`` for a bare event, which has no list to slice.
+    """
+    document = _decode(data, max_bytes)
+    if not isinstance(document, Mapping):
+        _fail("", f"expected a JSON object, got {_json_type(document)}")
+    context = _context(document.get("@context"), "@context")
+    kind, events, base = _locate_events(document)
+    if kind is DocumentKind.SINGLE_EVENT:
+        raise ValueError("a single event has no event list to slice")
+    count = len(events)
+    start, stop = count * part // parts, count * (part + 1) // parts
+    parsed = tuple(replace(_parse_event(events[i], context, f"{base}[{i}]"), raw={}) for i in range(start, stop))
+    return DocumentSlice(
+        count=count,
+        start=start,
+        kind=kind,
+        context=context,
+        schema_version=_optional_scalar_text(document.get("schemaVersion")),
+        creation_date=_optional_scalar_text(document.get("creationDate")),
+        document_id=_optional_scalar_text(document.get("id")),
+        events=parsed,
+    )
+
+
+def assemble(data: bytes | bytearray, slices: Sequence[DocumentSlice]) -> ParsedDocument | None:
+    """The :func:`parse_document` result of ``data`` from all its slices (in order), or ``None``
+    when they do not make one whole list. Each event's ``raw`` decodes ``data`` again, lazily:
+    the capture path never reads it."""
+    if not slices or any(s.count != slices[0].count for s in slices):
+        return None
+    first = slices[0]
+    events: list[EpcisEvent] = []
+    source = _RawSource(bytes(data))
+    for piece in slices:
+        if piece.start != len(events):
+            return None
+        events.extend(replace(e, raw=_LazyRaw(source, piece.start + i)) for i, e in enumerate(piece.events))
+    if len(events) != first.count:
+        return None
+    return ParsedDocument(
+        kind=first.kind,
+        events=tuple(events),
+        context=first.context,
+        schema_version=first.schema_version,
+        creation_date=first.creation_date,
+        document_id=first.document_id,
+    )
+
+
+class _RawSource:
+    """A document's body, decoded on the first look at one of its events' ``raw``."""
+
+    __slots__ = ("_body", "_events")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._events: Sequence[Any] | None = None
+
+    def event(self, index: int) -> Mapping[str, Any]:
+        if self._events is None:
+            self._events = _locate_events(_decode(self._body, len(self._body)))[1]
+        event = self._events[index]
+        return MappingProxyType({k: v for k, v in event.items() if k != "@context"})
+
+
+class _LazyRaw(Mapping[str, Any]):
+    """An event's ``raw``, read-only like the parser's own, made when first read."""
+
+    __slots__ = ("_index", "_mapping", "_source")
+
+    def __init__(self, source: _RawSource, index: int) -> None:
+        self._source = source
+        self._index = index
+        self._mapping: Mapping[str, Any] | None = None
+
+    def _raw(self) -> Mapping[str, Any]:
+        if self._mapping is None:
+            self._mapping = self._source.event(self._index)
+        return self._mapping
+
+    def __getitem__(self, key: str) -> Any:
+        return self._raw()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw())
+
+    def __len__(self) -> int:
+        return len(self._raw())
 
 
 def _parse_event(event: Any, context: JsonLdContext | None, path: str) -> EpcisEvent:

@@ -31,10 +31,12 @@ from ledger.eth.artifacts import BuildResult
 from ledger.eth.batch import BatchFailed, BatchResult, BatchSender, Call
 from ledger.eth.chain import Chain
 from ledger.eth.history import RawLog
+from ledger.eth.jsonrpc import as_int
 from oracles.aggregator import Aggregator
 from oracles.capture import CaptureService
 from scenarios.errors import ChainNotSupported, PlayFailed
 from scenarios.facts import decoder
+from scenarios.pipeline import PipelinedSender
 from scenarios.plan import Plan, PlannedOrder
 from scenarios.records import Checkpoint, Refusal
 from scenarios.world import BANK, Party, World
@@ -148,7 +150,8 @@ class Desk:
         self.attempted: set[str] = set()
         self.to_pay: list[LiveOrder] = []
         self.batch = BatchSender(chain, chunk=250, mine_every=1_000)
-        self.ordered = BatchSender(chain, chunk=1, mine_every=1_000)
+        # Calls that allocate ids, in plan order: one request each, pipelined (``scenarios.pipeline``).
+        self.ordered = PipelinedSender(chain, every=1_000)
         self.attempts = BatchSender(chain, chunk=1, raise_on_failure=False)
         self.tokens = TokenClient(chain, build, self.token)
         self.membership = MembershipClient(chain, build, addresses["Membership"])
@@ -198,5 +201,9 @@ class Desk:
         self.dev_rpc("evm_setNextBlockTimestamp", [timestamp])
 
     def checkpoint(self) -> Checkpoint:
-        block = self.chain.w3.eth.get_block("latest")
-        return Checkpoint(int(block["number"]), int(block["timestamp"]))
+        block = self.batch.rpc.call("eth_getBlockByNumber", ["latest", False])
+        return Checkpoint(as_int(block["number"]), as_int(block["timestamp"]))
+
+    def head(self) -> int:
+        """The last mined block's number."""
+        return as_int(self.batch.rpc.call("eth_blockNumber", []))

@@ -5,7 +5,7 @@ give the same digest. It covers each event's contract, name, arguments and block
 block by block; within a block the events are taken in sorted order, because a node runs
 the transactions of different senders sent in one JSON-RPC batch in whatever order it
 received them (their ids do not depend on that order: every call that allocates an order or
-receivable id is sent one request at a time, see ``play``). Block hashes are not covered:
+receivable id is sent one request at a time, pipelined, see ``scenarios.pipeline``). Block hashes are not covered:
 anvil stamps its genesis block with the wall clock, so every later hash differs between two
 chains even when their transactions are the same.
 """

@@ -17,7 +17,8 @@ commitments stay in the desk's books (``Invoice``) and the world's ``invoices.js
 invoice has the same fingerprint, whoever computes it, so the contract refuses it as already issued.
 
 Calls that allocate a receivable or piece id (issue, split) go one request at a time, in plan order
-(``ordered=True``), because a node runs one batch's entries concurrently and ids must not depend on that.
+(``ordered=True``), because a node runs one batch's entries concurrently and ids must not depend on that;
+the requests are pipelined on one connection (``scenarios.pipeline``), so the order costs no round trips.
 """
 
 from __future__ import annotations

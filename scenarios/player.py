@@ -20,7 +20,7 @@ pieces to banks. The receivables moves are ``scenarios.financing``'s, the pre-sh
 ``scenarios.prepayment``'s, the state and plumbing ``scenarios.desk``'s. Calls go out with
 ``BatchSender`` in large JSON-RPC batches; calls that allocate an order or receivable id (create,
 issue, split) go one request at a time, in plan order, because a node runs one batch's entries
-concurrently and ids must not depend on that.
+concurrently and ids must not depend on that; they are pipelined on one connection (``scenarios.pipeline``).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class Player(PrepaymentDesk):
         self.finance()
 
     def create_orders(self, new: Sequence[PlannedOrder]) -> list[Call]:
-        """Co-signed orders, created one request at a time; the funding calls of the escrowed ones."""
+        """Co-signed orders, created one request at a time (pipelined); the funding calls of the escrowed ones."""
         calls, lives = [], []
         for planned in new:
             buyer, supplier = self.acct(planned.buyer), self.acct(planned.supplier)

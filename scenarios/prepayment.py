@@ -42,6 +42,7 @@ from ledger.domain.escrow import PrepaymentOffer
 from ledger.eth.batch import Call
 from ledger.eth.eip712 import sign_typed_data
 from ledger.eth.history import RawLog
+from ledger.eth.reads import RawView, ViewBatch
 from scenarios.desk import LiveOrder
 from scenarios.financing import FinancingDesk
 from scenarios.market import FLAT, POLICY, TIER_ONE, PolicyBank, PrepaymentAsk, Room, TierOneBank, best_prepayment
@@ -84,7 +85,10 @@ class PrepaymentDesk(FinancingDesk):
         self._published: dict[tuple[int, str], tuple[int, int]] = {}  # (bank, supplier) -> (limit, valid until)
         self._exposure: Counter[tuple[int, str]] = Counter()
         self._shortfall: Counter[tuple[int, str]] = Counter()
-        self._synced = int(self.chain.w3.eth.block_number)
+        self._synced = self.head()
+        self._registry_nonce: dict[int, int] = {}  # the next publish nonce of each bank: only this play publishes
+        self._pool_view = RawView.of(self.escrow.address, self.build["TradeEscrow"].abi, "pool")
+        self._balance_view = RawView.of(self.token, self.build["SettlementToken"].abi, "balanceOf")
         self._prepay_rng = random.Random(self.world.config.key_material() + "/prepayment")
         self._prepay_nonce: Counter[int] = Counter()
         calls = []
@@ -102,15 +106,18 @@ class PrepaymentDesk(FinancingDesk):
         if not grants:
             return
         bank = self.acct(index)
-        nonce = self._registry.nonce(bank.address)
+        nonce = self._registry_nonce.get(index)
+        if nonce is None:
+            nonce = self._registry.nonce(bank.address)
         model_hash = bytes.fromhex(self.credit.version[2:]) if self.kind_of(index) == POLICY else bytes(32)
         calls = []
         for party, limit, score, grade in grants:
             grant = CreditLimit(bank.address, party, limit, score, grade, model_hash, valid_until, nonce)
-            signature = self._registry.sign(bank, grant)
+            signature = sign_typed_data(bank, self._registry.document(grant))  # eth-account's signature, sooner
             calls.append(Call.from_call(self._registry.calls.publish(grant, signature), bank, label="limit"))
             self._published[(index, party)] = (limit, valid_until)
             nonce += 1
+        self._registry_nonce[index] = nonce
         # One sender, so the node mines them in its nonce order, as the registry requires.
         self.send("limits", calls)
 
@@ -139,7 +146,7 @@ class PrepaymentDesk(FinancingDesk):
     def _sync(self) -> None:
         """What each guarantee stands at, from the escrow's events since the last read (whoever sent them:
         a failed inspection's refund is an oracle's transaction)."""
-        head = int(self.chain.w3.eth.block_number)
+        head = self.head()
         if head <= self._synced:
             return
         query = {
@@ -174,8 +181,16 @@ class PrepaymentDesk(FinancingDesk):
         """Live suppliers repay their shortfalls; suppliers of this week's funded orders ask, and draw from the
         lowest fee."""
         self._sync()
-        calls = self._repay_shortfalls()
-        pools = {i: self.escrow.pool(self.acct(i).address)[0] for i in self.guarantors()}
+        # The shortfalls' balances and the pools, in one round trip: nothing is mined between these reads.
+        owing = [(key, owed) for key, owed in sorted(self._shortfall.items()) if owed > 0]
+        owing = [(key, owed) for key, owed in owing if not self.failed(self._index_of(key[1]))]
+        guarantors = self.guarantors()
+        reads = [(self._balance_view, (supplier,)) for (_, supplier), _ in owing]
+        reads += [(self._pool_view, (self.acct(i).address,)) for i in guarantors]
+        answers = ViewBatch(self.chain).read(reads)
+        balances = [int(a[0]) for a in answers[: len(owing)]]
+        pools = {i: int(a[0]) for i, a in zip(guarantors, answers[len(owing) :], strict=True)}
+        calls = self._repay_shortfalls(owing, balances)
         exposure = Counter(self._exposure)  # this week's draws count at once; the chain says so once mined
         for live in funded:
             p = live.plan
@@ -212,17 +227,14 @@ class PrepaymentDesk(FinancingDesk):
             calls.append(Call.from_call(call, self.acct(p.supplier), label=f"prepay {live.order_id}"))
         self.send("prepayment", calls)
 
-    def _repay_shortfalls(self) -> list[Call]:
+    def _repay_shortfalls(self, owing: Sequence[tuple[tuple[int, str], int]], balances: Sequence[int]) -> list[Call]:
         """A supplier still in business repays what the pools paid for it, as far as its balance goes."""
         calls = []
-        for (index, supplier), owed in sorted(self._shortfall.items()):
-            who = self._index_of(supplier)
-            if owed <= 0 or self.failed(who):
-                continue
-            amount = min(owed, self.tokens.balance_of(supplier))
+        for ((index, supplier), owed), balance in zip(owing, balances, strict=True):
+            amount = min(owed, balance)
             if amount > 0:
                 call = self.escrow.calls.repay_shortfall(supplier, self.acct(index).address, amount)
-                calls.append(Call.from_call(call, self.acct(who), label="repay shortfall"))
+                calls.append(Call.from_call(call, self.acct(self._index_of(supplier)), label="repay shortfall"))
         return calls
 
 

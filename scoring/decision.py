@@ -37,6 +37,7 @@ same history and the same model version give the same bytes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,22 @@ class Scorer:
         self.scores = model.base_points + self.points.sum(axis=1)
         # What reasons are measured against: each feature's typical points (its best bin for an older model).
         self.reference = np.asarray([f.reference for f in self.features], dtype=np.int64)
+        # Python lists of the columns and rows a decision reads, made on first use: reading a numpy
+        # scalar costs more than the rest of a decision's arithmetic.
+        self._columns: dict[str, list[float]] = {}
+        self._rows: tuple[list[list[int]], list[list[int]]] | None = None
+
+    def _column(self, name: str) -> list[float]:
+        column = self._columns.get(name)
+        if column is None:
+            column = self._columns[name] = self.table.values[name].tolist()
+        return column
+
+    def _points_and_shortfall(self, i: int) -> tuple[list[int], list[int]]:
+        """Party ``i``'s points per feature, and how far each falls below the reference."""
+        if self._rows is None:
+            self._rows = (self.points.tolist(), (self.reference - self.points).tolist())
+        return self._rows[0][i], self._rows[1][i]
 
     def eligible(self) -> list[int]:
         """Members (active) that trade: suppliers and core enterprises, in address order."""
@@ -154,13 +171,12 @@ class Scorer:
         return self.model.pd_bps(int(self.scores[i]))
 
     def _thin(self, i: int) -> bool:
-        return float(self.table.values["deliveries_12m"][i]) < self.model.min_deliveries
+        return self._column("deliveries_12m")[i] < self.model.min_deliveries
 
     def flags_of(self, i: int) -> list[tuple[str, str]]:
-        values = self.table.values
         flags: list[tuple[str, str]] = []
-        attempts = values["double_financing_attempts"][i]
-        if not np.isnan(attempts) and attempts > 0:
+        attempts = self._column("double_financing_attempts")[i]
+        if not math.isnan(attempts) and attempts > 0:
             flags.append(
                 (
                     "DOUBLE_FINANCING",
@@ -214,12 +230,13 @@ class Scorer:
         flags = self.flags_of(i)
         flag_reasons: list[dict[str, Any]] = [{"code": code, "text": text, "points_lost": None} for code, text in flags]
         notes = [] if t.refused_visible else [UNSEEN_REFUSED]
-        shown = {f.name: _int_or_none(values[f.name][i]) for f in self.features if f.name in values}
+        column = self._column
+        shown = {f.name: _int_or_none(column(f.name)[i]) for f in self.features if f.name in values}
         extras = ["deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles"]
         if t.is_core(i):
             extras += ["paydex_12m", "defaults_12m", "receivables_outstanding"]
         for extra in extras:
-            shown[extra] = _int_or_none(values[extra][i])
+            shown[extra] = _int_or_none(column(extra)[i])
         common: dict[str, Any] = {
             "party": t.parties[i],
             "model": self.version,
@@ -243,7 +260,7 @@ class Scorer:
                 **common,
             )
         if self._thin(i):
-            deliveries = int(values["deliveries_12m"][i])
+            deliveries = int(column("deliveries_12m")[i])
             reason = {
                 "code": "INSUFFICIENT_HISTORY",
                 "text": f"only {deliveries} verified deliveries in the last 12 months "
@@ -264,13 +281,13 @@ class Scorer:
         score = int(max(0, min(65_535, int(self.scores[i]))))
         pd = model.pd_bps(score)
         grade, code = model.grade(pd)
-        volume = int(values["volume_12m"][i])
+        volume = int(column("volume_12m")[i])
         limit = model.limit(grade, volume)
         if flags:
             grade, code = model.cap_grade(grade, code)
             limit = 0
         # Positive: points below typical (an adverse reason); negative: above it (favourable); ties by model order.
-        shortfall = [int(x) for x in self.reference - self.points[i]]
+        points, shortfall = self._points_and_shortfall(i)
         features = range(len(self.features))
         reasons = list(flag_reasons)
         for j in sorted((j for j in features if shortfall[j] > 0), key=lambda j: (-shortfall[j], j)):
@@ -295,21 +312,21 @@ class Scorer:
             grade_code=code,
             limit=limit,
             reasons=reasons[:TOP_REASONS],
-            points={"base": model.base_points, **{f.name: int(self.points[i, j]) for j, f in enumerate(self.features)}},
+            points={"base": model.base_points, **{f.name: points[j] for j, f in enumerate(self.features)}},
             favourable=favourable,
             **common,
         )
 
     def _known(self, i: int, j: int) -> bool:
         name = self.features[j].name
-        return name in self.table.values and not np.isnan(self.table.values[name][i])
+        return name in self.table.values and not math.isnan(self._column(name)[i])
 
     def _fact(self, i: int, j: int) -> str:
         """Feature ``j`` of party ``i`` as a fact beside the population's typical value."""
         f = self.features[j]
         spec = SPEC_BY_NAME[f.name]
-        raw = self.table.values[f.name][i] if f.name in self.table.values else np.nan
-        value = None if np.isnan(raw) else float(raw)
+        raw = self._column(f.name)[i] if f.name in self.table.values else math.nan
+        value = None if math.isnan(raw) else float(raw)
         fact = describe(spec, value)
         if f.typical_points is None:
             return f"{fact}; scored against the feature's best bin (this model records no typical values)"
@@ -321,7 +338,7 @@ class Scorer:
 
 
 def _int_or_none(value: float) -> int | None:
-    return None if np.isnan(value) else int(value)
+    return None if math.isnan(value) else int(value)
 
 
 def _short(address: str) -> str:

@@ -17,8 +17,33 @@ each one is verified by construction; a milestone later contested by an oracle q
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
+
+#: The events the feature builder reads, by (contract, event); a source that reads in bulk
+#: (``RawEvents``) reads these and no others.
+SCORED_EVENTS: tuple[tuple[str, str], ...] = (
+    ("Membership", "MemberAdmitted"),
+    ("Membership", "MemberRolesChanged"),
+    ("Membership", "MemberSuspended"),
+    ("Membership", "MemberReinstated"),
+    ("TradeEscrow", "OrderCreated"),
+    ("TradeEscrow", "OrderCancelled"),
+    ("TradeEscrow", "MilestoneAttested"),
+    ("TradeEscrow", "MilestoneContested"),
+    ("TradeEscrow", "OrderRefunded"),
+    ("TradeEscrow", "DisputeOpened"),
+    ("TradeEscrow", "GuaranteeClaimed"),
+    ("Receivables", "ReceivableIssued"),
+    ("Receivables", "PieceSplit"),
+    ("Receivables", "PieceCreated"),
+    ("Receivables", "Transfer"),
+    ("Receivables", "PieceFinanced"),
+    ("Receivables", "ReceivableRepaid"),
+    ("Receivables", "ReceivableDefaulted"),
+)
 
 
 class ChainEvent(NamedTuple):
@@ -46,6 +71,22 @@ class RefusedCall(NamedTuple):
 
 
 @dataclass(frozen=True)
+class RawEvents:
+    """The scored events (``SCORED_EVENTS``) of a history as columns, read in bulk: no object per row.
+
+    ``codes[i]`` indexes ``SCORED_EVENTS`` and ``times[i]`` is the block time of the i-th scored event
+    in chain order; ``args`` is one JSON array of their arguments, as stored but for the tag of the
+    event's type (``"@"``, ``scoring.features.STRUCT_TAGS``) put first in each, in the same order.
+    The feature builder decodes them (``scoring.features``), or falls back to ``History.events``
+    when it cannot.
+    """
+
+    codes: np.ndarray
+    times: np.ndarray
+    args: str
+
+
+@dataclass(frozen=True)
 class History:
     """Everything a decision as of (``as_of_block``, ``as_of_time``) may use, and nothing after it.
 
@@ -59,6 +100,8 @@ class History:
     events: Sequence[ChainEvent]
     refused: Sequence[RefusedCall] | None
     source: str
+    #: The same events' scored subset as columns, when the source read them in bulk (``RawEvents``).
+    raw: RawEvents | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -9,20 +9,57 @@ The as-of point must be final: at most the cursor's block less ``confirmations``
 beyond it raises ``AsOfInFuture``). Without an as-of block the decision is as of that last
 final block. The as-of time is the block's timestamp, read from its events or the indexer's
 recent-block table (the newest event time at or before it when neither has the block).
+
+On SQLite the history is read in bulk: the events the feature builder reads
+(``history.SCORED_EVENTS``) come as a few long texts (``RawEvents``, ``History.raw``) rather
+than an object per row, and ``History.events`` reads every event only when something iterates it
+(``scf score`` never does). On PostgreSQL the driver hands over decoded rows (JSONB), read as
+before.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import sqlite3
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import Any, overload
 
+import numpy as np
 from sqlalchemy import Engine, inspect, text
 
-from ledger.index.sql.db import make_engine
+from ledger.index.sql.db import make_engine, sqlite_path
 from scoring.errors import AsOfInFuture, NoHistory
-from scoring.history import ChainEvent, History, RefusedCall
+from scoring.features import STRUCT_TAGS
+from scoring.history import SCORED_EVENTS, ChainEvent, History, RawEvents, RefusedCall
 
 DEFAULT_CONFIRMATIONS = 12
+EVENTS_QUERY = (
+    "SELECT block_number, log_index, block_timestamp, contract, event, args FROM events "
+    "WHERE chain_id = :c AND block_number <= :b ORDER BY block_number, log_index"
+)
+#: The scored events' columns in one statement, each column one text (SQLite's group_concat): the
+#: statement runs in SQLite alone (without the GIL) and Python gets five strings, not an object per
+#: row. The arguments come as the items of one JSON array, each object with its type's tag first
+#: (``features.STRUCT_TAGS``), ready for one decoder; an object with no field then is not JSON, and
+#: the builder takes the per-event path. The filter keeps the scored (contract, event) pairs, so the
+#: codes need only the event's name. Rows come in the index's order (chain order); the reader checks
+#: that rather than trusting it.
+RAW_QUERY = (
+    "SELECT count(*), group_concat(CASE event "
+    + " ".join(f"WHEN '{event}' THEN {code}" for code, (_, event) in enumerate(SCORED_EVENTS))
+    + " END), group_concat(block_number), group_concat(log_index), group_concat(block_timestamp), "
+    + "group_concat('{\"@\":' || CASE event "
+    + " ".join(f"WHEN '{event}' THEN {STRUCT_TAGS[code]}" for code, (_, event) in enumerate(SCORED_EVENTS))
+    + " END || ',' || substr(args, 2)) "
+    + "FROM events WHERE chain_id = ? AND block_number >= ? AND block_number <= ? AND CASE event "
+    + " ".join(f"WHEN '{event}' THEN contract = '{contract}'" for contract, event in SCORED_EVENTS)
+    + " END"
+)
+#: Rows past which the bulk read runs in two threads, each on its own connection and half the blocks.
+PARALLEL_ROWS = 20_000
 
 
 class SqlSource:
@@ -107,16 +144,44 @@ class SqlSource:
     def history(self, as_of_block: int | None = None, confirmations: int = DEFAULT_CONFIRMATIONS) -> History:
         """Every event (and refused call) at or before the as-of block."""
         block, when = self.resolve(as_of_block, confirmations)
-        query = text(
-            "SELECT block_number, log_index, block_timestamp, contract, event, args FROM events "
-            "WHERE chain_id = :c AND block_number <= :b ORDER BY block_number, log_index"
-        )
         with self.engine.connect() as conn:
-            events = self._events(conn, query, block)
+            if self.engine.dialect.name == "sqlite":
+                # In bulk: the scored events as columns, and every event only when someone asks.
+                raw, count = self._raw(conn, block)
+                events: Sequence[ChainEvent] = _LazyEvents(self, block, count)
+            else:
+                raw, events = None, self._events(conn, block)
             refused = self._refused(conn, block) if self.has_refused_calls else None
-        return History(self.chain_id, block, when, events, refused, "sql")
+        return History(self.chain_id, block, when, events, refused, "sql", raw)
 
-    def _events(self, conn: Any, query: Any, block: int) -> list[ChainEvent]:
+    def _raw(self, conn: Any, block: int) -> tuple[RawEvents | None, int]:
+        """The scored events as ``RawEvents`` (None when the rows did not come in chain order), and
+        how many events there are in all. A large history is read in two halves at once (SQLite
+        runs without the GIL): blocks up to the median row's, and after it, the second on a
+        connection of its own. Both read blocks at or before the as-of block, which is final at
+        the confirmation depth: rows the indexer never rewrites (only a reorg deeper than the
+        confirmations could, as it could between any two reads of one history)."""
+        driver = conn.connection.driver_connection
+        count = int(
+            driver.execute(
+                "SELECT count(*) FROM events WHERE chain_id = ? AND block_number <= ?", (self.chain_id, block)
+            ).fetchone()[0]
+        )
+        path = sqlite_path(self.engine.url.render_as_string(hide_password=False))
+        if count < PARALLEL_ROWS or path is None:
+            parts = [driver.execute(RAW_QUERY, (self.chain_id, 0, block)).fetchone()]
+        else:
+            middle = driver.execute(
+                "SELECT block_number FROM events WHERE chain_id = ? AND block_number <= ? "
+                "ORDER BY block_number LIMIT 1 OFFSET ?",
+                (self.chain_id, block, count // 2),
+            ).fetchone()[0]
+            with ThreadPoolExecutor(1) as pool:
+                later = pool.submit(_read_raw, path, self.chain_id, middle + 1, block)
+                parts = [driver.execute(RAW_QUERY, (self.chain_id, 0, middle)).fetchone(), later.result()]
+        return _raw_events([p for p in parts if p[0]]), count
+
+    def _events(self, conn: Any, block: int) -> list[ChainEvent]:
         loads, new = json.loads, ChainEvent
         if self.engine.dialect.name == "sqlite":
             # The driver's own cursor: SQLAlchemy's row objects cost more than reading the rows does.
@@ -130,7 +195,7 @@ class SqlSource:
             parsed = loads("[" + ",".join([r[5] for r in rows]) + "]") if rows else []
             return [new(r[0], r[1], r[2], r[3], r[4], a) for r, a in zip(rows, parsed, strict=True)]
         result = conn.execution_options(stream_results=True, yield_per=50_000).execute(
-            query, {"c": self.chain_id, "b": block}
+            text(EVENTS_QUERY), {"c": self.chain_id, "b": block}
         )
         return [new(n, i, t, c, e, loads(a) if isinstance(a, str) else a) for n, i, t, c, e, a in result]
 
@@ -143,3 +208,59 @@ class SqlSource:
             {"c": self.chain_id, "b": block},
         )
         return [RefusedCall(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5] or "")) for r in rows]
+
+
+def _read_raw(path: Path, chain_id: int, first: int, last: int) -> tuple[Any, ...]:
+    with closing(sqlite3.connect(path)) as conn:
+        row: tuple[Any, ...] = conn.execute(RAW_QUERY, (chain_id, first, last)).fetchone()
+    return row
+
+
+def _raw_events(parts: list[tuple[Any, ...]]) -> RawEvents | None:
+    """``RAW_QUERY``'s rows (consecutive block ranges, in order) as one ``RawEvents``."""
+    if not parts:
+        return RawEvents(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), "[]")
+
+    def ints(column: int) -> np.ndarray:
+        return np.concatenate([np.fromstring(p[column], dtype=np.int64, sep=",") for p in parts])
+
+    code, number, log, time = ints(1), ints(2), ints(3), ints(4)
+    if len(code) != sum(p[0] for p in parts) or not (
+        np.all((number[1:] > number[:-1]) | ((number[1:] == number[:-1]) & (log[1:] >= log[:-1])))
+    ):
+        return None
+    return RawEvents(code, time, "[" + ",".join(p[5] for p in parts) + "]")
+
+
+class _LazyEvents(Sequence[ChainEvent]):
+    """Every event at or before ``block``, read from the database on first use: the feature
+    builder reads ``History.raw`` instead, so a scorer never pays for these objects. The blocks are
+    final (see ``SqlSource._raw``), so a later read gives the rows the bulk read saw."""
+
+    def __init__(self, source: SqlSource, block: int, count: int) -> None:
+        self._source, self._block, self._count = source, block, count
+        self._events: list[ChainEvent] | None = None
+
+    def _load(self) -> list[ChainEvent]:
+        if self._events is None:
+            with self._source.engine.connect() as conn:
+                self._events = self._source._events(conn, self._block)
+        return self._events
+
+    def __len__(self) -> int:
+        return self._count if self._events is None else len(self._events)
+
+    @overload
+    def __getitem__(self, index: int) -> ChainEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ChainEvent]: ...
+    def __getitem__(self, index: int | slice) -> ChainEvent | Sequence[ChainEvent]:
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[ChainEvent]:
+        return iter(self._load())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._load()) == (list(other) if isinstance(other, Sequence) else other)
+
+    __hash__ = None  # type: ignore[assignment]

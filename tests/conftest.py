@@ -26,8 +26,10 @@ import pytest
 
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain, ErrorDecoder
+from ledger.index.sql import stores
 from ledger.toolchain import compiler
 from ledger.toolchain.devnet import Devnet
+from tests.support.databases import drop_templates
 from tests.support.deployments import BACKENDS, Deployed, deploy_ledger
 from tests.support.ports import free_port
 
@@ -42,6 +44,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not hasattr(config, "workerinput"):
         compiler.build()
+    # New API and oracle stores are create_all + a stamp at head, not every revision (hundreds of stores, a few
+    # tenths of a second each): the store suites prove the two alike and run the revisions themselves
+    # (tests.support.schemas). Processes the tests start (scf serve, the oracle services) still run every revision.
+    stores.DECLARED_NEW_STORES = True
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """This process's PostgreSQL template databases go with it (``tests.support.databases``)."""
+    drop_templates()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -21,6 +21,9 @@ trailing bits), so one token has one string, and a token whose lifetime exceeds 
 (15 minutes by default) or that claims to be issued in the future is refused even with a good
 MAC: a leaked secret cannot mint a token that outlives the TTL, and shortening the TTL
 shortens every token at once. A secret rotation signs everyone out.
+Each process remembers the token strings it has verified (``Tokens.KEEP`` of them): one string
+under one secret always verifies the same way, so a repeat costs a lookup and the clock checks
+(expiry, issued-at), never less; the revocation lookup below still runs on every request.
 
 What can end a token before its expiry:
 
@@ -67,7 +70,8 @@ from sqlalchemy.exc import IntegrityError
 from web3.contract import Contract
 
 from api.errors import Conflict, InvalidField, SignInRefused, Unauthenticated
-from api.v1 import store
+from api.v1 import rawsql, store
+from api.v1.read_answers import REVOKED
 from ledger.clients.membership import MembershipClient
 from ledger.errors import ChainUnavailable
 from ledger.eth import signatures
@@ -145,15 +149,17 @@ class Revocations:
             pass  # revoked twice (a retried logout): once is enough
 
     def revoked(self, token_id: bytes) -> bool:
-        with self.engine.connect() as connection:
-            found = connection.execute(
-                select(store.revoked_tokens.c.token_id).where(store.revoked_tokens.c.token_id == token_id.hex())
-            ).first()
-        return found is not None
+        # Every authenticated request asks: one prepared primary-key lookup on a pooled connection (api.v1.rawsql).
+        with rawsql.snapshot(self.engine, statements=1) as reading:
+            _compiled, found = reading.raw(REVOKED, token_id=token_id.hex())
+        return bool(found)
 
 
 class Tokens:
     """Issues and checks access tokens under one secret."""
+
+    #: Verified token strings one process remembers (a bound: a full memory starts again empty).
+    KEEP = 10_000
 
     def __init__(
         self,
@@ -167,6 +173,9 @@ class Tokens:
         self.ttl = ttl
         self._auditors = auditors
         self.revocations = revocations
+        # Tokens whose spelling, MAC and lifetime bound verified, with their issued-at: the same string always
+        # verifies the same way under one secret, so only the clock checks are made again (``read``).
+        self._verified: dict[str, tuple[Party, int]] = {}
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, TOKEN_PREFIX.encode() + b"." + payload, hashlib.sha256).digest()
@@ -186,6 +195,11 @@ class Tokens:
     def read(self, token: str, now: int) -> Party:
         """The token's party if its MAC, lifetime and spelling hold, without the revocation lookup: for
         keying a request (the Gate's idempotency records), never for letting one act."""
+        known = self._verified.get(token)
+        if known is not None:
+            party, issued = known
+            self._in_time(party.expires_at, issued, now)
+            return party
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             raise Unauthenticated("the bearer token is not an scf-ledger access token")
@@ -196,14 +210,22 @@ class Tokens:
         if len(payload) != _PAYLOAD.size or not hmac.compare_digest(mac, self._mac(payload)):
             raise Unauthenticated("the bearer token's signature does not verify")
         raw_address, roles, issued, expires, token_id = _PAYLOAD.unpack(payload)
+        self._in_time(expires, issued, now)
+        if expires - issued > self.ttl:
+            raise Unauthenticated(f"the bearer token lives longer than this service's {self.ttl} s; sign in again")
+        address = to_checksum_address(raw_address)
+        party = Party(address, roles, expires, address in self._auditors, token_id)
+        if len(self._verified) >= self.KEEP:
+            self._verified.clear()
+        self._verified[token] = (party, issued)
+        return party
+
+    @staticmethod
+    def _in_time(expires: int, issued: int, now: int) -> None:
         if expires <= now:
             raise Unauthenticated("the bearer token has expired; sign in again")
         if issued > now + CLOCK_SKEW:
             raise Unauthenticated("the bearer token is issued in the future; sign in again")
-        if expires - issued > self.ttl:
-            raise Unauthenticated(f"the bearer token lives longer than this service's {self.ttl} s; sign in again")
-        address = to_checksum_address(raw_address)
-        return Party(address, roles, expires, address in self._auditors, token_id)
 
     def revoke(self, party: Party, now: int) -> None:
         if self.revocations is None:
@@ -268,7 +290,7 @@ class Standing:
             raise Unauthenticated(
                 f"{party.address} is no longer an active member of the ledger ({where}); this token no longer works"
             )
-        return dataclasses.replace(party, roles=cached.roles)
+        return party if party.roles == cached.roles else dataclasses.replace(party, roles=cached.roles)
 
     def _cached(self, address: str) -> _Member | None:
         if self._failure is not None or self._clock() - self._read_at >= self.refresh:

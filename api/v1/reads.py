@@ -21,12 +21,15 @@ ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, union
 
 from api.errors import NotFound
+from api.v1 import rawsql
+from api.v1 import read_answers as answers
 from api.v1.auth import Party
 from api.v1.financing import FinancingBook
 from api.v1.schemas import (
@@ -125,6 +128,40 @@ def piece_out(row: Any) -> PieceOut:
     )
 
 
+def order_detail(order: Any, milestones: Sequence[Any], dispute: Any | None) -> OrderDetailOut:
+    """An order's answer from its row, its milestones' rows (in order) and its dispute's row (or None)."""
+    return OrderDetailOut(
+        **order_out(order),
+        milestones=[
+            MilestoneOut(
+                milestone=m.milestone,
+                name=m.name,
+                occurredAt=m.occurred_at,
+                recordedAt=m.recorded_at,
+                evidenceHash=m.evidence_hash,
+                signers=list(m.signers),
+                statusAfter=m.status_after,
+                txHash=m.tx_hash,
+            )
+            for m in milestones
+        ],
+        dispute=None
+        if dispute is None
+        else DisputeOut(
+            openedAt=dispute.opened_at,
+            answerBy=dispute.answer_by,
+            resolveBy=dispute.resolve_by,
+            answered=dispute.answered,
+            reasonHash=dispute.reason_hash,
+            responseHash=dispute.response_hash,
+            resolvedAt=dispute.resolved_at,
+            resolution=dispute.resolution,
+            toBuyer=None if dispute.to_buyer is None else str(dispute.to_buyer),
+            toSupplier=None if dispute.to_supplier is None else str(dispute.to_supplier),
+        ),
+    )
+
+
 class Reads:
     """Per-party reads over ``engine`` (the projection) and ``store_engine`` (financing requests)."""
 
@@ -133,6 +170,7 @@ class Reads:
         self.store = store_engine
         self.chain_id = chain_id
         self.financing = FinancingBook(engine, store_engine, chain_id)
+        self.answers = answers.Answers()
 
     # -- parties ---------------------------------------------------------------------------
 
@@ -209,35 +247,76 @@ class Reads:
             dispute = connection.execute(
                 select(Dispute).where(Dispute.chain_id == self.chain_id, Dispute.order_id == order_id)
             ).one_or_none()
-        return OrderDetailOut(
-            **order_out(order),
-            milestones=[
-                MilestoneOut(
-                    milestone=m.milestone,
-                    name=m.name,
-                    occurredAt=m.occurred_at,
-                    recordedAt=m.recorded_at,
-                    evidenceHash=m.evidence_hash,
-                    signers=list(m.signers),
-                    statusAfter=m.status_after,
-                    txHash=m.tx_hash,
+        return order_detail(order, milestones, dispute)
+
+    # -- the hot reads as JSON bytes (api.v1.read_answers): the same answers, made once per rows -----------
+
+    def orders_json(self, party: Party, after: int, limit: int, status: str | None) -> bytes:
+        """``orders``' page as its JSON bytes."""
+        limit = min(limit, MAX_PAGE)
+        prepared = answers.ORDERS[answers.kind_of(party.auditor, party.has("arbiter")), status is not None]
+        with rawsql.snapshot(self.engine, statements=1) as reading:
+            compiled, rows = reading.raw(
+                prepared, chain_id=self.chain_id, after=after, limit=limit + 1, party=party.address, status=status
+            )
+
+        def item(row: Any) -> bytes:
+            return answers.dump(OrderOut(**order_out(rawsql.process(compiled, row))))
+
+        items = [self.answers.get(("order", row), functools.partial(item, row)) for row in rows[:limit]]
+        last = rawsql.process(compiled, rows[limit - 1]).order_id if len(rows) > limit else None
+        return answers.page(items, last)
+
+    def order_json(self, party: Party, order_id: int) -> bytes:
+        """``order``'s answer as its JSON bytes (404 unless the party sees the order)."""
+        kind = answers.kind_of(party.auditor, party.has("arbiter"))
+        with rawsql.snapshot(self.engine) as reading:
+            compiled, found = reading.raw(
+                answers.ORDER[kind], chain_id=self.chain_id, order_id=order_id, party=party.address
+            )
+            if not found:
+                raise NotFound("order", order_id)
+            steps, milestones = reading.raw(answers.MILESTONES, chain_id=self.chain_id, order_id=order_id)
+            disputed, dispute = reading.raw(answers.DISPUTE, chain_id=self.chain_id, order_id=order_id)
+
+        def make() -> bytes:
+            return answers.dump(
+                order_detail(
+                    rawsql.process(compiled, found[0]),
+                    [rawsql.process(steps, m) for m in milestones],
+                    rawsql.process(disputed, dispute[0]) if dispute else None,
                 )
-                for m in milestones
-            ],
-            dispute=None
-            if dispute is None
-            else DisputeOut(
-                openedAt=dispute.opened_at,
-                answerBy=dispute.answer_by,
-                resolveBy=dispute.resolve_by,
-                answered=dispute.answered,
-                reasonHash=dispute.reason_hash,
-                responseHash=dispute.response_hash,
-                resolvedAt=dispute.resolved_at,
-                resolution=dispute.resolution,
-                toBuyer=None if dispute.to_buyer is None else str(dispute.to_buyer),
-                toSupplier=None if dispute.to_supplier is None else str(dispute.to_supplier),
-            ),
+            )
+
+        return self.answers.get(("order-detail", found[0], tuple(milestones), tuple(dispute)), make)
+
+    def receivable_json(self, party: Party, root_id: int) -> bytes:
+        """``receivable``'s answer as its JSON bytes (404 unless the party sees the root)."""
+        if not party.auditor:  # a party's visible tree depends on its financing requests (store lookups)
+            return answers.dump(self.receivable(party, root_id))
+        with rawsql.snapshot(self.engine) as reading:
+            compiled, found = reading.raw(answers.ROOT, chain_id=self.chain_id, root_id=root_id)
+            if not found:
+                raise NotFound("receivable", root_id)
+            tree, unordered = reading.raw(answers.TREE, chain_id=self.chain_id, root_id=root_id)
+        pieces = answers.tree(unordered)
+
+        def make() -> bytes:
+            root = rawsql.process(compiled, found[0])
+            return answers.dump(
+                ReceivableDetailOut(**root_out(root), pieces=[piece_out(rawsql.process(tree, p)) for p in pieces])
+            )
+
+        return self.answers.get(("receivable-detail", found[0], tuple(pieces)), make)
+
+    def member_json(self, address: str) -> bytes:
+        """``member``'s answer as its JSON bytes (404 for an address that is not a member)."""
+        with rawsql.snapshot(self.engine, statements=1) as reading:
+            compiled, found = reading.raw(answers.MEMBER, chain_id=self.chain_id, address=address)
+        if not found:
+            raise NotFound("party", address)
+        return self.answers.get(
+            ("member", found[0]), lambda: answers.dump(member_out(rawsql.process(compiled, found[0])))
         )
 
     # -- receivables -------------------------------------------------------------------------
@@ -287,11 +366,9 @@ class Reads:
         return row
 
     def _tree(self, root_id: int) -> list[Any]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(Piece).where(Piece.chain_id == self.chain_id, Piece.root_id == root_id).order_by(Piece.piece_id)
-            ).all()
-        return list(rows)
+        with rawsql.snapshot(self.engine, statements=1) as reading:
+            compiled, rows = reading.raw(answers.TREE, chain_id=self.chain_id, root_id=root_id)
+        return [rawsql.process(compiled, row) for row in answers.tree(rows)]
 
     def _visible_pieces(self, party: Party, root: Any, pieces: Sequence[Any]) -> list[Any]:
         if party.auditor or party.address in (root.debtor, root.creditor):

@@ -7,12 +7,14 @@ transaction (70-220 tx/s). ``BatchSender.send`` pays each of those once per batc
 * nonces come from the chain's own nonce cache, reserved per sender in item order, so
   ``Chain.transact`` carries on after a batch without asking the node;
 * calldata is encoded by a lean ABI encoder (eth-abi's output, ~8x faster) and
-  transactions are signed with coincurve directly (RLP + keccak, byte-identical to
+  transactions are signed with libsecp256k1 directly (RLP + keccak, byte-identical to
   eth-account, ~5x faster), chunk k+1 while a worker thread sends chunk k;
 * chunks go out as JSON-RPC batch requests over HTTP; other providers get one request at a
   time through web3 (the embedded eth-tester chain included);
 * on an anvil that does not mine by itself the sender mines, a block per ``mine_every``
-  transactions;
+  transactions and one at the end of each batch, unless the batch leaves its tail to the
+  next batch's block (``share_block``: for steps that need nothing of each other, or whose
+  dependencies are one sender's nonces);
 * outcomes are checked with one ``eth_getLogs`` over the batch's blocks: a reverted
   transaction leaves no log and every state change of the ledger's contracts emits an
   event, so only calls that left no log need a receipt, and only failed ones are replayed
@@ -51,7 +53,7 @@ from ledger.eth.abi import abi_type, encode_arguments, encode_function
 from ledger.eth.calls import Call as UnsignedCall
 from ledger.eth.chain import EMBEDDED, Chain, is_dev_node
 from ledger.eth.fees import Fees
-from ledger.eth.jsonrpc import JsonRpc, RpcError, as_hex, as_int
+from ledger.eth.jsonrpc import NO_ANSWER, JsonRpc, RpcError, as_hex, as_int
 from ledger.eth.transactions import sign_transaction, sign_with_eth_account
 
 TRANSFER_GAS = 21_000
@@ -233,6 +235,10 @@ class PendingBatch:
         self.lock = threading.Lock()
         self.settled = False
         self.outcome: BatchResult | None = None
+        self.share_block = False  # the tail is left for the next batch's block (``submit``)
+        # Read right after our last evm_mine: (its block, mined nonce per sender, the batch's logs).
+        self.after_mine: tuple[int, dict[str, Any], list[dict[str, Any]] | None] | None = None
+        self.follower: PendingBatch | None = None  # the batch whose block takes the tail
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -310,12 +316,19 @@ class BatchSender:
         items: Iterable[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]],
         *,
         mine_every: int | None = 0,
+        share_block: bool = False,
     ) -> PendingBatch:
         """Sign every item and queue it for sending; ``result()`` of the answer finishes the batch.
 
         ``items`` is consumed a chunk at a time: a generator that builds (and signs typed
         data for) each call runs while earlier chunks are on the wire. ``mine_every``
         overrides the sender's for this batch (0 keeps it; None mines only at its end).
+
+        ``share_block``: where this sender mines, leave the batch's tail unmined so that the
+        next batch's block takes it too (a block costs anvil a state-root pass over the whole
+        state). Only for a next batch whose calls depend on nothing of this one, or only on
+        calls of the same sender (its nonces order them within the block). ``result()``
+        mines what is left if no batch followed.
         """
         started = time.perf_counter()
         mine = self.mining()
@@ -324,6 +337,9 @@ class BatchSender:
         batch = PendingBatch(self, previous, mine, self.chain.fees.fees(as_int(block.get("baseFeePerGas") or 0)))
         batch.started = started
         batch.mine_every = self.mine_every if mine_every == 0 else mine_every
+        batch.share_block = share_block and mine
+        if previous is not None and previous.share_block and not previous.settled:
+            previous.follower = batch
         self._last = batch
         if previous is not None and not mine:
             # A node that mines by itself could take this batch's first transactions into
@@ -400,14 +416,43 @@ class BatchSender:
             self.rpc.call("evm_mine", [])
         return answers
 
-    def _mine_now(self) -> int:
+    def _mine_now(self, batch: PendingBatch | None = None) -> int:
+        """Mine; the block's number. For ``batch`` (its last mine) also what settling and checking it
+        ask next, read at once by the worker: every sender's mined nonce (in the block number's
+        request) and the logs of the batch's blocks, one round trip fewer per batch, and the logs
+        read while the caller is still busy."""
         self.rpc.call("evm_mine", [])
-        return self._block_number()
+        if batch is None or batch.first_block is None:
+            return self._block_number()
+        return self._after_mine(batch)
+
+    def _after_mine(self, batch: PendingBatch) -> int:
+        """The number of the block just mined, with ``batch``'s mined nonces and logs (``after_mine``)."""
+        assert batch.first_block is not None
+        senders = sorted({c.sender.address for c in batch.calls})
+        answers = self.rpc.batch(
+            [("eth_blockNumber", []), *(("eth_getTransactionCount", [a, "latest"]) for a in senders)]
+        )
+        if isinstance(answers[0], RpcError):
+            raise LedgerError(f"eth_blockNumber failed: {answers[0].message}")
+        block = as_int(answers[0])
+        first = batch.first_block.result()
+        addresses = sorted({c.to.lower() for c in batch.calls})
+        logs: list[dict[str, Any]] | None = []
+        if block > first:
+            try:
+                logs = self._logs(first + 1, block, addresses)
+            except LedgerError:
+                logs = None  # the check reads them again and reports what the node says
+        batch.after_mine = (block, dict(zip(senders, answers[1:], strict=True)), logs)
+        return block
 
     # -- preparing ----------------------------------------------------------------------
 
     def _stream(
-        self, batch: PendingBatch, items: Iterator[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]]
+        self,
+        batch: PendingBatch,
+        items: Iterator[Call | tuple[ContractFunction | UnsignedCall, LocalAccount]],
     ) -> None:
         """Build and sign chunk k+1 while the worker sends chunk k (sockets release the GIL)."""
         chain_id = self.chain.chain_id
@@ -449,8 +494,12 @@ class BatchSender:
             if mine_now:
                 unmined = 0
             batch.chunks.append((indexes, raws, self._run(self._push, raws, mine_now)))
-        if batch.mine and unmined:
-            batch.mined_block = self._run(self._mine_now)
+        if batch.mine and unmined and not batch.share_block:
+            batch.mined_block = self._run(self._mine_now, batch)
+            batch.tasks.append(batch.mined_block)
+        elif batch.mine and batch.chunks and not unmined:
+            # The last chunk's push mined (``mine_every`` reached): read what follows a mine all the same.
+            batch.mined_block = self._run(self._after_mine, batch)
             batch.tasks.append(batch.mined_block)
 
     def _gas_limits(self, calls: Sequence[Call], previous: PendingBatch | None) -> list[int]:
@@ -553,6 +602,12 @@ class BatchSender:
             if batch.rejected:
                 batch.stuck = self._fill_gaps(batch)
                 batch.mined_block = None  # the gap fillers come after our last mine
+            follower, batch.follower = batch.follower, None
+            if follower is not None and follower.mined_block is not None:
+                # The tail goes into the follower's block: polling before it is mined would
+                # mine a block of its own (its failure is the follower's to report).
+                with contextlib.suppress(Exception):
+                    follower.mined_block.result()
             self._wait(batch)
             if batch.mined_block is not None:
                 # The block our last evm_mine made: later batches' blocks are none of ours.
@@ -610,9 +665,15 @@ class BatchSender:
         mined_more = False
         seen: dict[str, int] = {}
         stalled_since = time.monotonic()
+        # The counts read right after our last mine answer the first poll (not after gap fillers).
+        known = batch.after_mine[1] if batch.after_mine is not None and batch.mined_block is not None else None
         while targets:
             addresses = list(targets)
-            counts = self.rpc.batch([("eth_getTransactionCount", [a, "latest"]) for a in addresses])
+            if known is not None:
+                counts = [known.get(a, NO_ANSWER) for a in addresses]
+                known = None
+            else:
+                counts = self.rpc.batch([("eth_getTransactionCount", [a, "latest"]) for a in addresses])
             for address, count in zip(addresses, counts, strict=True):
                 if isinstance(count, RpcError):
                     continue
@@ -645,9 +706,13 @@ class BatchSender:
         calls, nonces, rejected = batch.calls, batch.nonces, batch.rejected
         addresses = sorted({c.to.lower() for c in calls})
         by_hash: dict[str, list[dict[str, Any]]] = {}
-        if batch.last_block > first_block:
-            for log in self._logs(first_block + 1, batch.last_block, addresses):
-                by_hash.setdefault(as_hex(log["transactionHash"]), []).append(log)
+        after = batch.after_mine
+        if after is not None and after[0] == batch.last_block and after[2] is not None:
+            found = after[2]  # the same span, read by the worker right after the mine
+        else:
+            found = self._logs(first_block + 1, batch.last_block, addresses) if batch.last_block > first_block else []
+        for log in found:
+            by_hash.setdefault(as_hex(log["transactionHash"]), []).append(log)
         logs = [by_hash.get(h, []) if h else [] for h in tx_hashes]
 
         def failure(i: int, reason: str, error: ContractReverted | None = None) -> ItemFailure:

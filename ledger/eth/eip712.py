@@ -36,7 +36,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.domain.addresses import address
 from ledger.domain.typed_data import DOMAIN_FIELDS, Domain
 from ledger.eth.keccak import keccak
-from ledger.eth.transactions import signing_key
+from ledger.eth.transactions import sign_digest
 
 # -- eth-account: any document ------------------------------------------------------------------
 
@@ -190,8 +190,8 @@ def typed_data_digest(document: Mapping[str, Any]) -> bytes | None:
 
 
 def _sign_digest(account: LocalAccount, hashed: bytes) -> bytes:
-    """r‖s‖v over an EIP-712 digest, as eth-account signs it (coincurve, deterministic nonce)."""
-    signature = signing_key(account).sign_recoverable(hashed, hasher=None)
+    """r‖s‖v over an EIP-712 digest, as eth-account signs it (libsecp256k1, deterministic nonce)."""
+    signature = sign_digest(account, hashed)
     return signature[:64] + bytes((signature[64] + 27,))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -41,9 +42,19 @@ def load_keystore(path: Path, password: str | None = None) -> LocalAccount:
     return Account.from_key(key)
 
 
-def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
-    """Encrypt ``account`` into ``path`` (readable by its owner only)."""
+def write_keystore(
+    account: LocalAccount,
+    path: Path,
+    password: str,
+    *,
+    kdf: Literal["pbkdf2", "scrypt"] | None = None,
+    iterations: int | None = None,
+) -> Path:
+    """Encrypt ``account`` into ``path`` (readable by its owner only).
+
+    ``kdf`` and ``iterations`` are eth-account's (default: scrypt at its default cost, about a second to write
+    and to open); test suites pass a cheap ``pbkdf2`` for keys that guard nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(Account.encrypt(account.key, password)))
+    path.write_text(json.dumps(Account.encrypt(account.key, password, kdf=kdf, iterations=iterations)))
     path.chmod(0o600)
     return path

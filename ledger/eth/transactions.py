@@ -1,21 +1,25 @@
-"""EIP-1559 transactions signed by coincurve directly: RLP, keccak, recoverable signature.
+"""EIP-1559 transactions signed by libsecp256k1 directly: RLP, keccak, recoverable signature.
 
-Byte-identical to eth-account (tests compare them) at about a fifth of the cost.
+Byte-identical to eth-account (tests compare them) at about a fifth of the cost. The
+signature itself is libsecp256k1's (coincurve's build of it, the library eth-keys uses when
+coincurve is installed), called through its cffi binding without coincurve's Python layers:
+the same deterministic RFC 6979 nonce and low-s form, about a tenth less per signature, and
+a batch signs two to three digests per transaction (the transaction, typed data).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import coincurve
+from coincurve._libsecp256k1 import ffi, lib
+from coincurve.context import GLOBAL_CONTEXT
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-if TYPE_CHECKING:
-    pass
-
 from ledger.eth.keccak import keccak
+
+_CONTEXT = GLOBAL_CONTEXT.ctx
 
 
 @lru_cache(maxsize=8192)
@@ -26,6 +30,29 @@ def _private_key(secret: bytes) -> coincurve.PrivateKey:
 
 def signing_key(account: LocalAccount) -> coincurve.PrivateKey:
     return _private_key(bytes(account.key))
+
+
+@lru_cache(maxsize=8192)
+def _secret(key: bytes) -> bytes:
+    # coincurve.PrivateKey checks the secret is a valid scalar (ValueError otherwise), once per key.
+    return bytes(_private_key(key).secret)
+
+
+def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
+    """r‖s‖recid (65 bytes, recid 0 or 1) of a 32-byte ``digest``: what coincurve's
+    ``sign_recoverable(digest, hasher=None)`` returns, without its wrappers."""
+    if len(digest) != 32:
+        raise ValueError("a digest is 32 bytes")
+    signature = ffi.new("secp256k1_ecdsa_recoverable_signature *")
+    if not lib.secp256k1_ecdsa_sign_recoverable(
+        _CONTEXT, signature, digest, _secret(bytes(account.key)), ffi.NULL, ffi.NULL
+    ):
+        raise ValueError("libsecp256k1 could not sign (an invalid key)")
+    output = ffi.new("unsigned char[65]")
+    recid = ffi.new("int *")
+    lib.secp256k1_ecdsa_recoverable_signature_serialize_compact(_CONTEXT, output, recid, signature)
+    output[64] = recid[0]
+    return ffi.buffer(output)[:]
 
 
 def _rlp_bytes(value: bytes) -> bytes:
@@ -84,7 +111,7 @@ def sign_transaction(
             _EMPTY_ACCESS_LIST,
         )
     )
-    signature = signing_key(account).sign_recoverable(keccak(b"\x02" + _rlp_list(payload)), hasher=None)
+    signature = sign_digest(account, keccak(b"\x02" + _rlp_list(payload)))
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
     raw = b"\x02" + _rlp_list(payload + _rlp_int(signature[64]) + _rlp_int(r) + _rlp_int(s))

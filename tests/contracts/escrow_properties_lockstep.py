@@ -74,6 +74,7 @@ class TradeEscrowLockstep(RuleBasedStateMachine):
         world.stats["examples"] += 1
 
     def teardown(self) -> None:
+        self.clock.close()
         self.chain.revert(self.snapshot)
 
     # -- plumbing -------------------------------------------------------------------------

@@ -137,39 +137,56 @@ class Clock(Protocol):
 
     def jump(self, seconds: int) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class AnvilClock:
     """Every transaction mines at the latest block's timestamp.
 
     The preflight that meets a revert before sending (QuickChain's ``eth_call``, or
     ``eth_estimateGas`` in ``Chain.transact``) runs at the latest block's time, while automine
-    would stamp the block with the wall clock; pinning the next block to the latest timestamp
-    makes both the same second. ``evm_increaseTime`` drifts with the wall clock and is
-    overridden by a pin, so jumps pin their target and mine a block there.
+    would stamp the block with the wall clock; a block timestamp interval of 0
+    (``anvil_setBlockTimestampInterval``) stamps every new block with its parent's time, so both
+    are the same second, with no request per transaction. ``evm_increaseTime`` drifts with the
+    wall clock, so jumps pin their target (``evm_setNextBlockTimestamp``) and mine a block there.
+    ``close`` gives the session's anvil its wall clock back (the interval is the node's setting,
+    which no snapshot revert undoes).
     """
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
         self.now = chain.timestamp()
+        self._request("anvil_setBlockTimestampInterval", [0])
 
     @property
     def view_time(self) -> int:
         return self.now
 
-    def _pin(self, timestamp: int) -> None:
-        answer = self.chain.w3.provider.make_request(RPCEndpoint("evm_setNextBlockTimestamp"), [timestamp])
+    def _request(self, method: str, params: list[Any]) -> None:
+        answer = self.chain.w3.provider.make_request(RPCEndpoint(method), params)
         assert "error" not in answer, answer
 
     def before_tx(self) -> None:
-        self._pin(self.now)
+        pass  # the next block takes the latest block's timestamp: ``now``
 
     def after_tx(self) -> None:
         pass
 
     def jump(self, seconds: int) -> None:
         self.now += seconds
-        self._pin(self.now)
+        self._request("evm_setNextBlockTimestamp", [self.now])
         self.chain.mine()
+
+    def close(self) -> None:
+        self._request("anvil_removeBlockTimestampInterval", [])
+
+
+def wall_clock_back(chain: Chain) -> None:
+    """Whatever an ``AnvilClock`` left behind (one whose example failed before its teardown), the node's blocks
+    follow the wall clock again (a no-op elsewhere)."""
+    if chain.backend != "embedded":
+        answer = chain.w3.provider.make_request(RPCEndpoint("anvil_removeBlockTimestampInterval"), [])
+        assert "error" not in answer, answer
 
 
 class EmbeddedClock:
@@ -197,3 +214,6 @@ class EmbeddedClock:
         if seconds:
             self.chain.advance_time(seconds)
             self.now += seconds
+
+    def close(self) -> None:
+        pass

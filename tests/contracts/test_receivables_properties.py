@@ -55,6 +55,7 @@ from tests.contracts.lockstep import (
     fuzz_settings,
     register_fuzz_profiles,
     summary,
+    wall_clock_back,
 )
 from tests.support.deployments import Deployed
 from tests.support.escrow import MAX_UINT256, ZERO_ADDRESS, escrow_of, quick, tokens_of
@@ -256,6 +257,7 @@ class ReceivablesMachine(RuleBasedStateMachine):
         world.stats["examples"] += 1
 
     def teardown(self) -> None:
+        self.clock.close()
         self.chain.revert(self.snapshot)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -703,3 +705,4 @@ def test_receivables_matches_its_model(fuzz_world: World) -> None:
         run_state_machine_as_test(ReceivablesMachine, settings=fuzz_settings("receivables", fuzz_world.backend))
     finally:
         ReceivablesMachine.world = None
+        wall_clock_back(fuzz_world.deployed.chain)

@@ -31,7 +31,15 @@ from web3.types import TxReceipt
 from ledger.domain.escrow import Attestation, Milestone, OrderTerms
 from tests.contracts.escrow_properties_machine import TradeEscrowMachine
 from tests.contracts.escrow_properties_world import DAY, UNIT, ZERO_HASH, World, open_fuzz_world
-from tests.contracts.lockstep import AnvilClock, Clock, EmbeddedClock, fuzz_settings, register_fuzz_profiles, succeeds
+from tests.contracts.lockstep import (
+    AnvilClock,
+    Clock,
+    EmbeddedClock,
+    fuzz_settings,
+    register_fuzz_profiles,
+    succeeds,
+    wall_clock_back,
+)
 from tests.support.deployments import Deployed
 
 # CI runs 100 examples of 30 steps (the floor for this suite); `make fuzz` ten times as many.
@@ -51,6 +59,7 @@ def test_trade_escrow_matches_its_model(fuzz_world: World) -> None:
         run_state_machine_as_test(TradeEscrowMachine, settings=fuzz_settings("escrow", fuzz_world.backend))
     finally:
         TradeEscrowMachine.world = None
+        wall_clock_back(fuzz_world.deployed.chain)
 
 
 # -- what the fuzzing turned up -----------------------------------------------------------
@@ -63,39 +72,42 @@ def test_the_last_second_of_the_claim_window_belongs_to_release_or_to_a_dispute_
     deployed.tokens.mint(buyer.address, UNIT, accounts["bank"])
     deployed.tokens.approve(escrow.address, UNIT, buyer)
     clock: Clock = AnvilClock(chain) if deployed.backend == "anvil" else EmbeddedClock(chain)
+    try:
 
-    def at_clock(call: Callable[[], TxReceipt]) -> TxReceipt:
+        def at_clock(call: Callable[[], TxReceipt]) -> TxReceipt:
+            clock.before_tx()
+            receipt = call()
+            clock.after_tx()
+            return receipt
+
+        def attest(order_id: int, milestone: Milestone) -> TxReceipt:
+            attestation = Attestation(order_id, milestone, clock.now, keccak(text=f"edge:{milestone.name}"))
+            return escrow.attest(attestation, [escrow.sign_attestation(carrier, attestation)], relayer)
+
+        now = clock.now
+        terms = OrderTerms(
+            buyer.address, supplier.address, deployed.addresses["SettlementToken"], UNIT, now + DAY, now + 2 * DAY,
+            False, ZERO_HASH, keccak(text="PO-claim-window-edge"), 0, now + DAY,
+        )  # fmt: skip
+        signatures = escrow.sign_order(buyer, terms), escrow.sign_order(supplier, terms)
         clock.before_tx()
-        receipt = call()
+        order_id, _ = escrow.create_order(terms, *signatures, buyer)
         clock.after_tx()
-        return receipt
+        at_clock(lambda: escrow.fund(order_id, buyer))
+        at_clock(lambda: attest(order_id, Milestone.SHIPPED))
+        at_clock(lambda: attest(order_id, Milestone.DELIVERED))
+        ends = escrow.order(order_id).delivered_recorded_at + escrow.windows().claim_window
+        clock.jump(ends - clock.now)
 
-    def attest(order_id: int, milestone: Milestone) -> TxReceipt:
-        attestation = Attestation(order_id, milestone, clock.now, keccak(text=f"edge:{milestone.name}"))
-        return escrow.attest(attestation, [escrow.sign_attestation(carrier, attestation)], relayer)
-
-    now = clock.now
-    terms = OrderTerms(
-        buyer.address, supplier.address, deployed.addresses["SettlementToken"], UNIT, now + DAY, now + 2 * DAY,
-        False, ZERO_HASH, keccak(text="PO-claim-window-edge"), 0, now + DAY,
-    )  # fmt: skip
-    signatures = escrow.sign_order(buyer, terms), escrow.sign_order(supplier, terms)
-    clock.before_tx()
-    order_id, _ = escrow.create_order(terms, *signatures, buyer)
-    clock.after_tx()
-    at_clock(lambda: escrow.fund(order_id, buyer))
-    at_clock(lambda: attest(order_id, Milestone.SHIPPED))
-    at_clock(lambda: attest(order_id, Milestone.DELIVERED))
-    ends = escrow.order(order_id).delivered_recorded_at + escrow.windows().claim_window
-    clock.jump(ends - clock.now)
-
-    # Try each at the same second, from the same state.
-    edge = chain.snapshot()
-    clock.before_tx()
-    released = succeeds(lambda: escrow.release(order_id, relayer))
-    chain.revert(edge)
-    clock.now = ends
-    clock.before_tx()
-    disputed = succeeds(lambda: escrow.open_dispute(order_id, keccak(text="damaged"), buyer))
-    assert not (released and disputed), f"at t={ends} both release() and openDispute() were accepted"
-    assert (released, disputed) == (False, True), "the claim window's last second belongs to the buyer"
+        # Try each at the same second, from the same state.
+        edge = chain.snapshot()
+        clock.before_tx()
+        released = succeeds(lambda: escrow.release(order_id, relayer))
+        chain.revert(edge)
+        clock.now = ends
+        clock.before_tx()
+        disputed = succeeds(lambda: escrow.open_dispute(order_id, keccak(text="damaged"), buyer))
+        assert not (released and disputed), f"at t={ends} both release() and openDispute() were accepted"
+        assert (released, disputed) == (False, True), "the claim window's last second belongs to the buyer"
+    finally:
+        clock.close()

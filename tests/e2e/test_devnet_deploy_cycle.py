@@ -113,10 +113,10 @@ def test_every_command_has_help() -> None:
 
 def test_deploy_with_a_keystore_records_that_deployer(env: dict[str, str], tmp_path: Path) -> None:
     from ledger.eth.accounts import dev_accounts
-    from ledger.eth.keys import write_keystore
+    from tests.support.keystores import cheap_keystore
 
     relayer = dev_accounts()["relayer"]  # funded on the devnet, and not the dev admin
-    keystore = write_keystore(relayer, tmp_path / "deployer.json", "s3cret")
+    keystore = cheap_keystore(relayer, tmp_path / "deployer.json", "s3cret")
     scf(env, "devnet", "up", "--mining", "auto")
 
     said = scf({**env, "SCF_KEYSTORE_PASSWORD": "s3cret"}, "deploy", "--keystore", str(keystore))

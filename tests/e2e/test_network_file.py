@@ -17,8 +17,9 @@ from eth_account import Account
 
 from api.cli import main
 from ledger.eth.chain import Chain
-from ledger.eth.keys import PASSWORD_ENV, write_keystore
+from ledger.eth.keys import PASSWORD_ENV
 from ledger.toolchain.deploy import PLAN, load_record
+from tests.support.keystores import cheap_keystore
 from tests.support.ports import free_port
 from tests.support.standard_rpc import StandardRpcProxy, standard_node
 
@@ -54,7 +55,7 @@ def test_a_penniless_keystore_deploys_at_zero_gas_and_another_member_adopts_the_
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     deployer = Account.create()
     operator = tmp_path / "operator"
-    write_keystore(deployer, operator / "keys" / "deployer.json", PASSWORD)
+    cheap_keystore(deployer, operator / "keys" / "deployer.json", PASSWORD)
     monkeypatch.setenv("SCF_DEPLOYMENTS_DIR", str(operator / "deployments"))
 
     assert main(["deploy", "--chain", str(write_network(operator, node))]) == 0
@@ -90,7 +91,7 @@ def test_a_network_file_naming_other_code_is_refused_and_nothing_recorded(
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     operator = tmp_path / "operator"
-    write_keystore(Account.create(), operator / "keys" / "deployer.json", PASSWORD)
+    cheap_keystore(Account.create(), operator / "keys" / "deployer.json", PASSWORD)
     monkeypatch.setenv("SCF_DEPLOYMENTS_DIR", str(operator / "deployments"))
     assert main(["deploy", "--chain", str(write_network(operator, node))]) == 0
     chain = Chain.http(node.url)

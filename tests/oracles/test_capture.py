@@ -19,7 +19,7 @@ from ledger.domain.escrow import ErrorDeclaration, OrderStatus
 from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
 from oracles.aggregator import Aggregator, DeclarationReceipt, Receipt, Rejection, Status, Submission
-from oracles.capture import CaptureService, Outcome
+from oracles.capture import CaptureJob, CaptureService, Outcome
 from oracles.epcis import parse_document
 from oracles.errors import AggregatorUnavailable, EpcisDocumentError, OracleInactive
 from oracles.hashing import evidence_bytes32
@@ -84,6 +84,11 @@ def shipped_order(
     return order_id, json.dumps(document).encode()
 
 
+def assert_as_recorded(service: CaptureService, job: CaptureJob) -> None:
+    """The job a capture returns is what its record reads back, value for value and type for type."""
+    assert repr(service.job(job.capture_id)) == repr(job)
+
+
 def outcomes(job_events: Sequence[object]) -> list[tuple[str, str | None]]:
     return [(e.outcome, e.reason) for e in job_events]  # type: ignore[attr-defined]
 
@@ -93,12 +98,14 @@ def test_a_quorum_of_two_carriers_moves_the_order_and_the_evidence_is_the_stored
 ) -> None:
     order_id, document = shipped_order(deployed, "PO-CAPTURE-1")
     first = oracles.carriers[0].capture(document)
+    assert_as_recorded(oracles.carriers[0], first)
     assert first.status == "done" and first.document_kind == "EPCISDocument"
     assert [e.outcome for e in first.events] == [Outcome.PENDING, Outcome.PENDING]
     assert all(e.detail == "1 of 2 signatures" for e in first.events)
     assert read_order(deployed, order_id).status == OrderStatus.FUNDED
 
     second = oracles.carriers[1].capture(document)
+    assert_as_recorded(oracles.carriers[1], second)
     assert [e.outcome for e in second.events] == [Outcome.ATTESTED, Outcome.ATTESTED]
     order = read_order(deployed, order_id)
     assert order.status == OrderStatus.DELIVERED
@@ -119,6 +126,7 @@ def test_the_same_document_again_is_answered_from_the_record(oracles: Oracles, d
     doc = json.loads(document)
     doc["creationDate"] = "2030-01-01T00:00:00Z"
     other = oracles.carriers[0].capture(json.dumps(doc).encode())
+    assert_as_recorded(oracles.carriers[0], other)
     assert other.capture_id != first.capture_id
     assert [e.outcome for e in other.events] == [Outcome.DUPLICATE, Outcome.DUPLICATE]
 
@@ -130,6 +138,7 @@ def test_unknown_pos_other_kinds_and_closed_orders_are_refused_with_a_reason(
     doc = json.loads(document)
     unknown = json.loads(json.dumps(doc).replace("PO-CAPTURE-3", "PO-NOBODY-KNOWS"))
     job = oracles.carriers[0].capture(json.dumps(unknown).encode())
+    assert_as_recorded(oracles.carriers[0], job)
     by_step = {e.biz_step: (e.outcome, e.reason) for e in job.events}
     assert by_step["shipping"] == by_step["receiving"] == (Outcome.REFUSED, "unknown_po")
     assert by_step["inspecting"] == (Outcome.REFUSED, "wrong_kind")  # the kind is checked first

@@ -6,7 +6,9 @@ code declares, and the store's history keeps to its own version table beside the
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, insert, inspect, select
@@ -15,8 +17,17 @@ from ledger.index.sql.db import database_url
 from oracles import store
 from oracles.migrations import baseline
 from tests.support.databases import Databases, databases
+from tests.support.schemas import declared_new_stores, reflected, revisions_run
 
 __all__ = ["databases"]  # the fixture, imported to be declared in this module (SQLite and PostgreSQL runs)
+
+
+@pytest.fixture(autouse=True)
+def _every_revision_runs() -> Iterator[None]:
+    """The subject here is the revisions: a new store runs them all, not the suites' create_all shortcut."""
+    with revisions_run():
+        yield
+
 
 HEAD = store.STORE.head()
 
@@ -143,3 +154,22 @@ def test_times_after_2038_are_kept(databases: Databases) -> None:
         assert connection.execute(select(store.attestations.c.updated_at)).scalar_one() == later
         assert connection.execute(select(store.declarations.c.declared_at)).scalar_one() == later
     engine.dispose()
+
+
+def test_a_new_store_made_from_the_declarations_is_the_store_the_revisions_make(databases: Databases) -> None:
+    """The suites make new stores with ``create_all`` of the declared tables, stamped at head
+    (``tests.support.schemas``): the same tables, columns, keys, constraints, indexes and version as every
+    revision run, beside the index and in memory."""
+    urls = [engine.url.render_as_string(hide_password=False) for engine in (databases.new(), databases.new())]
+    revised = store.open_database(urls[0])
+    with declared_new_stores():
+        declared = store.open_database(urls[1])
+        in_memory = store.open_database("sqlite://")
+    memory_revised = store.open_database("sqlite://")
+    names = [*store.metadata.tables]
+    for made, by_revisions in ((declared, revised), (in_memory, memory_revised)):
+        assert set(inspect(made).get_table_names()) == set(inspect(by_revisions).get_table_names())
+        assert reflected(made, names) == reflected(by_revisions, names)
+        assert store.STORE.current(made) == store.STORE.current(by_revisions) == HEAD
+    for engine in (revised, declared, in_memory, memory_revised):
+        engine.dispose()

@@ -2,8 +2,15 @@
 
 ``databases`` is a module fixture parametrised over both kinds, so every test that takes it (or a
 fixture built on it) runs on SQLite and on PostgreSQL: 127.0.0.1:5432, user postgres, trust auth,
-a fresh database per ``url()`` (empty) or ``new()`` (the index's schema migrated), all dropped when
-the module ends. Without a reachable server the PostgreSQL runs are skipped with the reason
+a fresh database per ``url()`` (empty), ``new()`` (the index's schema migrated) or ``served_url()`` (the
+index's schema and the API's store, as ``scf serve`` leaves a new database), all dropped when the module ends.
+
+A PostgreSQL database costs a ``CREATE DATABASE`` (a copy of ``template1``) and then its migrations, which on
+this server cost more than the copy. So each process migrates one template database per schema once
+(``_template``) and ``new()`` and ``served_url()`` copy it (``CREATE DATABASE ... TEMPLATE``, the same copy as
+an empty one): a database at head at the price of an empty one. The migrations themselves still run from empty
+on ``url()`` databases (the migration suites) and on every SQLite database; the templates are dropped when the
+process ends. Without a reachable server the PostgreSQL runs are skipped with the reason
 printed, so a laptop without one still runs the rest.
 
 Suites whose fixtures have another scope make their own parametrisation over ``KINDS`` and open
@@ -16,7 +23,9 @@ their own.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +55,58 @@ def postgres_reason() -> str | None:
     return None
 
 
+def _create(name: str, template: str | None = None) -> None:
+    import psycopg
+
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"{copy}')
+        # A test database need not outlive a crash of the server: commits return before the WAL is flushed.
+        connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
+
+
+def _drop(names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        for name in names:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+#: This process's template databases, by schema, dropped when it ends.
+_TEMPLATES: dict[str, str] = {}
+
+
+def _template(schema: str) -> str:
+    """The name of this process's PostgreSQL database holding ``schema`` at head (made at the first call): ``index``
+    (the index's migrations) or ``served`` (those and the API's store). No connection to it stays open: a
+    database being copied may have none."""
+    if schema in _TEMPLATES:
+        return _TEMPLATES[schema]
+    name = f"scf_index_test_template_{schema}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _create(name)
+    if not _TEMPLATES:
+        atexit.register(drop_templates)  # and at the end of the test session (tests/conftest.py), whichever is first
+    _TEMPLATES[schema] = name
+    engine = open_engine(PG_URL.format(name=name))
+    try:
+        if schema == "served":
+            from api.v1 import migrate
+
+            migrate.create(engine)
+    finally:
+        engine.dispose()
+    return name
+
+
+def drop_templates() -> None:
+    """Drop this process's template databases."""
+    if _TEMPLATES:
+        names = list(_TEMPLATES.values())
+        _TEMPLATES.clear()
+        _drop(names)
+
+
 class Databases:
     """Fresh databases of one kind: ``new()`` gives an engine on an empty, migrated database."""
 
@@ -55,33 +116,32 @@ class Databases:
         self.created: list[str] = []
         self.engines: list[Engine] = []
 
-    def url(self) -> str:
+    def url(self, template: str | None = None) -> str:
+        """A new, empty database (on PostgreSQL, a copy of ``template`` when given)."""
         if self.kind == "sqlite":
             return f"sqlite:///{self.tmp / f'ledger-{uuid.uuid4().hex[:8]}.db'}"
-        import psycopg
-
         name = f"scf_index_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-            # A test database need not outlive a crash of the server: commits return before the WAL is flushed.
-            connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit TO off')
+        _create(name, template)
         self.created.append(name)
         return PG_URL.format(name=name)
 
     def new(self) -> Engine:
-        engine = open_engine(self.url())
+        """An engine on a new database with the index's schema at head (``open_engine`` migrates a SQLite file and
+        finds a PostgreSQL copy of the template at head)."""
+        engine = open_engine(self.url(_template("index") if self.kind == "postgresql" else None))
         self.engines.append(engine)
         return engine
+
+    def served_url(self) -> str:
+        """A new database as ``scf serve`` leaves it: the index's schema and the API's store at head (on SQLite,
+        empty: the API migrates it as it starts)."""
+        return self.url(_template("served") if self.kind == "postgresql" else None)
 
     def close(self) -> None:
         for engine in self.engines:
             engine.dispose()
         if self.created:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-                for name in self.created:
-                    connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(self.created)
 
 
 def require(kind: str) -> None:

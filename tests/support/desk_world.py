@@ -63,7 +63,6 @@ from ledger.clients.token import TokenClient
 from ledger.domain.escrow import OrderTerms, po_ref_hash
 from ledger.domain.receivables import Child
 from ledger.eth.artifacts import BuildResult
-from ledger.eth.keys import write_keystore
 from ledger.index.sql.db import make_engine
 from ledger.index.sql.models import CreditLimit, Piece, Root
 from ledger.toolchain.deploy import enrol_dev_members
@@ -71,6 +70,7 @@ from scenarios.world import CORE, DAY, UNIT, World, generate
 from scoring.policy import DEV_BANK
 from scoring.scorecard import Model
 from tests.support import serve
+from tests.support.keystores import cheap_keystore
 from tests.support.played_world import SMALL, PlayedWorld, small_world
 from tests.support.ports import free_port
 from tests.support.wallet import sign_prepared
@@ -330,7 +330,7 @@ def served_desk_world(
         registry.grant(bank, barred[1], 0, chain.timestamp() + 365 * DAY, model_hash=model)
         assert index_cli.main([*where, "--quiet"]) == 0
 
-        keystore = write_keystore(bank, root / "keys" / "bank.json", PASSWORD)
+        keystore = cheap_keystore(bank, root / "keys" / "bank.json", PASSWORD)
         password_file = root / "keys" / "password"
         password_file.write_text(PASSWORD + "\n")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api.errors import Forbidden
 from api.v1.auth import Party
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.prepayment_schemas import PrepaymentIn
+from api.v1.read_answers import response
 from api.v1.routes.common import prepared, require_signer, typed
 from api.v1.routes.prepayments import offer_to_take
 from api.v1.schemas import (
@@ -39,14 +40,14 @@ async def orders(
     after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     status: Annotated[str | None, Query(pattern=STATUSES)] = None,
-) -> OrderPage:
-    items, next_after = svc.reads.orders(party, after, limit, status)
-    return OrderPage(items=items, nextAfter=next_after)
+) -> Response:
+    # The OrderPage's bytes (api.v1.read_answers): the model is the answer's schema, not built per request.
+    return response(svc.reads.orders_json(party, after, limit, status))
 
 
 @router.get("/{order_id}", response_model=OrderDetailOut)
-async def order(svc: Svc, party: Me, order_id: OrderId) -> OrderDetailOut:
-    return svc.reads.order(party, order_id)
+async def order(svc: Svc, party: Me, order_id: OrderId) -> Response:
+    return response(svc.reads.order_json(party, order_id))
 
 
 # -- writes: typed data to co-sign, then transactions the party signs -----------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api.v1.deps import AUTH_ERRORS, Me, Svc
+from api.v1.read_answers import response
 from api.v1.schemas import MemberOut
 
 router = APIRouter(prefix="/parties", tags=["parties"], responses=AUTH_ERRORS)
@@ -26,10 +27,10 @@ async def parties(
 
 
 @router.get("/me", response_model=MemberOut)
-async def me(svc: Svc, party: Me) -> MemberOut:
-    return svc.reads.member(party.address)
+async def me(svc: Svc, party: Me) -> Response:
+    return response(svc.reads.member_json(party.address))
 
 
 @router.get("/{address}", response_model=MemberOut)
-async def party(svc: Svc, _party: Me, address: AddressPath) -> MemberOut:
-    return svc.reads.member(to_checksum_address(address))
+async def party(svc: Svc, _party: Me, address: AddressPath) -> Response:
+    return response(svc.reads.member_json(to_checksum_address(address)))

@@ -10,7 +10,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,7 @@ from api.v1 import store
 from api.v1.auth import Party
 from api.v1.deps import ERRORS, Me, Svc
 from api.v1.financing import EVERY_BANK, pricing_columns, pricing_out
+from api.v1.read_answers import response
 from api.v1.reads import piece_out
 from api.v1.routes.common import prepared, require_signer, typed
 from api.v1.schemas import (
@@ -96,8 +97,8 @@ def proof(svc: Svc, party: Me, piece_id: Id, block: Annotated[int | None, Query(
 
 
 @router.get("/{root_id}", response_model=ReceivableDetailOut)
-async def receivable(svc: Svc, party: Me, root_id: Id) -> ReceivableDetailOut:
-    return svc.reads.receivable(party, root_id)
+async def receivable(svc: Svc, party: Me, root_id: Id) -> Response:
+    return response(svc.reads.receivable_json(party, root_id))
 
 
 # -- writes ---------------------------------------------------------------------------------------

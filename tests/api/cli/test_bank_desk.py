@@ -15,8 +15,8 @@ import pytest
 from eth_account import Account
 
 from api.cli import main
-from ledger.eth.keys import write_keystore
 from scoring.policy import DEV_BANK
+from tests.support.keystores import cheap_keystore
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,7 +27,7 @@ PASSWORD = "right"
 def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
     folder = tmp_path_factory.mktemp("bank")
     account = Account.create()
-    keystore = write_keystore(account, folder / "bank.json", PASSWORD)
+    keystore = cheap_keystore(account, folder / "bank.json", PASSWORD)
     password = folder / "password"
     password.write_text(PASSWORD + "\n")
     return account.address, keystore, password

@@ -11,9 +11,9 @@ import pytest
 from api.cli import network as network_cli
 from api.cli.common import connect, finality
 from ledger.eth.artifacts import BuildResult
-from ledger.eth.keys import write_keystore
 from ledger.toolchain.network import NetworkMismatch
 from tests.support.deployments import Deployed
+from tests.support.keystores import cheap_keystore
 from tests.support.ports import free_port
 
 
@@ -36,7 +36,7 @@ def test_a_profile_of_this_chain_and_deployment_checks_out(
     anvil_ledger: Deployed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     keystore = tmp_path / "relayer.json"
-    write_keystore(anvil_ledger.accounts["relayer"], keystore, "network-test")
+    cheap_keystore(anvil_ledger.accounts["relayer"], keystore, "network-test")
     path = network_file(tmp_path, anvil_ledger, keystores={"relayer": "relayer.json"})
     assert network_cli.main(["network", "check", str(path), "--json"]) == 0
     said = json.loads(capsys.readouterr().out)

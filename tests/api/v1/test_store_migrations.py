@@ -12,8 +12,10 @@ head revision, keep its rows and let the wedged key be recovered. Everything run
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import (
@@ -41,8 +43,17 @@ from api.v1.migrations import baseline
 from ledger.index.sql import migrations as index_migrations
 from ledger.index.sql.db import make_engine
 from tests.support.databases import Databases, databases
+from tests.support.schemas import declared_new_stores, reflected, revisions_run
 
 __all__ = ["databases"]  # the fixture, imported to be declared in this module (every test on SQLite and PostgreSQL)
+
+
+@pytest.fixture(autouse=True)
+def _every_revision_runs() -> Iterator[None]:
+    """The subject here is the revisions: a new store runs them all, not the suites' create_all shortcut."""
+    with revisions_run():
+        yield
+
 
 #: The old mechanism's record of its numbered steps, as it was declared.
 _legacy = MetaData()
@@ -401,3 +412,18 @@ def test_a_feed_from_before_step_5_journals_declines_from_its_last_sync_on(datab
     [gone] = feed.page(Party(bank, 0, 0), event.cursor, 10)[0]
     assert (gone.type, gone.data["withdrawnAt"], gone.data["round"]) == ("financing_request.withdrawn", synced + 5,
                                                                          synced - 10 * LOOKBACK)  # fmt: skip
+
+
+def test_a_new_store_made_from_the_declarations_is_the_store_the_revisions_make(databases: Databases) -> None:
+    """The suites make new stores with ``create_all`` of the declared tables, stamped at head
+    (``tests.support.schemas``): the same tables, columns in the same order with the same types, nullability and
+    defaults, the same keys, constraints and indexes, and the same version as every revision run, beside the
+    index."""
+    revised, declared = databases.new(), databases.new()
+    migrate.create(revised)
+    with declared_new_stores():
+        migrate.create(declared)
+    assert set(inspect(declared).get_table_names()) == set(inspect(revised).get_table_names())
+    names = [*migrate.declared().tables]
+    assert reflected(declared, names) == reflected(revised, names)
+    assert migrate.current(declared) == migrate.current(revised) == migrate.head()

@@ -422,7 +422,9 @@ def test_scf_serve_killed_mid_delivery_delivers_the_event_after_a_restart(fresh:
     """The dispatcher of ``scf serve`` POSTs; the receiver holds the request; the process is killed (SIGKILL).
     A new ``scf serve`` on the same database delivers the same event once the dead one's lease has run out."""
     target = serve.Target(fresh.devnet.url, fresh.record.parent, fresh.db_url)
-    env = {**serve.shared_secrets(), "SCF_WEBHOOK_TIMEOUT": "5", "SCF_WEBHOOK_POLL": "0.2"}
+    # The restarted process waits out the dead one's lease (3 x timeout + 5 s): a short timeout keeps that wait short,
+    # with room for a loaded machine to kill the first process while the receiver holds its request.
+    env = {**serve.shared_secrets(), "SCF_WEBHOOK_TIMEOUT": "3", "SCF_WEBHOOK_POLL": "0.2"}
     tier1 = fresh.account("tier1")
     terms = issue_terms(fresh.deployed, creditor="tier1", invoice=f"KILLED-{time.time_ns()}", nonce=time.time_ns())
     piece, _ = issue(fresh.deployed, terms)
@@ -447,7 +449,7 @@ def test_scf_serve_killed_mid_delivery_delivers_the_event_after_a_restart(fresh:
         receiver.release()
         second = serve.start(target, tmp_path / "second", env)
         try:
-            again = receiver.wait_for(2)[1]  # after the lease (3 x 5 s + 5 s from the first attempt)
+            again = receiver.wait_for(2)[1]  # after the lease (3 x 3 s + 5 s from the first attempt)
             headers = serve.sign_in(second.base, tier1)
             path = f"{second.base}/v1/webhooks/{hook['id']}/deliveries"
             deadline = time.monotonic() + 60

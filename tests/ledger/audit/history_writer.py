@@ -13,7 +13,9 @@ a few sent on purpose with a fixed gas limit so that they are mined and fail: th
 count those as calls that left no log.
 
 No model decides what is sent: the writer reads the contracts' views. The replay is then the
-only place the models meet this history.
+only place the models meet this history. Where a step looks over every order or piece, it reads their views in
+one JSON-RPC batch (``ledger.eth.reads``, decoded as the clients decode them), not one request each: the same
+answers, so the same seeded choices, for a fraction of the round trips.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from eth_utils import keccak
 from web3.contract.contract import ContractFunction
 
 from ledger.clients.credit import CreditLimit
-from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, OrderTerms, po_ref_hash
-from ledger.domain.receivables import Child, FinanceOffer, IssueTerms
+from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, Order, OrderStatus, OrderTerms, po_ref_hash
+from ledger.domain.receivables import Child, FinanceOffer, IssueTerms, Piece
 from ledger.errors import ContractReverted
+from ledger.eth.reads import RawView, ViewBatch
 from ledger.toolchain.deploy import ORACLE_KIND, ROLE
 from tests.support.deployments import Deployed
 from tests.support.escrow import (
@@ -70,6 +73,13 @@ class HistoryWriter:
         self.receivables = receivables_of(deployed)
         self.tokens = tokens_of(deployed)
         self.registry = registry_of(deployed)
+        self.views = ViewBatch(deployed.chain)
+        escrow_abi, receivables_abi = deployed.build["TradeEscrow"].abi, deployed.build["Receivables"].abi
+        self.order_of = RawView.of(self.escrow.address, escrow_abi, "orderOf")
+        self.is_open_account_of = RawView.of(self.escrow.address, escrow_abi, "isOpenAccount")
+        self.piece_of = RawView.of(self.receivables.address, receivables_abi, "pieceOf")
+        self.outstanding_of = RawView.of(self.receivables.address, receivables_abi, "outstanding")
+        self.claimable_of = RawView.of(self.receivables.address, receivables_abi, "claimable")
         self.stats: Counter[str] = Counter()
         self.mined_failures = 0
         self.counter = 0
@@ -123,7 +133,29 @@ class HistoryWriter:
 
     def orders_in(self, *statuses: OrderStatus) -> list[int]:
         count = int(quick(self.d).call(self.escrow.contract.functions.orderCount()))
-        return [i for i in range(1, count + 1) if self.escrow.order(i).status in statuses]
+        ids = range(1, count + 1)
+        raws = self.views.read([(self.order_of, (i,)) for i in ids])
+        return [i for i, raw in zip(ids, raws, strict=True) if Order.from_view(i, raw[0]).status in statuses]
+
+    def where(self, view: RawView, ids: list[int]) -> list[int]:
+        """Those of ``ids`` whose ``view(id)`` (a uint or a bool) is non-zero, read in one batch."""
+        answers = self.views.read([(view, (i,)) for i in ids])
+        return [i for i, (value,) in zip(ids, answers, strict=True) if value]
+
+    def open_account(self, ids: list[int], *, is_open: bool) -> list[int]:
+        """Those of ``ids`` that are open-account orders (or, ``is_open`` False, escrowed ones)."""
+        found = set(self.where(self.is_open_account_of, ids))
+        return [i for i in ids if (i in found) == is_open]
+
+    def pieces(self) -> list[Piece]:
+        count = self.receivables.piece_count()
+        ids = range(1, count + 1)
+        raws = self.views.read([(self.piece_of, (i,)) for i in ids])
+        return [Piece.from_tuple(i, raw[0]) for i, raw in zip(ids, raws, strict=True)]
+
+    def owed_roots(self) -> list[int]:
+        """The roots with an amount outstanding."""
+        return self.where(self.outstanding_of, [piece.piece_id for piece in self.pieces() if piece.is_root])
 
     def pick(self, items: list[Any]) -> Any:
         return self.rng.choice(items) if items else None
@@ -332,7 +364,7 @@ class HistoryWriter:
         self.tx("createOpenAccountOrder" if open_account else "createOrder", fn, self.pick([buyer, supplier]))
 
     def fund_order(self) -> None:
-        order_id = self.pick([i for i in self.orders_in(OrderStatus.CREATED) if not self.escrow.is_open_account(i)])
+        order_id = self.pick(self.open_account(self.orders_in(OrderStatus.CREATED), is_open=False))
         if order_id is None:
             return
         order = self.escrow.order(order_id)
@@ -379,13 +411,10 @@ class HistoryWriter:
             self.tx("cancelUnfunded", self.escrow.contract.functions.cancelUnfunded(order_id), party)
             return
         order_id = self.pick(
-            [
-                i
-                for i in self.orders_in(
-                    OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.INSPECTED, OrderStatus.FUNDED
-                )
-                if not self.escrow.is_open_account(i)
-            ]
+            self.open_account(
+                self.orders_in(OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.INSPECTED, OrderStatus.FUNDED),
+                is_open=False,
+            )
         )
         if order_id is None:
             return
@@ -422,11 +451,9 @@ class HistoryWriter:
                 self.tx("closeExpiredDispute", fns.closeExpiredDispute(order_id), self.acct("relayer"))
             return
         order_id = self.pick(
-            [
-                i
-                for i in self.orders_in(OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.INSPECTED)
-                if not self.escrow.is_open_account(i)
-            ]
+            self.open_account(
+                self.orders_in(OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.INSPECTED), is_open=False
+            )
         )
         if order_id is not None:
             buyer = self.accounts[self.escrow.order(order_id).terms.buyer]
@@ -434,11 +461,10 @@ class HistoryWriter:
 
     def contest(self) -> None:
         order_id = self.pick(
-            [
-                i
-                for i in self.orders_in(OrderStatus.SHIPPED, OrderStatus.DELIVERED)
-                if i in self.evidence and not self.escrow.is_open_account(i)
-            ]
+            self.open_account(
+                [i for i in self.orders_in(OrderStatus.SHIPPED, OrderStatus.DELIVERED) if i in self.evidence],
+                is_open=False,
+            )
         )
         if order_id is None:
             return
@@ -505,9 +531,7 @@ class HistoryWriter:
         now = self.now()
         self.issue_nonce += 1
         fns = self.receivables.contract.functions
-        delivered = [
-            i for i in self.orders_in(OrderStatus.DELIVERED, OrderStatus.INSPECTED) if self.escrow.is_open_account(i)
-        ]
+        delivered = self.open_account(self.orders_in(OrderStatus.DELIVERED, OrderStatus.INSPECTED), is_open=True)
         order_id = self.pick(delivered) if self.rng.random() < 0.5 else None
         if order_id is not None:
             order = self.escrow.order(order_id)
@@ -533,8 +557,7 @@ class HistoryWriter:
         self.tx("issue", fn, self.pick([core, self.accounts[creditor]]))
 
     def leaves(self) -> list[int]:
-        count = self.receivables.piece_count()
-        return [i for i in range(1, count + 1) if self.receivables.piece(i).is_leaf]
+        return [piece.piece_id for piece in self.pieces() if piece.is_leaf]
 
     def split(self) -> None:
         piece_id = self.pick(self.leaves())
@@ -571,11 +594,7 @@ class HistoryWriter:
         self.tx("finance", fn, holder)
 
     def repay(self) -> None:
-        count = self.receivables.piece_count()
-        roots = [
-            i for i in range(1, count + 1) if self.receivables.piece(i).is_root and self.receivables.outstanding(i)
-        ]
-        root_id = self.pick(roots)
+        root_id = self.pick(self.owed_roots())
         if root_id is not None:
             owed = self.receivables.outstanding(root_id)
             amount = owed if self.rng.random() < 0.4 else self.rng.randint(1, owed)
@@ -586,7 +605,7 @@ class HistoryWriter:
             )
 
     def claim(self) -> None:
-        claimable = [i for i in self.leaves() if self.receivables.claimable(i)]
+        claimable = self.where(self.claimable_of, self.leaves())
         piece_id = self.pick(claimable)
         if piece_id is not None:
             holder = self.accounts.get(self.receivables.holder_of(piece_id))
@@ -604,11 +623,7 @@ class HistoryWriter:
             self.tx("transferPiece", fn, holder)
 
     def default(self) -> None:
-        count = self.receivables.piece_count()
-        roots = [
-            i for i in range(1, count + 1) if self.receivables.piece(i).is_root and self.receivables.outstanding(i)
-        ]
-        root_id = self.pick(roots)
+        root_id = self.pick(self.owed_roots())
         if root_id is not None:
             self.tx("markDefaulted", self.receivables.contract.functions.markDefaulted(root_id), self.acct("relayer"))
 

@@ -1,20 +1,55 @@
-"""The compiler: one pinned solc, one standard-JSON input, a cache keyed by the sources."""
+"""The compiler: one pinned solc, one standard-JSON input, a cache keyed by the sources.
+
+A compile of the contracts takes solc-js seconds of CPU, so the module compiles the project once (``first_build``: a
+build of a copy of the project into an empty folder) and the tests that need a first build start from a copy of
+its output; only what a test is about compiles again (a changed source; a second run of the compiler, compared
+with an earlier one for determinism).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ledger.errors import CompileError, ToolchainMissing
+from ledger.eth.artifacts import BuildResult
 from ledger.toolchain import compiler
 
 
-def test_build_writes_abi_bytecode_metadata_and_source_hash(project_copy: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = compiler.build(project_copy, out_dir=out)
+@dataclass(frozen=True)
+class FirstBuild:
+    """The module's one compile: a project copy and the build of its sources into an empty ``out``."""
+
+    root: Path
+    out: Path
+    result: BuildResult
+
+    def output_into(self, out: Path) -> Path:
+        """A copy of the build's output at ``out`` (a folder the caller may change)."""
+        shutil.copytree(self.out, out)
+        return out
+
+
+@pytest.fixture(scope="module")
+def first_build(tmp_path_factory: pytest.TempPathFactory) -> FirstBuild:
+    from ledger import paths
+
+    real = paths.project_root()
+    root = tmp_path_factory.mktemp("compiled") / "project"
+    root.mkdir()
+    (root / "node_modules").symlink_to(real / "node_modules")
+    shutil.copytree(real / "contracts", root / "contracts")
+    out = root.parent / "out"
+    return FirstBuild(root, out, compiler.build(root, out_dir=out))
+
+
+def test_build_writes_abi_bytecode_metadata_and_source_hash(first_build: FirstBuild) -> None:
+    project_copy, out, result = first_build.root, first_build.out, first_build.result
 
     assert not result.from_cache
     assert result.compiler_version.startswith(compiler.SOLC_VERSION + "+")
@@ -31,25 +66,25 @@ def test_build_writes_abi_bytecode_metadata_and_source_hash(project_copy: Path, 
 
 
 def test_second_build_uses_the_cache_and_runs_no_compiler(
-    project_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_build: FirstBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    first = compiler.build(project_copy, out_dir=out)
+    out = first_build.output_into(tmp_path / "out")
 
     def no_compiler(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the compiler ran although no source changed")
 
     monkeypatch.setattr(compiler, "run_compiler", no_compiler)
-    second = compiler.build(project_copy, out_dir=out)
+    second = compiler.build(first_build.root, out_dir=out)
 
     assert second.from_cache
-    assert second.input_hash == first.input_hash
-    assert second["SettlementToken"] == first["SettlementToken"]
+    assert second.input_hash == first_build.result.input_hash
+    assert second["SettlementToken"] == first_build.result["SettlementToken"]
 
 
-def test_changing_a_source_triggers_a_rebuild(project_copy: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    first = compiler.build(project_copy, out_dir=out)
+def test_changing_a_source_triggers_a_rebuild(first_build: FirstBuild, project_copy: Path, tmp_path: Path) -> None:
+    out = first_build.output_into(tmp_path / "out")
+    first = compiler.build(project_copy, out_dir=out)  # the same sources: the first build's output, from the cache
+    assert first.from_cache and first.input_hash == first_build.result.input_hash
     path = project_copy / "contracts" / "Membership.sol"
     path.write_text(path.read_text() + "\n// a comment changes the metadata hash\n")
 
@@ -70,9 +105,15 @@ def test_imports_resolve_from_node_modules_and_relative_paths() -> None:
     assert list(sources) == sorted(sources)
 
 
-def test_solcjs_output_is_deterministic() -> None:
+def test_solcjs_output_is_deterministic(first_build: FirstBuild) -> None:
+    """A second run of solc-js gives what the module's first run gave (when that run was solc-js; otherwise two
+    runs here)."""
     sources = compiler.collect_sources()
-    _, first, _ = compiler.compile_sources(sources, "solcjs")
+    if first_build.result.backend == "solcjs":
+        assert compiler.input_hash(compiler.standard_input(sources)) == first_build.result.input_hash
+        first = first_build.result.artifacts
+    else:
+        _, first, _ = compiler.compile_sources(sources, "solcjs")
     _, second, _ = compiler.compile_sources(sources, "solcjs")
 
     assert first.keys() == second.keys()
