@@ -168,6 +168,7 @@ class DeadlineHTTPProvider(HTTPProvider):
         self.urls: tuple[str, ...] = (url, *[u for u in fallbacks if u != url])
         self.deadline = deadline
         self.attempts = attempts
+        self._settings: dict[str, dict[str, Any]] = {}
 
     def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
         # web3's allowlist: methods safe to send twice (a raw transaction is known by its hash).
@@ -206,8 +207,7 @@ class DeadlineHTTPProvider(HTTPProvider):
     def _post_to(self, url: str, data: bytes, *, retry: bool, deadline: float) -> bytes:
         started = time.monotonic()
         session = self._request_session_manager.cache_and_return_session(URI(url), request_timeout=self.deadline)
-        kwargs = self.get_request_kwargs()
-        kwargs.pop("timeout", None)
+        kwargs = self._request_settings(session, url)
         pause, tries = self.BACKOFF, 0
         while True:
             tries += 1
@@ -226,6 +226,26 @@ class DeadlineHTTPProvider(HTTPProvider):
                     raise _Unreached(_transport_reason(exc, tries, started), refused=unreached) from exc
             time.sleep(pause)
             pause *= 2
+
+    def _request_settings(self, session: requests.Session, url: str) -> dict[str, Any]:
+        """The keyword arguments of a post to ``url``. requests reads the environment's proxies, CA bundle and
+        netrc on every request (a measurable share of a round trip to a local node); they are read once per
+        endpoint here, as requests would merge them (the provider's own ``request_kwargs`` first), and the
+        session is told not to read them again. A change to the environment after the first request to an
+        endpoint is therefore not seen, as a changed network file is not."""
+        settings = self._settings.get(url)
+        if settings is None:
+            kwargs = dict(self.get_request_kwargs())
+            kwargs.pop("timeout", None)
+            merged = requests.Session().merge_environment_settings(
+                url, kwargs.pop("proxies", None) or {}, None, kwargs.pop("verify", None), kwargs.pop("cert", None)
+            )
+            settings = {**kwargs, "proxies": merged["proxies"], "verify": merged["verify"], "cert": merged["cert"]}
+            if "auth" not in settings and (netrc := requests.utils.get_netrc_auth(url)) is not None:
+                settings["auth"] = netrc
+            self._settings[url] = settings
+        session.trust_env = False
+        return settings
 
 
 class _Unreached(Exception):
@@ -457,7 +477,15 @@ class Chain:
 
     def base_fee(self) -> int:
         """The head's base fee per gas (0 before London, or on a zero-base-fee network)."""
-        return int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        if self.backend == EMBEDDED:
+            return int(self.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
+        # One field of the header, read raw: web3's block formatters cost more than the node's answer, on
+        # the path of every transaction this wrapper sends.
+        answer = self.w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+        block = answer.get("result") if "error" not in answer else None
+        if not isinstance(block, dict):
+            raise ChainUnavailable(str(getattr(self.w3.provider, "url", self.backend)), f"no head block: {answer}")
+        return int(block.get("baseFeePerGas") or "0x0", 16)
 
     # Nonces are kept locally per sender so that single sends and batches (ledger.eth.batch)
     # never collide; the node's pending count is read only for a sender not seen yet.
