@@ -5,8 +5,9 @@ disputes, receivable trees, repayments, financings and memberships into flat arr
 is then a vectorised expression over those arrays (``np.bincount`` by party), never a loop per
 party.
 
-When the source read the history in bulk (``History.raw``: the scored events' JSON as one text,
-``scoring.source``), msgspec decodes it into a typed struct per event type in one call, the
+The pass is ``scoring.collect.Collector``'s. When the source read the history in bulk (``History.raw``:
+the scored events' JSON as one text, ``scoring.source``), ``scoring.bulk`` decodes it with msgspec
+into a typed struct per event type in one call, the
 orders' events (most of them) become the same arrays at once (each order's last attestation or
 contest of each kind, its first dispute, ...), and only membership, guarantee and receivable events
 go one by one; parties keep the index of their first appearance. Where that cannot promise the
@@ -40,21 +41,18 @@ training worlds (the stronger ones differ by less than the noise); ``supply_tier
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import attrgetter
 from typing import Any
 
-import msgspec
 import numpy as np
 from eth_utils import to_checksum_address
 
+from scoring.bulk import BulkCollector, Undecodable
 from scoring.business import order_growth, versus_peers
+from scoring.collect import INSPECTION_FAILED, INSPECTION_PASSED, NONE, Collector
 from scoring.graph import CircularTrading, TradeGraph, core_distance, find_cycles, propagate_trust, supply_tier
-from scoring.history import SCORED_EVENTS, History, RawEvents
+from scoring.history import History
 
 #: Bumped whenever a feature's definition changes: part of every model's version hash.
 FEATURES_VERSION = "scf-features/3"
@@ -68,7 +66,6 @@ RECENT = 61 * DAY
 TROUBLE_PRIOR_ORDERS = 10
 TROUBLE_PRIOR_BPS = 3_000
 MONTH = 30 * DAY
-MAX_AMOUNT = 2**53 - 1  # float64 holds every integer up to here exactly
 ROLE_CORE = 1 << 1
 ROLE_SUPPLIER = 1 << 2
 ROLE_BANK = 1 << 3
@@ -77,769 +74,6 @@ DOUBLE_FINANCING_ERRORS = ("ReceivablesAlreadyFinanced", "ReceivablesInvoiceAlre
 #: PAYDEX-like map of days beyond terms (negative: early) to 1..100, as D&B describes it.
 PAYDEX_DAYS = (-20.0, -10.0, 0.0, 15.0, 22.0, 30.0, 60.0, 90.0, 120.0, 180.0)
 PAYDEX_SCORE = (100.0, 90.0, 80.0, 70.0, 60.0, 50.0, 40.0, 30.0, 20.0, 1.0)
-
-NONE = -1
-SHIPPED, DELIVERED, INSPECTION_PASSED, INSPECTION_FAILED = 1, 2, 3, 4
-
-
-def _int(value: Any) -> int:
-    return int(value)
-
-
-def _amount(value: Any) -> int:
-    return min(int(value), MAX_AMOUNT)
-
-
-class _Collector:
-    """The one pass over the events: flat lists of what each event says, by party index."""
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.parties: list[str] = []
-        self.roles: list[int] = []
-        self.admitted: list[int] = []
-        self.member: list[bool] = []
-        self.suspended: list[bool] = []
-        # orders
-        self.order_of: dict[int, int] = {}
-        self.o_buyer: list[int] = []
-        self.o_supplier: list[int] = []
-        self.o_amount: list[int] = []
-        self.o_ship_by: list[int] = []
-        self.o_deliver_by: list[int] = []
-        self.o_created: list[int] = []
-        self.o_shipped: list[int] = []
-        self.o_delivered: list[int] = []
-        self.o_delivered_recorded: list[int] = []
-        self.o_inspection: list[int] = []  # 0 none, 3 passed, 4 failed
-        self.o_inspected_recorded: list[int] = []
-        self.o_refunded: list[int] = []
-        self.o_disputed: list[int] = []
-        self.o_cancelled: list[bool] = []
-        self.o_cancelled_at: list[int] = []
-        self.o_contested: list[int] = []
-        # receivables
-        self.root_of: dict[int, int] = {}
-        self.r_debtor: list[int] = []
-        self.r_creditor: list[int] = []
-        self.r_face: list[int] = []
-        self.r_maturity: list[int] = []
-        self.r_issued: list[int] = []
-        self.r_repaid: list[int] = []
-        self.r_repaid_at: list[int] = []
-        self.r_defaulted: list[int] = []
-        self.piece_of: dict[int, int] = {}
-        self.p_root: list[int] = []
-        self.p_amount: list[int] = []
-        self.p_holder: list[int] = []
-        self.p_split: list[bool] = []
-        self.p_financed: list[bool] = []
-        # who received a piece (issue, split, transfer), from whom, when
-        self.rc_party: list[int] = []
-        self.rc_from: list[int] = []
-        self.rc_piece: list[int] = []
-        self.rc_time: list[int] = []
-        # guarantees paid out because a pre-paid supplier failed
-        self.g_supplier: list[int] = []
-        self.g_time: list[int] = []
-        self.handlers = {
-            ("Membership", "MemberAdmitted"): self.admitted_event,
-            ("Membership", "MemberRolesChanged"): self.roles_changed,
-            ("Membership", "MemberSuspended"): self.suspended_event,
-            ("Membership", "MemberReinstated"): self.reinstated,
-            ("TradeEscrow", "OrderCreated"): self.order_created,
-            ("TradeEscrow", "OrderCancelled"): self.order_cancelled,
-            ("TradeEscrow", "MilestoneAttested"): self.milestone,
-            ("TradeEscrow", "MilestoneContested"): self.contested,
-            ("TradeEscrow", "OrderRefunded"): self.refunded,
-            ("TradeEscrow", "DisputeOpened"): self.disputed,
-            ("TradeEscrow", "GuaranteeClaimed"): self.guarantee_claimed,
-            ("Receivables", "ReceivableIssued"): self.issued,
-            ("Receivables", "PieceSplit"): self.split,
-            ("Receivables", "PieceCreated"): self.piece_created,
-            ("Receivables", "Transfer"): self.piece_transfer,
-            ("Receivables", "PieceFinanced"): self.financed,
-            ("Receivables", "ReceivableRepaid"): self.repaid,
-            ("Receivables", "ReceivableDefaulted"): self.defaulted,
-        }
-
-    def party(self, address: str) -> int:
-        i = self.index.get(address)
-        if i is None:
-            i = self.index[address] = len(self.parties)
-            self.parties.append(address)
-            self.roles.append(0)
-            self.admitted.append(NONE)
-            self.member.append(False)
-            self.suspended.append(False)
-        return i
-
-    # -- Membership
-    def admitted_event(self, t: int, a: Mapping[str, Any]) -> None:
-        i = self.party(a["party"])
-        self.roles[i] = _int(a["roles"])
-        self.member[i] = True
-        if self.admitted[i] == NONE:
-            self.admitted[i] = t
-
-    def roles_changed(self, t: int, a: Mapping[str, Any]) -> None:
-        self.roles[self.party(a["party"])] = _int(a["roles"])
-
-    def suspended_event(self, t: int, a: Mapping[str, Any]) -> None:
-        self.suspended[self.party(a["party"])] = True
-
-    def reinstated(self, t: int, a: Mapping[str, Any]) -> None:
-        self.suspended[self.party(a["party"])] = False
-
-    # -- TradeEscrow
-    def order_created(self, t: int, a: Mapping[str, Any]) -> None:
-        self.order_of[_int(a["orderId"])] = len(self.o_buyer)
-        self.o_buyer.append(self.party(a["buyer"]))
-        self.o_supplier.append(self.party(a["supplier"]))
-        self.o_amount.append(_amount(a["amount"]))
-        self.o_ship_by.append(_int(a["shipBy"]))
-        self.o_deliver_by.append(_int(a["deliverBy"]))
-        self.o_created.append(t)
-        self.o_shipped.append(NONE)
-        self.o_delivered.append(NONE)
-        self.o_delivered_recorded.append(NONE)
-        self.o_inspection.append(0)
-        self.o_inspected_recorded.append(NONE)
-        self.o_refunded.append(NONE)
-        self.o_disputed.append(NONE)
-        self.o_cancelled.append(False)
-        self.o_cancelled_at.append(NONE)
-        self.o_contested.append(0)
-
-    def order_cancelled(self, t: int, a: Mapping[str, Any]) -> None:
-        o = self.order_of.get(_int(a["orderId"]))
-        if o is not None:
-            self.o_cancelled[o] = True
-            self.o_cancelled_at[o] = t
-
-    def milestone(self, t: int, a: Mapping[str, Any]) -> None:
-        o = self.order_of.get(_int(a["orderId"]))
-        if o is None:
-            return
-        m = _int(a["milestone"])
-        if m == SHIPPED:
-            self.o_shipped[o] = _int(a["occurredAt"])
-        elif m == DELIVERED:
-            self.o_delivered[o] = _int(a["occurredAt"])
-            self.o_delivered_recorded[o] = t
-        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
-            self.o_inspection[o] = m
-            self.o_inspected_recorded[o] = t
-
-    def contested(self, t: int, a: Mapping[str, Any]) -> None:
-        """A quorum declared the milestone's logistics event erroneous: it no longer counts."""
-        o = self.order_of.get(_int(a["orderId"]))
-        if o is None:
-            return
-        self.o_contested[o] += 1
-        m = _int(a["milestone"])
-        if m == SHIPPED:
-            self.o_shipped[o] = NONE
-        elif m == DELIVERED:
-            self.o_delivered[o] = self.o_delivered_recorded[o] = NONE
-        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
-            self.o_inspection[o] = 0
-
-    def refunded(self, t: int, a: Mapping[str, Any]) -> None:
-        o = self.order_of.get(_int(a["orderId"]))
-        if o is not None:
-            self.o_refunded[o] = t
-
-    def disputed(self, t: int, a: Mapping[str, Any]) -> None:
-        o = self.order_of.get(_int(a["orderId"]))
-        if o is not None and self.o_disputed[o] == NONE:
-            self.o_disputed[o] = t
-
-    def guarantee_claimed(self, t: int, a: Mapping[str, Any]) -> None:
-        self.g_supplier.append(self.party(a["supplier"]))
-        self.g_time.append(t)
-
-    # -- Receivables
-    def issued(self, t: int, a: Mapping[str, Any]) -> None:
-        root_id = _int(a["rootId"])
-        r = self.root_of[root_id] = len(self.r_debtor)
-        debtor, creditor = self.party(a["debtor"]), self.party(a["creditor"])
-        face = _amount(a["faceValue"])
-        self.r_debtor.append(debtor)
-        self.r_creditor.append(creditor)
-        self.r_face.append(face)
-        self.r_maturity.append(_int(a["maturity"]))
-        self.r_issued.append(t)
-        self.r_repaid.append(0)
-        self.r_repaid_at.append(NONE)
-        self.r_defaulted.append(NONE)
-        self._new_piece(root_id, r, face, creditor, debtor, t)
-
-    def _new_piece(self, piece_id: int, root: int, amount: int, holder: int, giver: int, t: int) -> None:
-        p = self.piece_of[piece_id] = len(self.p_root)
-        self.p_root.append(root)
-        self.p_amount.append(amount)
-        self.p_holder.append(holder)
-        self.p_split.append(False)
-        self.p_financed.append(False)
-        self._received(holder, giver, p, t)
-
-    def _received(self, party: int, giver: int, piece: int, t: int) -> None:
-        if party == giver:
-            return  # a holder keeping a child of its own split received nothing new
-        self.rc_party.append(party)
-        self.rc_from.append(giver)
-        self.rc_piece.append(piece)
-        self.rc_time.append(t)
-
-    def split(self, t: int, a: Mapping[str, Any]) -> None:
-        p = self.piece_of.get(_int(a["pieceId"]))
-        if p is not None:
-            self.p_split[p] = True
-
-    def piece_created(self, t: int, a: Mapping[str, Any]) -> None:
-        root = self.root_of.get(_int(a["rootId"]))
-        parent = self.piece_of.get(_int(a["parentId"]))
-        if root is None or parent is None:
-            return
-        self._new_piece(
-            _int(a["pieceId"]), root, _amount(a["amount"]), self.party(a["holder"]), self.p_holder[parent], t
-        )
-        if a.get("financed"):
-            self.p_financed[self.piece_of[_int(a["pieceId"])]] = True
-
-    def piece_transfer(self, t: int, a: Mapping[str, Any]) -> None:
-        p = self.piece_of.get(_int(a["tokenId"]))
-        if p is None:
-            return  # the mint, before ReceivableIssued / PieceCreated names the piece
-        giver, holder = self.p_holder[p], self.party(a["to"])
-        if holder != giver:
-            self.p_holder[p] = holder
-            self._received(holder, giver, p, t)
-
-    def financed(self, t: int, a: Mapping[str, Any]) -> None:
-        p = self.piece_of.get(_int(a["pieceId"]))
-        if p is not None:
-            self.p_financed[p] = True
-
-    def repaid(self, t: int, a: Mapping[str, Any]) -> None:
-        r = self.root_of.get(_int(a["rootId"]))
-        if r is None:
-            return
-        self.r_repaid[r] = _amount(a["repaid"])
-        if _int(a["outstanding"]) == 0 and self.r_repaid_at[r] == NONE:
-            self.r_repaid_at[r] = t
-
-    def defaulted(self, t: int, a: Mapping[str, Any]) -> None:
-        r = self.root_of.get(_int(a["rootId"]))
-        if r is not None and self.r_defaulted[r] == NONE:
-            self.r_defaulted[r] = t
-
-
-# -- The bulk path: ``RawEvents`` (the scored events' JSON, read as columns) decoded by event type
-# into typed structs (msgspec, no dict per event), then the same rules as ``_Collector`` above,
-# one method each. ``tests/scoring/test_bulk.py`` pins both paths to the same tables.
-
-
-class _Party(msgspec.Struct, tag_field="@", tag=0, gc=False):
-    party: str
-
-
-class _Roles(msgspec.Struct, tag_field="@", tag=1, gc=False):
-    party: str
-    roles: int
-
-
-class _Order(msgspec.Struct, tag_field="@", tag=2, gc=False):
-    orderId: int
-
-
-class _OrderCreated(msgspec.Struct, tag_field="@", tag=3, gc=False):
-    orderId: int
-    buyer: str
-    supplier: str
-    amount: int
-    shipBy: int
-    deliverBy: int
-
-
-class _Milestone(msgspec.Struct, tag_field="@", tag=4, gc=False):
-    orderId: int
-    milestone: int
-    occurredAt: int
-
-
-class _Contested(msgspec.Struct, tag_field="@", tag=5, gc=False):
-    orderId: int
-    milestone: int
-
-
-class _Guarantee(msgspec.Struct, tag_field="@", tag=6, gc=False):
-    supplier: str
-
-
-class _Issued(msgspec.Struct, tag_field="@", tag=7, gc=False):
-    rootId: int
-    debtor: str
-    creditor: str
-    faceValue: int
-    maturity: int
-
-
-class _Piece(msgspec.Struct, tag_field="@", tag=8, gc=False):
-    pieceId: int
-
-
-class _PieceCreated(msgspec.Struct, tag_field="@", tag=9, gc=False):
-    pieceId: int
-    parentId: int
-    rootId: int
-    holder: str
-    amount: int
-    financed: Any = None
-
-
-class _Transfer(msgspec.Struct, tag_field="@", tag=10, gc=False):
-    tokenId: int
-    to: str
-
-
-class _Root(msgspec.Struct, tag_field="@", tag=11, gc=False):
-    rootId: int
-
-
-class _Repaid(msgspec.Struct, tag_field="@", tag=12, gc=False):
-    rootId: int
-    repaid: int
-    outstanding: int
-
-
-_STRUCTS: dict[tuple[str, str], type[msgspec.Struct]] = {
-    ("Membership", "MemberAdmitted"): _Roles,
-    ("Membership", "MemberRolesChanged"): _Roles,
-    ("Membership", "MemberSuspended"): _Party,
-    ("Membership", "MemberReinstated"): _Party,
-    ("TradeEscrow", "OrderCreated"): _OrderCreated,
-    ("TradeEscrow", "OrderCancelled"): _Order,
-    ("TradeEscrow", "MilestoneAttested"): _Milestone,
-    ("TradeEscrow", "MilestoneContested"): _Contested,
-    ("TradeEscrow", "OrderRefunded"): _Order,
-    ("TradeEscrow", "DisputeOpened"): _Order,
-    ("TradeEscrow", "GuaranteeClaimed"): _Guarantee,
-    ("Receivables", "ReceivableIssued"): _Issued,
-    ("Receivables", "PieceSplit"): _Piece,
-    ("Receivables", "PieceCreated"): _PieceCreated,
-    ("Receivables", "Transfer"): _Transfer,
-    ("Receivables", "PieceFinanced"): _Piece,
-    ("Receivables", "ReceivableRepaid"): _Repaid,
-    ("Receivables", "ReceivableDefaulted"): _Root,
-}
-
-
-#: (The structs are not tracked by the garbage collector, ``gc=False``: a million of them would make
-#: each full collection walk them, and decoded JSON holds no reference cycle.)
-#: Each event type's struct by code (``SCORED_EVENTS``), and its tag: the source puts ``"@": tag`` first
-#: in each event's JSON (``RawEvents``), so that one decoder reads every event with its own struct,
-#: and a field missing or of another type fails the decoding.
-STRUCT_TAGS = [_STRUCTS[key].__struct_config__.tag for key in SCORED_EVENTS]
-#: Not strict: uint256 fields arrive as decimal strings (msgspec reads them as Python ints, of any size).
-_EVENT_ARGS = functools.reduce(operator.or_, dict.fromkeys(_STRUCTS.values()))
-_DECODER = msgspec.json.Decoder(list[_EVENT_ARGS], strict=False)  # type: ignore[valid-type]
-
-
-class _Undecodable(Exception):
-    """An event's JSON does not fit its struct (a field missing or of another type): the bulk path
-    cannot promise the per-event path's result, so the builder takes that path."""
-
-
-_ORDER_ID, _MILESTONE = attrgetter("orderId"), attrgetter("milestone")
-_CODE_OF = {key: code for code, key in enumerate(SCORED_EVENTS)}
-_ORDER_CODES = {
-    _CODE_OF[("TradeEscrow", name)]
-    for name in (
-        "OrderCreated",
-        "OrderCancelled",
-        "MilestoneAttested",
-        "MilestoneContested",
-        "OrderRefunded",
-        "DisputeOpened",
-    )
-}
-
-
-def _last_index(order: np.ndarray) -> np.ndarray:
-    """Positions in ``order`` (chain order) of each order's last entry."""
-    _, first_from_end = np.unique(order[::-1], return_index=True)
-    return len(order) - 1 - first_from_end
-
-
-def _last_by_order(
-    a_order: np.ndarray,
-    a_row: np.ndarray,
-    a_value: np.ndarray,
-    c_order: np.ndarray,
-    c_row: np.ndarray,
-    kinds: tuple[np.ndarray, np.ndarray],
-    contested_value: int = NONE,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(orders, values): for each order, the value its last attestation of ``kinds`` set, or
-    ``contested_value`` where a contest of those kinds came after it."""
-    a_pick, c_pick = kinds
-    order = np.concatenate([a_order[a_pick], c_order[c_pick]])
-    row = np.concatenate([a_row[a_pick], c_row[c_pick]])
-    value = np.concatenate([a_value[a_pick], np.full(int(c_pick.sum()), contested_value, dtype=np.int64)])
-    by_row = np.argsort(row, kind="stable")
-    order, value = order[by_row], value[by_row]
-    last = _last_index(order)
-    return order[last], value[last]
-
-
-def _column(values: np.ndarray) -> list[int]:
-    """An order column computed as an array where ``_Collector`` keeps a list: ``_features`` reads
-    both through ``np.asarray``, so the array goes in as it is rather than copied into a list."""
-    return values  # type: ignore[return-value]
-
-
-class _BulkCollector(_Collector):
-    """``_Collector``'s rules over decoded structs. Each method is its namesake's above, field by field."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # Where each party first appeared: (row in chain order) * 4 + (its place among the event's parties).
-        self._first: list[int] = []
-        self._row = 0
-        self._slot = 0
-
-    def party(self, address: str) -> int:
-        i = self.index.get(address)
-        if i is None:
-            i = super().party(address)
-            self._first.append(self._row * 4 + self._slot)
-        self._slot += 1
-        return i
-
-    def collect(self, raw: RawEvents) -> None:
-        codes = raw.codes
-        rows: dict[int, np.ndarray] = {}
-        structs: dict[int, list[Any]] = {}
-        try:
-            decoded = _DECODER.decode(raw.args)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise _Undecodable(str(exc)) from exc
-        if len(decoded) != len(codes):
-            raise _Undecodable(f"{len(decoded)} arguments for {len(codes)} events")
-        for code in np.unique(codes).tolist():
-            rows[code] = np.flatnonzero(codes == code)
-            structs[code] = [decoded[i] for i in rows[code].tolist()]
-        created = structs.get(_CODE_OF[("TradeEscrow", "OrderCreated")], [])
-        order_of = {a.orderId: k for k, a in enumerate(created)}
-        if len(order_of) == len(created):
-            # Each order id made once (as the contract makes them): the orders' events as arrays.
-            self._loop(raw, rows, structs, [code for code in rows if code not in _ORDER_CODES])
-            self._orders(raw, rows, structs, order_of)
-        else:
-            self._loop(raw, rows, structs, list(rows))
-
-    def _loop(
-        self, raw: RawEvents, rows: dict[int, np.ndarray], structs: dict[int, list[Any]], codes: list[int]
-    ) -> None:
-        """The events of ``codes`` one by one, in chain order, through the methods below."""
-        if not codes:
-            return
-        where = np.concatenate([rows[code] for code in codes])
-        order = np.argsort(where, kind="stable")
-        decoded = [a for code in codes for a in structs[code]]
-        handlers = [self.bulk_handlers[key] for key in SCORED_EVENTS]
-        chain = where[order]
-        for row, code, t, a in zip(
-            chain.tolist(),
-            raw.codes[chain].tolist(),
-            raw.times[chain].tolist(),
-            [decoded[k] for k in order.tolist()],
-            strict=True,
-        ):
-            self._row, self._slot = row, 0
-            handlers[code](t, a)
-
-    def _orders(
-        self, raw: RawEvents, rows: dict[int, np.ndarray], structs: dict[int, list[Any]], order_of: dict[int, int]
-    ) -> None:
-        """The orders' events at once: each order's state is what its last event of each kind says
-        (the first, for disputes), counting only events that come after the order was created."""
-        empty = np.zeros(0, dtype=np.int64)
-
-        def code_rows(name: str) -> np.ndarray:
-            return rows.get(_CODE_OF[("TradeEscrow", name)], empty)
-
-        def code_structs(name: str) -> list[Any]:
-            return structs.get(_CODE_OF[("TradeEscrow", name)], [])
-
-        created = code_structs("OrderCreated")
-        created_row = code_rows("OrderCreated")
-        n = len(created)
-        times = raw.times
-
-        def target(name: str) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-            """(order, row) of each event of ``name`` about an order created before it, and the events."""
-            events = code_structs(name)
-            where = code_rows(name)
-            ids = map(_ORDER_ID, events)
-            o = np.fromiter(map(order_of.get, ids, repeat(-1)), dtype=np.int64, count=len(events))
-            known = o >= 0
-            known[known] = created_row[o[known]] < where[known]
-            keep = np.flatnonzero(known)
-            return o[keep], where[keep], [events[k] for k in keep.tolist()]
-
-        self.order_of = order_of
-        self.o_amount = [min(a.amount, MAX_AMOUNT) for a in created]
-        self.o_ship_by = [a.shipBy for a in created]
-        self.o_deliver_by = [a.deliverBy for a in created]
-        self.o_created = _column(times[created_row])
-        buyers = [a.buyer for a in created]
-        suppliers = [a.supplier for a in created]
-
-        shipped = np.full(n, NONE, dtype=np.int64)
-        delivered = np.full(n, NONE, dtype=np.int64)
-        delivered_rec = np.full(n, NONE, dtype=np.int64)
-        inspection = np.zeros(n, dtype=np.int64)
-        inspected_rec = np.full(n, NONE, dtype=np.int64)
-        a_order, a_row, attested = target("MilestoneAttested")
-        a_kind = np.fromiter(map(_MILESTONE, attested), dtype=np.int64, count=len(attested))
-        a_at = np.fromiter(map(attrgetter("occurredAt"), attested), dtype=np.int64, count=len(attested))
-        c_order, c_row, contested = target("MilestoneContested")
-        c_kind = np.fromiter(map(_MILESTONE, contested), dtype=np.int64, count=len(contested))
-        self.o_contested = _column(np.bincount(c_order, minlength=n).astype(np.int64))
-        shipping = (a_kind == SHIPPED, c_kind == SHIPPED)
-        o, v = _last_by_order(a_order, a_row, a_at, c_order, c_row, shipping)
-        shipped[o] = v
-        delivery = (a_kind == DELIVERED, c_kind == DELIVERED)
-        o, v = _last_by_order(a_order, a_row, a_at, c_order, c_row, delivery)
-        delivered[o] = v
-        o, v = _last_by_order(a_order, a_row, times[a_row], c_order, c_row, delivery)
-        delivered_rec[o] = v
-        inspecting = (
-            np.isin(a_kind, (INSPECTION_PASSED, INSPECTION_FAILED)),
-            np.isin(c_kind, (INSPECTION_PASSED, INSPECTION_FAILED)),
-        )
-        o, v = _last_by_order(a_order, a_row, a_kind, c_order, c_row, inspecting, contested_value=0)
-        inspection[o] = v
-        o, v = _last_by_order(a_order, a_row, times[a_row], c_order[:0], c_row[:0], (inspecting[0], inspecting[1][:0]))
-        inspected_rec[o] = v
-        self.o_shipped, self.o_delivered = _column(shipped), _column(delivered)
-        self.o_delivered_recorded = _column(delivered_rec)
-        self.o_inspection, self.o_inspected_recorded = _column(inspection), _column(inspected_rec)
-
-        cancelled_at = np.full(n, NONE, dtype=np.int64)
-        o, where, _ = target("OrderCancelled")
-        cancelled = np.zeros(n, dtype=bool)
-        cancelled[o] = True
-        last = _last_index(o)
-        cancelled_at[o[last]] = times[where[last]]
-        self.o_cancelled = cancelled.tolist()
-        self.o_cancelled_at = _column(cancelled_at)
-        refunded = np.full(n, NONE, dtype=np.int64)
-        o, where, _ = target("OrderRefunded")
-        last = _last_index(o)
-        refunded[o[last]] = times[where[last]]
-        self.o_refunded = _column(refunded)
-        disputed = np.full(n, NONE, dtype=np.int64)
-        o, where, _ = target("DisputeOpened")
-        _, first = np.unique(o, return_index=True)
-        disputed[o[first]] = times[where[first]]
-        self.o_disputed = _column(disputed)
-        self._merge_parties(created_row, buyers, suppliers)
-
-    def _merge_parties(self, created_row: np.ndarray, buyers: list[str], suppliers: list[str]) -> None:
-        """Index the parties as the per-event path does, by first appearance: those met one by one
-        (``_first``) and the orders' buyers and suppliers (each order: buyer, then supplier)."""
-        first = dict(zip(self.parties, self._first, strict=True))
-        names = [a for pair in zip(buyers, suppliers, strict=True) for a in pair]
-        first_in_orders = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))  # smallest k wins
-        rows = created_row.tolist()
-        for a, k in first_in_orders.items():
-            key = rows[k // 2] * 4 + k % 2
-            if key < first.get(a, key + 1):
-                first[a] = key
-        parties = sorted(first, key=first.__getitem__)
-        index = {a: i for i, a in enumerate(parties)}
-        n, old = len(parties), self.parties
-        move = np.asarray([index[a] for a in old], dtype=np.int64)
-
-        def moved(values: list[Any], fill: Any, dtype: Any) -> np.ndarray:
-            out = np.full(n, fill, dtype=dtype)
-            out[move] = np.asarray(values, dtype=dtype)
-            return out
-
-        self.roles = moved(self.roles, 0, np.int64).tolist()
-        self.admitted = moved(self.admitted, NONE, np.int64).tolist()
-        self.member = moved(self.member, False, bool).tolist()
-        self.suspended = moved(self.suspended, False, bool).tolist()
-        for name in ("r_debtor", "r_creditor", "p_holder", "rc_party", "rc_from", "g_supplier"):
-            setattr(self, name, move[np.asarray(getattr(self, name), dtype=np.int64)].tolist())
-        self.parties, self.index = parties, index
-        self.o_buyer = [index[a] for a in buyers]
-        self.o_supplier = [index[a] for a in suppliers]
-
-    @property
-    def bulk_handlers(self) -> dict[tuple[str, str], Any]:
-        return {
-            ("Membership", "MemberAdmitted"): self.b_admitted,
-            ("Membership", "MemberRolesChanged"): self.b_roles_changed,
-            ("Membership", "MemberSuspended"): self.b_suspended,
-            ("Membership", "MemberReinstated"): self.b_reinstated,
-            ("TradeEscrow", "OrderCreated"): self.b_order_created,
-            ("TradeEscrow", "OrderCancelled"): self.b_order_cancelled,
-            ("TradeEscrow", "MilestoneAttested"): self.b_milestone,
-            ("TradeEscrow", "MilestoneContested"): self.b_contested,
-            ("TradeEscrow", "OrderRefunded"): self.b_refunded,
-            ("TradeEscrow", "DisputeOpened"): self.b_disputed,
-            ("TradeEscrow", "GuaranteeClaimed"): self.b_guarantee_claimed,
-            ("Receivables", "ReceivableIssued"): self.b_issued,
-            ("Receivables", "PieceSplit"): self.b_split,
-            ("Receivables", "PieceCreated"): self.b_piece_created,
-            ("Receivables", "Transfer"): self.b_piece_transfer,
-            ("Receivables", "PieceFinanced"): self.b_financed,
-            ("Receivables", "ReceivableRepaid"): self.b_repaid,
-            ("Receivables", "ReceivableDefaulted"): self.b_defaulted,
-        }
-
-    def b_admitted(self, t: int, a: _Roles) -> None:
-        i = self.party(a.party)
-        self.roles[i] = a.roles
-        self.member[i] = True
-        if self.admitted[i] == NONE:
-            self.admitted[i] = t
-
-    def b_roles_changed(self, t: int, a: _Roles) -> None:
-        self.roles[self.party(a.party)] = a.roles
-
-    def b_suspended(self, t: int, a: _Party) -> None:
-        self.suspended[self.party(a.party)] = True
-
-    def b_reinstated(self, t: int, a: _Party) -> None:
-        self.suspended[self.party(a.party)] = False
-
-    def b_order_created(self, t: int, a: _OrderCreated) -> None:
-        self.order_of[a.orderId] = len(self.o_buyer)
-        self.o_buyer.append(self.party(a.buyer))
-        self.o_supplier.append(self.party(a.supplier))
-        self.o_amount.append(min(a.amount, MAX_AMOUNT))
-        self.o_ship_by.append(a.shipBy)
-        self.o_deliver_by.append(a.deliverBy)
-        self.o_created.append(t)
-        self.o_shipped.append(NONE)
-        self.o_delivered.append(NONE)
-        self.o_delivered_recorded.append(NONE)
-        self.o_inspection.append(0)
-        self.o_inspected_recorded.append(NONE)
-        self.o_refunded.append(NONE)
-        self.o_disputed.append(NONE)
-        self.o_cancelled.append(False)
-        self.o_cancelled_at.append(NONE)
-        self.o_contested.append(0)
-
-    def b_order_cancelled(self, t: int, a: _Order) -> None:
-        o = self.order_of.get(a.orderId)
-        if o is not None:
-            self.o_cancelled[o] = True
-            self.o_cancelled_at[o] = t
-
-    def b_milestone(self, t: int, a: _Milestone) -> None:
-        o = self.order_of.get(a.orderId)
-        if o is None:
-            return
-        m = a.milestone
-        if m == SHIPPED:
-            self.o_shipped[o] = a.occurredAt
-        elif m == DELIVERED:
-            self.o_delivered[o] = a.occurredAt
-            self.o_delivered_recorded[o] = t
-        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
-            self.o_inspection[o] = m
-            self.o_inspected_recorded[o] = t
-
-    def b_contested(self, t: int, a: _Contested) -> None:
-        o = self.order_of.get(a.orderId)
-        if o is None:
-            return
-        self.o_contested[o] += 1
-        m = a.milestone
-        if m == SHIPPED:
-            self.o_shipped[o] = NONE
-        elif m == DELIVERED:
-            self.o_delivered[o] = self.o_delivered_recorded[o] = NONE
-        elif m in (INSPECTION_PASSED, INSPECTION_FAILED):
-            self.o_inspection[o] = 0
-
-    def b_refunded(self, t: int, a: _Order) -> None:
-        o = self.order_of.get(a.orderId)
-        if o is not None:
-            self.o_refunded[o] = t
-
-    def b_disputed(self, t: int, a: _Order) -> None:
-        o = self.order_of.get(a.orderId)
-        if o is not None and self.o_disputed[o] == NONE:
-            self.o_disputed[o] = t
-
-    def b_guarantee_claimed(self, t: int, a: _Guarantee) -> None:
-        self.g_supplier.append(self.party(a.supplier))
-        self.g_time.append(t)
-
-    def b_issued(self, t: int, a: _Issued) -> None:
-        root_id = a.rootId
-        r = self.root_of[root_id] = len(self.r_debtor)
-        debtor, creditor = self.party(a.debtor), self.party(a.creditor)
-        face = min(a.faceValue, MAX_AMOUNT)
-        self.r_debtor.append(debtor)
-        self.r_creditor.append(creditor)
-        self.r_face.append(face)
-        self.r_maturity.append(a.maturity)
-        self.r_issued.append(t)
-        self.r_repaid.append(0)
-        self.r_repaid_at.append(NONE)
-        self.r_defaulted.append(NONE)
-        self._new_piece(root_id, r, face, creditor, debtor, t)
-
-    def b_split(self, t: int, a: _Piece) -> None:
-        p = self.piece_of.get(a.pieceId)
-        if p is not None:
-            self.p_split[p] = True
-
-    def b_piece_created(self, t: int, a: _PieceCreated) -> None:
-        root = self.root_of.get(a.rootId)
-        parent = self.piece_of.get(a.parentId)
-        if root is None or parent is None:
-            return
-        self._new_piece(a.pieceId, root, min(a.amount, MAX_AMOUNT), self.party(a.holder), self.p_holder[parent], t)
-        if a.financed:
-            self.p_financed[self.piece_of[a.pieceId]] = True
-
-    def b_piece_transfer(self, t: int, a: _Transfer) -> None:
-        p = self.piece_of.get(a.tokenId)
-        if p is None:
-            return  # the mint, before ReceivableIssued / PieceCreated names the piece
-        giver, holder = self.p_holder[p], self.party(a.to)
-        if holder != giver:
-            self.p_holder[p] = holder
-            self._received(holder, giver, p, t)
-
-    def b_financed(self, t: int, a: _Piece) -> None:
-        p = self.piece_of.get(a.pieceId)
-        if p is not None:
-            self.p_financed[p] = True
-
-    def b_repaid(self, t: int, a: _Repaid) -> None:
-        r = self.root_of.get(a.rootId)
-        if r is None:
-            return
-        self.r_repaid[r] = min(a.repaid, MAX_AMOUNT)
-        if a.outstanding == 0 and self.r_repaid_at[r] == NONE:
-            self.r_repaid_at[r] = t
-
-    def b_defaulted(self, t: int, a: _Root) -> None:
-        r = self.root_of.get(a.rootId)
-        if r is not None and self.r_defaulted[r] == NONE:
-            self.r_defaulted[r] = t
 
 
 def _i64(values: Sequence[int]) -> np.ndarray:
@@ -897,12 +131,12 @@ def build(history: History, *, view: str = "ledger") -> FeatureTable:
     """
     if history.raw is not None:
         try:
-            bulk = _BulkCollector()
+            bulk = BulkCollector()
             bulk.collect(history.raw)
             return _features(bulk, history, view)
-        except _Undecodable:
+        except Undecodable:
             pass  # the per-event path below decides (and raises what it raises) from the same rows
-    c = _Collector()
+    c = Collector()
     handlers = c.handlers
     for e in history.events:
         handler = handlers.get((e.contract, e.event))
@@ -911,7 +145,7 @@ def build(history: History, *, view: str = "ledger") -> FeatureTable:
     return _features(c, history, view)
 
 
-def _features(c: _Collector, history: History, view: str) -> FeatureTable:
+def _features(c: Collector, history: History, view: str) -> FeatureTable:
     n = len(c.parties)
     t = history.as_of_time
     roles = _i64(c.roles)
@@ -1065,7 +299,7 @@ def _shrunk_rate_bps(troubles: np.ndarray, due: np.ndarray) -> np.ndarray:
 
 
 def _trouble_features(
-    c: _Collector,
+    c: Collector,
     values: dict[str, np.ndarray],
     n: int,
     t: int,
@@ -1151,7 +385,7 @@ def stack(tables: Sequence[FeatureTable]) -> FeatureTable:
 
 
 def _receivable_features(
-    c: _Collector,
+    c: Collector,
     values: dict[str, np.ndarray],
     n: int,
     t: int,
@@ -1199,7 +433,7 @@ def _receivable_features(
 
 
 def _graph_edges(
-    c: _Collector,
+    c: Collector,
     graph: TradeGraph,
     business: np.ndarray,
     buyer: np.ndarray,

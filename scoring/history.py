@@ -76,7 +76,7 @@ class RawEvents:
 
     ``codes[i]`` indexes ``SCORED_EVENTS`` and ``times[i]`` is the block time of the i-th scored event
     in chain order; ``args`` is one JSON array of their arguments, as stored but for the tag of the
-    event's type (``"@"``, ``scoring.features.STRUCT_TAGS``) put first in each, in the same order.
+    event's type (``"@"``, ``scoring.bulk.STRUCT_TAGS``) put first in each, in the same order.
     The feature builder decodes them (``scoring.features``), or falls back to ``History.events``
     when it cannot.
     """

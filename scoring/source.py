@@ -31,8 +31,8 @@ import numpy as np
 from sqlalchemy import Engine, inspect, text
 
 from ledger.index.sql.db import make_engine, sqlite_path
+from scoring.bulk import STRUCT_TAGS
 from scoring.errors import AsOfInFuture, NoHistory
-from scoring.features import STRUCT_TAGS
 from scoring.history import SCORED_EVENTS, ChainEvent, History, RawEvents, RefusedCall
 
 DEFAULT_CONFIRMATIONS = 12
@@ -43,7 +43,7 @@ EVENTS_QUERY = (
 #: The scored events' columns in one statement, each column one text (SQLite's group_concat): the
 #: statement runs in SQLite alone (without the GIL) and Python gets five strings, not an object per
 #: row. The arguments come as the items of one JSON array, each object with its type's tag first
-#: (``features.STRUCT_TAGS``), ready for one decoder; an object with no field then is not JSON, and
+#: (``bulk.STRUCT_TAGS``), ready for one decoder; an object with no field then is not JSON, and
 #: the builder takes the per-event path. The filter keeps the scored (contract, event) pairs, so the
 #: codes need only the event's name. Rows come in the index's order (chain order); the reader checks
 #: that rather than trusting it.

@@ -43,13 +43,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from web3.contract import Contract
+from eth_utils import to_checksum_address
 from web3.contract.contract import ContractFunction
 
 from ledger.errors import ContractReverted, LedgerError
 from ledger.eth import anvil_pool
-from ledger.eth.abi import abi_type, encode_arguments, encode_function
+from ledger.eth.batch_calls import Call, as_call
+from ledger.eth.batch_calls import FunctionEncoder as FunctionEncoder  # where the clients import it from
 from ledger.eth.calls import Call as UnsignedCall
 from ledger.eth.chain import EMBEDDED, Chain, is_dev_node
 from ledger.eth.fees import Fees
@@ -101,81 +101,6 @@ class BatchFailed(LedgerError):
     @property
     def indexes(self) -> list[int]:
         return [failure.index for failure in self.failures]
-
-
-# -- calls --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Call:
-    """One transaction of a batch: its target, calldata and the account that signs it.
-
-    This is a client's unsigned ``ledger.eth.calls.Call`` with its signer and the batch's
-    bookkeeping (``from_call``); plain transfers of native currency (empty ``data``) are
-    built directly. ``kind`` groups calls that share one gas estimate (default: target
-    and selector).
-    """
-
-    to: str
-    data: bytes
-    sender: LocalAccount
-    value: int = 0
-    gas: int | None = None
-    kind: str | None = None
-    label: str = ""
-
-    @classmethod
-    def of(
-        cls,
-        fn: ContractFunction,
-        sender: LocalAccount,
-        *,
-        value: int = 0,
-        gas: int | None = None,
-        label: str = "",
-    ) -> Call:
-        if not fn.address:
-            raise LedgerError(f"{fn.fn_name} is not bound to a contract address")
-        return cls(fn.address, encode_function(fn), sender, value, gas, None, label or fn.fn_name)
-
-    @classmethod
-    def from_call(cls, call: UnsignedCall, sender: LocalAccount, *, gas: int | None = None, label: str = "") -> Call:
-        """``call`` (built by a contract client) signed by ``sender``; labelled with its function by default."""
-        return cls(call.to, call.data, sender, call.value, gas, None, label or call.function)
-
-    def gas_kind(self) -> str:
-        if self.kind is not None:
-            return self.kind
-        return f"{self.to.lower()}:{self.data[:4].hex()}" + (":value" if self.value else "")
-
-
-def _item(call: ContractFunction | UnsignedCall, sender: LocalAccount) -> Call:
-    return Call.of(call, sender) if isinstance(call, ContractFunction) else Call.from_call(call, sender)
-
-
-class FunctionEncoder:
-    """Calldata for one function of ``contract``, skipping web3's per-call ABI resolution.
-
-    Building ``contract.functions.f(*args)`` costs about 0.25 ms before encoding; in a
-    batch of thousands that is the largest cost left after signing.
-    """
-
-    def __init__(self, contract: Contract, name: str) -> None:
-        abi: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
-        matches = [item for item in abi if item.get("type") == "function" and item.get("name") == name]
-        if len(matches) != 1:
-            raise LedgerError(f"{name}: expected one function of that name in the ABI, found {len(matches)}")
-        self.types = tuple(abi_type(p) for p in matches[0].get("inputs", []))
-        self.address = contract.address
-        self.name = name
-        self.signature = f"{name}({','.join(self.types)})"
-        self.selector = function_signature_to_4byte_selector(self.signature)
-
-    def data(self, *args: Any) -> bytes:
-        return self.selector + encode_arguments(self.types, args)
-
-    def call(self, sender: LocalAccount, *args: Any, value: int = 0, gas: int | None = None, label: str = "") -> Call:
-        return Call(self.address, self.data(*args), sender, value, gas, None, label or self.name)
 
 
 # -- results ------------------------------------------------------------------------------
@@ -462,7 +387,7 @@ class BatchSender:
         # A short first chunk puts the node to work while the rest is still being built.
         size = max(1, self.chunk // 4)
         while True:
-            chunk = [item if isinstance(item, Call) else _item(*item) for item in itertools.islice(items, size)]
+            chunk = [item if isinstance(item, Call) else as_call(*item) for item in itertools.islice(items, size)]
             size = self.chunk
             if not chunk:
                 break

@@ -1,4 +1,4 @@
-"""The bulk path (``History.raw``: the scored events' JSON as columns, ``features._BulkCollector``)
+"""The bulk path (``History.raw``: the scored events' JSON as columns, ``scoring.bulk.BulkCollector``)
 gives the per-event path's feature table, bit for bit, and falls back to it when it cannot promise that.
 
 Both paths run on the same histories: the synthetic world's (as of several points), the same with
@@ -16,7 +16,7 @@ import random
 import numpy as np
 import pytest
 
-from scoring import features
+from scoring import bulk, features
 from scoring.features import FeatureTable
 from scoring.history import SCORED_EVENTS, ChainEvent, History, RawEvents
 from scoring.source import SqlSource
@@ -37,7 +37,7 @@ def raw_of(events: list[ChainEvent]) -> RawEvents:
         np.asarray([e.timestamp for e in scored], dtype=np.int64),
         "["
         + ",".join(
-            json.dumps({"@": features.STRUCT_TAGS[CODES[(e.contract, e.event)]], **e.args}, separators=(",", ":"))
+            json.dumps({"@": bulk.STRUCT_TAGS[CODES[(e.contract, e.event)]], **e.args}, separators=(",", ":"))
             for e in scored
         )
         + "]",
@@ -63,10 +63,10 @@ def both_paths(history: History) -> tuple[FeatureTable, FeatureTable]:
 
 
 def collects_in_bulk(history: History) -> bool:
-    c = features._BulkCollector()
+    c = bulk.BulkCollector()
     try:
         c.collect(raw_of(list(history.events)))
-    except features._Undecodable:
+    except bulk.Undecodable:
         return False
     return True
 
