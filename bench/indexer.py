@@ -328,10 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                     ],
                     "value": "ledger.index.indexer.Indexer.run() from the deployment into a fresh SQLite file (WAL): a "
                     "reader process (forked) fetches raw eth_getLogs pages (the next while it prepares this one), "
-                    "checks headers, decodes with generated functions and makes the rows, sent to the writer with "
-                    "marshal; the writer folds the history digest from the rows (in a thread, while SQLite inserts "
-                    "the events) and bulk-inserts events and projections with the cursor in one transaction per "
-                    "page; the time includes opening (lock, cursor) and the reader's start and stop; best run",
+                    "checks headers, decodes with generated functions, folds the history digest and makes the rows; "
+                    "the writer bulk-inserts events and projections with the cursor in one transaction per page; "
+                    "the time includes opening (lock, cursor) and the reader's start and stop; best run",
                     "ceiling": "raw eth_getLogs over the same range with requests and the same range policy, JSON "
                     "parsed, no decoding; best run",
                     "baseline": "web3 contract.events.E().get_logs() over the whole history for "

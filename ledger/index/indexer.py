@@ -5,9 +5,9 @@ How it works, page after page:
 * **Read and check** (``ledger.index.reader``). A reader fetches a block range with raw
   ``eth_getLogs`` (the range adapts so that a page holds about ``PAGE_EVENTS`` events), checks
   it against the blocks' headers (the cursor's hash, the reorg window's parent hashes, every
-  log's block hash), decodes each log and makes the rows to insert; with ``refusals`` (the
-  default), the ``refused_calls`` rows of the transactions to a ledger contract that reverted
-  (they leave no log, yet the scorer must see who tried what).
+  log's block hash), decodes each log, folds the history digest on and makes the rows to
+  insert; with ``refusals`` (the default), the ``refused_calls`` rows of the transactions to a
+  ledger contract that reverted (they leave no log, yet the scorer must see who tried what).
 * **Write, once.** The page's events (bulk insert), their projections (``ledger.index.projections``),
   the window's block hashes and the cursor (last block number and hash, rolling history
   digest, event count) are written in ONE transaction. A crash (kill -9 included) leaves
@@ -30,11 +30,9 @@ How it works, page after page:
 * **One writer.** ``ledger.index.sql.lock`` holds the database for the indexer's life; a second
   indexer gets ``DatabaseLocked`` naming the first.
 
-Reading (fetch, check, decode, rows) and writing overlap: a reader prepares the next pages while
-the writer commits the current one. Over HTTP the reader is a forked process of its own (so both
-run on their own core); in process (eth-tester) it is a thread. The writer folds the history
-digest on from the page's rows (``_digested``), in a thread of its own while SQLite inserts the
-events (which it does with the GIL released): the two sides' shares of the work come out even.
+Reading (fetch, check, decode, digest, rows) and writing overlap: a reader prepares the next
+pages while the writer commits the current one. Over HTTP the reader is a forked process of
+its own (so both run on their own core); in process (eth-tester) it is a thread.
 
 The modules: this one is the writer (``Indexer``); ``ledger.index.reader`` the reader;
 ``ledger.index.pages`` what passes between them (cursors, pages, the page size policy);
@@ -51,10 +49,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,7 +60,7 @@ from web3 import HTTPProvider
 from ledger.eth.abi import abi_type
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
-from ledger.eth.history import MAX_SPAN, HistoryDigest, LedgerLog, LogDecoder, RawLog, checksum
+from ledger.eth.history import MAX_SPAN, LedgerLog, LogDecoder, RawLog, checksum
 from ledger.index.errors import DeploymentChanged, FinalityViolated, IndexerError, ReorgTooDeep
 from ledger.index.node import Header
 from ledger.index.pages import START_SPAN, _Cursor, _Prepared, _Retry, next_span
@@ -207,7 +203,6 @@ class Indexer:
         self._sqlite = engine.dialect.name == "sqlite"
         self._cursor: _Cursor | None = None
         self._connection: Connection | None = None
-        self._folder: ThreadPoolExecutor | None = None  # (while ``run`` writes) folds the pages' digests
         self._pager = _Pager(
             chain,
             _ReaderSettings(
@@ -354,9 +349,8 @@ class Indexer:
 
     def _apply_page(self, page: _Prepared, state: Progress) -> None:
         cursor = self._state()
-        parent = page.parent
-        if (parent.number, parent.hash, parent.count) != (cursor.number, cursor.hash, cursor.count):
-            raise IndexerError(f"a page read after block {parent.number} came for the cursor at {cursor.number}")
+        if page.parent != cursor:
+            raise IndexerError(f"a page read after block {page.parent.number} came for the cursor at {cursor.number}")
         self._write(page)
         state.block, state.events = self._state().number, self._state().count
         state.written += len(page.rows)
@@ -390,12 +384,9 @@ class Indexer:
                 checkpoints = _Checkpointer(self.engine, path.with_name(path.name + "-wal"))
                 checkpoints.start()
             self._connection = conn
-            self._folder = ThreadPoolExecutor(1, thread_name_prefix="scf-index-digest")
             try:
                 yield
             finally:
-                self._folder.shutdown()
-                self._folder = None
                 self._connection = None
                 if checkpoints is not None:
                     checkpoints.stop()
@@ -413,54 +404,18 @@ class Indexer:
 
     def _write(self, page: _Prepared) -> None:
         chain_id = self.chain_id
-        # The digest is folded by a thread while the events go in: SQLite inserts them with the GIL
-        # released, so the two overlap (in ``run``; ``step`` folds it first).
-        folder = self._folder
-        folding = folder.submit(self._digested, page) if folder is not None else None
         with self._forgetting(), self._transaction() as conn:
             if page.rows:
                 self._insert_events(conn, page.rows)
-                self.projector.apply(conn, [Event(*fields) for fields in page.events])  # ``EventFields``
-            blocks, end = folding.result() if folding is not None else self._digested(page)
+                self.projector.apply(conn, page.events)
             if page.refused:
                 conn.execute(insert(models.REFUSED_CALLS), page.refused)
             table = models.BLOCKS
             conn.execute(delete(table).where(table.c.chain_id == chain_id, table.c.number >= page.low))
-            conn.execute(insert(table), blocks)
+            conn.execute(insert(table), page.blocks)
             conn.execute(delete(table).where(table.c.chain_id == chain_id, table.c.number <= page.high - self.window))
-            self._save_cursor(conn, end)
-        self._cursor = end
-
-    def _digested(self, page: _Prepared) -> tuple[list[dict[str, Any]], _Cursor]:
-        """The history digest folded on from the cursor's over the page's rows: the kept blocks' rows
-        (the digest and count after each, to roll back to it) and the cursor after the page."""
-        cursor = self._state()
-        chain_id, rows = self.chain_id, page.rows
-        digest = HistoryDigest(chain_id, bytes.fromhex(cursor.digest[2:]))
-        digest.count = cursor.count
-        blocks: list[dict[str, Any]] = []
-        done, total = 0, len(rows)
-        for number, block_hash, parent_hash, timestamp in page.headers:
-            end = done
-            while end < total and rows[end][1] <= number:  # rows[i][1]: the block number
-                end += 1
-            if end > done:
-                digest.add_fields(_digested_fields(rows, done, end))
-                done = end
-            blocks.append(
-                {
-                    "chain_id": chain_id,
-                    "number": number,
-                    "hash": block_hash,
-                    "parent_hash": parent_hash,
-                    "timestamp": timestamp,
-                    "digest": digest.hex,
-                    "event_count": digest.count,
-                }
-            )
-        if done < total:
-            digest.add_fields(_digested_fields(rows, done, total))
-        return blocks, _Cursor(page.high, page.end_hash, digest.hex, digest.count)
+            self._save_cursor(conn, page.end)
+        self._cursor = page.end
 
     @contextmanager
     def _forgetting(self) -> Iterator[None]:
@@ -622,18 +577,6 @@ class Indexer:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _digested_fields(
-    rows: list[tuple[Any, ...]], start: int, end: int
-) -> Iterator[tuple[str, str, int, str, tuple[str, ...], str]]:
-    """``HistoryDigest.add_fields``'s tuples of events rows ``start..end``: (block hash, tx hash, log
-    index, address, topics, data), topics up to the first missing one (a log's topics are a prefix)."""
-    for row in islice(rows, start, end):
-        topics = row[10:14]
-        if topics[3] is None:
-            topics = topics[: topics.index(None)]
-        yield row[2], row[4], row[6], row[7], topics, row[14]
 
 
 def _event_query() -> Any:

@@ -1,12 +1,11 @@
 """What passes between the indexer's reader and its writer: cursors, pages, the reader's messages.
 
 A cursor (``_Cursor``) is where the database stands: the last block written (number and hash),
-the rolling history digest after it and the event count. A page (``_Prepared``) goes on from one
-cursor (``parent``) to block ``high``, and the writer applies it only on the cursor it follows
-(the writer folds the digest on, so the page's own end names no digest). The reader says what it
-found as a ``_Message``: a page, nothing new yet, a reorg or an error, under the generation of the
-start it answers (the writer skips what was read before it rolled back). A page is plain values
-(``marshal``-able, ``as_fields``), anything else picklable: a reader process sends them through a pipe.
+the rolling history digest after it and the event count. A page (``_Prepared``) goes from one
+cursor (``parent``) to the next (``end``), and the writer applies it only on the cursor it
+follows. The reader says what it found as a ``_Message``: a page, nothing new yet, a reorg or
+an error, under the generation of the start it answers (the writer skips what was read before
+it rolled back). All of it is picklable: a reader process sends it through a pipe.
 
 How many blocks a page spans is decided here too (``next_span``): the reader applies it between
 the pages it reads ahead, ``Indexer.step`` between the pages it reads itself.
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ledger.eth.history import MAX_SPAN
+from ledger.index.projections import Event
 
 #: Events per page the range adapts to; the first page spans ``START_SPAN`` blocks.
 PAGE_EVENTS = 5_000
@@ -32,52 +32,18 @@ class _Cursor:
     count: int
 
 
-#: A kept block's header as a page carries it: (number, hash, parent hash, timestamp).
-KeptHeader = tuple[int, str, str, int]
-#: A projected event as a page carries it: ``Event``'s fields in order, as a plain tuple (marshal-able).
-EventFields = tuple[str, str, dict[str, Any], int, int, str, str, int]
-
-
 @dataclass
 class _Prepared:
-    """A page read, checked and made ready to write: plain data only (a reader process sends it with
-    ``marshal``, several times cheaper than pickling objects, on the side that has the most to do).
+    """A page read, checked and made ready to write (all of it picklable)."""
 
-    The rolling history digest is not in it: the writer folds it on from the rows (``parent`` names the
-    block and event count the page follows, ``end_hash`` the hash of ``high``), which balances the work
-    of the two sides (the reader also fetches and decodes) and keeps the digest next to the cursor."""
-
-    parent: _Cursor  # the cursor it follows (the reader's: number, hash and count; its digest is not read)
-    end_hash: str  # the hash of block ``high``
+    parent: _Cursor  # the cursor it follows
+    end: _Cursor  # the cursor after it
     low: int
     high: int
     rows: list[tuple[Any, ...]]  # events rows, in ``_EVENT_COLUMNS`` order, args as JSON text
-    events: list[EventFields]  # the events projections handle, in chain order
-    headers: list[KeptHeader]  # the kept blocks, in number order (the writer adds the digest and count after each)
+    events: list[Event]  # the events projections handle, in chain order
+    blocks: list[dict[str, Any]]  # the kept blocks' rows: hashes, and the digest and count after each
     refused: list[dict[str, Any]] = field(default_factory=list)  # refused_calls rows: reverted calls of the ledger
-
-    def end(self) -> _Cursor:
-        """The reader's cursor after the page (no digest: the writer's has it)."""
-        return _Cursor(self.high, self.end_hash, "", self.parent.count + len(self.rows))
-
-    def as_fields(self) -> tuple[Any, ...]:
-        """The page as a tuple of plain values (``marshal``-able), ``of_fields`` makes it again."""
-        p = self.parent
-        return (
-            (p.number, p.hash, p.digest, p.count),
-            self.end_hash,
-            self.low,
-            self.high,
-            self.rows,
-            self.events,
-            self.headers,
-            self.refused,
-        )
-
-    @classmethod
-    def of_fields(cls, fields: tuple[Any, ...]) -> _Prepared:
-        parent, end_hash, low, high, rows, events, headers, refused = fields
-        return cls(_Cursor(*parent), end_hash, low, high, rows, events, headers, refused)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The indexer's reading side: fetch, check, decode, rows, ahead of the writer.
+"""The indexer's reading side: fetch, check, decode, digest, rows, ahead of the writer.
 
 The writer (``ledger.index.indexer.Indexer``) says which cursor to read after; the reader then
 prepares page after page (``ledger.index.pages``), each one checked and made ready to write:
@@ -7,8 +7,8 @@ prepares page after page (``ledger.index.pages``), each one checked and made rea
   reads a block range with raw ``eth_getLogs``; the range adapts so that a page holds about
   ``PAGE_EVENTS`` events. Each log is decoded by the function ``LogDecoder.reader`` generated
   once for its (address, topic0), its arguments written as JSON by a function generated from
-  the ABI (integers wider than 64 bits as decimal strings): the rows to insert come out ready,
-  no object per log between. The history digest is the writer's to fold, from the rows.
+  the ABI (integers wider than 64 bits as decimal strings), and the history digest folded on
+  (``HistoryDigest.add_json``): the rows to insert come out ready, no object per log between.
 * **Check.** Before the logs, the headers of the page's first and last blocks (and, near the
   chain head, of every block within the reorg window) are read in one batch: the first
   block's parent hash must be the cursor's hash (else the chain reorganised under the
@@ -25,10 +25,9 @@ prepares page after page (``ledger.index.pages``), each one checked and made rea
   with the page and its cursor, deleted by a reorg like the events. When every transaction
   left a log this costs one small answer per block.
 
-Reading (fetch, check, decode, rows) and writing (digest, SQL) overlap: a reader prepares the next
+Reading (fetch, check, decode, digest, rows) and writing overlap: a reader prepares the next
 pages while the writer commits the current one. Over HTTP the reader is a forked process of
-its own (so both run on their own core; ``_process_main``, a ``_PipeChannel`` that sends pages
-with ``marshal``); in process
+its own (so both run on their own core; ``_process_main``, a ``_PipeChannel``); in process
 (eth-tester) it is a thread (a ``_ThreadChannel``). Either way ``_serve`` is its loop, and
 ``_ReaderHandle`` is the writer's end of it.
 """
@@ -37,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import marshal
 import multiprocessing
 import os
 import pickle
@@ -49,9 +47,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hexbytes import HexBytes
+
 from ledger.eth.chain import Chain
 from ledger.eth.history import (
     ArgsReader,
+    HistoryDigest,
     JsonWriter,
     LogDecoder,
     RawLog,
@@ -63,8 +64,8 @@ from ledger.eth.refusals import RefusalDecoder, outcomes
 from ledger.eth.rpc import Rpc as AuditRpc
 from ledger.index.errors import IndexerError
 from ledger.index.node import BlockReads, Header
-from ledger.index.pages import START_SPAN, EventFields, _Cursor, _Message, _Prepared, _Retry, next_span
-from ledger.index.projections import handled
+from ledger.index.pages import START_SPAN, _Cursor, _Message, _Prepared, _Retry, next_span
+from ledger.index.projections import Event, handled
 
 MAX_RETRIES = 50
 _JsonWriter = JsonWriter
@@ -231,23 +232,25 @@ class _Pager:
         self, cursor: _Cursor, low: int, high: int, logs: list[dict[str, Any]], headers: dict[int, Header]
     ) -> _Prepared:
         """Rows and projection events of a page of the node's JSON logs: each log read once, straight
-        from its hex (no RawLog or LedgerLog on the way). The history digest is the writer's to fold."""
+        from its hex (no RawLog or LedgerLog on the way)."""
         chain_id = self.settings.chain_id
         seen_headers: dict[int, Header | None] = dict(headers)
         if logs and "blockTimestamp" not in logs[0]:  # nodes that do not put the block time in logs
             missing = sorted({int(log["blockNumber"], 16) for log in logs} - headers.keys())
             seen_headers.update(self.rpc.headers(missing))
         rows: list[tuple[Any, ...]] = []
-        events: list[EventFields] = []
+        events: list[Event] = []
+        ends: list[tuple[int, int]] = []  # (block number, index after its last log)
         entries, entry_of, append, add_event = self._entries, self._entry, rows.append, events.append
         number, block_hash, stamp = -1, "", 0
-        for log in logs:
+        for position, log in enumerate(logs):
             if log["blockHash"] != block_hash:  # a new block (a hash names one block)
-                previous = number
+                if number >= 0:
+                    ends.append((number, position))
                 number, block_hash = int(log["blockNumber"], 16), log["blockHash"]
                 header = seen_headers.get(number)
                 given = log.get("blockTimestamp")
-                if (header is not None and header.hash != block_hash) or previous >= number:
+                if (header is not None and header.hash != block_hash) or (ends and ends[-1][0] >= number):
                     raise _Retry  # the chain moved while the page was read
                 if isinstance(given, str):
                     stamp = int(given, 16)
@@ -259,8 +262,7 @@ class _Pager:
             data = log["data"]
             count = len(topics)
             address = log["address"]
-            topic0 = topics[0] if count else None
-            entry = entries.get((address, topic0 or "")) or entry_of(address, topic0 or "")
+            entry = entries.get((address, topics[0] if count else "")) or entry_of(address, topics[0] if count else "")
             args = None
             if entry.read is not None:
                 try:
@@ -286,7 +288,7 @@ class _Pager:
                     entry.address,
                     contract,
                     event,
-                    topic0,
+                    topics[0] if count > 0 else None,
                     topics[1] if count > 1 else None,
                     topics[2] if count > 2 else None,
                     topics[3] if count > 3 else None,
@@ -295,9 +297,34 @@ class _Pager:
                 )
             )
             if projected:
-                add_event((contract, event, args, number, log_index, tx_hash, entry.address, stamp))
-        kept = [(n, h.hash, h.parent_hash, h.timestamp) for n, h in headers.items()]
-        return _Prepared(cursor, headers[high].hash, low, high, rows, events, kept)
+                add_event(Event(contract, event, args, number, log_index, tx_hash, entry.address, stamp))
+        if number >= 0:
+            ends.append((number, len(logs)))
+        # The history digest, on from the cursor's: after each kept block (to roll back to it), and after the page.
+        digest = HistoryDigest(chain_id, bytes(HexBytes(cursor.digest)))
+        digest.count = cursor.count
+        blocks: list[dict[str, Any]] = []
+        block_ends = iter(ends)
+        pending, done = next(block_ends, None), 0
+        for number, header in headers.items():
+            while pending is not None and pending[0] <= number:
+                digest.add_json(logs[done : pending[1]])
+                done = pending[1]
+                pending = next(block_ends, None)
+            blocks.append(
+                {
+                    "chain_id": chain_id,
+                    "number": number,
+                    "hash": header.hash,
+                    "parent_hash": header.parent_hash,
+                    "timestamp": header.timestamp,
+                    "digest": digest.hex,
+                    "event_count": digest.count,
+                }
+            )
+        digest.add_json(logs[done:])
+        end = _Cursor(high, headers[high].hash, digest.hex, digest.count)
+        return _Prepared(cursor, end, low, high, rows, events, blocks)
 
 
 def _no_writer(_args: dict[str, Any]) -> str:
@@ -355,11 +382,7 @@ class _ThreadChannel:
 
 class _PipeChannel:
     """The same over a pipe to a reader process: a page sent blocks until the writer takes it, so
-    the reader stays one page ahead; a writer gone (killed) makes the reader's send fail.
-
-    A page goes as ``marshal`` of its plain values (``_Prepared.as_fields``): tuples, strings and
-    dicts of a page of 5,000 events cost a third of pickle's time to write and half to read; any
-    other message (and a page with something marshal refuses) is pickled. A byte says which."""
+    the reader stays one page ahead; a writer gone (killed) makes the reader's send fail."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -372,7 +395,7 @@ class _PipeChannel:
 
     def send(self, message: _Message) -> bool:
         try:
-            self.connection.send_bytes(_encoded(message))
+            self.connection.send(message)
         except (OSError, EOFError):
             return False
         return True
@@ -383,28 +406,8 @@ class _PipeChannel:
     def receive(self, timeout: float) -> _Message | None:
         if not self.connection.poll(timeout):
             return None
-        return _decoded(self.connection.recv_bytes())
-
-
-_MARSHALLED, _PICKLED = b"M", b"P"
-
-
-def _encoded(message: _Message) -> bytes:
-    if message.kind == "page" and message.page is not None:
-        try:
-            fields = (message.generation, message.head, message.target, message.page.as_fields())
-            return _MARSHALLED + marshal.dumps(fields)
-        except ValueError:  # a value marshal cannot write (a refused call's argument of some type): pickle
-            pass
-    return _PICKLED + pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _decoded(blob: bytes) -> _Message:
-    if blob[:1] == _MARSHALLED:
-        generation, head, target, fields = marshal.loads(memoryview(blob)[1:])
-        return _Message("page", generation, head, target, _Prepared.of_fields(fields))
-    message: _Message = pickle.loads(memoryview(blob)[1:])
-    return message
+        message: _Message = self.connection.recv()
+        return message
 
 
 _Channel = _ThreadChannel | _PipeChannel
@@ -449,7 +452,7 @@ def _serve(pager: _Pager, channel: _Channel, parent_pid: int | None) -> None:
             assert message.page is not None
             page = message.page
             span = next_span(span, len(page.rows), page.high - page.low + 1, pager.settings.max_span)
-            cursor = page.end()
+            cursor = page.end
             gc.collect(0)
         elif message.kind == "idle":
             command = channel.command(pager.settings.poll)  # wait for the chain, or for a command
