@@ -169,22 +169,31 @@ def parse_document(
         document: Any = data
     else:
         document = _decode(data, max_bytes)
-    if not isinstance(document, Mapping):
-        _fail("", f"expected a JSON object, got {_json_type(document)}")
-    context = _context(document.get("@context"), "@context")
-    kind, events, base = _locate_events(document)
+    document, context, kind, events, base = _opened(document)
     if kind is DocumentKind.SINGLE_EVENT:
         parsed: tuple[EpcisEvent, ...] = (_parse_event(document, context, ""),)
     else:
         parsed = tuple(_parse_event(event, context, f"{base}[{i}]") for i, event in enumerate(events))
-    return ParsedDocument(
-        kind=kind,
-        events=parsed,
-        context=context,
-        schema_version=_optional_scalar_text(document.get("schemaVersion")),
-        creation_date=_optional_scalar_text(document.get("creationDate")),
-        document_id=_optional_scalar_text(document.get("id")),
-    )
+    return ParsedDocument(kind=kind, events=parsed, context=context, **_header(document))
+
+
+def _opened(
+    document: Any,
+) -> tuple[Mapping[str, Any], JsonLdContext | None, DocumentKind, Sequence[Any], str]:
+    """A decoded body checked as every parse starts: an object, its ``@context`` and its event list."""
+    if not isinstance(document, Mapping):
+        _fail("", f"expected a JSON object, got {_json_type(document)}")
+    context = _context(document.get("@context"), "@context")
+    kind, events, base = _locate_events(document)
+    return document, context, kind, events, base
+
+
+def _header(document: Mapping[str, Any]) -> dict[str, str | None]:
+    return {
+        "schema_version": _optional_scalar_text(document.get("schemaVersion")),
+        "creation_date": _optional_scalar_text(document.get("creationDate")),
+        "document_id": _optional_scalar_text(document.get("id")),
+    }
 
 
 def parse_event(event: Any, *, context: JsonLdContext | None = None, path: str = "") -> EpcisEvent:
@@ -220,11 +229,7 @@ def parse_slice(data: bytes | bytearray, part: int, parts: int, *, max_bytes: in
     header or in the slice's events) but only the slice's events are validated and hashed.
     Raises ``ValueError`` for a bare event, which has no list to slice.
     """
-    document = _decode(data, max_bytes)
-    if not isinstance(document, Mapping):
-        _fail("", f"expected a JSON object, got {_json_type(document)}")
-    context = _context(document.get("@context"), "@context")
-    kind, events, base = _locate_events(document)
+    document, context, kind, events, base = _opened(_decode(data, max_bytes))
     if kind is DocumentKind.SINGLE_EVENT:
         raise ValueError("a single event has no event list to slice")
     count = len(events)
@@ -235,10 +240,8 @@ def parse_slice(data: bytes | bytearray, part: int, parts: int, *, max_bytes: in
         start=start,
         kind=kind,
         context=context,
-        schema_version=_optional_scalar_text(document.get("schemaVersion")),
-        creation_date=_optional_scalar_text(document.get("creationDate")),
-        document_id=_optional_scalar_text(document.get("id")),
         events=parsed,
+        **_header(document),
     )
 
 

@@ -11,14 +11,9 @@ document and a wrap the module made.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
@@ -26,6 +21,7 @@ from eth_utils import keccak
 from api.v1.documents import key_domain, key_statement
 from api.v1.routes.common import typed
 from ledger.eth import ecies, eip712
+from tests.support.node_driver import run_driver
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCUMENTS_TS = ROOT / "api" / "portal" / "web" / "src" / "documents.ts"
@@ -69,25 +65,7 @@ console.log(JSON.stringify({
 
 
 def _run_on_node(tmp_path: Path, case: dict[str, Any]) -> dict[str, Any]:
-    node, esbuild = shutil.which("node"), ROOT / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.is_file() or not (ROOT / "node_modules" / "ethers").is_dir():
-        pytest.skip("node or node_modules (esbuild, ethers) is missing: run `npm ci`")
-    source = tmp_path / "driver.ts"
-    source.write_text(DRIVER.replace("DOCUMENTS_TS", DOCUMENTS_TS.as_posix()))
-    bundled = tmp_path / "driver.mjs"
-    subprocess.run(
-        [str(esbuild), str(source), "--bundle", "--platform=node", "--format=esm", f"--outfile={bundled}"],
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**os.environ, "NODE_PATH": str(ROOT / "node_modules")},  # the driver, outside the tree, imports ethers
-    )
-    (tmp_path / "case.json").write_text(json.dumps(case))
-    ran = subprocess.run(
-        [node, str(bundled), str(tmp_path / "case.json")], capture_output=True, text=True, check=True, timeout=120
-    )
-    answer: dict[str, Any] = json.loads(ran.stdout)
-    return answer
+    return run_driver(tmp_path, DRIVER.replace("DOCUMENTS_TS", DOCUMENTS_TS.as_posix()), case, timeout=120)
 
 
 def _wrap(key: bytes, public_key: bytes, document_id: str, party: str) -> dict[str, str]:

@@ -11,9 +11,6 @@ slot left out, another contract); a node that does not answer is named. Its stor
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ import pytest
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.proofs import ClaimMismatch, ProofError, ProofInvalid, ReceivableLayout, verify_bundle
 from tests.support.desk_world import DeskWorld, Party, rpc, served_desk_world
+from tests.support.node_driver import run_driver
 
 ROOT = Path(__file__).resolve().parents[3]
 PROOF_TS = ROOT / "api" / "portal" / "web" / "src" / "proof.ts"
@@ -58,24 +56,7 @@ console.log(JSON.stringify({ layout: RECEIVABLES_LAYOUT, results }));
 
 
 def _browser_verifier(tmp_path: Path, cases: list[dict[str, Any]]) -> dict[str, Any]:
-    node, esbuild = shutil.which("node"), ROOT / "node_modules" / ".bin" / "esbuild"
-    if node is None or not esbuild.is_file() or not (ROOT / "node_modules" / "ethers").is_dir():
-        pytest.skip("node or node_modules (esbuild, ethers) is missing: run `npm ci`")
-    source = tmp_path / "driver.ts"
-    source.write_text(DRIVER.replace("PROOF_TS", PROOF_TS.as_posix()))
-    bundled = tmp_path / "driver.mjs"
-    subprocess.run(
-        [str(esbuild), str(source), "--bundle", "--platform=node", "--format=esm", f"--outfile={bundled}"],
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    ran = subprocess.run(
-        [node, str(bundled), str(tmp_path / "cases.json")], capture_output=True, text=True, check=True, timeout=180
-    )
-    answer: dict[str, Any] = json.loads(ran.stdout)
-    return answer
+    return run_driver(tmp_path, DRIVER.replace("PROOF_TS", PROOF_TS.as_posix()), cases)
 
 
 def _flip(data: str, at: int) -> str:
