@@ -20,10 +20,11 @@ from sqlalchemy import Engine, select
 
 from ledger.audit import Deployment, replay
 from ledger.audit.sql import compare_sql
+from ledger.eth.batch import BatchSender, Call
 from ledger.index.sql import models
 from ledger.toolchain.deploy import load_record
 from tests.ledger.index.checks import assert_database_is_the_chain
-from tests.support.escrow import acct, addr, mined_revert
+from tests.support.escrow import REVERT_GAS, acct, addr, mined_revert
 from tests.support.index_chain import IndexChain
 from tests.support.receivables import finance, finance_fn, issue, issue_fn, issue_terms, offer_of
 
@@ -153,3 +154,59 @@ def test_an_indexer_told_not_to_record_refusals_reads_only_the_headers_it_did_be
         indexer.run()
     assert refused_rows(database, index_chain.chain.chain_id) == {}
     assert_database_is_the_chain(database, index_chain.deployed)
+
+
+def test_refused_calls_are_found_in_blocks_read_whole_and_in_blocks_read_by_hash(
+    index_chain: IndexChain, refused: Refused, database: Engine
+) -> None:
+    """A block mostly of quiet transactions is read whole (its top-level calls), one mostly of logged
+    ones has its quiet transactions read by hash: both ways find the refused call and skip the rest."""
+    deployed, chain = index_chain.deployed, index_chain.chain
+    token, bank = deployed.token, acct(deployed, "bank")
+    again = offer_of(deployed, refused.root, price=17_000 * UNIT, nonce=72)
+    rpc = chain.w3.provider.make_request
+    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        sender = BatchSender(chain, mine=True, raise_on_failure=False)
+        # Two approvals (logged) and one refused financing: read by hash.
+        by_hash = sender.send(
+            [
+                Call.of(token.functions.approve(addr(deployed, "tier1"), 1), bank),
+                Call.of(token.functions.approve(addr(deployed, "tier3"), 1), bank),
+                Call.of(finance_fn(deployed, again), acct(deployed, "tier2"), gas=REVERT_GAS),
+            ]
+        )
+        # One approval, gas money (no log, to no ledger contract) and a refused financing by a non-holder: read whole.
+        whole = sender.send(
+            [
+                Call.of(token.functions.approve(addr(deployed, "tier1"), 2), bank),
+                Call(addr(deployed, "tier3"), b"", bank, value=1, label="gas money"),
+                Call.of(finance_fn(deployed, again), acct(deployed, "tier1"), gas=REVERT_GAS),
+            ]
+        )
+    finally:
+        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+    mined = [{chain.w3.eth.get_transaction_receipt(h)["blockNumber"] for h in r.tx_hashes} for r in (by_hash, whole)]  # type: ignore[arg-type]
+    assert [len(numbers) for numbers in mined] == [1, 1]  # each batch in a block of its own
+    blocks = mined[0] | mined[1]
+    assert len(blocks) == 2
+    new = {result.tx_hashes[failure.index] for result in (by_hash, whole) for failure in result.failures}
+    assert len(new) == 2
+
+    with index_chain.indexer(database) as indexer:
+        indexer.run()
+    rows = refused_rows(database, chain.chain_id)
+    assert set(rows) == {refused.finance_tx, refused.issue_tx, *new}
+    assert {rows[h]["block_number"] for h in new} == blocks
+    by_block = {row["block_number"]: row for h, row in rows.items() if h in new}
+    # tier2 holds the financed piece (already financed); tier1 does not hold it.
+    assert [by_block[min(blocks)]["error"], by_block[max(blocks)]["error"]] == [
+        "ReceivablesAlreadyFinanced",
+        "ReceivablesNotHolder",
+    ]
+    record = load_record(index_chain.record)
+    assert record is not None
+    deployment = Deployment.from_record(record, deployed.build)
+    result = replay(chain, deployment, keep_logs=True, check_views=False)
+    comparison = compare_sql(result, deployment, database)
+    assert [str(m) for m in comparison.mismatches] == [] and comparison.rows["refused_calls"] == 4
