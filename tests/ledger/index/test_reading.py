@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Engine, select
 
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain, ErrorDecoder
 from ledger.eth.history import HistoryDigest, LogDecoder, RawLog, fetch_logs, fetch_raw_logs
+from ledger.index import reader
 from ledger.index.indexer import Indexer
 from ledger.index.pages import PAGE_EVENTS, next_span
 from ledger.index.projections import HANDLERS
 from ledger.index.sql import database_digest, models, open_engine
 from ledger.toolchain.deploy import deploy, enrol_dev_members
-from tests.ledger.index.checks import chain_digest
+from tests.ledger.index.checks import assert_database_is_the_chain, chain_digest
 from tests.support.deployments import Deployed
 from tests.support.escrow import acct, addr, tokens_of
 from tests.support.index_chain import IndexChain
@@ -82,6 +85,35 @@ def test_the_range_aims_at_a_page_of_events_and_moves_by_at_most_a_factor_of_two
     assert next_span(100, PAGE_EVENTS // 10, 100) == 200
     assert next_span(1, PAGE_EVENTS * 100, 1) == 1
     assert next_span(80_000, 0, 80_000, max_span=100_000) == 100_000
+
+
+def test_a_page_read_with_far_more_events_than_a_page_is_written_as_several_to_the_same_database(
+    index_chain: IndexChain, new_database: Callable[[], Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = new_database()
+    with index_chain.indexer(whole) as indexer:
+        read_whole = indexer.run()
+    # The range policy still aims at pages of 5,000 events; the reader cuts what it reads at 40.
+    monkeypatch.setattr(reader, "PAGE_EVENTS", 40)
+    monkeypatch.setattr(reader, "SPLIT_EVENTS", 60)
+    cut = new_database()
+    with index_chain.indexer(cut) as indexer:
+        read_cut = indexer.run()
+    assert read_cut.written == read_whole.written > 120
+    assert read_cut.pages >= read_whole.pages + read_whole.written // 60
+    assert_database_is_the_chain(cut, index_chain.deployed)
+    assert table_rows(cut) == table_rows(whole)
+
+
+def table_rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, sorted, but the cursor's wall-clock ``updated_at``."""
+    with engine.connect() as conn:
+        return {
+            table.name: sorted(
+                map(tuple, conn.execute(select(*(c for c in table.columns if c.name != "updated_at"))).all()), key=repr
+            )
+            for table in models.metadata.sorted_tables
+        }
 
 
 def test_the_embedded_chain_indexes_through_a_reader_thread(build: BuildResult, tmp_path: Path) -> None:
