@@ -5,7 +5,9 @@ prepares page after page (``ledger.index.pages``), each one checked and made rea
 
 * **Read.** ``ledger.eth.history.fetch_raw_logs`` (``fetch_logs``'s pages, as the node's JSON)
   reads a block range with raw ``eth_getLogs``; the range adapts so that a page holds about
-  ``PAGE_EVENTS`` events. Each log is decoded by the function ``LogDecoder.reader`` generated
+  ``PAGE_EVENTS`` events; since it adapts only from one page to the next, a range that read far
+  more (after sparse blocks) is cut at a block boundary into pages the writer can start on while
+  the rest is prepared (``_split``). Each log is decoded by the function ``LogDecoder.reader`` generated
   once for its (address, topic0), its arguments written as JSON by a function generated from
   the ABI (integers wider than 64 bits as decimal strings), and the history digest folded on
   (``HistoryDigest.add_json``): the rows to insert come out ready, no object per log between.
@@ -18,7 +20,8 @@ prepares page after page (``ledger.index.pages``), each one checked and made rea
 * **Refused calls.** A transaction to a ledger contract that reverted leaves no log, yet it is
   mined and signed by its sender: the scorer must see who tried what. With ``refusals`` (the
   default) each block's transaction count is read; a block with more transactions than left
-  logs has its transaction hashes read, the quiet ones are fetched by hash, those sent to a
+  logs has its transaction hashes read, its quiet ones are fetched (by hash when they are few,
+  else the whole block's top-level calls, ``Rpc.block_transactions``), those sent to a
   ledger contract get their outcome (``trace_transaction`` where the node keeps traces, else the
   receipt and an ``eth_call`` at the parent block) and the reverted ones become
   ``refused_calls`` rows (``ledger.eth.refusals``: function, arguments, custom error), written
