@@ -482,7 +482,7 @@ def _serve(pager: _Pager, channel: _Channel, parent_pid: int | None) -> None:
     """The reader's loop: from a ("start", generation, cursor, span) command on, read page after
     page into ``channel`` until ("stop",); after a reorg or an error, wait for the next start."""
     cursor: _Cursor | None = None
-    span, generation, retries = START_SPAN, 0, 0
+    span, generation, retries, pages = START_SPAN, 0, 0, 0
 
     def orphaned() -> bool:
         return parent_pid is not None and os.getppid() != parent_pid
@@ -518,7 +518,9 @@ def _serve(pager: _Pager, channel: _Channel, parent_pid: int | None) -> None:
             page = message.page
             span = next_span(span, len(page.rows), page.high - page.low + 1, pager.settings.max_span)
             cursor = page.end
-            gc.collect(0)
+            pages += 1
+            if pages % 16 == 0:  # as the writer: each pass walks the page read ahead too (20 ms a page, --quick)
+                gc.collect(0)
         elif message.kind == "idle":
             command = channel.command(pager.settings.poll)  # wait for the chain, or for a command
             if command is not None:
