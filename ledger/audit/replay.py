@@ -188,8 +188,40 @@ class Page:
     pending: list[Future[list[Tx]]]  # the transactions of the logs, being fetched
     seconds: float
 
-    def transactions(self) -> dict[str, Tx]:
-        return {tx.hash: tx for job in self.pending for tx in job.result()}
+    def transactions(self) -> _Arriving:
+        return _Arriving(self.pending)
+
+
+class _Arriving(Mapping[str, Tx]):
+    """A page's transactions by hash as their fetches finish, in the order they were asked for:
+    a lookup waits only for the fetch that holds its transaction, so the replay starts on the
+    page's first blocks while the node still answers for the later ones (the fetches go block
+    range by block range, the order the logs are replayed in). ``waited`` is the time spent waiting."""
+
+    def __init__(self, pending: Sequence[Future[list[Tx]]]) -> None:
+        self._pending = iter(pending)
+        self._found: dict[str, Tx] = {}
+        self.waited = 0.0
+
+    def __getitem__(self, tx_hash: str) -> Tx:
+        found = self._found.get(tx_hash)
+        while found is None:
+            job = next(self._pending, None)
+            if job is None:
+                raise KeyError(tx_hash)
+            waiting = time.perf_counter()
+            self._found.update((tx.hash, tx) for tx in job.result())
+            self.waited += time.perf_counter() - waiting
+            found = self._found.get(tx_hash)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        for job in self._pending:
+            self._found.update((tx.hash, tx) for tx in job.result())
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _Inline(Executor):
@@ -670,10 +702,9 @@ def replay(
         replaying = time.perf_counter()
         for page in pages:
             timings["logs_and_headers"] += page.seconds
-            waiting = time.perf_counter()
             txs = page.transactions()
-            timings["waiting_for_transactions"] += time.perf_counter() - waiting
             run.page(page, txs)
+            timings["waiting_for_transactions"] += txs.waited
             if bar is not None and task is not None:
                 bar.update(task, completed=page.last - first + 1, description=f"{run.counts.transactions} transactions")
         timings["replay_and_wait"] += time.perf_counter() - replaying
