@@ -13,7 +13,9 @@ log fetched and digested, every block header checked, every transaction with a l
 decoded and replayed into the models with its signatures recovered, every event and token
 transfer compared, and at the head every view of every order, piece, root, member, limit
 and balance compared with the models. The replay must find no mismatch, or the benchmark
-fails. The value is logs replayed per second; the target is 100,000 logs in under 20 s.
+fails. The value is logs replayed per second; the target is 100,000 logs in under 20 s. The replay
+runs twice, each run followed by a ceiling run (below); the best of each is reported, and the two
+replays must agree on the digest.
 
 The ceiling is the node's own pace on the same chain with no project code in the way: the
 same logs (``eth_getLogs`` paged in 10,000-block ranges), the block headers and every
@@ -87,6 +89,7 @@ class Sizes:
 
 
 FULL = Sizes(5_000, 1_900, 1_000)
+RUNS = 2  # timed replays, each followed by a ceiling run; the best of each is reported
 QUICK = Sizes(1_000, 400, 500)
 
 
@@ -260,26 +263,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         deployment = Deployment.of(chain.chain_id, addresses, build, 0)
         log(f"history written in {history['seconds']}s: {head + 1} blocks; replaying")
         profiler = cProfile.Profile() if args.profile else None
-        cpu_before, anvil_before = time.process_time(), write_path.cpu_seconds(pid)
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        result = replay(chain, deployment, to_block=head, progress=True, keep_logs=True)
-        if profiler:
-            profiler.disable()
-        seconds = time.perf_counter() - started
-        own_cpu, anvil_cpu = time.process_time() - cpu_before, write_path.cpu_seconds(pid) - anvil_before
+        # Runs alternate with the ceiling's, the best of each kept, as in the other benchmarks: what
+        # else loads the machine weighs on both alike. Both replays must find the same digest.
+        runs: list[dict[str, Any]] = []
+        ceilings: list[dict[str, Any]] = []
+        result = None
+        for run in range(RUNS):
+            cpu_before, anvil_before = time.process_time(), write_path.cpu_seconds(pid)
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            this = replay(chain, deployment, to_block=head, progress=run == 0, keep_logs=True)
+            if profiler:
+                profiler.disable()
+            seconds = time.perf_counter() - started
+            own_cpu, anvil_cpu = time.process_time() - cpu_before, write_path.cpu_seconds(pid) - anvil_before
+            if not this.report.ok:
+                for line in this.report.lines(limit=20):
+                    log(line)
+                raise SystemExit(f"the replay of a clean history found {len(this.report.mismatches)} mismatches")
+            if result is not None and this.report.digest != result.report.digest:
+                raise SystemExit("two replays of the same history gave two digests")
+            runs.append({"seconds": seconds, "python_cpu_s": own_cpu, "anvil_cpu_s": anvil_cpu, "result": this})
+            log(f"replay run {run + 1}: {seconds:.2f}s")
+            result = this
+            log("ceiling: the same logs, headers and transactions fetched with requests, nothing replayed")
+            ceilings.append(measure_ceiling(devnet.url, sorted(addresses.values()), head))
+        best = min(runs, key=lambda r: r["seconds"])
+        seconds, own_cpu, anvil_cpu, result = best["seconds"], best["python_cpu_s"], best["anvil_cpu_s"], best["result"]
         report = result.report
         for line in report.lines(limit=20):
             log(line)
-        if not report.ok:
-            raise SystemExit(f"the replay of a clean history found {len(report.mismatches)} mismatches")
-        second = replay(chain, deployment, to_block=head, check_views=False)
-        if second.report.digest != report.digest:
-            raise SystemExit("two replays of the same history gave two digests")
+        ceiling = max(ceilings, key=lambda c: c["events_per_s"])
         sql = measure_sql(chain, build, addresses, deployment, result, Path(tmp))
-        log("ceiling: the same logs, headers and transactions fetched with requests, nothing replayed")
-        ceiling = measure_ceiling(devnet.url, sorted(addresses.values()), head)
         by_hash = measure_ceiling(devnet.url, sorted(addresses.values()), head, by_hash=True)
         log(f"baseline: web3 trial decoding and one get_transaction per log, on {sizes.baseline_logs} logs")
         baseline = measure_baseline(devnet.url, build, addresses, head, sizes.baseline_logs)
@@ -301,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "anvil_cpu_s": round(anvil_cpu, 2),
         "sql": {**sql, "fraction_of_replay": round(sql["compare_seconds"] / seconds, 3)},
         "history": {"order_lifecycles": sizes.orders, "receivable_lifecycles": sizes.receivables, **history},
+        "runs": [round(r["seconds"], 2) for r in runs],
+        "ceiling_runs": [round(c["seconds"], 2) for c in ceilings],
         "ceiling_run": {k: round(v, 2) if isinstance(v, float) else v for k, v in ceiling.items()},
         "ceiling": "eth_getLogs (10,000-block pages), every header (batches of 1,000) and the top-level call of "
         "every transaction with a log (trace_block, as the replay reads anvil), requests + json: fetching alone, "
