@@ -78,6 +78,8 @@ from ledger.eth.rpc import Header, Rpc, RpcFailed, Tx
 from ledger.model.common import ModelError, ModelRejected, address
 
 FETCHERS = 2  # concurrent transaction fetches: a node answers each on a core of its own
+SPAN = 1_000  # blocks whose headers are read at once
+PAGE_TRANSACTIONS = 1_000  # about so many transactions' logs in a page
 
 
 class AuditError(LedgerError):
@@ -237,36 +239,70 @@ class _Inline(Executor):
 
 
 def _pages(rpc: Rpc, chain: Chain, addresses: Sequence[str], first: int, last: int, pool: Executor) -> Iterator[Page]:
-    """Logs and headers page by page (the header of ``first - 1`` comes first, to anchor the first
+    """Headers and logs page by page (the header of ``first - 1`` comes first, to anchor the first
     block's parent), with the transactions of the logs handed to ``pool``: a block whose
-    transactions mostly left logs is fetched whole, the others' transactions by hash."""
+    transactions mostly left logs is fetched whole, the others' transactions by hash.
+
+    The headers of up to ``SPAN`` blocks come first: they say how many transactions each block
+    holds, so the logs are then read in ranges of about ``PAGE_TRANSACTIONS`` transactions (none
+    for blocks without any). A page is then small wherever the chain is busy, and the replay starts
+    on the first while the node reads the next, where one request for every log of the range made
+    it wait for all of them (a --quick history's 22,000 logs in 35 blocks: 0.45 s before anything)."""
     next_header = first - 1 if first > 0 else first
     started = time.perf_counter()
-    for low, high, logs in fetch_logs(chain, addresses, first, last):
-        headers = rpc.headers(next_header, high)
+    low = first
+    while low <= last:
+        high = min(last, low + SPAN - 1)
+        read = rpc.headers(next_header, high)
         next_header = high + 1
-        wanted: dict[int, dict[str, None]] = {}
-        for log in logs:
-            wanted.setdefault(log.block_number, {})[log.tx_hash] = None
-        by_number = {h.number: h for h in headers}
-        pending: list[Future[list[Tx]]] = []
-        single: list[str] = []
-        group: list[Header] = []
-        for number, hashes in wanted.items():
-            header = by_number[number]
-            if 2 * len(hashes) < len(header.transactions):
-                single.extend(hashes)
-                continue
-            group.append(header)
-            if sum(len(h.transactions) for h in group) >= 1_000:
-                pending.append(pool.submit(rpc.block_transactions, group))
-                group = []
-        if group:
+        anchor = [h for h in read if h.number < low]
+        ranges: list[list[Header]] = [[]]
+        size = 0
+        for header in read[len(anchor) :]:
+            if ranges[-1] and size + len(header.transactions) > PAGE_TRANSACTIONS:
+                ranges.append([])
+                size = 0
+            ranges[-1].append(header)
+            size += len(header.transactions)
+        for headers in ranges:
+            page_low, page_high = headers[0].number, headers[-1].number
+            logs: list[RawLog] = []
+            if any(h.transactions for h in headers):  # a block without transactions has no logs
+                for _, _, found in fetch_logs(chain, addresses, page_low, page_high, span=page_high - page_low + 1):
+                    logs.extend(found)
+            yield Page(page_low, page_high, logs, anchor + headers, _fetch_transactions(rpc, logs, headers, pool),
+                       time.perf_counter() - started)  # fmt: skip
+            anchor = []
+            started = time.perf_counter()
+        low = high + 1
+
+
+def _fetch_transactions(
+    rpc: Rpc, logs: Sequence[RawLog], headers: Sequence[Header], pool: Executor
+) -> list[Future[list[Tx]]]:
+    """The transactions of ``logs``, handed to ``pool`` in block order: blocks whose transactions
+    mostly left logs read whole, about 1,000 transactions a request, the others' by hash."""
+    wanted: dict[int, dict[str, None]] = {}
+    for log in logs:
+        wanted.setdefault(log.block_number, {})[log.tx_hash] = None
+    by_number = {h.number: h for h in headers}
+    pending: list[Future[list[Tx]]] = []
+    single: list[str] = []
+    group: list[Header] = []
+    for number, hashes in wanted.items():
+        header = by_number[number]
+        if 2 * len(hashes) < len(header.transactions):
+            single.extend(hashes)
+            continue
+        group.append(header)
+        if sum(len(h.transactions) for h in group) >= 1_000:
             pending.append(pool.submit(rpc.block_transactions, group))
-        for start in range(0, len(single), 1_000):
-            pending.append(pool.submit(rpc.transactions, single[start : start + 1_000]))
-        yield Page(low, high, logs, headers, pending, time.perf_counter() - started)
-        started = time.perf_counter()
+            group = []
+    if group:
+        pending.append(pool.submit(rpc.block_transactions, group))
+    for start in range(0, len(single), 1_000):
+        pending.append(pool.submit(rpc.transactions, single[start : start + 1_000]))
+    return pending
 
 
 def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
