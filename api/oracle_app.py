@@ -11,6 +11,13 @@ An oracle service (``scf oracle serve``):
   exactly as captured (an auditor recomputes the evidence hashes from it).
 * ``GET /health``: the oracle's address, kind and whether the chain counts it as active.
 
+**Parsing on the other cores.** With ``parse_workers`` > 0 the app owns a
+:class:`~oracles.parallel.HashPool` of that many worker processes for its lifetime: started (and
+warmed) when the app starts, shut down when it stops (uvicorn's Ctrl-C or SIGTERM, a TestClient's
+``with`` block), so no worker outlives the service. While it runs, the capture service parses large
+documents with it (``oracles.parallel``: the same ``ParsedDocument``, hash for hash, as in
+process); an app that was never started, or has stopped, parses in process.
+
 **Capture clients.** A capture makes the oracle sign with its key, and a captured document is a
 party's commercial data, so every ``/capture`` route takes a credential: ``Authorization: Bearer
 <client id>.<secret>``, one per capture client (a carrier's WMS, a scanner hub), issued by the
@@ -34,7 +41,8 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,6 +60,7 @@ from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone
 from oracles.aggregator import Aggregator, Receipt, Submission
 from oracles.capture import CaptureJob, CaptureService
 from oracles.errors import DocumentTooLarge
+from oracles.parallel import DocumentParser, HashPool
 
 EPCIS_MEDIA_TYPES = ("application/json", "application/ld+json")
 EPCIS_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
@@ -179,16 +188,45 @@ def job_json(job: CaptureJob) -> dict[str, Any]:
     return body
 
 
-def create_oracle_app(service: CaptureService, *, clients: CaptureClients) -> FastAPI:
-    """The HTTP face of one oracle service; ``clients`` may capture and read captures."""
+def _parsing_lifespan(service: CaptureService, workers: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: ``workers`` processes parse for ``service`` while the app runs (none: in process)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.hash_pool = None
+        if workers <= 0 or service.parser is not None:  # in process, or the service brought its own parser
+            yield
+            return
+        pool, parser = HashPool(workers), None
+        try:
+            # Spawning and warming the workers takes a second or two: off the event loop.
+            await run_in_threadpool(pool.start)
+            app.state.hash_pool = pool
+            parser = service.parser = DocumentParser(pool)
+            yield
+        finally:
+            # A capture still parsing meets a closed pool and parses in process: the same result.
+            if service.parser is parser:
+                service.parser = None
+            app.state.hash_pool = None
+            await run_in_threadpool(pool.close)
+
+    return lifespan
+
+
+def create_oracle_app(service: CaptureService, *, clients: CaptureClients, parse_workers: int = 0) -> FastAPI:
+    """The HTTP face of one oracle service; ``clients`` may capture and read captures. ``parse_workers``
+    processes parse large documents while the app runs (``app.state.hash_pool``); 0: in process."""
     witness = service.witness
     app = FastAPI(
         title=f"scf-ledger {witness.kind.name.lower()} oracle",
         description="EPCIS 2.0 capture; k-of-n EIP-712 attestations of order milestones",
         version="1",
+        lifespan=_parsing_lifespan(service, parse_workers),
     )
     errors.install(app)
     app.state.capture_clients = clients
+    app.state.hash_pool = None
 
     @app.post("/capture", status_code=202)
     async def capture(request: Request, _client: Client) -> JSONResponse:

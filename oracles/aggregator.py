@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,7 +37,7 @@ from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.batch import BatchSender, Call
 from ledger.eth.chain import Chain
-from ledger.eth.eip712 import recover_typed_data
+from ledger.eth.eip712 import digest, recover_typed_data, signer_of, typed_data_digest
 from ledger.eth.reads import RawView, ViewBatch
 from ledger.model.common import OracleKind
 from oracles.store import attestation_signatures, attestations, declaration_signatures, declarations
@@ -46,6 +47,8 @@ from oracles.witness import MILESTONE_KIND
 RETRYABLE: Final = frozenset({"TradeEscrowMilestoneOutOfOrder"})
 #: Contract errors meaning the evidence is on chain already.
 ALREADY: Final = frozenset({"TradeEscrowEvidenceReused"})
+#: EIP-712 digests of recent attestations kept (``Aggregator._digest``): a quorum's worth of documents.
+DIGESTS_KEPT: Final = 8192
 
 
 class Status(StrEnum):
@@ -145,6 +148,7 @@ class Aggregator:
         self._evidence = RawView.of(self.escrow.address, build["TradeEscrow"].abi, "evidenceOf")
         self._sender = BatchSender(chain, raise_on_failure=False)
         self._lock = threading.Lock()
+        self._digests: OrderedDict[Attestation, bytes] = OrderedDict()
 
     def close(self) -> None:
         self._sender.close()
@@ -303,12 +307,12 @@ class Aggregator:
         """Verify every signature, then keep the good ones with a handful of set-based statements
         (a document brings hundreds: one statement per row would cost more than the chain)."""
         kind_of = [int(MILESTONE_KIND.get(Milestone(s.attestation.milestone), OracleKind.NONE)) for s in submissions]
-        thresholds = self._thresholds(sorted(set(kind_of) - {int(OracleKind.NONE)}))
         keys = [attestation_key(s.attestation) for s in submissions]
-        recovered = [
-            recover_typed_data(self.escrow.attestation_document(s.attestation), s.signature) for s in submissions
-        ]
-        active = self._active({(r, k) for r, k in zip(recovered, kind_of, strict=True) if r is not None and k})
+        recovered = [signer_of(self._digest(s.attestation), s.signature) for s in submissions]
+        thresholds, active = self._standing(
+            sorted(set(kind_of) - {int(OracleKind.NONE)}),
+            {(r, k) for r, k in zip(recovered, kind_of, strict=True) if r is not None and k},
+        )
         rejected: dict[int, Receipt] = {}
         good: dict[int, str] = {}  # index -> signer
         for i, (s, key, kind, signer) in enumerate(zip(submissions, keys, kind_of, recovered, strict=True)):
@@ -356,14 +360,15 @@ class Aggregator:
                 db.execute(insert(attestations), list(fresh.values()))
                 status.update(dict.fromkeys(fresh, Status.COLLECTING))
             open_keys = [k for k in wanted if status[k] in OPEN]
-            have = {
-                (row.key, row.oracle)
-                for row in db.execute(
-                    select(attestation_signatures.c.key, attestation_signatures.c.oracle).where(
-                        attestation_signatures.c.key.in_(open_keys)
-                    )
-                )
-            }
+            # Every signature of these attestations (withdrawn ones too: a withdrawn signer does not
+            # sign again); with the new ones below, the counts the quorum is judged by.
+            held = db.execute(
+                select(
+                    attestation_signatures.c.key, attestation_signatures.c.oracle, attestation_signatures.c.withdrawn
+                ).where(attestation_signatures.c.key.in_(wanted))
+            ).all()
+            have = {(row.key, row.oracle) for row in held}
+            counts = Counter(row.key for row in held if not row.withdrawn)
             new_signatures: dict[tuple[str, str], bytes] = {}
             for i, signer in good.items():
                 pair = (keys[i], signer)
@@ -377,7 +382,7 @@ class Aggregator:
                         for (k, o), sig in new_signatures.items()
                     ],
                 )
-            counts = self._signature_counts(db, wanted)
+            counts.update(k for k, _ in new_signatures)
             kind_by_key = {keys[i]: kind_of[i] for i in good}
             ready = [
                 k
@@ -470,23 +475,39 @@ class Aggregator:
             receipt.key, later.status, receipt.signers, receipt.threshold, tx_hash=later.tx_hash, error=later.error
         )
 
+    def _digest(self, attestation: Attestation) -> bytes:
+        """The EIP-712 digest every oracle of the quorum signs for ``attestation``: computed for the
+        first signature that arrives, and kept for the others (each then costs one recovery).
+        ``signer_of`` over it answers what ``recover_typed_data`` over the document does."""
+        hashed = self._digests.get(attestation)
+        if hashed is None:
+            document = self.escrow.attestation_document(attestation)
+            hashed = typed_data_digest(document) or digest(document)
+            self._digests[attestation] = hashed
+            if len(self._digests) > DIGESTS_KEPT:
+                self._digests.popitem(last=False)
+        return hashed
+
     def _thresholds(self, kinds: Sequence[int]) -> dict[int, int]:
         answers = self._reads.read([(self._threshold, (k,)) for k in kinds])
         return {k: int(a[0]) for k, a in zip(kinds, answers, strict=True)}
+
+    def _standing(
+        self, kinds: Sequence[int], pairs: set[tuple[str, int]]
+    ) -> tuple[dict[int, int], dict[tuple[str, int], bool]]:
+        """``_thresholds(kinds)`` and ``_active(pairs)`` in one round trip."""
+        ordered = sorted(pairs)
+        answers = self._reads.read(
+            [(self._threshold, (k,)) for k in kinds] + [(self._is_oracle, pair) for pair in ordered]
+        )
+        thresholds = {k: int(a[0]) for k, a in zip(kinds, answers[: len(kinds)], strict=True)}
+        active = {pair: bool(a[0]) for pair, a in zip(ordered, answers[len(kinds) :], strict=True)}
+        return thresholds, active
 
     def _active(self, pairs: set[tuple[str, int]]) -> dict[tuple[str, int], bool]:
         ordered = sorted(pairs)
         answers = self._reads.read([(self._is_oracle, pair) for pair in ordered])
         return {pair: bool(a[0]) for pair, a in zip(ordered, answers, strict=True)}
-
-    @staticmethod
-    def _signature_counts(db: Connection, keys: Sequence[str]) -> dict[str, int]:
-        rows = db.execute(
-            select(attestation_signatures.c.key, func.count())
-            .where(attestation_signatures.c.key.in_(list(keys)), attestation_signatures.c.withdrawn.is_(False))
-            .group_by(attestation_signatures.c.key)
-        )
-        return {key: int(count) for key, count in rows}
 
     @staticmethod
     def _signature_count(db: Connection, key: str) -> int:

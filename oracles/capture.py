@@ -119,12 +119,15 @@ class CaptureService:
         parser: DocumentParser | None = None,
     ) -> None:
         """``parser`` hashes large documents' events in worker processes (``oracles.parallel``);
-        without one, every document is parsed in process. The result is the same."""
+        without one, every document is parsed in process. The result is the same, so the parser
+        may be set or cleared while the service runs (``api.oracle_app`` does, with its pool)."""
         self.witness = witness
         self.sink = sink
         self.engine = engine
         self.max_bytes = max_bytes
         self.clock = clock or witness.chain.timestamp
+        # The chain's clock, unless one was given: read with the oracle's standing (``Witness.active_at``).
+        self._chain_clock = clock is None
         self.parser = parser
         self._lock = threading.Lock()
 
@@ -150,8 +153,9 @@ class CaptureService:
         Captures run one at a time: the same document posted twice at once must meet the
         record of the first, not race it (parsing, the expensive part, runs outside the lock).
         """
-        if self.parser is not None:
-            parsed = self.parser.parse(body, max_bytes=self.max_bytes)
+        parser = self.parser  # read once: an app's lifespan sets and clears it (api.oracle_app)
+        if parser is not None:
+            parsed = parser.parse(body, max_bytes=self.max_bytes)
         else:
             parsed = parse_document(body, max_bytes=self.max_bytes)
         with self._lock:
@@ -160,8 +164,9 @@ class CaptureService:
     def prefetch(self, body: bytes) -> None:
         """Start hashing a document that will be captured next, while this service is busy with
         the one before (``oracles.parallel``); without a parser, nothing happens."""
-        if self.parser is not None:
-            self.parser.prefetch(body, max_bytes=self.max_bytes)
+        parser = self.parser
+        if parser is not None:
+            parser.prefetch(body, max_bytes=self.max_bytes)
 
     def _capture(self, body: bytes, parsed: ParsedDocument) -> CaptureJob:
         sha256 = hashlib.sha256(body).hexdigest()
@@ -169,13 +174,18 @@ class CaptureService:
             row = db.execute(select(captures).where(captures.c.sha256 == sha256)).first()
             if row is not None and row.status == "done":
                 return self._job(db, row.capture_id, repeated=True)
-        if not self.witness.is_active():
+        if self._chain_clock:
+            active, now = self.witness.active_at()
+        else:
+            active, now = self.witness.is_active(), 0
+        if not active:
             raise OracleInactive(self.witness.address, self.witness.kind.name.lower())
         if row is not None:
             return self._retry(row.capture_id, parsed.events)
 
         capture_id = "cap_" + secrets.token_hex(12)
-        now = self.clock()
+        if not self._chain_clock:
+            now = self.clock()
         outcomes, fresh, delivered = self._process(capture_id, parsed.events, now)
         status = "incomplete" if any(o.outcome == Outcome.FAILED for o in outcomes) else "done"
         received_at = int(time.time())
@@ -322,8 +332,10 @@ class CaptureService:
                 continue
             receipt = next(answers)
             outcome, reason, detail = _aggregated(receipt)
+            # The aggregation as its row stores it (a plain str): what ``_as_stored`` would make of it.
+            aggregation = None if receipt.status is None else str(receipt.status)
             outcomes.append(
-                _outcome(event, position, j.po_ref, outcome, reason, detail, aggregation=receipt.status,
+                _outcome(event, position, j.po_ref, outcome, reason, detail, aggregation=aggregation,
                          tx_hash=receipt.tx_hash, **where)
             )  # fmt: skip
         return outcomes, fresh, delivered

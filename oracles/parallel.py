@@ -22,7 +22,9 @@ capture waits on the chain, when a core would otherwise idle. A prefetched docum
 never captured costs only the workers' time; a few are kept (:data:`PREFETCH_LIMIT`).
 
 Workers start with ``spawn``: the services run threads (the batch sender's), and a fork would
-copy whatever lock such a thread held at that moment.
+copy whatever lock such a thread held at that moment. They ignore SIGINT: a Ctrl-C in the terminal
+reaches the whole process group, and the pool's owner (``scf oracle serve``'s app, a benchmark)
+shuts its workers down in order, rather than each worker dying on its own in the middle of a slice.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -52,6 +55,23 @@ def _slice(body: bytes, part: int, parts: int, max_bytes: int) -> DocumentSlice 
         return None
 
 
+def default_workers() -> int:
+    """One worker per core but one, at least one: the capture's own thread (the chain, the
+    signatures, the records) keeps a core; on 2 cores a second worker costs more CPU than it wins
+    back (every worker decodes and checks the whole document; see ``bench/oracles.py``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def _start_worker() -> None:
+    """A worker's initializer: deaf to Ctrl-C (its owner shuts it down), then warmed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _warm()
+
+
 def _warm() -> None:
     """Prepare the EPCIS 2.0 context once per worker, before the first document arrives."""
     from oracles.hashing import EPCIS_CONTEXT_URL, event_hash
@@ -71,7 +91,9 @@ class HashPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         context = multiprocessing.get_context("spawn")
-        self._executors = [ProcessPoolExecutor(1, mp_context=context, initializer=_warm) for _ in range(self.workers)]
+        self._executors = [
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker) for _ in range(self.workers)
+        ]
 
     def submit(self, body: bytes, max_bytes: int) -> list[Future[DocumentSlice | None]]:
         """Start parsing ``body`` in one slice per worker; the futures in document order.

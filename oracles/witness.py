@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+import requests
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from hexbytes import HexBytes
+from web3 import HTTPProvider
+from web3.types import RPCEndpoint
 
 from ledger.clients.escrow import TradeEscrowClient
 from ledger.domain.escrow import Attestation, ErrorDeclaration, Milestone, OrderStatus, po_ref_hash
+from ledger.errors import ChainUnavailable
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
 from ledger.eth.eip712 import sign_typed_data
@@ -155,6 +160,33 @@ class Witness:
     def is_active(self) -> bool:
         """Whether the chain counts this key as an active oracle of this kind now."""
         return bool(self._reads.read([(self._is_oracle, (self.address, int(self.kind)))])[0][0])
+
+    def active_at(self) -> tuple[bool, int]:
+        """``is_active()`` and the chain's clock (the head block's timestamp), in one round trip.
+
+        A capture needs both first. The head block is read raw (``eth_getBlockByNumber`` without
+        transactions): web3's block formatters would convert every transaction hash of a block
+        that holds a batch of attestations, for one number."""
+        provider = self.chain.w3.provider
+        if not isinstance(provider, HTTPProvider):  # an in-process chain answers one call at a time
+            return self.is_active(), self.chain.timestamp()
+        is_oracle = self._is_oracle.request(self.address, int(self.kind))
+        batch = [
+            (RPCEndpoint("eth_call"), [is_oracle, "latest"]),
+            (RPCEndpoint("eth_getBlockByNumber"), ["latest", False]),
+        ]
+        try:
+            answers = provider.make_batch_request(batch)
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailable(self.chain.endpoint, str(exc)) from exc
+        if not isinstance(answers, list) or len(answers) != 2 or any("error" in a for a in answers):
+            # A refused batch or call: ask again one at a time, for the usual errors.
+            return self.is_active(), self.chain.timestamp()
+        block = answers[1].get("result")
+        if not isinstance(block, dict):
+            raise ChainUnavailable(self.chain.endpoint, f"no head block: {answers[1]}")
+        active = self._is_oracle.decode(bytes(HexBytes(answers[0]["result"])))[0]
+        return bool(active), int(block["timestamp"], 16)
 
     def judge(self, mapped: Sequence[Mapped], now: int) -> list[list[Judgement]]:
         """For each mapped event, one judgement per PO it names (in ``po_refs`` order).

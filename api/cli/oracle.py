@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.cli.common import CHAIN_HELP, KEYSTORE_PASSWORD_HELP, connect, deployed_addresses
 from api.cli.contracts import build_contracts
+from api.cli.errors import CommandError
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -52,19 +53,26 @@ def oracle_app(
     chain: str | None = None,
     max_bytes: int | None = None,
     max_age: int | None = None,
+    parse_workers: int | None = None,
 ) -> Service:
     """One oracle service of ``kind``: EPCIS 2.0 capture for its ``clients``, attestations signed with the
-    keystore's key and handed to ``aggregator``; its captures in ``db`` (default: a SQLite file in run/)."""
+    keystore's key and handed to ``aggregator``; its captures in ``db`` (default: a SQLite file in run/).
+    ``parse_workers`` processes parse large documents while the app runs (default: one per core but one,
+    ``oracles.parallel.default_workers``; 0: in process)."""
     from api.aggregator_client import HttpAggregator
     from api.oracle_app import CaptureClients, create_oracle_app
     from ledger import paths
     from ledger.model.common import OracleKind
     from oracles.capture import CaptureService
     from oracles.epcis import DEFAULT_MAX_BYTES
+    from oracles.parallel import default_workers
     from oracles.store import open_database
     from oracles.witness import Witness
 
     allowed = CaptureClients.from_env(clients)  # before anything else: no service without its clients
+    if parse_workers is not None and parse_workers < 0:
+        raise CommandError(f"--parse-workers is a number of processes, 0 or more; got {parse_workers}")
+    workers = default_workers() if parse_workers is None else parse_workers
     build = build_contracts()
     connected = connect(chain, build)
     _, addresses = deployed_addresses(connected)
@@ -82,8 +90,9 @@ def oracle_app(
     limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     service = CaptureService(witness, HttpAggregator.at(aggregator), open_database(url), max_bytes=limit)
     state = "active" if witness.is_active() else "NOT ACTIVE on chain (captures are refused until it is)"
-    summary = f"{kind} oracle {key.address} ({state}) on http://{host}:{port}; aggregator {aggregator}"
-    return Service(create_oracle_app(service, clients=allowed), key.address, summary)
+    parsing = f"{workers} parse worker{'s' if workers != 1 else ''}" if workers else "parsing in process"
+    summary = f"{kind} oracle {key.address} ({state}) on http://{host}:{port}; aggregator {aggregator}; {parsing}"
+    return Service(create_oracle_app(service, clients=allowed, parse_workers=workers), key.address, summary)
 
 
 def aggregator_app(
@@ -154,6 +163,7 @@ def cmd_oracle_serve(args: argparse.Namespace) -> int:
         chain=args.chain,
         max_bytes=args.max_bytes,
         max_age=args.max_age,
+        parse_workers=args.parse_workers,
     )
     return _run(service, args.host, args.port)
 
@@ -184,6 +194,13 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-bytes", type=int, help="largest document accepted")
     serve.add_argument("--max-age", type=int, help="refuse events older than this many seconds (default: the chain's)")
     serve.add_argument("--clients", help="capture clients file (scf oracle client add; default: SCF_ORACLE_CLIENTS)")
+    # None stands for oracles.parallel.default_workers(), resolved when the service is built.
+    serve.add_argument(
+        "--parse-workers",
+        type=int,
+        metavar="N",
+        help="processes that parse and hash large EPCIS documents (default: one per core but one; 0: in process)",
+    )
     client = oracle.add_parser("client", help="capture clients of an oracle service").add_subparsers(
         dest="action_client", required=True
     )

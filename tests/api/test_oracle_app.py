@@ -9,6 +9,7 @@ transactions to the test chain. Capture clients hold a credential (``tests.suppo
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from oracles.capture import CaptureService
 from oracles.epcis import parse_document
 from oracles.hashing import event_hash, evidence_bytes32
 from oracles.mapping import Mapped, map_event
+from oracles.parallel import MIN_PARALLEL_BYTES, HashPool
+from oracles.simulator import SimOrder, simulate
 from oracles.store import open_database
 from tests.support.capture_clients import AUTHORIZATION, CLIENTS, TOKEN, stranger
 from tests.support.capture_clients import oracle_client as capture_client
@@ -86,6 +89,12 @@ def services(module_world: World, deployed: Deployed) -> Iterator[Services]:
     inspectors = tuple(oracle_client(deployed, k, OracleKind.INSPECTOR, hub) for k in module_world.inspectors[:2])
     yield Services(hub, carriers, inspectors)  # type: ignore[arg-type]
     aggregator.close()
+
+
+def oracle_app_of(service: CaptureService, *, parse_workers: int) -> TestClient:
+    """The app of ``service`` with ``parse_workers``; its pool lives while the client is entered (``with``)."""
+    app = create_oracle_app(service, clients=CLIENTS, parse_workers=parse_workers)
+    return TestClient(app, headers=AUTHORIZATION)
 
 
 def post(client: TestClient, document: object, content_type: str = "application/ld+json") -> httpx.Response:
@@ -217,6 +226,67 @@ def test_every_gs1_example_is_answered_with_a_job_or_a_4xx_never_a_500(services:
     assert set(answered.values()) <= {200, 202, 413, 422}
 
 
+# -- parse workers ------------------------------------------------------------------------------
+
+
+def large_shipment(deployed: Deployed, po: str) -> bytes:
+    """A document above ``MIN_PARALLEL_BYTES`` (so a pool parses it): one funded order's shipment among
+    the events of orders the chain does not know."""
+    _, document = shipment(deployed, po, seed=3)
+    events = list(document["epcisBody"]["eventList"])
+    now = deployed.chain.timestamp()
+    for i in range(8):
+        events += simulate(SimOrder(f"{po}-UNKNOWN-{i}", now - 4 * 86_400, now - 86_400), "on_time", seed=i).events
+    body = json.dumps({**document, "epcisBody": {"eventList": events}}).encode()
+    assert MIN_PARALLEL_BYTES <= len(body) <= LIMIT
+    return body
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_an_oracle_with_parse_workers_captures_a_large_document_as_one_parsing_in_process(
+    services: Services, deployed: Deployed, module_world: World
+) -> None:
+    body = large_shipment(deployed, "PO-HTTP-POOL-1")
+    # The same carrier key twice, each service with its own store: the second signature is the
+    # first one again (RFC 6979), so the aggregator answers both captures alike.
+    pooled = capture_service(deployed, module_world.carriers[0], OracleKind.CARRIER, services.aggregator)
+    plain = capture_service(deployed, module_world.carriers[0], OracleKind.CARRIER, services.aggregator)
+    with oracle_app_of(pooled, parse_workers=1) as client:
+        pool = client.app.state.hash_pool  # type: ignore[attr-defined]
+        assert isinstance(pool, HashPool) and pooled.parser is not None and pooled.parser.pool is pool
+        with_pool = post(client, body)
+    without = post(oracle_app_of(plain, parse_workers=0), body)
+    assert with_pool.status_code == without.status_code == 202
+    jobs = [answer.json() for answer in (with_pool, without)]
+    for job in jobs:
+        del job["captureID"], job["received_at"]
+    assert jobs[0] == jobs[1]
+    outcomes = {e["outcome"] for e in jobs[0]["events"]}
+    assert {"pending", "refused"} <= outcomes  # signed for the funded order, unknown POs refused
+    hashes = [e.event_hash for e in parse_document(body).events]
+    assert [e["event_hash"] for e in jobs[0]["events"]] == hashes
+
+
+def test_closing_an_oracle_app_stops_its_parse_workers(
+    services: Services, deployed: Deployed, module_world: World
+) -> None:
+    service = capture_service(deployed, module_world.carriers[0], OracleKind.CARRIER, services.aggregator)
+    client = oracle_app_of(service, parse_workers=1)
+    assert client.app.state.hash_pool is None  # type: ignore[attr-defined]  # not started: in process
+    with client:
+        pids = client.app.state.hash_pool.pids()  # type: ignore[attr-defined]
+        assert len(pids) == 1 and all(alive(pid) for pid in pids)
+    assert client.app.state.hash_pool is None and service.parser is None  # type: ignore[attr-defined]
+    assert not any(alive(pid) for pid in pids)  # shut down and reaped, not left behind
+
+
 # -- capture credentials -----------------------------------------------------------------------
 
 
@@ -299,3 +369,13 @@ def test_an_oracle_service_does_not_start_without_capture_clients(
         CaptureClients.from_env()
     with pytest.raises(CaptureClientsError, match="client id"):
         CaptureClients().issue("with space")
+
+
+def test_an_oracle_service_refuses_a_negative_number_of_parse_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    CLIENTS.save(tmp_path / "clients.json")
+    serve = ["oracle", "serve", "--kind", "carrier", "--port", "1", "--clients", str(tmp_path / "clients.json")]
+    assert cli.main([*serve, "--parse-workers", "-1"]) == 2  # refused before the chain is asked anything
+    assert "--parse-workers is a number of processes, 0 or more" in capsys.readouterr().err
+    assert cli.parser().parse_args(serve).parse_workers is None  # one per core but one, decided by oracles

@@ -168,6 +168,18 @@ def test_a_suspended_oracle_key_captures_nothing_until_reinstated(
     assert [e.outcome for e in job.events] == [Outcome.PENDING, Outcome.PENDING]
 
 
+def test_the_witness_reads_its_standing_and_the_chain_clock_as_the_separate_reads_give_them(
+    oracles: Oracles, deployed: Deployed, module_world: World
+) -> None:
+    witness = oracles.carriers[0].witness
+    assert (
+        witness.active_at() == (True, deployed.chain.timestamp()) == (witness.is_active(), deployed.chain.timestamp())
+    )
+    suspend(deployed, module_world.carriers[0].address)
+    assert witness.active_at() == (False, deployed.chain.timestamp())
+    reinstate(deployed, module_world.carriers[0].address)
+
+
 def test_events_older_than_the_window_or_from_the_future_are_refused(oracles: Oracles, deployed: Deployed) -> None:
     _, document = shipped_order(deployed, "PO-CAPTURE-5")
     advance_to(deployed, deployed.chain.timestamp() + 40 * DAY)
