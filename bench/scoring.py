@@ -13,8 +13,9 @@ on it first (untimed). Then, in alternating runs:
   that reads its input from this database, with no project code in the way;
 * value: ``scf score --all``'s work: ``SqlSource.history`` (on SQLite: the scored events' columns in
   one ``group_concat`` statement per half of the blocks, two halves at once; every event only if
-  asked for) + ``features.build`` (their JSON decoded in bulk by msgspec, the orders' events as
-  arrays, the rest one by one; then one vectorised pass, trust propagation, cycles) + every decision;
+  asked for, the arguments one JSON array per event type) + ``features.build`` (their JSON decoded
+  in bulk by msgspec, the orders' and receivables' events as arrays, membership and guarantees one
+  by one; then one vectorised pass, trust propagation, cycles) + every decision;
 * a second floor, in details only: plain ``sqlite3`` reading the same six columns of just the rows the
   scorer reads (its ``SCORED_EVENTS``); the ceiling above stays the read of every row;
 * single decision: ``Scorer.decide`` for one party from the cached feature table (median of

@@ -1,15 +1,14 @@
 """The bulk path of the feature builder: ``RawEvents`` (the scored events' JSON, read as columns by
 ``scoring.source``) decoded by event type into typed structs (msgspec, no dict per event), then the
 same rules as ``scoring.collect.Collector``, one method each; the orders' events (most of them) become
-the collector's arrays at once. Where a field is missing or of another type the decoding fails
-(``Undecodable``) and the builder takes the per-event path. ``tests/scoring/test_bulk.py`` pins both
+the collector's arrays at once, and so do the receivables' (``scoring.bulk_receivables``) where each
+root and piece id is made once (else they go one by one). Where a field is missing or of another type
+the decoding fails (``Undecodable``) and the builder takes the per-event path. ``tests/scoring/test_bulk.py`` pins both
 paths to the same tables.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
@@ -17,24 +16,26 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from scoring import bulk_receivables
+from scoring.bulk_receivables import Receivables
 from scoring.collect import DELIVERED, INSPECTION_FAILED, INSPECTION_PASSED, MAX_AMOUNT, NONE, SHIPPED, Collector
 from scoring.history import SCORED_EVENTS, RawEvents
 
 
-class _Party(msgspec.Struct, tag_field="@", tag=0, gc=False):
+class _Party(msgspec.Struct, gc=False):
     party: str
 
 
-class _Roles(msgspec.Struct, tag_field="@", tag=1, gc=False):
+class _Roles(msgspec.Struct, gc=False):
     party: str
     roles: int
 
 
-class _Order(msgspec.Struct, tag_field="@", tag=2, gc=False):
+class _Order(msgspec.Struct, gc=False):
     orderId: int
 
 
-class _OrderCreated(msgspec.Struct, tag_field="@", tag=3, gc=False):
+class _OrderCreated(msgspec.Struct, gc=False):
     orderId: int
     buyer: str
     supplier: str
@@ -43,22 +44,22 @@ class _OrderCreated(msgspec.Struct, tag_field="@", tag=3, gc=False):
     deliverBy: int
 
 
-class _Milestone(msgspec.Struct, tag_field="@", tag=4, gc=False):
+class _Milestone(msgspec.Struct, gc=False):
     orderId: int
     milestone: int
     occurredAt: int
 
 
-class _Contested(msgspec.Struct, tag_field="@", tag=5, gc=False):
+class _Contested(msgspec.Struct, gc=False):
     orderId: int
     milestone: int
 
 
-class _Guarantee(msgspec.Struct, tag_field="@", tag=6, gc=False):
+class _Guarantee(msgspec.Struct, gc=False):
     supplier: str
 
 
-class _Issued(msgspec.Struct, tag_field="@", tag=7, gc=False):
+class _Issued(msgspec.Struct, gc=False):
     rootId: int
     debtor: str
     creditor: str
@@ -66,11 +67,11 @@ class _Issued(msgspec.Struct, tag_field="@", tag=7, gc=False):
     maturity: int
 
 
-class _Piece(msgspec.Struct, tag_field="@", tag=8, gc=False):
+class _Piece(msgspec.Struct, gc=False):
     pieceId: int
 
 
-class _PieceCreated(msgspec.Struct, tag_field="@", tag=9, gc=False):
+class _PieceCreated(msgspec.Struct, gc=False):
     pieceId: int
     parentId: int
     rootId: int
@@ -79,16 +80,16 @@ class _PieceCreated(msgspec.Struct, tag_field="@", tag=9, gc=False):
     financed: Any = None
 
 
-class _Transfer(msgspec.Struct, tag_field="@", tag=10, gc=False):
+class _Transfer(msgspec.Struct, gc=False):
     tokenId: int
     to: str
 
 
-class _Root(msgspec.Struct, tag_field="@", tag=11, gc=False):
+class _Root(msgspec.Struct, gc=False):
     rootId: int
 
 
-class _Repaid(msgspec.Struct, tag_field="@", tag=12, gc=False):
+class _Repaid(msgspec.Struct, gc=False):
     rootId: int
     repaid: int
     outstanding: int
@@ -118,13 +119,11 @@ _STRUCTS: dict[tuple[str, str], type[msgspec.Struct]] = {
 
 #: (The structs are not tracked by the garbage collector, ``gc=False``: a million of them would make
 #: each full collection walk them, and decoded JSON holds no reference cycle.)
-#: Each event type's struct by code (``SCORED_EVENTS``), and its tag: the source puts ``"@": tag`` first
-#: in each event's JSON (``RawEvents``), so that one decoder reads every event with its own struct,
-#: and a field missing or of another type fails the decoding.
-STRUCT_TAGS = [_STRUCTS[key].__struct_config__.tag for key in SCORED_EVENTS]
+#: One decoder per event type, by code (``SCORED_EVENTS``): the source hands over each type's arguments
+#: as a JSON array of its own (``RawEvents.args``), so no event needs a tag to pick its struct, and a
+#: field missing or of another type fails the decoding.
 #: Not strict: uint256 fields arrive as decimal strings (msgspec reads them as Python ints, of any size).
-_EVENT_ARGS = functools.reduce(operator.or_, dict.fromkeys(_STRUCTS.values()))
-_DECODER = msgspec.json.Decoder(list[_EVENT_ARGS], strict=False)  # type: ignore[valid-type]
+_DECODERS = [msgspec.json.Decoder(list[_STRUCTS[key]], strict=False) for key in SCORED_EVENTS]  # type: ignore[valid-type]
 
 
 class Undecodable(Exception):
@@ -147,10 +146,21 @@ _ORDER_CODES = {
 }
 
 
+_RECEIVABLE_CODES = {code for code, (contract, _) in enumerate(SCORED_EVENTS) if contract == "Receivables"}
+
+
 def _last_index(order: np.ndarray) -> np.ndarray:
-    """Positions in ``order`` (chain order) of each order's last entry."""
-    _, first_from_end = np.unique(order[::-1], return_index=True)
-    return len(order) - 1 - first_from_end
+    """Positions in ``order`` (chain order) of each order's last entry, by order (no sort: one pass)."""
+    last = np.full(int(order.max(initial=-1)) + 1, -1, dtype=np.int64)
+    np.maximum.at(last, order, np.arange(len(order), dtype=np.int64))
+    return last[last >= 0]
+
+
+def _first_index(order: np.ndarray) -> np.ndarray:
+    """Positions in ``order`` (chain order) of each order's first entry, by order (no sort: one pass)."""
+    first = np.full(int(order.max(initial=-1)) + 1, len(order), dtype=np.int64)
+    np.minimum.at(first, order, np.arange(len(order), dtype=np.int64))
+    return first[first < len(order)]
 
 
 def _last_by_order(
@@ -202,21 +212,36 @@ class BulkCollector(Collector):
         codes = raw.codes
         rows: dict[int, np.ndarray] = {}
         structs: dict[int, list[Any]] = {}
-        try:
-            decoded = _DECODER.decode(raw.args)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise Undecodable(str(exc)) from exc
-        if len(decoded) != len(codes):
-            raise Undecodable(f"{len(decoded)} arguments for {len(codes)} events")
-        for code in np.unique(codes).tolist():
-            rows[code] = np.flatnonzero(codes == code)
-            structs[code] = [decoded[i] for i in rows[code].tolist()]
+        counts = np.bincount(codes, minlength=len(SCORED_EVENTS)).tolist()
+        if len(raw.args) != len(SCORED_EVENTS) or len(counts) != len(SCORED_EVENTS):
+            raise Undecodable(f"arguments of {len(raw.args)} event types, codes up to {len(counts) - 1}")
+        by_code = np.argsort(codes.astype(np.uint8), kind="stable")  # a radix sort: 18 codes fit a byte
+        start = 0
+        for code, (count, arrays) in enumerate(zip(counts, raw.args, strict=True)):
+            decoded: list[Any] = []
+            for array in arrays:
+                try:
+                    decoded += _DECODERS[code].decode(array)
+                except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                    raise Undecodable(str(exc)) from exc
+            if len(decoded) != count:
+                raise Undecodable(f"{len(decoded)} arguments for {count} events of {SCORED_EVENTS[code]}")
+            if count:
+                rows[code], structs[code] = by_code[start : start + count], decoded
+            start += count
         created = structs.get(_CODE_OF[("TradeEscrow", "OrderCreated")], [])
         order_of = {a.orderId: k for k, a in enumerate(created)}
+        receivables = None
         if len(order_of) == len(created):
-            # Each order id made once (as the contract makes them): the orders' events as arrays.
-            self._loop(raw, rows, structs, [code for code in rows if code not in _ORDER_CODES])
-            self._orders(raw, rows, structs, order_of)
+            # Each order id made once (as the contract makes them): the orders' events as arrays, and
+            # the receivables' too where each root and piece id is made once.
+            receivables = bulk_receivables.collect(
+                raw.times,
+                {SCORED_EVENTS[code][1]: (rows[code], structs[code]) for code in rows if code in _RECEIVABLE_CODES},
+            )
+            at_once = _ORDER_CODES | (_RECEIVABLE_CODES if receivables is not None else set())
+            self._loop(raw, rows, structs, [code for code in rows if code not in at_once])
+            self._merge_parties(*self._orders(raw, rows, structs, order_of), receivables)
         else:
             self._loop(raw, rows, structs, list(rows))
 
@@ -243,7 +268,7 @@ class BulkCollector(Collector):
 
     def _orders(
         self, raw: RawEvents, rows: dict[int, np.ndarray], structs: dict[int, list[Any]], order_of: dict[int, int]
-    ) -> None:
+    ) -> tuple[np.ndarray, list[str], list[str]]:
         """The orders' events at once: each order's state is what its last event of each kind says
         (the first, for disputes), counting only events that come after the order was created."""
         empty = np.zeros(0, dtype=np.int64)
@@ -268,7 +293,7 @@ class BulkCollector(Collector):
             known = o >= 0
             known[known] = created_row[o[known]] < where[known]
             keep = np.flatnonzero(known)
-            return o[keep], where[keep], [events[k] for k in keep.tolist()]
+            return o[keep], where[keep], list(map(events.__getitem__, keep.tolist()))
 
         self.order_of = order_of
         self.o_amount = [min(a.amount, MAX_AMOUNT) for a in created]
@@ -324,14 +349,17 @@ class BulkCollector(Collector):
         self.o_refunded = _column(refunded)
         disputed = np.full(n, NONE, dtype=np.int64)
         o, where, _ = target("DisputeOpened")
-        _, first = np.unique(o, return_index=True)
+        first = _first_index(o)
         disputed[o[first]] = times[where[first]]
         self.o_disputed = _column(disputed)
-        self._merge_parties(created_row, buyers, suppliers)
+        return created_row, buyers, suppliers
 
-    def _merge_parties(self, created_row: np.ndarray, buyers: list[str], suppliers: list[str]) -> None:
+    def _merge_parties(
+        self, created_row: np.ndarray, buyers: list[str], suppliers: list[str], receivables: Receivables | None
+    ) -> None:
         """Index the parties as the per-event path does, by first appearance: those met one by one
-        (``_first``) and the orders' buyers and suppliers (each order: buyer, then supplier)."""
+        (``_first``), the orders' buyers and suppliers (each order: buyer, then supplier) and, when
+        they came at once, the receivables' parties (``Receivables.names``)."""
         first = dict(zip(self.parties, self._first, strict=True))
         names = [a for pair in zip(buyers, suppliers, strict=True) for a in pair]
         first_in_orders = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))  # smallest k wins
@@ -340,6 +368,10 @@ class BulkCollector(Collector):
             key = rows[k // 2] * 4 + k % 2
             if key < first.get(a, key + 1):
                 first[a] = key
+        if receivables is not None:
+            for a, key in dict(zip(reversed(receivables.names), reversed(receivables.keys), strict=True)).items():
+                if key < first.get(a, key + 1):
+                    first[a] = key
         parties = sorted(first, key=first.__getitem__)
         index = {a: i for i, a in enumerate(parties)}
         n, old = len(parties), self.parties
@@ -359,6 +391,24 @@ class BulkCollector(Collector):
         self.parties, self.index = parties, index
         self.o_buyer = [index[a] for a in buyers]
         self.o_supplier = [index[a] for a in suppliers]
+        if receivables is not None:
+            self._receivables(receivables)
+
+    def _receivables(self, r: Receivables) -> None:
+        """The receivables' lists made at once, their parties by the index made above."""
+        index = self.index
+        self.root_of, self.piece_of = r.root_of, r.piece_of
+        self.r_debtor = [index[a] for a in r.r_debtor]
+        self.r_creditor = [index[a] for a in r.r_creditor]
+        self.r_face, self.r_maturity = r.r_face, r.r_maturity
+        self.r_issued, self.r_repaid = _column(r.r_issued), _column(r.r_repaid)
+        self.r_repaid_at, self.r_defaulted = _column(r.r_repaid_at), _column(r.r_defaulted)
+        self.p_root, self.p_amount = _column(r.p_root), _column(r.p_amount)
+        self.p_holder = [index[a] for a in r.p_holder]
+        self.p_split, self.p_financed = r.p_split.tolist(), r.p_financed.tolist()
+        self.rc_party = [index[a] for a in r.rc_party]
+        self.rc_from = [index[a] for a in r.rc_from]
+        self.rc_piece, self.rc_time = _column(r.rc_piece), _column(r.rc_time)
 
     @property
     def bulk_handlers(self) -> dict[tuple[str, str], Any]:

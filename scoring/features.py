@@ -6,13 +6,15 @@ is then a vectorised expression over those arrays (``np.bincount`` by party), ne
 party.
 
 The pass is ``scoring.collect.Collector``'s. When the source read the history in bulk (``History.raw``:
-the scored events' JSON as one text, ``scoring.source``), ``scoring.bulk`` decodes it with msgspec
-into a typed struct per event type in one call, the
-orders' events (most of them) become the same arrays at once (each order's last attestation or
-contest of each kind, its first dispute, ...), and only membership, guarantee and receivable events
-go one by one; parties keep the index of their first appearance. Where that cannot promise the
-per-event result (a field missing or of another type, an order id made twice), the per-event pass
-runs instead; ``tests/scoring/test_bulk.py`` pins the two to the same tables bit for bit.
+the scored events' JSON as one array per event type, ``scoring.source``), ``scoring.bulk`` decodes
+each with msgspec into a typed struct per event in one call, the orders' events (most of them)
+become the same arrays at once (each order's last attestation or contest of each kind, its first
+dispute, ...), the receivables' too (``scoring.bulk_receivables``: each piece's holders as one
+sorted sequence), and only membership and guarantee events go one by one; parties keep the index of
+their first appearance. Where that cannot promise the per-event result (a field missing or of
+another type, an order id made twice), the per-event pass runs instead (for the receivables alone
+where a root or piece id is made twice); ``tests/scoring/test_bulk.py`` pins the two to the same
+tables bit for bit.
 
 Everything is point in time: the history holds nothing after the as-of point and the windows end
 at it.

@@ -148,18 +148,35 @@ def find_cycles(
     """Cycles of two and three sales among ``mask``'s orders (seller ``supplier`` → ``buyer``)."""
     chosen = np.flatnonzero(mask)
     chosen = chosen[np.argsort(when[chosen], kind="stable")]
-    by_pair: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    if not len(chosen):
+        return CircularTrading({}, np.zeros(0, dtype=np.int64))
+    # Each pair's sales in time order as a slice of one sorted array, its list made only when a cycle
+    # may pass through it (few pairs): the pairs in the order of their first sale, as a dict of lists
+    # filled sale by sale would have them.
+    seller, sold_to = supplier[chosen], buyer[chosen]
+    span = int(max(seller.max(), sold_to.max())) + 1
+    key = seller * span + sold_to
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    first_sale = np.argsort(by_key[starts], kind="stable")
+    times, amounts, ids = when[chosen].tolist(), amount[chosen].tolist(), chosen.tolist()
+    positions, start_of, end_of = by_key.tolist(), starts.tolist(), ends.tolist()
+    by_pair: dict[tuple[int, int], int] = {}
     sells_to: dict[int, set[int]] = {}
-    for o, s, b, a, t in zip(
-        chosen.tolist(),
-        supplier[chosen].tolist(),
-        buyer[chosen].tolist(),
-        amount[chosen].tolist(),
-        when[chosen].tolist(),
-        strict=True,
-    ):
-        by_pair.setdefault((s, b), []).append((t, a, o))
+    for g, pair_key in zip(first_sale.tolist(), sorted_key[starts][first_sale].tolist(), strict=True):
+        s, b = divmod(pair_key, span)
+        by_pair[(s, b)] = g
         sells_to.setdefault(s, set()).add(b)
+
+    def last_sales(pair: tuple[int, int]) -> list[tuple[int, int, int]]:
+        """The pair's last ``CYCLE_ORDERS`` sales as (time, amount, order), in time order."""
+        g = by_pair[pair]
+        return [
+            (times[k], amounts[k], ids[k]) for k in positions[max(start_of[g], end_of[g] - CYCLE_ORDERS) : end_of[g]]
+        ]
+
     found: dict[int, set[int]] = {}
     orders: set[int] = set()
 
@@ -168,13 +185,13 @@ def find_cycles(
             found.setdefault(p, set()).update(q for q in parties if q != p)
         orders.update(cycle_orders)
 
-    for (a, b), forward in by_pair.items():
+    for a, b in by_pair:
         if a < b and (b, a) in by_pair:
-            back = by_pair[(b, a)][-CYCLE_ORDERS:]
+            back = last_sales((b, a))
             hit = next(
                 (
                     (x[2], y[2])
-                    for x in forward[-CYCLE_ORDERS:]
+                    for x in last_sales((a, b))
                     for y in back
                     if abs(x[0] - y[0]) <= CYCLE_WINDOW and _similar(x[1], y[1])
                 ),
@@ -185,12 +202,12 @@ def find_cycles(
         for c in sells_to.get(b, ()):
             if c in (a, b) or not (a < b and a < c) or (c, a) not in by_pair:
                 continue
-            closing = by_pair[(c, a)][-CYCLE_ORDERS:]
-            middle = by_pair[(b, c)][-CYCLE_ORDERS:]
+            closing = last_sales((c, a))
+            middle = last_sales((b, c))
             triple = next(
                 (
                     (x[2], y[2], z[2])
-                    for x in forward[-CYCLE_ORDERS:]
+                    for x in last_sales((a, b))
                     for y in middle
                     if abs(x[0] - y[0]) <= CYCLE_WINDOW and _similar(x[1], y[1])
                     for z in closing

@@ -75,15 +75,16 @@ class RawEvents:
     """The scored events (``SCORED_EVENTS``) of a history as columns, read in bulk: no object per row.
 
     ``codes[i]`` indexes ``SCORED_EVENTS`` and ``times[i]`` is the block time of the i-th scored event
-    in chain order; ``args`` is one JSON array of their arguments, as stored but for the tag of the
-    event's type (``"@"``, ``scoring.bulk.STRUCT_TAGS``) put first in each, in the same order.
+    in chain order; ``args[code]`` holds the arguments (as stored) of that type's events in chain order,
+    as JSON arrays (text or UTF-8 bytes), one per part the source read, in order (none when there are
+    no such events): a decoder per type reads them.
     The feature builder decodes them (``scoring.features``), or falls back to ``History.events``
     when it cannot.
     """
 
     codes: np.ndarray
     times: np.ndarray
-    args: str
+    args: tuple[tuple[str | bytes, ...], ...]
 
 
 @dataclass(frozen=True)

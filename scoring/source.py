@@ -11,10 +11,10 @@ final block. The as-of time is the block's timestamp, read from its events or th
 recent-block table (the newest event time at or before it when neither has the block).
 
 On SQLite the history is read in bulk: the events the feature builder reads
-(``history.SCORED_EVENTS``) come as a few long texts (``RawEvents``, ``History.raw``) rather
-than an object per row, and ``History.events`` reads every event only when something iterates it
-(``scf score`` never does). On PostgreSQL the driver hands over decoded rows (JSONB), read as
-before.
+(``history.SCORED_EVENTS``) come as a few long texts, the arguments one JSON array per event type
+(``RawEvents``, ``History.raw``), rather than an object per row, and ``History.events`` reads every
+event only when something iterates it (``scf score`` never does). On PostgreSQL the driver hands
+over decoded rows (JSONB), read as before.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, overload
 
@@ -31,35 +32,52 @@ import numpy as np
 from sqlalchemy import Engine, inspect, text
 
 from ledger.index.sql.db import make_engine, sqlite_path
-from scoring.bulk import STRUCT_TAGS
 from scoring.errors import AsOfInFuture, NoHistory
 from scoring.history import SCORED_EVENTS, ChainEvent, History, RawEvents, RefusedCall
 
 DEFAULT_CONFIRMATIONS = 12
+#: The scored events in the order the bulk read tests for them: the commonest on a ledger first, the
+#: rest in ``SCORED_EVENTS`` order.
+_COMMONEST = ("MilestoneAttested", "OrderCreated", "Transfer", "PieceCreated", "PieceSplit", "ReceivableIssued")
+_TESTED = sorted(
+    range(len(SCORED_EVENTS)),
+    key=lambda code: (
+        _COMMONEST.index(SCORED_EVENTS[code][1]) if SCORED_EVENTS[code][1] in _COMMONEST else len(_COMMONEST)
+    ),
+)
 EVENTS_QUERY = (
     "SELECT block_number, log_index, block_timestamp, contract, event, args FROM events "
     "WHERE chain_id = :c AND block_number <= :b ORDER BY block_number, log_index"
 )
 #: The scored events' columns in one statement, each column one text (SQLite's group_concat): the
-#: statement runs in SQLite alone (without the GIL) and Python gets five strings, not an object per
-#: row. The arguments come as the items of one JSON array, each object with its type's tag first
-#: (``bulk.STRUCT_TAGS``), ready for one decoder; an object with no field then is not JSON, and
-#: the builder takes the per-event path. The filter keeps the scored (contract, event) pairs, so the
-#: codes need only the event's name. Rows come in the index's order (chain order); the reader checks
-#: that rather than trusting it.
+#: statement runs in SQLite alone (without the GIL) and Python gets a few strings, not an object per
+#: row. The arguments come as they are stored, one column per event type (an aggregate ``FILTER``),
+#: each a JSON array for that type's decoder, as bytes (nothing for Python to decode or copy): no text
+#: is built per row, which costs SQLite more than reading it. The filter keeps the scored (contract,
+#: event) pairs, the names first (an IN list is a binary search: other events' rows never reach the
+#: CASE), so the codes and the columns need only the event's name. The CASEs try the commonest events
+#: first (``_TESTED``). Rows come in the index's order (chain order), the same for every column; the
+#: reader checks that rather than trusting it.
 RAW_QUERY = (
     "SELECT count(*), group_concat(CASE event "
-    + " ".join(f"WHEN '{event}' THEN {code}" for code, (_, event) in enumerate(SCORED_EVENTS))
+    + " ".join(f"WHEN '{SCORED_EVENTS[code][1]}' THEN {code}" for code in _TESTED)
     + " END), group_concat(block_number), group_concat(log_index), group_concat(block_timestamp), "
-    + "group_concat('{\"@\":' || CASE event "
-    + " ".join(f"WHEN '{event}' THEN {STRUCT_TAGS[code]}" for code, (_, event) in enumerate(SCORED_EVENTS))
-    + " END || ',' || substr(args, 2)) "
-    + "FROM events WHERE chain_id = ? AND block_number >= ? AND block_number <= ? AND CASE event "
-    + " ".join(f"WHEN '{event}' THEN contract = '{contract}'" for contract, event in SCORED_EVENTS)
+    + ", ".join(
+        f"CAST('[' || group_concat(args) FILTER (WHERE event = '{event}') || ']' AS BLOB)" for _, event in SCORED_EVENTS
+    )
+    + " FROM events WHERE chain_id = ? AND block_number >= ? AND block_number <= ? AND event IN ("
+    + ", ".join(f"'{event}'" for _, event in SCORED_EVENTS)
+    + ") AND CASE event "
+    + " ".join(f"WHEN '{SCORED_EVENTS[code][1]}' THEN contract = '{SCORED_EVENTS[code][0]}'" for code in _TESTED)
     + " END"
 )
 #: Rows past which the bulk read runs in two threads, each on its own connection and half the blocks.
 PARALLEL_ROWS = 20_000
+#: About as many rows per statement of a half: a half of many rows is read as several statements over
+#: equal spans of its blocks. Each statement's texts then stay tens of MB, which the process reuses
+#: from one statement to the next; one text of hundreds of MB costs SQLite more per byte (fresh
+#: memory, grown again and again) than the same bytes in several.
+PART_ROWS = 100_000
 
 
 class SqlSource:
@@ -158,9 +176,10 @@ class SqlSource:
         """The scored events as ``RawEvents`` (None when the rows did not come in chain order), and
         how many events there are in all. A large history is read in two halves at once (SQLite
         runs without the GIL): blocks up to the median row's, and after it, the second on a
-        connection of its own. Both read blocks at or before the as-of block, which is final at
-        the confirmation depth: rows the indexer never rewrites (only a reorg deeper than the
-        confirmations could, as it could between any two reads of one history)."""
+        connection of its own; each half in statements of about ``PART_ROWS`` rows. All read blocks
+        at or before the as-of block, which is final at the confirmation depth: rows the indexer
+        never rewrites (only a reorg deeper than the confirmations could, as it could between any
+        two reads of one history)."""
         driver = conn.connection.driver_connection
         count = int(
             driver.execute(
@@ -176,9 +195,14 @@ class SqlSource:
                 "ORDER BY block_number LIMIT 1 OFFSET ?",
                 (self.chain_id, block, count // 2),
             ).fetchone()[0]
+            start = driver.execute(
+                "SELECT min(block_number) FROM events WHERE chain_id = ?", (self.chain_id,)
+            ).fetchone()[0]
+            early = _spans(start, middle, -(-(count // 2) // PART_ROWS))
+            late = _spans(middle + 1, block, -(-(count - count // 2) // PART_ROWS))
             with ThreadPoolExecutor(1) as pool:
-                later = pool.submit(_read_raw, path, self.chain_id, middle + 1, block)
-                parts = [driver.execute(RAW_QUERY, (self.chain_id, 0, middle)).fetchone(), later.result()]
+                later = pool.submit(_read_raw, path, self.chain_id, late)
+                parts = [*_read_spans(driver, self.chain_id, early), *later.result()]
         return _raw_events([p for p in parts if p[0]]), count
 
     def _events(self, conn: Any, block: int) -> list[ChainEvent]:
@@ -210,16 +234,27 @@ class SqlSource:
         return [RefusedCall(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5] or "")) for r in rows]
 
 
-def _read_raw(path: Path, chain_id: int, first: int, last: int) -> tuple[Any, ...]:
+def _spans(first: int, last: int, parts: int) -> list[tuple[int, int]]:
+    """``first..last`` as up to ``parts`` consecutive block ranges of equal span (at least one)."""
+    parts = max(1, min(parts, last + 1 - first))
+    edges = [first + (last + 1 - first) * k // parts for k in range(parts)] + [last + 1]
+    return [(a, b - 1) for a, b in pairwise(edges)]
+
+
+def _read_spans(conn: Any, chain_id: int, spans: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
+    """``RAW_QUERY``'s row of each block range, in order."""
+    return [conn.execute(RAW_QUERY, (chain_id, first, last)).fetchone() for first, last in spans]
+
+
+def _read_raw(path: Path, chain_id: int, spans: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(path)) as conn:
-        row: tuple[Any, ...] = conn.execute(RAW_QUERY, (chain_id, first, last)).fetchone()
-    return row
+        return _read_spans(conn, chain_id, spans)
 
 
 def _raw_events(parts: list[tuple[Any, ...]]) -> RawEvents | None:
     """``RAW_QUERY``'s rows (consecutive block ranges, in order) as one ``RawEvents``."""
     if not parts:
-        return RawEvents(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), "[]")
+        return RawEvents(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), ((),) * len(SCORED_EVENTS))
 
     def ints(column: int) -> np.ndarray:
         return np.concatenate([np.fromstring(p[column], dtype=np.int64, sep=",") for p in parts])
@@ -229,7 +264,7 @@ def _raw_events(parts: list[tuple[Any, ...]]) -> RawEvents | None:
         np.all((number[1:] > number[:-1]) | ((number[1:] == number[:-1]) & (log[1:] >= log[:-1])))
     ):
         return None
-    return RawEvents(code, time, "[" + ",".join(p[5] for p in parts) + "]")
+    return RawEvents(code, time, tuple(tuple(p[5 + k] for p in parts if p[5 + k]) for k in range(len(SCORED_EVENTS))))
 
 
 class _LazyEvents(Sequence[ChainEvent]):
