@@ -48,7 +48,7 @@ from ledger.domain.escrow import (
 )
 from ledger.domain.receivables import ISSUE_FIELDS, OFFER_FIELDS, Child, FinanceOffer, IssueTerms
 from ledger.domain.typed_data import Domain
-from ledger.eth.eip712 import TypedHasher, domain_separator, signer_of
+from ledger.eth.eip712 import TypedHasher, domain_separator, recover_signer
 from ledger.model.common import ROLE_ADMIN, Effect, ModelRejected, Transfer, address
 
 #: What each constructor emits (the models start in the state the constructors leave).
@@ -206,7 +206,7 @@ class Replayer:
             accepted = self.signature_check(verifier, address(expected), digest, bytes(sig))
             if accepted is not None:
                 return address(expected) if accepted else "0x" + "00" * 20
-        return signer_of(digest, bytes(sig))
+        return recover_signer(digest, bytes(sig))
 
     @staticmethod
     def _effect(out: Outcome, contract: str, effect: Effect) -> Effect:

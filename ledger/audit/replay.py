@@ -36,14 +36,15 @@ are read through a view reader lent to the node for the call (``ledger.eth.reade
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import keccak
@@ -62,6 +63,7 @@ from ledger.audit.state import (
     LedgerModels,
     LedgerState,
     Outcome,
+    merged,
 )
 from ledger.audit.views import Views, compare, state_checks
 from ledger.audit.wallets import InnerCall, WalletSignatures, decoded_calls, traced_calls
@@ -370,14 +372,17 @@ class _Run:
         self.digest_from = digest_from
         self.calls = CallDecoder(deployment.addresses, deployment.abis)
         self.logs = LogDecoder(deployment.addresses, deployment.abis)
-        self.events: dict[tuple[str, str], tuple[str, str]] = {}
+        # (address, topic0) → (contract, event, "contract.event": the counts' key, spelled once)
+        self.events: dict[tuple[str, str], tuple[str, str, str]] = {}
         for name, at in deployment.addresses.items():
             for item in deployment.abis[name]:
                 if item.get("type") == "event" and not item.get("anonymous"):
                     signature = f"{item['name']}({','.join(abi_type(p) for p in item['inputs'])})"
-                    self.events[(at, "0x" + keccak(text=signature).hex())] = (name, str(item["name"]))
+                    event = str(item["name"])
+                    self.events[(at, "0x" + keccak(text=signature).hex())] = (name, event, f"{name}.{event}")
         self.admitted = next(  # MemberAdmitted's topic: each page's new members are asked for code at once
-            (topic for (at, topic), (c, e) in self.events.items() if c == MEMBERSHIP and e == "MemberAdmitted"), None
+            (topic for (at, topic), (c, e, _) in self.events.items() if c == MEMBERSHIP and e == "MemberAdmitted"),
+            None,
         )
         self.digest = HistoryDigest(deployment.chain_id)
         self.counts = Counts()
@@ -432,20 +437,20 @@ class _Run:
 
     def transaction(self, tx: Tx, logs: Sequence[RawLog], header: Header) -> None:
         first = logs[0]
-        where = Location(block=first.block_number, tx=tx.hash, log_index=first.log_index)
         if tx.block_hash != header.hash or first.block_hash != header.hash:
             self.mismatches.append(
                 Mismatch(
                     Kind.BLOCK_HASH,
-                    where,
+                    Location(block=first.block_number, tx=tx.hash, log_index=first.log_index),
                     header.hash,
                     first.block_hash if first.block_hash != header.hash else tx.block_hash,
                     "the transaction or its logs name another block than the header read (a reorganisation?)",
                 )
             )
         named: list[tuple[str, str, RawLog]] = []
+        events, counted, digest_from = self.events, self.counts.events, self.digest_from
         for raw in logs:
-            known = self.events.get((raw.address, raw.topics[0] if raw.topics else ""))
+            known = events.get((raw.address, raw.topics[0] if raw.topics else ""))
             if known is None:
                 self.mismatches.append(
                     Mismatch(
@@ -458,8 +463,8 @@ class _Run:
                 )
                 continue
             named.append((known[0], known[1], raw))
-            if raw.block_number >= self.digest_from:
-                self.counts.events[f"{known[0]}.{known[1]}"] += 1
+            if raw.block_number >= digest_from:
+                counted[known[2]] += 1
         contract = function = None
         self.wallets.block = header.number  # the block contract wallets' signatures are asked at
         inside = ""  # for a call from inside another contract's transaction: who made it, from where
@@ -486,7 +491,7 @@ class _Run:
                         raise Unmodelled(f"selector 0x{call.input[:4].hex()} is in no ABI of {contract}{inside}")
                     function = fn.name
                     part = self.replayer.apply(contract, function, fn.decode(call.input), call.sender, header.timestamp)
-                    outcome = part if len(calls) == 1 else _merged(outcome, part)
+                    outcome = part if len(calls) == 1 else merged(outcome, part)
                     replayed.append(f"{contract}.{function}")
         except Unmodelled as gap:
             self.gaps.append(Gap(Location(first.block_number, tx.hash, first.log_index, contract, function), str(gap)))
@@ -515,7 +520,9 @@ class _Run:
             return
         self.counts.transactions += 1
         self.counts.signatures += outcome.signatures
-        self.counts.calls.update(replayed)
+        tally = self.counts.calls
+        for name in replayed:
+            tally[name] += 1
         if internal:
             self.counts.internal_calls += len(replayed)
         contract, function = replayed[0].split(".", 1)
@@ -535,7 +542,7 @@ class _Run:
         for contract, event, raw in named:
             by_contract.setdefault(contract, []).append((event, raw))
         for contract in sorted(set(by_contract) | {c for c, names in outcome.events.items() if names}):
-            logged = [event for event, _ in by_contract.get(contract, [])]
+            logged = [event for event, _ in by_contract.get(contract, ())]
             predicted = outcome.events.get(contract, [])
             if logged != predicted:
                 first_log = by_contract[contract][0][1].log_index if contract in by_contract else None
@@ -550,7 +557,7 @@ class _Run:
                 )
         moved = [
             (address("0x" + raw.topics[1][26:]), address("0x" + raw.topics[2][26:]), int(raw.data, 16))
-            for event, raw in by_contract.get(TOKEN, [])
+            for event, raw in by_contract.get(TOKEN, ())
             if event == "Transfer" and len(raw.topics) == 3
         ]
         if moved != outcome.transfers:
@@ -564,7 +571,7 @@ class _Run:
                 )
             )
         for expectation in outcome.expect:
-            matching = [raw for event, raw in by_contract.get(expectation.contract, []) if event == expectation.event]
+            matching = [raw for event, raw in by_contract.get(expectation.contract, ()) if event == expectation.event]
             if len(matching) <= expectation.nth:
                 continue  # already an events mismatch
             raw = matching[expectation.nth]
@@ -581,20 +588,6 @@ class _Run:
                             f"{expectation.contract}.{expectation.event}.{name} differs from what the replay derives",
                         )
                     )
-
-
-def _merged(into: Outcome, part: Outcome) -> Outcome:
-    """``into`` with ``part`` (the next call of the same transaction) after it: events, transfers and
-    signatures appended, ``part``'s expectations shifted past the same events ``into`` predicts."""
-    for expectation in part.expect:
-        shift = into.events.get(expectation.contract, []).count(expectation.event)
-        into.expect.append(replace(expectation, nth=expectation.nth + shift) if shift else expectation)
-    for contract, names in part.events.items():
-        into.events[contract].extend(names)
-    into.transfers.extend(part.transfers)
-    into.signatures += part.signatures
-    into.other_token_transfers.extend(part.other_token_transfers)
-    return into
 
 
 def _setup(rpc: Rpc, deployment: Deployment, block: int) -> tuple[str, list[Mismatch]]:
@@ -675,6 +668,20 @@ def _classify_quiet(rpc: Rpc, run: _Run) -> None:
     run.counts.reverted_calls = sum(1 for tx in run.quiet_calls if tx.reverted)
 
 
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """No automatic garbage collection while the replay runs (as in the indexer and ``compare_sql``): its
+    objects live to the end or die by reference count, and the collector's passes over the growing heap
+    (set off by the fetch threads' parsing as much as by the replay) cost a fifth of the process's CPU."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def replay(
     chain: Chain,
     deployment: Deployment,
@@ -733,7 +740,7 @@ def replay(
     pages = _pages(rpc, chain, addresses, first, last, pool)
     if rpc.batches:
         pages = _prefetched(pages, depth=3)
-    with pool, bar if bar is not None else nullcontext():
+    with pool, bar if bar is not None else nullcontext(), _quiet_gc():
         task = bar.add_task("logs", total=last - first + 1) if bar is not None else None
         replaying = time.perf_counter()
         for page in pages:

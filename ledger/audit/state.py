@@ -8,14 +8,15 @@ Receivables causes checked and booked by the token model (OpenZeppelin's ERC-20 
 balances, allowances, permits). ``LedgerState`` is their state as plain data, what the views'
 and the SQL tables' comparisons read. ``Outcome`` and ``Expectation`` are what the replayer
 (``ledger.audit.machine``) predicts a mined transaction did: each contract's events, the
-settlement-token transfers, the event arguments it can vouch for.
+settlement-token transfers, the event arguments it can vouch for; ``merged`` puts the outcomes
+of the calls one transaction makes (a contract wallet's) one after the other.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ledger.model.common import Roster, Transfer, address
@@ -52,6 +53,20 @@ class Outcome:
     expect: list[Expectation] = field(default_factory=list)
     signatures: int = 0
     other_token_transfers: list[Transfer] = field(default_factory=list)  # tokens whose logs are not read
+
+
+def merged(into: Outcome, part: Outcome) -> Outcome:
+    """``into`` with ``part`` (the next call of the same transaction) after it: events, transfers and
+    signatures appended, ``part``'s expectations shifted past the same events ``into`` predicts."""
+    for expectation in part.expect:
+        shift = into.events.get(expectation.contract, []).count(expectation.event)
+        into.expect.append(replace(expectation, nth=expectation.nth + shift) if shift else expectation)
+    for contract, names in part.events.items():
+        into.events[contract].extend(names)
+    into.transfers.extend(part.transfers)
+    into.signatures += part.signatures
+    into.other_token_transfers.extend(part.other_token_transfers)
+    return into
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ ABI into small decoder objects; values come out as eth-abi gives them (ints, boo
 str, tuples for structs and arrays) except addresses, which come out EIP-55 (the form the
 models compare). Anything malformed raises ``CalldataError``, as the contract's own ABI
 decoder would revert.
+
+Each decoder has two entry points: ``decode`` checks every word it reads against the end of the
+calldata, ``read`` trusts that its head words are there. A tuple whose head words all lie inside
+the calldata (every well-formed call) reads them unchecked; any other goes the checked way word
+by word, so a short call fails with the same error, at the same word, either way. Addresses are
+memoised by their 32-byte word: the same few hundred parties recur in every call.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class _Type:
     def decode(self, data: bytes, at: int) -> Any:
         raise NotImplementedError
 
+    def read(self, data: bytes, at: int) -> Any:
+        """``decode`` where the caller has checked that the head words at ``at`` are in the calldata."""
+        return self.decode(data, at)
+
 
 class _Uint(_Type):
     def __init__(self, bits: int) -> None:
@@ -44,6 +54,12 @@ class _Uint(_Type):
 
     def decode(self, data: bytes, at: int) -> int:
         value = _word(data, at)
+        if value >= self.limit:
+            raise CalldataError(f"{value} does not fit uint{self.limit.bit_length() - 1}")
+        return value
+
+    def read(self, data: bytes, at: int) -> int:
+        value = int.from_bytes(data[at : at + 32], "big")
         if value >= self.limit:
             raise CalldataError(f"{value} does not fit uint{self.limit.bit_length() - 1}")
         return value
@@ -62,6 +78,11 @@ class _Int(_Type):
         return value
 
 
+#: 32-byte word → EIP-55 address, for ``_Address.read``; cleared when it grows past ``_ADDRESS_CACHE``.
+_ADDRESSES: dict[bytes, str] = {}
+_ADDRESS_CACHE = 1 << 16
+
+
 class _Address(_Type):
     def decode(self, data: bytes, at: int) -> str:
         value = _word(data, at)
@@ -69,10 +90,26 @@ class _Address(_Type):
             raise CalldataError("an address with dirty upper bits")
         return address("0x" + value.to_bytes(20, "big").hex())
 
+    def read(self, data: bytes, at: int) -> str:
+        word = bytes(data[at : at + 32])  # hashable whatever buffer the calldata came in
+        found = _ADDRESSES.get(word)
+        if found is None:
+            found = self.decode(word, 0)
+            if len(_ADDRESSES) >= _ADDRESS_CACHE:
+                _ADDRESSES.clear()
+            _ADDRESSES[word] = found
+        return found
+
 
 class _Bool(_Type):
     def decode(self, data: bytes, at: int) -> bool:
         value = _word(data, at)
+        if value > 1:
+            raise CalldataError(f"{value} is not a bool")
+        return value == 1
+
+    def read(self, data: bytes, at: int) -> bool:
+        value = int.from_bytes(data[at : at + 32], "big")
         if value > 1:
             raise CalldataError(f"{value} is not a bool")
         return value == 1
@@ -84,6 +121,9 @@ class _FixedBytes(_Type):
 
     def decode(self, data: bytes, at: int) -> bytes:
         _word(data, at)
+        return bytes(data[at : at + self.size])
+
+    def read(self, data: bytes, at: int) -> bytes:
         return bytes(data[at : at + self.size])
 
 
@@ -110,9 +150,29 @@ class _Tuple(_Type):
     def __init__(self, items: Sequence[_Type]) -> None:
         self.items = tuple(items)
         self.dynamic = any(item.dynamic for item in self.items)
-        self.head = 32 if self.dynamic else sum(item.head for item in self.items)
+        self.span = sum(item.head for item in self.items)  # the bytes of the head words
+        self.head = 32 if self.dynamic else self.span
+        self.plan = tuple((item, item.head, item.dynamic) for item in self.items)
 
     def decode(self, data: bytes, at: int) -> tuple[Any, ...]:
+        if at >= 0 and at + self.span <= len(data):
+            return self.read(data, at)
+        return self.checked(data, at)
+
+    def read(self, data: bytes, at: int) -> tuple[Any, ...]:
+        """The tuple at ``at``, its head words known to be in the calldata (dynamic parts are checked)."""
+        values: list[Any] = []
+        append = values.append
+        head = at
+        for item, size, dynamic in self.plan:
+            if dynamic:
+                append(item.decode(data, at + int.from_bytes(data[head : head + 32], "big")))
+            else:
+                append(item.read(data, head))
+            head += size
+        return tuple(values)
+
+    def checked(self, data: bytes, at: int) -> tuple[Any, ...]:
         values = []
         head = at
         for item in self.items:
@@ -133,6 +193,7 @@ class _Array(_Type):
         self.length = length
         self.dynamic = length is None or item.dynamic
         self.head = 32 if self.dynamic else item.head * (length or 0)
+        self._tuples: dict[int, _Tuple] = {}
 
     def decode(self, data: bytes, at: int) -> tuple[Any, ...]:
         if self.length is None:
@@ -142,7 +203,13 @@ class _Array(_Type):
             at += 32
         else:
             count = self.length
-        return _Tuple([self.item] * count).decode(data, at)
+        tuples = self._tuples
+        items = tuples.get(count)
+        if items is None:
+            items = _Tuple([self.item] * count)
+            if count <= 64:  # the common short arrays (signatures, children), not every length seen
+                tuples[count] = items
+        return items.decode(data, at)
 
 
 def _parse(param: Mapping[str, Any]) -> _Type:

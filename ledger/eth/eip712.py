@@ -19,16 +19,28 @@ order, attestation, settlement, offer, limit and permit the ledger signs), used 
 Recovery (``signer_of``) is the contracts' ``ECDSA.tryRecover``: None for a signature they
 refuse (not 65 bytes, v not 27/28, s in the upper half, no point), else the EIP-55 address,
 from the domain's address cache since the same few hundred signers recur.
+
+``recover_signer`` gives the same answers for the audit's replay, which recovers tens of
+thousands while its fetch threads parse the node's answers: it calls the same libsecp256k1
+(coincurve's build of it) through ``ctypes.PyDLL``, which keeps the GIL during the calls. Each
+of coincurve's cffi calls lets the GIL go, and a thread that lets it go for a microsecond waits
+for it behind whichever thread took it, up to the interpreter's switch interval: three such
+waits per signature cost the replay more than the recovery itself. The address of each public
+key is kept, with no keccak or checksum for a signer seen before.
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import coincurve
+import coincurve._libsecp256k1
+from coincurve.context import GLOBAL_CONTEXT
+from coincurve.flags import EC_UNCOMPRESSED
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -257,3 +269,59 @@ def recover_typed_data(document: dict[str, Any], signature: bytes) -> str | None
     if hashed is None:
         hashed = digest(document)
     return _recovered(hashed, signature)
+
+
+# -- recovery holding the GIL (``recover_signer``) ------------------------------------------------
+
+
+def _secp256k1() -> tuple[ctypes.c_void_p, Any, Any, Any] | None:
+    """coincurve's context and its library's parse, recover and serialize, as GIL-holding ctypes
+    calls; None where its build does not export them (``recover_signer`` then is ``signer_of``)."""
+    try:
+        library = ctypes.PyDLL(coincurve._libsecp256k1.__file__)
+        parse = library.secp256k1_ecdsa_recoverable_signature_parse_compact
+        recover_ = library.secp256k1_ecdsa_recover
+        serialize = library.secp256k1_ec_pubkey_serialize
+    except (OSError, AttributeError):
+        return None
+    context = ctypes.c_void_p(int(coincurve._libsecp256k1.ffi.cast("uintptr_t", GLOBAL_CONTEXT.ctx)))
+    buffer, pointer = ctypes.c_char_p, ctypes.c_void_p
+    parse.argtypes, parse.restype = [pointer, buffer, buffer, ctypes.c_int], ctypes.c_int
+    recover_.argtypes, recover_.restype = [pointer, buffer, buffer, buffer], ctypes.c_int
+    serialize.argtypes = [pointer, buffer, ctypes.POINTER(ctypes.c_size_t), buffer, ctypes.c_uint]
+    serialize.restype = ctypes.c_int
+    return context, parse, recover_, serialize
+
+
+_SECP256K1 = _secp256k1()
+
+
+#: Uncompressed public key (64 bytes, no prefix) → EIP-55 address, for ``recover_signer``;
+#: cleared when it grows past ``_SIGNER_CACHE``.
+_SIGNERS: dict[bytes, str] = {}
+_SIGNER_CACHE = 1 << 16
+
+
+def recover_signer(hashed: bytes, signature: bytes) -> str | None:
+    """``signer_of(hashed, signature)``, the same answers, for many signatures: the calls coincurve's
+    ``PublicKey.from_signature_and_message`` and ``format`` make, made without letting the GIL go."""
+    if _SECP256K1 is None or not _accepted(signature) or len(hashed) != 32:
+        return signer_of(hashed, signature)  # the refusals, as signer_of answers them
+    context, parse, recover_, serialize = _SECP256K1
+    # Buffers of the library's opaque structs (65-byte recoverable signature, 64-byte public key),
+    # one set per call: between two calls another thread may take the GIL and recover too.
+    new = ctypes.create_string_buffer
+    parsed, public, serialized = new(65), new(64), new(65)
+    if not parse(context, parsed, signature[:64], signature[64] - 27):
+        return None
+    if not recover_(context, public, parsed, bytes(hashed)):
+        return None
+    serialize(context, serialized, ctypes.byref(ctypes.c_size_t(65)), public, EC_UNCOMPRESSED)
+    key = serialized.raw[1:]
+    found = _SIGNERS.get(key)
+    if found is None:
+        found = address("0x" + keccak(key)[12:].hex())
+        if len(_SIGNERS) >= _SIGNER_CACHE:
+            _SIGNERS.clear()
+        _SIGNERS[key] = found
+    return found
