@@ -16,14 +16,23 @@ loopback ports with the same uvicorn settings (that many worker processes, ``log
     head (confirmations 0: the history does not move). Every worker builds the feature table
     once (its warm-up thread does, or the first request); then decisions come from the cache.
 * ceiling: a FastAPI app with one route answering a constant small JSON, run by uvicorn with
-  the same worker count: what uvicorn, FastAPI and the loopback give with no project code.
+  the same worker count: what uvicorn, FastAPI and the loopback give with no project code. It is
+  served as ``scf serve`` serves (``api.cli.serve.listening_sockets`` and ``run_workers``: with N
+  workers on Linux, one SO_REUSEPORT socket each), so that both spread the clients' connections
+  over their workers alike: with one shared socket, the first worker to wake accepted most of the
+  16 connections of a cell, in one server and not the other, and the ratio swung with it.
 
 Each (workers, concurrency) cell runs ceiling, reads, decisions for ``--seconds`` each under that
-many clients (aiohttp, one process, keep-alive); a single client also gives the latency of one
-request with no queue. The **baseline** of a decision is what a route scoring from scratch pays
-per request: read the history from SQL, build the feature table, decide (``scf score PARTY``),
-timed in this process. The headline (value, ceiling, ratio) is reads req/s at the highest
-concurrency with the most workers; every cell is in ``details``. Latencies: lower is better.
+many clients (aiohttp, one process, keep-alive), in ``ROUNDS`` rounds that take turns (ceiling,
+reads, decisions, then again), so that load from elsewhere on the machine weighs on the ceiling
+and the value alike, and each round opens its connections anew (spread anew over the workers):
+one run of each, one after the other, saw the ceiling alone go from 3,489 to 1,695 req/s between
+two 3 s runs on a loaded machine. A single
+client also gives the latency of one request with no queue. The **baseline** of a decision is
+what a route scoring from scratch pays per request: read the history from SQL, build the
+feature table, decide (``scf score PARTY``), timed in this process. The headline (value,
+ceiling, ratio) is reads req/s at the highest concurrency with the most workers; every cell is
+in ``details``. Latencies: lower is better.
 Progress goes to stderr; the last line of stdout is one JSON object.
 """
 
@@ -63,6 +72,8 @@ from ledger.index.indexer import Indexer
 from ledger.index.sql import open_engine
 from ledger.toolchain import compiler
 
+#: Rounds per cell: ceiling, reads and decisions take turns, ``--seconds / ROUNDS`` each (see the module notes).
+ROUNDS = 3
 TARGET_RPS = 300
 TARGET_P50_MS = 20.0
 TARGET_DECISION_P50_MS = 50.0
@@ -78,21 +89,21 @@ app = FastAPI()
 def ping() -> dict:
     return {"status": "ok", "chainId": 31337, "items": [1, 2, 3]}
 """
-# How the ceiling is served: as scf serve does, workers share a socket made with IPPROTO_TCP named
-# (uvicorn's own leaves it 0 and asyncio then skips TCP_NODELAY: ~40 ms per answer).
+# How the ceiling is served: as scf serve does (api.cli.serve's listening_sockets and run_workers): with N
+# workers, one SO_REUSEPORT socket per worker on Linux (a shared one lets one worker accept most of the
+# connections), each made with IPPROTO_TCP named (uvicorn's own leaves it 0 and asyncio then skips TCP_NODELAY:
+# ~40 ms per answer).
 CEILING_RUN = """
-import socket, sys, uvicorn
-from uvicorn.supervisors import Multiprocess
+import sys
+sys.path.insert(0, sys.argv[3])
+import uvicorn
+from api.cli.serve import listening_sockets, run_workers
 port, workers = int(sys.argv[1]), int(sys.argv[2])
 if workers == 1:
     uvicorn.run("ceiling_app:app", host="127.0.0.1", port=port, log_level="warning")
 else:
     config = uvicorn.Config("ceiling_app:app", host="127.0.0.1", port=port, workers=workers, log_level="warning")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    run_workers(config, listening_sockets("127.0.0.1", port, workers))
 """
 
 Pick = Callable[[random.Random], tuple[str, str, dict[str, str]]]
@@ -143,6 +154,17 @@ class Load:
     def percentile(self, q: float, name: str | None = None) -> float:
         values = sorted(v for k, vs in self.latencies.items() if name in (None, k) for v in vs)
         return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
+
+    @classmethod
+    def merged(cls, loads: list[Load]) -> Load:
+        """The rounds of one load as one: their requests, errors, seconds and latencies added up."""
+        latencies: dict[str, list[float]] = {}
+        for load in loads:
+            for name, values in load.latencies.items():
+                latencies.setdefault(name, []).extend(values)
+        return cls(
+            sum(x.requests for x in loads), sum(x.errors for x in loads), sum(x.seconds for x in loads), latencies
+        )
 
     def summary(self) -> dict[str, float]:
         return {
@@ -196,7 +218,9 @@ def servers(
     api_options = ["--db", db_url, "--workers", str(workers), "--model", str(model), "--confirmations", "0", "--devnet"]
     started = [
         subprocess.Popen([*api_command, *api_options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-c", CEILING_RUN, str(ceiling_port), str(workers)], cwd=tmp, env=env),
+        subprocess.Popen(
+            [sys.executable, "-c", CEILING_RUN, str(ceiling_port), str(workers), str(ROOT)], cwd=tmp, env=env
+        ),
     ]
     try:
         api, ceiling = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
@@ -313,9 +337,17 @@ def measure(
     drive(ceiling_url, ping, 1.0, max(levels))
     cells: dict[str, dict[str, Any]] = {}
     for c in levels:
-        top = drive(ceiling_url, ping, seconds, c)
-        got = drive(api, mixes.reads, seconds, c)
-        decided = drive(api, mixes.decisions, seconds, c)
+        rounds: list[tuple[Load, Load, Load]] = []
+        for _round in range(ROUNDS):
+            each = seconds / ROUNDS
+            rounds.append(
+                (
+                    drive(ceiling_url, ping, each, c),
+                    drive(api, mixes.reads, each, c),
+                    drive(api, mixes.decisions, each, c),
+                )
+            )
+        top, got, decided = (Load.merged([r[k] for r in rounds]) for k in range(3))
         cells[f"w{workers}_c{c}"] = {
             "workers": workers,
             "concurrency": c,
@@ -425,8 +457,12 @@ def main(argv: list[str] | None = None) -> int:
                     "value": "scf serve --workers N answering GET /v1/orders?limit=20, /v1/orders/{id}, "
                     "/v1/receivables/{id}, /v1/parties/me (reads) and /v1/credit/decisions/{party} (decisions, as "
                     "a bank and an auditor) with bearer tokens, from SQLite",
-                    "ceiling": "a one-route FastAPI app answering a constant JSON, same uvicorn worker count",
+                    "ceiling": "a one-route FastAPI app answering a constant JSON, same uvicorn worker count, served "
+                    "as scf serve serves (api.cli.serve: with N workers, one SO_REUSEPORT socket each on Linux, so "
+                    "that the kernel, not the first worker to wake, spreads the clients' connections)",
                     "seconds_per_run": seconds,
+                    "rounds": f"each run of a cell in {ROUNDS} rounds of {seconds / ROUNDS:g} s, ceiling, reads and "
+                    "decisions taking turns (load from elsewhere weighs on all three alike; new connections per round)",
                     "cpus": os.cpu_count(),
                     "load_1m_at_end": round(os.getloadavg()[0], 2),
                     "python": platform.python_version(),

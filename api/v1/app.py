@@ -25,6 +25,7 @@ from api.v1.deps import ERRORS, Services
 from api.v1.documents import DocumentVault
 from api.v1.events import Feed, StreamOptions
 from api.v1.gate import Gate
+from api.v1.hot_reads import HotReads
 from api.v1.idempotency import IdempotencyStore
 from api.v1.ratelimit import Limiter
 from api.v1.reads import Reads
@@ -225,4 +226,6 @@ def create_app(
         large_paths=DOCUMENT_PATHS,
         max_large_body=settings.max_document * 4 // 3 + 32768,  # base64 in JSON, and up to 33 wraps in hex
     )
+    # Outermost of ours: the polled reads, answered as their routes answer them without the router (api.v1.hot_reads).
+    app.add_middleware(HotReads)
     return app
