@@ -36,14 +36,13 @@ are read through a view reader lent to the node for the call (``ledger.eth.reade
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +76,7 @@ from ledger.eth.history import HistoryDigest, LogDecoder, RawLog, fetch_logs
 from ledger.eth.reads import RawView
 from ledger.eth.refusals import outcomes
 from ledger.eth.rpc import Header, Rpc, RpcFailed, Tx
+from ledger.gc_pause import collector_paused
 from ledger.model.common import ModelError, ModelRejected, address
 
 FETCHERS = 2  # concurrent transaction fetches: a node answers each on a core of its own
@@ -668,20 +668,6 @@ def _classify_quiet(rpc: Rpc, run: _Run) -> None:
     run.counts.reverted_calls = sum(1 for tx in run.quiet_calls if tx.reverted)
 
 
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """No automatic garbage collection while the replay runs (as in the indexer and ``compare_sql``): its
-    objects live to the end or die by reference count, and the collector's passes over the growing heap
-    (set off by the fetch threads' parsing as much as by the replay) cost a fifth of the process's CPU."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def replay(
     chain: Chain,
     deployment: Deployment,
@@ -740,7 +726,7 @@ def replay(
     pages = _pages(rpc, chain, addresses, first, last, pool)
     if rpc.batches:
         pages = _prefetched(pages, depth=3)
-    with pool, bar if bar is not None else nullcontext(), _quiet_gc():
+    with pool, bar if bar is not None else nullcontext(), collector_paused():
         task = bar.add_task("logs", total=last - first + 1) if bar is not None else None
         replaying = time.perf_counter()
         for page in pages:

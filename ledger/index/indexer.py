@@ -61,6 +61,7 @@ from ledger.eth.abi import abi_type
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain
 from ledger.eth.history import MAX_SPAN, LedgerLog, LogDecoder, RawLog, checksum
+from ledger.gc_pause import collector_paused
 from ledger.index.errors import DeploymentChanged, FinalityViolated, IndexerError, ReorgTooDeep
 from ledger.index.node import Header
 from ledger.index.pages import START_SPAN, _Cursor, _Prepared, _Retry, next_span
@@ -129,20 +130,6 @@ class _Checkpointer(threading.Thread):
     def stop(self) -> None:
         self.done.set()
         self.join(timeout=30)
-
-
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """No automatic garbage collection while pages go through (collected between pages): a page
-    makes ~10 objects per event, freed by reference counting, and the collector's passes over
-    them would cost as much as the decoding."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # -- the indexer ----------------------------------------------------------------------------------
@@ -290,7 +277,7 @@ class Indexer:
         stop = stop or threading.Event()
         started = time.perf_counter()
         generation = 0
-        with _quiet_gc(), self._writing():
+        with collector_paused(), self._writing():
             reader = _ReaderHandle(self._pager, self.reader_kind)
             try:
                 reader.start(generation, cursor, self.span)

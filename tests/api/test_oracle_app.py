@@ -9,7 +9,6 @@ transactions to the test chain. Capture clients hold a credential (``tests.suppo
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from tests.support.escrow import (
     suspend,
 )
 from tests.support.oracle_pipeline import aggregator_of, shipment, witness_of
+from tests.support.processes import alive
 from tests.support.worlds import world_fixtures
 
 LIMIT = 64 * 1024
@@ -240,14 +240,6 @@ def large_shipment(deployed: Deployed, po: str) -> bytes:
     body = json.dumps({**document, "epcisBody": {"eventList": events}}).encode()
     assert MIN_PARALLEL_BYTES <= len(body) <= LIMIT
     return body
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_an_oracle_with_parse_workers_captures_a_large_document_as_one_parsing_in_process(

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import alive, children
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,30 +44,6 @@ service = CaptureService(witness, witness, open_database("sqlite://"), clock=lam
 app = create_oracle_app(service, clients=CLIENTS, parse_workers=1)
 sys.exit(_run(Service(app, witness.address, "a stand-in oracle"), "127.0.0.1", int(sys.argv[1])))
 """
-
-
-def children(pid: int) -> list[tuple[int, str]]:
-    """The processes whose parent is ``pid``, with their command lines."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:  # gone meanwhile
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            found.append((int(entry.name), cmdline))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")

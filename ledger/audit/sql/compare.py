@@ -8,7 +8,6 @@ partial by design.
 
 from __future__ import annotations
 
-import gc
 import time
 
 from sqlalchemy import Connection, Engine
@@ -18,6 +17,7 @@ from ledger.audit.replay import Deployment, ReplayResult
 from ledger.audit.sql import chain, escrow, parties, receivables, settings
 from ledger.audit.sql.rows import SqlCompareError, SqlComparison, SqlCursor, connected, read_cursor
 from ledger.audit.sql.tables import Tables
+from ledger.gc_pause import collector_paused
 from ledger.index.sql import models
 
 
@@ -56,16 +56,11 @@ def compare_sql(
 ) -> SqlComparison:
     """Every row the indexer wrote for ``deployment``'s chain against the replay's ``result`` (run with
     ``keep_logs=True``, to the cursor's block to compare the same state)."""
-    enabled = gc.isenabled()
-    gc.disable()  # tens of thousands of short-lived rows: the collector's passes over the replay's objects cost more
     try:
-        with connected(bind) as conn:
+        with collector_paused(), connected(bind) as conn:
             found = cursor or read_cursor(conn, deployment.chain_id)
             if found is None:
                 raise SqlCompareError(f"the database has no cursor for chain {deployment.chain_id}: nothing indexed")
             return _run(Tables(result, deployment, conn, found))
     except SQLAlchemyError as exc:  # a table missing or of another shape: not the indexer's schema
         raise SqlCompareError(f"the database cannot be compared: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if enabled:
-            gc.enable()
