@@ -14,10 +14,12 @@ SCF    := $(BIN)/scf
 run: setup
 	$(SCF) demo run-main --port $${SCF_API_PORT:-8000}
 
-# One worker per core; a test file stays on one worker so its module fixtures are built once.
-# The 25 slowest setups and calls are printed at the end, to see where CI time goes.
+# One worker per core and one more: many tests wait on a node or a subprocess (on 2 cores, tests/api/v1 took
+# 164 s with 3 workers, 181 s with 2 and 174 s with 4). A test file stays on one worker so its module
+# fixtures are built once. The 25 slowest setups and calls are printed at the end, to see where CI time goes.
+TEST_WORKERS := $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)' 2>/dev/null || echo auto)
 test: setup check chromium
-	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-auto} --dist loadfile --durations=25
+	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-$(TEST_WORKERS)} --dist loadfile --durations=25
 
 PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
 
