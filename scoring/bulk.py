@@ -450,23 +450,7 @@ class BulkCollector(Collector):
         self.suspended[self.party(a.party)] = False
 
     def b_order_created(self, t: int, a: _OrderCreated) -> None:
-        self.order_of[a.orderId] = len(self.o_buyer)
-        self.o_buyer.append(self.party(a.buyer))
-        self.o_supplier.append(self.party(a.supplier))
-        self.o_amount.append(min(a.amount, MAX_AMOUNT))
-        self.o_ship_by.append(a.shipBy)
-        self.o_deliver_by.append(a.deliverBy)
-        self.o_created.append(t)
-        self.o_shipped.append(NONE)
-        self.o_delivered.append(NONE)
-        self.o_delivered_recorded.append(NONE)
-        self.o_inspection.append(0)
-        self.o_inspected_recorded.append(NONE)
-        self.o_refunded.append(NONE)
-        self.o_disputed.append(NONE)
-        self.o_cancelled.append(False)
-        self.o_cancelled_at.append(NONE)
-        self.o_contested.append(0)
+        self.add_order(t, a.orderId, a.buyer, a.supplier, min(a.amount, MAX_AMOUNT), a.shipBy, a.deliverBy)
 
     def b_order_cancelled(self, t: int, a: _Order) -> None:
         o = self.order_of.get(a.orderId)

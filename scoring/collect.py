@@ -127,12 +127,26 @@ class Collector:
 
     # -- TradeEscrow
     def order_created(self, t: int, a: Mapping[str, Any]) -> None:
-        self.order_of[_int(a["orderId"])] = len(self.o_buyer)
-        self.o_buyer.append(self.party(a["buyer"]))
-        self.o_supplier.append(self.party(a["supplier"]))
-        self.o_amount.append(_amount(a["amount"]))
-        self.o_ship_by.append(_int(a["shipBy"]))
-        self.o_deliver_by.append(_int(a["deliverBy"]))
+        self.add_order(
+            t,
+            _int(a["orderId"]),
+            a["buyer"],
+            a["supplier"],
+            _amount(a["amount"]),
+            _int(a["shipBy"]),
+            _int(a["deliverBy"]),
+        )
+
+    def add_order(
+        self, t: int, order_id: int, buyer: str, supplier: str, amount: int, ship_by: int, deliver_by: int
+    ) -> None:
+        """A new order's row (``amount`` capped already), every later column at its "not yet"."""
+        self.order_of[order_id] = len(self.o_buyer)
+        self.o_buyer.append(self.party(buyer))
+        self.o_supplier.append(self.party(supplier))
+        self.o_amount.append(amount)
+        self.o_ship_by.append(ship_by)
+        self.o_deliver_by.append(deliver_by)
         self.o_created.append(t)
         self.o_shipped.append(NONE)
         self.o_delivered.append(NONE)

@@ -18,6 +18,7 @@ from ledger.eth.chain import Chain
 from ledger.eth.jsonrpc import RpcError, TransportFailed
 from ledger.toolchain.devnet import Devnet
 from scenarios.pipeline import HttpPipeline, PipelinedSender
+from tests.support.chains import manual_mining
 
 
 class _Server:
@@ -128,11 +129,8 @@ def test_a_connection_the_node_closed_while_idle_is_opened_again() -> None:
 def paused(anvil: Devnet) -> Iterator[Chain]:
     """The session anvil with its own mining off (the senders mine), restored afterwards."""
     chain = Chain.http(anvil.url, backend="devnet")
-    chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining(chain):
         yield chain
-    finally:
-        chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
 
 
 def _senders(chain: Chain, count: int) -> list[LocalAccount]:

@@ -47,3 +47,14 @@ def own_chain(build: BuildResult, root: Path) -> Iterator[OwnChain]:
         yield OwnChain(devnet, Deployed("anvil", chain, build, chain.accounts, result.addresses), record)
     finally:
         devnet.down()
+
+
+@contextmanager
+def manual_mining(chain: Chain) -> Iterator[None]:
+    """Anvil with automine off inside the ``with`` block, as the write-path benchmarks run it: transactions
+    wait in the pool until someone mines (a ``BatchSender`` does, with ``evm_mine``)."""
+    chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from ledger.eth.chain import Chain
 from ledger.eth.eip712 import sign_typed_data, sign_typed_data_by
 from ledger.eth.transactions import sign_transaction
 from ledger.toolchain.deploy import ROLE
+from tests.support.chains import manual_mining as manual_mining_of
 from tests.support.deployments import Deployed
 
 # Both backends: the embedded chain takes the one-request-at-a-time path.
@@ -84,11 +85,8 @@ def manual_mining(deployed: Deployed) -> Iterator[None]:
     """Anvil with automine off, as a bench runs it; the sender must mine by itself."""
     if deployed.backend != "anvil":
         pytest.skip("evm_setAutomine is an anvil control")
-    deployed.chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining_of(deployed.chain):
         yield
-    finally:
-        deployed.chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
 
 
 # -- lean paths give eth-account's bytes -----------------------------------------------------

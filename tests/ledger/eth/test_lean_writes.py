@@ -24,6 +24,7 @@ from ledger.eth import eip712
 from ledger.eth.batch import BatchSender, Call, FunctionEncoder
 from ledger.eth.eip712 import sign_typed_data, sign_typed_data_by
 from ledger.eth.transactions import sign_digest, sign_transaction
+from tests.support.chains import manual_mining as manual_mining_of
 from tests.support.deployments import Deployed
 
 KEYS = [Account.from_key(keccak(text=f"test_lean_writes:key:{i}")) for i in range(24)]
@@ -128,11 +129,8 @@ def manual_mining(deployed: Deployed) -> Iterator[None]:
     """Anvil with automine off, as the write-path benchmark runs it; the sender mines."""
     if deployed.backend != "anvil":
         pytest.skip("evm_setAutomine is an anvil control")
-    deployed.chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining_of(deployed.chain):
         yield
-    finally:
-        deployed.chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
 
 
 def _funded(deployed: Deployed, count: int, tag: str) -> list[LocalAccount]:

@@ -24,6 +24,7 @@ from ledger.eth.batch import BatchSender, Call
 from ledger.index.sql import models
 from ledger.toolchain.deploy import load_record
 from tests.ledger.index.checks import assert_database_is_the_chain
+from tests.support.chains import manual_mining
 from tests.support.escrow import REVERT_GAS, acct, addr, mined_revert
 from tests.support.index_chain import IndexChain
 from tests.support.receivables import finance, finance_fn, issue, issue_fn, issue_terms, offer_of
@@ -164,9 +165,7 @@ def test_refused_calls_are_found_in_blocks_read_whole_and_in_blocks_read_by_hash
     deployed, chain = index_chain.deployed, index_chain.chain
     token, bank = deployed.token, acct(deployed, "bank")
     again = offer_of(deployed, refused.root, price=17_000 * UNIT, nonce=72)
-    rpc = chain.w3.provider.make_request
-    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining(chain):
         sender = BatchSender(chain, mine=True, raise_on_failure=False)
         # Two approvals (logged) and one refused financing: read by hash.
         by_hash = sender.send(
@@ -184,8 +183,6 @@ def test_refused_calls_are_found_in_blocks_read_whole_and_in_blocks_read_by_hash
                 Call.of(finance_fn(deployed, again), acct(deployed, "tier1"), gas=REVERT_GAS),
             ]
         )
-    finally:
-        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
     mined = [{chain.w3.eth.get_transaction_receipt(h)["blockNumber"] for h in r.tx_hashes} for r in (by_hash, whole)]  # type: ignore[arg-type]
     assert [len(numbers) for numbers in mined] == [1, 1]  # each batch in a block of its own
     blocks = mined[0] | mined[1]
