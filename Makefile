@@ -18,8 +18,11 @@ run: setup
 # 164 s with 3 workers, 181 s with 2 and 174 s with 4). A test file stays on one worker so its module
 # fixtures are built once. The 25 slowest setups and calls are printed at the end, to see where CI time goes.
 TEST_WORKERS := $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)' 2>/dev/null || echo auto)
-test: setup check chromium
-	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-$(TEST_WORKERS)} --dist loadfile --durations=25
+# The static checks run beside the tests (their ~20 s of one core overlap the tests' waits); either failing fails.
+test: setup chromium
+	@$(MAKE) --no-print-directory check & checks=$$!; \
+	$(BIN)/pytest -n $${SCF_TEST_WORKERS:-$(TEST_WORKERS)} --dist loadfile --durations=25; tests=$$?; \
+	wait $$checks || { echo "make check failed"; exit 1; }; exit $$tests
 
 PY_SOURCES := ledger api oracles scoring scenarios tests $(wildcard bench)
 
