@@ -131,7 +131,65 @@ class Undecodable(Exception):
     cannot promise the per-event path's result, so the builder takes that path."""
 
 
-_ORDER_ID, _MILESTONE = attrgetter("orderId"), attrgetter("milestone")
+_ORDER_ID, _MILESTONE, _OCCURRED_AT = attrgetter("orderId"), attrgetter("milestone"), attrgetter("occurredAt")
+#: Order ids up to this many times the number of orders (plus a margin) are found through a table
+#: indexed by id (at most 8 bytes per id, tens of MB); sparser ids by a binary search, which costs
+#: about as much as the dict it stands for.
+_DENSE_IDS = 8
+_DENSE_MARGIN = 1 << 20
+
+
+def _ints(events: list[Any], field: Any) -> np.ndarray | None:
+    """``field`` of every event as int64, or None where one does not fit (a uint256 beyond it)."""
+    try:
+        return np.fromiter(map(field, events), dtype=np.int64, count=len(events))
+    except OverflowError:
+        return None
+
+
+def _field(events: list[Any], field: Any, keep: np.ndarray) -> np.ndarray:
+    """``field`` of the events at ``keep`` as int64: read off every event at once, else (a value
+    beyond int64 somewhere) off the kept ones alone, which fails as it always did if one of them is."""
+    values = _ints(events, field)
+    if values is not None:
+        return values[keep]
+    kept = [events[k] for k in keep.tolist()]
+    return np.fromiter(map(field, kept), dtype=np.int64, count=len(kept))
+
+
+class _OrderFinder:
+    """Each event's order (its place among the ``OrderCreated`` events, -1 for none), by order id:
+    ``order_of`` (every id made once) as an array lookup where the ids fit int64, else the dict."""
+
+    def __init__(self, created: list[Any], order_of: dict[int, int]) -> None:
+        self.order_of = order_of
+        self.table: np.ndarray | None = None
+        self.sorted_ids: np.ndarray | None = None
+        ids = _ints(created, _ORDER_ID)
+        if ids is None or not len(ids) or int(ids.min()) < 0:
+            return
+        top = int(ids.max())
+        if top < _DENSE_IDS * len(ids) + _DENSE_MARGIN:
+            self.table = np.full(top + 1, -1, dtype=np.int64)
+            self.table[ids] = np.arange(len(ids), dtype=np.int64)
+        else:
+            self.by_id = np.argsort(ids, kind="stable")
+            self.sorted_ids = ids[self.by_id]
+
+    def __call__(self, events: list[Any]) -> np.ndarray:
+        ids = None if self.table is None and self.sorted_ids is None else _ints(events, _ORDER_ID)
+        if ids is None:
+            return np.fromiter(map(self.order_of.get, map(_ORDER_ID, events), repeat(-1)), np.int64, len(events))
+        if self.table is not None:
+            inside = (ids >= 0) & (ids < len(self.table))
+            found = np.full(len(ids), -1, dtype=np.int64)
+            found[inside] = self.table[ids[inside]]
+            return found
+        assert self.sorted_ids is not None
+        at = np.minimum(np.searchsorted(self.sorted_ids, ids), len(self.sorted_ids) - 1)
+        return np.where(self.sorted_ids[at] == ids, self.by_id[at], -1)
+
+
 _CODE_OF = {key: code for code, key in enumerate(SCORED_EVENTS)}
 _ORDER_CODES = {
     _CODE_OF[("TradeEscrow", name)]
@@ -182,6 +240,11 @@ def _last_by_order(
     order, value = order[by_row], value[by_row]
     last = _last_index(order)
     return order[last], value[last]
+
+
+def _indices(index: dict[str, int], addresses: list[str]) -> np.ndarray:
+    """Each address's party index, as an array to look numbers up in (``addresses[k]`` is number k)."""
+    return np.asarray([index[a] for a in addresses], dtype=np.int64)
 
 
 def _column(values: np.ndarray) -> list[int]:
@@ -284,21 +347,28 @@ class BulkCollector(Collector):
         n = len(created)
         times = raw.times
 
-        def target(name: str) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-            """(order, row) of each event of ``name`` about an order created before it, and the events."""
+        find = _OrderFinder(created, order_of)
+
+        def target(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """(order, row) of each event of ``name`` about an order created before it, and which
+            events those are (positions in the type's list)."""
             events = code_structs(name)
             where = code_rows(name)
-            ids = map(_ORDER_ID, events)
-            o = np.fromiter(map(order_of.get, ids, repeat(-1)), dtype=np.int64, count=len(events))
+            o = find(events)
             known = o >= 0
             known[known] = created_row[o[known]] < where[known]
             keep = np.flatnonzero(known)
-            return o[keep], where[keep], list(map(events.__getitem__, keep.tolist()))
+            return o[keep], where[keep], keep
 
         self.order_of = order_of
-        self.o_amount = [min(a.amount, MAX_AMOUNT) for a in created]
-        self.o_ship_by = [a.shipBy for a in created]
-        self.o_deliver_by = [a.deliverBy for a in created]
+        # As arrays where every value fits int64 (``_features`` reads them as such), else as lists.
+        amount = _ints(created, attrgetter("amount"))
+        self.o_amount = (
+            [min(a.amount, MAX_AMOUNT) for a in created] if amount is None else _column(np.minimum(amount, MAX_AMOUNT))
+        )
+        ship_by, deliver_by = _ints(created, attrgetter("shipBy")), _ints(created, attrgetter("deliverBy"))
+        self.o_ship_by = [a.shipBy for a in created] if ship_by is None else _column(ship_by)
+        self.o_deliver_by = [a.deliverBy for a in created] if deliver_by is None else _column(deliver_by)
         self.o_created = _column(times[created_row])
         buyers = [a.buyer for a in created]
         suppliers = [a.supplier for a in created]
@@ -309,10 +379,10 @@ class BulkCollector(Collector):
         inspection = np.zeros(n, dtype=np.int64)
         inspected_rec = np.full(n, NONE, dtype=np.int64)
         a_order, a_row, attested = target("MilestoneAttested")
-        a_kind = np.fromiter(map(_MILESTONE, attested), dtype=np.int64, count=len(attested))
-        a_at = np.fromiter(map(attrgetter("occurredAt"), attested), dtype=np.int64, count=len(attested))
+        a_kind = _field(code_structs("MilestoneAttested"), _MILESTONE, attested)
+        a_at = _field(code_structs("MilestoneAttested"), _OCCURRED_AT, attested)
         c_order, c_row, contested = target("MilestoneContested")
-        c_kind = np.fromiter(map(_MILESTONE, contested), dtype=np.int64, count=len(contested))
+        c_kind = _field(code_structs("MilestoneContested"), _MILESTONE, contested)
         self.o_contested = _column(np.bincount(c_order, minlength=n).astype(np.int64))
         shipping = (a_kind == SHIPPED, c_kind == SHIPPED)
         o, v = _last_by_order(a_order, a_row, a_at, c_order, c_row, shipping)
@@ -359,17 +429,22 @@ class BulkCollector(Collector):
     ) -> None:
         """Index the parties as the per-event path does, by first appearance: those met one by one
         (``_first``), the orders' buyers and suppliers (each order: buyer, then supplier) and, when
-        they came at once, the receivables' parties (``Receivables.names``)."""
+        they came at once, the receivables' parties (``Receivables.first_keys``). The orders' parties
+        are numbered once (a dict lookup per name), and each column of parties becomes indices by one
+        array lookup from those numbers."""
         first = dict(zip(self.parties, self._first, strict=True))
-        names = [a for pair in zip(buyers, suppliers, strict=True) for a in pair]
-        first_in_orders = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))  # smallest k wins
-        rows = created_row.tolist()
-        for a, k in first_in_orders.items():
-            key = rows[k // 2] * 4 + k % 2
-            if key < first.get(a, key + 1):
-                first[a] = key
+        number: dict[str, int] = {}
+        put = number.setdefault
+        buyer = np.asarray([put(a, len(number)) for a in buyers], dtype=np.int64)
+        supplier = np.asarray([put(a, len(number)) for a in suppliers], dtype=np.int64)
+        order_first = np.full(len(number), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(order_first, buyer, created_row * 4)
+        np.minimum.at(order_first, supplier, created_row * 4 + 1)
+        met = [zip(number, order_first.tolist(), strict=True)]
         if receivables is not None:
-            for a, key in dict(zip(reversed(receivables.names), reversed(receivables.keys), strict=True)).items():
+            met.append(zip(receivables.addresses, receivables.first_keys.tolist(), strict=True))
+        for pairs in met:
+            for a, key in pairs:
                 if key < first.get(a, key + 1):
                     first[a] = key
         parties = sorted(first, key=first.__getitem__)
@@ -389,25 +464,26 @@ class BulkCollector(Collector):
         for name in ("r_debtor", "r_creditor", "p_holder", "rc_party", "rc_from", "g_supplier"):
             setattr(self, name, move[np.asarray(getattr(self, name), dtype=np.int64)].tolist())
         self.parties, self.index = parties, index
-        self.o_buyer = [index[a] for a in buyers]
-        self.o_supplier = [index[a] for a in suppliers]
+        in_orders = _indices(index, list(number))
+        self.o_buyer = _column(in_orders[buyer])
+        self.o_supplier = _column(in_orders[supplier])
         if receivables is not None:
             self._receivables(receivables)
 
     def _receivables(self, r: Receivables) -> None:
         """The receivables' lists made at once, their parties by the index made above."""
-        index = self.index
+        at = _indices(self.index, r.addresses)
         self.root_of, self.piece_of = r.root_of, r.piece_of
-        self.r_debtor = [index[a] for a in r.r_debtor]
-        self.r_creditor = [index[a] for a in r.r_creditor]
+        self.r_debtor = at[r.r_debtor].tolist()
+        self.r_creditor = at[r.r_creditor].tolist()
         self.r_face, self.r_maturity = r.r_face, r.r_maturity
         self.r_issued, self.r_repaid = _column(r.r_issued), _column(r.r_repaid)
         self.r_repaid_at, self.r_defaulted = _column(r.r_repaid_at), _column(r.r_defaulted)
         self.p_root, self.p_amount = _column(r.p_root), _column(r.p_amount)
-        self.p_holder = [index[a] for a in r.p_holder]
+        self.p_holder = at[r.p_holder].tolist()
         self.p_split, self.p_financed = r.p_split.tolist(), r.p_financed.tolist()
-        self.rc_party = [index[a] for a in r.rc_party]
-        self.rc_from = [index[a] for a in r.rc_from]
+        self.rc_party = at[r.rc_party].tolist()
+        self.rc_from = at[r.rc_from].tolist()
         self.rc_piece, self.rc_time = _column(r.rc_piece), _column(r.rc_time)
 
     @property

@@ -14,9 +14,10 @@ one event at a time, as a parent may be a child made a moment earlier.
 
 That holds while every id is made once: roots and pieces each have their own (the contract makes
 them so). Otherwise (an id issued or created twice, where the per-event rules overwrite) this
-answers None and the builder takes the events one by one. Parties are kept as addresses, with the
-key of their first appearance (``row * 4 + place among the event's parties``), for the collector to
-index them as the per-event path does.
+answers None and the builder takes the events one by one. Parties are kept as numbers of this
+module's own (``Receivables.addresses`` names them), each with the key of its first appearance
+(``row * 4 + place among the event's parties``), for the collector to index them as the per-event
+path does and map the numbers to its indices in one step.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from scoring.collect import MAX_AMOUNT, NONE
 
 @dataclass
 class Receivables:
-    """``Collector``'s receivable lists, parties as addresses (``names``/``keys``: first appearances, in order)."""
+    """``Collector``'s receivable lists, parties as numbers into ``addresses`` (``first_keys``: each
+    number's first appearance)."""
 
     root_of: dict[int, int]
-    r_debtor: list[str]
-    r_creditor: list[str]
+    r_debtor: np.ndarray
+    r_creditor: np.ndarray
     r_face: list[int]
     r_maturity: list[int]
     r_issued: np.ndarray
@@ -45,15 +47,15 @@ class Receivables:
     piece_of: dict[int, int]
     p_root: np.ndarray
     p_amount: np.ndarray
-    p_holder: list[str]
+    p_holder: np.ndarray
     p_split: np.ndarray
     p_financed: np.ndarray
-    rc_party: list[str]
-    rc_from: list[str]
+    rc_party: np.ndarray
+    rc_from: np.ndarray
     rc_piece: np.ndarray
     rc_time: np.ndarray
-    names: list[str]
-    keys: list[int]
+    addresses: list[str]
+    first_keys: np.ndarray
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -190,17 +192,16 @@ def collect(times: np.ndarray, events: dict[str, tuple[np.ndarray, list[Any]]]) 
     r_defaulted[r[first]] = times[rows[first]]
 
     # First appearances: an issue's debtor then creditor, a child's holder, a transfer's receiver.
-    names = np.asarray(debtors + creditors + kid_holders + to, dtype=np.int64)
+    # Each party's smallest key (every number appears at least once: they were made from these lists).
+    parties = np.asarray(debtors + creditors + kid_holders + to, dtype=np.int64)
     keys = np.concatenate([i_row * 4, i_row * 4 + 1, kid_row * 4, t_row * 4])
-    by_key = np.argsort(keys, kind="stable")
-
-    def named(values: np.ndarray) -> list[str]:
-        return [addresses[k] for k in values.tolist()]
+    first_keys = np.full(len(addresses), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_keys, parties, keys)
 
     return Receivables(
         root_of=root_of,
-        r_debtor=named(np.asarray(debtors, dtype=np.int64)),
-        r_creditor=named(np.asarray(creditors, dtype=np.int64)),
+        r_debtor=np.asarray(debtors, dtype=np.int64),
+        r_creditor=np.asarray(creditors, dtype=np.int64),
         r_face=face,
         r_maturity=[a.maturity for a in issued],
         r_issued=times[i_row],
@@ -210,13 +211,13 @@ def collect(times: np.ndarray, events: dict[str, tuple[np.ndarray, list[Any]]]) 
         piece_of=piece_of,
         p_root=root_of_made[by_row],
         p_amount=amount_made[by_row],
-        p_holder=named(holder_now),
+        p_holder=holder_now,
         p_split=p_split,
         p_financed=p_financed,
-        rc_party=named(e_holder[received]),
-        rc_from=named(giver[received]),
+        rc_party=e_holder[received],
+        rc_from=giver[received],
         rc_piece=e_piece[received],
         rc_time=times[rc_row],
-        names=named(names[by_key]),
-        keys=keys[by_key].tolist(),
+        addresses=addresses,
+        first_keys=first_keys,
     )

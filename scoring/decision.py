@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ledger.gc_pause import collector_paused
 from scoring.errors import UnknownParty
 from scoring.features import ROLE_CORE, ROLE_SUPPLIER, FeatureTable
 from scoring.scorecard import SPEC_BY_NAME, Model, canonical, describe, format_value
@@ -136,6 +137,15 @@ class Scorer:
         # scalar costs more than the rest of a decision's arithmetic.
         self._columns: dict[str, list[float]] = {}
         self._rows: tuple[list[list[int]], list[list[int]]] | None = None
+        self._prepared: _Prepared | None = None
+        # The model's numbers a decision reads, read once (each is a lookup in the model's body).
+        self._min_deliveries = model.min_deliveries
+        self._base_points = model.base_points
+        self._has_typical = model.has_typical
+        # Memos of pure functions of a few values: many parties share a score, a PD, a grade or a fact.
+        self._pd: dict[int, int] = {}
+        self._grade: dict[int, tuple[str, int]] = {}
+        self._facts: dict[tuple[int, int | None], str] = {}
 
     def _column(self, name: str) -> list[float]:
         column = self._columns.get(name)
@@ -148,6 +158,32 @@ class Scorer:
         if self._rows is None:
             self._rows = (self.points.tolist(), (self.reference - self.points).tolist())
         return self._rows[0][i], self._rows[1][i]
+
+    def _prepare(self) -> _Prepared:
+        """What every decision reads, for every party at once (made on first use, like the columns)."""
+        if self._prepared is None:
+            values = self.table.values
+            shown = [f.name for f in self.features if f.name in values] + list(_EXTRAS)
+            # A core's debtor record only where the table has it (a decision of a core reads it, and fails without).
+            core = [*shown, *_CORE_EXTRAS] if all(name in values for name in _CORE_EXTRAS) else None
+            ints = {name: _ints_or_none(values[name]) for name in {*shown, *(core or ())}}
+            shortfall = self.reference - self.points
+            # Adverse: above zero, largest first; favourable: below zero, most negative first; ties
+            # in model order either way (a stable sort of the row).
+            adverse = np.argsort(-shortfall, axis=1, kind="stable").tolist()
+            favourable = np.argsort(shortfall, axis=1, kind="stable").tolist()
+            n_adverse = (shortfall > 0).sum(axis=1).tolist()
+            n_favourable = (shortfall < 0).sum(axis=1).tolist()
+            self._prepared = _Prepared(
+                shown=[(name, ints[name]) for name in shown],
+                core_shown=None if core is None else [(name, ints[name]) for name in core],
+                known=[ints[f.name] if f.name in values else None for f in self.features],
+                names=[f.name for f in self.features],
+                scores=self.scores.tolist(),
+                adverse=[row[:k] for row, k in zip(adverse, n_adverse, strict=True)],
+                favourable=[row[:k] for row, k in zip(favourable, n_favourable, strict=True)],
+            )
+        return self._prepared
 
     def eligible(self) -> list[int]:
         """Members (active) that trade: suppliers and core enterprises, in address order."""
@@ -162,7 +198,10 @@ class Scorer:
         return self.decide_index(i)
 
     def decide_all(self, rows: Iterable[int] | None = None) -> list[Decision]:
-        return [self.decide_index(i) for i in (self.eligible() if rows is None else rows)]
+        # Each decision is a dozen small containers that live on: the cycle collector's passes over
+        # them (and over everything else the process holds) would cost a third of the decisions.
+        with collector_paused():
+            return [self.decide_index(i) for i in (self.eligible() if rows is None else rows)]
 
     def pd_of(self, i: int) -> int:
         """The PD a decision uses (the thin-file PD without a score): what evaluation ranks by."""
@@ -171,7 +210,7 @@ class Scorer:
         return self.model.pd_bps(int(self.scores[i]))
 
     def _thin(self, i: int) -> bool:
-        return self._column("deliveries_12m")[i] < self.model.min_deliveries
+        return self._column("deliveries_12m")[i] < self._min_deliveries
 
     def flags_of(self, i: int) -> list[tuple[str, str]]:
         flags: list[tuple[str, str]] = []
@@ -226,17 +265,16 @@ class Scorer:
 
     def decide_index(self, i: int) -> Decision:
         t, model = self.table, self.model
-        values = t.values
+        prepared = self._prepare()
         flags = self.flags_of(i)
         flag_reasons: list[dict[str, Any]] = [{"code": code, "text": text, "points_lost": None} for code, text in flags]
         notes = [] if t.refused_visible else [UNSEEN_REFUSED]
-        column = self._column
-        shown = {f.name: _int_or_none(column(f.name)[i]) for f in self.features if f.name in values}
-        extras = ["deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles"]
-        if t.is_core(i):
-            extras += ["paydex_12m", "defaults_12m", "receivables_outstanding"]
-        for extra in extras:
-            shown[extra] = _int_or_none(column(extra)[i])
+        core = t.is_core(i)
+        # The model's features the table has, then the extras (a core's debtor record too).
+        columns = prepared.core_shown if core else prepared.shown
+        if columns is None:
+            columns = [(name, _ints_or_none(t.values[name])) for name in _CORE_EXTRAS]  # the missing one's KeyError
+        shown = {name: column[i] for name, column in columns}
         common: dict[str, Any] = {
             "party": t.parties[i],
             "model": self.version,
@@ -247,7 +285,7 @@ class Scorer:
             "features": shown,
             "notes": notes,
         }
-        if t.is_core(i):
+        if core:
             return Decision(
                 status=NOT_SCORED,
                 score=None,
@@ -260,11 +298,11 @@ class Scorer:
                 **common,
             )
         if self._thin(i):
-            deliveries = int(column("deliveries_12m")[i])
+            deliveries = int(self._column("deliveries_12m")[i])
             reason = {
                 "code": "INSUFFICIENT_HISTORY",
                 "text": f"only {deliveries} verified deliveries in the last 12 months "
-                f"(a score needs at least {model.min_deliveries})",
+                f"(a score needs at least {self._min_deliveries})",
                 "points_lost": None,
             }
             return Decision(
@@ -278,32 +316,39 @@ class Scorer:
                 points={},
                 **common,
             )
-        score = int(max(0, min(65_535, int(self.scores[i]))))
-        pd = model.pd_bps(score)
-        grade, code = model.grade(pd)
-        volume = int(column("volume_12m")[i])
+        score = max(0, min(65_535, prepared.scores[i]))
+        pd = self._pd.get(score)
+        if pd is None:
+            pd = self._pd[score] = model.pd_bps(score)
+        graded = self._grade.get(pd)
+        if graded is None:
+            graded = self._grade[pd] = model.grade(pd)
+        grade, code = graded
+        volume = int(self._column("volume_12m")[i])
         limit = model.limit(grade, volume)
         if flags:
             grade, code = model.cap_grade(grade, code)
             limit = 0
         # Positive: points below typical (an adverse reason); negative: above it (favourable); ties by model order.
         points, shortfall = self._points_and_shortfall(i)
-        features = range(len(self.features))
         reasons = list(flag_reasons)
-        for j in sorted((j for j in features if shortfall[j] > 0), key=lambda j: (-shortfall[j], j)):
+        names = prepared.names
+        known, fact = prepared.known, self._fact_at
+        for j in prepared.adverse[i]:
             if len(reasons) >= TOP_REASONS:
                 break
-            feature = self.features[j].name.upper()
-            reasons.append({"code": feature, "text": self._fact(i, j), "points_lost": shortfall[j]})
+            value = None if (column := known[j]) is None else column[i]
+            reasons.append({"code": names[j].upper(), "text": fact(j, value), "points_lost": shortfall[j]})
         # No data is never a strength, even where the model scores it above a typical party's value.
         favourable = [
-            {"code": self.features[j].name.upper(), "text": self._fact(i, j), "points_gained": -shortfall[j]}
-            for j in sorted(
-                (j for j in features if shortfall[j] < 0 and self._known(i, j)), key=lambda j: (shortfall[j], j)
-            )
+            {"code": names[j].upper(), "text": fact(j, value), "points_gained": -shortfall[j]}
+            for j in prepared.favourable[i]
+            if (column := known[j]) is not None and (value := column[i]) is not None
         ]
-        if not model.has_typical:
+        if not self._has_typical:
             common["notes"] = [*notes, AGAINST_BEST_BIN]
+        by_feature: dict[str, int] = {"base": self._base_points}
+        by_feature.update(zip(names, points, strict=True))
         return Decision(
             status=SCORED,
             score=score,
@@ -312,21 +357,27 @@ class Scorer:
             grade_code=code,
             limit=limit,
             reasons=reasons[:TOP_REASONS],
-            points={"base": model.base_points, **{f.name: points[j] for j, f in enumerate(self.features)}},
+            points=by_feature,
             favourable=favourable,
             **common,
         )
 
-    def _known(self, i: int, j: int) -> bool:
-        name = self.features[j].name
-        return name in self.table.values and not math.isnan(self._column(name)[i])
-
     def _fact(self, i: int, j: int) -> str:
         """Feature ``j`` of party ``i`` as a fact beside the population's typical value."""
+        column = self._prepare().known[j]
+        return self._fact_at(j, None if column is None else column[i])
+
+    def _fact_at(self, j: int, value: int | None) -> str:
+        """Feature ``j`` at ``value`` (its whole part, all a fact shows; None: no data) as a fact, made
+        once per value."""
+        fact = self._facts.get((j, value))
+        if fact is None:
+            fact = self._facts[(j, value)] = self._fact_of(j, value)
+        return fact
+
+    def _fact_of(self, j: int, value: float | None) -> str:
         f = self.features[j]
         spec = SPEC_BY_NAME[f.name]
-        raw = self._column(f.name)[i] if f.name in self.table.values else math.nan
-        value = None if math.isnan(raw) else float(raw)
         fact = describe(spec, value)
         if f.typical_points is None:
             return f"{fact}; scored against the feature's best bin (this model records no typical values)"
@@ -335,6 +386,42 @@ class Scorer:
         if value is None:
             return f"{fact}; typical: {describe(spec, float(f.typical_value))}"
         return f"{fact}, typical {format_value(spec.unit, f.typical_value)}"
+
+
+#: What every decision shows beside the model's features, and what a core's shows beyond that.
+_EXTRAS = ("deliveries_12m", "active_months_12m", "double_financing_attempts", "circular_cycles")
+_CORE_EXTRAS = ("paydex_12m", "defaults_12m", "receivables_outstanding")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Every party's inputs to a decision as Python lists (``Scorer._prepare``): a decision then reads
+    list items, never a numpy scalar, and sorts nothing."""
+
+    #: (name, value per party, None for no data) of each feature a decision shows, in the order shown
+    shown: list[tuple[str, list[int | None]]]
+    core_shown: list[tuple[str, list[int | None]]] | None
+    #: per model feature: its values per party (None: no data), or None when the table lacks it
+    known: list[list[int | None] | None]
+    names: list[str]
+    scores: list[int]
+    #: per party: the model features below the reference, largest shortfall first (ties in model order)
+    adverse: list[list[int]]
+    #: per party: the model features above the reference, largest surplus first (ties in model order)
+    favourable: list[list[int]]
+
+
+def _ints_or_none(column: np.ndarray) -> list[int | None]:
+    """``_int_or_none`` of every value: by numpy where every value is finite and well inside int64
+    (both truncate towards zero), else one by one."""
+    missing = np.isnan(column)
+    present = column[~missing]
+    if not np.all(np.abs(present) < 2.0**62):  # infinities too: int() of one raises, as it should
+        return [_int_or_none(v) for v in column.tolist()]
+    out: list[int | None] = np.where(missing, 0.0, column).astype(np.int64).tolist()
+    for k in np.flatnonzero(missing).tolist():
+        out[k] = None
+    return out
 
 
 def _int_or_none(value: float) -> int | None:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
+from ledger.gc_pause import collector_paused
 from scoring.bulk import BulkCollector, Undecodable
 from scoring.business import order_growth, versus_peers
 from scoring.collect import INSPECTION_FAILED, INSPECTION_PASSED, NONE, Collector
@@ -131,20 +132,24 @@ def build(history: History, *, view: str = "ledger") -> FeatureTable:
     is what a bank sees that only knows a core enterprise's direct suppliers (the tier-1-only
     baseline): orders placed by a core, nothing else (no receivable trees, no graph).
     """
-    if history.raw is not None:
-        try:
-            bulk = BulkCollector()
-            bulk.collect(history.raw)
-            return _features(bulk, history, view)
-        except Undecodable:
-            pass  # the per-event path below decides (and raises what it raises) from the same rows
-    c = Collector()
-    handlers = c.handlers
-    for e in history.events:
-        handler = handlers.get((e.contract, e.event))
-        if handler is not None:
-            handler(e.timestamp, e.args)
-    return _features(c, history, view)
+    # The pass makes a million short-lived objects and no garbage that needs the cycle collector
+    # before the table is done: its passes, set off every 700 allocations and walking the objects
+    # that live on, cost about a sixth of the build (10,000 parties, in a process holding little else).
+    with collector_paused():
+        if history.raw is not None:
+            try:
+                bulk = BulkCollector()
+                bulk.collect(history.raw)
+                return _features(bulk, history, view)
+            except Undecodable:
+                pass  # the per-event path below decides (and raises what it raises) from the same rows
+        c = Collector()
+        handlers = c.handlers
+        for e in history.events:
+            handler = handlers.get((e.contract, e.event))
+            if handler is not None:
+                handler(e.timestamp, e.args)
+        return _features(c, history, view)
 
 
 def _features(c: Collector, history: History, view: str) -> FeatureTable:

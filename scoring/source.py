@@ -56,20 +56,27 @@ EVENTS_QUERY = (
 #: is built per row, which costs SQLite more than reading it. The filter keeps the scored (contract,
 #: event) pairs, the names first (an IN list is a binary search: other events' rows never reach the
 #: CASE), so the codes and the columns need only the event's name. The CASEs try the commonest events
-#: first (``_TESTED``). Rows come in the index's order (chain order), the same for every column; the
-#: reader checks that rather than trusting it.
+#: first (``_TESTED``). Each row's code is worked out once, in a subquery that SQLite runs as a
+#: co-routine (``LIMIT -1`` keeps it from being merged into the outer query, which would repeat the
+#: CASE for the codes' column and compare the event's name again in each type's ``FILTER``): the
+#: filters compare a small integer (a tenth less work for SQLite, measured). Rows come in the
+#: index's order (chain order), the same for every column; the reader checks that rather than
+#: trusting it.
 RAW_QUERY = (
-    "SELECT count(*), group_concat(CASE event "
-    + " ".join(f"WHEN '{SCORED_EVENTS[code][1]}' THEN {code}" for code in _TESTED)
-    + " END), group_concat(block_number), group_concat(log_index), group_concat(block_timestamp), "
+    "SELECT count(*), group_concat(code), group_concat(block_number), group_concat(log_index), "
+    + "group_concat(block_timestamp), "
     + ", ".join(
-        f"CAST('[' || group_concat(args) FILTER (WHERE event = '{event}') || ']' AS BLOB)" for _, event in SCORED_EVENTS
+        f"CAST('[' || group_concat(args) FILTER (WHERE code = {code}) || ']' AS BLOB)"
+        for code in range(len(SCORED_EVENTS))
     )
+    + " FROM (SELECT CASE event "
+    + " ".join(f"WHEN '{SCORED_EVENTS[code][1]}' THEN {code}" for code in _TESTED)
+    + " END AS code, block_number, log_index, block_timestamp, args"
     + " FROM events WHERE chain_id = ? AND block_number >= ? AND block_number <= ? AND event IN ("
     + ", ".join(f"'{event}'" for _, event in SCORED_EVENTS)
     + ") AND CASE event "
     + " ".join(f"WHEN '{SCORED_EVENTS[code][1]}' THEN contract = '{SCORED_EVENTS[code][0]}'" for code in _TESTED)
-    + " END"
+    + " END LIMIT -1)"
 )
 #: Rows past which the bulk read runs in two threads, each on its own connection and half the blocks.
 PARALLEL_ROWS = 20_000

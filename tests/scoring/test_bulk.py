@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -358,3 +359,53 @@ def test_a_read_in_one_part_or_several_gives_the_same_raw_events(
         [e for part in a for e in json.loads(part)] for a in expected.args
     ]
     assert_same(features.build(history), features.build(dataclasses.replace(history, raw=None)))
+
+
+def renumbered_orders(
+    events: list[ChainEvent], new_id: Callable[[int], int], *, amount: int | None = None
+) -> list[ChainEvent]:
+    """``events`` with every order id (known or not) mapped by ``new_id``, and, if given, one order's
+    amount set to ``amount``."""
+    out = []
+    for e in events:
+        if e.contract == "TradeEscrow" and "orderId" in e.args:
+            e = e._replace(args={**e.args, "orderId": str(new_id(int(e.args["orderId"])))})
+        out.append(e)
+    if amount is not None:
+        k = next(i for i, e in enumerate(out) if e.event == "OrderCreated")
+        out[k] = out[k]._replace(args={**out[k].args, "amount": str(amount)})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("new_id", "amount"),
+    [
+        (lambda i: i * 1_000_003 + 7, None),  # sparse ids: found by a binary search
+        (lambda i: i + 2**70, None),  # beyond int64: found through the dict
+        (lambda i: i, 2**80),  # an amount beyond int64: the amounts as a list
+    ],
+    ids=["sparse", "uint256-ids", "uint256-amount"],
+)
+def test_orders_found_by_table_search_or_dict_give_the_per_event_tables(
+    fitted: Fitted, new_id: Callable[[int], int], amount: int | None
+) -> None:
+    events = disturbed(list(fitted.world.history().events), 7, repeat_an_order=False)
+    events = renumbered_orders(events, new_id, amount=amount)
+    history = History(synthetic.CHAIN_ID, 10**12, events[-1].timestamp, events, None, "test")
+    assert collects_in_bulk(history)
+    bulk_table, per_event_table = both_paths(history)
+    assert_same(bulk_table, per_event_table)
+
+
+def test_the_order_finder_finds_what_the_dict_finds() -> None:
+    created = [bulk._Order(orderId=i) for i in (5, 3, 10**6, 0)]
+    order_of = {a.orderId: k for k, a in enumerate(created)}
+    events = [bulk._Order(orderId=i) for i in (3, 4, 0, 10**6, 10**6 + 1, -1, 5, 2**63 - 1)]
+    expected = [order_of.get(a.orderId, -1) for a in events]
+    dense = bulk._OrderFinder(created, order_of)
+    assert dense.table is not None and dense(events).tolist() == expected
+    sparse = bulk._OrderFinder([*created, bulk._Order(orderId=2**40)], {**order_of, 2**40: 4})
+    assert sparse.table is None and sparse.sorted_ids is not None
+    assert sparse(events).tolist() == expected
+    huge = [*events, bulk._Order(orderId=2**70)]
+    assert dense(huge).tolist() == [*expected, -1]  # an id beyond int64: the dict

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from scoring import features
-from scoring.decision import INSUFFICIENT_HISTORY, NOT_SCORED, SCORED, Scorer
+from scoring.decision import INSUFFICIENT_HISTORY, NOT_SCORED, SCORED, Scorer, _int_or_none, _ints_or_none
 from scoring.errors import UnknownParty
 from scoring.features import DAY
 from tests.scoring.histories import CORE, STRANGER, T0, T1, T2, UNIT, Story
@@ -95,3 +96,15 @@ def test_a_core_enterprise_is_not_scored_by_the_supplier_scorecard_but_shown_as_
     assert "PAYDEX 50" in d.reasons[1]["text"]  # repaid 30 days late
     assert "70 tokens" in d.reasons[3]["text"]
     assert d.features["paydex_12m"] == 50 and d.features["receivables_outstanding"] == 70 * UNIT
+
+
+def test_the_columns_a_decision_shows_convert_as_one_value_at_a_time() -> None:
+    for column in (
+        np.array([0.0, -0.0, 1.9, -1.9, np.nan, 2.0**53, -(2.0**53), 12_345.0]),
+        np.array([np.nan, np.nan]),
+        np.array([2.0**70, 1.0, np.nan]),  # beyond int64: one at a time
+        np.zeros(0),
+    ):
+        expected = [_int_or_none(v) for v in column.tolist()]
+        assert _ints_or_none(column) == expected
+        assert [type(v) for v in _ints_or_none(column)] == [type(v) for v in expected]
