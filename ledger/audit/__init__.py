@@ -3,6 +3,7 @@
 ``replay`` (in ``ledger.audit.replay``) is the entry point; ``scf audit replay`` its command line.
 """
 
+from ledger.audit.errors import ReaderStopped
 from ledger.audit.machine import Replayer
 from ledger.audit.replay import AuditError, Deployment, ReplayResult, check_continuity, replay
 from ledger.audit.report import Gap, Kind, Location, Mismatch, Report
@@ -17,6 +18,7 @@ __all__ = [
     "LedgerState",
     "Location",
     "Mismatch",
+    "ReaderStopped",
     "ReplayResult",
     "Replayer",
     "Report",

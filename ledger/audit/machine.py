@@ -82,6 +82,23 @@ ISSUE_NAMES, OFFER_NAMES, LIMIT_NAMES = _names(ISSUE_FIELDS), _names(OFFER_FIELD
 PERMIT_NAMES, PREPAYMENT_OFFER_NAMES = _names(PERMIT_FIELDS), _names(PREPAYMENT_OFFER_FIELDS)
 
 
+#: The calls whose signed messages are their first argument (a tuple): (contract, function) →
+#: (primary type, fields, names, where the signatures are: "one" second argument, "two" (second and
+#: third: buyer's and supplier's), "many" (a list, second)). ``Replayer.signed`` reads them; the handlers
+#: (``_create``, ``_attest``, ``_contest``, ``_publish``, ``_request_prepayment``, ``_issue``, ``_finance``)
+#: hash the same messages.
+_SIGNED: Final[dict[tuple[str, str], tuple[str, list[dict[str, str]], tuple[str, ...], str]]] = {
+    (ESCROW, "createOrder"): ("Order", ORDER_FIELDS, ORDER_NAMES, "two"),
+    (ESCROW, "createOpenAccountOrder"): ("OpenAccountOrder", ORDER_FIELDS, ORDER_NAMES, "two"),
+    (ESCROW, "attest"): ("Attestation", ATTESTATION_FIELDS, ATTESTATION_NAMES, "many"),
+    (ESCROW, "contestMilestone"): ("ErrorDeclaration", ERROR_DECLARATION_FIELDS, DECLARATION_NAMES, "many"),
+    (ESCROW, "requestPrepayment"): ("PrepaymentOffer", PREPAYMENT_OFFER_FIELDS, PREPAYMENT_OFFER_NAMES, "one"),
+    (CREDIT, "publish"): ("CreditLimit", LIMIT_FIELDS, LIMIT_NAMES, "one"),
+    (RECEIVABLES, "issue"): ("ReceivableIssue", ISSUE_FIELDS, ISSUE_NAMES, "one"),
+    (RECEIVABLES, "finance"): ("FinanceOffer", OFFER_FIELDS, OFFER_NAMES, "one"),
+}
+
+
 class Replayer:
     """Applies decoded calls of the deployed contracts to ``models``."""
 
@@ -106,6 +123,9 @@ class Replayer:
             TOKEN: Domain(token_name, "1", chain_id, at[TOKEN]),
         }
         self._hashers: dict[tuple[str, str], tuple[bytes, TypedHasher]] = {}
+        #: (digest, signature) → its ECDSA signer, recovered ahead (``ledger.audit.reader``): a signature
+        #: found here is not recovered again; any other is (the answer is the same either way).
+        self.recovered: Mapping[tuple[bytes, bytes], str | None] = {}
         self.escrow_address = at[ESCROW]
         self.receivables_address = at[RECEIVABLES]
         self.currency = at[TOKEN]
@@ -195,18 +215,37 @@ class Replayer:
         """Who signed ``message``: what ``sig`` recovers to, or, where the contract names the
         ``expected`` signer and it is a contract wallet, ``expected`` if its ERC-1271 answer is yes
         and the zero address if no (the contracts then revert ``...InvalidSigner(expected, 0)``)."""
-        key = (contract, primary)
-        hasher = self._hashers.get(key)
-        if hasher is None:
-            hasher = self._hashers[key] = (domain_separator(self.domains[contract]), TypedHasher(primary, fields))
-        separator, typed = hasher
-        digest = typed.digest(separator, message)
+        digest = self._digest(contract, primary, fields, message)
         if expected is not None and self.signature_check is not None:
             verifier = self.domains[contract].verifying_contract
             accepted = self.signature_check(verifier, address(expected), digest, bytes(sig))
             if accepted is not None:
                 return address(expected) if accepted else "0x" + "00" * 20
-        return recover_signer(digest, bytes(sig))
+        key = (digest, bytes(sig))
+        recovered = self.recovered
+        return recovered[key] if key in recovered else recover_signer(*key)
+
+    def _digest(self, contract: str, primary: str, fields: list[dict[str, str]], message: dict[str, Any]) -> bytes:
+        key = (contract, primary)
+        hasher = self._hashers.get(key)
+        if hasher is None:
+            hasher = self._hashers[key] = (domain_separator(self.domains[contract]), TypedHasher(primary, fields))
+        separator, typed = hasher
+        return typed.digest(separator, message)
+
+    def signed(self, contract: str, function: str, args: tuple[Any, ...]) -> list[tuple[bytes, bytes]]:
+        """(digest, signature) of each signature a call of ``contract.function`` carries whose message
+        its arguments alone give (not a permit's: its nonce is the models' state), as ``apply`` will
+        hash them: what a reader recovers ahead of the replay (``recovered``)."""
+        plan = _SIGNED.get((contract, function))
+        if plan is None:
+            return []
+        primary, fields, names, signatures = plan
+        raw = args[0]
+        message = dict(zip(names, raw, strict=True))
+        digest = self._digest(contract, primary, fields, message)
+        sigs = args[1] if signatures == "many" else args[1:3] if signatures == "two" else (args[1],)
+        return [(digest, bytes(sig)) for sig in sigs]
 
     @staticmethod
     def _effect(out: Outcome, contract: str, effect: Effect) -> Effect:

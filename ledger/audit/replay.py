@@ -29,28 +29,32 @@ so the replay always starts from the deployment; ``from_block`` only narrows the
 Transactions are read block by block where most of a block's transactions left ledger logs
 (from the node's call traces, ``trace_block``, where it keeps them: anvil serves those ten
 times cheaper than full blocks; else ``eth_getBlockByNumber`` with full transactions), one by
-one (``eth_getTransactionByHash``) in the other blocks. Over HTTP a background thread pages the
-logs and headers ahead of the replay and two more fetch the transactions; the views at the end
-are read through a view reader lent to the node for the call (``ledger.eth.reader``).
+one (``eth_getTransactionByHash``) in the other blocks (``ledger.audit.fetching``). Over HTTP a
+reader process of its own (``ledger.audit.reader``) pages the logs, headers and transactions ahead
+of the replay and, while the replay is the slower side, decodes the calls and recovers the
+signatures their calldata gives, so that parsing the node's answers and replaying use two cores (``reader="thread"``: a
+background thread pages and two more fetch the transactions, in this process); the views at the
+end are read through a view reader lent to the node for the call (``ledger.eth.reader``).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from eth_utils import keccak
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ledger.audit.errors import AuditError
+from ledger.audit.fetching import FETCHERS, Inline, Page, pages, prefetched
 from ledger.audit.machine import Replayer, Unmodelled
+from ledger.audit.reader import ReaderProcess, ReaderSettings
 from ledger.audit.report import Counts, Gap, Kind, Location, Mismatch, Report
 from ledger.audit.state import (
     CONTRACTS,
@@ -66,26 +70,17 @@ from ledger.audit.state import (
 )
 from ledger.audit.views import Views, compare, state_checks
 from ledger.audit.wallets import InnerCall, WalletSignatures, decoded_calls, traced_calls
-from ledger.errors import LedgerError
 from ledger.eth.abi import abi_type
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.calldata import CalldataError, CallDecoder
 from ledger.eth.chain import Chain
 from ledger.eth.eip712 import domain_separator
-from ledger.eth.history import HistoryDigest, LogDecoder, RawLog, fetch_logs
+from ledger.eth.history import HistoryDigest, LogDecoder, RawLog
 from ledger.eth.reads import RawView
 from ledger.eth.refusals import outcomes
 from ledger.eth.rpc import Header, Rpc, RpcFailed, Tx
 from ledger.gc_pause import collector_paused
 from ledger.model.common import ModelError, ModelRejected, address
-
-FETCHERS = 2  # concurrent transaction fetches: a node answers each on a core of its own
-SPAN = 1_000  # blocks whose headers are read at once
-PAGE_TRANSACTIONS = 1_000  # about so many transactions' logs in a page
-
-
-class AuditError(LedgerError):
-    """The replay could not run (not: it found a mismatch; that is in the report)."""
 
 
 @dataclass(frozen=True)
@@ -180,167 +175,6 @@ def check_continuity(headers: Sequence[Header], previous: Header | None = None) 
     return found
 
 
-# -- fetching -----------------------------------------------------------------------------
-
-
-@dataclass
-class Page:
-    first: int
-    last: int
-    logs: list[RawLog]
-    headers: list[Header]
-    pending: list[Future[list[Tx]]]  # the transactions of the logs, being fetched
-    seconds: float
-
-    def transactions(self) -> _Arriving:
-        return _Arriving(self.pending)
-
-
-class _Arriving(Mapping[str, Tx]):
-    """A page's transactions by hash as their fetches finish, in the order they were asked for:
-    a lookup waits only for the fetch that holds its transaction, so the replay starts on the
-    page's first blocks while the node still answers for the later ones (the fetches go block
-    range by block range, the order the logs are replayed in). ``waited`` is the time spent waiting."""
-
-    def __init__(self, pending: Sequence[Future[list[Tx]]]) -> None:
-        self._pending = iter(pending)
-        self._found: dict[str, Tx] = {}
-        self.waited = 0.0
-
-    def __getitem__(self, tx_hash: str) -> Tx:
-        found = self._found.get(tx_hash)
-        while found is None:
-            job = next(self._pending, None)
-            if job is None:
-                raise KeyError(tx_hash)
-            waiting = time.perf_counter()
-            self._found.update((tx.hash, tx) for tx in job.result())
-            self.waited += time.perf_counter() - waiting
-            found = self._found.get(tx_hash)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        for job in self._pending:
-            self._found.update((tx.hash, tx) for tx in job.result())
-        return iter(self._found)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class _Inline(Executor):
-    """An executor that runs each job at once (in-process chains: no threads)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
-def _pages(rpc: Rpc, chain: Chain, addresses: Sequence[str], first: int, last: int, pool: Executor) -> Iterator[Page]:
-    """Headers and logs page by page (the header of ``first - 1`` comes first, to anchor the first
-    block's parent), with the transactions of the logs handed to ``pool``: a block whose
-    transactions mostly left logs is fetched whole, the others' transactions by hash.
-
-    The headers of up to ``SPAN`` blocks come first: they say how many transactions each block
-    holds, so the logs are then read in ranges of about ``PAGE_TRANSACTIONS`` transactions (none
-    for blocks without any). A page is then small wherever the chain is busy, and the replay starts
-    on the first while the node reads the next, where one request for every log of the range made
-    it wait for all of them (a --quick history's 22,000 logs in 35 blocks: 0.45 s before anything)."""
-    next_header = first - 1 if first > 0 else first
-    started = time.perf_counter()
-    low = first
-    while low <= last:
-        high = min(last, low + SPAN - 1)
-        read = rpc.headers(next_header, high)
-        next_header = high + 1
-        anchor = [h for h in read if h.number < low]
-        ranges: list[list[Header]] = [[]]
-        size = 0
-        for header in read[len(anchor) :]:
-            if ranges[-1] and size + len(header.transactions) > PAGE_TRANSACTIONS:
-                ranges.append([])
-                size = 0
-            ranges[-1].append(header)
-            size += len(header.transactions)
-        for headers in ranges:
-            page_low, page_high = headers[0].number, headers[-1].number
-            logs: list[RawLog] = []
-            if any(h.transactions for h in headers):  # a block without transactions has no logs
-                for _, _, found in fetch_logs(chain, addresses, page_low, page_high, span=page_high - page_low + 1):
-                    logs.extend(found)
-            yield Page(page_low, page_high, logs, anchor + headers, _fetch_transactions(rpc, logs, headers, pool),
-                       time.perf_counter() - started)  # fmt: skip
-            anchor = []
-            started = time.perf_counter()
-        low = high + 1
-
-
-def _fetch_transactions(
-    rpc: Rpc, logs: Sequence[RawLog], headers: Sequence[Header], pool: Executor
-) -> list[Future[list[Tx]]]:
-    """The transactions of ``logs``, handed to ``pool`` in block order: blocks whose transactions
-    mostly left logs read whole, about 1,000 transactions a request, the others' by hash."""
-    wanted: dict[int, dict[str, None]] = {}
-    for log in logs:
-        wanted.setdefault(log.block_number, {})[log.tx_hash] = None
-    by_number = {h.number: h for h in headers}
-    pending: list[Future[list[Tx]]] = []
-    single: list[str] = []
-    group: list[Header] = []
-    for number, hashes in wanted.items():
-        header = by_number[number]
-        if 2 * len(hashes) < len(header.transactions):
-            single.extend(hashes)
-            continue
-        group.append(header)
-        if sum(len(h.transactions) for h in group) >= 1_000:
-            pending.append(pool.submit(rpc.block_transactions, group))
-            group = []
-    if group:
-        pending.append(pool.submit(rpc.block_transactions, group))
-    for start in range(0, len(single), 1_000):
-        pending.append(pool.submit(rpc.transactions, single[start : start + 1_000]))
-    return pending
-
-
-def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
-    """``pages`` produced by a background thread, ``depth`` ahead of the consumer."""
-    slots: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for page in pages:
-                if stop.is_set():
-                    return
-                slots.put(page)
-            slots.put(None)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            slots.put(exc)
-
-    worker = threading.Thread(target=produce, name="audit-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting for a free slot
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
-
-
 # -- the replay ---------------------------------------------------------------------------
 
 
@@ -390,6 +224,7 @@ class _Run:
         self.gaps: list[Gap] = []
         self.quiet: list[tuple[Header, list[str]]] = []  # blocks with transactions that left no ledger log
         self.previous: Header | None = None
+        self.decoded: Mapping[str, tuple[str, tuple[Any, ...]]] = {}  # the page's calls the reader decoded
 
     def page(self, page: Page, txs: Mapping[str, Tx]) -> None:
         headers = {h.number: h for h in page.headers}
@@ -398,6 +233,7 @@ class _Run:
             self.previous = page.headers[-1]
             self.counts.blocks += len(page.headers)
         digest_from = self.digest_from
+        self.replayer.recovered, self.decoded = page.signers, page.calls
         if self.keep:  # the digest after each block with logs, for the indexer's rows of recent blocks
             self.kept_logs.extend(page.logs)
             self.kept_headers.update(headers)
@@ -486,11 +322,15 @@ class _Run:
                     contract, function = self.calls.contract_of[call.to], None
                     if internal:
                         inside = f" (called by {call.sender} inside a transaction to {tx.to})"
-                    fn = self.calls.function(call.to, call.input)
-                    if fn is None:
-                        raise Unmodelled(f"selector 0x{call.input[:4].hex()} is in no ABI of {contract}{inside}")
-                    function = fn.name
-                    part = self.replayer.apply(contract, function, fn.decode(call.input), call.sender, header.timestamp)
+                    ahead = None if internal else self.decoded.get(tx.hash)  # decoded by the reader process
+                    if ahead is None:
+                        fn = self.calls.function(call.to, call.input)
+                        if fn is None:
+                            raise Unmodelled(f"selector 0x{call.input[:4].hex()} is in no ABI of {contract}{inside}")
+                        function, args = fn.name, fn.decode(call.input)
+                    else:
+                        function, args = ahead
+                    part = self.replayer.apply(contract, function, args, call.sender, header.timestamp)
                     outcome = part if len(calls) == 1 else merged(outcome, part)
                     replayed.append(f"{contract}.{function}")
         except Unmodelled as gap:
@@ -679,12 +519,15 @@ def replay(
     check_views: bool = True,
     keep_logs: bool = False,
     signature_checks: Callable[[Rpc, int], WalletSignatures] | None = None,
+    reader: Literal["process", "thread"] | None = None,
 ) -> ReplayResult:
     """Replay the ledger's history up to ``to_block`` (default: the latest block) and compare.
 
     ``keep_logs`` keeps every log and header read in the result (for ``ledger.audit.sql``).
     ``signature_checks(rpc, last_block)`` makes what asks contract wallets for their signatures
-    (default: ``WalletSignatures``, the node's answers; a test passes one that answers otherwise)."""
+    (default: ``WalletSignatures``, the node's answers; a test passes one that answers otherwise).
+    ``reader``: where the pages are read over HTTP: a forked process (``ledger.audit.reader``, the
+    default) or threads of this one; in process (no HTTP) always inline."""
     started = time.perf_counter()
     if deployment.chain_id != chain.chain_id:
         raise AuditError(f"the deployment is of chain {deployment.chain_id}, the node is chain {chain.chain_id}")
@@ -722,14 +565,26 @@ def replay(
         else None
     )
     addresses = sorted(deployment.addresses.values())
-    pool: Executor = ThreadPoolExecutor(FETCHERS, thread_name_prefix="audit-fetch") if rpc.batches else _Inline()
-    pages = _pages(rpc, chain, addresses, first, last, pool)
-    if rpc.batches:
-        pages = _prefetched(pages, depth=3)
-    with pool, bar if bar is not None else nullcontext(), collector_paused():
+    kind = reader if reader is not None else "process" if rpc.batches else "thread"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(collector_paused())
+        if kind == "process" and rpc.batches:  # forked before the progress bar's thread starts
+            settings = ReaderSettings(
+                deployment.chain_id, dict(deployment.addresses), dict(deployment.abis), first, last
+            )
+            read: Iterable[Page] = stack.enter_context(ReaderProcess(chain, settings, replayer))
+        else:
+            pool = stack.enter_context(
+                ThreadPoolExecutor(FETCHERS, thread_name_prefix="audit-fetch") if rpc.batches else Inline()
+            )
+            read = pages(rpc, chain, addresses, first, last, pool)
+            if rpc.batches:
+                read = prefetched(read, depth=3)
+        if bar is not None:
+            stack.enter_context(bar)
         task = bar.add_task("logs", total=last - first + 1) if bar is not None else None
         replaying = time.perf_counter()
-        for page in pages:
+        for page in read:
             timings["logs_and_headers"] += page.seconds
             txs = page.transactions()
             run.page(page, txs)
@@ -737,6 +592,8 @@ def replay(
             if bar is not None and task is not None:
                 bar.update(task, completed=page.last - first + 1, description=f"{run.counts.transactions} transactions")
         timings["replay_and_wait"] += time.perf_counter() - replaying
+        if isinstance(read, ReaderProcess):
+            timings["waiting_for_reader"] += read.waited
         quiet_started = time.perf_counter()
         _classify_quiet(rpc, run)
         timings["quiet"] += time.perf_counter() - quiet_started
