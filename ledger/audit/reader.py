@@ -29,7 +29,6 @@ naming it when it cannot be pickled). A reader whose replay is gone (killed) sto
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import os
 import pickle
@@ -48,6 +47,7 @@ from ledger.eth.calldata import CallDecoder
 from ledger.eth.chain import Chain
 from ledger.eth.eip712 import recover_signer
 from ledger.eth.rpc import Rpc, Tx
+from ledger.forked import leave_inherited, portable
 
 READ_AHEAD = 2  # pages pickled and waiting for the pipe, besides the one being sent
 
@@ -157,33 +157,22 @@ def _read(chain: Chain, settings: ReaderSettings, replayer: Replayer, outbox: _O
     outbox.put(("end",))
 
 
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else an AuditError saying what it was."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return AuditError(f"the replay's reader failed: {type(exc).__name__}: {exc}")
-    return exc
-
-
 def _process_main(chain: Chain, settings: ReaderSettings, replayer: Replayer, connection: Any, parent: int) -> None:
     """The forked reader: it closes every descriptor it inherited but its pipe (the replay's HTTP
     sessions: never shared) and keeps the inherited objects from the collector (their finalisers
     would close descriptors that are no longer theirs), as ``ledger.index.reader`` does."""
-    gc.freeze()
-    keep = sorted({0, 1, 2, connection.fileno()})
-    low = 0
-    for fd in [*keep, 1 << 20]:
-        if fd > low:
-            os.closerange(low, fd)
-        low = fd + 1
+    leave_inherited(connection.fileno())
     outbox = _Outbox(connection, parent)
     try:
         _read(chain, settings, replayer, outbox)
     except BaseException as exc:  # handed to the replay, which raises it
         with contextlib.suppress(Exception):
-            outbox.put(("error", _portable(exc)))
+            outbox.put(("error", portable(exc, _reader_failed)))
     outbox.close()
+
+
+def _reader_failed(what: str) -> AuditError:
+    return AuditError(f"the replay's reader failed: {what}")
 
 
 class ReaderProcess:

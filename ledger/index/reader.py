@@ -41,7 +41,6 @@ import contextlib
 import gc
 import multiprocessing
 import os
-import pickle
 import queue
 import threading
 import time
@@ -67,6 +66,7 @@ from ledger.eth.refusals import RefusalDecoder, outcomes
 from ledger.eth.rpc import Header as RpcHeader
 from ledger.eth.rpc import Rpc as AuditRpc
 from ledger.eth.rpc import RpcFailed, Tx
+from ledger.forked import leave_inherited, portable
 from ledger.index.errors import IndexerError
 from ledger.index.node import BlockReads, Header
 from ledger.index.pages import PAGE_EVENTS, START_SPAN, _Cursor, _Message, _Prepared, _Retry, next_span
@@ -507,7 +507,7 @@ def _serve(pager: _Pager, channel: _Channel, parent_pid: int | None) -> None:
             time.sleep(min(1.0, 0.05 * retries))
             continue
         except Exception as exc:
-            channel.send(_Message("error", generation, error=_portable(exc)))
+            channel.send(_Message("error", generation, error=portable(exc, IndexerError)))
             cursor = None
             continue
         retries = 0
@@ -531,27 +531,12 @@ def _serve(pager: _Pager, channel: _Channel, parent_pid: int | None) -> None:
             cursor = None
 
 
-def _portable(exc: Exception) -> Exception:
-    """``exc`` if it survives pickling (a process reader sends it), else an IndexerError saying it."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return IndexerError(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
 def _process_main(pager: _Pager, connection: Any, parent_pid: int) -> None:
     """A forked reader: it closes every descriptor it inherited but its pipe (the database's
     connections, the writer's lock, HTTP sessions), so that nothing of the writer outlives it,
     and keeps the objects it inherited away from the garbage collector (their finalisers would
     close descriptors that are no longer theirs)."""
-    gc.freeze()  # (the collector stays off, as in the writer: the loop collects the young between pages)
-    keep = sorted({0, 1, 2, connection.fileno()})
-    low = 0
-    for fd in [*keep, 1 << 20]:
-        if fd > low:
-            os.closerange(low, fd)
-        low = fd + 1
+    leave_inherited(connection.fileno())  # (the collector stays off, as in the writer: the loop collects between pages)
     pager.fresh()
     _serve(pager, _PipeChannel(connection), parent_pid)
 
