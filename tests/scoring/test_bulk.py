@@ -146,8 +146,13 @@ def disturbed(events: list[ChainEvent], seed: int, *, repeat_an_order: bool) -> 
     if repeat_an_order:
         first = orders[0]
         extra.append(orders[-1]._replace(args={**first.args, "supplier": stranger}))
+    return interleaved(events, extra, rng)
+
+
+def interleaved(events: list[ChainEvent], extra: list[ChainEvent], rng: random.Random) -> list[ChainEvent]:
+    """``events`` and ``extra`` in time order, renumbered; same-block events keep the order they were put in,
+    so the extras land at random places among them."""
     mixed = events + extra
-    # Same-block events keep the order they were put in: the extras land at random places among them.
     rng.shuffle(mixed)
     mixed.sort(key=lambda e: e.timestamp)
     return [e._replace(block_number=synthetic.block_of(e.timestamp), log_index=k) for k, e in enumerate(mixed)]
@@ -307,10 +312,7 @@ def tangled_receivables(events: list[ChainEvent], seed: int, *, repeat_an_id: bo
     if repeat_an_id:
         first = roots[0]
         extra.append(roots[-1]._replace(args={**first.args, "creditor": stranger}))
-    mixed = events + extra
-    rng.shuffle(mixed)
-    mixed.sort(key=lambda e: e.timestamp)
-    return [e._replace(block_number=synthetic.block_of(e.timestamp), log_index=k) for k, e in enumerate(mixed)]
+    return interleaved(events, extra, rng)
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])

@@ -23,6 +23,14 @@ def _close(sockets: list[socket.socket]) -> None:
         sock.close()
 
 
+def _free_port() -> int:
+    """A port free just now, taken by a socket ``listening_sockets`` made and closed."""
+    probe = listening_sockets("127.0.0.1", 0, 1)[0]
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
 def test_one_worker_listens_on_one_socket_of_its_own() -> None:
     sockets = listening_sockets("127.0.0.1", 0, 1)
     try:
@@ -36,9 +44,7 @@ def test_one_worker_listens_on_one_socket_of_its_own() -> None:
 
 @pytest.mark.skipif(not LINUX, reason="the workers share one socket where SO_REUSEPORT does not spread connections")
 def test_each_worker_gets_a_socket_of_one_reuseport_group_on_the_same_port() -> None:
-    probe = listening_sockets("127.0.0.1", 0, 1)[0]
-    port = probe.getsockname()[1]
-    probe.close()
+    port = _free_port()
     sockets = listening_sockets("127.0.0.1", port, 3)
     try:
         assert len(sockets) == 3
@@ -64,9 +70,7 @@ def test_an_address_another_process_listens_on_is_refused(workers: int) -> None:
 
 @pytest.mark.skipif(not LINUX, reason="SO_REUSEPORT groups are Linux's")
 def test_an_address_another_scf_serve_with_workers_listens_on_is_refused_not_shared() -> None:
-    first = listening_sockets("127.0.0.1", 0, 1)[0]
-    port = first.getsockname()[1]
-    first.close()
+    port = _free_port()
     serving = listening_sockets("127.0.0.1", port, 2)
     try:
         for sock in serving:
