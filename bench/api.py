@@ -34,7 +34,10 @@ client also gives the latency of one request with no queue. The **baseline** of 
 what a route scoring from scratch pays per request: read the history from SQL, build the
 feature table, decide (``scf score PARTY``), timed in this process. The headline (value,
 ceiling, ratio) is reads req/s at the highest concurrency with the most workers; every cell is
-in ``details``. Latencies: lower is better.
+in ``details``. Latencies: lower is better. Each cell also gives the CPU per request
+(``cpu_us_per_request``) of the server's process tree and of the client (this process), read from
+``/proc`` and ``os.times`` around each run: the ratio's gap in microseconds, without the queueing
+in the latencies; with one worker, each read route also runs alone once (``cpu_us_per_read_route``).
 Progress goes to stderr; the last line of stdout is one JSON object.
 """
 
@@ -219,11 +222,35 @@ def drive(base: str, pick: Pick, seconds: float, c: int) -> Load:
     return asyncio.run(_drive(base, pick, seconds, c))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a server so far: the process and its live descendants (uvicorn's workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += write_path.cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile (a worker replaced): what it used is not counted
+    return total
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """The two servers of a cell: base URLs and the pids whose process trees do the serving."""
+
+    api: str
+    ceiling: str
+    api_pid: int
+    ceiling_pid: int
+
+
 @contextmanager
 def servers(
     tmp: Path, workers: int, devnet_url: str, db_url: str, model: Path, env: dict[str, str]
-) -> Iterator[tuple[str, str]]:
-    """The API and the ceiling app, each with ``workers`` uvicorn processes; their base URLs."""
+) -> Iterator[Served]:
+    """The API and the ceiling app, each with ``workers`` uvicorn processes."""
     api_port, ceiling_port = free_port(), free_port()
     (tmp / "ceiling_app.py").write_text(CEILING_APP)
     api_command = [sys.executable, "-m", "api.cli.serve", "serve", "--port", str(api_port), "--chain", devnet_url]
@@ -238,7 +265,7 @@ def servers(
         api, ceiling = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ceiling_port}"
         wait_for(f"{api}/v1/health")
         wait_for(f"{ceiling}/ping")
-        yield api, ceiling
+        yield Served(api, ceiling, started[0].pid, started[1].pid)
     finally:
         for server in started:
             server.terminate()
@@ -295,6 +322,10 @@ def from_scratch(db_url: str, model_file: Path, parties: list[str], repeats: int
     return times
 
 
+#: The reads' mix, one route in four each.
+READ_ROUTES = ("orders_list", "order", "receivable", "party_me")
+
+
 @dataclasses.dataclass
 class Mixes:
     """The requests the load sends: tokens of a buyer, an auditor and a bank, and ids to ask for."""
@@ -317,15 +348,20 @@ class Mixes:
         assert orders and roots and trading, (orders, roots, trading)
         return cls(buyer, auditor, bank, orders, roots, trading)
 
+    def read(self, name: str, rng: random.Random) -> tuple[str, str, dict[str, str]]:
+        if name == "orders_list":
+            return name, "/v1/orders?limit=20", self.buyer
+        if name == "order":
+            return name, f"/v1/orders/{rng.choice(self.orders)}", self.buyer
+        if name == "receivable":
+            return name, f"/v1/receivables/{rng.choice(self.roots)}", self.auditor
+        return name, "/v1/parties/me", self.buyer
+
     def reads(self, rng: random.Random) -> tuple[str, str, dict[str, str]]:
-        kind = rng.randrange(4)
-        if kind == 0:
-            return "orders_list", "/v1/orders?limit=20", self.buyer
-        if kind == 1:
-            return "order", f"/v1/orders/{rng.choice(self.orders)}", self.buyer
-        if kind == 2:
-            return "receivable", f"/v1/receivables/{rng.choice(self.roots)}", self.auditor
-        return "party_me", "/v1/parties/me", self.buyer
+        return self.read(READ_ROUTES[rng.randrange(len(READ_ROUTES))], rng)
+
+    def route(self, name: str) -> Pick:
+        return lambda rng: self.read(name, rng)
 
     def decisions(self, rng: random.Random) -> tuple[str, str, dict[str, str]]:
         who = self.bank if rng.randrange(2) else self.auditor
@@ -336,10 +372,37 @@ def ping(_rng: random.Random) -> tuple[str, str, dict[str, str]]:
     return "ping", "/ping", {}
 
 
-def measure(
-    workers: int, api: str, ceiling_url: str, mixes: Mixes, levels: list[int], seconds: float
-) -> dict[str, dict[str, Any]]:
+@dataclasses.dataclass
+class Timed:
+    """A load's rounds with the CPU the server (its process tree) and this client used meanwhile."""
+
+    loads: list[Load] = dataclasses.field(default_factory=list)
+    server_s: float = 0.0
+    client_s: float = 0.0
+
+    def run(self, pid: int, base: str, pick: Pick, seconds: float, c: int) -> None:
+        server, client = tree_cpu(pid), own_cpu()
+        self.loads.append(drive(base, pick, seconds, c))
+        self.server_s += tree_cpu(pid) - server
+        self.client_s += own_cpu() - client
+
+    def merged(self) -> Load:
+        return Load.merged(self.loads)
+
+    def cpu_us(self) -> dict[str, float]:
+        """Microseconds of CPU per request: what one answer costs the server, and the client that asked."""
+        requests = max(1, sum(load.requests for load in self.loads))
+        return {"server": round(self.server_s / requests * 1e6, 1), "client": round(self.client_s / requests * 1e6, 1)}
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def measure(workers: int, served: Served, mixes: Mixes, levels: list[int], seconds: float) -> dict[str, dict[str, Any]]:
     """Ceiling, reads and decisions at each concurrency level against one pair of servers."""
+    api, ceiling_url = served.api, served.ceiling
     first = time.perf_counter()
     answer = httpx.get(f"{api}/v1/credit/decisions/{mixes.trading[0]}", headers=mixes.bank, timeout=120)
     assert answer.status_code == 200, answer.text
@@ -349,36 +412,49 @@ def measure(
     drive(ceiling_url, ping, 1.0, max(levels))
     cells: dict[str, dict[str, Any]] = {}
     for c in levels:
-        rounds: list[tuple[Load, Load, Load]] = []
+        top, got, decided = Timed(), Timed(), Timed()
+        each = seconds / ROUNDS
         for _round in range(ROUNDS):
-            each = seconds / ROUNDS
-            rounds.append(
-                (
-                    drive(ceiling_url, ping, each, c),
-                    drive(api, mixes.reads, each, c),
-                    drive(api, mixes.decisions, each, c),
-                )
-            )
-        top, got, decided = (Load.merged([r[k] for r in rounds]) for k in range(3))
+            top.run(served.ceiling_pid, ceiling_url, ping, each, c)
+            got.run(served.api_pid, api, mixes.reads, each, c)
+            decided.run(served.api_pid, api, mixes.decisions, each, c)
+        reads = got.merged()
         cells[f"w{workers}_c{c}"] = {
             "workers": workers,
             "concurrency": c,
-            "ceiling": top.summary(),
-            "reads": got.summary(),
-            "decisions": decided.summary(),
+            "ceiling": top.merged().summary(),
+            "reads": reads.summary(),
+            "decisions": decided.merged().summary(),
             "reads_per_route_ms": {
-                n: {"p50": round(got.percentile(0.5, n), 2), "p99": round(got.percentile(0.99, n), 2)}
-                for n in sorted(got.latencies)
+                n: {"p50": round(reads.percentile(0.5, n), 2), "p99": round(reads.percentile(0.99, n), 2)}
+                for n in sorted(reads.latencies)
             },
+            "cpu_us_per_request": {"ceiling": top.cpu_us(), "reads": got.cpu_us(), "decisions": decided.cpu_us()},
         }
         log(
-            f"{workers} worker(s), {c} client(s): ceiling {top.rps:.0f} req/s p50 {top.percentile(0.5):.1f} ms; "
-            f"reads {got.rps:.0f} req/s p50 {got.percentile(0.5):.1f} ms p99 {got.percentile(0.99):.1f}; "
-            f"decisions {decided.rps:.0f} req/s p50 {decided.percentile(0.5):.1f} ms p99 "
-            f"{decided.percentile(0.99):.1f} ({got.errors + decided.errors} errors)"
+            f"{workers} worker(s), {c} client(s): ceiling {top.merged().rps:.0f} req/s p50 "
+            f"{top.merged().percentile(0.5):.1f} ms; reads {reads.rps:.0f} req/s p50 {reads.percentile(0.5):.1f} ms "
+            f"p99 {reads.percentile(0.99):.1f}; decisions {decided.merged().rps:.0f} req/s; server CPU per request "
+            f"{top.cpu_us()['server']:.0f} / {got.cpu_us()['server']:.0f} / {decided.cpu_us()['server']:.0f} us"
         )
     cells[f"w{workers}_c{levels[0]}"]["first_decision_ms"] = round(first_ms, 1)
+    if workers == 1:
+        cells[f"w1_c{max(levels)}"]["cpu_us_per_read_route"] = per_route(served, mixes, max(levels), seconds)
     return cells
+
+
+def per_route(served: Served, mixes: Mixes, c: int, seconds: float) -> dict[str, dict[str, float]]:
+    """Each read route alone (and the ceiling), one run of ``seconds / ROUNDS``: CPU per request, to see
+    which route's work costs what beyond what uvicorn costs for any answer."""
+    routes: dict[str, tuple[int, str, Pick]] = {"ceiling": (served.ceiling_pid, served.ceiling, ping)}
+    for name in READ_ROUTES:
+        routes[name] = (served.api_pid, served.api, mixes.route(name))
+    costs: dict[str, dict[str, float]] = {}
+    for name, (pid, base, pick) in routes.items():
+        timed = Timed()
+        timed.run(pid, base, pick, seconds / ROUNDS, c)
+        costs[name] = {**timed.cpu_us(), "rps": round(timed.merged().rps, 1)}
+    return costs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,12 +502,12 @@ def main(argv: list[str] | None = None) -> int:
 
         scratch: list[float] = []
         for workers in worker_counts:
-            with servers(Path(tmp), workers, devnet.url, db_url, model_file, env) as (api, ceiling_url):
-                mixes = Mixes.sign_in(api, chain.accounts)  # type: ignore[arg-type]
+            with servers(Path(tmp), workers, devnet.url, db_url, model_file, env) as served:
+                mixes = Mixes.sign_in(served.api, chain.accounts)  # type: ignore[arg-type]
                 if not scratch:
                     scratch = from_scratch(db_url, model_file, mixes.trading, 3)
                     log(f"a decision from scratch: {statistics.median(scratch) * 1000:.0f} ms ({events} events)")
-                cells.update(measure(workers, api, ceiling_url, mixes, levels, seconds))
+                cells.update(measure(workers, served, mixes, levels, seconds))
 
     head = cells[f"w{worker_counts[-1]}_c{levels[-1]}"]
     one = cells[f"w{worker_counts[0]}_c{levels[-1]}"]
