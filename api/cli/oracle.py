@@ -143,7 +143,9 @@ def _run(service: Service, host: str, port: int) -> int:
     import uvicorn
 
     print(service.summary)
-    uvicorn.run(service.app, host=host, port=port, log_level="warning")
+    from api.cli.corked import CorkedH11Protocol
+
+    uvicorn.run(service.app, host=host, port=port, log_level="warning", http=CorkedH11Protocol)
     return 0
 
 

@@ -20,10 +20,11 @@ from tests.support.ports import free_port
 
 
 @contextmanager
-def live(app: Any, limit: float = 30.0) -> Iterator[str]:
+def live(app: Any, limit: float = 30.0, *, http: Any = "auto") -> Iterator[str]:
+    """``http``: uvicorn's HTTP protocol, by name or class (``api.cli.corked.CorkedH11Protocol``, as ``scf serve``)."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2, http=http
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-app", daemon=True)
