@@ -12,7 +12,15 @@ What ``api.v1.reads`` answers with models, made cheaper without changing a byte:
 * the routes hand the bytes to FastAPI as the ``Response`` it would have built from the model
   (``application/json``), so the model is not validated and serialised again per request.
 
-``tests/api/v1/test_read_answers.py`` checks every answer against the model-built one.
+A party's page of orders (``orders_page``, also what ``Reads.orders`` runs) reads indexes, not the table. "Its
+buyer, supplier or guarantor" as one ``OR`` leaves SQLite and PostgreSQL one way to keep ``order_id`` order: walk
+the primary key from ``after`` and test every order, the whole chain's orders for a party in few of them. So each
+role is its own arm, ``ORDER BY order_id LIMIT n`` on that role's ``(chain_id, role, order_id)`` index (an
+arbiter's disputed orders are one more arm, walking ``disputes``' primary key); the page is the first ``n`` ids of
+their ``UNION`` (an order in two roles is one id), and only then are those orders' columns read, by primary key.
+The status filter sits inside every arm, so no arm's ``LIMIT`` drops an order the page needs: each of the page's
+``n`` orders is among the first ``n`` of some arm. Same rows, same order, same cursor as the ``OR``
+(``tests/api/v1/test_order_pages.py`` compares them); its cost is a page of each arm, whatever the chain's size.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from fastapi import Response
-from sqlalchemy import Integer, String, bindparam, or_, select
+from sqlalchemy import Integer, Select, String, and_, bindparam, or_, select, union
 from sqlalchemy.sql import ColumnElement
 
 from api.v1 import store
@@ -106,13 +114,48 @@ def order_visible(kind: str) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def orders_page(
+    kind: str, chain: Any, after: Any, limit: Any, party: Any, status: Any = None
+) -> Select[*tuple[Any, ...]]:
+    """The first ``limit`` orders after ``after`` that ``party`` of ``kind`` sees (with ``status`` unless None), in
+    order id order: ``ORDER_COLUMNS``, one arm per role (see the module notes). The values are plain (``Reads``) or
+    ``bindparam``s (the prepared statements)."""
+    where = [Order.chain_id == chain, Order.order_id > after]
+    if status is not None:
+        where.append(Order.status == status)
+    if kind == "auditor":
+        return select(*ORDER_COLUMNS).where(*where).order_by(Order.order_id).limit(limit)
+    arms = [
+        select(Order.order_id).where(*where, role == party).order_by(Order.order_id).limit(limit)
+        for role in (Order.buyer, Order.supplier, Order.guarantor)
+    ]
+    if kind == "arbiter":
+        # Led by disputes (their key is (chain_id, order_id)): the disputed orders, not every order, are walked.
+        disputed = and_(Order.chain_id == Dispute.chain_id, Order.order_id == Dispute.order_id)
+        arms.append(
+            select(Dispute.order_id)
+            .join(Order, disputed)
+            .where(Dispute.chain_id == chain, Dispute.order_id > after, *where)
+            .order_by(Dispute.order_id)
+            .limit(limit)
+        )
+    # SQLite takes no LIMIT in a compound's arm: each is a subquery of its own. The page's ids are chosen before
+    # any row is read, so only the page's own rows are (not every arm's).
+    ids = union(*(select(arm.subquery().c.order_id) for arm in arms)).subquery("visible")
+    page = select(ids.c.order_id).order_by(ids.c.order_id).limit(limit).subquery("page")
+    return (
+        select(*ORDER_COLUMNS)
+        .join(page, Order.order_id == page.c.order_id)
+        .where(Order.chain_id == chain)
+        .order_by(Order.order_id)
+    )
+
+
 def _orders(kind: str, status: bool) -> Prepared:
-    query = select(*ORDER_COLUMNS).where(Order.chain_id == CHAIN, Order.order_id > bindparam("after", type_=Integer))
-    if kind != "auditor":
-        query = query.where(order_visible(kind))
-    if status:
-        query = query.where(Order.status == bindparam("status", type_=String))
-    return Prepared(query.order_by(Order.order_id).limit(bindparam("limit", type_=Integer)))
+    after, limit = bindparam("after", type_=Integer), bindparam("limit", type_=Integer)
+    return Prepared(
+        orders_page(kind, CHAIN, after, limit, PARTY, bindparam("status", type_=String) if status else None)
+    )
 
 
 def _order(kind: str) -> Prepared:

@@ -15,7 +15,9 @@ Who sees what:
   rests on, not what its tier-2 peers hold.
 
 Anything a party may not see answers exactly like something that does not exist (404), so
-ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``).
+ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``). A party's pages of orders and of
+receivables are a ``UNION`` of one arm per way of seeing a row, each read from ``after`` on its own index and
+limited (``api.v1.read_answers``' notes): their cost is a page, not the chain's rows from ``after`` on.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, union
+from sqlalchemy import Connection, Engine, Integer, String, bindparam, or_, select, union
 
 from api.errors import NotFound
 from api.v1 import rawsql
@@ -206,14 +208,12 @@ class Reads:
         return or_(*clauses)
 
     def orders(self, party: Party, after: int, limit: int, status: str | None) -> tuple[list[OrderOut], int | None]:
-        query = select(Order).where(Order.chain_id == self.chain_id, Order.order_id > after)
-        if not party.auditor:
-            query = query.where(self._order_visible(party))
-        if status:
-            query = query.where(Order.status == status)
         limit = min(limit, MAX_PAGE)
+        # The prepared page's statement (``answers.orders_page``: an arm per role on its index), built once.
+        query = answers.ORDERS[answers.kind_of(party.auditor, party.has("arbiter")), bool(status)].statement
+        params = {"chain_id": self.chain_id, "after": after, "limit": limit + 1, "party": party.address}
         with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(Order.order_id).limit(limit + 1)).all()
+            rows = connection.execute(query, params | ({"status": status} if status else {})).all()
         items = [OrderOut(**order_out(row)) for row in rows[:limit]]
         return items, (items[-1].orderId if len(rows) > limit else None)
 
@@ -323,16 +323,7 @@ class Reads:
 
     def _touched_roots(self, party: Party) -> Any:
         """Root ids of trees where ``party`` holds, financed, sold or was offered a piece (a subquery)."""
-        held = select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.holder == party.address)
-        financed = select(Financing.root_id).where(
-            Financing.chain_id == self.chain_id,
-            or_(Financing.bank == party.address, Financing.seller == party.address),
-        )
-        offered = self.financing.offered_pieces(party)
-        parts = [held, financed]
-        if offered:
-            parts.append(select(Piece.root_id).where(Piece.chain_id == self.chain_id, Piece.piece_id.in_(offered)))
-        return union(*parts)
+        return _touched(self.chain_id, party.address, self.financing.offered_pieces(party) or None)
 
     def _root_visible(self, party: Party) -> Any:
         return or_(
@@ -344,14 +335,14 @@ class Reads:
     def receivables(
         self, party: Party, after: int, limit: int, status: str | None
     ) -> tuple[list[ReceivableOut], int | None]:
-        query = select(Root).where(Root.chain_id == self.chain_id, Root.root_id > after)
-        if not party.auditor:
-            query = query.where(self._root_visible(party))
-        if status:
-            query = query.where(Root.status == status)
         limit = min(limit, MAX_PAGE)
+        offered = [] if party.auditor else self.financing.offered_pieces(party)
+        query = _receivables_page(party.auditor, bool(status), bool(offered))
+        params: dict[str, Any] = {"chain_id": self.chain_id, "after": after, "limit": limit + 1}
+        params |= {} if party.auditor else {"party": party.address}
+        params |= ({"status": status} if status else {}) | ({"offered": offered} if offered else {})
         with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(Root.root_id).limit(limit + 1)).all()
+            rows = connection.execute(query, params).all()
         items = [ReceivableOut(**root_out(row)) for row in rows[:limit]]
         return items, (items[-1].rootId if len(rows) > limit else None)
 
@@ -456,6 +447,50 @@ class Reads:
             query = query.where(Event.topic1 == _topic(party.address))
         with self.engine.connect() as connection:
             return list(connection.execute(query.order_by(Event.id).limit(limit)).all())
+
+
+def _touched(chain: Any, party: Any, offered: Any | None) -> Any:
+    """Root ids of trees where ``party`` holds, bought, sold or (unless ``offered`` is None) was offered a piece: a
+    ``UNION`` whose every part reads an index (values, or ``bindparam``s with ``offered`` an expanding one)."""
+    parts = [
+        select(Piece.root_id).where(Piece.chain_id == chain, Piece.holder == party),
+        # Bank and seller apart: each reads its own index, where their OR would read every financing.
+        select(Financing.root_id).where(Financing.chain_id == chain, Financing.bank == party),
+        select(Financing.root_id).where(Financing.chain_id == chain, Financing.seller == party),
+    ]
+    if offered is not None:
+        parts.append(select(Piece.root_id).where(Piece.chain_id == chain, Piece.piece_id.in_(offered)))
+    return union(*parts)
+
+
+@functools.cache
+def _receivables_page(auditor: bool, status: bool, offered: bool) -> Any:
+    """The first ``limit`` roots after ``after`` that ``party`` sees (an auditor: all), with ``status`` when asked,
+    as ``answers.orders_page`` reads orders: an arm per way of seeing a root (debtor, creditor, a tree it touched),
+    each from ``after`` on an index and limited, then their ``UNION``'s first ``limit`` ids, then those roots. Built
+    once per shape, its values bound at execution (``chain_id``, ``after``, ``limit``, ``party``, ``status``, and
+    the ``offered`` piece ids)."""
+    chain, party = answers.CHAIN, answers.PARTY
+    after, limit = bindparam("after", type_=Integer), bindparam("limit", type_=Integer)
+    where = [Root.chain_id == chain, Root.root_id > after]
+    if status:
+        where.append(Root.status == bindparam("status", type_=String))
+    if auditor:
+        return select(Root).where(*where).order_by(Root.root_id).limit(limit)
+    touched = _touched(chain, party, bindparam("offered", expanding=True) if offered else None).subquery("touched")
+    arms = [
+        select(Root.root_id).where(*where, Root.debtor == party).order_by(Root.root_id).limit(limit),
+        select(Root.root_id).where(*where, Root.creditor == party).order_by(Root.root_id).limit(limit),
+        # Led by the party's own trees (in their order), not by every root.
+        select(touched.c.root_id)
+        .join(Root, Root.root_id == touched.c.root_id)
+        .where(touched.c.root_id > after, *where)
+        .order_by(touched.c.root_id)
+        .limit(limit),
+    ]
+    ids = union(*(select(arm.subquery().c.root_id) for arm in arms)).subquery("visible")
+    page = select(ids.c.root_id).order_by(ids.c.root_id).limit(limit).subquery("page")
+    return select(Root).join(page, Root.root_id == page.c.root_id).where(Root.chain_id == chain).order_by(Root.root_id)
 
 
 def _topic(address: str) -> str:

@@ -150,7 +150,12 @@ class Order(Base):
     """One order as ``orderOf`` says (less the signature deadline, which no event carries)."""
 
     __tablename__ = "orders"
-    __table_args__ = (Index(None, "chain_id", "buyer"), Index(None, "chain_id", "supplier"))
+    # A party's page of orders reads one of these per role, already in order id order (migration 0005).
+    __table_args__ = (
+        Index(None, "chain_id", "buyer", "order_id"),
+        Index(None, "chain_id", "supplier", "order_id"),
+        Index(None, "chain_id", "guarantor", "order_id"),
+    )
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -274,7 +279,8 @@ class Root(Base):
     named by its keyed fingerprint and the parties' salted commitment: its number is not on chain."""
 
     __tablename__ = "receivable_roots"
-    __table_args__ = (Index(None, "chain_id", "debtor"), Index(None, "chain_id", "creditor"))
+    # A party's page of receivables reads its debtor's and creditor's roots in root id order (migration 0005).
+    __table_args__ = (Index(None, "chain_id", "debtor", "root_id"), Index(None, "chain_id", "creditor", "root_id"))
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     root_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -302,7 +308,8 @@ class Piece(Base):
     """One node of a receivable tree (the root too) as ``pieceOf`` says, and its holder (``ownerOf``)."""
 
     __tablename__ = "receivable_pieces"
-    __table_args__ = (Index(None, "chain_id", "holder"), Index(None, "chain_id", "root_id"))
+    # A holder's page of pieces is a range of the first, in piece id order (migration 0005).
+    __table_args__ = (Index(None, "chain_id", "holder", "piece_id"), Index(None, "chain_id", "root_id"))
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     piece_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -324,7 +331,12 @@ class Financing(Base):
     """A bank bought a piece: price, face amount, discount and time to maturity."""
 
     __tablename__ = "financings"
-    __table_args__ = (Index(None, "chain_id", "piece_id"), Index(None, "chain_id", "bank"))
+    # Bank and seller each: the trees a party bought or sold a piece of (migration 0005 added seller).
+    __table_args__ = (
+        Index(None, "chain_id", "piece_id"),
+        Index(None, "chain_id", "bank"),
+        Index(None, "chain_id", "seller"),
+    )
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)

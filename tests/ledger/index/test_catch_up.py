@@ -106,7 +106,7 @@ def test_the_schema_is_the_models_after_the_migrations(database: Engine) -> None
     with database.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, models.metadata) == []
-        assert context.get_current_revision() == "0004"  # invoice fingerprints
+        assert context.get_current_revision() == "0005"  # the party pages' indexes
     assert alembic_config(database).get_main_option("script_location", "").endswith("migrations")
 
 
