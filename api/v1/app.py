@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from api import errors, portal
 from api.v1 import migrate
@@ -149,6 +150,17 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
     return lifespan
 
 
+class LedgerApp(FastAPI):
+    """FastAPI asking ``api.v1.hot_reads`` first: a polled read it answers skips the middleware stack."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self  # as Starlette sets it before its stack: the hot reads find the services there
+            if await HotReads.answered(scope, send):
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     services: Services | None = None,
@@ -159,7 +171,7 @@ def create_app(
     """The app; ``stream`` and ``delivery`` tune the event feed and webhooks (defaults: ``StreamOptions()``,
     ``DeliveryOptions.from_env``). Webhooks are delivered by ``scf serve``'s dispatcher, not by the app."""
     svc = services or build_services(settings)
-    app = FastAPI(
+    app = LedgerApp(
         title="scf-ledger API",
         description=(
             "Multi-tier supply-chain finance on an EVM chain. Sign in by signing a challenge with your key "
@@ -226,6 +238,4 @@ def create_app(
         large_paths=DOCUMENT_PATHS,
         max_large_body=settings.max_document * 4 // 3 + 32768,  # base64 in JSON, and up to 33 wraps in hex
     )
-    # Outermost of ours: the polled reads, answered as their routes answer them without the router (api.v1.hot_reads).
-    app.add_middleware(HotReads)
     return app
