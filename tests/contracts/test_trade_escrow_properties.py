@@ -40,6 +40,7 @@ from tests.contracts.lockstep import (
     succeeds,
     wall_clock_back,
 )
+from tests.support.chains import synchronous_sends
 from tests.support.deployments import Deployed
 
 # CI runs 100 examples of 30 steps (the issue's floor for this suite); `make fuzz` ten times as many.
@@ -48,8 +49,15 @@ register_fuzz_profiles("escrow", examples=100, steps=30)
 
 @pytest.fixture(scope="module")
 def fuzz_world(deployed_session: Deployed) -> Iterator[World]:
-    """Balances and allowances once per backend (not per example), then examples on top."""
-    yield from open_fuzz_world(deployed_session)
+    """Balances and allowances once per backend (not per example), then examples on top.
+
+    On anvil the machine's clients send synchronously (``tests.support.chains.synchronous_sends``): one round
+    trip per transaction, no receipt polls; the same transactions, receipts and checks."""
+    if deployed_session.backend != "anvil":
+        yield from open_fuzz_world(deployed_session)
+        return
+    with synchronous_sends(deployed_session):
+        yield from open_fuzz_world(deployed_session)
 
 
 @pytest.mark.parity

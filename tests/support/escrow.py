@@ -50,6 +50,7 @@ from ledger.eth import eip712
 from ledger.eth.artifacts import Artifact
 from ledger.eth.chain import REVERTS, Chain, revert_data
 from ledger.toolchain.deploy import ORACLE_KIND, ROLE
+from tests.support.chains import LeanHTTPProvider, send_synchronously
 from tests.support.deployments import Deployed
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class QuickChain:
         else:
             provider = HTTPProvider(chain.endpoint)
         self.w3_reads = Web3(provider, middleware=[])
+        self.lean: LeanHTTPProvider | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._chain, name)
@@ -130,6 +132,8 @@ class QuickChain:
         if gas is None:
             self._run(call, sender.address)
             gas = TX_GAS
+        if self.lean is not None:  # under tests.support.chains.synchronous_sends
+            return send_synchronously(self._chain, self.lean, call, sender, gas)
         return self._chain.send(call, sender, gas=gas)
 
     def _run(self, call: Call, sender: str) -> bytes:
