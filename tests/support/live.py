@@ -16,12 +16,13 @@ from typing import Any
 
 import uvicorn
 
+from api.cli.corked import CorkedH11Protocol
 from tests.support.ports import free_port
 
 
 @contextmanager
-def live(app: Any, limit: float = 30.0, *, http: Any = "auto") -> Iterator[str]:
-    """``http``: uvicorn's HTTP protocol, by name or class (``api.cli.corked.CorkedH11Protocol``, as ``scf serve``)."""
+def live(app: Any, limit: float = 30.0, *, http: Any = CorkedH11Protocol) -> Iterator[str]:
+    """``http``: uvicorn's HTTP protocol, by name or class; by default the one ``scf serve`` speaks."""
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2, http=http
