@@ -17,7 +17,9 @@ Who sees what:
 Anything a party may not see answers exactly like something that does not exist (404), so
 ids cannot be probed. Lists are keyset-paginated by id (``after``, ``limit``). A party's pages of orders and of
 receivables are a ``UNION`` of one arm per way of seeing a row, each read from ``after`` on its own index and
-limited (``api.v1.read_answers``' notes): their cost is a page, not the chain's rows from ``after`` on.
+limited (``api.v1.read_answers``' notes): their cost is a page, not the chain's rows from ``after`` on; the trees a
+party touched are such arms too (the pieces it holds, bought, sold, by root id), so a bank in every tree reads a page
+of them, not all of them. A party's credit history is a range of a partial index of the registry's events.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, String, bindparam, or_, select, union
+from sqlalchemy import ColumnElement, Connection, Engine, Integer, String, bindparam, or_, select, text, union
 
 from api.errors import NotFound
 from api.v1 import rawsql
@@ -44,7 +46,17 @@ from api.v1.schemas import (
     ReceivableDetailOut,
     ReceivableOut,
 )
-from ledger.index.sql.models import CreditLimit, Dispute, Event, Financing, Milestone, Order, Piece, Root
+from ledger.index.sql.models import (
+    CREDIT_EVENTS_WHERE,
+    CreditLimit,
+    Dispute,
+    Event,
+    Financing,
+    Milestone,
+    Order,
+    Piece,
+    Root,
+)
 from ledger.index.sql.models import Party as Member
 
 MAX_PAGE = 200
@@ -435,18 +447,26 @@ class Reads:
     def limit_events(self, party: Party, target: str, after: int, limit: int) -> list[Any]:
         """``target``'s LimitPublished / LimitRevoked events after event id ``after``: all of them for the
         party itself and auditors, a bank's own for a bank."""
-        # The registry's events carry bank and party as indexed topics 1 and 2.
-        query = select(Event).where(
-            Event.chain_id == self.chain_id,
-            Event.contract == "CreditRegistry",
-            Event.event.in_(LIMIT_EVENTS),
-            Event.topic2 == _topic(target),
-            Event.id > after,
-        )
-        if not (party.auditor or party.address == target):
-            query = query.where(Event.topic1 == _topic(party.address))
+        bank = None if party.auditor or party.address == target else party.address
         with self.engine.connect() as connection:
-            return list(connection.execute(query.order_by(Event.id).limit(limit)).all())
+            return list(connection.execute(limit_events_page(self.chain_id, target, bank, after, limit)).all())
+
+
+def limit_events_page(chain_id: int, target: str, bank: str | None, after: int, limit: int) -> Any:
+    """The first ``limit`` of ``target``'s limit events after ``after`` (``bank``'s only, unless None): a range of the
+    credit registry's events' partial index (``models.CREDIT_EVENTS_INDEX``), in id order."""
+    # The registry's events carry bank and party as indexed topics 1 and 2. The contract is the index's own literal
+    # predicate, not a bound value: PostgreSQL's generic plan of a prepared statement could not read the index.
+    query = select(Event).where(
+        Event.chain_id == chain_id,
+        text(CREDIT_EVENTS_WHERE),
+        Event.event.in_(LIMIT_EVENTS),
+        Event.topic2 == _topic(target),
+        Event.id > after,
+    )
+    if bank is not None:
+        query = query.where(Event.topic1 == _topic(bank))
+    return query.order_by(Event.id).limit(limit)
 
 
 def _touched(chain: Any, party: Any, offered: Any | None) -> Any:
@@ -466,10 +486,10 @@ def _touched(chain: Any, party: Any, offered: Any | None) -> Any:
 @functools.cache
 def _receivables_page(auditor: bool, status: bool, offered: bool) -> Any:
     """The first ``limit`` roots after ``after`` that ``party`` sees (an auditor: all), with ``status`` when asked,
-    as ``answers.orders_page`` reads orders: an arm per way of seeing a root (debtor, creditor, a tree it touched),
-    each from ``after`` on an index and limited, then their ``UNION``'s first ``limit`` ids, then those roots. Built
-    once per shape, its values bound at execution (``chain_id``, ``after``, ``limit``, ``party``, ``status``, and
-    the ``offered`` piece ids)."""
+    as ``answers.orders_page`` reads orders: an arm per way of seeing a root (debtor, creditor, holder, bank or seller
+    of a piece of its tree, offered one), each from ``after`` on an index and limited, then their ``UNION``'s first
+    ``limit`` ids, then those roots. Built once per shape, its values bound at execution (``chain_id``, ``after``,
+    ``limit``, ``party``, ``status``, and the ``offered`` piece ids)."""
     chain, party = answers.CHAIN, answers.PARTY
     after, limit = bindparam("after", type_=Integer), bindparam("limit", type_=Integer)
     where = [Root.chain_id == chain, Root.root_id > after]
@@ -477,17 +497,30 @@ def _receivables_page(auditor: bool, status: bool, offered: bool) -> Any:
         where.append(Root.status == bindparam("status", type_=String))
     if auditor:
         return select(Root).where(*where).order_by(Root.root_id).limit(limit)
-    touched = _touched(chain, party, bindparam("offered", expanding=True) if offered else None).subquery("touched")
     arms = [
         select(Root.root_id).where(*where, Root.debtor == party).order_by(Root.root_id).limit(limit),
         select(Root.root_id).where(*where, Root.creditor == party).order_by(Root.root_id).limit(limit),
-        # Led by the party's own trees (in their order), not by every root.
-        select(touched.c.root_id)
-        .join(Root, Root.root_id == touched.c.root_id)
-        .where(touched.c.root_id > after, *where)
-        .order_by(touched.c.root_id)
-        .limit(limit),
     ]
+    # A tree the party touched: its pieces' or financings' root ids from ``after`` on, in order on a (chain_id,
+    # role, root_id) index, each joined to its root (for the status) and limited to ``limit`` distinct trees: a
+    # bank's page reads a page of its trees, not all of them.
+    touching: list[tuple[type[Piece] | type[Financing], ColumnElement[bool]]] = [
+        (Piece, Piece.holder == party),
+        (Financing, Financing.bank == party),
+        (Financing, Financing.seller == party),
+    ]
+    if offered:
+        touching.append((Piece, Piece.piece_id.in_(bindparam("offered", expanding=True))))
+    for model, role in touching:
+        arm = (
+            select(model.root_id)
+            .distinct()
+            .join(Root, (Root.chain_id == model.chain_id) & (Root.root_id == model.root_id))
+            .where(model.chain_id == chain, role, model.root_id > after, *where)
+            .order_by(model.root_id)
+            .limit(limit)
+        )
+        arms.append(arm)
     ids = union(*(select(arm.subquery().c.root_id) for arm in arms)).subquery("visible")
     page = select(ids.c.root_id).order_by(ids.c.root_id).limit(limit).subquery("page")
     return select(Root).join(page, Root.root_id == page.c.root_id).where(Root.chain_id == chain).order_by(Root.root_id)

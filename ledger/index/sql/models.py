@@ -53,6 +53,12 @@ NAMING = {
 }
 
 
+#: The partial index of the credit registry's events and its predicate, which a query states as this same literal
+#: (``api.v1.reads``): a prepared PostgreSQL statement's generic plan cannot read the index for a bound value.
+CREDIT_EVENTS_INDEX = "ix_events_credit_registry_chain_id_topic2_id"
+CREDIT_EVENTS_WHERE = "contract = 'CreditRegistry'"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -68,9 +74,19 @@ class Event(Base):
     """
 
     __tablename__ = "events"
+    # A party's credit history is a range of the last, in id order (migration 0005). It holds the registry's
+    # events only (all LimitPublished / LimitRevoked), so the indexer writes it for them, not for every event.
     __table_args__ = (
         UniqueConstraint("chain_id", "block_hash", "tx_hash", "log_index"),
         Index(None, "chain_id", "block_number", "log_index"),
+        Index(
+            CREDIT_EVENTS_INDEX,
+            "chain_id",
+            "topic2",
+            "id",
+            sqlite_where=text(CREDIT_EVENTS_WHERE),
+            postgresql_where=text(CREDIT_EVENTS_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
@@ -308,8 +324,13 @@ class Piece(Base):
     """One node of a receivable tree (the root too) as ``pieceOf`` says, and its holder (``ownerOf``)."""
 
     __tablename__ = "receivable_pieces"
-    # A holder's page of pieces is a range of the first, in piece id order (migration 0005).
-    __table_args__ = (Index(None, "chain_id", "holder", "piece_id"), Index(None, "chain_id", "root_id"))
+    # A holder's page of pieces is a range of the first, in piece id order; the trees it holds pieces of, from a
+    # party's page of receivables' cursor on, a range of the second, in root id order (migration 0005).
+    __table_args__ = (
+        Index(None, "chain_id", "holder", "piece_id"),
+        Index(None, "chain_id", "holder", "root_id"),
+        Index(None, "chain_id", "root_id"),
+    )
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     piece_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -331,11 +352,11 @@ class Financing(Base):
     """A bank bought a piece: price, face amount, discount and time to maturity."""
 
     __tablename__ = "financings"
-    # Bank and seller each: the trees a party bought or sold a piece of (migration 0005 added seller).
+    # Bank and seller each: the trees a party bought or sold a piece of, in root id order (migration 0005).
     __table_args__ = (
         Index(None, "chain_id", "piece_id"),
-        Index(None, "chain_id", "bank"),
-        Index(None, "chain_id", "seller"),
+        Index(None, "chain_id", "bank", "root_id"),
+        Index(None, "chain_id", "seller", "root_id"),
     )
 
     chain_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -30,6 +30,7 @@ CHAIN_ID, OTHER_CHAIN = 31_337, 1
 ROOTS = 300
 PARTIES = [f"0x{i:040X}" for i in range(1, 11)]
 STRANGER = "0x" + "ee" * 20
+BANK = "0x" + "ba" * 20
 STATUSES = ("ACTIVE", "REPAID", "DEFAULTED")
 
 
@@ -74,13 +75,39 @@ def _trees(chain_id: int, rng: random.Random) -> tuple[list[dict[str, Any]], ...
     return roots, pieces, financings
 
 
+def _bank(chain_id: int, trees: tuple[list[dict[str, Any]], ...], rng: random.Random) -> None:
+    """A bank in most trees: the debtor of a few roots, holding pieces of half the trees (several in some), bought
+    from their holders or not, and the seller of pieces of a few others; added to ``trees`` (from piece id 10,000
+    on, financings from block 100,000 on, so the rows drawn before are the same)."""
+    roots, pieces, financings = trees
+    piece_id = 10_000
+    for root in roots:
+        root_id = root["root_id"]
+        if rng.random() < 0.05:
+            root["debtor"] = BANK
+        for _ in range(rng.choice((0, 0, 1, 2, 4))):
+            piece_id += 1
+            seller, holder = rng.choice(PARTIES), BANK
+            if rng.random() < 0.15:  # the bank sold it on
+                seller, holder = BANK, rng.choice(PARTIES)
+            child = {"piece_id": piece_id, "root_id": root_id, "parent_id": 0, "holder": holder}
+            pieces.append(_row(Piece, chain_id=chain_id, **child))
+            if seller == BANK or rng.random() < 0.7:
+                sale = {"block_number": 100_000 + piece_id, "log_index": 0, "bank": holder, "seller": seller}
+                financings.append(
+                    _row(Financing, chain_id=chain_id, piece_id=piece_id, root_id=root["root_id"], **sale)
+                )
+
+
 @pytest.fixture(scope="module")
 def ledger(databases: Databases) -> Iterator[Engine]:
-    rng = random.Random(3)
+    rng, bank_rng = random.Random(3), random.Random(4)
     engine = databases.new()
     with engine.begin() as connection:
         for chain_id in (CHAIN_ID, OTHER_CHAIN):
-            for model, rows in zip((Root, Piece, Financing), _trees(chain_id, rng), strict=True):
+            trees = _trees(chain_id, rng)
+            _bank(chain_id, trees, bank_rng)
+            for model, rows in zip((Root, Piece, Financing), trees, strict=True):
                 connection.execute(insert(table_of(model)), rows)
     yield engine
 
@@ -137,6 +164,36 @@ def test_the_page_by_arms_is_the_or_statements_page_for_random_parties_cursors_l
         assert next_after == (expected[limit - 1].root_id if len(expected) > limit else None)
         pages += bool(expected)
     assert pages > 120
+
+
+@pytest.mark.parametrize("limit", [1, 3, 17])
+def test_a_bank_in_most_trees_walks_its_pages_to_the_end_as_the_or_statement_pages_them(
+    ledger: Engine, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Every page of a bank that holds, bought and sold pieces of most trees (and of a party in several roles), from
+    each page's cursor to the next: each the reference's page, the walk the reference's whole answer."""
+    offered = {BANK: [10_003, 10_040], PARTIES[0]: [], PARTIES[1]: [5]}
+    reads = Reads(ledger, ledger, CHAIN_ID)
+    monkeypatch.setattr(reads.financing, "offered_pieces", lambda party: offered[party.address])
+    for address in offered:
+        for status in (None, "ACTIVE"):
+            walked: list[Any] = []
+            after: int | None = 0
+            while after is not None:
+                expected = _reference(ledger, address, offered[address], after, limit + 1, status)
+                items, next_after = reads.receivables(Party(address, 0, 2**40), after, limit, status)
+                assert items == [ReceivableOut(**root_out(row)) for row in expected[:limit]], (address, after)
+                assert next_after == (expected[limit - 1].root_id if len(expected) > limit else None)
+                walked, after = walked + items, next_after
+            whole = _reference(ledger, address, offered[address], 0, ROOTS * 2, status)
+            assert walked == [ReceivableOut(**root_out(row)) for row in whole]
+    # The bank's walk crossed every arm: roots it sees as debtor only, by a piece it holds only, by one it sold only.
+    with ledger.connect() as connection:
+        held = set(connection.scalars(select(Piece.root_id).where(Piece.chain_id == CHAIN_ID, Piece.holder == BANK)))
+        sold = select(Financing.root_id).where(Financing.chain_id == CHAIN_ID, Financing.seller == BANK)
+        sold_only = set(connection.scalars(sold)) - held
+        debtor = set(connection.scalars(select(Root.root_id).where(Root.chain_id == CHAIN_ID, Root.debtor == BANK)))
+    assert len(held) > ROOTS // 3 and sold_only and debtor - held
 
 
 def test_a_holders_pages_of_pieces_are_its_pieces_in_piece_id_order(ledger: Engine) -> None:
