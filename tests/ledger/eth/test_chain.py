@@ -6,13 +6,17 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak
+from hexbytes import HexBytes
+from web3.exceptions import TimeExhausted, TransactionNotFound
 
+import ledger.eth.chain as chain_module
 from ledger.errors import ChainUnavailable, ContractReverted, LedgerError
 from ledger.eth.artifacts import BuildResult
 from ledger.eth.chain import Chain, DeadlineHTTPProvider, ErrorDecoder
@@ -216,3 +220,38 @@ def test_a_transaction_an_automining_anvil_parked_in_its_queue_is_sent_again_and
     assert len(receipts) == 1 and not isinstance(receipts[0], Exception), receipts
     assert receipts[0]["status"] == 1
     assert chain.w3.eth.get_transaction_count(payer.address) == start + 2
+
+
+class _LateReceipts:
+    """A node whose receipt shows up after ``misses`` polls (what ``Chain._poll_receipt`` asks of ``w3.eth``)."""
+
+    def __init__(self, misses: int) -> None:
+        self.misses = misses
+        self.polls = 0
+
+    def get_transaction_receipt(self, tx_hash: Any) -> dict[str, Any]:
+        self.polls += 1
+        if self.polls <= self.misses:
+            raise TransactionNotFound(f"no receipt for {tx_hash!r} yet")
+        return {"status": 1, "transactionHash": tx_hash}
+
+
+def _polling(misses: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[float]]:
+    naps: list[float] = []
+    monkeypatch.setattr(chain_module.time, "sleep", naps.append)
+    node = _LateReceipts(misses)
+    chain = object.__new__(Chain)
+    chain.w3 = SimpleNamespace(eth=node)  # type: ignore[assignment]
+    return lambda timeout: chain._poll_receipt(HexBytes(b"\x01" * 32), timeout), naps
+
+
+def test_a_receipt_wait_polls_after_a_millisecond_and_backs_off_to_fifty(monkeypatch: pytest.MonkeyPatch) -> None:
+    poll, naps = _polling(8, monkeypatch)
+    assert poll(120.0)["status"] == 1
+    assert naps == [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.05, 0.05]
+
+
+def test_a_receipt_that_never_comes_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    poll, _naps = _polling(10**9, monkeypatch)
+    with pytest.raises(TimeExhausted, match=r"not in the chain after 0\.01 seconds"):
+        poll(0.01)
