@@ -29,7 +29,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Integer, String, bindparam, or_, select, text, union
+from sqlalchemy import Connection, Engine, Integer, String, and_, bindparam, or_, select, text, union
 
 from api.errors import NotFound
 from api.v1 import rawsql
@@ -469,18 +469,23 @@ def limit_events_page(chain_id: int, target: str, bank: str | None, after: int, 
     return query.order_by(Event.id).limit(limit)
 
 
-def _touched(chain: Any, party: Any, offered: Any | None) -> Any:
-    """Root ids of trees where ``party`` holds, bought, sold or (unless ``offered`` is None) was offered a piece: a
-    ``UNION`` whose every part reads an index (values, or ``bindparam``s with ``offered`` an expanding one)."""
-    parts = [
-        select(Piece.root_id).where(Piece.chain_id == chain, Piece.holder == party),
-        # Bank and seller apart: each reads its own index, where their OR would read every financing.
-        select(Financing.root_id).where(Financing.chain_id == chain, Financing.bank == party),
-        select(Financing.root_id).where(Financing.chain_id == chain, Financing.seller == party),
+def _touching(chain: Any, party: Any, offered: Any | None) -> list[tuple[type[Piece] | type[Financing], Any]]:
+    """The ways ``party`` touches a tree, each a table with a ``root_id`` and the condition on its rows: the pieces
+    it holds, the financings it bought and sold (apart: each reads its own index, where their OR would read every
+    financing), and (unless ``offered`` is None: values, or an expanding ``bindparam``) the pieces it was offered."""
+    touching: list[tuple[type[Piece] | type[Financing], Any]] = [
+        (Piece, and_(Piece.chain_id == chain, Piece.holder == party)),
+        (Financing, and_(Financing.chain_id == chain, Financing.bank == party)),
+        (Financing, and_(Financing.chain_id == chain, Financing.seller == party)),
     ]
     if offered is not None:
-        parts.append(select(Piece.root_id).where(Piece.chain_id == chain, Piece.piece_id.in_(offered)))
-    return union(*parts)
+        touching.append((Piece, and_(Piece.chain_id == chain, Piece.piece_id.in_(offered))))
+    return touching
+
+
+def _touched(chain: Any, party: Any, offered: Any | None) -> Any:
+    """Root ids of trees ``party`` touched (``_touching``): a ``UNION`` whose every part reads an index."""
+    return union(*(select(model.root_id).where(rows) for model, rows in _touching(chain, party, offered)))
 
 
 @functools.cache
@@ -504,19 +509,12 @@ def _receivables_page(auditor: bool, status: bool, offered: bool) -> Any:
     # A tree the party touched: its pieces' or financings' root ids from ``after`` on, in order on a (chain_id,
     # role, root_id) index, each joined to its root (for the status) and limited to ``limit`` distinct trees: a
     # bank's page reads a page of its trees, not all of them.
-    touching: list[tuple[type[Piece] | type[Financing], ColumnElement[bool]]] = [
-        (Piece, Piece.holder == party),
-        (Financing, Financing.bank == party),
-        (Financing, Financing.seller == party),
-    ]
-    if offered:
-        touching.append((Piece, Piece.piece_id.in_(bindparam("offered", expanding=True))))
-    for model, role in touching:
+    for model, rows in _touching(chain, party, bindparam("offered", expanding=True) if offered else None):
         arm = (
             select(model.root_id)
             .distinct()
             .join(Root, (Root.chain_id == model.chain_id) & (Root.root_id == model.root_id))
-            .where(model.chain_id == chain, role, model.root_id > after, *where)
+            .where(rows, model.root_id > after, *where)
             .order_by(model.root_id)
             .limit(limit)
         )

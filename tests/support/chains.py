@@ -33,7 +33,7 @@ from hexbytes import HexBytes
 from web3 import HTTPProvider
 from web3._utils.method_formatters import receipt_formatter
 from web3.datastructures import AttributeDict
-from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
+from web3.types import RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from ledger.errors import LedgerError
 from ledger.eth.artifacts import BuildResult
@@ -129,12 +129,9 @@ class LeanHTTPProvider(HTTPProvider):
 def send_synchronously(chain: Chain, rpc: LeanHTTPProvider, call: Call, sender: LocalAccount, gas: int) -> TxReceipt:
     """``chain.send(call, sender, gas=gas)`` in one ``eth_sendRawTransactionSync``: the same signed transaction
     (``chain``'s nonces and fee policy), the same receipt, the same ``ContractReverted`` when mined as failed."""
-    tx: TxParams = {"from": sender.address, "to": call.to, "data": HexBytes(call.data), "value": Wei(call.value)}
-    tx["gas"] = gas
-    head = rpc.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])["result"]
-    fees = chain.fees.fees(int(head.get("baseFeePerGas") or "0x0", 16))
-    tx["chainId"], tx["nonce"] = chain.chain_id, Nonce(chain.take_nonce(sender.address))
-    tx["maxPriorityFeePerGas"], tx["maxFeePerGas"] = Wei(fees.priority), Wei(fees.max_fee)
+    params: TxParams = {"from": sender.address, "to": call.to, "data": HexBytes(call.data), "value": Wei(call.value)}
+    params["gas"] = gas
+    tx = chain._fill(params, sender.address)  # Chain.send's own chain id, nonce and fees
     raw = sender.sign_transaction(dict(tx)).raw_transaction  # type: ignore[arg-type]
     answer = rpc.make_request(RPCEndpoint("eth_sendRawTransactionSync"), ["0x" + raw.hex()])
     if "error" in answer:
