@@ -422,13 +422,13 @@ def measure(workers: int, served: Served, mixes: Mixes, levels: list[int], secon
             top.run(served.ceiling_pid, ceiling_url, ping, each, c)
             got.run(served.api_pid, api, mixes.reads, each, c)
             decided.run(served.api_pid, api, mixes.decisions, each, c)
-        reads = got.merged()
+        ceiling, reads, decisions = top.merged(), got.merged(), decided.merged()
         cells[f"w{workers}_c{c}"] = {
             "workers": workers,
             "concurrency": c,
-            "ceiling": top.merged().summary(),
+            "ceiling": ceiling.summary(),
             "reads": reads.summary(),
-            "decisions": decided.merged().summary(),
+            "decisions": decisions.summary(),
             "reads_per_route_ms": {
                 n: {"p50": round(reads.percentile(0.5, n), 2), "p99": round(reads.percentile(0.99, n), 2)}
                 for n in sorted(reads.latencies)
@@ -436,9 +436,9 @@ def measure(workers: int, served: Served, mixes: Mixes, levels: list[int], secon
             "cpu_us_per_request": {"ceiling": top.cpu_us(), "reads": got.cpu_us(), "decisions": decided.cpu_us()},
         }
         log(
-            f"{workers} worker(s), {c} client(s): ceiling {top.merged().rps:.0f} req/s p50 "
-            f"{top.merged().percentile(0.5):.1f} ms; reads {reads.rps:.0f} req/s p50 {reads.percentile(0.5):.1f} ms "
-            f"p99 {reads.percentile(0.99):.1f}; decisions {decided.merged().rps:.0f} req/s; server CPU per request "
+            f"{workers} worker(s), {c} client(s): ceiling {ceiling.rps:.0f} req/s p50 "
+            f"{ceiling.percentile(0.5):.1f} ms; reads {reads.rps:.0f} req/s p50 {reads.percentile(0.5):.1f} ms "
+            f"p99 {reads.percentile(0.99):.1f}; decisions {decisions.rps:.0f} req/s; server CPU per request "
             f"{top.cpu_us()['server']:.0f} / {got.cpu_us()['server']:.0f} / {decided.cpu_us()['server']:.0f} us"
         )
     cells[f"w{workers}_c{levels[0]}"]["first_decision_ms"] = round(first_ms, 1)
